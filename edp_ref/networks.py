@@ -1,0 +1,174 @@
+"""Networks of the paper's experiments (Sec. 5, "Experimental Setup"): the noise-prediction
+network eps_theta(a^k, k; s) of the diffusion policy and the Q and V critics.
+
+Every network is a 3-layer MLP with 256 hidden units and Mish activations. The noise network
+encodes the timestep with a 16-dim sinusoidal embedding followed by Linear(16, 32), Mish,
+Linear(32, 16), and reads the concatenation [state, noisy action, embedding].
+
+Initialisation: ``init="official"`` (default) reproduces the official (Flax) code: kernels from
+a LeCun-normal distribution truncated at two standard deviations, biases zero; ``init="torch"``
+keeps PyTorch's default Linear init (Diffusion-QL's PyTorch code). Randomness comes in through
+an explicit ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+__all__ = [
+    "EmbeddingVariant",
+    "InitScheme",
+    "NoisePredictionNetwork",
+    "QNetwork",
+    "ValueNetwork",
+    "mlp",
+    "official_init_",
+    "sinusoidal_time_embedding",
+]
+
+EmbeddingVariant = Literal["official", "diffusion_ql"]
+InitScheme = Literal["official", "torch"]
+
+# Standard deviation of a unit normal truncated to [-2, 2]; Flax's variance-scaling initialiser
+# divides by it so that the truncated draw keeps the intended variance 1 / fan_in.
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+def sinusoidal_time_embedding(
+    t: Float[Tensor, " batch"], dim: int = 16, variant: EmbeddingVariant = "official"
+) -> Float[Tensor, "batch embedding"]:
+    """Sinusoidal embedding of the (possibly fractional) timestep index (Vaswani et al.).
+
+    Args:
+        t: model-time indices, raw (not rescaled).
+        dim: embedding size (even; 16 in the paper).
+        variant: ``"official"``: frequencies exp(-ln(10000) i / (dim/2)), i = 0..dim/2-1, output
+            [cos, sin]; ``"diffusion_ql"``: exp(-ln(10000) i / (dim/2 - 1)), output [sin, cos].
+    """
+    if dim % 2 or dim < 4:
+        raise ValueError(f"sinusoidal_time_embedding: dim must be even and >= 4, got {dim}")
+    half = dim // 2
+    i = torch.arange(half, dtype=t.dtype, device=t.device)
+    if variant == "official":
+        freqs = torch.exp(-math.log(10000.0) * i / half)
+        args = t[:, None] * freqs[None, :]
+        return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if variant == "diffusion_ql":
+        freqs = torch.exp(-math.log(10000.0) * i / (half - 1))
+        args = t[:, None] * freqs[None, :]
+        return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+    raise ValueError(f"sinusoidal_time_embedding: unknown variant {variant!r}")
+
+
+def official_init_(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Re-initialise every Linear layer in place as Flax does: truncated LeCun normal, zero bias."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            std = math.sqrt(1.0 / layer.in_features) / _TRUNCATED_NORMAL_STD
+            with torch.no_grad():
+                nn.init.trunc_normal_(
+                    layer.weight, 0.0, std, -2 * std, 2 * std, generator=generator
+                )
+                layer.bias.zero_()
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 3) -> nn.Sequential:
+    """``layers`` x (Linear(hidden), Mish) followed by Linear(out_dim)."""
+    modules: list[nn.Module] = []
+    d = in_dim
+    for _ in range(layers):
+        modules += [nn.Linear(d, hidden), nn.Mish()]
+        d = hidden
+    modules.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*modules)
+
+
+def _init(module: nn.Module, init: InitScheme, generator: torch.Generator | None) -> None:
+    if init == "official":
+        official_init_(module, generator)
+    elif init != "torch":
+        raise ValueError(f"unknown init scheme {init!r}; expected 'official' or 'torch'")
+
+
+class NoisePredictionNetwork(nn.Module):
+    """eps_theta(a^k, k; s): predicts the corruption noise of a noisy action (Sec. 4.1, Sec. 5)."""
+
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        hidden: int = 256,
+        layers: int = 3,
+        time_dim: int = 16,
+        embedding: EmbeddingVariant = "official",
+        init: InitScheme = "official",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.state_dim = state_dim
+        self.action_dim = action_dim
+        self.time_dim = time_dim
+        self.embedding = embedding
+        self.time_mlp = nn.Sequential(
+            nn.Linear(time_dim, 2 * time_dim), nn.Mish(), nn.Linear(2 * time_dim, time_dim)
+        )
+        self.body = mlp(state_dim + action_dim + time_dim, action_dim, hidden, layers)
+        _init(self, init, generator)
+
+    def forward(
+        self,
+        state: Float[Tensor, "batch state"],
+        a_k: Float[Tensor, "batch action"],
+        t: Float[Tensor, " batch"],
+    ) -> Float[Tensor, "batch action"]:
+        emb = self.time_mlp(sinusoidal_time_embedding(t, self.time_dim, self.embedding))
+        out: Tensor = self.body(torch.cat([state, a_k, emb], dim=-1))
+        return out
+
+
+class QNetwork(nn.Module):
+    """Q_phi(s, a): concat [state, action] -> 3 x (Linear 256, Mish) -> Linear(1)."""
+
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        hidden: int = 256,
+        layers: int = 3,
+        init: InitScheme = "official",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.body = mlp(state_dim + action_dim, 1, hidden, layers)
+        _init(self, init, generator)
+
+    def forward(
+        self, state: Float[Tensor, "*batch state"], action: Float[Tensor, "*batch action"]
+    ) -> Float[Tensor, "*batch"]:
+        out: Tensor = self.body(torch.cat([state, action], dim=-1))
+        return out.squeeze(-1)
+
+
+class ValueNetwork(nn.Module):
+    """V_psi(s) of IQL: state -> 3 x (Linear 256, Mish) -> Linear(1)."""
+
+    def __init__(
+        self,
+        state_dim: int,
+        hidden: int = 256,
+        layers: int = 3,
+        init: InitScheme = "official",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.body = mlp(state_dim, 1, hidden, layers)
+        _init(self, init, generator)
+
+    def forward(self, state: Float[Tensor, "*batch state"]) -> Float[Tensor, "*batch"]:
+        out: Tensor = self.body(state)
+        return out.squeeze(-1)
