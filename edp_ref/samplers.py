@@ -106,7 +106,8 @@ def _call_eps_fn(eps_fn: EpsFn, x: Tensor, t: Tensor, policy_scale: float, where
     if not isinstance(eps, Tensor) or eps.shape != x.shape:
         got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
         raise ValueError(
-            f"{where}: eps_fn must return a tensor shaped like its input {tuple(x.shape)}, got {got}"
+            f"{where}: eps_fn must return a tensor shaped like its input "
+            f"{tuple(x.shape)}, got {got}"
         )
     check_same_dtype_device(where, a=x, eps_fn_output=eps)
     check_finite("eps_fn output", eps, where)
@@ -350,10 +351,19 @@ def dpm_solver_plan(
         schedule: the discrete noise schedule (N = K steps).
         steps: number of model evaluations (default 15, the paper's setting).
         order: solver order 1, 2 or 3 (default 3).
-        t_end: final continuous time, in (0, 1) (default 1e-3 = 1/N for N = 1000).
+        t_end: final continuous time, in [1/N, 1) (default 1e-3 = 1/N for N = 1000; pass 1/N
+            for a schedule with fewer steps).
     """
     if not 0.0 < t_end < 1.0:
         raise ValueError(f"dpm_solver: t_end must lie in (0, 1), got {t_end!r}")
+    if t_end < 1.0 / schedule.num_steps:
+        # Below the first discrete time t_0 = 1/N the interpolated log alpha is extrapolated
+        # and soon exceeds 0 (alpha > 1, sigma undefined): the official solver returns NaN there.
+        raise ValueError(
+            f"dpm_solver: t_end={t_end!r} lies before the first discrete time 1/N = "
+            f"{1.0 / schedule.num_steps!r} of this K = {schedule.num_steps} schedule; "
+            f"use t_end >= 1/N (the default 1e-3 is 1/N for K = 1000)"
+        )
     key = (schedule.fingerprint, steps, order, float(t_end))
     plan = _PLANS.get(key)
     if plan is not None:
@@ -414,7 +424,7 @@ def dpm_solver_sample(
         a_T: the initial noise at t = 1.
         steps: number of model evaluations (default 15).
         order: solver order, 1-3 (default 3: orders [3, 3, 3, 3, 2, 1] for 15 steps).
-        t_end: the final continuous time (default 1e-3).
+        t_end: the final continuous time, >= 1/N (default 1e-3 = 1/N for N = 1000).
         clip: at each evaluation eps is replaced by the noise whose implied action
             sqrt(1/alpha_bar) x - sqrt(1/alpha_bar - 1) eps is clamped to [-clip, clip], with
             alpha_bar at index floor(N t - 1) (official EDP; default 1.0). ``None``: the plain

@@ -57,9 +57,11 @@ def _is_transformed(x: Tensor) -> bool:
 
 def value_checks_enabled(*tensors: Tensor) -> bool:
     """Whether data-dependent checks run for these tensors right now."""
-    if not _VALUE_CHECKS.get():
-        return False
+    # is_compiling first: dynamo cannot trace ContextVar.get, and under compile the answer is
+    # False anyway.
     if torch.compiler.is_compiling():
+        return False
+    if not _VALUE_CHECKS.get():
         return False
     return not any(_is_transformed(t) for t in tensors)
 
