@@ -1,0 +1,222 @@
+"""Per-domain preprocessing of the official EDP code (facts.md sec. 4; paper Appendix A).
+
+Every function is pure: it returns a new ``TransitionDataset`` (with a note of what was done)
+and leaves its input unchanged. Transforms that the evaluation environment must see too
+(observation normalisation) come back as an ``ObservationNormalizer`` to apply to the
+environment's observations.
+
+* IQL, locomotion: rewards scaled by 1000 / (max trajectory return - min trajectory return).
+* AntMaze: r - 1 (IQL) or (r - 0.5) * 4 (TD3, CRR).
+* Kitchen and Adroit: rewards min-max scaled to [-1, 1].
+* Observation normalisation (kitchen/adroit/antmaze when asked): ``"scalar"`` (official: one
+  mean and std over all entries), or ``"per_dimension"``; (o - mu) / (sigma + 1e-6), clipped to
+  +-10.
+* Dataset actions clipped to +-0.999 (the official code's ``clip_to_eps`` with eps 1e-3 before
+  action approximation; IQL's loader uses 1 - 1e-5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from edp_ref.data.transitions import TransitionDataset
+
+__all__ = [
+    "Algorithm",
+    "Domain",
+    "NormalizationMode",
+    "ObservationNormalizer",
+    "Preprocessed",
+    "antmaze_rewards",
+    "clip_actions",
+    "domain_of",
+    "iql_locomotion_reward_scale",
+    "min_max_rewards",
+    "normalize_observations",
+    "official_preprocessing",
+    "rescale_actions",
+    "scale_rewards",
+]
+
+Algorithm = Literal["td3", "crr", "iql"]
+Domain = Literal["locomotion", "antmaze", "adroit", "kitchen"]
+NormalizationMode = Literal["scalar", "per_dimension"]
+
+
+@dataclass(frozen=True)
+class ObservationNormalizer:
+    """o -> clip((o - mean) / (std + eps), -clip, clip); ``mean``/``std`` are [] or [S]."""
+
+    mean: Tensor
+    std: Tensor
+    eps: float = 1e-6
+    clip: float = 10.0
+
+    def __call__(self, obs: Float[Tensor, "*batch state"]) -> Float[Tensor, "*batch state"]:
+        mean = self.mean.to(obs)
+        std = self.std.to(obs)
+        return ((obs - mean) / (std + self.eps)).clamp(-self.clip, self.clip)
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """A preprocessed dataset and the observation transform evaluation must apply (or None)."""
+
+    dataset: TransitionDataset
+    observation_transform: ObservationNormalizer | None
+
+
+def domain_of(name: str) -> Domain:
+    """The paper's domain of a dataset name (``hopper-medium-v2`` -> ``"locomotion"``)."""
+    base = name.split("/")[-2] if name.count("/") >= 2 else name
+    if base.startswith("antmaze") or "antmaze" in name:
+        return "antmaze"
+    if base.startswith(("pen", "hammer", "door", "relocate")) or "/pen/" in name:
+        return "adroit"
+    if base.startswith("kitchen") or "kitchen" in name:
+        return "kitchen"
+    if base.startswith(("halfcheetah", "hopper", "walker2d", "invertedpendulum", "ant")):
+        return "locomotion"
+    raise ValueError(f"domain_of: cannot tell the domain of dataset '{name}'")
+
+
+def scale_rewards(
+    dataset: TransitionDataset, scale: float, shift: float = 0.0
+) -> TransitionDataset:
+    """r -> (r + shift) * scale."""
+    return dataset.with_note(
+        f"rewards (r + {shift}) * {scale}", rewards=(dataset.rewards + shift) * scale
+    )
+
+
+def iql_locomotion_reward_scale(dataset: TransitionDataset) -> float:
+    """1000 / (max trajectory return - min trajectory return), trajectories as the official
+    ``split_into_trajectories`` cuts them (``TransitionDataset.episode_ends``)."""
+    returns = dataset.episode_returns()
+    spread = float(returns.max() - returns.min())
+    if spread <= 0:
+        raise ValueError(
+            f"{dataset.source}: all {len(returns)} trajectories have the same return; "
+            "the IQL reward scale 1000 / (max - min) is undefined"
+        )
+    return 1000.0 / spread
+
+
+def antmaze_rewards(dataset: TransitionDataset, algorithm: Algorithm) -> TransitionDataset:
+    """AntMaze rewards: r - 1 for IQL, (r - 0.5) * 4 for TD3 and CRR (official code)."""
+    if algorithm == "iql":
+        return scale_rewards(dataset, 1.0, -1.0)
+    if algorithm in ("td3", "crr"):
+        return scale_rewards(dataset, 4.0, -0.5)
+    raise ValueError(f"antmaze_rewards: unknown algorithm {algorithm!r}")
+
+
+def min_max_rewards(dataset: TransitionDataset) -> TransitionDataset:
+    """Rewards min-max scaled to [-1, 1] (kitchen and adroit, official code)."""
+    lo, hi = float(dataset.rewards.min()), float(dataset.rewards.max())
+    if hi <= lo:
+        raise ValueError(f"{dataset.source}: constant rewards ({lo}) cannot be min-max scaled")
+    return dataset.with_note(
+        f"rewards min-max scaled from [{lo}, {hi}] to [-1, 1]",
+        rewards=(dataset.rewards - lo) / (hi - lo) * 2.0 - 1.0,
+    )
+
+
+def normalize_observations(
+    dataset: TransitionDataset,
+    mode: NormalizationMode = "scalar",
+    eps: float = 1e-6,
+    clip: float = 10.0,
+) -> Preprocessed:
+    """Normalise observations and next observations with statistics of ``observations``.
+
+    ``"scalar"`` (official code): one mean and one std over all entries; ``"per_dimension"``:
+    a mean and std per state dimension. Returns the dataset and the normaliser to apply to the
+    evaluation environment's observations.
+    """
+    obs = dataset.observations
+    if mode == "scalar":
+        mean, std = obs.mean(), obs.std(correction=0)
+    elif mode == "per_dimension":
+        mean, std = obs.mean(0), obs.std(0, correction=0)
+    else:
+        raise ValueError(f"normalize_observations: unknown mode {mode!r}")
+    norm = ObservationNormalizer(mean, std, eps, clip)
+    out = dataset.with_note(
+        f"observations normalised ({mode}, eps {eps}, clip {clip})",
+        observations=norm(dataset.observations),
+        next_observations=norm(dataset.next_observations),
+    )
+    return Preprocessed(out, norm)
+
+
+def clip_actions(dataset: TransitionDataset, limit: float = 0.999) -> TransitionDataset:
+    """Dataset actions clipped to [-limit, limit] (official: +-0.999)."""
+    if limit <= 0:
+        raise ValueError(f"clip_actions: limit must be positive, got {limit}")
+    low = None if dataset.action_low is None else dataset.action_low.clamp(min=-limit)
+    high = None if dataset.action_high is None else dataset.action_high.clamp(max=limit)
+    return dataset.with_note(
+        f"actions clipped to +-{limit}",
+        actions=dataset.actions.clamp(-limit, limit),
+        action_low=low,
+        action_high=high,
+    )
+
+
+def rescale_actions(dataset: TransitionDataset) -> TransitionDataset:
+    """Map actions linearly from the declared bounds to [-1, 1] (the diffusion policy's range).
+
+    For environments whose action space is not [-1, 1] (InvertedPendulum: [-3, 3]); evaluate
+    with ``gymnasium.wrappers.RescaleAction(env, -1, 1)`` (``make_eval_env(rescale=True)``).
+    """
+    if dataset.action_low is None or dataset.action_high is None:
+        raise ValueError(f"{dataset.source}: rescale_actions needs declared action bounds")
+    low, high = dataset.action_low, dataset.action_high
+    if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):
+        raise ValueError(f"{dataset.source}: rescale_actions needs finite action bounds")
+    scaled = (dataset.actions - low) / (high - low) * 2.0 - 1.0
+    return dataset.with_note(
+        "actions rescaled from their bounds to [-1, 1]",
+        actions=scaled.clamp(-1.0, 1.0),
+        action_low=-torch.ones_like(low),
+        action_high=torch.ones_like(high),
+    )
+
+
+def official_preprocessing(
+    dataset: TransitionDataset,
+    domain: Domain,
+    algorithm: Algorithm,
+    *,
+    normalize_obs: NormalizationMode | None = None,
+    action_clip: float | None = 0.999,
+) -> Preprocessed:
+    """The official code's preprocessing for a domain and algorithm (facts.md sec. 4).
+
+    Locomotion + IQL: reward scale 1000 / (max - min return); antmaze: ``antmaze_rewards``;
+    kitchen/adroit: ``min_max_rewards``; then the optional observation normalisation and the
+    action clip. Locomotion with TD3/CRR keeps raw rewards.
+    """
+    ds = dataset
+    if domain == "locomotion":
+        if algorithm == "iql":
+            ds = scale_rewards(ds, iql_locomotion_reward_scale(ds))
+    elif domain == "antmaze":
+        ds = antmaze_rewards(ds, algorithm)
+    elif domain in ("kitchen", "adroit"):
+        ds = min_max_rewards(ds)
+    else:
+        raise ValueError(f"official_preprocessing: unknown domain {domain!r}")
+    transform = None
+    if normalize_obs is not None:
+        pre = normalize_observations(ds, normalize_obs)
+        ds, transform = pre.dataset, pre.observation_transform
+    if action_clip is not None:
+        ds = clip_actions(ds, action_clip)
+    return Preprocessed(ds, transform)

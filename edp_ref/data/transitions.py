@@ -1,0 +1,345 @@
+"""The transition dataset of offline RL and its uniform batch sampler.
+
+A dataset D = {(s, a, r, s', terminal, timeout)} is what every algorithm of the paper trains on
+(Sec. 3.1, Algorithm 1: "sample a mini-batch B ~ D"). ``TransitionDataset`` holds it as tensors
+on one device; it is validated when built, so that a NaN in a reward, a length mismatch or an
+action outside the declared bounds is an error that names the source (file or dataset id) and
+the field, not a silent wrong result. Terminals (true environment terminations, which cut the TD
+bootstrap) and timeouts (time-limit truncations, which do not) are kept apart, as D4RL and
+Minari store them.
+
+``UniformSampler`` draws batch indices uniformly with replacement (as the official code does,
+``np.random.randint``) from an explicit ``torch.Generator`` on the dataset's device and gathers
+the rows with ``index_select``: the dataset itself is never copied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+if TYPE_CHECKING:
+    # Imported lazily at run time (the algorithms package may import this module); the
+    # absolute string annotations below are resolved by beartype on call.
+    import edp_ref.algorithms.batch
+
+__all__ = ["FIELDS", "TransitionDataset", "UniformSampler", "sample_batch"]
+
+#: The six fields of a transition, in the order D4RL's ``qlearning_dataset`` returns them.
+FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")
+
+#: Slack allowed when checking actions against declared bounds (float32 round-off of stored data).
+_BOUND_TOLERANCE = 1e-6
+
+
+def _as_numpy(source: str, name: str, value: object) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.detach().cpu().numpy()
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises many types here
+        raise ValueError(f"{source}: field '{name}' cannot be read as an array: {exc}") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class TransitionDataset:
+    """A validated set of N transitions on one device.
+
+    Fields (float32 tensors): ``observations`` [N, S], ``actions`` [N, A], ``rewards`` [N],
+    ``next_observations`` [N, S], ``terminals`` [N] and ``timeouts`` [N] (both 0/1).
+
+    Provenance, carried through every transform: ``source`` (the file or dataset id, used in
+    every error message), ``action_low`` / ``action_high`` (declared bounds, [A], or None),
+    ``env_id`` (Gymnasium id of the evaluation environment, if known), ``minari_id``,
+    ``ref_min_score`` / ``ref_max_score`` (normalised-score references), ``dropped`` (how many
+    rows the loading protocol dropped, by reason) and ``notes`` (what was done to the data).
+    """
+
+    observations: Tensor
+    actions: Tensor
+    rewards: Tensor
+    next_observations: Tensor
+    terminals: Tensor
+    timeouts: Tensor
+    source: str = "<memory>"
+    action_low: Tensor | None = None
+    action_high: Tensor | None = None
+    env_id: str | None = None
+    minari_id: str | None = None
+    ref_min_score: float | None = None
+    ref_max_score: float | None = None
+    dropped: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        src = self.source
+        for name in FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, Tensor):
+                raise ValueError(f"{src}: field '{name}' must be a torch.Tensor, got {type(value)}")
+            if not value.is_floating_point():
+                raise ValueError(f"{src}: field '{name}' must be floating point, got {value.dtype}")
+        n = self.rewards.shape[0] if self.rewards.ndim >= 1 else -1
+        for name, rank in (
+            ("observations", 2),
+            ("actions", 2),
+            ("rewards", 1),
+            ("next_observations", 2),
+            ("terminals", 1),
+            ("timeouts", 1),
+        ):
+            value = getattr(self, name)
+            if value.ndim != rank:
+                raise ValueError(
+                    f"{src}: field '{name}' must have rank {rank}, got shape {tuple(value.shape)}"
+                )
+            if value.shape[0] != n:
+                raise ValueError(
+                    f"{src}: length mismatch: field '{name}' has {value.shape[0]} rows but "
+                    f"'rewards' has {n}"
+                )
+        if n == 0:
+            raise ValueError(f"{src}: the dataset is empty (0 transitions in field 'rewards')")
+        if self.next_observations.shape[1] != self.observations.shape[1]:
+            raise ValueError(
+                f"{src}: field 'next_observations' has {self.next_observations.shape[1]} "
+                f"dimensions but 'observations' has {self.observations.shape[1]}"
+            )
+        device, dtype = self.observations.device, self.observations.dtype
+        for name in FIELDS:
+            value = getattr(self, name)
+            if value.device != device or value.dtype != dtype:
+                raise ValueError(
+                    f"{src}: field '{name}' is {value.dtype} on {value.device} but "
+                    f"'observations' is {dtype} on {device}"
+                )
+        for name in FIELDS:
+            value = getattr(self, name)
+            finite = torch.isfinite(value)
+            if not bool(finite.all()):
+                bad = (~finite).nonzero()[0].tolist()
+                raise ValueError(
+                    f"{src}: field '{name}' contains {int((~finite).sum())} non-finite value(s) "
+                    f"(NaN or inf), first at index {bad}"
+                )
+        for name in ("terminals", "timeouts"):
+            value = getattr(self, name)
+            if not bool(((value == 0) | (value == 1)).all()):
+                raise ValueError(f"{src}: field '{name}' must hold only 0 and 1")
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        src = self.source
+        if (self.action_low is None) != (self.action_high is None):
+            raise ValueError(f"{src}: give both 'action_low' and 'action_high' or neither")
+        if self.action_low is None or self.action_high is None:
+            return
+        a_dim = self.actions.shape[1]
+        for name, b in (("action_low", self.action_low), ("action_high", self.action_high)):
+            if b.shape != (a_dim,):
+                raise ValueError(
+                    f"{src}: '{name}' must have shape ({a_dim},), got {tuple(b.shape)}"
+                )
+        low = self.action_low.to(self.actions)
+        high = self.action_high.to(self.actions)
+        outside = (self.actions < low - _BOUND_TOLERANCE) | (self.actions > high + _BOUND_TOLERANCE)
+        if bool(outside.any()):
+            row, col = (int(i) for i in outside.nonzero()[0])
+            raise ValueError(
+                f"{src}: field 'actions' has {int(outside.sum())} value(s) outside the declared "
+                f"bounds; first at row {row}, dimension {col}: {float(self.actions[row, col])} "
+                f"not in [{float(low[col])}, {float(high[col])}]"
+            )
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, Any],
+        *,
+        source: str,
+        action_low: Any = None,
+        action_high: Any = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        **provenance: Any,
+    ) -> TransitionDataset:
+        """Build a dataset from NumPy arrays (or tensors) keyed by ``FIELDS``.
+
+        ``timeouts`` may be missing (then all zero). Every other key must be present; a missing
+        one raises ``ValueError`` naming the source and the key.
+        """
+        missing = [k for k in FIELDS if k != "timeouts" and k not in arrays]
+        if missing:
+            raise ValueError(
+                f"{source}: missing key(s) {missing}; a transition dataset needs {list(FIELDS)}"
+            )
+        np_arrays = {k: _as_numpy(source, k, arrays[k]) for k in FIELDS if k in arrays}
+        n = len(np_arrays["rewards"]) if np_arrays["rewards"].ndim else -1
+        for k, v in np_arrays.items():
+            if v.ndim == 0 or len(v) != n:
+                raise ValueError(
+                    f"{source}: length mismatch: field '{k}' has shape {v.shape} but 'rewards' "
+                    f"has {n} rows"
+                )
+        if "timeouts" not in np_arrays:
+            np_arrays["timeouts"] = np.zeros(n, dtype=np.float32)
+        for k in ("rewards", "terminals", "timeouts"):
+            if np_arrays[k].ndim == 2 and np_arrays[k].shape[1] == 1:
+                np_arrays[k] = np_arrays[k][:, 0]
+        for k in ("observations", "next_observations", "actions"):
+            if np_arrays[k].ndim == 1:
+                np_arrays[k] = np_arrays[k][:, None]
+        tensors = {
+            k: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype, device=device)
+            for k, v in np_arrays.items()
+        }
+
+        def bound(b: Any) -> Tensor | None:
+            if b is None:
+                return None
+            return torch.as_tensor(np.asarray(b, dtype=np.float64), dtype=dtype, device=device)
+
+        return cls(
+            observations=tensors["observations"],
+            actions=tensors["actions"],
+            rewards=tensors["rewards"],
+            next_observations=tensors["next_observations"],
+            terminals=tensors["terminals"],
+            timeouts=tensors["timeouts"],
+            source=source,
+            action_low=bound(action_low),
+            action_high=bound(action_high),
+            **provenance,
+        )
+
+    # -- views -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self.rewards.shape[0])
+
+    @property
+    def state_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    @property
+    def device(self) -> torch.device:
+        return self.observations.device
+
+    @property
+    def num_dropped(self) -> int:
+        """Rows of the source that the loading protocol dropped (see ``dropped`` for reasons)."""
+        return int(sum(self.dropped.values()))
+
+    def replace(self, **changes: Any) -> TransitionDataset:
+        """A new, re-validated dataset with some fields replaced (the original is unchanged)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_note(self, note: str, **changes: Any) -> TransitionDataset:
+        """``replace`` that also appends ``note`` to the dataset's processing notes."""
+        return dataclasses.replace(self, notes=(*self.notes, note), **changes)
+
+    def to(self, device: torch.device | str) -> TransitionDataset:
+        """The dataset on ``device`` (one copy; sampling afterwards copies nothing)."""
+        moved = {k: getattr(self, k).to(device) for k in FIELDS}
+        for k in ("action_low", "action_high"):
+            b = getattr(self, k)
+            moved[k] = None if b is None else b.to(device)
+        return dataclasses.replace(self, **moved)
+
+    def episode_ends(self) -> Tensor:
+        """Bool [N]: whether transition i ends a trajectory.
+
+        As the official code's ``split_into_trajectories``: a trajectory ends at a terminal, at a
+        timeout, where the next row does not continue it (``next_observations[i]`` differs from
+        ``observations[i + 1]`` by more than 1e-6, i.e. where the loader dropped a timeout row),
+        and at the last row.
+        """
+        ends = (self.terminals > 0) | (self.timeouts > 0)
+        if len(self) > 1:
+            gap = torch.linalg.vector_norm(
+                self.observations[1:] - self.next_observations[:-1], dim=1
+            )
+            ends[:-1] |= gap > 1e-6
+        ends[-1] = True
+        return ends
+
+    def episode_returns(self) -> Float[Tensor, " episodes"]:
+        """Undiscounted return of every trajectory, in dataset order (see ``episode_ends``)."""
+        ends = self.episode_ends()
+        episode = torch.cumsum(ends.long(), 0) - ends.long()
+        out = torch.zeros(int(ends.sum()), dtype=self.rewards.dtype, device=self.device)
+        return out.index_add_(0, episode, self.rewards)
+
+
+def sample_batch(
+    dataset: TransitionDataset, batch_size: int, generator: torch.Generator
+) -> edp_ref.algorithms.batch.Batch:
+    """Draw ``batch_size`` transitions uniformly with replacement.
+
+    The indices are drawn on the dataset's device with ``generator`` (which must live on that
+    device) and the rows gathered with ``index_select``; the result is an
+    ``edp_ref.algorithms.batch.Batch`` (observations [B, S], actions [B, A], rewards [B],
+    next_observations [B, S], terminals [B]).
+    """
+    from edp_ref.algorithms.batch import Batch
+
+    if batch_size <= 0:
+        raise ValueError(f"sample_batch: batch_size must be positive, got {batch_size}")
+    if generator.device != dataset.device:
+        raise ValueError(
+            f"sample_batch: the generator is on {generator.device} but the dataset "
+            f"({dataset.source}) is on {dataset.device}; create the generator on the dataset's "
+            "device (torch.Generator(device=...))"
+        )
+    idx = torch.randint(len(dataset), (batch_size,), generator=generator, device=dataset.device)
+    return Batch(
+        observations=dataset.observations.index_select(0, idx),
+        actions=dataset.actions.index_select(0, idx),
+        rewards=dataset.rewards.index_select(0, idx),
+        next_observations=dataset.next_observations.index_select(0, idx),
+        terminals=dataset.terminals.index_select(0, idx),
+    )
+
+
+class UniformSampler:
+    """Endless uniform mini-batches from a dataset with one explicit generator.
+
+    ``UniformSampler(dataset, 256, torch.Generator(device=dataset.device).manual_seed(0))``;
+    ``sampler.sample()`` (or ``next(sampler)``) returns a ``Batch``.
+    """
+
+    def __init__(
+        self, dataset: TransitionDataset, batch_size: int, generator: torch.Generator
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"UniformSampler: batch_size must be positive, got {batch_size}")
+        if generator.device != dataset.device:
+            raise ValueError(
+                f"UniformSampler: the generator is on {generator.device} but the dataset "
+                f"({dataset.source}) is on {dataset.device}"
+            )
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def sample(self) -> edp_ref.algorithms.batch.Batch:
+        return sample_batch(self.dataset, self.batch_size, self.generator)
+
+    def __iter__(self) -> UniformSampler:
+        return self
+
+    def __next__(self) -> edp_ref.algorithms.batch.Batch:
+        return self.sample()
