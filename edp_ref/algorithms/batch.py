@@ -1,0 +1,107 @@
+"""The training batch every update of edp_ref.algorithms consumes: transitions (s, a, r, s', d).
+
+A batch is a minibatch of the offline dataset D of Sec. 3.1 / Eq. 6: observations s [B, S],
+actions a [B, A], rewards r [B], next observations s' [B, S] and terminal flags d [B] as floats
+(1.0 where s' is terminal, so that the TD target of Eq. 6 / Eq. 14 is r + (1 - d) gamma Q').
+The dataset module produces batches of this type; the algorithms only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from edp_ref.validation import check_finite, value_checks_enabled
+
+__all__ = ["Batch"]
+
+_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals")
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """A minibatch of transitions, all on one device and (floating fields) of one dtype.
+
+    Attributes:
+        observations: s, ``[B, S]``.
+        actions: a, ``[B, A]`` (the official code clips dataset actions to +-0.999; that is the
+            dataset module's job).
+        rewards: r(s, a), ``[B]`` (after the per-domain reward transform of the presets).
+        next_observations: s', ``[B, S]``.
+        terminals: 1.0 where s' is a true terminal state, else 0.0, ``[B]``. Timeouts are not
+            terminal (facts.md section 3).
+    """
+
+    observations: Float[Tensor, "batch state"]
+    actions: Float[Tensor, "batch action"]
+    rewards: Float[Tensor, " batch"]
+    next_observations: Float[Tensor, "batch state"]
+    terminals: Float[Tensor, " batch"]
+
+    def __post_init__(self) -> None:
+        # Metadata checks only (free): ranks, batch sizes, dtype and device agreement.
+        tensors = self.tensors()
+        ref = self.observations
+        for name, t in tensors.items():
+            if not isinstance(t, Tensor):
+                raise ValueError(f"Batch: '{name}' must be a tensor, got {type(t).__name__}")
+            if not t.is_floating_point():
+                raise ValueError(f"Batch: '{name}' must be a floating tensor, got {t.dtype}")
+            if t.dtype != ref.dtype or t.device != ref.device:
+                raise ValueError(
+                    f"Batch: '{name}' is {t.dtype} on {t.device} but 'observations' is "
+                    f"{ref.dtype} on {ref.device}"
+                )
+            expected_rank = 1 if name in ("rewards", "terminals") else 2
+            if t.ndim != expected_rank or t.shape[0] != ref.shape[0]:
+                raise ValueError(
+                    f"Batch: '{name}' must have rank {expected_rank} and batch size "
+                    f"{ref.shape[0]}, got shape {tuple(t.shape)}"
+                )
+        if self.next_observations.shape != self.observations.shape:
+            raise ValueError(
+                f"Batch: 'next_observations' {tuple(self.next_observations.shape)} must match "
+                f"'observations' {tuple(self.observations.shape)}"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        """B, the number of transitions."""
+        return int(self.observations.shape[0])
+
+    @property
+    def state_dim(self) -> int:
+        """S, the observation size."""
+        return int(self.observations.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        """A, the action size."""
+        return int(self.actions.shape[1])
+
+    def tensors(self) -> dict[str, Tensor]:
+        """The five tensors by field name."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
+        """The same batch on ``device`` (and cast to ``dtype`` if given)."""
+        return Batch(**{n: t.to(device=device, dtype=dtype) for n, t in self.tensors().items()})
+
+    def check_finite(self, where: str) -> None:
+        """Raise ``ValueError`` naming the first tensor that holds NaN or inf.
+
+        One host synchronisation for the whole batch (a single reduction); the per-tensor
+        :func:`edp_ref.validation.check_finite` runs only to name the culprit. Skipped where value
+        checks are off (``edp_ref.value_checks(False)``, under compile or vmap).
+        """
+        tensors = self.tensors()
+        if not value_checks_enabled(*tensors.values()):
+            return
+        all_finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).all()
+        if bool(all_finite):
+            return
+        for name, t in tensors.items():
+            check_finite(f"batch.{name}", t, where)

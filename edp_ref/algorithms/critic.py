@@ -1,0 +1,98 @@
+"""Double-Q policy evaluation shared by the updates: Eq. 6 with the clipped double-Q target of
+Eq. 14 (Appendix A.1), and the expectile value loss of IQL (Eq. 22, Appendix A.3).
+
+Critic loss (official code): mean (Q_i(s, a) - y)^2 for i = 1, 2, summed; each critic has its own
+Adam state and its own gradient clip.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+from torch.func import grad_and_value
+
+from edp_ref.algorithms.common import AdamState, Params, apply_gradients
+from edp_ref.algorithms.config import OptimizerConfig
+from edp_ref.algorithms.state import Networks
+
+__all__ = [
+    "bellman_target",
+    "double_q_step",
+    "expectile_loss",
+    "min_q",
+]
+
+
+def min_q(
+    networks: Networks,
+    q1_params: Params,
+    q2_params: Params,
+    observations: Float[Tensor, "*batch state"],
+    actions: Float[Tensor, "*batch action"],
+) -> Float[Tensor, "*batch"]:
+    """min(Q1(s, a), Q2(s, a)) (Eq. 14, Eq. 21, App. A.3)."""
+    return torch.minimum(
+        networks.q_value(q1_params, observations, actions),
+        networks.q_value(q2_params, observations, actions),
+    )
+
+
+def bellman_target(
+    rewards: Float[Tensor, " batch"],
+    terminals: Float[Tensor, " batch"],
+    next_value: Float[Tensor, " batch"],
+    discount: float,
+) -> Float[Tensor, " batch"]:
+    """y = r + (1 - d) gamma V' (Eq. 6 / Eq. 14 with V' = min Q'(s', a'); Eq. 22 with V(s'))."""
+    return rewards + (1.0 - terminals) * discount * next_value
+
+
+def expectile_loss(diff: Float[Tensor, " batch"], expectile: float) -> Float[Tensor, ""]:
+    """mean L_2^tau(diff) = mean |tau - 1(diff < 0)| diff^2 (Eq. 22), diff = Q - V."""
+    weight = torch.where(diff > 0, expectile, 1.0 - expectile)
+    return (weight * diff.square()).mean()
+
+
+def double_q_step(
+    networks: Networks,
+    q1_params: Params,
+    q2_params: Params,
+    q1_optimizer: AdamState,
+    q2_optimizer: AdamState,
+    observations: Float[Tensor, "batch state"],
+    actions: Float[Tensor, "batch action"],
+    target: Float[Tensor, " batch"],
+    optimizer: OptimizerConfig,
+) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
+    """One Adam step of both critics on the TD loss of Eq. 6 towards a fixed target y.
+
+    Returns:
+        New Q1 and Q2 parameters, their new Adam states, and metrics (losses, mean Q,
+        gradient norms before clipping).
+    """
+    y = target.detach()
+
+    def loss_fn(qp: dict[str, Params]) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        q1 = networks.q_value(qp["q1"], observations, actions)
+        q2 = networks.q_value(qp["q2"], observations, actions)
+        loss1 = (q1 - y).square().mean()
+        loss2 = (q2 - y).square().mean()
+        return loss1 + loss2, (loss1, loss2, q1.mean(), q2.mean())
+
+    grads, (total, (loss1, loss2, q1_mean, q2_mean)) = grad_and_value(loss_fn, has_aux=True)(
+        {"q1": q1_params, "q2": q2_params}
+    )
+    new_q1, opt1, norm1 = apply_gradients(q1_params, grads["q1"], q1_optimizer, optimizer)
+    new_q2, opt2, norm2 = apply_gradients(q2_params, grads["q2"], q2_optimizer, optimizer)
+    metrics = {
+        "critic_loss": total.detach(),
+        "q1_loss": loss1,
+        "q2_loss": loss2,
+        "q1_mean": q1_mean,
+        "q2_mean": q2_mean,
+        "target_q_mean": y.mean(),
+        "q1_grad_norm": norm1,
+        "q2_grad_norm": norm2,
+    }
+    return new_q1, new_q2, opt1, opt2, metrics

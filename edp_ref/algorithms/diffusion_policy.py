@@ -1,0 +1,317 @@
+"""The diffusion policy inside the algorithms: training terms and sampling (Sec. 4.1-4.2, 4.5).
+
+* :func:`diffusion_terms`: corrupt dataset actions (Eq. 8), predict the noise, and approximate
+  the clean action (Eq. 9) from the same forward pass, as Algorithm 1 does.
+* :func:`sample_diffusion_actions`: draw actions from pi_theta with DPM-Solver or DDPM (Eqs. 3-4)
+  for given parameters; used for the TD target's next actions, for backpropagation through the
+  sampler (Diffusion-QL, EDP w/o AP) and at evaluation.
+* :func:`select_actions`: energy-based action selection (Sec. 4.5, Algorithm 2): N candidates per
+  state, one chosen with probability proportional to exp(min(Q1, Q2)) of the online critics.
+
+All randomness is passed in as tensors (:class:`SamplerNoise`); :func:`draw_sampler_noise` draws
+them from an explicit ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from edp_ref.algorithms.common import Params, seeded_from
+from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
+from edp_ref.algorithms.critic import min_q
+from edp_ref.algorithms.state import Networks, TrainState, build_state
+from edp_ref.approximation import approximate_action
+from edp_ref.corruption import corrupt
+from edp_ref.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
+from edp_ref.samplers import ddpm_sample, dpm_solver_sample
+from edp_ref.schedule import make_schedule
+from edp_ref.selection import energy_based_action_selection
+from edp_ref.validation import check_same_dtype_device, value_checks
+
+__all__ = [
+    "DiffusionNoise",
+    "SamplerNoise",
+    "diffusion_terms",
+    "draw_diffusion_noise",
+    "draw_eas_uniforms",
+    "draw_sampler_noise",
+    "init_diffusion_agent",
+    "sample_actions",
+    "sample_diffusion_actions",
+    "select_actions",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class SamplerNoise:
+    """The randomness of one sampling run.
+
+    Attributes:
+        initial: a^K ~ N(0, I) (DDPM) or the noise at t = 1 (DPM-Solver), ``[B, A]``.
+        steps: DDPM's per-step noise ``[K, B, A]`` (None for DPM-Solver, which is deterministic
+            after its first step).
+    """
+
+    initial: Float[Tensor, "batch action"]
+    steps: Float[Tensor, "num_steps batch action"] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class DiffusionNoise:
+    """The randomness of L_diff and action approximation: k ~ U{0..K-1} and eps ~ N(0, I).
+
+    Attributes:
+        timesteps: 0-based k per row, int64 ``[B]``.
+        noise: eps ``[B, A]``.
+    """
+
+    timesteps: Int[Tensor, " batch"]
+    noise: Float[Tensor, "batch action"]
+
+
+def _draw_normal(
+    shape: tuple[int, ...],
+    generator: torch.Generator,
+    device: torch.device | str,
+    dtype: torch.dtype,
+) -> Tensor:
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
+
+
+def draw_sampler_noise(
+    sampler: SamplerKind,
+    num_steps: int,
+    batch_size: int,
+    action_dim: int,
+    generator: torch.Generator,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> SamplerNoise:
+    """Draw the noise of one sampling run (on the generator's device, then moved to ``device``)."""
+    initial = _draw_normal((batch_size, action_dim), generator, device, dtype)
+    if sampler == "dpm_solver":
+        return SamplerNoise(initial=initial)
+    if sampler == "ddpm":
+        steps = _draw_normal((num_steps, batch_size, action_dim), generator, device, dtype)
+        return SamplerNoise(initial=initial, steps=steps)
+    raise ValueError(f"draw_sampler_noise: sampler must be 'dpm_solver' or 'ddpm', got {sampler!r}")
+
+
+def draw_diffusion_noise(
+    num_steps: int,
+    batch_size: int,
+    action_dim: int,
+    generator: torch.Generator,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> DiffusionNoise:
+    """Draw k uniform over {0, ..., K-1} (one per row) and eps ~ N(0, I)."""
+    k = torch.randint(0, num_steps, (batch_size,), generator=generator, device=generator.device)
+    eps = _draw_normal((batch_size, action_dim), generator, device, dtype)
+    return DiffusionNoise(timesteps=k.to(device), noise=eps)
+
+
+def draw_eas_uniforms(
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> Float[Tensor, " batch"]:
+    """One U[0, 1) draw per state for the categorical choice of Algorithm 2."""
+    u = torch.rand((batch_size,), generator=generator, device=generator.device, dtype=dtype)
+    return u.to(device)
+
+
+def diffusion_terms(
+    networks: Networks,
+    policy_params: Params,
+    observations: Float[Tensor, "batch state"],
+    actions: Float[Tensor, "batch action"],
+    noise: DiffusionNoise,
+    diffusion: DiffusionConfig,
+) -> tuple[Float[Tensor, "batch action"], Float[Tensor, "batch action"]]:
+    """eps_theta(a^k, k; s) and a_hat^0 from one forward pass (Eqs. 8-9, Algorithm 1).
+
+    Returns:
+        The predicted noise and the approximated action (clipped to ``diffusion.action_clip``).
+    """
+    schedule = networks.require_schedule()
+    k = noise.timesteps
+    a_k = corrupt(schedule, actions, k, noise.noise)
+    eps_hat = networks.noise(policy_params, observations, a_k, k.to(a_k.dtype))
+    a0_hat = approximate_action(schedule, a_k, k, eps_hat, diffusion.action_clip)
+    return eps_hat, a0_hat
+
+
+def sample_diffusion_actions(
+    networks: Networks,
+    policy_params: Params,
+    observations: Float[Tensor, "batch state"],
+    noise: SamplerNoise,
+    diffusion: DiffusionConfig,
+    sampler: SamplerKind,
+) -> Float[Tensor, "batch action"]:
+    """Sample a ~ pi_theta(. | s) with DPM-Solver or DDPM (differentiable in ``policy_params``).
+
+    Args:
+        networks: the agent's structure and schedule.
+        policy_params: noise-network parameters (online or EMA).
+        observations: the conditioning states.
+        noise: the run's randomness (DDPM needs ``noise.steps``).
+        diffusion: steps, order, clipping and variance of the samplers.
+        sampler: "dpm_solver" or "ddpm".
+    """
+    schedule = networks.require_schedule()
+    check_same_dtype_device("sample_diffusion_actions", observations=observations, a=noise.initial)
+
+    def eps_fn(a: Tensor, t: Tensor) -> Tensor:
+        return networks.noise(policy_params, observations, a, t)
+
+    if sampler == "dpm_solver":
+        return dpm_solver_sample(
+            schedule,
+            eps_fn,
+            noise.initial,
+            steps=diffusion.dpm_steps,
+            order=diffusion.dpm_order,
+            t_end=diffusion.t_end(),
+            clip=diffusion.action_clip,
+        )
+    if sampler == "ddpm":
+        if noise.steps is None:
+            raise ValueError("sample_diffusion_actions: DDPM needs per-step noise (noise.steps)")
+        return ddpm_sample(
+            schedule,
+            eps_fn,
+            noise.initial,
+            noise.steps,
+            clip=diffusion.action_clip,
+            variance=diffusion.ddpm_variance,
+        )
+    raise ValueError(f"sample_diffusion_actions: unknown sampler {sampler!r}")
+
+
+def sample_actions(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    noise: SamplerNoise,
+    diffusion: DiffusionConfig,
+    sampler: SamplerKind = "dpm_solver",
+    use_ema: bool = False,
+) -> Float[Tensor, "batch action"]:
+    """Sample one action per state from a trained diffusion agent, without gradients.
+
+    Args:
+        state: the training state.
+        observations: states to act in.
+        noise: sampler randomness for ``B`` rows.
+        diffusion: the agent's diffusion config.
+        sampler: "dpm_solver" (EDP) or "ddpm".
+        use_ema: sample from the EMA policy instead of the online one (official evaluation uses
+            the online policy).
+    """
+    params = state.target_params["policy"] if use_ema else state.params["policy"]
+    with torch.no_grad():
+        return sample_diffusion_actions(
+            state.networks, params, observations, noise, diffusion, sampler
+        )
+
+
+def select_actions(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    candidate_noise: SamplerNoise,
+    uniforms: Float[Tensor, " batch"],
+    num_candidates: int,
+    diffusion: DiffusionConfig,
+    sampler: SamplerKind = "dpm_solver",
+    temperature: float = 1.0,
+) -> Float[Tensor, "batch action"]:
+    """Energy-based action selection (Sec. 4.5, Algorithm 2) with the online policy and critics.
+
+    Samples ``num_candidates`` actions per state (paper: N = 10; official code: 50), scores them
+    with min(Q1, Q2) of the online critics (official), and picks one per state with probability
+    proportional to exp(Q / temperature) by inverse CDF of ``uniforms``.
+
+    Args:
+        state: a trained diffusion agent.
+        observations: ``[B, S]``.
+        candidate_noise: sampler noise for ``B * num_candidates`` rows, row ``b * N + i`` being
+            candidate i of state b.
+        uniforms: ``[B]`` U[0, 1) draws.
+        num_candidates: N.
+        diffusion: the agent's diffusion config.
+        sampler: "dpm_solver" (EDP) or "ddpm".
+        temperature: divides Q (1.0: the paper's e^Q).
+    """
+    batch = observations.shape[0]
+    if candidate_noise.initial.shape[0] != batch * num_candidates:
+        raise ValueError(
+            f"select_actions: candidate_noise must hold B * N = {batch * num_candidates} rows, "
+            f"got {candidate_noise.initial.shape[0]}"
+        )
+    repeated = observations.repeat_interleave(num_candidates, dim=0)
+    with torch.no_grad(), value_checks(False):
+        candidates = sample_diffusion_actions(
+            state.networks, state.params["policy"], repeated, candidate_noise, diffusion, sampler
+        )
+        q = min_q(state.networks, state.params["q1"], state.params["q2"], repeated, candidates)
+    actions = candidates.reshape(batch, num_candidates, -1)
+    return energy_based_action_selection(
+        actions, q.reshape(batch, num_candidates), uniforms, temperature
+    )
+
+
+def init_diffusion_agent(
+    network: NetworkConfig,
+    diffusion: DiffusionConfig,
+    state_dim: int,
+    action_dim: int,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    with_value: bool = False,
+) -> TrainState:
+    """A fresh state for a diffusion agent: policy eps_theta, Q1, Q2 (and V), targets, Adam.
+
+    The EMA policy and the target critics start equal to the online networks (official code).
+
+    Args:
+        network: MLP sizes and init (Sec. 5).
+        diffusion: schedule kind and K of Eq. 1.
+        state_dim: S.
+        action_dim: A.
+        generator: the only source of randomness of the initialisation.
+        device: where the state lives.
+        dtype: parameter dtype.
+        with_value: add IQL's V(s).
+    """
+    schedule = make_schedule(diffusion.schedule, diffusion.num_steps)
+    with seeded_from(generator):
+        modules: dict[str, nn.Module] = {
+            "policy": NoisePredictionNetwork(
+                state_dim,
+                action_dim,
+                hidden=network.hidden,
+                layers=network.layers,
+                time_dim=network.time_dim,
+                embedding=network.embedding,
+                init=network.init,
+                generator=generator,
+            ),
+            "q1": QNetwork(
+                state_dim, action_dim, network.hidden, network.layers, network.init, generator
+            ),
+            "q2": QNetwork(
+                state_dim, action_dim, network.hidden, network.layers, network.init, generator
+            ),
+        }
+        if with_value:
+            modules["value"] = ValueNetwork(
+                state_dim, network.hidden, network.layers, network.init, generator
+            )
+    return build_state(modules, ("policy", "q1", "q2"), schedule, device, dtype)

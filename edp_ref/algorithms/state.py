@@ -1,0 +1,230 @@
+"""Training state of every algorithm: parameters, targets, optimiser state, step counter.
+
+The state is an immutable dataclass of tensors (Appendix A's networks: the policy, the critics
+Q1 and Q2, IQL's V, their Polyak targets and the EMA policy of the official code). Updates
+return a new state and never mutate the old one. The network *structure* travels with the state
+as :class:`Networks`: module templates whose own parameters live on the ``meta`` device and are
+never read; every forward pass is ``torch.func.functional_call`` with parameters from the state.
+The noise schedule (Eq. 1) of a diffusion policy travels there too, on the state's device.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from edp_ref.algorithms.common import AdamState, Params, adam_init
+from edp_ref.schedule import Schedule
+
+__all__ = [
+    "Networks",
+    "TrainState",
+    "build_state",
+    "load_state_tensors",
+    "state_tensors",
+]
+
+
+def _template(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` on the meta device: structure only, no usable parameters."""
+    return copy.deepcopy(module).to("meta").requires_grad_(False)
+
+
+@dataclass(frozen=True, eq=False)
+class Networks:
+    """The structure of an agent's networks (meta-device templates) and its noise schedule.
+
+    Attributes:
+        policy: the policy network: a noise-prediction network eps_theta(a^k, k; s) for diffusion
+            policies, a deterministic or Gaussian MLP for the feed-forward baselines.
+        q: the critic Q(s, a) (Q1 and Q2 share this structure, not their parameters).
+        value: IQL's V(s), else None.
+        schedule: the diffusion policy's noise schedule on the state's device, else None.
+    """
+
+    policy: nn.Module
+    q: nn.Module
+    value: nn.Module | None = None
+    schedule: Schedule | None = None
+
+    def noise(
+        self,
+        params: Params,
+        observations: Float[Tensor, "batch state"],
+        noisy_actions: Float[Tensor, "batch action"],
+        t: Float[Tensor, " batch"],
+    ) -> Float[Tensor, "batch action"]:
+        """eps_theta(a^k, t; s) with the given policy parameters."""
+        out: Tensor = functional_call(self.policy, params, (observations, noisy_actions, t))
+        return out
+
+    def q_value(
+        self,
+        params: Params,
+        observations: Float[Tensor, "*batch state"],
+        actions: Float[Tensor, "*batch action"],
+    ) -> Float[Tensor, "*batch"]:
+        """Q(s, a) with the given critic parameters."""
+        out: Tensor = functional_call(self.q, params, (observations, actions))
+        return out
+
+    def state_value(
+        self, params: Params, observations: Float[Tensor, "*batch state"]
+    ) -> Float[Tensor, "*batch"]:
+        """V(s) with the given value-network parameters."""
+        if self.value is None:
+            raise ValueError("Networks.state_value: this agent has no value network")
+        out: Tensor = functional_call(self.value, params, (observations,))
+        return out
+
+    def policy_output(self, params: Params, observations: Float[Tensor, "batch state"]) -> Any:
+        """The feed-forward policy's output (an action, or a (mean, log_std) pair)."""
+        return functional_call(self.policy, params, (observations,))
+
+    def require_schedule(self) -> Schedule:
+        """The noise schedule; raises if this agent has no diffusion policy."""
+        if self.schedule is None:
+            raise ValueError("this agent has no diffusion policy (no noise schedule)")
+        return self.schedule
+
+
+@dataclass(frozen=True, eq=False)
+class TrainState:
+    """Everything an update reads and writes.
+
+    Attributes:
+        networks: structure (meta templates) and schedule; static, shared between states.
+        params: online parameters by network name: "policy", "q1", "q2" and (IQL) "value".
+        target_params: Polyak targets: "q1", "q2", and "policy" (the EMA policy of diffusion
+            agents, the target actor of TD3+BC).
+        optimizers: one Adam state per trained network, keyed like ``params``.
+        step: number of updates done so far, an int64 scalar tensor; the update being computed is
+            number ``step + 1`` (the official ``_total_steps`` after its increment).
+    """
+
+    networks: Networks
+    params: dict[str, Params]
+    target_params: dict[str, Params]
+    optimizers: dict[str, AdamState]
+    step: Tensor
+
+    def replace(self, **changes: Any) -> TrainState:
+        """A copy with some fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def device(self) -> torch.device:
+        """The device every tensor of the state lives on."""
+        return self.step.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the parameters."""
+        return next(iter(self.params["q1"].values())).dtype
+
+    def to(self, device: torch.device | str) -> TrainState:
+        """The same state with every tensor (and the schedule) on ``device``."""
+        flat = {k: v.to(device) for k, v in state_tensors(self).items()}
+        networks = self.networks
+        if networks.schedule is not None:
+            networks = dataclasses.replace(networks, schedule=networks.schedule.to(device))
+        return load_state_tensors(self.replace(networks=networks), flat)
+
+
+def _params_of(module: nn.Module, device: torch.device | str, dtype: torch.dtype) -> Params:
+    return {
+        n: p.detach().to(device=device, dtype=dtype).clone() for n, p in module.named_parameters()
+    }
+
+
+def build_state(
+    modules: Mapping[str, nn.Module],
+    target_names: tuple[str, ...],
+    schedule: Schedule | None,
+    device: torch.device | str,
+    dtype: torch.dtype,
+) -> TrainState:
+    """Assemble a fresh state from initialised modules.
+
+    Args:
+        modules: initialised networks by name: "policy", "q1", "q2" and optionally "value".
+        target_names: which of them get a target copy (equal to the online copy at start).
+        schedule: the noise schedule of a diffusion policy, or None.
+        device: where the state lives.
+        dtype: parameter dtype.
+    """
+    params = {name: _params_of(m, device, dtype) for name, m in modules.items()}
+    targets = {name: {n: p.clone() for n, p in params[name].items()} for name in target_names}
+    networks = Networks(
+        policy=_template(modules["policy"]),
+        q=_template(modules["q1"]),
+        value=_template(modules["value"]) if "value" in modules else None,
+        schedule=schedule.to(device) if schedule is not None else None,
+    )
+    return TrainState(
+        networks=networks,
+        params=params,
+        target_params=targets,
+        optimizers={name: adam_init(p) for name, p in params.items()},
+        step=torch.zeros((), dtype=torch.int64, device=device),
+    )
+
+
+def state_tensors(state: TrainState) -> dict[str, Tensor]:
+    """Every tensor of the state under a flat, stable key (for checkpoints, e.g. safetensors).
+
+    Keys: ``params/<net>/<param>``, ``target/<net>/<param>``, ``adam/<net>/count``,
+    ``adam/<net>/mu/<param>``, ``adam/<net>/nu/<param>`` and ``step``.
+    """
+    flat: dict[str, Tensor] = {"step": state.step}
+    for net, p in state.params.items():
+        flat.update({f"params/{net}/{n}": t for n, t in p.items()})
+    for net, p in state.target_params.items():
+        flat.update({f"target/{net}/{n}": t for n, t in p.items()})
+    for net, opt in state.optimizers.items():
+        flat[f"adam/{net}/count"] = opt.count
+        flat.update({f"adam/{net}/mu/{n}": t for n, t in opt.mu.items()})
+        flat.update({f"adam/{net}/nu/{n}": t for n, t in opt.nu.items()})
+    return flat
+
+
+def load_state_tensors(template: TrainState, flat: Mapping[str, Tensor]) -> TrainState:
+    """The inverse of :func:`state_tensors`: ``template``'s structure with ``flat``'s tensors.
+
+    Raises ``ValueError`` naming a missing key or a shape mismatch.
+    """
+    expected = state_tensors(template)
+    missing = sorted(set(expected) - set(flat))
+    if missing:
+        raise ValueError(f"load_state_tensors: missing keys {missing[:5]} (of {len(missing)})")
+    for key, ref in expected.items():
+        if flat[key].shape != ref.shape:
+            raise ValueError(
+                f"load_state_tensors: '{key}' has shape {tuple(flat[key].shape)}, expected "
+                f"{tuple(ref.shape)}"
+            )
+
+    def group(prefix: str, names: Params) -> Params:
+        return {n: flat[f"{prefix}/{n}"] for n in names}
+
+    return template.replace(
+        params={net: group(f"params/{net}", p) for net, p in template.params.items()},
+        target_params={net: group(f"target/{net}", p) for net, p in template.target_params.items()},
+        optimizers={
+            net: AdamState(
+                count=flat[f"adam/{net}/count"],
+                mu=group(f"adam/{net}/mu", opt.mu),
+                nu=group(f"adam/{net}/nu", opt.nu),
+            )
+            for net, opt in template.optimizers.items()
+        },
+        step=flat["step"],
+    )
