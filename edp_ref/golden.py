@@ -16,6 +16,7 @@ the files it reads, ``numpy.load(allow_pickle=False)``, are ordinary ``.npz`` fi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import io
 import json
@@ -51,6 +52,8 @@ from edp_ref import (
     make_schedule,
     sinusoidal_time_embedding,
 )
+from edp_ref import algorithms as alg
+from edp_ref.algorithms import TrainState
 
 __all__ = ["GoldenCase", "check", "export", "golden_cases", "main"]
 
@@ -103,11 +106,184 @@ def _noise_net(state_dim: int, action_dim: int, dtype: torch.dtype) -> NoisePred
 
 
 def golden_cases() -> list[GoldenCase]:
-    """Every core case, float64 and float32, with inputs drawn from the fixed seed."""
+    """Every core case and one update of every algorithm, float64 and float32."""
     cases: list[GoldenCase] = []
     for dtype in (torch.float64, torch.float32):
         cases.extend(_core_cases(dtype))
+        cases.extend(_update_cases(dtype))
     return cases
+
+
+# ------------------------------------------------------------------------------------------
+# one training update of each algorithm
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Algorithm:
+    name: str
+    equation: str
+    config: Any
+    init: Callable[..., TrainState]
+    draw: Callable[..., Any] | None
+    update: Callable[..., tuple[TrainState, dict[str, Tensor]]]
+
+
+def _flatten_randomness(obj: Any, prefix: str) -> Arrays:
+    """Every tensor of a (nested) randomness dataclass under ``prefix/<field>/...``."""
+    if isinstance(obj, Tensor):
+        return {prefix: obj}
+    if obj is None:
+        return {}
+    out: Arrays = {}
+    for f in dataclasses.fields(obj):
+        out.update(_flatten_randomness(getattr(obj, f.name), f"{prefix}/{f.name}"))
+    return out
+
+
+def _rebuild_randomness(template: Any, arrays: Arrays, prefix: str) -> Any:
+    """``template`` (a randomness dataclass) with its tensors replaced by ``arrays``."""
+    if isinstance(template, Tensor):
+        return arrays[prefix]
+    if template is None:
+        return None
+    changes = {
+        f.name: _rebuild_randomness(getattr(template, f.name), arrays, f"{prefix}/{f.name}")
+        for f in dataclasses.fields(template)
+    }
+    return dataclasses.replace(template, **changes)
+
+
+def _algorithms() -> list[_Algorithm]:
+    net = alg.NetworkConfig(hidden=16)
+    diffusion = alg.DiffusionConfig(num_steps=50, dpm_steps=6)
+    # EMA every update from the first, so that one update exercises the EMA policy too.
+    targets = alg.TargetConfig(ema_start=0, ema_every=1)
+    common: dict[str, Any] = {"network": net, "targets": targets, "compile": False}
+    return [
+        _Algorithm(
+            "edp_td3",
+            "Eqs. 5-10, 14; Alg. 1; App. A.1",
+            alg.EDPTD3Config(diffusion=diffusion, **common),
+            alg.init_edp_td3,
+            alg.draw_td3_randomness,
+            alg.edp_td3_update,
+        ),
+        _Algorithm(
+            "edp_crr",
+            "Eqs. 13, 20-21; App. A.2",
+            alg.EDPCRRConfig(diffusion=diffusion, **common),
+            alg.init_edp_crr,
+            alg.draw_crr_randomness,
+            alg.edp_crr_update,
+        ),
+        _Algorithm(
+            "edp_iql",
+            "Eqs. 13, 22; App. A.3",
+            alg.EDPIQLConfig(diffusion=diffusion, **common),
+            alg.init_edp_iql,
+            alg.draw_iql_randomness,
+            alg.edp_iql_update,
+        ),
+        _Algorithm(
+            "dql",
+            "Sec. 4.4 (Diffusion-QL, backprop through the K = 5 chain)",
+            alg.DQLConfig(**common),
+            alg.init_dql,
+            alg.draw_dql_randomness,
+            alg.dql_update,
+        ),
+        _Algorithm(
+            "td3bc",
+            "Eqs. 14-16 (feed-forward TD3+BC)",
+            alg.TD3BCConfig(**common),
+            alg.init_td3bc,
+            alg.draw_td3bc_randomness,
+            alg.td3bc_update,
+        ),
+        _Algorithm(
+            "gaussian_crr",
+            "Eqs. 20-21 (feed-forward CRR)",
+            alg.GaussianCRRConfig(**common),
+            alg.init_gaussian_crr,
+            alg.draw_gaussian_crr_randomness,
+            alg.gaussian_crr_update,
+        ),
+        _Algorithm(
+            "gaussian_iql",
+            "Eq. 22 (feed-forward IQL)",
+            alg.GaussianIQLConfig(**common),
+            alg.init_gaussian_iql,
+            None,
+            alg.gaussian_iql_update,
+        ),
+    ]
+
+
+def _update_cases(dtype: torch.dtype) -> list[GoldenCase]:
+    tag = "f64" if dtype == torch.float64 else "f32"
+    B, S, A = 8, 4, 2
+    rtol, atol = (1e-9, 1e-10) if dtype == torch.float64 else (1e-4, 1e-5)
+    cases = []
+    for i, algo in enumerate(_algorithms()):
+        gen = torch.Generator().manual_seed(SEED + 100 + i)
+        state = algo.init(algo.config, S, A, gen, "cpu", dtype)
+        batch = {
+            "observations": torch.randn(B, S, generator=gen, dtype=torch.float64).to(dtype),
+            "actions": (torch.rand(B, A, generator=gen, dtype=torch.float64) * 1.8 - 0.9).to(dtype),
+            "rewards": torch.randn(B, generator=gen, dtype=torch.float64).to(dtype),
+            "next_observations": torch.randn(B, S, generator=gen, dtype=torch.float64).to(dtype),
+            "terminals": (torch.rand(B, generator=gen) < 0.25).to(dtype),
+        }
+        randomness = algo.draw(algo.config, B, A, gen, "cpu", dtype) if algo.draw else None
+        inputs: Arrays = {f"state/{k}": v for k, v in alg.state_tensors(state).items()}
+        inputs.update({f"batch/{k}": v for k, v in batch.items()})
+        inputs.update(_flatten_randomness(randomness, "randomness"))
+
+        def compute(x: Arrays, algo: _Algorithm = algo) -> Arrays:
+            shapes = torch.Generator().manual_seed(0)  # structure only; values come from x
+            template = algo.init(algo.config, S, A, shapes, "cpu", dtype)
+            state = alg.load_state_tensors(
+                template,
+                {k.removeprefix("state/"): v for k, v in x.items() if k.startswith("state/")},
+            )
+            batch = alg.Batch(
+                **{k.removeprefix("batch/"): v for k, v in x.items() if k.startswith("batch/")}
+            )
+            randomness = None
+            if algo.draw is not None:
+                like = algo.draw(algo.config, B, A, shapes, "cpu", dtype)
+                randomness = _rebuild_randomness(like, x, "randomness")
+            new_state, metrics = algo.update(state, batch, randomness, algo.config)
+            out = {f"state/{k}": v for k, v in alg.state_tensors(new_state).items()}
+            out.update({f"metrics/{k}": v for k, v in metrics.items()})
+            return out
+
+        cases.append(
+            GoldenCase(
+                f"update_{algo.name}_{tag}",
+                f"{algo.update.__name__}",
+                algo.equation,
+                tag,
+                {"config": _config_params(algo.config), "state_dim": S, "action_dim": A},
+                inputs,
+                compute,
+                rtol,
+                atol,
+                "state/<key> follows edp_ref.algorithms.state_tensors (params/, target/, adam/, "
+                "step); randomness/<field path> follows the algorithm's randomness dataclass",
+            )
+        )
+    return cases
+
+
+def _config_params(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return {
+        f.name: _config_params(v) if dataclasses.is_dataclass(v) else v
+        for f in dataclasses.fields(config)
+        for v in [getattr(config, f.name)]
+    }
 
 
 def _core_cases(dtype: torch.dtype) -> list[GoldenCase]:

@@ -1,8 +1,6 @@
 """The conformance kit (edp_ref.golden): deterministic export, check, and failure reports."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,18 @@ def test_export_is_byte_identical_and_versioned(exported: Path, tmp_path: Path) 
     assert manifest["edp_ref_version"] == golden.edp_ref.__version__
     assert manifest["format_version"] == golden.FORMAT_VERSION
     names = {c["name"] for c in manifest["cases"]}
-    for function in ("corrupt", "approximate_action_clip_1.0", "dpm_solver_sample_clip_None"):
+    for function in (
+        "corrupt",
+        "approximate_action_clip_1.0",
+        "dpm_solver_sample_clip_None",
+        "update_edp_td3",
+        "update_edp_crr",
+        "update_edp_iql",
+        "update_dql",
+        "update_td3bc",
+        "update_gaussian_crr",
+        "update_gaussian_iql",
+    ):
         assert {f"{function}_f64", f"{function}_f32"} <= names
     case = next(c for c in manifest["cases"] if c["name"] == "corrupt_f64")
     assert case["equation"] == "Eq. 8"
@@ -45,7 +54,9 @@ def _perturb(path: Path, key: str) -> None:
     golden._write_npz(path, {k.removesuffix(".npy"): v for k, v in arrays.items()})
 
 
-def test_check_reports_a_single_perturbed_value(exported: Path, tmp_path: Path) -> None:
+def test_check_reports_a_single_perturbed_value(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for file in exported.iterdir():
         (tmp_path / file.name).write_bytes(file.read_bytes())
     _perturb(tmp_path / "approximate_action_clip_None_f64.npz", "outputs/a0_hat")
@@ -54,14 +65,18 @@ def test_check_reports_a_single_perturbed_value(exported: Path, tmp_path: Path) 
         ("approximate_action_clip_None_f64", "a0_hat")
     ]
     assert mismatches[0].max_abs_error == pytest.approx(1e-3, rel=1e-6)
-    result = subprocess.run(
-        [sys.executable, "-m", "edp_ref.golden", "check", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "MISMATCH approximate_action_clip_None_f64 [a0_hat]" in result.stdout
+    assert golden.main(["check", str(tmp_path)]) == 1
+    assert "MISMATCH approximate_action_clip_None_f64 [a0_hat]" in capsys.readouterr().out
+
+
+def test_check_reports_a_perturbed_update_output(exported: Path, tmp_path: Path) -> None:
+    for file in exported.iterdir():
+        (tmp_path / file.name).write_bytes(file.read_bytes())
+    _perturb(tmp_path / "update_edp_iql_f32.npz", "outputs/state/params/policy/body.0.weight")
+    mismatches = golden.check(tmp_path)
+    assert [(m.case, m.output) for m in mismatches] == [
+        ("update_edp_iql_f32", "state/params/policy/body.0.weight")
+    ]
 
 
 def test_corrupt_golden_file_gives_a_clear_error(exported: Path, tmp_path: Path) -> None:
