@@ -1,0 +1,1 @@
+"""Hypothesis properties of edp_ref's core mathematics (issue 2, ``properties/``)."""
