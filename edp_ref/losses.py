@@ -92,9 +92,11 @@ def elbo_weights(schedule: Schedule, variant: ElboVariant = "paper") -> Float[Te
     """
     if variant == "paper":
         var = torch.exp(schedule.posterior_log_variance_clipped)
-        return schedule.betas.square() / (2.0 * var * schedule.alphas * (1.0 - schedule.alpha_bars))
+        return schedule.betas.square() / (
+            2.0 * var * schedule.alphas * schedule.sqrt_one_minus_alpha_bars.square()
+        )
     if variant == "official":
-        w = schedule.betas / (2.0 * (1.0 - schedule.alpha_bars) * schedule.alphas)
+        w = schedule.betas / (2.0 * schedule.sqrt_one_minus_alpha_bars.square() * schedule.alphas)
         return w * (schedule.num_steps / w.sum())
     raise ValueError(f"elbo_weights: unknown variant {variant!r}; expected 'paper' or 'official'")
 

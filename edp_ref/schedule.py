@@ -86,8 +86,12 @@ class Schedule:
             )
         alphas = 1.0 - b
         alpha_bars = torch.cumprod(alphas, dim=0)
+        # 1 - alpha_bar without cancellation: -expm1(sum log(1 - beta)) keeps full relative
+        # precision at small k, where 1 - cumprod(...) would lose log10(1/beta_0) digits.
+        one_minus = -torch.expm1(torch.cumsum(torch.log1p(-b), dim=0))
+        one_minus_prev = torch.cat([torch.zeros(1, dtype=torch.float64), one_minus[:-1]])
         alpha_bars_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])
-        posterior_variance = b * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
+        posterior_variance = b * one_minus_prev / one_minus
         log_var_clipped = torch.log(torch.cat([posterior_variance[1:2], posterior_variance[1:]]))
         digest = hashlib.sha256(b.numpy().tobytes()).hexdigest()[:16]
         return cls(
@@ -98,13 +102,13 @@ class Schedule:
             alpha_bars=alpha_bars,
             alpha_bars_prev=alpha_bars_prev,
             sqrt_alpha_bars=torch.sqrt(alpha_bars),
-            sqrt_one_minus_alpha_bars=torch.sqrt(1.0 - alpha_bars),
+            sqrt_one_minus_alpha_bars=torch.sqrt(one_minus),
             sqrt_recip_alpha_bars=torch.sqrt(1.0 / alpha_bars),
-            sqrt_recipm1_alpha_bars=torch.sqrt(1.0 / alpha_bars - 1.0),
+            sqrt_recipm1_alpha_bars=torch.sqrt(one_minus / alpha_bars),
             posterior_variance=posterior_variance,
             posterior_log_variance_clipped=log_var_clipped,
-            posterior_mean_coef1=b * torch.sqrt(alpha_bars_prev) / (1.0 - alpha_bars),
-            posterior_mean_coef2=(1.0 - alpha_bars_prev) * torch.sqrt(alphas) / (1.0 - alpha_bars),
+            posterior_mean_coef1=b * torch.sqrt(alpha_bars_prev) / one_minus,
+            posterior_mean_coef2=one_minus_prev * torch.sqrt(alphas) / one_minus,
             fingerprint=f"{kind}-{b.numel()}-{digest}",
         )
 
