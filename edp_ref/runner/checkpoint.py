@@ -1,0 +1,229 @@
+"""Atomic, code-free checkpoints of a training run (resumable Sec. 5 training protocol).
+
+A checkpoint is one safetensors file (it loads without executing code) holding
+
+* ``state/<key>``: every tensor of the :class:`~edp_ref.algorithms.TrainState`
+  (``state_tensors``: parameters, targets, EMA policy, Adam moments, step counter);
+* ``rng/<name>``: the state of every ``torch.Generator`` of the run (batch indices, update
+  randomness) and of torch's global generator, as uint8 tensors;
+
+and, as string metadata, the format tag, the run's configuration (JSON), the epoch and step it
+was written at, the evaluation records logged so far (the log position), and a SHA-256 of all
+tensor bytes. It is written to a temporary file in the same folder, flushed to disk and renamed
+over the old one, so a process killed at any moment leaves either the previous or the new
+checkpoint, never a partial one.
+
+Loading checks, in this order, and raises an error that names the file and the problem:
+unreadable or truncated file (:class:`CheckpointCorruptError`), wrong format tag or checksum
+(:class:`CheckpointCorruptError`), a different run configuration or state layout
+(:class:`CheckpointMismatchError`). A run never silently restarts over a bad checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "LoadedCheckpoint",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+#: Format tag stored in every checkpoint's metadata.
+CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used to resume a run."""
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The file is unreadable, truncated, of another format, or fails its checksum."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint belongs to a run with another configuration or state layout."""
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _digest(tensors: Mapping[str, Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(key.encode("utf-8"))
+        h.update(str(t.dtype).encode("utf-8"))
+        h.update(str(tuple(t.shape)).encode("utf-8"))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """What :func:`load_checkpoint` returns.
+
+    Attributes:
+        state: the flat state tensors (keys of ``state_tensors``).
+        rng: generator states by name.
+        config: the run configuration stored at save time.
+        epoch: epochs trained when it was written.
+        step: updates trained when it was written.
+        records: the evaluation records (JSON dicts) logged up to this checkpoint.
+    """
+
+    state: dict[str, Tensor]
+    rng: dict[str, Tensor]
+    config: dict[str, Any]
+    epoch: int
+    step: int
+    records: list[dict[str, Any]]
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    state: Mapping[str, Tensor],
+    rng: Mapping[str, Tensor],
+    config: Mapping[str, Any],
+    epoch: int,
+    step: int,
+    records: list[dict[str, Any]],
+) -> None:
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    tensors: dict[str, Tensor] = {}
+    for key, t in state.items():
+        tensors[f"state/{key}"] = t.detach().cpu().contiguous().clone()
+    for key, t in rng.items():
+        tensors[f"rng/{key}"] = t.detach().cpu().contiguous().clone()
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "config": json.dumps(dict(config), sort_keys=True),
+        "epoch": str(int(epoch)),
+        "step": str(int(step)),
+        "records": json.dumps(records),
+        "num_records": str(len(records)),
+        "sha256": _digest(tensors),
+    }
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    save_file(tensors, str(tmp), metadata=metadata)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    return dict(meta or {})
+
+
+def load_checkpoint(
+    path: Path, expected_config: Mapping[str, Any] | None = None
+) -> LoadedCheckpoint:
+    """Read and verify a checkpoint.
+
+    Args:
+        path: the checkpoint file.
+        expected_config: the configuration of the run that resumes; any difference raises
+            :class:`CheckpointMismatchError` naming the fields.
+
+    Raises:
+        CheckpointCorruptError: unreadable, truncated, foreign or checksum-failing file.
+        CheckpointMismatchError: another run's checkpoint.
+    """
+    path = Path(path)
+    hint = f"delete {path} to restart the run from scratch, or restore the file"
+    try:
+        meta = _read_metadata(path)
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is not an edp_ref runner checkpoint (format "
+            f"{meta.get('format')!r}, expected {CHECKPOINT_FORMAT!r}); {hint}"
+        )
+    try:
+        digest = meta["sha256"]
+        config = json.loads(meta["config"])
+        epoch, step = int(meta["epoch"]), int(meta["step"])
+        records = json.loads(meta["records"])
+        num_records = int(meta["num_records"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} has damaged metadata ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    if _digest(tensors) != digest:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is corrupt: the SHA-256 of its tensors does not match the one "
+            f"recorded when it was written; {hint}"
+        )
+    if not isinstance(records, list) or len(records) != num_records:
+        raise CheckpointCorruptError(f"checkpoint {path}: its evaluation log is damaged; {hint}")
+    if expected_config is not None:
+        expected = json.loads(json.dumps(dict(expected_config), sort_keys=True))
+        if config != expected:
+            diffs = sorted(
+                f"{k}: checkpoint {config.get(k)!r} vs this run {expected.get(k)!r}"
+                for k in set(config) | set(expected)
+                if config.get(k) != expected.get(k)
+            )
+            raise CheckpointMismatchError(
+                f"checkpoint {path} belongs to a run with a different configuration ("
+                + "; ".join(diffs)
+                + "); use another output folder, or delete the run folder to start over"
+            )
+    state = {k[len("state/") :]: v for k, v in tensors.items() if k.startswith("state/")}
+    rng = {k[len("rng/") :]: v for k, v in tensors.items() if k.startswith("rng/")}
+    return LoadedCheckpoint(state, rng, config, epoch, step, records)

@@ -1,0 +1,130 @@
+"""The paper's two evaluation metrics, RAT and OMS (Sec. 5, "Evaluation Protocol").
+
+* OMS, online model selection (Diffusion-QL's metric): the best evaluation so far.
+* RAT, running average at training (the paper's metric): the mean of the last ten evaluations
+  ("ten consecutive checkpoints"); the final RAT is this average at the last evaluation. Before
+  ten evaluations exist, the mean of those that do (the official code's running window).
+
+An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalised
+returns, the score the metrics use (normalised when the dataset has reference scores, else the
+raw return), and RAT and OMS up to that evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = [
+    "RAT_WINDOW",
+    "EvaluationRecord",
+    "online_model_selection",
+    "running_average_at_training",
+]
+
+#: Sec. 5: "the running average of evaluation performance for ten consecutive checkpoints".
+RAT_WINDOW = 10
+
+
+def _check_scores(scores: Sequence[float], where: str) -> None:
+    for i, s in enumerate(scores):
+        if not math.isfinite(s):
+            raise ValueError(f"{where}: score {i} is {s}; scores must be finite")
+
+
+def running_average_at_training(scores: Sequence[float], window: int = RAT_WINDOW) -> list[float]:
+    """RAT after every evaluation: ``mean(scores[max(0, i - window + 1) : i + 1])`` for each i.
+
+    The paper's reported RAT is the last element.
+    """
+    if window < 1:
+        raise ValueError(f"running_average_at_training: window must be >= 1, got {window}")
+    _check_scores(scores, "running_average_at_training")
+    out = []
+    for i in range(len(scores)):
+        chunk = scores[max(0, i - window + 1) : i + 1]
+        out.append(math.fsum(chunk) / len(chunk))
+    return out
+
+
+def online_model_selection(scores: Sequence[float]) -> list[float]:
+    """OMS after every evaluation: the best score so far (running maximum)."""
+    _check_scores(scores, "online_model_selection")
+    out: list[float] = []
+    for s in scores:
+        out.append(s if not out else max(out[-1], s))
+    return out
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation of a run (one JSONL line and one CSV row).
+
+    Attributes:
+        index: 0-based evaluation number.
+        epoch: epochs trained before this evaluation (0: before training).
+        step: updates trained before this evaluation.
+        episodes: episodes evaluated.
+        return_mean, return_std: undiscounted episode return (raw environment reward).
+        normalized_mean, normalized_std: 100 (return - REF_MIN) / (REF_MAX - REF_MIN), or None
+            when the dataset has no reference scores.
+        score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.
+        rat: RAT over this and the previous evaluations (window :data:`RAT_WINDOW`).
+        oms: OMS, the best ``score`` up to this evaluation.
+        eval_seconds: wall time of this evaluation.
+        train_seconds: wall time of the training since the previous evaluation (in this process).
+        losses: the training metrics of the last update before the evaluation.
+    """
+
+    index: int
+    epoch: int
+    step: int
+    episodes: int
+    return_mean: float
+    return_std: float
+    normalized_mean: float | None
+    normalized_std: float | None
+    score: float
+    rat: float
+    oms: float
+    eval_seconds: float = 0.0
+    train_seconds: float = 0.0
+    losses: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the JSONL line)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvaluationRecord:
+        """Inverse of :meth:`to_json`; ``ValueError`` naming a missing field."""
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.name not in ("eval_seconds", "train_seconds")}
+        missing = sorted(required - set(data) - {"losses"})
+        if missing:
+            raise ValueError(f"EvaluationRecord: missing field(s) {missing} in {data}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    #: Columns of the CSV log, in order.
+    CSV_COLUMNS = (
+        "index",
+        "epoch",
+        "step",
+        "episodes",
+        "return_mean",
+        "return_std",
+        "normalized_mean",
+        "normalized_std",
+        "score",
+        "rat",
+        "oms",
+        "eval_seconds",
+        "train_seconds",
+    )
+
+    def csv_row(self) -> list[str]:
+        """The CSV row (empty cells for None)."""
+        data = self.to_json()
+        return ["" if data[c] is None else str(data[c]) for c in self.CSV_COLUMNS]

@@ -1,0 +1,186 @@
+"""Reproduce one table or figure of the paper end to end (``scripts/reproduce.py``).
+
+:func:`reproduce` builds the grid of runs the target needs (Sec. 5: tasks x algorithms x policy
+classes x seeds; :mod:`edp_ref.runner.grid`), generates missing local datasets, runs what is
+not finished (reusing finished runs), evaluates the sweeps of Figures 4-7 on the final
+checkpoints, and writes the table (Markdown + CSV) or figure (PNG + Markdown + CSV) under
+``<out>/tables`` or ``<out>/figures``, with the paper's numbers in columns labelled as the
+paper's and the budget stated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from edp_ref.runner.checkpoint import atomic_write_text
+from edp_ref.runner.grid import FIGURES, PRESETS, build_grid, ensure_datasets, run_grid, target
+from edp_ref.runner.report import (
+    budget_text,
+    read_benchmark,
+    render_figure2,
+    render_sweep_figure,
+    render_table,
+    render_training_curves,
+)
+from edp_ref.runner.train import EvalSettings, RunResult, evaluate_final_checkpoint
+
+__all__ = ["DEFAULT_BENCHMARK", "ReproduceOutput", "reproduce"]
+
+#: Where Figure 2 looks for ``scripts/benchmark.py``'s JSON by default.
+DEFAULT_BENCHMARK = Path("runs") / "benchmark" / "benchmark.json"
+
+
+@dataclass(frozen=True)
+class ReproduceOutput:
+    """What :func:`reproduce` wrote: the text printed and the files."""
+
+    text: str
+    files: tuple[Path, ...]
+    results: tuple[RunResult, ...]
+
+
+def _sweep_settings(number: int, value: float, eas: int) -> EvalSettings:
+    if number == 4:
+        return EvalSettings(eas_candidates=int(value))
+    if number == 5:
+        return EvalSettings(eas_candidates=eas, dpm_steps=int(value))
+    if number == 6:  # App. C.4: an alternative to EAS, so one sample (N = 1)
+        return EvalSettings(eas_candidates=1, policy_scale=float(value))
+    return EvalSettings(eas_candidates=1, initial_noise_scale=float(value))
+
+
+def _sweep(
+    number: int,
+    results: Sequence[RunResult],
+    values: Sequence[float],
+    episodes: int,
+    log: Callable[[str], None],
+) -> dict[str, dict[float, list[float]]]:
+    points: dict[str, dict[float, list[float]]] = {}
+    for r in results:
+        for value in values:
+            settings = _sweep_settings(number, value, r.spec.eas_candidates)
+            cache = r.run_dir / "sweeps" / f"figure{number}-{value:g}-ep{episodes}.json"
+            entry = None
+            if cache.exists():
+                entry = json.loads(cache.read_text())
+                if entry.get("settings") != dataclasses.asdict(settings):
+                    entry = None
+            if entry is None:
+                log(f"figure {number}: {r.spec.name} at {value:g} ({episodes} episodes)")
+                entry = evaluate_final_checkpoint(
+                    r.spec, r.run_dir, settings, episodes=episodes, stream=int(value * 1000)
+                )
+                cache.parent.mkdir(exist_ok=True)
+                atomic_write_text(cache, json.dumps(entry, indent=2))
+            points.setdefault(r.spec.task, {}).setdefault(float(value), []).append(entry["score"])
+    return points
+
+
+def reproduce(
+    kind: str,
+    number: int,
+    *,
+    preset: str = "quick",
+    out: Path = Path("runs") / "reproduce",
+    tasks: Sequence[str] | None = None,
+    algos: Sequence[str] | None = None,
+    policies: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    eas_candidates: int | None = None,
+    jobs: int = 1,
+    launcher: str = "local",
+    threads: int = 1,
+    progress: bool = True,
+    benchmark: Path = DEFAULT_BENCHMARK,
+    log: Callable[[str], None] = print,
+) -> ReproduceOutput:
+    """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
+
+    Raises:
+        ValueError: unknown preset, table, figure, task, algorithm or policy class (named).
+        FileNotFoundError: Figure 2 without the benchmark's JSON.
+        DatasetNotFoundError: a non-locomotion task with no data on this machine.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    cfg = PRESETS[preset]
+    out = Path(out)
+    torch.set_num_threads(threads)  # also for the data generation; 1 is best on shared CPUs
+    if kind == "figure" and number == 2:
+        measured = read_benchmark(Path(benchmark))
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        png = out / "figures" / "figure2.png"
+        md = "### Figure 2: training and sampling speed\n\n" + render_figure2(measured, png)
+        md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
+        raw = json.loads(Path(benchmark).read_text())
+        machine = raw.get("machine") if isinstance(raw, dict) else None
+        if isinstance(machine, dict):
+            md += (
+                f" Machine: {machine.get('device_name') or machine.get('device')}, "
+                f"{machine.get('torch_threads')} torch threads, load average "
+                f"{machine.get('loadavg_start')} -> {machine.get('loadavg_end')}; the paper's "
+                "numbers are from a GPU."
+            )
+        md += "\n"
+        mdp = out / "figures" / "figure2.md"
+        atomic_write_text(mdp, md)
+        return ReproduceOutput(md, (png, mdp), ())
+    tgt = target(kind, number)
+    runs, plans = build_grid(
+        tgt,
+        cfg,
+        out,
+        tasks=tasks,
+        algos=algos,
+        policies=policies,
+        seeds=seeds,
+        eas_candidates=eas_candidates,
+    )
+    chosen = list(dict.fromkeys(p.task for p in plans))
+    log(
+        f"{kind} {number}, preset {preset}: tasks {', '.join(chosen)}; "
+        + "; ".join(f"{p.task} from {p.source}" for p in plans)
+    )
+    ensure_datasets(plans, out, progress=progress, log=log)
+    results = run_grid(
+        runs, jobs=jobs, launcher=launcher, threads=threads, progress=progress, log=log
+    )
+    files: list[Path] = []
+    if kind == "table":
+        table = render_table(number, results, cfg, chosen)
+        (out / "tables").mkdir(parents=True, exist_ok=True)
+        md_path = out / "tables" / f"table{number}-{preset}.md"
+        csv_path = out / "tables" / f"table{number}-{preset}.csv"
+        atomic_write_text(md_path, table.markdown)
+        atomic_write_text(csv_path, table.csv)
+        return ReproduceOutput(table.markdown, (md_path, csv_path), tuple(results))
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    png = out / "figures" / f"figure{number}-{preset}.png"
+    if number == 3:
+        text, data = render_training_curves(results, cfg, png)
+    else:
+        spec = FIGURES[number]
+        points = _sweep(number, results, cfg.sweeps[number], cfg.sweep_episodes, log)
+        text, data = render_sweep_figure(number, spec["label"], points, cfg, png)
+        text += (
+            f"\nEach point: the final checkpoint of the training runs evaluated with "
+            f"{cfg.sweep_episodes} episodes per value and seed."
+        )
+    text = (
+        f"### Figure {number}: {FIGURES[number]['title']}\n\n{text}\n"
+        + budget_text(cfg, results, chosen)
+        + "\n"
+    )
+    mdp = out / "figures" / f"figure{number}-{preset}.md"
+    csp = out / "figures" / f"figure{number}-{preset}.csv"
+    atomic_write_text(mdp, text)
+    atomic_write_text(csp, data)
+    files += [png, mdp, csp]
+    return ReproduceOutput(text, tuple(files), tuple(results))

@@ -1,0 +1,256 @@
+"""scripts/reproduce.py: the smoke preset end to end, table layout, figures, errors, launchers."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from edp_ref.paper_results import FIGURE2_PAPER, PAPER_TABLES, paper_table
+from edp_ref.runner import PRESETS, RunResult, RunSpec, build_grid, reproduce, run_grid, target
+from edp_ref.runner.metrics import EvaluationRecord
+from edp_ref.runner.report import read_benchmark, render_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _check_paper_columns(number: int, rows: list[dict[str, str]]) -> None:
+    """Every ``paper ...`` cell is the paper's printed value, row by row."""
+    table = paper_table(number)
+    assert len(rows) == len(table.rows)
+    for row, prow in zip(rows, table.rows, strict=True):
+        assert row["Dataset"] == prow.label
+        for col, value in zip(table.columns, prow.values, strict=True):
+            keys = [k for k in row if k.startswith("paper") and k.endswith(f": {col}")]
+            assert len(keys) == 1, (col, keys)
+            assert row[keys[0]] == ("" if value is None else repr(value))
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, list[str]]:
+    """Table 2 with the smoke preset, TD3 only (FF and EDP), in two parallel processes."""
+    out = tmp_path_factory.mktemp("reproduce")
+    logs: list[str] = []
+    output = reproduce(
+        "table", 2, preset="smoke", out=out, algos=["td3"], jobs=2, progress=False, log=logs.append
+    )
+    return out, output, logs
+
+
+def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
+    out, output, logs = smoke
+    assert any("generating missing local dataset(s) hopper-medium-v2" in line for line in logs)
+    assert any("estimated" in line for line in logs)
+    md = (out / "tables" / "table2-smoke.md").read_text()
+    assert md == output.text  # type: ignore[attr-defined]
+    assert "| paper RAT: TD3+BC EDP | measured RAT: TD3+BC EDP | measured OMS: TD3+BC EDP |" in md
+    assert "200 updates" in md and "0.01% of the paper's updates" in md
+    rows = _csv((out / "tables" / "table2-smoke.csv").read_text())
+    _check_paper_columns(2, rows)
+    results: list[RunResult] = list(output.results)  # type: ignore[attr-defined]
+    assert {(r.spec.algorithm, r.spec.policy) for r in results} == {("td3", "ff"), ("td3", "edp")}
+    for r in results:
+        # Two evaluations (epochs 0 and 2) in the run's logs; RAT and OMS by the definition.
+        lines = (r.run_dir / "evaluations.jsonl").read_text().splitlines()
+        recs = [json.loads(x) for x in lines]
+        assert [x["step"] for x in recs] == [0, 200]
+        assert recs[1]["rat"] == pytest.approx((recs[0]["score"] + recs[1]["score"]) / 2)
+        assert recs[1]["oms"] == max(recs[0]["score"], recs[1]["score"])
+    by_label = {"ff": "TD3+BC FF", "edp": "TD3+BC EDP"}
+    for row in rows:
+        measured = {k: v for k, v in row.items() if k.startswith("measured")}
+        if row["Dataset"] != "hopper-medium-v2":
+            assert all(v == "" for v in measured.values()), row["Dataset"]
+            continue
+        assert row["data"].startswith("locally generated edp_ref/hopper/medium-v0 (500")
+        for r in results:
+            label = by_label[r.spec.policy]
+            assert float(row[f"measured RAT: {label}"]) == r.final_rat
+            assert float(row[f"measured OMS: {label}"]) == r.final_oms
+            assert row[f"measured RAT: {label} (seeds)"] == "1"
+        untrained = [k for k in measured if "CRR" in k or "IQL" in k]
+        assert untrained and all(row[k] == "" for k in untrained)
+
+
+def test_second_call_reuses_finished_runs(smoke: tuple[Path, object, list[str]]) -> None:
+    out, output, _ = smoke
+    logs: list[str] = []
+    again = reproduce(
+        "table", 2, preset="smoke", out=out, algos=["td3"], progress=False, log=logs.append
+    )
+    assert any("2 finished (reused), 0 to run" in line for line in logs)
+    assert again.text == output.text  # type: ignore[attr-defined]
+
+
+def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[str]]) -> None:
+    out, _, _ = smoke
+    logs: list[str] = []
+    fig = reproduce("figure", 6, preset="smoke", out=out, progress=False, log=logs.append)
+    assert any("1 finished (reused), 0 to run" in line for line in logs)
+    png = out / "figures" / "figure6-smoke.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    points = _csv((out / "figures" / "figure6-smoke.csv").read_text())
+    assert [float(p["policy scale tau"]) for p in points] == [0.5, 1.0]
+    assert "best performance is at tau = 1.0" in fig.text
+    curves = reproduce(
+        "figure",
+        3,
+        preset="smoke",
+        out=out,
+        tasks=["hopper-medium-v2"],
+        progress=False,
+        log=logs.append,
+    )
+    assert (out / "figures" / "figure3-smoke.png").exists() and "final RAT" in curves.text
+
+
+def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> RunResult:
+    spec = RunSpec(task, agent[0], agent[1], seed=seed, epochs=len(scores) - 1, eval_every=1)
+    from edp_ref.runner.metrics import online_model_selection, running_average_at_training
+
+    rat, oms = running_average_at_training(scores), online_model_selection(scores)
+    recs = [
+        EvaluationRecord(i, i, i * 1000, 10, s, 0.0, s, 0.0, s, rat[i], oms[i])
+        for i, s in enumerate(scores)
+    ]
+    data = {"kind": "D4RL file", "id": task, "transitions": 1, "normalized": True}
+    return RunResult(spec, Path("/nonexistent"), recs, data)
+
+
+def test_rendered_table_keeps_measured_and_paper_numbers_apart() -> None:
+    agents = [("td3", "edp"), ("crr", "edp"), ("iql", "edp")]
+    locomotion = [r.label for r in paper_table(5).task_rows() if r.domain == "locomotion"]
+    results = [
+        _fake(task, agent, seed, [1.0 + seed, 3.0 + seed, 2.0 + 10 * j])
+        for j, agent in enumerate(agents)
+        for task in locomotion
+        for seed in (0, 1)
+    ]
+    table = render_table(5, results, PRESETS["paper"], locomotion)
+    rows = _csv(table.csv)
+    _check_paper_columns(5, rows)
+    for row in rows:
+        if row["domain"] != "locomotion":
+            assert all(v == "" for k, v in row.items() if k.startswith("measured")), row
+            continue
+        if row["average row"] == "True":
+            continue
+        # EDP + IQL (j = 2): seed 0 scores 1, 3, 22 and seed 1 scores 2, 4, 22.
+        # RAT: (1 + 3 + 22) / 3 and (2 + 4 + 22) / 3 -> mean 9; OMS 22 for both.
+        assert float(row["measured RAT: EDP + IQL"]) == pytest.approx(9.0)
+        assert float(row["measured RAT: EDP + IQL (std)"]) == pytest.approx(1 / 3)
+        assert float(row["measured OMS: EDP + IQL"]) == 22.0
+        # EDP + TD3 (j = 0): seed 0 scores 1, 3, 2 and seed 1 scores 2, 4, 2.
+        assert float(row["measured OMS: EDP + TD3"]) == 3.5
+    # The locomotion average row is measured because all nine datasets were run.
+    avg = next(r for r in rows if r["average row"] == "True" and r["domain"] == "locomotion")
+    assert (
+        float(avg["measured OMS: EDP + IQL"]) == 22.0 and avg["paper OMS: EDP + IQL Best"] == "84.7"
+    )
+    # Paper numbers never appear in measured columns and vice versa (headers say which).
+    assert all(h.startswith(("paper", "measured", "Dataset", "data")) for h in table.header)
+    assert "| hopper-medium-v2 | 81.9 | 98.6 | 2.3 ± 0.3 | 3.5 ± 0.5 |" in table.markdown
+    assert set(PAPER_TABLES) == {1, 2, 4, 5, 6, 7}
+
+
+def test_bad_names_and_missing_benchmark_give_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script()
+    with pytest.raises(ValueError, match="unknown dataset name 'hopper-mediun-v2'"):
+        script.main(
+            [
+                "--table",
+                "2",
+                "--preset",
+                "smoke",
+                "--tasks",
+                "hopper-mediun-v2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+    with pytest.raises(ValueError, match="unknown algorithm 'td4'"):
+        build_grid(target("table", 2), PRESETS["smoke"], tmp_path, algos=["td4"])
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        reproduce("table", 2, preset="fast", out=tmp_path)
+    missing = tmp_path / "nothing.json"
+    assert script.main(["--figure", "2", "--benchmark", str(missing), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert str(missing) in err and "python scripts/benchmark.py" in err
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"results": {"EDP": {"train_ips": 12.5, "sample_sps": 40.0}}}))
+    assert script.main(["--figure", "2", "--benchmark", str(bench), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    edp_row = next(line for line in out.splitlines() if line.startswith("| EDP |"))
+    paper = FIGURE2_PAPER["EDP"]
+    assert edp_row.startswith(
+        f"| EDP | {paper['train_ips']:.2f} | 12.50 | {paper['sample_sps']:.2f} | 40.00 |"
+    )
+    assert "| Diffusion-QL | 4.66 |  | 18.67 |  | not measured |" in out
+    # scripts/benchmark.py's own schema: eager records mapped to Figure 2's variants.
+    doc = {
+        "schema": "edp_ref.benchmark/1",
+        "machine": {"device": "cpu", "torch_threads": 1, "loadavg_start": [1.0, 1.0, 1.0]},
+        "training": [
+            {"name": "edp_td3", "mode": "eager", "iterations_per_second": 30.0},
+            {"name": "edp_td3", "mode": "compiled", "iterations_per_second": 99.0},
+            {"name": "dql_k5", "mode": "eager", "iterations_per_second": 20.0},
+        ],
+        "sampling": [
+            {"sampler": "dpm_solver", "mode": "eager", "candidates": 50, "states": 10,
+             "actions_per_second": 70.0},
+            {"sampler": "dpm_solver", "mode": "eager", "candidates": 10, "states": 10,
+             "actions_per_second": 300.0},
+        ],
+    }  # fmt: skip
+    bench.write_text(json.dumps(doc))
+    rows = read_benchmark(bench)
+    assert rows["EDP"]["train_ips"] == 30.0 and rows["EDP"]["sample_sps"] == 300.0
+    assert rows["EDP w/o AP"]["sample_sps"] == 300.0 and "train_ips" not in rows["EDP w/o AP"]
+    assert rows["DQL (JAX)"] == {"train_ips": 20.0, "train_source": "training 'dql_k5' (eager)"}
+    assert "Diffusion-QL" not in rows
+    assert script.main(["--figure", "2", "--benchmark", str(bench), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| EDP | 116.21 | 30.00 | 411.79 | 300.00 |" in out and "Machine: cpu, 1 torch" in out
+
+
+def test_ray_launcher_message_without_ray(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    spec = RunSpec("hopper-medium-v2", "td3", "ff", epochs=1)
+    with pytest.raises(RuntimeError, match="pip install ray"):
+        run_grid([(spec, tmp_path / "run")], launcher="ray", progress=False, log=lambda _: None)
+
+
+def test_ray_launcher_runs_the_grid(smoke: tuple[Path, object, list[str]], tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install ray); not installed here")
+    _, output, _ = smoke
+    base = next(r for r in output.results if r.spec.policy == "ff")  # type: ignore[attr-defined]
+    spec = RunSpec.from_json({**base.spec.to_json(), "seed": 7, "epochs": 1})
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        results = run_grid(
+            [(spec, tmp_path / "ray-run")], launcher="ray", progress=False, log=lambda _: None
+        )
+    finally:
+        ray.shutdown()
+    assert len(results) == 1 and len(results[0].records) == 2
+    assert (tmp_path / "ray-run" / "result.json").exists()
