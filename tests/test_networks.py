@@ -70,7 +70,9 @@ def test_init_is_deterministic_given_the_generator() -> None:
     )
     torch_init = NoisePredictionNetwork(3, 2, init="torch")
     assert any(
-        float(m.bias.detach().abs().max()) > 0 for m in torch_init.body if isinstance(m, torch.nn.Linear)
+        float(m.bias.detach().abs().max()) > 0
+        for m in torch_init.body
+        if isinstance(m, torch.nn.Linear)
     )
 
 

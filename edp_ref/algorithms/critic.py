@@ -12,15 +12,17 @@ from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad_and_value
 
+from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.common import AdamState, Params, apply_gradients
 from edp_ref.algorithms.config import OptimizerConfig
-from edp_ref.algorithms.state import Networks
+from edp_ref.algorithms.state import Networks, TrainState
 
 __all__ = [
     "bellman_target",
     "double_q_step",
     "expectile_loss",
     "min_q",
+    "td_critic_step",
 ]
 
 
@@ -96,3 +98,33 @@ def double_q_step(
         "q2_grad_norm": norm2,
     }
     return new_q1, new_q2, opt1, opt2, metrics
+
+
+def td_critic_step(
+    state: TrainState,
+    batch: Batch,
+    next_value: Float[Tensor, " batch"],
+    optimizer: OptimizerConfig,
+    discount: float,
+) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
+    """The critic step of every update: y = r + (1 - d) gamma V' (no gradient), then
+    :func:`double_q_step` of the state's online critics on the batch's (s, a) towards y.
+
+    ``next_value`` is V' = min(Q1', Q2')(s', a') (Eq. 6 / Eq. 14) or V(s') (Eq. 22).
+
+    Returns:
+        New Q1 and Q2 parameters, their new Adam states, and the critic metrics.
+    """
+    with torch.no_grad():
+        y = bellman_target(batch.rewards, batch.terminals, next_value, discount)
+    return double_q_step(
+        state.networks,
+        state.params["q1"],
+        state.params["q2"],
+        state.optimizers["q1"],
+        state.optimizers["q2"],
+        batch.observations,
+        batch.actions,
+        y,
+        optimizer,
+    )

@@ -23,9 +23,9 @@ from torch import Tensor
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import Params, apply_gradients, masked_polyak, polyak
+from edp_ref.algorithms.common import Params, apply_gradients
 from edp_ref.algorithms.config import EDPCRRConfig, SamplerKind
-from edp_ref.algorithms.critic import bellman_target, double_q_step, min_q
+from edp_ref.algorithms.critic import min_q
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
     SamplerNoise,
@@ -33,9 +33,8 @@ from edp_ref.algorithms.diffusion_policy import (
     draw_diffusion_noise,
     draw_sampler_noise,
     init_diffusion_agent,
-    sample_diffusion_actions,
 )
-from edp_ref.algorithms.edp_td3 import ema_due
+from edp_ref.algorithms.diffusion_steps import diffusion_policy_evaluation, finish_diffusion_update
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState
 from edp_ref.losses import (
@@ -143,34 +142,13 @@ def _edp_crr_core(
     state: TrainState, batch: Batch, randomness: CRRRandomness, config: EDPCRRConfig
 ) -> tuple[TrainState, Metrics]:
     nets = state.networks
-    P, T = state.params, state.target_params
+    P = state.params
     dc = config.diffusion
-    step = state.step + 1
     s, a = batch.observations, batch.actions
 
     # 1. Policy evaluation (Eq. 6 / Eq. 14).
-    next_policy = T["policy"] if config.next_action_policy == "ema" else P["policy"]
-    with torch.no_grad():
-        next_actions = sample_diffusion_actions(
-            nets,
-            next_policy,
-            batch.next_observations,
-            randomness.next_actions,
-            dc,
-            config.next_action_sampler,
-        )
-        next_q = min_q(nets, T["q1"], T["q2"], batch.next_observations, next_actions)
-        y = bellman_target(batch.rewards, batch.terminals, next_q, config.targets.discount)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = double_q_step(
-        nets,
-        P["q1"],
-        P["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        s,
-        a,
-        y,
-        config.optimizer,
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = diffusion_policy_evaluation(
+        state, batch, randomness.next_actions, config
     )
 
     # 2. Policy improvement (Eqs. 12/13, 20, 21) with the pre-update critics.
@@ -209,17 +187,6 @@ def _edp_crr_core(
     )
 
     # 3. Targets.
-    ema_now = ema_due(step, config.targets.ema_start, config.targets.ema_every)
-    new_state = state.replace(
-        params={"policy": new_policy, "q1": new_q1, "q2": new_q2},
-        target_params={
-            "policy": masked_polyak(T["policy"], new_policy, config.targets.ema_tau, ema_now),
-            "q1": polyak(T["q1"], new_q1, config.targets.critic_tau),
-            "q2": polyak(T["q2"], new_q2, config.targets.critic_tau),
-        },
-        optimizers={"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
-        step=step,
-    )
     metrics: Metrics = {
         **critic_metrics,
         "policy_loss": p_loss.detach(),
@@ -228,9 +195,15 @@ def _edp_crr_core(
         "advantage_mean": adv,
         "weight_mean": w_mean,
         "policy_grad_norm": policy_norm,
-        "ema_updated": ema_now.to(s.dtype),
     }
-    return new_state, metrics
+    return finish_diffusion_update(
+        state,
+        {"policy": new_policy, "q1": new_q1, "q2": new_q2},
+        {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
+        config.targets,
+        metrics,
+        s.dtype,
+    )
 
 
 def edp_crr_update(

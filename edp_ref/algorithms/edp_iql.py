@@ -23,17 +23,17 @@ from torch import Tensor
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import Params, apply_gradients, masked_polyak, polyak
+from edp_ref.algorithms.common import Params, apply_gradients
 from edp_ref.algorithms.config import EDPIQLConfig
-from edp_ref.algorithms.critic import bellman_target, double_q_step, expectile_loss, min_q
+from edp_ref.algorithms.critic import expectile_loss, min_q, td_critic_step
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
     diffusion_terms,
     draw_diffusion_noise,
     init_diffusion_agent,
 )
+from edp_ref.algorithms.diffusion_steps import finish_diffusion_update
 from edp_ref.algorithms.edp_crr import policy_improvement_loss
-from edp_ref.algorithms.edp_td3 import ema_due
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState
 from edp_ref.losses import diffusion_loss
@@ -100,7 +100,6 @@ def _edp_iql_core(
     nets = state.networks
     P, T = state.params, state.target_params
     dc = config.diffusion
-    step = state.step + 1
     s, a = batch.observations, batch.actions
 
     with torch.no_grad():
@@ -149,36 +148,11 @@ def _edp_iql_core(
     # 3. Critics towards r + gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-        y = bellman_target(batch.rewards, batch.terminals, next_v, config.targets.discount)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = double_q_step(
-        nets,
-        P["q1"],
-        P["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        s,
-        a,
-        y,
-        config.optimizer,
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
+        state, batch, next_v, config.optimizer, config.targets.discount
     )
 
     # 4. Targets.
-    ema_now = ema_due(step, config.targets.ema_start, config.targets.ema_every)
-    new_state = state.replace(
-        params={"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
-        target_params={
-            "policy": masked_polyak(T["policy"], new_policy, config.targets.ema_tau, ema_now),
-            "q1": polyak(T["q1"], new_q1, config.targets.critic_tau),
-            "q2": polyak(T["q2"], new_q2, config.targets.critic_tau),
-        },
-        optimizers={
-            "policy": opt_policy,
-            "q1": opt_q1,
-            "q2": opt_q2,
-            "value": opt_value,
-        },
-        step=step,
-    )
     metrics: Metrics = {
         **critic_metrics,
         "value_loss": v_loss.detach(),
@@ -190,9 +164,15 @@ def _edp_iql_core(
         "diffusion_loss": l_diff,
         "guide_loss": guide,
         "policy_grad_norm": policy_norm,
-        "ema_updated": ema_now.to(s.dtype),
     }
-    return new_state, metrics
+    return finish_diffusion_update(
+        state,
+        {"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
+        {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2, "value": opt_value},
+        config.targets,
+        metrics,
+        s.dtype,
+    )
 
 
 def edp_iql_update(

@@ -26,22 +26,16 @@ from torch import Tensor, nn
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import (
-    Params,
-    apply_gradients,
-    masked_polyak,
-    polyak,
-    seeded_from,
-)
+from edp_ref.algorithms.common import Params, apply_gradients, masked_polyak, seeded_from
 from edp_ref.algorithms.config import (
     GaussianCRRConfig,
     GaussianIQLConfig,
     NetworkConfig,
     TD3BCConfig,
 )
-from edp_ref.algorithms.critic import bellman_target, double_q_step, expectile_loss, min_q
+from edp_ref.algorithms.critic import expectile_loss, min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
-from edp_ref.algorithms.state import TrainState, build_state
+from edp_ref.algorithms.state import TrainState, advance_state, build_state
 from edp_ref.networks import QNetwork, ValueNetwork, mlp, official_init_
 
 __all__ = [
@@ -203,17 +197,8 @@ def _td3bc_core(
             -config.max_action, config.max_action
         )
         next_q = min_q(nets, T["q1"], T["q2"], batch.next_observations, next_actions)
-        y = bellman_target(batch.rewards, batch.terminals, next_q, config.targets.discount)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = double_q_step(
-        nets,
-        P["q1"],
-        P["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        s,
-        a,
-        y,
-        config.optimizer,
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
+        state, batch, next_q, config.optimizer, config.targets.discount
     )
 
     def actor_loss(pp: Params) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
@@ -229,15 +214,13 @@ def _td3bc_core(
         P["policy"], grads, state.optimizers["policy"], config.optimizer, apply=actor_due
     )
     tau = config.targets.critic_tau
-    new_state = state.replace(
-        params={"policy": new_policy, "q1": new_q1, "q2": new_q2},
-        target_params={
-            "policy": masked_polyak(T["policy"], new_policy, tau, actor_due),
-            "q1": masked_polyak(T["q1"], new_q1, tau, actor_due),
-            "q2": masked_polyak(T["q2"], new_q2, tau, actor_due),
-        },
-        optimizers={"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
-        step=step,
+    new_state = advance_state(
+        state,
+        {"policy": new_policy, "q1": new_q1, "q2": new_q2},
+        {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
+        tau,
+        critic_mask=actor_due,
+        policy_target=masked_polyak(T["policy"], new_policy, tau, actor_due),
     )
     metrics: Metrics = {
         **critic_metrics,
@@ -346,7 +329,6 @@ def _gaussian_crr_core(
 ) -> tuple[TrainState, Metrics]:
     nets = state.networks
     P, T = state.params, state.target_params
-    step = state.step + 1
     s, a = batch.observations, batch.actions
     bound = config.max_action
 
@@ -356,7 +338,6 @@ def _gaussian_crr_core(
             -bound, bound
         )
         next_q = min_q(nets, T["q1"], T["q2"], batch.next_observations, next_actions)
-        y = bellman_target(batch.rewards, batch.terminals, next_q, config.targets.discount)
         # Advantage (Eq. 20 with Eq. 21's baseline) from the pre-update policy and critics.
         mean_s, log_std_s = nets.policy_output(P["policy"], s)
         samples = (mean_s[None] + torch.exp(log_std_s)[None] * randomness.baseline_noise).clamp(
@@ -369,16 +350,8 @@ def _gaussian_crr_core(
         weights = torch.exp(advantage / config.temperature)
         if config.weight_cap is not None:
             weights = torch.clamp(weights, max=config.weight_cap)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = double_q_step(
-        nets,
-        P["q1"],
-        P["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        s,
-        a,
-        y,
-        config.optimizer,
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
+        state, batch, next_q, config.optimizer, config.targets.discount
     )
 
     def policy_loss(pp: Params) -> tuple[Tensor, Tensor]:
@@ -390,12 +363,11 @@ def _gaussian_crr_core(
     new_policy, opt_policy, policy_norm = apply_gradients(
         P["policy"], grads, state.optimizers["policy"], config.optimizer
     )
-    tau = config.targets.critic_tau
-    new_state = state.replace(
-        params={"policy": new_policy, "q1": new_q1, "q2": new_q2},
-        target_params={"q1": polyak(T["q1"], new_q1, tau), "q2": polyak(T["q2"], new_q2, tau)},
-        optimizers={"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
-        step=step,
+    new_state = advance_state(
+        state,
+        {"policy": new_policy, "q1": new_q1, "q2": new_q2},
+        {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
+        config.targets.critic_tau,
     )
     metrics: Metrics = {
         **critic_metrics,
@@ -444,7 +416,6 @@ def _gaussian_iql_core(
 ) -> tuple[TrainState, Metrics]:
     nets = state.networks
     P, T = state.params, state.target_params
-    step = state.step + 1
     s, a = batch.observations, batch.actions
 
     with torch.no_grad():
@@ -474,24 +445,14 @@ def _gaussian_iql_core(
     )
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-        y = bellman_target(batch.rewards, batch.terminals, next_v, config.targets.discount)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = double_q_step(
-        nets,
-        P["q1"],
-        P["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        s,
-        a,
-        y,
-        config.optimizer,
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
+        state, batch, next_v, config.optimizer, config.targets.discount
     )
-    tau = config.targets.critic_tau
-    new_state = state.replace(
-        params={"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
-        target_params={"q1": polyak(T["q1"], new_q1, tau), "q2": polyak(T["q2"], new_q2, tau)},
-        optimizers={"policy": opt_policy, "q1": opt_q1, "q2": opt_q2, "value": opt_value},
-        step=step,
+    new_state = advance_state(
+        state,
+        {"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
+        {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2, "value": opt_value},
+        config.targets.critic_tau,
     )
     metrics: Metrics = {
         **critic_metrics,

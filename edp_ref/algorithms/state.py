@@ -21,12 +21,13 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from edp_ref.algorithms.common import AdamState, Params, adam_init
+from edp_ref.algorithms.common import AdamState, Params, adam_init, masked_polyak, polyak
 from edp_ref.schedule import Schedule
 
 __all__ = [
     "Networks",
     "TrainState",
+    "advance_state",
     "build_state",
     "load_state_tensors",
     "state_tensors",
@@ -175,6 +176,41 @@ def build_state(
         target_params=targets,
         optimizers={name: adam_init(p) for name, p in params.items()},
         step=torch.zeros((), dtype=torch.int64, device=device),
+    )
+
+
+def advance_state(
+    state: TrainState,
+    params: dict[str, Params],
+    optimizers: dict[str, AdamState],
+    critic_tau: float,
+    *,
+    critic_mask: Tensor | None = None,
+    policy_target: Params | None = None,
+) -> TrainState:
+    """The state after update number ``state.step + 1``: the new online parameters and Adam
+    states, the target critics Polyak-moved towards the new ones (theta' <- tau theta +
+    (1 - tau) theta', only where ``critic_mask`` if given) and, if given, the new policy target.
+
+    Args:
+        state: the state before the update.
+        params: the new online parameters by network name ("policy", "q1", "q2"[, "value"]).
+        optimizers: the new Adam states, keyed like ``params``.
+        critic_tau: tau of the critic targets.
+        critic_mask: optional boolean scalar; where false the critic targets stay (TD3+BC's
+            delayed targets), without a host sync.
+        policy_target: the new policy target (EMA policy or target actor), or None for agents
+            without one.
+    """
+    T = state.target_params
+    targets: dict[str, Params] = {} if policy_target is None else {"policy": policy_target}
+    for name in ("q1", "q2"):
+        if critic_mask is None:
+            targets[name] = polyak(T[name], params[name], critic_tau)
+        else:
+            targets[name] = masked_polyak(T[name], params[name], critic_tau, critic_mask)
+    return state.replace(
+        params=params, target_params=targets, optimizers=optimizers, step=state.step + 1
     )
 
 
