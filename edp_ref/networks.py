@@ -9,12 +9,16 @@ Initialisation: ``init="official"`` (default) reproduces the official (Flax) cod
 a LeCun-normal distribution truncated at two standard deviations, biases zero; ``init="torch"``
 keeps PyTorch's default Linear init (Diffusion-QL's PyTorch code). Randomness comes in through
 an explicit ``torch.Generator``.
+
+Activation: :class:`Mish` is Mish(x) = x tanh(softplus(x)) evaluated as x n / (n + 2) with
+n = e^x (e^x + 2) (one exponential instead of exp, log1p and tanh); it equals ``nn.Mish`` to
+float round-off and makes a training step markedly faster on CPU (see ``edp_ref.benchmark``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float
@@ -23,9 +27,11 @@ from torch import Tensor, nn
 __all__ = [
     "EmbeddingVariant",
     "InitScheme",
+    "Mish",
     "NoisePredictionNetwork",
     "QNetwork",
     "ValueNetwork",
+    "mish",
     "mlp",
     "official_init_",
     "sinusoidal_time_embedding",
@@ -65,6 +71,58 @@ def sinusoidal_time_embedding(
     raise ValueError(f"sinusoidal_time_embedding: unknown variant {variant!r}")
 
 
+# Above this input Mish(x) = x to float64 precision (tanh(softplus(20)) = 1 - 8.5e-18); clamping
+# the exponent keeps e^x (e^x + 2) finite.
+_MISH_LINEAR_FROM = 20.0
+
+
+class _MishFunction(torch.autograd.Function):
+    """Mish with a hand-written backward that saves only its input (as ``F.mish`` does): a
+    chain differentiated through K sampler steps (Diffusion-QL) keeps one tensor per layer."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        e = torch.exp(x.clamp(max=_MISH_LINEAR_FROM))
+        n = e * (e + 2.0)
+        return x * n / (n + 2.0)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x: Tensor = ctx.saved_tensors[0]
+        e = torch.exp(x.clamp(max=_MISH_LINEAR_FROM))
+        n = e * (e + 2.0)
+        d = torch.reciprocal(n + 2.0)
+        # d/dx [x n / (n + 2)] = d (n + 4 x e (e + 1) d). Where the exponent is clamped the
+        # exact slope of the clamped formula is n d = 1; the second term there is below
+        # 1.7e-17 |x| and is kept (negligible for any activation value).
+        return grad * d * (n + 4.0 * x * (e * (e + 1.0)) * d)
+
+
+def mish(x: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
+    """Mish(x) = x tanh(softplus(x)) (Misra 2019; the activation of Sec. 5's MLPs).
+
+    Computed as x n / (n + 2), n = e^x (e^x + 2), since tanh(log(1 + e^x)) = n / (n + 2): one
+    exponential instead of three transcendental functions, forward and backward (the backward
+    is written out and saves only x). Equal to ``torch.nn.functional.mish`` to float round-off
+    (a few ulp), gradients included.
+    """
+    out: Tensor = _MishFunction.apply(x)  # type: ignore[no-untyped-call]
+    return out
+
+
+class Mish(nn.Mish):
+    """``nn.Mish`` computed with :func:`mish` (same module type, faster on CPU)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return mish(input)
+
+
 def official_init_(module: nn.Module, generator: torch.Generator | None = None) -> None:
     """Re-initialise every Linear layer in place as Flax does: truncated LeCun normal, zero bias."""
     for layer in module.modules():
@@ -82,7 +140,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 3) -> nn.Seq
     modules: list[nn.Module] = []
     d = in_dim
     for _ in range(layers):
-        modules += [nn.Linear(d, hidden), nn.Mish()]
+        modules += [nn.Linear(d, hidden), Mish()]
         d = hidden
     modules.append(nn.Linear(d, out_dim))
     return nn.Sequential(*modules)
@@ -115,7 +173,7 @@ class NoisePredictionNetwork(nn.Module):
         self.time_dim = time_dim
         self.embedding = embedding
         self.time_mlp = nn.Sequential(
-            nn.Linear(time_dim, 2 * time_dim), nn.Mish(), nn.Linear(2 * time_dim, time_dim)
+            nn.Linear(time_dim, 2 * time_dim), Mish(), nn.Linear(2 * time_dim, time_dim)
         )
         self.body = mlp(state_dim + action_dim + time_dim, action_dim, hidden, layers)
         _init(self, init, generator)

@@ -368,6 +368,15 @@ def dpm_solver_plan(
     plan = _PLANS.get(key)
     if plan is not None:
         return plan
+    built: DPMSolverPlan = _build_plan(schedule, steps, order, float(t_end))
+    _PLANS[key] = built
+    return built
+
+
+# Built on the host in float64 (it reads tensor values); torch.compile must not trace it: a
+# compiled sampler whose plan is not cached yet calls it eagerly, and a cached plan is a constant.
+@torch.compiler.disable  # type: ignore[untyped-decorator,unused-ignore]
+def _build_plan(schedule: Schedule, steps: int, order: int, t_end: float) -> DPMSolverPlan:
     orders = dpm_solver_orders(steps, order)
     grid = torch.linspace(1.0, t_end, steps + 1, dtype=torch.float64)
     cum = [0]
@@ -375,7 +384,7 @@ def dpm_solver_plan(
         cum.append(cum[-1] + o)
     outer = [float(grid[i]) for i in cum]
     updates = tuple(_make_update(schedule, outer[i], outer[i + 1], o) for i, o in enumerate(orders))
-    plan = DPMSolverPlan(
+    return DPMSolverPlan(
         num_train_steps=schedule.num_steps,
         steps=steps,
         order=order,
@@ -384,8 +393,6 @@ def dpm_solver_plan(
         outer_times=tuple(outer),
         updates=updates,
     )
-    _PLANS[key] = plan
-    return plan
 
 
 def _dpm_eval(

@@ -14,6 +14,7 @@ them from an explicit ``torch.Generator``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -27,7 +28,7 @@ from edp_ref.algorithms.state import Networks, TrainState, build_state
 from edp_ref.approximation import approximate_action
 from edp_ref.corruption import corrupt
 from edp_ref.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
-from edp_ref.samplers import ddpm_sample, dpm_solver_sample
+from edp_ref.samplers import ddpm_sample, dpm_solver_plan, dpm_solver_sample
 from edp_ref.schedule import make_schedule
 from edp_ref.selection import energy_based_action_selection
 from edp_ref.validation import check_same_dtype_device, value_checks
@@ -291,6 +292,10 @@ def init_diffusion_agent(
         with_value: add IQL's V(s).
     """
     schedule = make_schedule(diffusion.schedule, diffusion.num_steps)
+    # Warm DPM-Solver's constant cache now, so that a compiled update never builds it; a
+    # DPM-Solver setting invalid for this schedule raises where it is sampled instead.
+    with contextlib.suppress(ValueError):
+        dpm_solver_plan(schedule, diffusion.dpm_steps, diffusion.dpm_order, diffusion.t_end())
     with seeded_from(generator):
         modules: dict[str, nn.Module] = {
             "policy": NoisePredictionNetwork(

@@ -1,0 +1,236 @@
+"""Several seeds in one process: stacked states and a vmapped update (Sec. 5: "5 random seeds").
+
+The paper reports every score as the average of 5 seeds. Instead of running S trainings one
+after another, the S states are stacked along a new leading dimension and one update is
+``torch.func.vmap``-ed over it: every tensor of the state, the batch and the randomness gains a
+leading seed axis ``[S, ...]``. Everything an update computes per network stays per seed under
+vmap, in particular the global gradient norm of Table 3's gradient clipping (each seed clips by
+its own norm) and the data-dependent switches (EMA schedule, random Q head), so the vmapped update
+equals S independent updates up to float round-off (``tests/test_multiseed.py``).
+
+* :func:`stack_states` / :func:`unstack_state`: S states <-> one stacked state.
+* :func:`stack_tree` / :func:`unstack_tree`: the same for batches and randomness dataclasses.
+* :func:`vmap_update`: ``update(state, batch, randomness, config)`` -> its S-seed version,
+  optionally compiled.
+* :func:`sequential_update`: the plain path, S calls of ``update`` (same signature), for the
+  benchmark's comparison and for devices where vmap does not pay (on a 2-core CPU the matrix
+  products are compute-bound and vmap gains little; :mod:`edp_ref.benchmark` measures it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+import torch
+from torch import Tensor
+
+from edp_ref.algorithms.batch import Batch
+from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
+from edp_ref.compilation import compile_function
+
+__all__ = [
+    "MultiSeedStrategy",
+    "multiseed_update",
+    "num_seeds",
+    "sequential_update",
+    "stack_states",
+    "stack_tree",
+    "unstack_state",
+    "unstack_tree",
+    "vmap_update",
+]
+
+T = TypeVar("T")
+MultiSeedStrategy = Literal["vmap", "sequential"]
+Update = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
+StackedUpdate = Callable[[TrainState, Batch, Any], tuple[TrainState, Metrics]]
+
+
+def _to_tree(obj: Any) -> Any:
+    """A dataclass-of-tensors (nested) as nested dicts of tensors; None fields are left out."""
+    if isinstance(obj, Tensor):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return {k: _to_tree(v) for k, v in fields.items() if v is not None}
+    if isinstance(obj, dict):
+        return {k: _to_tree(v) for k, v in obj.items() if v is not None}
+    raise TypeError(f"multiseed: cannot stack a {type(obj).__name__} (expected tensors)")
+
+
+def _from_tree(template: Any, tree: Any, stacked: bool = False) -> Any:
+    """The inverse of :func:`_to_tree` with ``template``'s classes.
+
+    With ``stacked`` the dataclasses are built without running their ``__init__`` (whose shape
+    checks expect one seed's shapes, not the stacked ``[S, ...]`` ones).
+    """
+    if isinstance(template, Tensor) or template is None:
+        return tree
+    if dataclasses.is_dataclass(template) and not isinstance(template, type):
+        values = {
+            f.name: _from_tree(getattr(template, f.name), tree.get(f.name), stacked)
+            for f in dataclasses.fields(template)
+        }
+        if not stacked:
+            return type(template)(**values)
+        obj = object.__new__(type(template))
+        for name, value in values.items():
+            object.__setattr__(obj, name, value)
+        return obj
+    if isinstance(template, dict):
+        return {k: _from_tree(v, tree.get(k), stacked) for k, v in template.items()}
+    raise TypeError(f"multiseed: cannot rebuild a {type(template).__name__}")
+
+
+def _map_leaves(fn: Callable[[list[Tensor]], Tensor], trees: Sequence[Any]) -> Any:
+    first = trees[0]
+    if isinstance(first, Tensor):
+        return fn(list(trees))
+    return {k: _map_leaves(fn, [t[k] for t in trees]) for k in first}
+
+
+def stack_tree(objs: Sequence[T]) -> T:
+    """Stack S dataclasses of tensors (a :class:`Batch`, a randomness) along a new dim 0.
+
+    The result has the members' class but ``[S, ...]`` tensors; it is built without the class's
+    own checks (which expect one member's shapes) and is meant for :func:`vmap_update`.
+    """
+    if not objs:
+        raise ValueError("stack_tree: need at least one object")
+    stacked = _map_leaves(torch.stack, [_to_tree(o) for o in objs])
+    out: T = _from_tree(objs[0], stacked, stacked=True)
+    return out
+
+
+def unstack_tree(obj: T, seeds: int) -> list[T]:
+    """Split a stacked dataclass of tensors into its ``seeds`` members."""
+    tree = _to_tree(obj)
+
+    def member(i: int) -> T:
+        def pick(ts: list[Tensor]) -> Tensor:
+            return ts[0][i]
+
+        out: T = _from_tree(obj, _map_leaves(pick, [tree]))
+        return out
+
+    return [member(i) for i in range(seeds)]
+
+
+def stack_states(states: Sequence[TrainState]) -> TrainState:
+    """S states of one algorithm (same networks and shapes) as one state with a seed axis.
+
+    The networks (structure and schedule) come from the first state; every tensor (parameters,
+    targets, Adam moments and counts, the step counter) becomes ``[S, ...]``.
+    """
+    if not states:
+        raise ValueError("stack_states: need at least one state")
+    flats = [state_tensors(s) for s in states]
+    keys = flats[0].keys()
+    for i, flat in enumerate(flats[1:], start=1):
+        if flat.keys() != keys:
+            raise ValueError(f"stack_states: state {i} has other tensors than state 0")
+    stacked = {k: torch.stack([f[k] for f in flats]) for k in keys}
+    return _load_unchecked(states[0], stacked)
+
+
+def num_seeds(state: TrainState) -> int:
+    """S, the length of a stacked state's seed axis."""
+    return int(state.step.shape[0]) if state.step.ndim == 1 else 1
+
+
+def unstack_state(state: TrainState) -> list[TrainState]:
+    """The S single-seed states of a stacked state."""
+    flat = state_tensors(state)
+    return [
+        _load_unchecked(state, {k: v[i] for k, v in flat.items()}) for i in range(num_seeds(state))
+    ]
+
+
+def _load_unchecked(template: TrainState, flat: dict[str, Tensor]) -> TrainState:
+    # load_state_tensors checks shapes against the template; a stacked state differs from its
+    # members by the leading seed axis, so the stacked state is assembled without that check.
+    return template.replace(
+        params={n: {p: flat[f"params/{n}/{p}"] for p in ps} for n, ps in template.params.items()},
+        target_params={
+            n: {p: flat[f"target/{n}/{p}"] for p in ps} for n, ps in template.target_params.items()
+        },
+        optimizers={
+            n: dataclasses.replace(
+                opt,
+                count=flat[f"adam/{n}/count"],
+                mu={p: flat[f"adam/{n}/mu/{p}"] for p in opt.mu},
+                nu={p: flat[f"adam/{n}/nu/{p}"] for p in opt.nu},
+            )
+            for n, opt in template.optimizers.items()
+        },
+        step=flat["step"],
+    )
+
+
+def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUpdate:
+    """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds.
+
+    Args:
+        update: a public update (``edp_td3_update``, ``edp_iql_update``, ``dql_update``, ...).
+        config: its config; its own ``compile`` flag is ignored (the update runs eagerly inside
+            vmap) and batch checking is off inside vmap (data-dependent checks cannot run there).
+        compile: compile the whole vmapped update with :func:`edp_ref.compilation.compile_function`.
+
+    Returns:
+        ``fn(stacked_state, stacked_batch, stacked_randomness) -> (stacked_state, metrics)``,
+        every metric ``[S]``.
+    """
+    inner_config = dataclasses.replace(config, compile=False, check_batch=False)
+
+    def flat_update(
+        flat_state: dict[str, Tensor], batch_tree: Any, rand_tree: Any, template: Any
+    ) -> tuple[dict[str, Tensor], Metrics]:
+        state_t, batch_t, rand_t = template
+        state = load_state_tensors(state_t, flat_state)
+        batch = _from_tree(batch_t, batch_tree)
+        randomness = _from_tree(rand_t, rand_tree)
+        new_state, metrics = update(state, batch, randomness, inner_config)
+        return state_tensors(new_state), metrics
+
+    def run(state: TrainState, batch: Batch, randomness: Any) -> tuple[TrainState, Metrics]:
+        templates = (unstack_state(state)[0], unstack_tree(batch, 1)[0], randomness)
+        flat, metrics = torch.func.vmap(
+            lambda f, b, r: flat_update(f, b, r, templates), in_dims=(0, 0, 0), randomness="error"
+        )(state_tensors(state), _to_tree(batch), _to_tree(randomness))
+        return _load_unchecked(state, flat), metrics
+
+    return compile_function(run) if compile else run
+
+
+def sequential_update(update: Update, config: Any) -> StackedUpdate:
+    """The plain path with :func:`vmap_update`'s signature: S calls of ``update``, one per seed."""
+
+    def run(state: TrainState, batch: Batch, randomness: Any) -> tuple[TrainState, Metrics]:
+        seeds = num_seeds(state)
+        states = unstack_state(state)
+        batches = unstack_tree(batch, seeds)
+        rands = unstack_tree(randomness, seeds)
+        results = [update(s, b, r, config) for s, b, r in zip(states, batches, rands, strict=True)]
+        new_state = stack_states([r[0] for r in results])
+        metrics = {k: torch.stack([r[1][k] for r in results]) for k in results[0][1]}
+        return new_state, metrics
+
+    return run
+
+
+def multiseed_update(
+    update: Update, config: Any, strategy: MultiSeedStrategy = "vmap", compile: bool = False
+) -> StackedUpdate:
+    """:func:`vmap_update` or :func:`sequential_update`, by ``strategy``.
+
+    ``edp_ref.benchmark`` reports which is faster on the machine at hand (the seed-axis speed-up);
+    both compute the same result.
+    """
+    if strategy == "vmap":
+        return vmap_update(update, config, compile=compile)
+    if strategy == "sequential":
+        return sequential_update(update, config)
+    raise ValueError(f"multiseed_update: strategy must be 'vmap' or 'sequential', got {strategy!r}")

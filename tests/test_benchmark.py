@@ -1,0 +1,143 @@
+"""The speed benchmark (edp_ref.benchmark, scripts/benchmark.py; Fig. 2 and App. C.5) runs end to
+end on a tiny configuration and writes the documented JSON. No timing is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from edp_ref import benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TOP_KEYS = {
+    "schema",
+    "created",
+    "elapsed_seconds",
+    "machine",
+    "settings",
+    "matmul",
+    "training",
+    "sampling",
+    "sampling_paper",
+    "multiseed",
+    "memory",
+    "profile",
+    "targets",
+}
+TRAINING_KEYS = {
+    "name",
+    "label",
+    "mode",
+    "num_steps",
+    "iterations",
+    "seconds_per_iteration",
+    "iterations_per_second",
+    "extrapolated",
+    "note",
+    "flops_per_iteration",
+    "flops_per_second",
+    "fraction_of_matmul_rate",
+    "ratio_to_edp_td3",
+    "paper",
+    "loadavg",
+    "compile_seconds",
+    "error",
+}
+SAMPLING_KEYS = {
+    "sampler",
+    "model_calls",
+    "candidates",
+    "states",
+    "mode",
+    "calls",
+    "seconds_per_call",
+    "actions_per_second",
+    "ratio_dpm_to_ddpm",
+    "loadavg",
+    "error",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    spec = importlib.util.spec_from_file_location("benchmark_script", ROOT / "scripts/benchmark.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path_factory.mktemp("bench") / "nested" / "benchmark.json"
+    threads = torch.get_num_threads()
+    try:
+        assert script.main(["--tiny", "--threads", "1", "--output", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return json.loads(out.read_text()), out.read_text()
+
+
+def test_tiny_benchmark_writes_the_documented_json(tiny_run: tuple[dict[str, Any], str]) -> None:
+    result, _ = tiny_run
+    assert set(result) == TOP_KEYS
+    assert result["schema"] == benchmark.SCHEMA
+    assert result["settings"]["preset"] == "tiny"
+    machine = result["machine"]
+    assert machine["torch_threads"] == 1 and len(machine["loadavg_start"]) == 3
+    assert result["matmul"]["flops_per_second"] > 0
+    names = {r["name"] for r in result["training"]}
+    expected = {"dql_k5", "dql_k10", "dql_k40", "edp_without_dpm", "edp_without_ap", "edp_td3"}
+    assert expected | {"edp_crr", "edp_iql", "td3bc", "iql"} <= names
+    for r in result["training"]:
+        assert set(r) == TRAINING_KEYS, r["name"]
+        assert r["error"] is None, r
+        assert r["iterations_per_second"] > 0 and math.isfinite(r["iterations_per_second"])
+        assert r["flops_per_iteration"] > 0
+    edp = next(r for r in result["training"] if r["name"] == "edp_td3")
+    assert edp["ratio_to_edp_td3"] == pytest.approx(1.0)
+    assert [p["ips"] for p in edp["paper"]] == [116.21, 412.0]
+    longest = next(r for r in result["training"] if r["name"] == "dql_k40")
+    assert longest["extrapolated"] and "extrapolated" in longest["note"]
+    for r in result["sampling"]:
+        assert set(r) == SAMPLING_KEYS
+        assert r["error"] is None and r["actions_per_second"] > 0
+    assert {r["sampler"] for r in result["sampling"]} == {"dpm_solver", "ddpm"}
+    ms = result["multiseed"]
+    assert ms["error"] is None and ms["seeds"] == 2 and ms["speedup_vmap"] > 0
+    assert ms["faster_path"] in {"sequential", "vmap"}
+    mem = result["memory"]
+    assert mem["error"] is None and mem["peak_rss_bytes"] >= mem["baseline_rss_bytes"] > 0
+    assert mem["transitions"] == 1000
+    assert result["profile"]["dpm_plan_builds"] == 0
+    for t in result["targets"]:
+        assert set(t) == {"name", "value", "threshold", "met", "note"}
+
+
+def test_report_prints_paper_figures_only_in_paper_columns(
+    tiny_run: tuple[dict[str, Any], str],
+) -> None:
+    result, _ = tiny_run
+    report = benchmark.format_report(result)
+    assert "paper IPS" in report and "116.21 / 412" in report and "689" in report
+    assert "Targets (issue 7)" in report
+
+
+def test_dql_extrapolation_is_affine_in_k() -> None:
+    def rec(k: int, sec: float, flops: int) -> dict[str, Any]:
+        return {
+            "name": f"dql_k{k}",
+            "mode": "eager",
+            "num_steps": k,
+            "seconds_per_iteration": sec,
+            "flops_per_iteration": flops,
+            "extrapolated": False,
+        }
+
+    est = benchmark._extrapolate_dql([rec(5, 0.1, 50), rec(100, 1.05, 1000)], 1000, "eager")
+    assert est is not None
+    assert est["seconds_per_iteration"] == pytest.approx(10.05)
+    assert est["flops_per_iteration"] == 10000
+    assert benchmark._extrapolate_dql([rec(5, 0.1, 50)], 1000, "eager") is None
