@@ -20,8 +20,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from edp_ref.validation import check_timesteps
-
 __all__ = ["SCHEDULE_KINDS", "Schedule", "ScheduleKind", "gather", "make_schedule"]
 
 ScheduleKind = Literal["linear", "cosine", "vp"]
@@ -178,6 +176,10 @@ def make_schedule(kind: str, num_steps: int) -> Schedule:
 def gather(
     table: Float[Tensor, " K"], k: Int[Tensor, " batch"], like: Tensor
 ) -> Float[Tensor, " batch"]:
-    """``table[k]`` on ``like``'s device, cast to ``like``'s dtype (float64 kept until the cast)."""
-    check_timesteps(k, table.shape[0], "gather")
+    """``table[k]`` on ``like``'s device, cast to ``like``'s dtype (float64 kept until the cast).
+
+    ``k`` is not validated here: every public function that gathers checks its timesteps once
+    (``validation.check_timesteps``) before its gathers, so a call does not repeat the range
+    check (a host synchronisation) for each table it reads.
+    """
     return table.to(device=k.device)[k].to(dtype=like.dtype)
