@@ -6,33 +6,32 @@ paper; randomness (noise, timesteps, uniforms) is always an argument. SPEC.md ma
 equation to its function and to the tests that check it.
 """
 
-from edp_ref.approximation import approximate_action, clip_action, noise_from_action
-from edp_ref.corruption import corrupt
-from edp_ref.losses import (
+from edp_ref.core.approximation import approximate_action, clip_action, noise_from_action
+from edp_ref.core.corruption import corrupt
+from edp_ref.core.ddpm import ddpm_sample, ddpm_step
+from edp_ref.core.dpm_solver import (
+    DPMSolverPlan,
+    DPMSolverStep,
+    dpm_solver_orders,
+    dpm_solver_plan,
+    dpm_solver_sample,
+)
+from edp_ref.core.losses import (
     diffusion_loss,
     elbo_weighted_loss,
     elbo_weights,
     gaussian_surrogate_loss,
     squared_error,
 )
-from edp_ref.networks import (
+from edp_ref.core.networks import (
     NoisePredictionNetwork,
     QNetwork,
     ValueNetwork,
     official_init_,
     sinusoidal_time_embedding,
 )
-from edp_ref.samplers import (
-    DPMSolverPlan,
-    DPMSolverStep,
-    ddpm_sample,
-    ddpm_step,
-    dpm_solver_orders,
-    dpm_solver_plan,
-    dpm_solver_sample,
-)
-from edp_ref.schedule import SCHEDULE_KINDS, Schedule, make_schedule
-from edp_ref.selection import eas_index, eas_probabilities, energy_based_action_selection
+from edp_ref.core.schedule import SCHEDULE_KINDS, Schedule, make_schedule
+from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
 from edp_ref.validation import value_checks
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from edp_ref import dpm_solver_sample
-from edp_ref.samplers import continuous_log_alpha
+from edp_ref.core.dpm_solver import continuous_log_alpha
 from properties._helpers import (
     reference_log_alpha,
     scaled,

@@ -54,7 +54,7 @@ from edp_ref.algorithms import (
     td3bc_update,
 )
 from edp_ref.algorithms.feedforward import DeterministicPolicyNetwork
-from edp_ref.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
+from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
 
 S, A, B = 3, 2, 6
 DT = torch.float64

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from edp_ref import benchmark
+from edp_ref.benchmark import suite as benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 

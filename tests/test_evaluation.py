@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edp_ref.data import TransitionDataset
-from edp_ref.evaluation import (
+from edp_ref.data.evaluation import (
     ScoreReference,
     d4rl_reference,
     eval_env_for,

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edp_ref import golden
+from edp_ref.golden import kit as golden
 
 
 @pytest.fixture(scope="module")

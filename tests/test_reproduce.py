@@ -12,9 +12,9 @@ from types import ModuleType
 
 import pytest
 
-from edp_ref.paper_results import FIGURE2_PAPER, PAPER_TABLES, paper_table
 from edp_ref.runner import PRESETS, RunResult, RunSpec, build_grid, reproduce, run_grid, target
 from edp_ref.runner.metrics import EvaluationRecord
+from edp_ref.runner.paper_results import FIGURE2_PAPER, PAPER_TABLES, paper_table
 from edp_ref.runner.report import read_benchmark, render_table
 
 ROOT = Path(__file__).resolve().parents[1]

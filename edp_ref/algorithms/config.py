@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from edp_ref.losses import ActionReduction, ElboVariant, SurrogateForm
-from edp_ref.networks import EmbeddingVariant, InitScheme
-from edp_ref.samplers import DdpmVariance
-from edp_ref.schedule import ScheduleKind
+from edp_ref.core.ddpm import DdpmVariance
+from edp_ref.core.losses import ActionReduction, ElboVariant, SurrogateForm
+from edp_ref.core.networks import EmbeddingVariant, InitScheme
+from edp_ref.core.schedule import ScheduleKind
 
 __all__ = [
     "DOMAINS",

@@ -25,12 +25,13 @@ from edp_ref.algorithms.common import Params, seeded_from
 from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
 from edp_ref.algorithms.critic import min_q
 from edp_ref.algorithms.state import Networks, TrainState, build_state
-from edp_ref.approximation import approximate_action
-from edp_ref.corruption import corrupt
-from edp_ref.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
-from edp_ref.samplers import ddpm_sample, dpm_solver_plan, dpm_solver_sample
-from edp_ref.schedule import make_schedule
-from edp_ref.selection import energy_based_action_selection
+from edp_ref.core.approximation import approximate_action
+from edp_ref.core.corruption import corrupt
+from edp_ref.core.ddpm import ddpm_sample
+from edp_ref.core.dpm_solver import dpm_solver_plan, dpm_solver_sample
+from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
+from edp_ref.core.schedule import make_schedule
+from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.validation import check_same_dtype_device, value_checks
 
 __all__ = [

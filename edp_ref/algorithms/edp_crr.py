@@ -37,7 +37,7 @@ from edp_ref.algorithms.diffusion_policy import (
 from edp_ref.algorithms.diffusion_steps import diffusion_policy_evaluation, finish_diffusion_update
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState
-from edp_ref.losses import (
+from edp_ref.core.losses import (
     ActionReduction,
     ElboVariant,
     SurrogateForm,

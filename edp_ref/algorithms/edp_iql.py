@@ -36,7 +36,7 @@ from edp_ref.algorithms.diffusion_steps import finish_diffusion_update
 from edp_ref.algorithms.edp_crr import policy_improvement_loss
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState
-from edp_ref.losses import diffusion_loss
+from edp_ref.core.losses import diffusion_loss
 
 __all__ = [
     "IQLRandomness",

@@ -47,7 +47,7 @@ from edp_ref.algorithms.diffusion_steps import (
 )
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState
-from edp_ref.losses import diffusion_loss
+from edp_ref.core.losses import diffusion_loss
 
 __all__ = [
     "TD3Randomness",

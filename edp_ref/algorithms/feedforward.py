@@ -36,7 +36,7 @@ from edp_ref.algorithms.config import (
 from edp_ref.algorithms.critic import expectile_loss, min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.state import TrainState, advance_state, build_state
-from edp_ref.networks import QNetwork, ValueNetwork, mlp, official_init_
+from edp_ref.core.networks import QNetwork, ValueNetwork, mlp, official_init_
 
 __all__ = [
     "DeterministicPolicyNetwork",

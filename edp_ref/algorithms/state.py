@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from edp_ref.algorithms.common import AdamState, Params, adam_init, masked_polyak, polyak
-from edp_ref.schedule import Schedule
+from edp_ref.core.schedule import Schedule
 
 __all__ = [
     "Networks",

@@ -11,7 +11,7 @@
 * :mod:`~edp_ref.runner.agents`: the (algorithm, policy class) pairs of the tables.
 * :mod:`~edp_ref.runner.grid`: presets (paper, quick, smoke), grids, data plans and generation,
   local / parallel / Ray launchers.
-* :mod:`~edp_ref.runner.report`: tables and figures beside :mod:`edp_ref.paper_results`.
+* :mod:`~edp_ref.runner.report`: tables and figures beside :mod:`edp_ref.runner.paper_results`.
 * :mod:`~edp_ref.runner.reproduce`: one call per table or figure (``scripts/reproduce.py``).
 """
 

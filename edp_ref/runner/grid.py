@@ -39,8 +39,8 @@ from edp_ref.data import PAPER_DATASETS, d4rl_dataset_dir, minari_dataset_path, 
 from edp_ref.data import domain_of as data_domain_of
 from edp_ref.data.minari_io import DatasetNotFoundError
 from edp_ref.generation import GenerationConfig, describe_estimate, generate, small_preset
-from edp_ref.paper_results import paper_table
 from edp_ref.runner.agents import AGENTS, ALGORITHMS, agent_spec
+from edp_ref.runner.paper_results import paper_table
 from edp_ref.runner.train import DataSourceKind, RunResult, RunSpec, minari_root, train_run
 
 __all__ = [

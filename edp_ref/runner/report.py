@@ -2,7 +2,7 @@
 
 Tables (Tables 1, 2, 4, 5, 6, 7 of Sec. 5 and Appendix C) keep the paper's rows and columns.
 Every paper column is labelled ``paper ...`` and holds only the number printed in the paper
-(:mod:`edp_ref.paper_results`); each agent edp_ref trains gets ``measured RAT: <column>`` and
+(:mod:`edp_ref.runner.paper_results`); each agent edp_ref trains gets ``measured RAT: <column>`` and
 ``measured OMS: <column>`` beside it, holding only mean +- std over seeds of the final RAT and
 OMS of the runs (Sec. 5's metrics). A ``data`` column says which data each row used (D4RL file,
 Minari, locally generated) and a footer states the preset's budget against the paper's.
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from edp_ref.paper_results import FIGURE2_PAPER, FIGURE_CLAIMS, PaperRow, paper_table
 from edp_ref.runner.grid import Preset
+from edp_ref.runner.paper_results import FIGURE2_PAPER, FIGURE_CLAIMS, PaperRow, paper_table
 from edp_ref.runner.train import RunResult, evaluation_epochs
 
 __all__ = [

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from edp_ref.runner.checkpoint import atomic_write_text
+from edp_ref.atomic_files import atomic_write_text
 from edp_ref.runner.grid import FIGURES, PRESETS, build_grid, ensure_datasets, run_grid, target
 from edp_ref.runner.report import (
     budget_text,

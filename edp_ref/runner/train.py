@@ -39,6 +39,9 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 from edp_ref import algorithms as A
 from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.critic import min_q
+from edp_ref.atomic_files import atomic_write_text
+from edp_ref.core.dpm_solver import dpm_solver_sample
+from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.data import (
     TransitionDataset,
     UniformSampler,
@@ -48,11 +51,10 @@ from edp_ref.data import (
     resolve,
 )
 from edp_ref.data import domain_of as data_domain_of
-from edp_ref.evaluation import eval_env_for, evaluate, reference_for
+from edp_ref.data.evaluation import eval_env_for, evaluate, reference_for
 from edp_ref.runner.agents import AgentSpec, agent_spec, build_config
 from edp_ref.runner.checkpoint import (
     CheckpointMismatchError,
-    atomic_write_text,
     load_checkpoint,
     save_checkpoint,
 )
@@ -61,8 +63,6 @@ from edp_ref.runner.metrics import (
     online_model_selection,
     running_average_at_training,
 )
-from edp_ref.samplers import dpm_solver_sample
-from edp_ref.selection import energy_based_action_selection
 from edp_ref.validation import value_checks
 
 __all__ = [

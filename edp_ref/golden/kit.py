@@ -54,6 +54,7 @@ from edp_ref import (
 )
 from edp_ref import algorithms as alg
 from edp_ref.algorithms import TrainState
+from edp_ref.atomic_files import atomic_write_bytes
 
 __all__ = ["GoldenCase", "check", "export", "golden_cases", "main"]
 
@@ -578,9 +579,7 @@ def _write_npz(path: Path, arrays: Mapping[str, NDArray[Any]]) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             archive.writestr(info, member.getvalue())
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _describe(arrays: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
@@ -726,7 +725,3 @@ def main(argv: list[str] | None = None) -> int:
     failed = len({m.case for m in mismatches})
     print(f"golden check of {directory}: {total - failed} of {total} cases match, {failed} differ")
     return 1 if mismatches else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

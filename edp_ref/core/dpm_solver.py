@@ -1,165 +1,37 @@
-"""Samplers of the diffusion policy: DDPM ancestral sampling (Eqs. 3-4) and DPM-Solver (Sec. 4.2).
+"""DPM-Solver for the diffusion policy (Sec. 4.2; Lu et al. 2022): noise prediction, singlestep,
+orders 1-3, time-uniform steps, on the discrete schedule mapped to continuous time.
 
-Both take the noise-prediction model as ``eps_fn(a_k [B, A], t [B]) -> eps [B, A]``, where ``t``
-is the model-time index as a float tensor (the discrete timestep k for DDPM, the fractional
-index N t - 1 for DPM-Solver); the caller closes ``eps_fn`` over the state. All randomness
-(the initial noise and DDPM's per-step noise) comes in as tensors.
-
-Appendix C.4's controlled-sampling knobs are arguments of both samplers: ``policy_scale``
-multiplies the network's output ("policy scaling", tau) and ``initial_noise_scale`` multiplies
-the initial noise a^K ("deterministic sampling" at 0).
-
-DPM-Solver here is the noise-prediction, singlestep solver of Lu et al. (2022) with
-time-uniform steps, as used by EDP: with a fixed (schedule, steps, order, t_end) every alpha,
-sigma, lambda and update coefficient is a constant, computed once by :func:`dpm_solver_plan`
-(float64) and cached, so a sampling call does only the network evaluations and a few axpys.
+With a fixed (schedule, steps, order, t_end) every alpha, sigma, lambda and update coefficient
+is a constant, computed once by :func:`dpm_solver_plan` (float64) and cached, so a sampling call
+does only the network evaluations and a few axpys. The discrete-to-continuous mapping follows the
+official EDP (sail-sg/edp, diffusion/dpm_solver.py): log alpha is piecewise linear in t through
+0.5 log alpha_bar_n at t_n = (n + 1)/N, and the model is fed the fractional index N t - 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float
 from torch import Tensor
 
-from edp_ref.approximation import approximate_action, clip_action
-from edp_ref.schedule import Schedule, gather
-from edp_ref.validation import check_finite, check_same_dtype_device, check_timesteps
+from edp_ref.core.approximation import clip_action
+from edp_ref.core.eps_model import EpsFn, call_eps_fn
+from edp_ref.core.schedule import Schedule
+from edp_ref.validation import check_finite
 
 __all__ = [
     "DPMSolverPlan",
     "DPMSolverStep",
-    "DdpmVariance",
-    "EpsFn",
     "continuous_log_alpha",
     "continuous_time_of_lambda",
-    "ddpm_sample",
-    "ddpm_step",
     "dpm_solver_orders",
     "dpm_solver_plan",
     "dpm_solver_sample",
 ]
-
-EpsFn = Callable[[Tensor, Tensor], Tensor]
-DdpmVariance = Literal["posterior", "beta"]
-
-
-# --------------------------------------------------------------------------------------------
-# DDPM (Eqs. 3-4)
-# --------------------------------------------------------------------------------------------
-
-
-def ddpm_step(
-    schedule: Schedule,
-    a_k: Float[Tensor, "batch action"],
-    k: Int[Tensor, " batch"],
-    eps_hat: Float[Tensor, "batch action"],
-    noise: Float[Tensor, "batch action"],
-    clip: float | None = 1.0,
-    variance: DdpmVariance = "posterior",
-) -> Float[Tensor, "batch action"]:
-    """One reverse step a^k -> a^{k-1} of the DDPM chain (Eq. 4), from 0-based timestep k.
-
-    The mean is the posterior mean of q(a^{k-1} | a^k, a_hat^0) with a_hat^0 from Eq. 9; with
-    ``clip=None`` it equals Eq. 4's (a^k - beta^k / sqrt(1 - alpha_bar^k) eps_hat) / sqrt(alpha^k)
-    exactly (an identity the tests check). At k = 0 the step returns a_hat^0 itself (no noise).
-
-    Args:
-        schedule: the noise schedule.
-        a_k: the current noisy actions.
-        k: 0-based timesteps of ``a_k``.
-        eps_hat: the noise predicted at (a_k, k).
-        noise: standard normal noise for this step (ignored where k = 0).
-        clip: a_hat^0 is clamped to [-clip, clip] before the posterior mean (official code,
-            default 1.0); ``None`` disables clipping.
-        variance: ``"posterior"``: beta~^k, the posterior ("fixed small") variance of the
-            official code (default); ``"beta"``: beta^k, the paper's Eq. 4.
-
-    Returns:
-        a^{k-1}.
-    """
-    where = "ddpm_step"
-    check_same_dtype_device(where, a_k=a_k, eps_hat=eps_hat, noise=noise, k=k)
-    check_timesteps(k, schedule.num_steps, where)
-    check_finite("noise", noise, where)
-    a0_hat = approximate_action(schedule, a_k, k, eps_hat, clip)
-    coef1 = gather(schedule.posterior_mean_coef1, k, a_k)[:, None]
-    coef2 = gather(schedule.posterior_mean_coef2, k, a_k)[:, None]
-    mean = coef1 * a0_hat + coef2 * a_k
-    if variance == "posterior":
-        std = torch.exp(0.5 * gather(schedule.posterior_log_variance_clipped, k, a_k))
-    elif variance == "beta":
-        std = torch.sqrt(gather(schedule.betas, k, a_k))
-    else:
-        raise ValueError(f"{where}: variance must be 'posterior' or 'beta', got {variance!r}")
-    sample = mean + std[:, None] * noise
-    return torch.where((k == 0)[:, None], a0_hat, sample)
-
-
-def _call_eps_fn(eps_fn: EpsFn, x: Tensor, t: Tensor, policy_scale: float, where: str) -> Tensor:
-    eps = eps_fn(x, t)
-    if not isinstance(eps, Tensor) or eps.shape != x.shape:
-        got = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
-        raise ValueError(
-            f"{where}: eps_fn must return a tensor shaped like its input "
-            f"{tuple(x.shape)}, got {got}"
-        )
-    check_same_dtype_device(where, a=x, eps_fn_output=eps)
-    check_finite("eps_fn output", eps, where)
-    return eps * policy_scale if policy_scale != 1.0 else eps
-
-
-def ddpm_sample(
-    schedule: Schedule,
-    eps_fn: EpsFn,
-    a_K: Float[Tensor, "batch action"],
-    noises: Float[Tensor, "steps batch action"],
-    clip: float | None = 1.0,
-    variance: DdpmVariance = "posterior",
-    policy_scale: float = 1.0,
-    initial_noise_scale: float = 1.0,
-) -> Float[Tensor, "batch action"]:
-    """Draw actions by running the whole reverse chain of Eq. 3 with :func:`ddpm_step`.
-
-    Args:
-        schedule: the noise schedule (K steps).
-        eps_fn: ``(a_k [B, A], t [B]) -> eps [B, A]``; called with t = k as floats, k = K-1..0.
-        a_K: the initial noise a^K ~ N(0, I).
-        noises: [K, B, A] per-step noise; ``noises[k]`` is used by the step from timestep k
-            (``noises[0]`` is never used: the last step returns a_hat^0).
-        clip: see :func:`ddpm_step` (default 1.0).
-        variance: see :func:`ddpm_step` (default ``"posterior"``).
-        policy_scale: tau of App. C.4, multiplies eps_fn's output (default 1.0: no scaling).
-        initial_noise_scale: multiplies a^K (App. C.4; default 1.0, 0.0 = deterministic start).
-
-    Returns:
-        a^0, the sampled actions.
-    """
-    where = "ddpm_sample"
-    K = schedule.num_steps
-    if noises.shape[0] != K:
-        raise ValueError(
-            f"{where}: noises must hold one [B, A] slice per step (K = {K}), got {noises.shape[0]}"
-        )
-    check_same_dtype_device(where, a_K=a_K, noises=noises)
-    check_finite("a_K", a_K, where)
-    x = a_K * initial_noise_scale
-    batch = a_K.shape[0]
-    for step in reversed(range(K)):
-        k = torch.full((batch,), step, dtype=torch.long, device=a_K.device)
-        eps = _call_eps_fn(eps_fn, x, k.to(a_K.dtype), policy_scale, where)
-        x = ddpm_step(schedule, x, k, eps, noises[step], clip, variance)
-    return x
-
-
-# --------------------------------------------------------------------------------------------
-# DPM-Solver (Lu et al. 2022), discrete-time schedule mapped to continuous time
-# --------------------------------------------------------------------------------------------
 
 
 def _knots(schedule: Schedule) -> tuple[Tensor, Tensor]:
@@ -404,7 +276,7 @@ def _dpm_eval(
     policy_scale: float,
 ) -> Tensor:
     t = torch.full((x.shape[0],), update.model_times[j], dtype=x.dtype, device=x.device)
-    eps = _call_eps_fn(eps_fn, x, t, policy_scale, "dpm_solver_sample")
+    eps = call_eps_fn(eps_fn, x, t, policy_scale, "dpm_solver_sample")
     if clip is None:
         return eps
     recip, recipm1 = update.clip_recip[j], update.clip_recipm1[j]

@@ -4,7 +4,7 @@ D4RL (Fu et al., 2020, Sec. 5 and App. C) built its Gym-MuJoCo datasets from SAC
 online: "medium" from a policy stopped at about a third of expert return, "expert" from the
 trained policy, "medium-replay" from the replay buffer until medium. ``edp_ref.generation``
 reproduces that protocol on Gymnasium v5 with this SAC, built on the project's own MLP
-(``edp_ref.networks.mlp`` / ``QNetwork``: Mish, 256 hidden; 2 layers by default as in D4RL's
+(``edp_ref.core.networks.mlp`` / ``QNetwork``: Mish, 256 hidden; 2 layers by default as in D4RL's
 SAC). Actions live in [-1, 1] (tanh-squashed Gaussian); ``generation`` maps them to the
 environment's bounds. All randomness comes from one explicit ``torch.Generator``.
 """
@@ -19,7 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from edp_ref.networks import QNetwork, mlp
+from edp_ref.core.networks import QNetwork, mlp
 
 __all__ = ["SAC", "SquashedGaussianActor"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from edp_ref.schedule import Schedule, gather
+from edp_ref.core.schedule import Schedule, gather
 from edp_ref.validation import check_finite, check_same_dtype_device, check_timesteps
 
 __all__ = ["corrupt"]

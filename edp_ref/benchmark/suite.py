@@ -77,7 +77,6 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from edp_ref import samplers
 from edp_ref.algorithms import (
     Batch,
     DiffusionConfig,
@@ -117,6 +116,7 @@ from edp_ref.algorithms import (
 from edp_ref.algorithms.config import SamplerKind
 from edp_ref.algorithms.multiseed import sequential_update, stack_states, stack_tree, vmap_update
 from edp_ref.compilation import compile_function
+from edp_ref.core import dpm_solver as samplers
 from edp_ref.data import TransitionDataset, sample_batch
 
 __all__ = [
@@ -863,7 +863,7 @@ _DATA_FIELDS = ("observations", "actions", "rewards", "next_observations", "term
 def _measure_memory(s: BenchmarkSettings) -> dict[str, Any]:
     args = json.dumps(dataclasses.asdict(s))
     code = (
-        "import json, sys; import edp_ref.benchmark as b; "
+        "import json, sys; import edp_ref.benchmark.suite as b; "
         "print(json.dumps(b._memory_probe(json.loads(sys.argv[1]))))"
     )
     try:
