@@ -13,28 +13,15 @@ import torch
 from torch import Tensor
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
     DiffusionConfig,
-    EDPCRRConfig,
-    EDPIQLConfig,
-    EDPTD3Config,
     GaussianIQLConfig,
     NetworkConfig,
     OptimizerConfig,
     TrainState,
-    draw_crr_randomness,
-    draw_iql_randomness,
     draw_sampler_noise,
-    draw_td3_randomness,
-    edp_crr_update,
-    edp_iql_update,
-    edp_td3_update,
     feedforward_actions,
-    gaussian_iql_update,
-    init_edp_crr,
-    init_edp_iql,
-    init_edp_td3,
-    init_gaussian_iql,
     sample_actions,
 )
 from edp_ref.compilation import shape_checks_disabled
@@ -57,7 +44,7 @@ def _bandit(g: torch.Generator, n: int = 4096) -> tuple[Tensor, Tensor, Tensor]:
 def _train(
     config: Any,
     init: Callable[..., TrainState],
-    draw: Callable[..., Any] | None,
+    draw: Callable[..., Any],
     update: Callable[..., Any],
 ) -> TrainState:
     g = torch.Generator().manual_seed(0)
@@ -79,7 +66,7 @@ def _train(
 def _loop(
     state: TrainState,
     config: Any,
-    draw: Callable[..., Any] | None,
+    draw: Callable[..., Any],
     update: Callable[..., Any],
     g: torch.Generator,
     observations: Tensor,
@@ -91,32 +78,26 @@ def _loop(
         batch = Batch(
             observations[idx], actions[idx], rewards[idx], observations[idx], torch.ones(BATCH)
         )
-        randomness = draw(config, BATCH, 1, g) if draw is not None else None
+        randomness = draw(config, BATCH, 1, g)
         state, _ = update(state, batch, randomness, config)
     return state
 
 
+# The EDP algorithms, each with the settings that show the effect within 1500 updates: CRR with
+# beta = 0.25 and IQL with the official inverse temperature 3 sharpen the weights enough.
+SHARPER: dict[str, dict[str, Any]] = {
+    "edp_td3": {},
+    "edp_crr": {"temperature": 0.25},
+    "edp_iql": {"inverse_temperature": 3.0},
+}
 CASES = {
-    "edp_td3": (
-        EDPTD3Config(network=NET, diffusion=DIFF, optimizer=OPT),
-        init_edp_td3,
-        draw_td3_randomness,
-        edp_td3_update,
-    ),
-    # CRR with beta = 0.25 and IQL with the official inverse temperature 3 sharpen the weights
-    # enough to show the effect within 1500 updates.
-    "edp_crr": (
-        EDPCRRConfig(network=NET, diffusion=DIFF, optimizer=OPT, temperature=0.25),
-        init_edp_crr,
-        draw_crr_randomness,
-        edp_crr_update,
-    ),
-    "edp_iql": (
-        EDPIQLConfig(network=NET, diffusion=DIFF, optimizer=OPT, inverse_temperature=3.0),
-        init_edp_iql,
-        draw_iql_randomness,
-        edp_iql_update,
-    ),
+    name: (
+        REGISTRY[name].config_class(network=NET, diffusion=DIFF, optimizer=OPT, **changes),
+        REGISTRY[name].init,
+        REGISTRY[name].draw,
+        REGISTRY[name].update,
+    )
+    for name, changes in SHARPER.items()
 }
 
 
@@ -135,7 +116,8 @@ def test_diffusion_policy_samples_the_better_mode(name: str) -> None:
 
 def test_gaussian_behaviour_cloning_averages_the_modes() -> None:
     config = GaussianIQLConfig(network=NET, optimizer=OPT, inverse_temperature=0.0)
-    state = _train(config, init_gaussian_iql, None, gaussian_iql_update)
+    iql = REGISTRY["gaussian_iql"]
+    state = _train(config, iql.init, iql.draw, iql.update)
     mean_action = feedforward_actions(state, torch.zeros(1, 1))
     # The maximum-likelihood Gaussian of a symmetric two-mode dataset sits between the modes.
     assert abs(float(mean_action)) < 0.2

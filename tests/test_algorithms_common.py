@@ -18,7 +18,7 @@ from edp_ref.algorithms import (
     adam_step,
     apply_gradients,
     clip_by_global_norm,
-    domain_of,
+    domain_of_task,
     global_norm,
     init_edp_iql,
     load_state_tensors,
@@ -28,8 +28,8 @@ from edp_ref.algorithms import (
     preset_config,
     state_tensors,
 )
-from edp_ref.algorithms.common import adam_init
-from edp_ref.algorithms.edp_td3 import ema_due
+from edp_ref.algorithms.optim import adam_init
+from edp_ref.algorithms.targets import ema_due
 
 
 def _grads(seed: int, scale: float) -> dict[str, torch.Tensor]:
@@ -142,8 +142,9 @@ def test_state_tensors_round_trip() -> None:
 
 
 def test_presets_follow_table_3_and_the_official_clip_table() -> None:
-    assert domain_of("walker2d-medium-expert-v2") == "locomotion"
-    assert domain_of("pen-cloned-v1") == "adroit"
+    assert domain_of_task("walker2d-medium-expert-v2") == "locomotion"
+    assert domain_of_task("pen-cloned-v1") == "adroit"
+    assert domain_of_task("kitchen") == "kitchen"
     assert official_grad_norm_clip("antmaze-large-diverse-v0") == 7.0
     assert official_grad_norm_clip("hopper-medium-replay-v2") == 4.0
     adroit = preset_config(EDPTD3Config(), "pen-human-v1")
@@ -156,4 +157,7 @@ def test_presets_follow_table_3_and_the_official_clip_table() -> None:
     ff = preset_config(TD3BCConfig(), "locomotion")
     assert ff.optimizer.max_grad_norm == 5.0
     with pytest.raises(ValueError, match="domain"):
-        domain_of("cartpole")
+        domain_of_task("cartpole")
+    # A misspelled task is an error, never silently the locomotion preset.
+    with pytest.raises(ValueError, match="unknown dataset name 'hopper-mediun-v2'"):
+        preset_config(EDPTD3Config(), "hopper-mediun-v2")

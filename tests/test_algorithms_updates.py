@@ -12,48 +12,19 @@ import torch
 from torch import Tensor
 
 from edp_ref.algorithms import (
+    REGISTRY,
+    AlgorithmSpec,
     Batch,
     DiffusionConfig,
-    DQLConfig,
-    EDPCRRConfig,
-    EDPIQLConfig,
-    EDPTD3Config,
-    EDPWithoutAPConfig,
-    EDPWithoutDPMConfig,
-    GaussianCRRConfig,
-    GaussianIQLConfig,
     NetworkConfig,
-    TargetConfig,
-    TD3BCConfig,
+    TargetNetworkConfig,
     TrainState,
-    dql_update,
-    draw_crr_randomness,
-    draw_dql_randomness,
-    draw_gaussian_crr_randomness,
-    draw_iql_randomness,
     draw_sampler_noise,
-    draw_td3_randomness,
-    draw_td3bc_randomness,
-    edp_crr_update,
-    edp_iql_update,
-    edp_td3_update,
-    edp_without_ap_update,
-    edp_without_dpm_update,
-    gaussian_crr_update,
-    gaussian_iql_update,
-    init_dql,
-    init_edp_crr,
-    init_edp_iql,
-    init_edp_td3,
-    init_gaussian_crr,
-    init_gaussian_iql,
-    init_td3bc,
     sample_actions,
     select_actions,
     state_tensors,
-    td3bc_update,
 )
-from edp_ref.algorithms.feedforward import DeterministicPolicyNetwork
+from edp_ref.algorithms.gaussian_policy import DeterministicPolicyNetwork
 from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
 
 S, A, B = 3, 2, 6
@@ -73,63 +44,25 @@ def _batch(seed: int = 0) -> Batch:
     )
 
 
-def _no_randomness(config: Any, batch_size: int, action_dim: int, g: torch.Generator) -> None:
-    return None
+# Per-algorithm test settings beside the shared small network: Diffusion-QL keeps its own vp K = 5
+# schedule; TD3+BC updates its actor every step so that one update moves it.
+OVERRIDES: dict[str, dict[str, Any]] = {"dql": {"diffusion": None}, "td3bc": {"policy_delay": 1}}
+
+
+def _test_config(spec: AlgorithmSpec) -> Any:
+    changes: dict[str, Any] = {"network": NET}
+    if spec.policy_class == "diffusion":
+        changes["diffusion"] = DIFF
+    changes.update(OVERRIDES.get(spec.name, {}))
+    return spec.config_class(**{k: v for k, v in changes.items() if v is not None})
 
 
 Algo = tuple[Any, Callable[..., TrainState], Callable[..., Any], Callable[..., Any]]
+#: Every registered algorithm: (small test config, init, draw, update).
 ALGORITHMS: dict[str, Algo] = {
-    "edp_td3": (
-        EDPTD3Config(network=NET, diffusion=DIFF),
-        init_edp_td3,
-        draw_td3_randomness,
-        edp_td3_update,
-    ),
-    "edp_crr": (
-        EDPCRRConfig(network=NET, diffusion=DIFF),
-        init_edp_crr,
-        draw_crr_randomness,
-        edp_crr_update,
-    ),
-    "edp_iql": (
-        EDPIQLConfig(network=NET, diffusion=DIFF),
-        init_edp_iql,
-        draw_iql_randomness,
-        edp_iql_update,
-    ),
-    "dql": (DQLConfig(network=NET), init_dql, draw_dql_randomness, dql_update),
-    "edp_without_dpm": (
-        EDPWithoutDPMConfig(network=NET, diffusion=DIFF),
-        init_edp_td3,
-        draw_td3_randomness,
-        edp_without_dpm_update,
-    ),
-    "edp_without_ap": (
-        EDPWithoutAPConfig(network=NET, diffusion=DIFF),
-        init_edp_td3,
-        draw_td3_randomness,
-        edp_without_ap_update,
-    ),
-    "td3bc": (
-        TD3BCConfig(network=NET, policy_delay=1),
-        init_td3bc,
-        draw_td3bc_randomness,
-        td3bc_update,
-    ),
-    "gaussian_crr": (
-        GaussianCRRConfig(network=NET),
-        init_gaussian_crr,
-        draw_gaussian_crr_randomness,
-        gaussian_crr_update,
-    ),
-    "gaussian_iql": (
-        GaussianIQLConfig(network=NET),
-        init_gaussian_iql,
-        _no_randomness,
-        gaussian_iql_update,
-    ),
+    name: (_test_config(spec), spec.init, spec.draw, spec.update) for name, spec in REGISTRY.items()
 }
-DIFFUSION_ALGOS = ["edp_td3", "edp_crr", "edp_iql", "dql", "edp_without_dpm", "edp_without_ap"]
+DIFFUSION_ALGOS = [n for n, spec in REGISTRY.items() if spec.policy_class == "diffusion"]
 
 
 def _setup(name: str, config: Any = None, seed: int = 0) -> tuple[Any, TrainState, Any, Any]:
@@ -137,7 +70,7 @@ def _setup(name: str, config: Any = None, seed: int = 0) -> tuple[Any, TrainStat
     config = default if config is None else config
     g = torch.Generator().manual_seed(seed)
     state = init(config, S, A, g, dtype=DT)
-    randomness = draw(config, B, A, g, dtype=DT) if draw is not _no_randomness else None
+    randomness = draw(config, B, A, g, dtype=DT)
     return config, state, randomness, update
 
 
@@ -154,7 +87,7 @@ def test_one_update_moves_online_nets_and_targets_by_tau(name: str) -> None:
     for net, params in state.params.items():
         assert not _equal(new.params[net], params), f"{net} did not move"
         assert int(new.optimizers[net].count) == 1
-    tau = config.targets.critic_tau
+    tau = config.target_networks.critic_tau
     for net in ("q1", "q2"):
         for n, old in state.target_params[net].items():
             expected = tau * new.params[net][n] + (1 - tau) * old
@@ -167,7 +100,9 @@ def test_one_update_moves_online_nets_and_targets_by_tau(name: str) -> None:
 @pytest.mark.parametrize("name", ["edp_td3", "edp_crr", "edp_iql"])
 def test_ema_policy_follows_its_schedule(name: str) -> None:
     default, _, draw, update = ALGORITHMS[name]
-    config = dataclasses.replace(default, targets=TargetConfig(ema_start=1, ema_every=2))
+    config = dataclasses.replace(
+        default, target_networks=TargetNetworkConfig(ema_start=1, ema_every=2)
+    )
     _, state, _, _ = _setup(name, config)
     g = torch.Generator().manual_seed(1)
     moved = []

@@ -14,6 +14,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.validation import check_finite, value_checks_enabled
 
 __all__ = ["Batch"]
@@ -21,6 +22,7 @@ __all__ = ["Batch"]
 _FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals")
 
 
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class Batch:
     """A minibatch of transitions, all on one device and (floating fields) of one dtype.

@@ -1,5 +1,5 @@
-"""Double-Q policy evaluation shared by the updates: Eq. 6 with the clipped double-Q target of
-Eq. 14 (Appendix A.1), and the expectile value loss of IQL (Eq. 22, Appendix A.3).
+"""Policy evaluation shared by the updates: the TD critic step of Eq. 6 with the clipped double-Q
+target of Eq. 14 (Appendix A.1), and IQL's expectile value step (Eq. 22, Appendix A.3).
 
 Critic loss (official code): mean (Q_i(s, a) - y)^2 for i = 1, 2, summed; each critic has its own
 Adam state and its own gradient clip.
@@ -13,14 +13,15 @@ from torch import Tensor
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import AdamState, Params, apply_gradients
 from edp_ref.algorithms.config import OptimizerConfig
+from edp_ref.algorithms.optim import AdamState, Params, apply_gradients
 from edp_ref.algorithms.state import Networks, TrainState
 
 __all__ = [
     "bellman_target",
     "double_q_step",
     "expectile_loss",
+    "expectile_value_step",
     "min_q",
     "td_critic_step",
 ]
@@ -128,3 +129,33 @@ def td_critic_step(
         y,
         optimizer,
     )
+
+
+def expectile_value_step(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    q_target: Float[Tensor, " batch"],
+    optimizer: OptimizerConfig,
+    expectile: float,
+) -> tuple[Params, AdamState, dict[str, Tensor]]:
+    """IQL's value step (Eq. 22, first line): one Adam step of V on mean L_2^tau(Q' - V(s)).
+
+    ``q_target`` is min(Q1', Q2')(s, a) of the target critics (App. A.3's double Q), without
+    gradient. Shared by EDP + IQL and the feed-forward IQL.
+
+    Returns:
+        New V parameters, its new Adam state, and metrics (value loss, mean V, gradient norm
+        before clipping).
+    """
+    networks = state.networks
+
+    def value_loss(value_params: Params) -> tuple[Tensor, Tensor]:
+        v = networks.state_value(value_params, observations)
+        return expectile_loss(q_target - v, expectile), v.mean().detach()
+
+    grads, (loss, v_mean) = grad_and_value(value_loss, has_aux=True)(state.params["value"])
+    new_value, new_optimizer, norm = apply_gradients(
+        state.params["value"], grads, state.optimizers["value"], optimizer
+    )
+    metrics = {"value_loss": loss.detach(), "value_mean": v_mean, "value_grad_norm": norm}
+    return new_value, new_optimizer, metrics

@@ -21,10 +21,11 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from edp_ref.algorithms.common import Params, seeded_from
 from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
 from edp_ref.algorithms.critic import min_q
-from edp_ref.algorithms.state import Networks, TrainState, build_state
+from edp_ref.algorithms.optim import Params
+from edp_ref.algorithms.pytree import pytree_dataclass
+from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
 from edp_ref.core.approximation import approximate_action
 from edp_ref.core.corruption import corrupt
 from edp_ref.core.ddpm import ddpm_sample
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class SamplerNoise:
     """The randomness of one sampling run.
@@ -62,6 +64,7 @@ class SamplerNoise:
     steps: Float[Tensor, "num_steps batch action"] | None = None
 
 
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class DiffusionNoise:
     """The randomness of L_diff and action approximation: k ~ U{0..K-1} and eps ~ N(0, I).
@@ -139,13 +142,13 @@ def diffusion_terms(
     """eps_theta(a^k, k; s) and a_hat^0 from one forward pass (Eqs. 8-9, Algorithm 1).
 
     Returns:
-        The predicted noise and the approximated action (clipped to ``diffusion.action_clip``).
+        The predicted noise and the approximated action (clipped to ``diffusion.max_action``).
     """
     schedule = networks.require_schedule()
     k = noise.timesteps
     a_k = corrupt(schedule, actions, k, noise.noise)
     eps_hat = networks.noise(policy_params, observations, a_k, k.to(a_k.dtype))
-    a0_hat = approximate_action(schedule, a_k, k, eps_hat, diffusion.action_clip)
+    a0_hat = approximate_action(schedule, a_k, k, eps_hat, diffusion.max_action)
     return eps_hat, a0_hat
 
 
@@ -156,6 +159,8 @@ def sample_diffusion_actions(
     noise: SamplerNoise,
     diffusion: DiffusionConfig,
     sampler: SamplerKind,
+    policy_scale: float = 1.0,
+    initial_noise_scale: float = 1.0,
 ) -> Float[Tensor, "batch action"]:
     """Sample a ~ pi_theta(. | s) with DPM-Solver or DDPM (differentiable in ``policy_params``).
 
@@ -166,6 +171,8 @@ def sample_diffusion_actions(
         noise: the run's randomness (DDPM needs ``noise.steps``).
         diffusion: steps, order, clipping and variance of the samplers.
         sampler: "dpm_solver" or "ddpm".
+        policy_scale: App. C.4's policy scaling tau, multiplies the predicted noise (1: none).
+        initial_noise_scale: App. C.4's scale of the initial noise (0: deterministic sampling).
     """
     schedule = networks.require_schedule()
     check_same_dtype_device("sample_diffusion_actions", observations=observations, a=noise.initial)
@@ -181,7 +188,9 @@ def sample_diffusion_actions(
             steps=diffusion.dpm_steps,
             order=diffusion.dpm_order,
             t_end=diffusion.t_end(),
-            clip=diffusion.action_clip,
+            clip=diffusion.max_action,
+            policy_scale=policy_scale,
+            initial_noise_scale=initial_noise_scale,
         )
     if sampler == "ddpm":
         if noise.steps is None:
@@ -191,8 +200,10 @@ def sample_diffusion_actions(
             eps_fn,
             noise.initial,
             noise.steps,
-            clip=diffusion.action_clip,
+            clip=diffusion.max_action,
             variance=diffusion.ddpm_variance,
+            policy_scale=policy_scale,
+            initial_noise_scale=initial_noise_scale,
         )
     raise ValueError(f"sample_diffusion_actions: unknown sampler {sampler!r}")
 
@@ -232,6 +243,8 @@ def select_actions(
     diffusion: DiffusionConfig,
     sampler: SamplerKind = "dpm_solver",
     temperature: float = 1.0,
+    policy_scale: float = 1.0,
+    initial_noise_scale: float = 1.0,
 ) -> Float[Tensor, "batch action"]:
     """Energy-based action selection (Sec. 4.5, Algorithm 2) with the online policy and critics.
 
@@ -249,6 +262,8 @@ def select_actions(
         diffusion: the agent's diffusion config.
         sampler: "dpm_solver" (EDP) or "ddpm".
         temperature: divides Q (1.0: the paper's e^Q).
+        policy_scale: App. C.4's policy scaling tau of the candidates' sampler (1: none).
+        initial_noise_scale: App. C.4's initial-noise scale of the candidates (0: deterministic).
     """
     batch = observations.shape[0]
     if candidate_noise.initial.shape[0] != batch * num_candidates:
@@ -259,7 +274,14 @@ def select_actions(
     repeated = observations.repeat_interleave(num_candidates, dim=0)
     with torch.no_grad(), value_checks(False):
         candidates = sample_diffusion_actions(
-            state.networks, state.params["policy"], repeated, candidate_noise, diffusion, sampler
+            state.networks,
+            state.params["policy"],
+            repeated,
+            candidate_noise,
+            diffusion,
+            sampler,
+            policy_scale,
+            initial_noise_scale,
         )
         q = min_q(state.networks, state.params["q1"], state.params["q2"], repeated, candidates)
     actions = candidates.reshape(batch, num_candidates, -1)

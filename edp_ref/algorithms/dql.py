@@ -1,29 +1,65 @@
-"""Diffusion-QL (Wang et al. 2023), the baseline of Sec. 4.4 and Tables 1 and 4 ("DQL").
+"""Diffusion-QL (Wang et al. 2023), the baseline of Sec. 4.4 and Tables 1 and 4 ("DQL"), as a
+configuration of EDP + TD3's update.
 
 The same actor-critic as EDP + TD3, but the policy-improvement action is produced by running the
 whole reverse chain with gradients: L_pi = -Q(s, a^0), a^0 = DDPM sample (Eqs. 3-4) from a^K,
 so each update forwards and backpropagates through the noise network K times (Sec. 4.4). Next
 actions of the TD target come from the EMA policy through the full DDPM chain as well.
-:class:`~edp_ref.algorithms.config.DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5,
-eta = 1 normalised by the other head's mean |Q|, torch-style clipping); any K is allowed.
+:class:`DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5, eta = 1 normalised by the
+other head's mean |Q|, torch-style clipping; Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
+agents/ql_diffusion.py); any K is allowed. At evaluation it acts by EAS over DDPM samples.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import torch
 
+from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.config import DQLConfig
+from edp_ref.algorithms.config import DiffusionConfig, OptimizerConfig, SamplerKind
 from edp_ref.algorithms.edp_td3 import (
+    EDPTD3Config,
     TD3Randomness,
-    _edp_td3_core,
+    check_policy_action,
     draw_td3_randomness,
+    edp_td3_update,
     init_edp_td3,
 )
-from edp_ref.algorithms.execution import Metrics, run_update
+from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
 
-__all__ = ["dql_update", "draw_dql_randomness", "init_dql"]
+__all__ = ["DQLConfig", "dql_update", "draw_dql_randomness", "init_dql"]
+
+
+@dataclass(frozen=True)
+class DQLConfig(EDPTD3Config):
+    """Diffusion-QL (Wang et al. 2023; Sec. 4.4): backpropagate through all K DDPM steps.
+
+    Defaults follow Diffusion-QL: vp schedule with K = 5, DDPM for next actions and for the
+    policy-improvement action, eta = 1 weighted Q loss normalised by the other head's mean |Q|,
+    torch-style gradient clipping. Any K is allowed.
+    """
+
+    # Diffusion-QL's clip_grad_norm_ (torch variant).
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(clip_mode="torch"))
+    # Diffusion-QL's variance-preserving schedule with K = 5 steps.
+    diffusion: DiffusionConfig = field(
+        default_factory=lambda: DiffusionConfig(schedule="vp", num_steps=5)
+    )
+    # eta of Diffusion-QL (locomotion: 1.0), in the role of alpha.
+    alpha: float = 1.0
+    # Diffusion-QL normalises by the other head's mean |Q|.
+    q_normalisation: Literal["chosen_head", "other_head", "none"] = "other_head"
+    # Next actions by the full DDPM chain of the EMA policy.
+    next_action_sampler: SamplerKind = "ddpm"
+    # L_pi's action: the full reverse chain with gradients.
+    policy_action: Literal["approximation", "sampler"] = "sampler"
+    # ... run with DDPM.
+    policy_action_sampler: SamplerKind = "ddpm"
 
 
 def init_dql(
@@ -56,14 +92,24 @@ def dql_update(
     """One Diffusion-QL update: critic step, then L_diff + eta L_pi through the whole sampler.
 
     Raises:
-        ValueError: if the config does not backpropagate through the sampler, or the batch holds
-            NaN or inf (naming the tensor).
+        ValueError: if the config does not backpropagate through the sampler, the randomness
+            lacks its sampler noise, or the batch holds NaN or inf (naming the tensor).
     """
-    if config.policy_action != "sampler":
-        raise ValueError(
-            "dql_update: Diffusion-QL backpropagates through the sampler; got "
-            f"policy_action={config.policy_action!r} (use edp_td3_update for Eq. 9)"
-        )
-    if randomness.policy_actions is None:
-        raise ValueError("dql_update: randomness.policy_actions (sampler noise) is required")
-    return run_update(_edp_td3_core, state, batch, randomness, config, "dql_update")
+    check_policy_action("dql_update", randomness, config, expected="sampler")
+    return edp_td3_update(state, batch, randomness, config)
+
+
+register(
+    AlgorithmSpec(
+        name="dql",
+        title="Diffusion-QL (DQL; vp, K = 5)",
+        equations="Sec. 4.4 (backpropagation through the K-step DDPM chain)",
+        config_class=DQLConfig,
+        init=init_dql,
+        draw=draw_dql_randomness,
+        update=dql_update,
+        act=make_diffusion_act("ddpm"),
+        policy_class="diffusion",
+        reward_family="td3",
+    )
+)

@@ -15,47 +15,70 @@ One update, with t = state.step + 1:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from torch.func import grad_and_value
 
+from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import Params, apply_gradients
-from edp_ref.algorithms.config import EDPCRRConfig, SamplerKind
+from edp_ref.algorithms.config import NextActionPolicy, SamplerKind
 from edp_ref.algorithms.critic import min_q
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
     SamplerNoise,
-    diffusion_terms,
     draw_diffusion_noise,
     draw_sampler_noise,
     init_diffusion_agent,
 )
-from edp_ref.algorithms.diffusion_steps import diffusion_policy_evaluation, finish_diffusion_update
 from edp_ref.algorithms.execution import Metrics, run_update
-from edp_ref.algorithms.state import TrainState
-from edp_ref.core.losses import (
-    ActionReduction,
-    ElboVariant,
-    SurrogateForm,
-    diffusion_loss,
-    elbo_weighted_loss,
-    gaussian_surrogate_loss,
+from edp_ref.algorithms.optim import Params
+from edp_ref.algorithms.policy_evaluation import diffusion_policy_evaluation
+from edp_ref.algorithms.policy_improvement import (
+    WeightedRegressionConfig,
+    policy_step,
+    weighted_regression_loss,
 )
+from edp_ref.algorithms.pytree import pytree_dataclass
+from edp_ref.algorithms.registry import AlgorithmSpec, register
+from edp_ref.algorithms.state import TrainState
+from edp_ref.algorithms.targets import finish_diffusion_update
+from edp_ref.algorithms.weights import capped_exponential_weights, crr_advantage
+from edp_ref.config_checks import check_at_least, check_positive
 
 __all__ = [
     "CRRRandomness",
-    "crr_advantage",
+    "EDPCRRConfig",
     "draw_crr_randomness",
     "edp_crr_update",
     "init_edp_crr",
-    "policy_improvement_loss",
 ]
 
 
+@dataclass(frozen=True)
+class EDPCRRConfig(WeightedRegressionConfig):
+    """EDP + CRR (Appendix A.2): weighted Eq. 13 (or Eq. 12) with the advantage of Eq. 21."""
+
+    # N of Eq. 21: samples a_i ~ N(a_hat0, sigma^2 I) for the baseline (App. A.2: 10).
+    num_baseline_samples: int = 10
+    # sigma of Eq. 21 (App. A.2: identity, 1.0).
+    baseline_std: float = 1.0
+    # beta of Eq. 20 (App. A.2: 1.0): weight exp(A / beta).
+    temperature: float = 1.0
+    # Cap of the weight (official: 20); None for the paper's uncapped exp.
+    weight_cap: float | None = 20.0
+    # Policy drawing a' for the TD target: "ema" (official) or "online" (Eq. 6 as printed).
+    next_action_policy: NextActionPolicy = "ema"
+    # Sampler of a': "dpm_solver" (EDP) or "ddpm".
+    next_action_sampler: SamplerKind = "dpm_solver"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "num_baseline_samples", "temperature", "weight_cap")
+        check_at_least(self, 0.0, "baseline_std")
+
+
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class CRRRandomness:
     """All randomness of one EDP + CRR update.
@@ -82,8 +105,9 @@ def draw_crr_randomness(
     """Draw one update's randomness from ``generator`` (then move it to ``device``)."""
     K = config.diffusion.num_steps
     diffusion = draw_diffusion_noise(K, batch_size, action_dim, generator, device, dtype)
-    sampler: SamplerKind = config.next_action_sampler
-    next_actions = draw_sampler_noise(sampler, K, batch_size, action_dim, generator, device, dtype)
+    next_actions = draw_sampler_noise(
+        config.next_action_sampler, K, batch_size, action_dim, generator, device, dtype
+    )
     shape = (config.num_baseline_samples, batch_size, action_dim)
     baseline = torch.randn(shape, generator=generator, device=generator.device, dtype=dtype)
     return CRRRandomness(diffusion, next_actions, baseline.to(device))
@@ -103,47 +127,11 @@ def init_edp_crr(
     )
 
 
-def crr_advantage(
-    q_data: Float[Tensor, " batch"], q_samples: Float[Tensor, "samples batch"]
-) -> Float[Tensor, " batch"]:
-    """Eq. 21: min-Q of the dataset action minus the mean min-Q of the N sampled actions."""
-    return q_data - q_samples.mean(dim=0)
-
-
-def policy_improvement_loss(
-    objective: Literal["gaussian_surrogate", "elbo"],
-    surrogate_form: SurrogateForm,
-    elbo_variant: ElboVariant,
-    state: TrainState,
-    actions: Float[Tensor, "batch action"],
-    a0_hat: Float[Tensor, "batch action"],
-    eps_hat: Float[Tensor, "batch action"],
-    noise: DiffusionNoise,
-    weights: Float[Tensor, " batch"],
-    action_reduction: ActionReduction,
-) -> Float[Tensor, ""]:
-    """The weighted-likelihood term of Eq. 11: Eq. 13 (Gaussian surrogate) or Eq. 12 (ELBO)."""
-    if objective == "gaussian_surrogate":
-        return gaussian_surrogate_loss(actions, a0_hat, weights, surrogate_form)
-    if objective == "elbo":
-        return elbo_weighted_loss(
-            state.networks.require_schedule(),
-            noise.timesteps,
-            noise.noise,
-            eps_hat,
-            weights,
-            elbo_variant,
-            action_reduction,
-        )
-    raise ValueError(f"policy_objective must be 'gaussian_surrogate' or 'elbo', got {objective!r}")
-
-
 def _edp_crr_core(
     state: TrainState, batch: Batch, randomness: CRRRandomness, config: EDPCRRConfig
 ) -> tuple[TrainState, Metrics]:
     nets = state.networks
     P = state.params
-    dc = config.diffusion
     s, a = batch.observations, batch.actions
 
     # 1. Policy evaluation (Eq. 6 / Eq. 14).
@@ -152,56 +140,27 @@ def _edp_crr_core(
     )
 
     # 2. Policy improvement (Eqs. 12/13, 20, 21) with the pre-update critics.
-    def policy_loss(pp: Params) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
-        eps_hat, a0_hat = diffusion_terms(nets, pp, s, a, randomness.diffusion, dc)
-        l_diff = diffusion_loss(randomness.diffusion.noise, eps_hat, dc.action_reduction)
-        with torch.no_grad():
-            samples = a0_hat.detach()[None] + config.baseline_std * randomness.baseline_noise
-            s_rep = s[None].expand(samples.shape[0], -1, -1)
-            q_samples = min_q(nets, P["q1"], P["q2"], s_rep, samples)
-            q_data = min_q(nets, P["q1"], P["q2"], s, a)
-            advantage = crr_advantage(q_data, q_samples)
-            weights = torch.exp(advantage / config.temperature)
-            if config.weight_cap is not None:
-                weights = torch.clamp(weights, max=config.weight_cap)
-        guide = policy_improvement_loss(
-            config.policy_objective,
-            config.surrogate_form,
-            config.elbo_variant,
-            state,
-            a,
-            a0_hat,
-            eps_hat,
-            randomness.diffusion,
-            weights,
-            dc.action_reduction,
-        )
-        total = config.diffusion_weight * l_diff + config.loss_weight * guide
-        return total, (l_diff.detach(), guide.detach(), advantage.mean(), weights.mean())
+    def weights_of(a0_hat: Tensor) -> tuple[Tensor, Metrics]:
+        samples = a0_hat[None] + config.baseline_std * randomness.baseline_noise
+        s_rep = s[None].expand(samples.shape[0], -1, -1)
+        q_samples = min_q(nets, P["q1"], P["q2"], s_rep, samples)
+        q_data = min_q(nets, P["q1"], P["q2"], s, a)
+        advantage = crr_advantage(q_data, q_samples)
+        weights = capped_exponential_weights(advantage / config.temperature, config.weight_cap)
+        return weights, {"advantage_mean": advantage.mean(), "weight_mean": weights.mean()}
 
-    grads, (p_loss, (l_diff, guide, adv, w_mean)) = grad_and_value(policy_loss, has_aux=True)(
-        P["policy"]
-    )
-    new_policy, opt_policy, policy_norm = apply_gradients(
-        P["policy"], grads, state.optimizers["policy"], config.optimizer
-    )
+    def policy_loss(pp: Params) -> tuple[Tensor, Metrics]:
+        return weighted_regression_loss(state, pp, batch, randomness.diffusion, config, weights_of)
+
+    new_policy, opt_policy, policy_metrics = policy_step(state, policy_loss, config.optimizer)
 
     # 3. Targets.
-    metrics: Metrics = {
-        **critic_metrics,
-        "policy_loss": p_loss.detach(),
-        "diffusion_loss": l_diff,
-        "guide_loss": guide,
-        "advantage_mean": adv,
-        "weight_mean": w_mean,
-        "policy_grad_norm": policy_norm,
-    }
     return finish_diffusion_update(
         state,
         {"policy": new_policy, "q1": new_q1, "q2": new_q2},
         {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
-        config.targets,
-        metrics,
+        config.target_networks,
+        {**critic_metrics, **policy_metrics},
         s.dtype,
     )
 
@@ -224,3 +183,19 @@ def edp_crr_update(
         ValueError: naming the tensor if the batch holds NaN or inf.
     """
     return run_update(_edp_crr_core, state, batch, randomness, config, "edp_crr_update")
+
+
+register(
+    AlgorithmSpec(
+        name="edp_crr",
+        title="EDP + CRR",
+        equations="Eqs. 11-13, 20-21; App. A.2",
+        config_class=EDPCRRConfig,
+        init=init_edp_crr,
+        draw=draw_crr_randomness,
+        update=edp_crr_update,
+        act=make_diffusion_act("dpm_solver"),
+        policy_class="diffusion",
+        reward_family="crr",
+    )
+)

@@ -20,25 +20,31 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.func import grad_and_value
 
+from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import Params, apply_gradients
-from edp_ref.algorithms.config import EDPIQLConfig
-from edp_ref.algorithms.critic import expectile_loss, min_q, td_critic_step
+from edp_ref.algorithms.critic import expectile_value_step, min_q, td_critic_step
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
-    diffusion_terms,
     draw_diffusion_noise,
     init_diffusion_agent,
 )
-from edp_ref.algorithms.diffusion_steps import finish_diffusion_update
-from edp_ref.algorithms.edp_crr import policy_improvement_loss
 from edp_ref.algorithms.execution import Metrics, run_update
+from edp_ref.algorithms.optim import Params
+from edp_ref.algorithms.policy_improvement import (
+    WeightedRegressionConfig,
+    policy_step,
+    weighted_regression_loss,
+)
+from edp_ref.algorithms.pytree import pytree_dataclass
+from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
-from edp_ref.core.losses import diffusion_loss
+from edp_ref.algorithms.targets import finish_diffusion_update
+from edp_ref.algorithms.weights import capped_exponential_weights
+from edp_ref.config_checks import check_at_least, check_interval, check_positive
 
 __all__ = [
+    "EDPIQLConfig",
     "IQLRandomness",
     "draw_iql_randomness",
     "edp_iql_update",
@@ -46,6 +52,26 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class EDPIQLConfig(WeightedRegressionConfig):
+    """EDP + IQL (Appendix A.3): expectile V, double Q, weights exp((Q - V)/tau) on Eq. 13."""
+
+    # tau of L_2^tau (Eq. 22): 0.7, 0.9 on antmaze (App. A.3).
+    expectile: float = 0.7
+    # Weight exp(inverse_temperature (Q - V)): paper App. A.3 uses temperature beta = 1
+    # (inverse 1.0); the official code multiplies by awr_temperature = 3.0.
+    inverse_temperature: float = 1.0
+    # Cap of the weight (official: 100); None for no cap.
+    weight_cap: float | None = 100.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_interval(self, "expectile", 0.0, 1.0, closed_high=False)
+        check_at_least(self, 0.0, "inverse_temperature")
+        check_positive(self, "weight_cap")
+
+
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class IQLRandomness:
     """All randomness of one EDP + IQL update: k and eps of L_diff (nothing is sampled).
@@ -98,79 +124,44 @@ def _edp_iql_core(
     state: TrainState, batch: Batch, randomness: IQLRandomness, config: EDPIQLConfig
 ) -> tuple[TrainState, Metrics]:
     nets = state.networks
-    P, T = state.params, state.target_params
-    dc = config.diffusion
+    T = state.target_params
     s, a = batch.observations, batch.actions
 
     with torch.no_grad():
         q_target = min_q(nets, T["q1"], T["q2"], s, a)
 
     # 1. Value: expectile regression on the target critics' min (Eq. 22).
-    def value_loss(vp: Params) -> tuple[Tensor, Tensor]:
-        v = nets.state_value(vp, s)
-        return expectile_loss(q_target - v, config.expectile), v.mean().detach()
-
-    v_grads, (v_loss, v_mean) = grad_and_value(value_loss, has_aux=True)(P["value"])
-    new_value, opt_value, value_norm = apply_gradients(
-        P["value"], v_grads, state.optimizers["value"], config.optimizer
+    new_value, opt_value, value_metrics = expectile_value_step(
+        state, s, q_target, config.optimizer, config.expectile
     )
 
     # 2. Policy: weights from the updated V (App. A.3).
-    with torch.no_grad():
+    def weights_of(_a0_hat: Tensor) -> tuple[Tensor, Metrics]:
         advantage = q_target - nets.state_value(new_value, s)
-        weights = torch.exp(config.inverse_temperature * advantage)
-        if config.weight_cap is not None:
-            weights = torch.clamp(weights, max=config.weight_cap)
-
-    def policy_loss(pp: Params) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        eps_hat, a0_hat = diffusion_terms(nets, pp, s, a, randomness.diffusion, dc)
-        l_diff = diffusion_loss(randomness.diffusion.noise, eps_hat, dc.action_reduction)
-        guide = policy_improvement_loss(
-            config.policy_objective,
-            config.surrogate_form,
-            config.elbo_variant,
-            state,
-            a,
-            a0_hat,
-            eps_hat,
-            randomness.diffusion,
-            weights,
-            dc.action_reduction,
+        weights = capped_exponential_weights(
+            config.inverse_temperature * advantage, config.weight_cap
         )
-        total = config.diffusion_weight * l_diff + config.loss_weight * guide
-        return total, (l_diff.detach(), guide.detach())
+        return weights, {"advantage_mean": advantage.mean(), "weight_mean": weights.mean()}
 
-    grads, (p_loss, (l_diff, guide)) = grad_and_value(policy_loss, has_aux=True)(P["policy"])
-    new_policy, opt_policy, policy_norm = apply_gradients(
-        P["policy"], grads, state.optimizers["policy"], config.optimizer
-    )
+    def policy_loss(pp: Params) -> tuple[Tensor, Metrics]:
+        return weighted_regression_loss(state, pp, batch, randomness.diffusion, config, weights_of)
+
+    new_policy, opt_policy, policy_metrics = policy_step(state, policy_loss, config.optimizer)
 
     # 3. Critics towards r + gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
     new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
-        state, batch, next_v, config.optimizer, config.targets.discount
+        state, batch, next_v, config.optimizer, config.discount
     )
 
     # 4. Targets.
-    metrics: Metrics = {
-        **critic_metrics,
-        "value_loss": v_loss.detach(),
-        "value_mean": v_mean,
-        "value_grad_norm": value_norm,
-        "advantage_mean": advantage.mean(),
-        "weight_mean": weights.mean(),
-        "policy_loss": p_loss.detach(),
-        "diffusion_loss": l_diff,
-        "guide_loss": guide,
-        "policy_grad_norm": policy_norm,
-    }
     return finish_diffusion_update(
         state,
         {"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
         {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2, "value": opt_value},
-        config.targets,
-        metrics,
+        config.target_networks,
+        {**critic_metrics, **value_metrics, **policy_metrics},
         s.dtype,
     )
 
@@ -193,3 +184,19 @@ def edp_iql_update(
         ValueError: naming the tensor if the batch holds NaN or inf.
     """
     return run_update(_edp_iql_core, state, batch, randomness, config, "edp_iql_update")
+
+
+register(
+    AlgorithmSpec(
+        name="edp_iql",
+        title="EDP + IQL",
+        equations="Eqs. 11-13, 22; App. A.3",
+        config_class=EDPIQLConfig,
+        init=init_edp_iql,
+        draw=draw_iql_randomness,
+        update=edp_iql_update,
+        act=make_diffusion_act("dpm_solver"),
+        policy_class="diffusion",
+        reward_family="iql",
+    )
+)

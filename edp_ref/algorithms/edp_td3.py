@@ -15,22 +15,22 @@ One update, with t = state.step + 1:
    update); the EMA policy moves by tau only when t > ema_start and t % ema_every == 0.
 
 With ``policy_action="sampler"`` the L_pi action comes from running the whole sampler with
-gradients instead of Eq. 9: Diffusion-QL (:mod:`edp_ref.algorithms.dql`) and the "EDP w/o AP"
-ablation (:mod:`edp_ref.algorithms.ablations`) use this same update.
+gradients instead of Eq. 9: Diffusion-QL (:mod:`edp_ref.algorithms.dql`) and the Fig. 2
+ablations (:mod:`edp_ref.algorithms.ablations`) are configurations of this same update.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
-from torch.func import grad_and_value
 
+from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.common import Params, apply_gradients
-from edp_ref.algorithms.config import EDPTD3Config
+from edp_ref.algorithms.config import DiffusionAlgorithmConfig, NextActionPolicy, SamplerKind
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
     SamplerNoise,
@@ -40,24 +40,62 @@ from edp_ref.algorithms.diffusion_policy import (
     init_diffusion_agent,
     sample_diffusion_actions,
 )
-from edp_ref.algorithms.diffusion_steps import (
-    diffusion_policy_evaluation,
-    ema_due,
-    finish_diffusion_update,
-)
 from edp_ref.algorithms.execution import Metrics, run_update
+from edp_ref.algorithms.optim import Params
+from edp_ref.algorithms.policy_evaluation import diffusion_policy_evaluation
+from edp_ref.algorithms.policy_improvement import policy_step
+from edp_ref.algorithms.pytree import pytree_dataclass
+from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
+from edp_ref.algorithms.targets import finish_diffusion_update
+from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import diffusion_loss
 
 __all__ = [
+    "EDPTD3Config",
     "TD3Randomness",
+    "check_policy_action",
     "draw_td3_randomness",
     "edp_td3_update",
-    "ema_due",
     "init_edp_td3",
 ]
 
 
+@dataclass(frozen=True)
+class EDPTD3Config(DiffusionAlgorithmConfig):
+    """EDP + TD3 (Appendix A.1, Algorithm 1): L_diff + lambda L_pi on the approximated action."""
+
+    # alpha of TD3+BC (Eq. 16): L_pi = -(alpha / stopgrad(mean |Q|)) mean Q (official: 2.0).
+    alpha: float = 2.0
+    # lambda of Algorithm 1, Table 3's "loss weight" (locomotion 1.0, antmaze 1.0, adroit 0.1,
+    # kitchen 0.005): policy loss = L_diff + loss_weight * L_pi.
+    loss_weight: float = 1.0
+    # Which critic drives L_pi: "random" (App. A.1 and official: Q1 or Q2 with equal probability
+    # each step) or "q1" (original TD3, Eq. 15).
+    q_head: Literal["random", "q1"] = "random"
+    # Normaliser of L_pi: "chosen_head" (official EDP: mean |Q| of the head used), "other_head"
+    # (Diffusion-QL: mean |Q| of the other head) or "none" (plain alpha * Eq. 10).
+    q_normalisation: Literal["chosen_head", "other_head", "none"] = "chosen_head"
+    # Policy that draws the next actions a' of the TD target (Eq. 6): "ema" (official: the EMA
+    # copy of the policy) or "online" (Eq. 6 / Alg. 1 as printed: pi_theta).
+    next_action_policy: NextActionPolicy = "ema"
+    # Sampler of the next actions: "dpm_solver" (EDP) or "ddpm" (EDP w/o DPM, Diffusion-QL).
+    next_action_sampler: SamplerKind = "dpm_solver"
+    # Action fed to L_pi: "approximation" (Eq. 9, EDP) or "sampler" (backpropagation through
+    # the whole reverse chain: Diffusion-QL and the "EDP w/o AP" ablation).
+    policy_action: Literal["approximation", "sampler"] = "approximation"
+    # Sampler that produces the L_pi action when policy_action == "sampler".
+    policy_action_sampler: SamplerKind = "dpm_solver"
+    # False (official): critic and policy gradients both from the pre-update parameters; True
+    # (Algorithm 1's order): L_pi uses the critics after this step's critic update.
+    policy_uses_updated_critic: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self, 0.0, "alpha", "loss_weight")
+
+
+@pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class TD3Randomness:
     """All randomness of one EDP + TD3 update.
@@ -130,14 +168,12 @@ def _edp_td3_core(
         (new_q1, new_q2) if config.policy_uses_updated_critic else (P["q1"], P["q2"])
     )
 
-    def policy_loss(pp: Params) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+    def policy_loss(pp: Params) -> tuple[Tensor, Metrics]:
         eps_hat, a0_hat = diffusion_terms(nets, pp, s, a, randomness.diffusion, dc)
         l_diff = diffusion_loss(randomness.diffusion.noise, eps_hat, dc.action_reduction)
-        if config.policy_action == "approximation":
+        if randomness.policy_actions is None:  # policy_action == "approximation"
             a_pi = a0_hat
         else:
-            if randomness.policy_actions is None:
-                raise ValueError("edp_td3_update: policy_action='sampler' needs policy_actions")
             a_pi = sample_diffusion_actions(
                 nets, pp, s, randomness.policy_actions, dc, config.policy_action_sampler
             )
@@ -158,33 +194,44 @@ def _edp_td3_core(
             lmbda = torch.full((), config.alpha, dtype=s.dtype, device=s.device)
         l_pi = -lmbda * q_chosen.mean()
         total = l_diff + config.loss_weight * l_pi
-        return total, (l_diff.detach(), l_pi.detach(), lmbda, q_chosen.mean().detach())
+        return total, {
+            "diffusion_loss": l_diff.detach(),
+            "guide_loss": l_pi.detach(),
+            "lambda": lmbda,
+            "q_policy_mean": q_chosen.mean().detach(),
+        }
 
-    grads, (p_loss, (l_diff, l_pi, lmbda, q_pi)) = grad_and_value(policy_loss, has_aux=True)(
-        P["policy"]
-    )
-    new_policy, opt_policy, policy_norm = apply_gradients(
-        P["policy"], grads, state.optimizers["policy"], config.optimizer
-    )
+    new_policy, opt_policy, policy_metrics = policy_step(state, policy_loss, config.optimizer)
 
     # 3. Targets: critics every update, EMA policy on its schedule.
-    metrics: Metrics = {
-        **critic_metrics,
-        "policy_loss": p_loss.detach(),
-        "diffusion_loss": l_diff,
-        "guide_loss": l_pi,
-        "lambda": lmbda,
-        "q_policy_mean": q_pi,
-        "policy_grad_norm": policy_norm,
-    }
     return finish_diffusion_update(
         state,
         {"policy": new_policy, "q1": new_q1, "q2": new_q2},
         {"policy": opt_policy, "q1": opt_q1, "q2": opt_q2},
-        config.targets,
-        metrics,
+        config.target_networks,
+        {**critic_metrics, **policy_metrics},
         s.dtype,
     )
+
+
+def check_policy_action(
+    where: str, randomness: TD3Randomness, config: EDPTD3Config, expected: str | None = None
+) -> None:
+    """Raise ``ValueError`` naming ``where`` if ``config.policy_action`` is not ``expected`` (when
+    given) or the randomness lacks the L_pi sampler noise that ``policy_action="sampler"`` needs
+    (or holds it although the config approximates the action)."""
+    if expected is not None and config.policy_action != expected:
+        raise ValueError(
+            f"{where}: this update needs policy_action={expected!r}; got "
+            f"policy_action={config.policy_action!r}"
+        )
+    has_noise = randomness.policy_actions is not None
+    if has_noise != (config.policy_action == "sampler"):
+        raise ValueError(
+            f"{where}: randomness.policy_actions is "
+            f"{'set' if has_noise else 'None'} but policy_action={config.policy_action!r}; "
+            "draw the randomness with draw_td3_randomness(config, ...) of the same config"
+        )
 
 
 def edp_td3_update(
@@ -203,6 +250,24 @@ def edp_td3_update(
         lambda, gradient norms before clipping, whether the EMA policy moved).
 
     Raises:
-        ValueError: naming the tensor if the batch holds NaN or inf.
+        ValueError: naming the tensor if the batch holds NaN or inf, or if the randomness does
+            not fit the config.
     """
+    check_policy_action("edp_td3_update", randomness, config)
     return run_update(_edp_td3_core, state, batch, randomness, config, "edp_td3_update")
+
+
+register(
+    AlgorithmSpec(
+        name="edp_td3",
+        title="EDP + TD3",
+        equations="Eqs. 5-10, 14; Algorithm 1; App. A.1",
+        config_class=EDPTD3Config,
+        init=init_edp_td3,
+        draw=draw_td3_randomness,
+        update=edp_td3_update,
+        act=make_diffusion_act("dpm_solver"),
+        policy_class="diffusion",
+        reward_family="td3",
+    )
+)

@@ -9,7 +9,8 @@ its own norm) and the data-dependent switches (EMA schedule, random Q head), so 
 equals S independent updates up to float round-off (``tests/test_multiseed.py``).
 
 * :func:`stack_states` / :func:`unstack_state`: S states <-> one stacked state.
-* :func:`stack_tree` / :func:`unstack_tree`: the same for batches and randomness dataclasses.
+* :func:`stack_tree` / :func:`unstack_tree` (:mod:`edp_ref.algorithms.pytree`): the same for
+  batches and randomness dataclasses.
 * :func:`vmap_update`: ``update(state, batch, randomness, config)`` -> its S-seed version,
   optionally compiled.
 * :func:`sequential_update`: the plain path, S calls of ``update`` (same signature), for the
@@ -28,6 +29,7 @@ from torch import Tensor
 
 from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.pytree import stack_tree, unstack_tree
 from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
 from edp_ref.compilation import compile_function
 
@@ -47,76 +49,6 @@ T = TypeVar("T")
 MultiSeedStrategy = Literal["vmap", "sequential"]
 Update = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 StackedUpdate = Callable[[TrainState, Batch, Any], tuple[TrainState, Metrics]]
-
-
-def _to_tree(obj: Any) -> Any:
-    """A dataclass-of-tensors (nested) as nested dicts of tensors; None fields are left out."""
-    if isinstance(obj, Tensor):
-        return obj
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-        return {k: _to_tree(v) for k, v in fields.items() if v is not None}
-    if isinstance(obj, dict):
-        return {k: _to_tree(v) for k, v in obj.items() if v is not None}
-    raise TypeError(f"multiseed: cannot stack a {type(obj).__name__} (expected tensors)")
-
-
-def _from_tree(template: Any, tree: Any, stacked: bool = False) -> Any:
-    """The inverse of :func:`_to_tree` with ``template``'s classes.
-
-    With ``stacked`` the dataclasses are built without running their ``__init__`` (whose shape
-    checks expect one seed's shapes, not the stacked ``[S, ...]`` ones).
-    """
-    if isinstance(template, Tensor) or template is None:
-        return tree
-    if dataclasses.is_dataclass(template) and not isinstance(template, type):
-        values = {
-            f.name: _from_tree(getattr(template, f.name), tree.get(f.name), stacked)
-            for f in dataclasses.fields(template)
-        }
-        if not stacked:
-            return type(template)(**values)
-        obj = object.__new__(type(template))
-        for name, value in values.items():
-            object.__setattr__(obj, name, value)
-        return obj
-    if isinstance(template, dict):
-        return {k: _from_tree(v, tree.get(k), stacked) for k, v in template.items()}
-    raise TypeError(f"multiseed: cannot rebuild a {type(template).__name__}")
-
-
-def _map_leaves(fn: Callable[[list[Tensor]], Tensor], trees: Sequence[Any]) -> Any:
-    first = trees[0]
-    if isinstance(first, Tensor):
-        return fn(list(trees))
-    return {k: _map_leaves(fn, [t[k] for t in trees]) for k in first}
-
-
-def stack_tree(objs: Sequence[T]) -> T:
-    """Stack S dataclasses of tensors (a :class:`Batch`, a randomness) along a new dim 0.
-
-    The result has the members' class but ``[S, ...]`` tensors; it is built without the class's
-    own checks (which expect one member's shapes) and is meant for :func:`vmap_update`.
-    """
-    if not objs:
-        raise ValueError("stack_tree: need at least one object")
-    stacked = _map_leaves(torch.stack, [_to_tree(o) for o in objs])
-    out: T = _from_tree(objs[0], stacked, stacked=True)
-    return out
-
-
-def unstack_tree(obj: T, seeds: int) -> list[T]:
-    """Split a stacked dataclass of tensors into its ``seeds`` members."""
-    tree = _to_tree(obj)
-
-    def member(i: int) -> T:
-        def pick(ts: list[Tensor]) -> Tensor:
-            return ts[0][i]
-
-        out: T = _from_tree(obj, _map_leaves(pick, [tree]))
-        return out
-
-    return [member(i) for i in range(seeds)]
 
 
 def stack_states(states: Sequence[TrainState]) -> TrainState:
@@ -186,20 +118,17 @@ def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUp
     inner_config = dataclasses.replace(config, compile=False, check_batch=False)
 
     def flat_update(
-        flat_state: dict[str, Tensor], batch_tree: Any, rand_tree: Any, template: Any
+        flat_state: dict[str, Tensor], batch: Batch, randomness: Any, template: TrainState
     ) -> tuple[dict[str, Tensor], Metrics]:
-        state_t, batch_t, rand_t = template
-        state = load_state_tensors(state_t, flat_state)
-        batch = _from_tree(batch_t, batch_tree)
-        randomness = _from_tree(rand_t, rand_tree)
+        state = load_state_tensors(template, flat_state)
         new_state, metrics = update(state, batch, randomness, inner_config)
         return state_tensors(new_state), metrics
 
     def run(state: TrainState, batch: Batch, randomness: Any) -> tuple[TrainState, Metrics]:
-        templates = (unstack_state(state)[0], unstack_tree(batch, 1)[0], randomness)
+        template = unstack_state(state)[0]
         flat, metrics = torch.func.vmap(
-            lambda f, b, r: flat_update(f, b, r, templates), in_dims=(0, 0, 0), randomness="error"
-        )(state_tensors(state), _to_tree(batch), _to_tree(randomness))
+            lambda f, b, r: flat_update(f, b, r, template), in_dims=(0, 0, 0), randomness="error"
+        )(state_tensors(state), batch, randomness)
         return _load_unchecked(state, flat), metrics
 
     return compile_function(run) if compile else run

@@ -10,26 +10,27 @@ The noise schedule (Eq. 1) of a diffusion policy travels there too, on the state
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from edp_ref.algorithms.common import AdamState, Params, adam_init, masked_polyak, polyak
+from edp_ref.algorithms.optim import AdamState, Params, adam_init
 from edp_ref.core.schedule import Schedule
 
 __all__ = [
     "Networks",
     "TrainState",
-    "advance_state",
     "build_state",
     "load_state_tensors",
+    "seeded_from",
     "state_tensors",
 ]
 
@@ -89,6 +90,16 @@ class Networks:
     def policy_output(self, params: Params, observations: Float[Tensor, "batch state"]) -> Any:
         """The feed-forward policy's output (an action, or a (mean, log_std) pair)."""
         return functional_call(self.policy, params, (observations,))
+
+    @property
+    def state_dim(self) -> int:
+        """S, the width of the observations the critics take."""
+        return cast(int, self.q.state_dim)
+
+    @property
+    def action_dim(self) -> int:
+        """A, the width of the actions the critics take and the policy produces."""
+        return cast(int, self.q.action_dim)
 
     def require_schedule(self) -> Schedule:
         """The noise schedule; raises if this agent has no diffusion policy."""
@@ -179,39 +190,17 @@ def build_state(
     )
 
 
-def advance_state(
-    state: TrainState,
-    params: dict[str, Params],
-    optimizers: dict[str, AdamState],
-    critic_tau: float,
-    *,
-    critic_mask: Tensor | None = None,
-    policy_target: Params | None = None,
-) -> TrainState:
-    """The state after update number ``state.step + 1``: the new online parameters and Adam
-    states, the target critics Polyak-moved towards the new ones (theta' <- tau theta +
-    (1 - tau) theta', only where ``critic_mask`` if given) and, if given, the new policy target.
+@contextlib.contextmanager
+def seeded_from(generator: torch.Generator) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded from ``generator``, then restore it.
 
-    Args:
-        state: the state before the update.
-        params: the new online parameters by network name ("policy", "q1", "q2"[, "value"]).
-        optimizers: the new Adam states, keyed like ``params``.
-        critic_tau: tau of the critic targets.
-        critic_mask: optional boolean scalar; where false the critic targets stay (TD3+BC's
-            delayed targets), without a host sync.
-        policy_target: the new policy target (EMA policy or target actor), or None for agents
-            without one.
+    For code that draws from the global RNG (PyTorch's default Linear init): the draw depends only
+    on ``generator``, and the caller's global RNG state is left as it was.
     """
-    T = state.target_params
-    targets: dict[str, Params] = {} if policy_target is None else {"policy": policy_target}
-    for name in ("q1", "q2"):
-        if critic_mask is None:
-            targets[name] = polyak(T[name], params[name], critic_tau)
-        else:
-            targets[name] = masked_polyak(T[name], params[name], critic_tau, critic_mask)
-    return state.replace(
-        params=params, target_params=targets, optimizers=optimizers, step=state.step + 1
-    )
+    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def state_tensors(state: TrainState) -> dict[str, Tensor]:

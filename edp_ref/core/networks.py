@@ -202,6 +202,8 @@ class QNetwork(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
+        self.state_dim = state_dim
+        self.action_dim = action_dim
         self.body = mlp(state_dim + action_dim, 1, hidden, layers)
         _init(self, init, generator)
 

@@ -159,8 +159,8 @@ def _algorithms() -> list[_Algorithm]:
     net = alg.NetworkConfig(hidden=16)
     diffusion = alg.DiffusionConfig(num_steps=50, dpm_steps=6)
     # EMA every update from the first, so that one update exercises the EMA policy too.
-    targets = alg.TargetConfig(ema_start=0, ema_every=1)
-    common: dict[str, Any] = {"network": net, "targets": targets, "compile": False}
+    targets = alg.TargetNetworkConfig(ema_start=0, ema_every=1)
+    common: dict[str, Any] = {"network": net, "target_networks": targets, "compile": False}
     return [
         _Algorithm(
             "edp_td3",

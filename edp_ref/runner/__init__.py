@@ -37,10 +37,8 @@ from edp_ref.runner.train import (
     RunMismatchError,
     RunResult,
     RunSpec,
-    eas_actions,
     evaluate_final_checkpoint,
     evaluation_epochs,
-    feedforward_eas_actions,
     train_run,
 )
 
@@ -64,11 +62,9 @@ __all__ = [
     "RunSpec",
     "agent_spec",
     "build_grid",
-    "eas_actions",
     "ensure_datasets",
     "evaluate_final_checkpoint",
     "evaluation_epochs",
-    "feedforward_eas_actions",
     "load_checkpoint",
     "online_model_selection",
     "read_benchmark",

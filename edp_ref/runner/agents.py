@@ -1,33 +1,30 @@
-"""The agents the runner trains: (algorithm, policy class) pairs of the paper's tables.
+"""The agents the runner trains: the (algorithm, policy class) columns of the paper's tables, each
+bound to a registered algorithm (:data:`edp_ref.algorithms.REGISTRY`), a config variant and the
+way it acts at evaluation.
 
-Each agent binds the algorithm module's ``init_*``, ``draw_*_randomness`` and ``*_update``
-(``edp_ref.algorithms``) to a config built with Table 3's per-domain preset
-(``preset_config``), and says how it acts at evaluation:
-
-| algorithm / policy | paper | update |
+| algorithm / policy | paper | registered algorithm |
 |---|---|---|
-| {td3,crr,iql} / edp | EDP + TD3 / CRR / IQL (Tables 2, 5) | ``edp_{td3,crr,iql}_update`` |
-| {td3,crr,iql} / ff | Table 2's FF columns | ``td3bc_update``, ``gaussian_{crr,iql}_update`` |
-| td3-eas / ff | Table 6's TD3+EAS: TD3+BC evaluated with EAS | ``td3bc_update`` |
-| dql / diffusion | Tables 1, 4's DQL (Diffusion-QL's configuration) | ``dql_update`` |
-| td3-k100 / edp | Table 7's "Action Approx" (K = 100) | ``edp_td3_update`` |
-| td3-k100 / diffusion | Table 7's "DDPM" (100 DDPM steps) | ``edp_without_ap_update`` |
+| {td3,crr,iql} / edp | EDP + TD3 / CRR / IQL (Tables 2, 5) | ``edp_{td3,crr,iql}`` |
+| {td3,crr,iql} / ff | Table 2's FF columns | ``td3bc``, ``gaussian_crr``, ``gaussian_iql`` |
+| td3-eas / ff | Table 6's TD3+EAS: TD3+BC evaluated with EAS | ``td3bc`` (perturbed-actor EAS) |
+| dql / diffusion | Tables 1, 4's DQL (Diffusion-QL's configuration) | ``dql`` |
+| td3-k100 / edp | Table 7's "Action Approx" (K = 100) | ``edp_td3`` with K = 100 |
+| td3-k100 / diffusion | Table 7's "DDPM" (100 DDPM steps) | ``edp_without_ap`` with DDPM, K = 100 |
 
-Diffusion agents act by energy-based action selection (Sec. 4.5, Alg. 2) over DPM-Solver samples
-(DDPM for the DQL agent, as Diffusion-QL samples); feed-forward agents act with the actor's
-output (TD3+BC) or the Gaussian mean (CRR, IQL).
+Every config starts from the registered algorithm's defaults (the paper's), then Table 3's
+per-domain preset (:func:`edp_ref.algorithms.preset_config`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edp_ref import algorithms as A
-from edp_ref.algorithms.config import AlgorithmConfig, SamplerKind
-from edp_ref.algorithms.execution import Metrics
+from edp_ref import algorithms as alg
+from edp_ref.algorithms.acting import ActFn
+from edp_ref.algorithms.registry import AlgorithmSpec, DrawFn, InitFn, RewardFamily, UpdateFn
 
 __all__ = [
     "AGENTS",
@@ -38,106 +35,104 @@ __all__ = [
     "build_config",
 ]
 
-Family = Literal["td3", "crr", "iql"]
-EvalMode = Literal["eas", "feedforward", "feedforward_eas"]
-
-InitFn = Callable[..., A.TrainState]
-DrawFn = Callable[..., Any]
-UpdateFn = Callable[[A.TrainState, A.Batch, Any, Any], tuple[A.TrainState, Metrics]]
-
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """How to build, train and evaluate one (algorithm, policy class) pair.
+    """One column of the paper's tables: a registered algorithm, a config variant, an act.
 
     Attributes:
         algorithm: the runner's algorithm name (``td3``, ``crr``, ``iql``, ``dql``, ...).
         policy: ``edp`` (efficient diffusion policy), ``ff`` (feed-forward MLP) or
             ``diffusion`` (a diffusion policy trained through its whole sampler).
         description: the paper's name of the agent.
-        family: td3 / crr / iql: picks the official per-domain reward preprocessing.
-        base_config: the config before Table 3's per-task preset.
-        init, draw, update: the algorithm module's functions.
-        eval_mode: ``eas`` (diffusion: Alg. 2 over sampler draws), ``feedforward`` (actor or
-            Gaussian mean), ``feedforward_eas`` (Table 6: EAS over Gaussian perturbations of
-            the deterministic actor).
-        eval_sampler: sampler of the EAS candidates.
+        registered: the name of the algorithm in :data:`edp_ref.algorithms.REGISTRY`.
+        config_changes: fields that differ from the registered algorithm's default config
+            (nested configs given by their changed fields, e.g. ``{"diffusion": {...}}``).
+        act_override: how it acts at evaluation when not the algorithm's own ``act``.
     """
 
     algorithm: str
     policy: str
     description: str
-    family: Family
-    base_config: Callable[[], AlgorithmConfig]
-    init: InitFn
-    draw: DrawFn
-    update: UpdateFn
-    eval_mode: EvalMode
-    eval_sampler: SamplerKind = "dpm_solver"
+    registered: str
+    config_changes: Mapping[str, Any] = field(default_factory=dict)
+    act_override: ActFn | None = None
 
     @property
     def key(self) -> str:
         return f"{self.algorithm}-{self.policy}"
 
     @property
+    def spec(self) -> AlgorithmSpec:
+        """The registered algorithm."""
+        return alg.REGISTRY[self.registered]
+
+    @property
+    def init(self) -> InitFn:
+        return self.spec.init
+
+    @property
+    def draw(self) -> DrawFn:
+        return self.spec.draw
+
+    @property
+    def update(self) -> UpdateFn:
+        return self.spec.update
+
+    @property
+    def act(self) -> ActFn:
+        return self.act_override or self.spec.act
+
+    @property
+    def family(self) -> RewardFamily:
+        return self.spec.reward_family
+
+    @property
     def is_diffusion(self) -> bool:
-        return self.eval_mode == "eas"
+        return self.spec.policy_class == "diffusion"
+
+    def base_config(self) -> alg.AlgorithmConfig:
+        """The registered algorithm's default config with this agent's changes."""
+        config: alg.AlgorithmConfig = _with_changes(self.spec.config_class(), self.config_changes)
+        return config
 
 
-def _no_randomness(*_args: Any, **_kwargs: Any) -> None:
-    return None
+def _with_changes(config: Any, changes: Mapping[str, Any]) -> Any:
+    resolved = {
+        name: _with_changes(getattr(config, name), value) if isinstance(value, Mapping) else value
+        for name, value in changes.items()
+    }
+    return dataclasses.replace(config, **resolved)
 
 
-def _k100_ddpm() -> AlgorithmConfig:
-    return A.EDPWithoutAPConfig(
-        diffusion=A.DiffusionConfig(num_steps=100), policy_action_sampler="ddpm"
-    )
-
+_K100 = {"diffusion": {"num_steps": 100}}
 
 _AGENT_LIST = (
+    AgentSpec("td3", "edp", "EDP + TD3", "edp_td3"),
+    AgentSpec("crr", "edp", "EDP + CRR", "edp_crr"),
+    AgentSpec("iql", "edp", "EDP + IQL", "edp_iql"),
+    AgentSpec("td3", "ff", "TD3+BC (feed-forward)", "td3bc"),
+    AgentSpec("crr", "ff", "CRR (Gaussian feed-forward)", "gaussian_crr"),
+    AgentSpec("iql", "ff", "IQL (Gaussian feed-forward)", "gaussian_iql"),
     AgentSpec(
-        "td3", "edp", "EDP + TD3", "td3", A.EDPTD3Config, A.init_edp_td3,
-        A.draw_td3_randomness, A.edp_td3_update, "eas",
+        "td3-eas",
+        "ff",
+        "TD3+BC evaluated with EAS (Table 6)",
+        "td3bc",
+        act_override=alg.perturbed_actor_eas_act,
+    ),
+    AgentSpec("dql", "diffusion", "DQL: Diffusion-QL's configuration (vp, K = 5)", "dql"),
+    AgentSpec(
+        "td3-k100", "edp", "EDP + TD3 with K = 100 (Table 7, Action Approx)", "edp_td3", _K100
     ),
     AgentSpec(
-        "crr", "edp", "EDP + CRR", "crr", A.EDPCRRConfig, A.init_edp_crr,
-        A.draw_crr_randomness, A.edp_crr_update, "eas",
+        "td3-k100",
+        "diffusion",
+        "EDP + TD3 through 100 DDPM steps (Table 7, DDPM)",
+        "edp_without_ap",
+        {**_K100, "policy_action_sampler": "ddpm"},
     ),
-    AgentSpec(
-        "iql", "edp", "EDP + IQL", "iql", A.EDPIQLConfig, A.init_edp_iql,
-        A.draw_iql_randomness, A.edp_iql_update, "eas",
-    ),
-    AgentSpec(
-        "td3", "ff", "TD3+BC (feed-forward)", "td3", A.TD3BCConfig, A.init_td3bc,
-        A.draw_td3bc_randomness, A.td3bc_update, "feedforward",
-    ),
-    AgentSpec(
-        "crr", "ff", "CRR (Gaussian feed-forward)", "crr", A.GaussianCRRConfig,
-        A.init_gaussian_crr, A.draw_gaussian_crr_randomness, A.gaussian_crr_update,
-        "feedforward",
-    ),
-    AgentSpec(
-        "iql", "ff", "IQL (Gaussian feed-forward)", "iql", A.GaussianIQLConfig,
-        A.init_gaussian_iql, _no_randomness, A.gaussian_iql_update, "feedforward",
-    ),
-    AgentSpec(
-        "td3-eas", "ff", "TD3+BC evaluated with EAS (Table 6)", "td3", A.TD3BCConfig,
-        A.init_td3bc, A.draw_td3bc_randomness, A.td3bc_update, "feedforward_eas",
-    ),
-    AgentSpec(
-        "dql", "diffusion", "DQL: Diffusion-QL's configuration (vp, K = 5)", "td3", A.DQLConfig,
-        A.init_dql, A.draw_dql_randomness, A.dql_update, "eas", "ddpm",
-    ),
-    AgentSpec(
-        "td3-k100", "edp", "EDP + TD3 with K = 100 (Table 7, Action Approx)", "td3",
-        lambda: A.EDPTD3Config(diffusion=A.DiffusionConfig(num_steps=100)), A.init_edp_td3,
-        A.draw_td3_randomness, A.edp_td3_update, "eas",
-    ),
-    AgentSpec(
-        "td3-k100", "diffusion", "EDP + TD3 through 100 DDPM steps (Table 7, DDPM)", "td3",
-        _k100_ddpm, A.init_edp_td3, A.draw_td3_randomness, A.edp_without_ap_update, "eas",
-    ),
-)  # fmt: skip
+)
 
 #: Every agent by ``(algorithm, policy)``.
 AGENTS: dict[tuple[str, str], AgentSpec] = {(a.algorithm, a.policy): a for a in _AGENT_LIST}
@@ -167,14 +162,12 @@ def build_config(
     *,
     hidden: int | None = None,
     grad_clip: Literal["paper", "official"] = "paper",
-) -> AlgorithmConfig:
+) -> alg.AlgorithmConfig:
     """The agent's config with Table 3's preset for ``task`` (learning rate, gradient clip, loss
-    weight, expectile), an optional smaller network width (smoke runs) and, on CPU, no
-    torch.compile."""
-    config: Any = A.preset_config(agent.base_config(), task, grad_clip)  # type: ignore[type-var]
+    weight, expectile) and an optional smaller network width (smoke runs)."""
+    config = alg.preset_config(agent.base_config(), task, grad_clip)
     if hidden is not None:
         config = dataclasses.replace(
             config, network=dataclasses.replace(config.network, hidden=hidden)
         )
-    result: AlgorithmConfig = config
-    return result
+    return config

@@ -1,10 +1,8 @@
-"""Optimisation and target-network primitives shared by every update (Appendix A, Table 3).
+"""The optimiser of every update: global-norm gradient clipping and Adam (Table 3, Appendix A).
 
 All functions are pure: they take parameter dicts (name -> tensor) and return new ones, never
 mutating their inputs, so that an update is a function of its arguments.
 
-* :func:`polyak` / :func:`masked_polyak`: target networks, theta' <- tau theta + (1 - tau) theta'
-  (tau = 0.005 for the critics every step and for the EMA policy on its schedule; facts.md 3).
 * :func:`clip_by_global_norm`: Table 3's "gradient norm clipping". ``"optax"`` (official code):
   g <- g * max / ||g|| when ||g|| >= max, no epsilon; ``"torch"``: ``clip_grad_norm_``'s
   g <- g * min(1, max / (||g|| + 1e-6)) (Diffusion-QL's PyTorch code).
@@ -17,9 +15,7 @@ mutating their inputs, so that an update is a function of its arguments.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,9 +34,6 @@ __all__ = [
     "apply_gradients",
     "clip_by_global_norm",
     "global_norm",
-    "masked_polyak",
-    "polyak",
-    "seeded_from",
     "select_params",
 ]
 
@@ -74,17 +67,6 @@ def adam_init(params: Params) -> AdamState:
         mu={n: torch.zeros_like(p) for n, p in params.items()},
         nu={n: torch.zeros_like(p) for n, p in params.items()},
     )
-
-
-def polyak(target: Params, online: Params, tau: float) -> Params:
-    """theta' <- tau theta + (1 - tau) theta' for every parameter (official operand order)."""
-    return {n: tau * online[n] + (1.0 - tau) * t for n, t in target.items()}
-
-
-def masked_polyak(target: Params, online: Params, tau: float, apply: Bool[Tensor, ""]) -> Params:
-    """:func:`polyak` where ``apply`` is true, the unchanged target elsewhere (no host sync)."""
-    moved = polyak(target, online, tau)
-    return {n: torch.where(apply, moved[n], t) for n, t in target.items()}
 
 
 def select_params(apply: Bool[Tensor, ""], new: Params, old: Params) -> Params:
@@ -189,16 +171,3 @@ def apply_gradients(
         nu=select_params(apply, new_state.nu, state.nu),
     )
     return select_params(apply, new_params, params), kept, norm
-
-
-@contextlib.contextmanager
-def seeded_from(generator: torch.Generator) -> Iterator[None]:
-    """Run a block with torch's global RNG seeded from ``generator``, then restore it.
-
-    For code that draws from the global RNG (PyTorch's default Linear init): the draw depends only
-    on ``generator``, and the caller's global RNG state is left as it was.
-    """
-    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield

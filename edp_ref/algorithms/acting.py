@@ -1,0 +1,174 @@
+"""How a trained agent acts at evaluation (Sec. 4.5, Algorithm 2; Appendix C.4; Table 6).
+
+Each registered algorithm names one of these as its ``act``; every one has the signature
+``act(state, observations, config, settings, generator) -> actions`` and draws its randomness
+from ``generator`` (on the CPU; moved to the observations' device):
+
+* :func:`diffusion_act` (made by :func:`make_diffusion_act`): energy-based action selection
+  (Alg. 2) over N samples of the diffusion policy (DPM-Solver for EDP, DDPM for Diffusion-QL),
+  scored by min(Q1, Q2) of the online critics (official: sail-sg/edp, diffusion/dql.py), with
+  App. C.4's policy scaling and initial-noise scale; N = 1 is one plain sample.
+* :func:`feedforward_act`: the deterministic actor's output or the Gaussian policy's mean.
+* :func:`perturbed_actor_eas_act`: Table 6's TD3+EAS, EAS over N perturbations
+  clip(pi(s) + sigma xi_i, -1, 1) of a deterministic actor. The paper does not say how its
+  candidates were drawn; this is edp_ref's choice (SPEC.md section 4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
+from edp_ref.algorithms.critic import min_q
+from edp_ref.algorithms.diffusion_policy import (
+    draw_eas_uniforms,
+    draw_sampler_noise,
+    select_actions,
+)
+from edp_ref.algorithms.gaussian_policy import feedforward_actions
+from edp_ref.algorithms.state import TrainState
+from edp_ref.config_checks import check_at_least, check_field_types, check_positive
+from edp_ref.core.selection import energy_based_action_selection
+from edp_ref.validation import value_checks
+
+__all__ = [
+    "ActFn",
+    "ActingSettings",
+    "diffusion_act",
+    "feedforward_act",
+    "make_diffusion_act",
+    "perturbed_actor_eas_act",
+]
+
+
+@dataclass(frozen=True)
+class ActingSettings:
+    """How a policy acts at evaluation (Sec. 4.5, App. C.4, Table 6)."""
+
+    # N of EAS (paper: 10; official code: 50); 1 = one plain sample, no selection.
+    eas_candidates: int = 10
+    # Sampler of the candidates; None = the algorithm's own (DPM-Solver; DDPM for Diffusion-QL).
+    sampler: SamplerKind | None = None
+    # DPM-Solver model calls; None = the config's (Sec. 5: 15; Fig. 5 varies it).
+    dpm_steps: int | None = None
+    # tau of App. C.4 (Fig. 6): multiplies the predicted noise.
+    policy_scale: float = 1.0
+    # Multiplies the initial noise a^K (App. C.4, Fig. 7; 0 = deterministic sampling).
+    initial_noise_scale: float = 1.0
+    # Std of the Gaussian perturbations of a deterministic actor whose perturbed copies are EAS's
+    # candidates (Table 6's TD3+EAS; edp_ref's choice).
+    perturbation_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        check_positive(self, "eas_candidates", "dpm_steps")
+        check_at_least(self, 0.0, "policy_scale", "initial_noise_scale", "perturbation_std")
+
+
+#: ``act(state, observations, config, settings, generator) -> actions`` at evaluation.
+ActFn = Callable[[TrainState, Tensor, Any, ActingSettings, torch.Generator], Tensor]
+
+
+def make_diffusion_act(default_sampler: SamplerKind) -> ActFn:
+    """:func:`diffusion_act` with ``default_sampler`` when ``settings.sampler`` is None."""
+
+    def act(
+        state: TrainState,
+        observations: Float[Tensor, "batch state"],
+        config: Any,
+        settings: ActingSettings,
+        generator: torch.Generator,
+    ) -> Float[Tensor, "batch action"]:
+        return diffusion_act(state, observations, config, settings, generator, default_sampler)
+
+    act.__name__ = f"diffusion_act_{default_sampler}"
+    act.__doc__ = f"EAS over {default_sampler} samples (see diffusion_act)."
+    return act
+
+
+def diffusion_act(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    config: Any,
+    settings: ActingSettings,
+    generator: torch.Generator,
+    default_sampler: SamplerKind = "dpm_solver",
+) -> Float[Tensor, "batch action"]:
+    """EAS (Alg. 2) over N diffusion samples per state, with App. C.4's knobs.
+
+    Draws, in this order, the candidates' sampler noise for B * N rows and one uniform per
+    state from ``generator``.
+    """
+    diffusion: DiffusionConfig = config.diffusion
+    if settings.dpm_steps is not None:
+        diffusion = dataclasses.replace(diffusion, dpm_steps=settings.dpm_steps)
+    sampler = settings.sampler or default_sampler
+    n = settings.eas_candidates
+    batch = observations.shape[0]
+    noise = draw_sampler_noise(
+        sampler,
+        diffusion.num_steps,
+        batch * n,
+        state.networks.action_dim,
+        generator,
+        observations.device,
+        observations.dtype,
+    )
+    uniforms = draw_eas_uniforms(batch, generator, observations.device, observations.dtype)
+    return select_actions(
+        state,
+        observations,
+        noise,
+        uniforms,
+        n,
+        diffusion,
+        sampler,
+        policy_scale=settings.policy_scale,
+        initial_noise_scale=settings.initial_noise_scale,
+    )
+
+
+def feedforward_act(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    config: Any,
+    settings: ActingSettings,
+    generator: torch.Generator,
+) -> Float[Tensor, "batch action"]:
+    """The deterministic actor's output or the Gaussian policy's mean (draws nothing)."""
+    return feedforward_actions(state, observations)
+
+
+def perturbed_actor_eas_act(
+    state: TrainState,
+    observations: Float[Tensor, "batch state"],
+    config: Any,
+    settings: ActingSettings,
+    generator: torch.Generator,
+) -> Float[Tensor, "batch action"]:
+    """Table 6's TD3+EAS: candidates clip(pi(s) + sigma xi_i, -1, 1), i = 1..N, one picked with
+    probability proportional to exp(min(Q1, Q2)) (Alg. 2).
+
+    Draws, in this order, xi [B * N, A] ~ N(0, I) and one uniform per state from ``generator``.
+    """
+    n = settings.eas_candidates
+    batch = observations.shape[0]
+    dtype = observations.dtype
+    xi = torch.randn((batch * n, state.networks.action_dim), generator=generator, dtype=dtype)
+    uniforms = torch.rand((batch,), generator=generator, dtype=dtype)
+    xi, uniforms = xi.to(observations.device), uniforms.to(observations.device)
+    repeated = observations.repeat_interleave(n, dim=0)
+    with torch.no_grad(), value_checks(False):
+        base = feedforward_actions(state, repeated)
+        candidates = (base + settings.perturbation_std * xi).clamp(-1.0, 1.0)
+        q = min_q(state.networks, state.params["q1"], state.params["q2"], repeated, candidates)
+    return energy_based_action_selection(
+        candidates.reshape(batch, n, -1), q.reshape(batch, n), uniforms
+    )

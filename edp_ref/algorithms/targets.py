@@ -1,0 +1,105 @@
+"""Target networks of every update (Appendix A): Polyak-averaged target critics, the EMA policy
+of diffusion agents and TD3+BC's target actor, and the new state at the end of an update.
+
+* :func:`polyak` / :func:`masked_polyak`: theta' <- tau theta + (1 - tau) theta' (tau = 0.005 for
+  the critics every update; for the EMA policy on its schedule).
+* :func:`ema_due`: whether update t moves the EMA policy (official: t > 1000 and t % 5 == 0;
+  sail-sg/edp, diffusion/dql.py).
+* :func:`advance_state`: the state after update t (new parameters and optimiser states, moved
+  targets, step + 1); :func:`finish_diffusion_update` does it for a diffusion agent.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Bool
+from torch import Tensor
+
+from edp_ref.algorithms.config import TargetNetworkConfig
+from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.optim import AdamState, Params
+from edp_ref.algorithms.state import TrainState
+
+__all__ = ["advance_state", "ema_due", "finish_diffusion_update", "masked_polyak", "polyak"]
+
+
+def polyak(target: Params, online: Params, tau: float) -> Params:
+    """theta' <- tau theta + (1 - tau) theta' for every parameter (official operand order)."""
+    return {n: tau * online[n] + (1.0 - tau) * t for n, t in target.items()}
+
+
+def masked_polyak(target: Params, online: Params, tau: float, apply: Bool[Tensor, ""]) -> Params:
+    """:func:`polyak` where ``apply`` is true, the unchanged target elsewhere (no host sync)."""
+    moved = polyak(target, online, tau)
+    return {n: torch.where(apply, moved[n], t) for n, t in target.items()}
+
+
+def advance_state(
+    state: TrainState,
+    params: dict[str, Params],
+    optimizers: dict[str, AdamState],
+    critic_tau: float,
+    *,
+    critic_mask: Tensor | None = None,
+    policy_target: Params | None = None,
+) -> TrainState:
+    """The state after update number ``state.step + 1``: the new online parameters and Adam
+    states, the target critics Polyak-moved towards the new ones (theta' <- tau theta +
+    (1 - tau) theta', only where ``critic_mask`` if given) and, if given, the new policy target.
+
+    Args:
+        state: the state before the update.
+        params: the new online parameters by network name ("policy", "q1", "q2"[, "value"]).
+        optimizers: the new Adam states, keyed like ``params``.
+        critic_tau: tau of the critic targets.
+        critic_mask: optional boolean scalar; where false the critic targets stay (TD3+BC's
+            delayed targets), without a host sync.
+        policy_target: the new policy target (EMA policy or target actor), or None for agents
+            without one.
+    """
+    T = state.target_params
+    targets: dict[str, Params] = {} if policy_target is None else {"policy": policy_target}
+    for name in ("q1", "q2"):
+        if critic_mask is None:
+            targets[name] = polyak(T[name], params[name], critic_tau)
+        else:
+            targets[name] = masked_polyak(T[name], params[name], critic_tau, critic_mask)
+    return state.replace(
+        params=params, target_params=targets, optimizers=optimizers, step=state.step + 1
+    )
+
+
+def ema_due(step: Tensor, ema_start: int, ema_every: int) -> Tensor:
+    """Whether update number ``step`` (1-based) moves the EMA policy: step > start, step % every
+    == 0 (official: 1000 and 5). A boolean scalar tensor; no host sync."""
+    return (step > ema_start) & (step % ema_every == 0)
+
+
+def finish_diffusion_update(
+    state: TrainState,
+    params: dict[str, Params],
+    optimizers: dict[str, AdamState],
+    target_networks: TargetNetworkConfig,
+    metrics: Metrics,
+    dtype: torch.dtype,
+) -> tuple[TrainState, Metrics]:
+    """The state after update t = state.step + 1 of a diffusion agent, and its metrics.
+
+    Critic targets move by critic_tau; the EMA policy moves by ema_tau where :func:`ema_due`.
+
+    Args:
+        state: the state before the update.
+        params: the new online parameters ("policy", "q1", "q2" and, for IQL, "value").
+        optimizers: the new Adam states, keyed like ``params``.
+        target_networks: tau values and the EMA schedule.
+        metrics: the update's metrics; ``ema_updated`` (in ``dtype``) is appended.
+        dtype: the batch's floating dtype.
+    """
+    ema_now = ema_due(state.step + 1, target_networks.ema_start, target_networks.ema_every)
+    ema_policy = masked_polyak(
+        state.target_params["policy"], params["policy"], target_networks.ema_tau, ema_now
+    )
+    new_state = advance_state(
+        state, params, optimizers, target_networks.critic_tau, policy_target=ema_policy
+    )
+    return new_state, {**metrics, "ema_updated": ema_now.to(dtype)}
