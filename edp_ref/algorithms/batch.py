@@ -92,18 +92,26 @@ class Batch:
         """The same batch on ``device`` (and cast to ``dtype`` if given)."""
         return Batch(**{n: t.to(device=device, dtype=dtype) for n, t in self.tensors().items()})
 
-    def check_finite(self, where: str) -> None:
-        """Raise ``ValueError`` naming the first tensor that holds NaN or inf.
+    def check_values(self, where: str) -> None:
+        """Raise ``ValueError`` naming the first tensor that holds NaN or inf, or terminal flags
+        that are not exactly 0 or 1.
 
-        One host synchronisation for the whole batch (a single reduction); the per-tensor
-        :func:`edp_ref.validation.check_finite` runs only to name the culprit. Skipped where value
-        checks are off (``edp_ref.value_checks(False)``, under compile or vmap).
+        One host synchronisation for the whole batch (a single reduction); the per-tensor checks
+        run only to name the culprit. Skipped where value checks are off
+        (``edp_ref.value_checks(False)``, under compile or vmap).
         """
         tensors = self.tensors()
         if not value_checks_enabled(*tensors.values()):
             return
-        all_finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).all()
-        if bool(all_finite):
+        flags = self.terminals
+        checks = [torch.isfinite(t).all() for t in tensors.values()]
+        checks.append(((flags == 0) | (flags == 1)).all())
+        if bool(torch.stack(checks).all()):
             return
         for name, t in tensors.items():
             check_finite(f"batch.{name}", t, where)
+        bad = int(torch.nonzero((flags != 0) & (flags != 1))[0, 0])
+        raise ValueError(
+            f"{where}: batch.terminals[{bad}] = {float(flags[bad])!r}; terminal flags must be "
+            "exactly 0.0 or 1.0"
+        )

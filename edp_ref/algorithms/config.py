@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edp_ref.config_checks import (
+    ConfigError,
     check_at_least,
     check_field_types,
     check_interval,
@@ -97,7 +98,7 @@ class NetworkConfig:
         check_positive(self, "hidden", "layers")
         check_at_least(self, 4, "time_dim")
         if self.time_dim % 2:
-            raise ValueError(f"NetworkConfig.time_dim = {self.time_dim}: expected an even size")
+            raise ConfigError(f"NetworkConfig.time_dim = {self.time_dim}: expected an even size")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from edp_ref.algorithms.config import AlgorithmConfig, NetworkConfig
 from edp_ref.algorithms.optim import Params
 from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
-from edp_ref.config_checks import check_positive
+from edp_ref.config_checks import ConfigError, check_positive
 from edp_ref.core.networks import QNetwork, ValueNetwork, mlp, official_init_
 
 __all__ = [
@@ -54,7 +54,7 @@ class GaussianPolicyConfig(AlgorithmConfig):
         super().__post_init__()
         check_positive(self, "max_action")
         if not self.log_std_min < self.log_std_max:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__}: log_std_min = {self.log_std_min} must be below "
                 f"log_std_max = {self.log_std_max}"
             )

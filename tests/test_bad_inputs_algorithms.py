@@ -1,0 +1,154 @@
+"""Bad inputs at the algorithms' boundaries (configs, batch/state/randomness -> update) get a clear
+error that names the field or argument, the value and what was expected; nothing is silently
+accepted (a misspelled option once selected another code path)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from edp_ref import algorithms as alg
+from edp_ref.compilation import shape_checks_disabled
+from edp_ref.config_checks import ConfigError
+
+NET = alg.NetworkConfig(hidden=8, layers=1)
+DIFF = alg.DiffusionConfig(num_steps=50, dpm_steps=3)
+
+# (what is built, the error type, words that must appear in the message)
+BAD_CONFIGS: list[tuple[str, Callable[[], Any], str]] = [
+    ("nan learning rate", lambda: alg.OptimizerConfig(learning_rate=math.nan), "learning_rate"),
+    ("inf learning rate", lambda: alg.OptimizerConfig(learning_rate=math.inf), "finite"),
+    ("negative learning rate", lambda: alg.OptimizerConfig(learning_rate=-1e-3), "> 0"),
+    ("zero clip", lambda: alg.OptimizerConfig(max_grad_norm=0.0), "max_grad_norm"),
+    ("beta1 of 1", lambda: alg.OptimizerConfig(beta1=1.0), "beta1"),
+    ("clip mode", lambda: alg.OptimizerConfig(clip_mode="Optax"), "'optax', 'torch'"),  # type: ignore[arg-type]
+    ("discount 1", lambda: alg.EDPTD3Config(discount=1.0), "discount"),
+    ("discount -0.1", lambda: alg.EDPTD3Config(discount=-0.1), "[0.0, 1.0)"),
+    ("next action policy", lambda: alg.EDPTD3Config(next_action_policy="EMA"), "'ema', 'online'"),  # type: ignore[arg-type]
+    ("q head", lambda: alg.EDPTD3Config(q_head="q3"), "q_head = 'q3'"),  # type: ignore[arg-type]
+    ("normalisation", lambda: alg.EDPTD3Config(q_normalisation="other"), "q_normalisation"),  # type: ignore[arg-type]
+    ("sampler", lambda: alg.EDPCRRConfig(next_action_sampler="dpm"), "next_action_sampler"),  # type: ignore[arg-type]
+    ("objective", lambda: alg.EDPIQLConfig(policy_objective="awr"), "policy_objective"),  # type: ignore[arg-type]
+    ("expectile 1", lambda: alg.EDPIQLConfig(expectile=1.0), "expectile"),
+    ("negative temperature", lambda: alg.EDPCRRConfig(temperature=-1.0), "temperature"),
+    ("string width", lambda: alg.NetworkConfig(hidden="256"), "hidden = '256'"),  # type: ignore[arg-type]
+    ("zero width", lambda: alg.NetworkConfig(hidden=0), "hidden = 0"),
+    ("bool width", lambda: alg.NetworkConfig(hidden=True), "not a bool"),
+    ("float layers", lambda: alg.NetworkConfig(layers=1.5), "layers = 1.5"),  # type: ignore[arg-type]
+    ("odd time embedding", lambda: alg.NetworkConfig(time_dim=15), "time_dim"),
+    ("init", lambda: alg.NetworkConfig(init="xavier"), "init"),  # type: ignore[arg-type]
+    ("schedule", lambda: alg.DiffusionConfig(schedule="sigmoid"), "schedule"),  # type: ignore[arg-type]
+    ("zero steps", lambda: alg.DiffusionConfig(num_steps=0), "num_steps = 0"),
+    ("solver order 4", lambda: alg.DiffusionConfig(dpm_order=4), "dpm_order"),  # type: ignore[arg-type]
+    ("t_end 1", lambda: alg.DiffusionConfig(dpm_t_end=1.0), "dpm_t_end"),
+    ("ema every 0", lambda: alg.TargetNetworkConfig(ema_every=0), "ema_every"),
+    ("tau 2", lambda: alg.TargetNetworkConfig(critic_tau=2.0), "critic_tau"),
+    ("policy delay 0", lambda: alg.TD3BCConfig(policy_delay=0), "policy_delay"),
+    (
+        "log std bounds",
+        lambda: alg.GaussianIQLConfig(log_std_min=2.0, log_std_max=-5.0),
+        "log_std_min",
+    ),
+    ("nested type", lambda: alg.EDPTD3Config(optimizer={"learning_rate": 1e-3}), "optimizer"),  # type: ignore[arg-type]
+    (
+        "replace keeps checking",
+        lambda: dataclasses.replace(alg.EDPTD3Config(), alpha=-1.0),
+        "alpha",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "build", "words"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_field_is_named(label: str, build: Callable[[], Any], words: str) -> None:
+    # The configs' own validation (what users get); pytest's jaxtyping hook would otherwise
+    # reject wrongly typed arguments first, with its own message.
+    with shape_checks_disabled(), pytest.raises(ConfigError) as info:
+        build()
+    assert words in str(info.value), str(info.value)
+
+
+def test_config_errors_are_value_errors_and_name_the_class() -> None:
+    with shape_checks_disabled(), pytest.raises(ValueError, match=r"EDPTD3Config\.q_head = 'q3'"):
+        alg.EDPTD3Config(q_head="q3")  # type: ignore[arg-type]
+
+
+def test_valid_configs_build() -> None:
+    # ints where floats are annotated are fine; None disables what its comment says.
+    with shape_checks_disabled():
+        alg.OptimizerConfig(learning_rate=1, max_grad_norm=None)
+    alg.EDPCRRConfig(weight_cap=None)
+    alg.DiffusionConfig(max_action=None, dpm_t_end=1e-3)
+    for spec in alg.REGISTRY.values():
+        spec.config_class()
+
+
+def test_preset_config_rejects_a_misspelled_task() -> None:
+    with pytest.raises(ValueError, match="unknown dataset name 'walker2d-medium-expret-v2'"):
+        alg.preset_config(alg.EDPTD3Config(), "walker2d-medium-expret-v2")
+
+
+def _setup(name: str) -> tuple[Any, alg.TrainState, alg.Batch, Any, alg.AlgorithmSpec]:
+    spec = alg.REGISTRY[name]
+    changes: dict[str, Any] = {"network": NET}
+    if spec.policy_class == "diffusion" and name != "dql":
+        changes["diffusion"] = DIFF
+    config = spec.config_class(**changes)
+    g = torch.Generator().manual_seed(0)
+    state = spec.init(config, 3, 2, g)
+    batch = alg.Batch(
+        observations=torch.randn(4, 3, generator=g),
+        actions=torch.rand(4, 2, generator=g) * 2 - 1,
+        rewards=torch.randn(4, generator=g),
+        next_observations=torch.randn(4, 3, generator=g),
+        terminals=torch.tensor([0.0, 1.0, 0.0, 0.0]),
+    )
+    return config, state, batch, spec.draw(config, 4, 2, g), spec
+
+
+@pytest.mark.parametrize("name", list(alg.REGISTRY))
+def test_batch_of_other_widths_is_named(name: str) -> None:
+    config, state, batch, randomness, spec = _setup(name)
+    wide = dataclasses.replace(
+        batch,
+        observations=torch.randn(4, 5),
+        next_observations=torch.randn(4, 5),
+    )
+    with pytest.raises(ValueError, match=r"batch\.observations has width 5 .* width 3"):
+        spec.update(state, wide, randomness, config)
+    if randomness is None:
+        return
+    # Randomness drawn for another batch size names the tensor and the size.
+    other = spec.draw(config, 7, 2, torch.Generator().manual_seed(1))
+    with pytest.raises(ValueError, match=r"randomness\..* 'batch' axis is 7 .* batch size 4"):
+        spec.update(state, batch, other, config)
+
+
+@pytest.mark.parametrize("value", [0.5, 2.0, -1.0])
+def test_terminal_flags_must_be_zero_or_one(value: float) -> None:
+    config, state, batch, randomness, spec = _setup("edp_td3")
+    bad = dataclasses.replace(batch, terminals=torch.tensor([0.0, value, 0.0, 1.0]))
+    with pytest.raises(ValueError, match=rf"batch.terminals\[1\] = {value}"):
+        spec.update(state, bad, randomness, config)
+
+
+def test_randomness_that_does_not_fit_the_config_is_named() -> None:
+    config, state, batch, randomness, _ = _setup("edp_td3")
+    sampler_config = dataclasses.replace(config, policy_action="sampler")
+    with pytest.raises(ValueError, match="policy_actions is None but policy_action='sampler'"):
+        alg.edp_td3_update(state, batch, randomness, sampler_config)
+    approximating = alg.DQLConfig(network=NET, diffusion=DIFF, policy_action="approximation")
+    with pytest.raises(ValueError, match="dql_update: this update needs policy_action='sampler'"):
+        alg.dql_update(state, batch, randomness, approximating)
+
+
+def test_config_with_another_schedule_than_the_state_is_named() -> None:
+    config, state, batch, _, _ = _setup("edp_td3")
+    other = dataclasses.replace(config, diffusion=dataclasses.replace(DIFF, num_steps=40))
+    randomness = alg.draw_td3_randomness(other, 4, 2, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="K = 40 but the state was built with 'linear', K = 50"):
+        alg.edp_td3_update(state, batch, randomness, other)
