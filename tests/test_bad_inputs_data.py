@@ -426,6 +426,19 @@ def test_from_arrays_accepts_exact_integers_booleans_and_bfloat16() -> None:
     assert torch.equal(ds.actions, ints["actions"].float())
 
 
+def test_rescale_actions_refuses_zero_width_bounds() -> None:
+    from edp_ref.data import rescale_actions
+
+    data = {**mem_arrays(), "actions": np.zeros((5, 2))}
+    ds = TransitionDataset.from_arrays(data, source="mem", action_low=[-1, 0], action_high=[1, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"mem: rescale_actions needs action_high > action_low; "
+        r"dimension 1 has \[0\.0, 0\.0\]",
+    ):
+        rescale_actions(ds)
+
+
 def test_direct_construction_names_the_bad_flag() -> None:
     ds = TransitionDataset.from_arrays(mem_arrays(), source="mem")
     with pytest.raises(
