@@ -39,6 +39,7 @@ from edp_ref.data import (
     resolve,
 )
 from edp_ref.data.evaluation import eval_env_for, evaluate, make_eval_env
+from edp_ref.data.minari_reading import eval_env_id, metadata_count, reference_scores
 from tests.test_data_loaders import d4rl_arrays, write_h5
 
 Arrays = dict[str, np.ndarray]
@@ -717,6 +718,46 @@ def test_minari_bad_files_and_metadata(
     damage(minari_dir)
     with pytest.raises(ValueError, match=pattern):
         load_minari(DATASET_ID)
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (
+            lambda: eval_env_id({"env_spec": '{"entry_point": "x"}'}, "m"),
+            r"m: metadata "
+            r"'env_spec' holds no environment id",
+        ),
+        (
+            lambda: eval_env_id({"eval_env_spec": 5}, "m"),
+            r"metadata 'eval_env_spec' holds no "
+            r"environment id",
+        ),
+        (lambda: eval_env_id({"env_spec": "{"}, "m"), r"metadata 'env_spec' is not valid JSON"),
+        (
+            lambda: metadata_count({"total_steps": "12"}, "total_steps", "m"),
+            r"m: metadata "
+            r"'total_steps' is '12'; expected a non-negative integer",
+        ),
+        (lambda: metadata_count({}, "total_episodes", "m"), r"'total_episodes' is None"),
+        (
+            lambda: reference_scores({"ref_max_score": 3.0}, "m"),
+            r"m: metadata has "
+            r"'ref_max_score' but no 'ref_min_score'",
+        ),
+    ],
+)
+def test_minari_metadata_readers(call: Callable[[], object], pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_minari_metadata_readers_accept_valid_entries() -> None:
+    spec = gym.spec("Hopper-v5").to_json()
+    assert eval_env_id({"env_spec": spec, "eval_env_spec": None}, "m") == "Hopper-v5"
+    assert eval_env_id({}, "m") is None
+    assert reference_scores({"ref_min_score": -1, "ref_max_score": 2.5}, "m") == (-1.0, 2.5)
+    assert reference_scores({}, "m") == (None, None)
 
 
 def test_minari_ids_are_strings() -> None:
