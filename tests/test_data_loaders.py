@@ -112,8 +112,13 @@ def test_d4rl_missing_key_corrupt_and_truncated(tmp_path: Path) -> None:
 
 
 def test_paper_name_resolves_to_d4rl_file(tmp_path: Path) -> None:
-    write_h5(tmp_path / "hopper_medium-v2.hdf5", d4rl_arrays())
+    # Widths of D4RL's Hopper (11 observations, 3 actions): other widths are refused at load.
+    data = d4rl_arrays()
+    data["observations"] = np.tile(data["observations"], (1, 6))[:, :11]
+    data["actions"] = np.tile(data["actions"], (1, 3))
+    write_h5(tmp_path / "hopper_medium-v2.hdf5", data)
     ds = load_dataset("hopper-medium-v2", d4rl_dir=str(tmp_path))
+    assert (ds.state_dim, ds.action_dim) == (11, 3)
     assert len(ds) == 5 and ds.env_id == "Hopper-v4"
     assert (ds.ref_min_score, ds.ref_max_score) == (-20.272305, 3234.3)
 

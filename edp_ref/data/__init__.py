@@ -3,7 +3,9 @@
 Sec. 5 of the paper trains on D4RL (Fu et al., 2020). ``transitions`` holds the typed dataset
 and sampler, ``minari_io`` and ``d4rl_hdf5`` the two on-disk formats, ``registry`` the paper's
 dataset names, ``preprocessing`` the official code's per-domain transforms. Datasets generated
-on this machine with the D4RL protocol come from ``edp_ref.generation``.
+on this machine with the D4RL protocol come from ``edp_ref.generation``. ``checks`` and
+``minari_reading`` hold the input checks the loaders share: a malformed file is an error naming
+the file or dataset, the field, the position and the value, never a silent conversion.
 """
 
 from edp_ref.data.d4rl_hdf5 import load_d4rl_hdf5, qlearning_arrays
@@ -28,6 +30,7 @@ from edp_ref.data.preprocessing import (
 )
 from edp_ref.data.registry import (
     D4RL_REFERENCE_SCORES,
+    D4RL_SPACE_WIDTHS,
     LOCAL_ENVS,
     PAPER_DATASETS,
     PaperDataset,
@@ -40,6 +43,7 @@ from edp_ref.data.transitions import FIELDS, TransitionDataset, UniformSampler, 
 
 __all__ = [
     "D4RL_REFERENCE_SCORES",
+    "D4RL_SPACE_WIDTHS",
     "FIELDS",
     "LOCAL_ENVS",
     "PAPER_DATASETS",

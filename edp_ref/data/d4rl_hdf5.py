@@ -12,52 +12,129 @@ logged, never dropped silently.
 
 Files without ``timeouts`` (early v0 files) fall back to D4RL's rule: an episode is cut after
 ``max_episode_steps`` steps counted since the last terminal or cut.
+
+The file is checked before anything is converted (``edp_ref.data.checks``): arrays, not groups;
+numbers, not strings; D4RL's shapes; finite values in every row; flags exactly 0 or 1 (a cast
+to bool would make NaN, 2 or 0.5 a terminal). Each error names the file, the key, the row and
+the value.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import h5py  # type: ignore[import-untyped]
 import numpy as np
 
+from edp_ref.data.checks import check_finite, check_flags, check_numeric
 from edp_ref.data.transitions import TransitionDataset
 
-__all__ = ["REQUIRED_KEYS", "load_d4rl_hdf5", "qlearning_arrays"]
+__all__ = ["REQUIRED_KEYS", "check_widths", "load_d4rl_hdf5", "qlearning_arrays"]
 
 _log = logging.getLogger(__name__)
 
 #: Keys every D4RL file must hold; ``timeouts`` is required unless ``max_episode_steps`` is given.
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 
+#: Rank of each key in a D4RL file and the shape expected, for messages. D4RL's own loader
+#: (``OfflineEnv.get_dataset``, Farama-Foundation/D4RL, d4rl/offline_env.py) also accepts
+#: rewards and terminals of shape [N, 1] and squeezes them; edp_ref does the same (timeouts too).
+_SHAPES = {
+    "observations": "[N, observation_dim]",
+    "actions": "[N, action_dim]",
+    "rewards": "[N] (or [N, 1])",
+    "terminals": "[N] (or [N, 1])",
+    "timeouts": "[N] (or [N, 1])",
+}
 
-def _read_arrays(path: str, max_episode_steps: int | None) -> dict[str, np.ndarray]:
+
+def _check_path(path: str, source: str) -> None:
     if not os.path.exists(path):
-        raise FileNotFoundError(f"D4RL file {path} does not exist")
-    try:
-        with h5py.File(path, "r") as f:
-            keys = set(f.keys())
-            missing = [k for k in REQUIRED_KEYS if k not in keys]
-            if "timeouts" not in keys and max_episode_steps is None:
-                missing.append("timeouts")
-            if missing:
-                raise ValueError(
-                    f"D4RL file {path}: missing key(s) {missing} (found {sorted(keys)})"
-                )
-            wanted = [*REQUIRED_KEYS, "timeouts"]
-            return {k: np.asarray(f[k][()]) for k in wanted if k in keys}
-    except ValueError:
-        raise
-    except (OSError, KeyError, RuntimeError) as exc:
+        raise FileNotFoundError(f"{source} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{source} is a directory, not an HDF5 file")
+    if os.path.getsize(path) == 0:
         raise ValueError(
-            f"D4RL file {path} is not a readable HDF5 file (truncated or corrupt?): {exc}"
+            f"{source} is empty (0 bytes), probably an interrupted download; delete it and "
+            "download it again"
+        )
+
+
+def _read_arrays(path: str, source: str, max_episode_steps: int | None) -> dict[str, np.ndarray]:
+    _check_path(path, source)
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:  # h5py raises OSError, and others for some damaged headers
+        raise ValueError(
+            f"{source} is not a readable HDF5 file (truncated or corrupt?): {exc}"
         ) from exc
+    with f:
+        try:
+            keys = set(f.keys())
+        except Exception as exc:
+            raise ValueError(f"{source}: the file's key list cannot be read: {exc}") from exc
+        missing = [k for k in REQUIRED_KEYS if k not in keys]
+        if "timeouts" not in keys and max_episode_steps is None:
+            missing.append("timeouts")
+        if missing:
+            raise ValueError(f"{source}: missing key(s) {missing} (found {sorted(keys)})")
+        out = {}
+        for k in (*REQUIRED_KEYS, "timeouts"):
+            if k not in keys:
+                continue
+            try:
+                obj = f[k]
+            except Exception as exc:  # a dangling link or a damaged object header
+                raise ValueError(f"{source}: key '{k}' cannot be opened: {exc}") from exc
+            if not isinstance(obj, h5py.Dataset):
+                raise ValueError(
+                    f"{source}: key '{k}' is an HDF5 {type(obj).__name__.lower()}, expected a "
+                    f"dataset (an array of shape {_SHAPES[k]})"
+                )
+            check_numeric(source, k, np.empty(0, dtype=obj.dtype))
+            try:
+                out[k] = np.asarray(obj[()])
+            except Exception as exc:
+                raise ValueError(
+                    f"{source}: key '{k}' cannot be read (truncated or corrupt file?): {exc}"
+                ) from exc
+        return out
+
+
+def _check_shapes(data: Mapping[str, np.ndarray], source: str) -> int:
+    """Check ranks, numeric dtypes and lengths; returns N (the rows of ``rewards``)."""
+    for k, v in data.items():
+        check_numeric(source, k, v)
+        expected_rank = (2,) if k in ("observations", "actions") else (1, 2)
+        if v.ndim not in expected_rank or (
+            v.ndim == 2 and k not in ("observations", "actions") and v.shape[1] != 1
+        ):
+            raise ValueError(f"{source}: key '{k}' has shape {v.shape}, expected {_SHAPES[k]}")
+    n = len(data["rewards"])
+    for k, v in data.items():
+        if len(v) != n:
+            raise ValueError(
+                f"{source}: length mismatch: field '{k}' has {len(v)} rows but 'rewards' has {n}"
+            )
+    return n
+
+
+def _check_max_episode_steps(max_episode_steps: object, source: str) -> None:
+    if max_episode_steps is not None and (
+        isinstance(max_episode_steps, bool)
+        or not isinstance(max_episode_steps, int)
+        or max_episode_steps < 1
+    ):
+        raise ValueError(
+            f"{source}: max_episode_steps must be a positive integer, got {max_episode_steps!r}"
+        )
 
 
 def qlearning_arrays(
-    data: dict[str, np.ndarray],
+    data: Mapping[str, np.ndarray],
     *,
     source: str,
     terminate_on_end: bool = False,
@@ -67,22 +144,32 @@ def qlearning_arrays(
 
     Returns (arrays keyed by ``FIELDS``, {reason: count}). ``timeouts`` of the result marks the
     kept rows that ended at a time limit (only non-zero with ``terminate_on_end=True``).
+
+    Every row of the input is checked, the dropped ones too (a NaN in a row that the protocol
+    drops still says the file is damaged): numbers only, the shapes of ``_SHAPES``, equal
+    lengths, finite values, flags exactly 0 or 1. Errors name ``source``, the key and the row.
     """
-    n = len(data["rewards"])
-    for k, v in data.items():
-        if len(v) != n:
-            raise ValueError(
-                f"{source}: length mismatch: field '{k}' has {len(v)} rows but 'rewards' has {n}"
-            )
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if "timeouts" not in data and max_episode_steps is None:
+        missing.append("timeouts")
+    if missing:
+        raise ValueError(f"{source}: missing key(s) {missing} (found {sorted(data)})")
+    unknown = sorted(k for k in data if k not in _SHAPES)
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {unknown}; expected {list(_SHAPES)}")
+    _check_max_episode_steps(max_episode_steps, source)
+    n = _check_shapes(data, source)
     if n < 2:
         raise ValueError(
             f"{source}: the dataset is empty ({n} row(s) in field 'rewards'; "
             "at least 2 are needed to form one transition)"
         )
+    for k in ("observations", "actions", "rewards"):
+        check_finite(source, k, data[k], offset="row")
     rewards = data["rewards"].reshape(n)
-    terminals = data["terminals"].reshape(n).astype(bool)
+    terminals = check_flags(source, "terminals", data["terminals"].reshape(n), offset="row")
     if "timeouts" in data:
-        timeouts = data["timeouts"].reshape(n).astype(bool)
+        timeouts = check_flags(source, "timeouts", data["timeouts"].reshape(n), offset="row")
     else:
         assert max_episode_steps is not None
         timeouts = np.zeros(n, dtype=bool)
@@ -108,6 +195,22 @@ def qlearning_arrays(
     return arrays, dropped
 
 
+def check_widths(
+    data: Mapping[str, np.ndarray], source: str, expected: Mapping[str, int], environment: str
+) -> None:
+    """``ValueError`` if the width (second dimension) of a field differs from ``expected``.
+
+    ``expected`` maps "observations" / "actions" to the width of the environment's space;
+    ``environment`` says which environment, for the message.
+    """
+    for k, width in expected.items():
+        found = int(data[k].shape[1]) if data[k].ndim == 2 else 1
+        if found != width:
+            raise ValueError(
+                f"{source}: field '{k}' has width {found} but {environment} has {width}"
+            )
+
+
 def load_d4rl_hdf5(
     path: str | os.PathLike[str],
     *,
@@ -115,6 +218,9 @@ def load_d4rl_hdf5(
     terminate_on_end: bool = False,
     max_episode_steps: int | None = None,
     action_bounds: tuple[float, float] | None = (-1.0, 1.0),
+    observation_dim: int | None = None,
+    action_dim: int | None = None,
+    environment: str = "the environment",
     **provenance: Any,
 ) -> TransitionDataset:
     """Load a D4RL HDF5 file as ``qlearning_dataset`` would.
@@ -127,20 +233,29 @@ def load_d4rl_hdf5(
         max_episode_steps: episode limit for files without ``timeouts``.
         action_bounds: declared action bounds checked on every action (D4RL: [-1, 1]);
             None skips the check.
+        observation_dim, action_dim: widths of the environment's observation and action
+            spaces, checked against the file's (None skips the check); ``environment`` names
+            that environment in the message.
         provenance: further ``TransitionDataset`` fields (env_id, ref scores).
 
-    Raises ``ValueError`` naming the file and field for missing keys, length mismatches,
-    non-finite values, out-of-bounds actions, empty data and unreadable files.
+    Raises ``FileNotFoundError`` if the file does not exist, and ``ValueError`` naming the file
+    and key (and row or width where there is one) for: a folder or empty file, an unreadable
+    or damaged file, missing keys, a group where an array belongs, non-numeric arrays, wrong
+    ranks, length mismatches, non-finite values, flags other than 0/1, widths other than the
+    environment's, out-of-bounds actions and empty data.
     """
     path = os.fspath(path)
     source = f"D4RL file {path}" + (f" ({name})" if name else "")
-    raw = _read_arrays(path, max_episode_steps)
+    _check_max_episode_steps(max_episode_steps, source)
+    raw = _read_arrays(path, source, max_episode_steps)
     arrays, dropped = qlearning_arrays(
         raw,
         source=source,
         terminate_on_end=terminate_on_end,
         max_episode_steps=max_episode_steps,
     )
+    widths = {"observations": observation_dim, "actions": action_dim}
+    check_widths(raw, source, {k: w for k, w in widths.items() if w is not None}, environment)
     _log.info(
         "%s: %d transitions from %d rows; dropped %s (qlearning_dataset protocol)",
         source,

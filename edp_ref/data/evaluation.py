@@ -141,7 +141,7 @@ def eval_env_for(
 
     Minari and locally generated datasets: Minari's ``recover_environment(eval_env=True)``;
     D4RL files: the Gymnasium id of the registry. Raises ``ValueError`` if the environment's
-    (flattened) observation size differs from the dataset's.
+    (flattened) observation size or its action size differs from the dataset's.
     """
     if dataset.minari_id is not None:
         import minari  # type: ignore[import-untyped]
@@ -158,11 +158,18 @@ def eval_env_for(
     else:
         raise ValueError(f"{dataset.source}: no evaluation environment is known for this dataset")
     obs_shape = env.single_observation_space.shape
+    act_shape = env.single_action_space.shape
     if obs_shape is None or int(np.prod(obs_shape)) != dataset.state_dim:
         env.close()
         raise ValueError(
             f"{dataset.source}: the evaluation environment's observations have shape {obs_shape} "
             f"but the dataset's have {dataset.state_dim} dimensions"
+        )
+    if act_shape is None or int(np.prod(act_shape)) != dataset.action_dim:
+        env.close()
+        raise ValueError(
+            f"{dataset.source}: the evaluation environment's actions have shape {act_shape} "
+            f"but the dataset's have {dataset.action_dim} dimensions"
         )
     return env
 
@@ -199,9 +206,11 @@ def evaluate(
 
     Sub-environment i runs a fixed quota of episodes (episodes // n, one more for the first
     episodes % n), so that short episodes are not over-represented. ``env`` is reset with
-    ``seed`` (sub-environment i gets seed + i). Actions are clipped to the action space; the
-    policy runs under ``torch.no_grad``. ``observation_transform`` (e.g. the dataset's
-    observation normaliser) is applied to observations before the policy.
+    ``seed`` (sub-environment i gets seed + i). Actions are clipped to the action space;
+    non-finite actions are a ``ValueError`` (MuJoCo only prints a warning and steps on, so the
+    episode would score as if the policy were sane). The policy runs under ``torch.no_grad``.
+    ``observation_transform`` (e.g. the dataset's observation normaliser) is applied to
+    observations before the policy.
     """
     if episodes < 1:
         raise ValueError(f"evaluate: episodes must be >= 1, got {episodes}")
@@ -232,7 +241,14 @@ def evaluate(
                 f"evaluate: the policy returned actions of shape {tuple(a.shape)}, expected "
                 f"{(n, *space.shape)}"
             )
-        action = np.clip(a.detach().cpu().numpy().astype(space.dtype), low, high)
+        raw = a.detach().cpu().numpy()
+        if not bool(np.isfinite(raw).all()):
+            row = int(np.argwhere(~np.isfinite(raw).reshape(n, -1))[0, 0])
+            raise ValueError(
+                f"evaluate: the policy returned non-finite actions (NaN or inf) for "
+                f"sub-environment {row}: {raw[row].tolist()}; clipping would hide them"
+            )
+        action = np.clip(raw.astype(space.dtype), low, high)
         obs, reward, terminated, truncated, _ = env.step(action)
         done = np.logical_or(terminated, truncated)
         for i in range(n):

@@ -19,11 +19,17 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import gymnasium as gym
 import minari  # type: ignore[import-untyped]
 import numpy as np
 from gymnasium import spaces
 
+from edp_ref.data.checks import check_finite, check_flags, check_numeric
+from edp_ref.data.minari_reading import (
+    eval_env_id,
+    metadata_count,
+    read_episodes,
+    reference_scores,
+)
 from edp_ref.data.transitions import TransitionDataset
 
 __all__ = [
@@ -48,20 +54,87 @@ def minari_dataset_path(dataset_id: str) -> str:
     return os.path.join(root, dataset_id)
 
 
-def flatten_batch(space: spaces.Space[Any], data: Any, source: str) -> np.ndarray:
-    """Flatten a batch of observations of ``space`` to [T, D] as ``spaces.flatten`` would."""
+def _rows(space_shape: tuple[int, ...]) -> str:
+    return f"[T, {', '.join(str(d) for d in space_shape)}]" if space_shape else "[T]"
+
+
+def flatten_batch(
+    space: spaces.Space[Any], data: Any, source: str, field: str = "observations"
+) -> np.ndarray:
+    """Flatten a batch of observations of ``space`` to [T, D] as ``spaces.flatten`` would.
+
+    Every Box leaf must hold numbers with rows of the leaf's shape, and the leaves of one batch
+    the same number of rows; ``ValueError`` names ``source`` and the field (``field/key`` for
+    Dict entries, ``field/i`` for Tuple entries) otherwise.
+    """
     if isinstance(space, spaces.Box):
         arr = np.asarray(data)
+        check_numeric(source, field, arr)
+        if arr.ndim == 0 or arr.shape[1:] != space.shape:
+            raise ValueError(
+                f"{source}: field '{field}' has shape {arr.shape}, expected "
+                f"{_rows(space.shape)} (rows of the dataset's space {space})"
+            )
         return arr.reshape(arr.shape[0], -1)
     if isinstance(space, spaces.Dict):
         if not isinstance(data, Mapping):
-            raise ValueError(f"{source}: expected dict observations for {space}, got {type(data)}")
-        parts = [flatten_batch(sub, data[key], source) for key, sub in space.spaces.items()]
-        return np.concatenate(parts, axis=1)
+            raise ValueError(
+                f"{source}: field '{field}' must hold dict observations for {space}, got "
+                f"{type(data).__name__}"
+            )
+        missing = [key for key in space.spaces if key not in data]
+        if missing:
+            raise ValueError(
+                f"{source}: field '{field}' lacks key(s) {missing} of its space (found "
+                f"{sorted(data)})"
+            )
+        parts = [
+            flatten_batch(sub, data[key], source, f"{field}/{key}")
+            for key, sub in space.spaces.items()
+        ]
+        return _concatenate(parts, source, field)
     if isinstance(space, spaces.Tuple):
-        parts = [flatten_batch(sub, d, source) for sub, d in zip(space.spaces, data, strict=True)]
-        return np.concatenate(parts, axis=1)
+        if not isinstance(data, (tuple, list)) or len(data) != len(space.spaces):
+            found = len(data) if isinstance(data, (tuple, list)) else type(data).__name__
+            raise ValueError(
+                f"{source}: field '{field}' must hold {len(space.spaces)} entries for {space}, "
+                f"got {found}"
+            )
+        parts = [
+            flatten_batch(sub, d, source, f"{field}/{i}")
+            for i, (sub, d) in enumerate(zip(space.spaces, data, strict=True))
+        ]
+        return _concatenate(parts, source, field)
     raise ValueError(f"{source}: unsupported observation space {space} (only Box, Dict, Tuple)")
+
+
+def _concatenate(parts: list[np.ndarray], source: str, field: str) -> np.ndarray:
+    lengths = {len(p) for p in parts}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"{source}: the entries of field '{field}' have different numbers of rows "
+            f"{sorted(lengths)}"
+        )
+    return np.concatenate(parts, axis=1)
+
+
+def _steps_array(
+    where: str, field: str, value: Any, shape: tuple[int, ...], *, finite: bool = True
+) -> np.ndarray:
+    """An episode's per-step field as an array of rows of ``shape`` (numbers; finite unless
+    ``finite`` is False, for flags, which ``check_flags`` checks value by value)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists
+        raise ValueError(f"{where}: field '{field}' cannot be read as an array: {exc}") from exc
+    check_numeric(where, field, arr)
+    if shape == () and arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]  # [T, 1] rewards / flags, as D4RL's loader accepts
+    if arr.ndim == 0 or arr.shape[1:] != shape:
+        raise ValueError(f"{where}: field '{field}' has shape {arr.shape}, expected {_rows(shape)}")
+    if finite:
+        check_finite(where, field, arr, offset="step")
+    return arr
 
 
 def episodes_to_transitions(
@@ -77,6 +150,10 @@ def episodes_to_transitions(
     ``episodes`` yields objects with ``observations`` (T + 1 rows), ``actions``, ``rewards``,
     ``terminations`` and ``truncations`` (T rows each), as ``minari.EpisodeData`` does. Episodes
     of length 0 carry no transition and are counted in ``dropped["empty_episode"]``.
+
+    Each episode is checked against the dataset's spaces (the environment's): observations and
+    actions of the spaces' shapes, numbers only, finite values, flags exactly 0 or 1, consistent
+    lengths. ``ValueError`` names ``source``, the episode, the field and the step.
     """
     if not isinstance(action_space, spaces.Box):
         raise ValueError(f"{source}: only Box action spaces are supported, got {action_space}")
@@ -85,12 +162,18 @@ def episodes_to_transitions(
     for ep in episodes:
         where = f"{source} (episode {getattr(ep, 'id', '?')})"
         obs = flatten_batch(observation_space, ep.observations, where)
-        act = np.asarray(ep.actions).reshape(len(ep.actions), -1)
-        rew = np.asarray(ep.rewards, dtype=np.float64).reshape(-1)
-        term = np.asarray(ep.terminations).reshape(-1)
-        trunc = np.asarray(ep.truncations).reshape(-1)
+        check_finite(where, "observations", obs, offset="step")
+        act = _steps_array(where, "actions", ep.actions, action_space.shape)
+        act = act.reshape(len(act), -1)
+        rew = _steps_array(where, "rewards", ep.rewards, ())
+        flags = {
+            name: check_flags(
+                where, name, _steps_array(where, name, value, (), finite=False), offset="step"
+            )
+            for name, value in (("terminations", ep.terminations), ("truncations", ep.truncations))
+        }
         steps = len(rew)
-        for name, arr in (("actions", act), ("terminations", term), ("truncations", trunc)):
+        for name, arr in (("actions", act), *flags.items()):
             if len(arr) != steps:
                 raise ValueError(
                     f"{where}: length mismatch: field '{name}' has {len(arr)} rows but "
@@ -108,8 +191,8 @@ def episodes_to_transitions(
         cols["o2"].append(obs[1:])
         cols["a"].append(act)
         cols["r"].append(rew)
-        cols["d"].append(term.astype(np.float32))
-        cols["t"].append(trunc.astype(np.float32))
+        cols["d"].append(flags["terminations"].astype(np.float32))
+        cols["t"].append(flags["truncations"].astype(np.float32))
     if not cols["r"]:
         raise ValueError(f"{source}: the dataset is empty (no episode with at least one step)")
     arrays = {
@@ -136,8 +219,14 @@ def load_minari(dataset_id: str, *, download: bool = False) -> TransitionDataset
 
     Reference scores (``ref_min_score`` / ``ref_max_score``) and the evaluation environment's id
     are taken from the dataset's metadata when it has them. Raises ``DatasetNotFoundError`` when
-    the dataset is not local and ``download`` is False (or the download fails).
+    the dataset is not local and ``download`` is False (or the download fails), and
+    ``ValueError`` naming the dataset id (and the episode and field, or the metadata key) when
+    the dataset cannot be opened or read, its metadata is malformed (non-numeric or one-sided
+    reference scores, an unreadable environment spec, ``total_episodes`` / ``total_steps``
+    that disagree with the stored episodes) or an episode is damaged or breaks its spaces.
     """
+    if not isinstance(dataset_id, str) or not dataset_id.strip():
+        raise ValueError(f"load_minari: dataset_id must be a non-empty string, got {dataset_id!r}")
     path = minari_dataset_path(dataset_id)
     local = os.path.exists(os.path.join(path, "data"))
     if not local and not download:
@@ -152,7 +241,9 @@ def load_minari(dataset_id: str, *, download: bool = False) -> TransitionDataset
     except Exception as exc:
         if local:
             raise ValueError(
-                f"Minari dataset '{dataset_id}' at {path} could not be read: {exc}"
+                f"Minari dataset '{dataset_id}' at {path} could not be read "
+                f"({type(exc).__name__}: {exc}); check {os.path.join(path, 'data')} "
+                "(metadata.json and the episode data), or download or generate it again"
             ) from exc
         raise DatasetNotFoundError(
             f"Minari dataset '{dataset_id}' could not be downloaded to {path}: {exc}. "
@@ -160,35 +251,23 @@ def load_minari(dataset_id: str, *, download: bool = False) -> TransitionDataset
             "the folder into $MINARI_DATASETS_PATH."
         ) from exc
     meta = ds.storage.metadata
-    env_id = _eval_env_id(meta)
     source = f"minari:{dataset_id} ({path})"
+    env_id = eval_env_id(meta, source)
+    ref_min, ref_max = reference_scores(meta, source)
     result = episodes_to_transitions(
-        ds.iterate_episodes(),
+        read_episodes(ds, source),
         observation_space=ds.observation_space,
         action_space=ds.action_space,
         source=source,
         env_id=env_id,
         minari_id=dataset_id,
-        ref_min_score=_float_or_none(meta.get("ref_min_score")),
-        ref_max_score=_float_or_none(meta.get("ref_max_score")),
+        ref_min_score=ref_min,
+        ref_max_score=ref_max,
     )
-    if result.num_dropped == 0 and len(result) != ds.total_steps:
+    total_steps = metadata_count(meta, "total_steps", source)
+    if len(result) != total_steps:
         raise ValueError(
-            f"{source}: {len(result)} transitions built from {ds.total_steps} stored steps"
+            f"{source}: metadata 'total_steps' is {total_steps} but the stored episodes hold "
+            f"{len(result)} steps"
         )
     return result
-
-
-def _float_or_none(x: Any) -> float | None:
-    return None if x is None else float(x)
-
-
-def _eval_env_id(meta: Mapping[str, Any]) -> str | None:
-    for key in ("eval_env_spec", "env_spec"):
-        spec = meta.get(key)
-        if spec:
-            try:
-                return str(gym.envs.registration.EnvSpec.from_json(spec).id)
-            except Exception:
-                continue
-    return None

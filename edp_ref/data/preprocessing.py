@@ -180,6 +180,12 @@ def rescale_actions(dataset: TransitionDataset) -> TransitionDataset:
     low, high = dataset.action_low, dataset.action_high
     if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):
         raise ValueError(f"{dataset.source}: rescale_actions needs finite action bounds")
+    if bool((high <= low).any()):
+        dim = int((high <= low).nonzero()[0, 0])
+        raise ValueError(
+            f"{dataset.source}: rescale_actions needs action_high > action_low; dimension {dim} "
+            f"has [{float(low[dim])}, {float(high[dim])}] (division by zero)"
+        )
     scaled = (dataset.actions - low) / (high - low) * 2.0 - 1.0
     return dataset.with_note(
         "actions rescaled from their bounds to [-1, 1]",

@@ -28,6 +28,7 @@ from edp_ref.data.transitions import TransitionDataset
 
 __all__ = [
     "D4RL_REFERENCE_SCORES",
+    "D4RL_SPACE_WIDTHS",
     "LOCAL_ENVS",
     "PAPER_DATASETS",
     "DatasetSource",
@@ -50,6 +51,22 @@ D4RL_REFERENCE_SCORES: dict[str, tuple[float, float]] = {
     "antmaze": (0.0, 1.0),
     "pen": (96.262799, 3076.8331017826877),
     "kitchen": (0.0, 4.0),
+}
+
+#: Widths (observation, action) of the spaces of the environments D4RL recorded each domain
+#: in, per domain prefix: the widths of every row of the D4RL files. Locomotion: Gym MuJoCo v3
+#: (the same as Gymnasium v4 and v5, checked in tests/test_bad_inputs_data.py); antmaze: the
+#: ant's qpos[:15] and qvel[:14] (Farama-Foundation/D4RL, d4rl/locomotion/ant.py); pen: Adroit
+#: (d4rl/hand_manipulation_suite/pen_v0.py); kitchen: 9 robot joints, 21 object joints and a
+#: 30-dimensional goal (d4rl/kitchen/adept_envs/franka/kitchen_multitask_v0.py). The
+#: gymnasium-robotics ports of antmaze and kitchen observe dicts of other widths.
+D4RL_SPACE_WIDTHS: dict[str, tuple[int, int]] = {
+    "halfcheetah": (17, 6),
+    "hopper": (11, 3),
+    "walker2d": (17, 6),
+    "antmaze": (29, 8),
+    "pen": (45, 24),
+    "kitchen": (60, 9),
 }
 
 #: Gymnasium MuJoCo v5 environments of the local D4RL-protocol generation.
@@ -86,6 +103,11 @@ class PaperDataset:
     @property
     def d4rl_file(self) -> str:
         return self.d4rl_url.rsplit("/", 1)[1]
+
+    @property
+    def d4rl_widths(self) -> tuple[int, int]:
+        """(observation, action) widths of the D4RL file (``D4RL_SPACE_WIDTHS``)."""
+        return D4RL_SPACE_WIDTHS[self.name.split("-")[0]]
 
 
 def local_dataset_id(env: str, kind: str) -> str:
@@ -232,6 +254,11 @@ def d4rl_dataset_dir() -> str:
 
 def resolve(name: str) -> PaperDataset:
     """The table entry of a paper dataset name; ``ValueError`` listing the known names if none."""
+    if not isinstance(name, str):
+        raise ValueError(
+            f"resolve: a dataset name must be a string such as 'hopper-medium-v2', got "
+            f"{type(name).__name__} {name!r}"
+        )
     try:
         return PAPER_DATASETS[name]
     except KeyError:
@@ -245,6 +272,9 @@ def resolve(name: str) -> PaperDataset:
 def _generate_command(local_id: str) -> str:
     env = local_id.split("/")[1]
     return f"python scripts/make_datasets.py --env {env}"
+
+
+_SOURCES = ("auto", "d4rl", "minari", "local")
 
 
 def load_dataset(
@@ -261,9 +291,22 @@ def load_dataset(
     ``"minari"``, ``"local"`` take only that one. ``download=True`` lets Minari download its
     port (network access needed). The D4RL reference scores are attached to D4RL data; Minari
     and local data keep the reference scores of their metadata.
+
+    Observation and action widths are checked when loading: D4RL files against the widths of
+    D4RL's environment (``D4RL_SPACE_WIDTHS``); Minari and local data against the spaces stored
+    with them, and for locomotion also against D4RL's widths (Gymnasium v5 keeps them). A file
+    that is present but damaged is an error, never a reason to fall back to another source.
     """
     entry = resolve(name)
+    if source not in _SOURCES:
+        raise ValueError(
+            f"load_dataset: unknown source {source!r} for '{name}'; expected one of "
+            f"{', '.join(repr(s) for s in _SOURCES)}"
+        )
+    if d4rl_dir is not None and os.path.exists(d4rl_dir) and not os.path.isdir(d4rl_dir):
+        raise ValueError(f"load_dataset: d4rl_dir {d4rl_dir} is a file, not a folder")
     directory = d4rl_dir or d4rl_dataset_dir()
+    obs_dim, act_dim = entry.d4rl_widths
     looked: list[str] = []
     if source in ("auto", "d4rl"):
         path = os.path.join(directory, entry.d4rl_file)
@@ -272,6 +315,9 @@ def load_dataset(
                 path,
                 name=name,
                 max_episode_steps=entry.max_episode_steps,
+                observation_dim=obs_dim,
+                action_dim=act_dim,
+                environment=f"D4RL's environment for {name}",
                 env_id=entry.env_id,
                 ref_min_score=entry.ref_min_score,
                 ref_max_score=entry.ref_max_score,
@@ -283,7 +329,9 @@ def load_dataset(
     if source in ("auto", "minari") and entry.minari_id is not None:
         path = minari_dataset_path(entry.minari_id)
         if download or os.path.exists(os.path.join(path, "data")):
-            return load_minari(entry.minari_id, download=download).with_note(
+            ds = load_minari(entry.minari_id, download=download)
+            _check_port_widths(ds, entry)
+            return ds.with_note(
                 f"Minari port of {name}" + (f": {entry.minari_note}" if entry.minari_note else "")
             )
         looked.append(
@@ -293,7 +341,9 @@ def load_dataset(
     if source in ("auto", "local") and entry.local_id is not None:
         path = minari_dataset_path(entry.local_id)
         if os.path.exists(os.path.join(path, "data")):
-            return load_minari(entry.local_id).with_note(
+            ds = load_minari(entry.local_id)
+            _check_port_widths(ds, entry)
+            return ds.with_note(
                 f"generated locally with the D4RL protocol on Gymnasium v5 for {name}"
             )
         looked.append(
@@ -301,8 +351,34 @@ def load_dataset(
             f"`{_generate_command(entry.local_id)}`)"
         )
     if not looked:
-        raise DatasetNotFoundError(f"dataset '{name}' has no source of kind '{source}'")
+        kinds = {"minari": "Minari port", "local": "locally generated dataset"}
+        available = ["'d4rl'"]
+        available += ["'minari'"] if entry.minari_id is not None else []
+        available += ["'local'"] if entry.local_id is not None else []
+        raise DatasetNotFoundError(
+            f"dataset '{name}' has no {kinds.get(source, source)} (source={source!r}); its "
+            f"sources are {', '.join(available)}"
+        )
     raise DatasetNotFoundError(
         f"dataset '{name}' is not available on this machine. Looked for:\n  - "
         + "\n  - ".join(looked)
     )
+
+
+def _check_port_widths(dataset: TransitionDataset, entry: PaperDataset) -> None:
+    """Locomotion ports (Minari ``mujoco/*``, local generation) run on Gymnasium v5, whose
+    spaces have D4RL's widths; other domains' ports have spaces of their own (checked against
+    the data by ``load_minari``)."""
+    if entry.domain != "locomotion":
+        return
+    for field, found, width in zip(
+        ("observations", "actions"),
+        (dataset.state_dim, dataset.action_dim),
+        entry.d4rl_widths,
+        strict=True,
+    ):
+        if found != width:
+            raise ValueError(
+                f"{dataset.source}: field '{field}' has width {found} but the environment of "
+                f"{entry.name} has {width} (D4RL's, and Gymnasium v4's and v5's alike)"
+            )

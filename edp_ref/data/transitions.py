@@ -25,6 +25,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from edp_ref.data.checks import check_flags, check_numeric, check_representable
+
 if TYPE_CHECKING:
     # Imported lazily at run time (the algorithms package may import this module); the
     # absolute string annotations below are resolved by beartype on call.
@@ -41,10 +43,12 @@ _BOUND_TOLERANCE = 1e-6
 
 def _as_numpy(source: str, name: str, value: object) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.detach().cpu().numpy()
+        t = value.detach().cpu()
+        # NumPy has no bfloat16; float32 holds every bfloat16 value exactly.
+        return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
     try:
         return np.asarray(value)
-    except Exception as exc:  # pragma: no cover - numpy raises many types here
+    except Exception as exc:  # numpy raises ValueError or TypeError for ragged input
         raise ValueError(f"{source}: field '{name}' cannot be read as an array: {exc}") from exc
 
 
@@ -131,8 +135,13 @@ class TransitionDataset:
                 )
         for name in ("terminals", "timeouts"):
             value = getattr(self, name)
-            if not bool(((value == 0) | (value == 1)).all()):
-                raise ValueError(f"{src}: field '{name}' must hold only 0 and 1")
+            bad = (value != 0) & (value != 1)
+            if bool(bad.any()):
+                at = int(bad.nonzero()[0, 0])
+                raise ValueError(
+                    f"{src}: field '{name}' must hold only 0 and 1; {int(bad.sum())} value(s) "
+                    f"differ, first at index {at}: {float(value[at])!r}"
+                )
         self._check_bounds()
 
     def _check_bounds(self) -> None:
@@ -147,8 +156,16 @@ class TransitionDataset:
                 raise ValueError(
                     f"{src}: '{name}' must have shape ({a_dim},), got {tuple(b.shape)}"
                 )
+            if bool(b.isnan().any()):
+                raise ValueError(f"{src}: '{name}' contains NaN; bounds must be numbers or +-inf")
         low = self.action_low.to(self.actions)
         high = self.action_high.to(self.actions)
+        if bool((low > high).any()):
+            col = int((low > high).nonzero()[0, 0])
+            raise ValueError(
+                f"{src}: 'action_low' exceeds 'action_high' in dimension {col}: "
+                f"{float(low[col])} > {float(high[col])}"
+            )
         outside = (self.actions < low - _BOUND_TOLERANCE) | (self.actions > high + _BOUND_TOLERANCE)
         if bool(outside.any()):
             row, col = (int(i) for i in outside.nonzero()[0])
@@ -174,13 +191,22 @@ class TransitionDataset:
     ) -> TransitionDataset:
         """Build a dataset from NumPy arrays (or tensors) keyed by ``FIELDS``.
 
-        ``timeouts`` may be missing (then all zero). Every other key must be present; a missing
-        one raises ``ValueError`` naming the source and the key.
+        ``timeouts`` may be missing (then all zero). Every other key must be present and no
+        other key may be given (a misspelt ``timeouts`` would otherwise be ignored); a missing
+        or unknown key raises ``ValueError`` naming the source and the key. Values must be
+        numbers (``edp_ref.data.checks``: integers and booleans are accepted when ``dtype``
+        holds them exactly), flags exactly 0 or 1. Observations and actions of shape [N] are
+        read as one dimension, rewards and flags of shape [N, 1] as [N].
         """
         missing = [k for k in FIELDS if k != "timeouts" and k not in arrays]
         if missing:
             raise ValueError(
                 f"{source}: missing key(s) {missing}; a transition dataset needs {list(FIELDS)}"
+            )
+        unknown = sorted(str(k) for k in arrays if k not in FIELDS)
+        if unknown:
+            raise ValueError(
+                f"{source}: unknown key(s) {unknown}; a transition dataset takes {list(FIELDS)}"
             )
         np_arrays = {k: _as_numpy(source, k, arrays[k]) for k in FIELDS if k in arrays}
         n = len(np_arrays["rewards"]) if np_arrays["rewards"].ndim else -1
@@ -192,6 +218,11 @@ class TransitionDataset:
                 )
         if "timeouts" not in np_arrays:
             np_arrays["timeouts"] = np.zeros(n, dtype=np.float32)
+        for k, v in np_arrays.items():
+            check_numeric(source, k, v)
+            check_representable(source, k, v, dtype)
+        for k in ("terminals", "timeouts"):
+            check_flags(source, k, np_arrays[k])
         for k in ("rewards", "terminals", "timeouts"):
             if np_arrays[k].ndim == 2 and np_arrays[k].shape[1] == 1:
                 np_arrays[k] = np_arrays[k][:, 0]
@@ -203,10 +234,12 @@ class TransitionDataset:
             for k, v in np_arrays.items()
         }
 
-        def bound(b: Any) -> Tensor | None:
+        def bound(name: str, b: Any) -> Tensor | None:
             if b is None:
                 return None
-            return torch.as_tensor(np.asarray(b, dtype=np.float64), dtype=dtype, device=device)
+            arr = _as_numpy(source, name, b)
+            check_numeric(source, name, arr)
+            return torch.as_tensor(np.asarray(arr, dtype=np.float64), dtype=dtype, device=device)
 
         return cls(
             observations=tensors["observations"],
@@ -216,8 +249,8 @@ class TransitionDataset:
             terminals=tensors["terminals"],
             timeouts=tensors["timeouts"],
             source=source,
-            action_low=bound(action_low),
-            action_high=bound(action_high),
+            action_low=bound("action_low", action_low),
+            action_high=bound("action_high", action_high),
             **provenance,
         )
 

@@ -208,22 +208,37 @@ def train_behaviour(
     evaluations: list[tuple[int, float]] = []
     snapshots: list[dict[str, Tensor]] = []
     if os.path.exists(ckpt):
-        state = torch.load(ckpt, weights_only=True)
-        if state["config"] != _training_key(config):
+        damaged = (
+            f"the training checkpoint {ckpt} is damaged or not a checkpoint of this version of "
+            "edp_ref (an interrupted write, a truncated copy?); delete it to train from the "
+            "start, or use another work directory"
+        )
+        try:
+            state = torch.load(ckpt, weights_only=True)
+            stored_config = state["config"]
+        except Exception as exc:  # zip / unpickling errors, EOFError, a missing key
+            raise ValueError(f"{damaged} ({type(exc).__name__}: {exc})") from exc
+        if stored_config != _training_key(config):
             raise ValueError(
                 f"{ckpt} was written with another configuration; delete it or use another "
                 "work directory"
             )
-        sac.load_state_dict(state["sac"])
-        initial_actor = state["initial_actor"]
-        step, episode, seconds = int(state["step"]), int(state["episode"]), float(state["seconds"])
-        for k in ("obs", "actions", "rewards", "next_obs", "terminals", "truncations"):
-            getattr(buffer, k)[:step] = state["buffer"][k]
+        try:
+            sac.load_state_dict(state["sac"])
+            initial_actor = state["initial_actor"]
+            step, episode = int(state["step"]), int(state["episode"])
+            seconds = float(state["seconds"])
+            if not 0 <= step <= config.train_steps:
+                raise ValueError(f"step {step} is outside [0, {config.train_steps}]")
+            for k in ("obs", "actions", "rewards", "next_obs", "terminals", "truncations"):
+                getattr(buffer, k)[:step] = state["buffer"][k]
+            evaluations = [(int(s), float(r)) for s, r in state["evaluations"].tolist()]
+            snapshots = list(state["snapshots"])
+        except Exception as exc:  # missing keys, wrong shapes or types
+            raise ValueError(f"{damaged} ({type(exc).__name__}: {exc})") from exc
         buffer.size = step
         if step and not (buffer.terminals[step - 1] or buffer.truncations[step - 1]):
             buffer.truncations[step - 1] = 1.0  # the interrupted episode ends here
-        evaluations = [(int(s), float(r)) for s, r in state["evaluations"].tolist()]
-        snapshots = list(state["snapshots"])
     start = time.perf_counter() - seconds
     obs, _ = env.reset(seed=config.seed * 1_000_003 + episode)
     bar = tqdm(
