@@ -1,7 +1,7 @@
-"""``python -m edp_ref.golden export|check DIR``: the conformance kit's command line."""
+"""``python -m edp_ref.golden export|check DIR``: runs :func:`edp_ref.golden.cli.main`."""
 
 import sys
 
-from edp_ref.golden.kit import main
+from edp_ref.golden.cli import main
 
 sys.exit(main())
