@@ -72,7 +72,10 @@ def _key_name(key: Any) -> str:
 
 
 def named_leaves(tree: Any, prefix: str) -> dict[str, Tensor]:
-    """Every tensor of ``tree`` under ``prefix/<field>/<field>...`` (None fields: nothing)."""
+    """Every tensor of ``tree`` under ``prefix/<field>/<field>...`` (None fields, or a tree that is
+    None, hold nothing)."""
+    if tree is None:
+        return {}
     leaves, _ = pytree.tree_flatten_with_path(tree)
     out: dict[str, Tensor] = {}
     for path, leaf in leaves:
@@ -90,6 +93,8 @@ def with_named_leaves(template: T, named: Mapping[str, Tensor], prefix: str) -> 
     Raises:
         KeyError: naming the missing tensor.
     """
+    if template is None:
+        return template
     paths, spec = pytree.tree_flatten_with_path(template)
     leaves = []
     for path, _leaf in paths:

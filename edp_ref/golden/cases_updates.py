@@ -105,7 +105,7 @@ class _UpdateComputation:
             **{k.removeprefix("batch/"): v for k, v in x.items() if k.startswith("batch/")}
         )
         like = self.spec.draw(self.config, batch_size, action_dim, shapes, "cpu", self.dtype)
-        randomness = None if like is None else with_named_leaves(like, x, RANDOMNESS)
+        randomness = with_named_leaves(like, x, RANDOMNESS)
         new_state, metrics = self.spec.update(state, batch, randomness, self.config)
         out = {f"state/{k}": v for k, v in alg.state_tensors(new_state).items()}
         out.update({f"metrics/{k}": v for k, v in metrics.items()})
@@ -134,8 +134,7 @@ def _update_case(spec: AlgorithmSpec, dtype: torch.dtype) -> GoldenCase:
     randomness = spec.draw(config, batch_size, action_dim, gen, "cpu", dtype)
     inputs: Arrays = {f"state/{k}": v for k, v in alg.state_tensors(state).items()}
     inputs.update({f"batch/{k}": v for k, v in batch.items()})
-    if randomness is not None:  # an update that draws nothing (IQL) has no randomness inputs
-        inputs.update(named_leaves(randomness, RANDOMNESS))
+    inputs.update(named_leaves(randomness, RANDOMNESS))  # None (IQL draws nothing): no inputs
     rtol, atol = case_tolerances(dtype, chain=True)
     return GoldenCase(
         f"update_{spec.name}_{tag}",
