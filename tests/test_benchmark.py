@@ -1,9 +1,11 @@
 """The speed benchmark (edp_ref.benchmark, scripts/benchmark.py; Fig. 2 and App. C.5) runs end to
 end on a tiny configuration and writes the documented JSON; its training cases cover the
-algorithm registry; its settings reject bad fields. No timing is asserted."""
+algorithm registry; its command line rejects bad arguments before any work. No timing is
+asserted."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import math
@@ -15,8 +17,9 @@ import torch
 
 from edp_ref import benchmark
 from edp_ref.algorithms import REGISTRY, DiffusionAlgorithmConfig
-from edp_ref.benchmark import paper_speeds
+from edp_ref.benchmark import cli, paper_speeds
 from edp_ref.benchmark.cases import CHAIN_ALGORITHM, training_cases
+from edp_ref.benchmark.options import OptionGroup
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.training import extrapolate_dql
 
@@ -185,6 +188,60 @@ def test_every_registered_algorithm_is_a_training_case(
 
 
 @pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--preset", "huge"], "--preset"),
+        (["--device", "gpu"], "--device"),
+        (["--device", "cuda:x"], "--device"),
+        (["--threads", "0"], "--threads"),
+        (["--threads", "two"], "--threads"),
+        (["--seeds", "-1"], "--seeds"),
+        (["--warmup", "-1"], "--warmup"),
+        (["--min-iterations", "-3"], "--min-iterations"),
+        (["--max-iterations", "0"], "--max-iterations"),
+        (["--min-seconds", "-0.5"], "--min-seconds"),
+        (["--max-seconds", "nan"], "--max-seconds"),
+        (["--max-seconds", "0"], "--max-seconds"),
+        (["--tiny", "--min-iterations", "10"], "--min-iterations"),
+        (["--min-seconds", "9", "--max-seconds", "2"], "--min-seconds / --max-seconds"),
+        (["--tiny", "--quick"], "--quick"),
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_any_work(
+    argv: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the benchmark ran despite a bad argument")
+
+    monkeypatch.setattr(cli, "run_benchmark", no_run)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and f"argument {named}" in err, err
+
+
+def test_bad_output_path_and_missing_cuda_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_benchmark", lambda *a, **k: pytest.fail("ran"))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    cases = [
+        (["--output", str(tmp_path)], "is a folder"),
+        (["--output", f"{a_file}/x.json"], "is a file"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "CUDA is not available"))
+    for argv, words in cases:
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {argv[0]}" in err and words in err, err
+
+
+@pytest.mark.parametrize(
     ("changes", "words"),
     [
         ({"threads": 0}, "BenchmarkSettings.threads = 0"),
@@ -208,3 +265,31 @@ def test_unknown_compile_name_is_refused_before_any_measurement() -> None:
     settings = BenchmarkSettings.tiny(compile_names=("edp_td3", "iql"))
     with pytest.raises(ValueError, match=r"compile_names.*\['iql'\].*gaussian_iql"):
         benchmark.run_benchmark(settings)
+
+
+def test_an_option_group_plugs_into_the_command_line(
+    tiny_run: tuple[dict[str, Any], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What a later module (e.g. a peers comparison) needs: its option parsed and checked, its
+    section added to the document after the run, its lines printed after the report."""
+    result, _ = tiny_run
+    seen: dict[str, Any] = {}
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument_group("extra").add_argument("--extra-count", type=int, default=1)
+
+    def after(args: argparse.Namespace, settings: Any, doc: dict[str, Any], log: Any) -> None:
+        seen["preset"] = settings.preset
+        doc["extra"] = {"count": args.extra_count}
+
+    group = OptionGroup("extra", add, after_run=after, report=lambda doc: [f"EXTRA {doc['extra']}"])
+    monkeypatch.setattr(cli, "OPTION_GROUPS", (*cli.OPTION_GROUPS, group))
+    monkeypatch.setattr(cli, "run_benchmark", lambda settings, log: dict(result))
+    out = tmp_path / "b.json"
+    assert cli.main(["--tiny", "--extra-count", "3", "--output", str(out)]) == 0
+    assert seen == {"preset": "tiny"}
+    assert json.loads(out.read_text())["extra"] == {"count": 3}
+    assert "EXTRA {'count': 3}" in capsys.readouterr().out
