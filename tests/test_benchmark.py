@@ -1,8 +1,11 @@
 """The speed benchmark (edp_ref.benchmark, scripts/benchmark.py; Fig. 2 and App. C.5) runs end to
-end on a tiny configuration and writes the documented JSON. No timing is asserted."""
+end on a tiny configuration and writes the documented JSON; its training cases cover the
+algorithm registry; its command line rejects bad arguments before any work. No timing is
+asserted."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import math
@@ -12,7 +15,13 @@ from typing import Any
 import pytest
 import torch
 
-from edp_ref.benchmark import suite as benchmark
+from edp_ref import benchmark
+from edp_ref.algorithms import REGISTRY, DiffusionAlgorithmConfig
+from edp_ref.benchmark import cli, paper_speeds
+from edp_ref.benchmark.cases import CHAIN_ALGORITHM, training_cases
+from edp_ref.benchmark.options import OptionGroup
+from edp_ref.benchmark.settings import BenchmarkSettings
+from edp_ref.benchmark.training import extrapolate_dql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,8 +98,8 @@ def test_tiny_benchmark_writes_the_documented_json(tiny_run: tuple[dict[str, Any
     assert machine["torch_threads"] == 1 and len(machine["loadavg_start"]) == 3
     assert result["matmul"]["flops_per_second"] > 0
     names = {r["name"] for r in result["training"]}
-    expected = {"dql_k5", "dql_k10", "dql_k40", "edp_without_dpm", "edp_without_ap", "edp_td3"}
-    assert expected | {"edp_crr", "edp_iql", "td3bc", "iql"} <= names
+    registered = set(REGISTRY) - {CHAIN_ALGORITHM}
+    assert names == registered | {f"{CHAIN_ALGORITHM}_k{k}" for k in (5, 10, 40)}
     for r in result["training"]:
         assert set(r) == TRAINING_KEYS, r["name"]
         assert r["error"] is None, r
@@ -99,6 +108,13 @@ def test_tiny_benchmark_writes_the_documented_json(tiny_run: tuple[dict[str, Any
     edp = next(r for r in result["training"] if r["name"] == "edp_td3")
     assert edp["ratio_to_edp_td3"] == pytest.approx(1.0)
     assert [p["ips"] for p in edp["paper"]] == [116.21, 412.0]
+    assert [p["source"] for p in edp["paper"]] == ["Fig. 2", "App. C.5"]
+    dql5 = next(r for r in result["training"] if r["name"] == "dql_k5")
+    assert [p["ips"] for p in dql5["paper"]] == [4.66, 22.30]
+    td3bc = next(r for r in result["training"] if r["name"] == "td3bc")
+    assert td3bc["paper"] == [
+        {"label": "TD3+BC", "ips": 689.0, "ratio_to_edp": round(689 / 412, 4), "source": "App. C.5"}
+    ]
     longest = next(r for r in result["training"] if r["name"] == "dql_k40")
     assert longest["extrapolated"] and "extrapolated" in longest["note"]
     for r in result["sampling"]:
@@ -122,7 +138,8 @@ def test_report_prints_paper_figures_only_in_paper_columns(
     result, _ = tiny_run
     report = benchmark.format_report(result)
     assert "paper IPS" in report and "116.21 / 412" in report and "689" in report
-    assert "Targets (issue 7)" in report
+    assert "Targets (FLOP rate" in report and "issue" not in report.lower()
+    assert result["sampling_paper"]["steps_per_second"] == paper_speeds.PAPER_FIG2_SPS
 
 
 def test_dql_extrapolation_is_affine_in_k() -> None:
@@ -136,8 +153,143 @@ def test_dql_extrapolation_is_affine_in_k() -> None:
             "extrapolated": False,
         }
 
-    est = benchmark._extrapolate_dql([rec(5, 0.1, 50), rec(100, 1.05, 1000)], 1000, "eager")
+    est = extrapolate_dql([rec(5, 0.1, 50), rec(100, 1.05, 1000)], 1000, "eager")
     assert est is not None
     assert est["seconds_per_iteration"] == pytest.approx(10.05)
     assert est["flops_per_iteration"] == 10000
-    assert benchmark._extrapolate_dql([rec(5, 0.1, 50)], 1000, "eager") is None
+    assert extrapolate_dql([rec(5, 0.1, 50)], 1000, "eager") is None
+
+
+@pytest.mark.parametrize("make", [BenchmarkSettings.tiny, BenchmarkSettings.full])
+def test_every_registered_algorithm_is_a_training_case(
+    make: Any,
+) -> None:
+    settings = make()
+    cases = training_cases(settings)
+    assert {c.spec.name for c in cases} == set(REGISTRY)
+    chain = [c for c in cases if c.spec.name == CHAIN_ALGORITHM]
+    assert [c.num_steps for c in chain] == list(settings.dql_steps)
+    assert [c.name for c in chain] == [f"dql_k{k}" for k in settings.dql_steps]
+    for case in cases:
+        assert isinstance(case.config, REGISTRY[case.spec.name].config_class), case.name
+        net = case.config.network
+        assert (net.hidden, net.layers) == (settings.hidden, settings.layers), case.name
+        assert case.config.check_batch is False and case.config.compile is False
+        if isinstance(case.config, DiffusionAlgorithmConfig):
+            assert case.config.diffusion.num_steps == case.num_steps, case.name
+            if case not in chain:
+                assert case.num_steps == settings.num_steps
+        else:
+            assert case.num_steps is None, case.name
+    # Diffusion-QL keeps its own schedule (vp) at every K; EDP keeps the linear one.
+    assert {c.config.diffusion.schedule for c in chain} == {"vp"}
+    edp = next(c for c in cases if c.name == "edp_td3")
+    assert edp.config.diffusion.schedule == "linear"
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--preset", "huge"], "--preset"),
+        (["--device", "gpu"], "--device"),
+        (["--device", "cuda:x"], "--device"),
+        (["--threads", "0"], "--threads"),
+        (["--threads", "two"], "--threads"),
+        (["--seeds", "-1"], "--seeds"),
+        (["--warmup", "-1"], "--warmup"),
+        (["--min-iterations", "-3"], "--min-iterations"),
+        (["--max-iterations", "0"], "--max-iterations"),
+        (["--min-seconds", "-0.5"], "--min-seconds"),
+        (["--max-seconds", "nan"], "--max-seconds"),
+        (["--max-seconds", "0"], "--max-seconds"),
+        (["--tiny", "--min-iterations", "10"], "--min-iterations"),
+        (["--min-seconds", "9", "--max-seconds", "2"], "--min-seconds / --max-seconds"),
+        (["--tiny", "--quick"], "--quick"),
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_any_work(
+    argv: list[str], named: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the benchmark ran despite a bad argument")
+
+    monkeypatch.setattr(cli, "run_benchmark", no_run)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and f"argument {named}" in err, err
+
+
+def test_bad_output_path_and_missing_cuda_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "run_benchmark", lambda *a, **k: pytest.fail("ran"))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    cases = [
+        (["--output", str(tmp_path)], "is a folder"),
+        (["--output", f"{a_file}/x.json"], "is a file"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "CUDA is not available"))
+    for argv, words in cases:
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {argv[0]}" in err and words in err, err
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"threads": 0}, "BenchmarkSettings.threads = 0"),
+        ({"dql_steps": ()}, "BenchmarkSettings.dql_steps = ()"),
+        ({"candidates": (0, 2)}, "BenchmarkSettings.candidates = (0, 2)"),
+        ({"modes": ("lazy",)}, "modes"),
+        ({"device": "gpu"}, "BenchmarkSettings.device = 'gpu'"),
+        ({"preset": "huge"}, "preset"),
+        ({"min_iterations": 9, "max_iterations": 3}, "max_iterations = 3"),
+    ],
+)
+def test_settings_reject_bad_fields(changes: dict[str, Any], words: str) -> None:
+    # A value outside a Literal: under pytest jaxtyping's TypeCheckError (a TypeError) fires
+    # first; without the import hook __post_init__ raises ConfigError (a ValueError).
+    with pytest.raises((ValueError, TypeError)) as exc:
+        BenchmarkSettings.tiny(**changes)
+    assert words in str(exc.value)
+
+
+def test_unknown_compile_name_is_refused_before_any_measurement() -> None:
+    settings = BenchmarkSettings.tiny(compile_names=("edp_td3", "iql"))
+    with pytest.raises(ValueError, match=r"compile_names.*\['iql'\].*gaussian_iql"):
+        benchmark.run_benchmark(settings)
+
+
+def test_an_option_group_plugs_into_the_command_line(
+    tiny_run: tuple[dict[str, Any], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What a later module (e.g. a peers comparison) needs: its option parsed and checked, its
+    section added to the document after the run, its lines printed after the report."""
+    result, _ = tiny_run
+    seen: dict[str, Any] = {}
+
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument_group("extra").add_argument("--extra-count", type=int, default=1)
+
+    def after(args: argparse.Namespace, settings: Any, doc: dict[str, Any], log: Any) -> None:
+        seen["preset"] = settings.preset
+        doc["extra"] = {"count": args.extra_count}
+
+    group = OptionGroup("extra", add, after_run=after, report=lambda doc: [f"EXTRA {doc['extra']}"])
+    monkeypatch.setattr(cli, "OPTION_GROUPS", (*cli.OPTION_GROUPS, group))
+    monkeypatch.setattr(cli, "run_benchmark", lambda settings, log: dict(result))
+    out = tmp_path / "b.json"
+    assert cli.main(["--tiny", "--extra-count", "3", "--output", str(out)]) == 0
+    assert seen == {"preset": "tiny"}
+    assert json.loads(out.read_text())["extra"] == {"count": 3}
+    assert "EXTRA {'count': 3}" in capsys.readouterr().out

@@ -1,16 +1,33 @@
-"""The speed benchmark of Figure 2 and Appendix C.5 (``scripts/benchmark.py``)."""
+"""The speed benchmark of Figure 2 (Sec. 5.1) and Appendix C.5 (``scripts/benchmark.py``).
 
-from edp_ref.benchmark.suite import (
-    DEFAULT_OUTPUT,
-    PAPER_C5_IPS,
-    PAPER_FIG2_IPS,
-    PAPER_FIG2_SPS,
-    SCHEMA,
-    BenchmarkSettings,
-    format_report,
-    run_benchmark,
-    write_json,
-)
+On walker2d-medium-expert shapes it measures, in one process and after warm-up, the median
+training iterations per second of every registered algorithm (Diffusion-QL at several K), the
+speed of energy-based action selection through DPM-Solver and DDPM, FLOP rates against the
+dense-matmul rate of the same machine, S vmapped seeds against S sequential ones, one profiled
+update and the peak memory of a run on a 2M-transition dataset; and sets the paper's figures
+beside them. One job per module:
+
+| module | job |
+|---|---|
+| :mod:`~edp_ref.benchmark.settings` | :class:`BenchmarkSettings`, presets, device names |
+| :mod:`~edp_ref.benchmark.paper_speeds` | the paper's Figure 2 / App. C.5 figures, typed once |
+| :mod:`~edp_ref.benchmark.cases` | training cases from the algorithm registry, data, trainer |
+| :mod:`~edp_ref.benchmark.timing` | warm-up / median loop, FLOP counting, dense-matmul rate |
+| :mod:`~edp_ref.benchmark.training` | training records, Diffusion-QL extrapolation in K |
+| :mod:`~edp_ref.benchmark.sampling` | EAS sampling speed, DPM-Solver vs DDPM |
+| :mod:`~edp_ref.benchmark.multiseed` | S vmapped seeds vs S sequential updates |
+| :mod:`~edp_ref.benchmark.memory` | peak memory, in a subprocess |
+| :mod:`~edp_ref.benchmark.profiling` | one update under ``torch.profiler`` |
+| :mod:`~edp_ref.benchmark.targets` | the speed and memory targets |
+| :mod:`~edp_ref.benchmark.report` | :func:`format_report` (plain-text tables) |
+| :mod:`~edp_ref.benchmark.run` | :func:`run_benchmark`, :func:`write_json`, the JSON schema |
+| :mod:`~edp_ref.benchmark.options`, :mod:`~edp_ref.benchmark.cli` | the command line |
+"""
+
+from edp_ref.benchmark.paper_speeds import PAPER_C5_IPS, PAPER_FIG2_IPS, PAPER_FIG2_SPS
+from edp_ref.benchmark.report import format_report
+from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
+from edp_ref.benchmark.settings import BenchmarkSettings
 
 __all__ = [
     "DEFAULT_OUTPUT",

@@ -1,0 +1,227 @@
+"""What the speed benchmark (Figure 2, Appendix C.5) measures and for how long.
+
+:class:`BenchmarkSettings` holds every knob: the shapes (walker2d-medium-expert-v2's observation
+17 and action 6, batch 256, 3 x 256 networks, K = 1000 for EDP; Sec. 5.1 and Table 3), the K of
+Diffusion-QL, how long each median is taken over, the modes (eager / compiled), the sampling,
+seed and memory measurements, and the device. :data:`PRESETS` names its three presets (full,
+quick, tiny). Every field is checked when the settings are built (a ``ValueError`` naming
+``BenchmarkSettings.<field>``, the value and what was expected).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from edp_ref.config_checks import ConfigError, check_at_least, check_field_types, check_positive
+
+__all__ = ["PRESETS", "BenchmarkSettings", "Mode", "PresetName", "check_device", "resolve_device"]
+
+Mode = Literal["eager", "compiled"]
+PresetName = Literal["full", "quick", "tiny"]
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """What the benchmark measures and for how long (presets: :meth:`full`, :meth:`quick`,
+    :meth:`tiny`).
+
+    Raises:
+        ValueError (:class:`~edp_ref.config_checks.ConfigError`): a field of the wrong type or
+            out of range, naming ``BenchmarkSettings.<field>``.
+    """
+
+    preset: PresetName = "full"
+    obs_dim: int = 17
+    action_dim: int = 6
+    batch_size: int = 256
+    hidden: int = 256
+    layers: int = 3
+    num_steps: int = 1000  # K of every diffusion policy but Diffusion-QL's
+    dql_steps: tuple[int, ...] = (5, 100, 1000)
+    # DQL at these K or more: time only dql_long_iterations iterations (no more warm-up than 1).
+    dql_long_from: int = 1000
+    dql_long_iterations: int = 2
+    # Extrapolate the longest DQL from the two shorter ones (affine in K) instead of timing it
+    # (measured once on the 2-core CPU: K = 1000 takes about 28 s and 15 GB per iteration).
+    extrapolate_longest_dql: bool = True
+    warmup: int = 2
+    min_iterations: int = 5
+    max_iterations: int = 200
+    min_seconds: float = 3.0
+    max_seconds: float = 30.0
+    modes: tuple[Mode, ...] = ("eager", "compiled")
+    # Compiled mode only for these training records (a 100- or 1000-step chain, or
+    # backpropagation through 15 DPM-Solver steps, unrolls into a graph that takes minutes to
+    # compile on 2 cores).
+    compile_names: tuple[str, ...] = (
+        "dql_k5",
+        "edp_td3",
+        "edp_crr",
+        "edp_iql",
+        "td3bc",
+        "gaussian_crr",
+        "gaussian_iql",
+    )
+    dataset_transitions: int = 100_000
+    candidates: tuple[int, ...] = (10, 50)
+    sampling_states: tuple[int, ...] = (1, 32)
+    seeds: int = 5
+    multiseed_compiled: bool = True
+    memory_transitions: int = 2_000_000
+    memory_iterations: int = 20
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        check_positive(
+            self,
+            "obs_dim",
+            "action_dim",
+            "batch_size",
+            "hidden",
+            "layers",
+            "num_steps",
+            "dql_long_from",
+            "dql_long_iterations",
+            "min_iterations",
+            "max_iterations",
+            "max_seconds",
+            "dataset_transitions",
+            "seeds",
+            "memory_transitions",
+            "threads",
+        )
+        check_at_least(self, 0, "warmup", "min_seconds", "memory_iterations", "seed")
+        for name in ("dql_steps", "candidates", "sampling_states", "modes"):
+            values = getattr(self, name)
+            if not values:
+                raise ConfigError(f"BenchmarkSettings.{name} = {values!r}: expected at least one")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"BenchmarkSettings.{name} = {values!r}: expected no repeats")
+        for name in ("dql_steps", "candidates", "sampling_states"):
+            values = getattr(self, name)
+            if min(values) < 1:
+                raise ConfigError(f"BenchmarkSettings.{name} = {values!r}: expected values >= 1")
+        if self.max_iterations < self.min_iterations:
+            raise ConfigError(
+                f"BenchmarkSettings.max_iterations = {self.max_iterations}: expected at least "
+                f"min_iterations = {self.min_iterations}"
+            )
+        if self.max_seconds < self.min_seconds:
+            raise ConfigError(
+                f"BenchmarkSettings.max_seconds = {self.max_seconds}: expected at least "
+                f"min_seconds = {self.min_seconds}"
+            )
+        check_device(self.device)
+
+    @classmethod
+    def full(cls, **changes: Any) -> BenchmarkSettings:
+        """Every measurement with enough iterations for a stable median (DQL at the largest K
+        extrapolated unless ``extrapolate_longest_dql=False``)."""
+        return dataclasses.replace(cls(), **changes)
+
+    @classmethod
+    def quick(cls, **changes: Any) -> BenchmarkSettings:
+        """A few minutes on 2 CPU cores: fewer iterations, DQL at K = 1000 extrapolated."""
+        base = cls(
+            preset="quick",
+            warmup=1,
+            min_iterations=3,
+            max_iterations=50,
+            min_seconds=1.0,
+            max_seconds=8.0,
+            extrapolate_longest_dql=True,
+            compile_names=("edp_td3", "edp_iql", "gaussian_iql"),
+            sampling_states=(1, 8),
+            seeds=5,
+            multiseed_compiled=False,
+            memory_iterations=5,
+        )
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def tiny(cls, **changes: Any) -> BenchmarkSettings:
+        """Seconds: small networks and K, for tests of the benchmark itself."""
+        base = cls(
+            preset="tiny",
+            obs_dim=3,
+            action_dim=2,
+            batch_size=8,
+            hidden=16,
+            layers=1,
+            num_steps=40,
+            dql_steps=(5, 10, 40),
+            dql_long_from=40,
+            dql_long_iterations=1,
+            extrapolate_longest_dql=True,
+            warmup=1,
+            min_iterations=2,
+            max_iterations=3,
+            min_seconds=0.0,
+            max_seconds=1.0,
+            modes=("eager",),
+            dataset_transitions=200,
+            candidates=(2,),
+            sampling_states=(1, 2),
+            seeds=2,
+            multiseed_compiled=False,
+            memory_transitions=1000,
+            memory_iterations=2,
+        )
+        return dataclasses.replace(base, **changes)
+
+
+#: Preset name -> the constructor taking field changes (``PRESETS["quick"](seeds=3)``).
+PRESETS: Mapping[str, Callable[..., BenchmarkSettings]] = {
+    "full": BenchmarkSettings.full,
+    "quick": BenchmarkSettings.quick,
+    "tiny": BenchmarkSettings.tiny,
+}
+
+_DEVICE_TYPES = ("cpu", "cuda")
+
+
+def check_device(name: str, where: str = "BenchmarkSettings.device") -> torch.device | None:
+    """Check the spelling of a device name: ``auto`` (None), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        ValueError: naming the device and the accepted spellings.
+    """
+    if name == "auto":
+        return None
+    expected = "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{where} = {name!r}: {expected}") from None
+    if device.type not in _DEVICE_TYPES:
+        raise ConfigError(f"{where} = {name!r}: {expected}")
+    return device
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device a run uses: ``auto`` is CUDA when present, else the CPU.
+
+    Raises:
+        ValueError: a misspelt name (:func:`check_device`), or a CUDA device this machine lacks.
+    """
+    device = check_device(name, "device")
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {name!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device {name!r}: this machine has {count} CUDA device(s) (cuda:0 to "
+                f"cuda:{count - 1})"
+            )
+    return device
