@@ -1,56 +1,75 @@
-"""torch.compile of the updates (the hot loop): compiled and eager agree within float
-tolerance on CPU; compilation is on by default only on CUDA. Kept to one small network because
-compiling is slow on 2 cores."""
+"""torch.compile of the updates (the hot loop): for every registered algorithm, compiled and eager
+agree within float tolerance on CPU; compilation is on by default only on CUDA; a compilation
+failure falls back to the eager update with a warning. Small networks: compiling is slow on 2
+cores."""
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
+from typing import Any
 
+import pytest
 import torch
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
     DiffusionConfig,
     EDPTD3Config,
     NetworkConfig,
-    draw_td3_randomness,
-    edp_td3_update,
+    execution,
     init_edp_td3,
     state_tensors,
 )
-from edp_ref.algorithms.execution import uses_compile
+from edp_ref.algorithms.execution import compile_records, uses_compile
+
+S, A, B = 3, 2, 16
 
 
-def test_compiled_edp_td3_update_matches_eager() -> None:
-    eager_config = EDPTD3Config(
-        network=NetworkConfig(hidden=8, layers=1),
-        diffusion=DiffusionConfig(num_steps=30, dpm_steps=3),
-        compile=False,
-    )
+def _small_config(name: str, **changes: Any) -> Any:
+    spec = REGISTRY[name]
+    fields: dict[str, Any] = {"network": NetworkConfig(hidden=8, layers=1), **changes}
+    if spec.policy_class == "diffusion" and name != "dql":
+        fields["diffusion"] = DiffusionConfig(num_steps=30, dpm_steps=3)
+    return spec.config_class(**fields)
+
+
+def _batches(g: torch.Generator, count: int) -> list[Batch]:
+    return [
+        Batch(
+            torch.randn(B, S, generator=g),
+            torch.rand(B, A, generator=g) * 1.8 - 0.9,
+            torch.randn(B, generator=g),
+            torch.randn(B, S, generator=g),
+            (torch.rand(B, generator=g) < 0.2).float(),
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_compiled_update_matches_eager(name: str) -> None:
+    spec = REGISTRY[name]
+    eager_config = _small_config(name, compile=False)
     compiled_config = dataclasses.replace(eager_config, compile=True)
     g = torch.Generator().manual_seed(0)
-    state = init_edp_td3(eager_config, 3, 2, g)
-    batches = [
-        Batch(
-            torch.randn(16, 3, generator=g),
-            torch.rand(16, 2, generator=g) * 1.8 - 0.9,
-            torch.randn(16, generator=g),
-            torch.randn(16, 3, generator=g),
-            torch.zeros(16),
-        )
-        for _ in range(2)
-    ]
-    noises = [draw_td3_randomness(eager_config, 16, 2, g) for _ in range(2)]
+    state = spec.init(eager_config, S, A, g)
+    batches = _batches(g, 2)
+    draws = [spec.draw(eager_config, B, A, g) for _ in batches]
     eager, compiled = state, state
-    for batch, noise in zip(batches, noises, strict=True):
-        eager, eager_metrics = edp_td3_update(eager, batch, noise, eager_config)
-        compiled, compiled_metrics = edp_td3_update(compiled, batch, noise, compiled_config)
-        for name, value in eager_metrics.items():
-            torch.testing.assert_close(compiled_metrics[name], value, rtol=1e-4, atol=1e-5)
+    for batch, randomness in zip(batches, draws, strict=True):
+        eager, eager_metrics = spec.update(eager, batch, randomness, eager_config)
+        with warnings.catch_warnings():  # a compilation failure (eager fallback) fails the test
+            warnings.simplefilter("error", RuntimeWarning)
+            compiled, compiled_metrics = spec.update(compiled, batch, randomness, compiled_config)
+        for metric, value in eager_metrics.items():
+            torch.testing.assert_close(compiled_metrics[metric], value, rtol=1e-4, atol=1e-5)
     eager_flat, compiled_flat = state_tensors(eager), state_tensors(compiled)
     for key, value in eager_flat.items():
         torch.testing.assert_close(compiled_flat[key], value, rtol=1e-4, atol=1e-5)
     assert int(compiled.step) == 2
+    assert any(r.seconds is not None and r.error is None for r in compile_records())
 
 
 def test_compile_defaults_to_the_state_device() -> None:
@@ -63,3 +82,30 @@ def test_compile_defaults_to_the_state_device() -> None:
     )
     assert not uses_compile(config, state)  # CPU state: eager by default
     assert uses_compile(dataclasses.replace(config, compile=True), state)
+
+
+def test_failed_compilation_falls_back_to_eager_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_compile(fn: Any) -> Any:
+        def run(*args: Any) -> Any:
+            raise RuntimeError("backend exploded")
+
+        return run
+
+    monkeypatch.setattr(execution, "compile_function", broken_compile)
+    monkeypatch.setattr(execution, "_COMPILED", {})
+    monkeypatch.setattr(execution, "_RECORDS", {})
+    spec = REGISTRY["gaussian_iql"]
+    config = _small_config("gaussian_iql", compile=True)
+    g = torch.Generator().manual_seed(0)
+    state = spec.init(config, S, A, g)
+    batch = _batches(g, 1)[0]
+    eager_state, _ = spec.update(state, batch, None, dataclasses.replace(config, compile=False))
+    with pytest.warns(RuntimeWarning, match="gaussian_iql_update: torch.compile failed"):
+        fallback_state, _ = spec.update(state, batch, None, config)
+    for key, value in state_tensors(eager_state).items():
+        torch.testing.assert_close(state_tensors(fallback_state)[key], value, rtol=0, atol=0)
+    (record,) = compile_records()
+    assert record.error == "RuntimeError: backend exploded" and record.seconds is None
+    spec.update(fallback_state, batch, None, config)  # eager from now on, no second warning

@@ -8,28 +8,32 @@ shapes only, each error names the argument), then the batch's values (one host s
 data-dependent checks of the core functions switched off, so that the core itself never reads a
 tensor value on the host. With ``config.compile`` true (default: when the state is on CUDA) the
 core runs under ``torch.compile`` (through :func:`edp_ref.compilation.compile_function`); the
-compiled function is built once per core and reused.
+compiled function is built once per core and reused. The first compiled call is timed
+(:func:`compile_records`); if compilation fails where the eager update works, a
+``RuntimeWarning`` says so and that update runs eagerly from then on.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from torch import Tensor
 
 from edp_ref.algorithms.batch import Batch
+from edp_ref.algorithms.input_checks import check_schedule, check_widths
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function
 from edp_ref.validation import value_checks
 
 __all__ = [
+    "CompileRecord",
     "Metrics",
     "UpdateCore",
-    "check_schedule",
-    "check_widths",
+    "compile_records",
     "run_update",
     "uses_compile",
 ]
@@ -50,7 +54,29 @@ class _RunConfig(Protocol):
 
 UpdateCore = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 
+
+@dataclass
+class CompileRecord:
+    """What compiling one update (core and config) cost, or why it failed.
+
+    Attributes:
+        name: the public update's name (``edp_td3_update``, ...).
+        seconds: wall time of the first compiled call (compilation included), None until then.
+        error: why compilation failed (the update then runs eagerly), else None.
+    """
+
+    name: str
+    seconds: float | None = None
+    error: str | None = None
+
+
 _COMPILED: dict[UpdateCore, UpdateCore] = {}
+_RECORDS: dict[tuple[UpdateCore, Any], CompileRecord] = {}
+
+
+def compile_records() -> list[CompileRecord]:
+    """Every update core compiled in this process so far, with its compile time or failure."""
+    return list(_RECORDS.values())
 
 
 def uses_compile(config: _RunConfig, state: TrainState) -> bool:
@@ -66,78 +92,6 @@ def _compiled(core: UpdateCore) -> UpdateCore:
         fn = compile_function(core)
         _COMPILED[core] = fn
     return fn
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _named_dims(hint: Any) -> tuple[str, ...] | None:
-    """The dimension names of a jaxtyping annotation (``Float[Tensor, "batch action"]``), or of
-    the array member of ``X | None``; None for other annotations."""
-    for candidate in (hint, *typing.get_args(hint)):
-        dims = getattr(candidate, "dims", None)
-        if dims is not None:
-            return tuple(str(getattr(d, "name", "")) for d in dims)
-    return None
-
-
-def _check_randomness(where: str, obj: Any, path: str, batch_size: int, action_dim: int) -> None:
-    if obj is None or isinstance(obj, Tensor) or not dataclasses.is_dataclass(obj):
-        return
-    cls = type(obj)
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        name = f"{path}.{f.name}"
-        if not isinstance(value, Tensor):
-            _check_randomness(where, value, name, batch_size, action_dim)
-            continue
-        dims = _named_dims(_HINTS[cls][f.name])
-        if dims is None:
-            continue
-        if value.ndim != len(dims):
-            raise ValueError(
-                f"{where}: {name} has shape {tuple(value.shape)}, expected [{', '.join(dims)}]"
-            )
-        for axis, dim in enumerate(dims):
-            expected = {"batch": batch_size, "action": action_dim}.get(dim)
-            if expected is not None and value.shape[axis] != expected:
-                raise ValueError(
-                    f"{where}: {name} has shape {tuple(value.shape)}: its '{dim}' axis is "
-                    f"{value.shape[axis]} but the batch has {dim} size {expected}; draw the "
-                    "randomness for this batch"
-                )
-
-
-def check_widths(where: str, state: TrainState, batch: Batch, randomness: Any) -> None:
-    """Raise ``ValueError`` naming the argument if the batch's observation or action width is not
-    the networks', or a randomness tensor was drawn for another batch size or action width."""
-    nets = state.networks
-    for field, got, expected in (
-        ("observations", batch.state_dim, nets.state_dim),
-        ("actions", batch.action_dim, nets.action_dim),
-    ):
-        if got != expected:
-            raise ValueError(
-                f"{where}: batch.{field} has width {got} but the state's networks take "
-                f"{field} of width {expected}"
-            )
-    _check_randomness(where, randomness, "randomness", batch.batch_size, nets.action_dim)
-
-
-def check_schedule(where: str, state: TrainState, config: Any) -> None:
-    """Raise ``ValueError`` if a diffusion config's schedule (kind, K) is not the state's."""
-    diffusion = getattr(config, "diffusion", None)
-    schedule = state.networks.schedule
-    if diffusion is None or schedule is None:
-        return
-    if (schedule.kind, schedule.num_steps) != (diffusion.schedule, diffusion.num_steps):
-        raise ValueError(
-            f"{where}: the config's diffusion schedule is {diffusion.schedule!r} with K = "
-            f"{diffusion.num_steps} but the state was built with {schedule.kind!r}, K = "
-            f"{schedule.num_steps}; build the state with init_*(config, ...) of this config"
-        )
 
 
 def run_update(
@@ -158,6 +112,41 @@ def run_update(
     check_schedule(where, state, config)
     if config.check_batch:
         batch.check_values(where)
-    fn = _compiled(core) if uses_compile(config, state) else core
     with value_checks(False):
-        return fn(state, batch, randomness, config)
+        if not uses_compile(config, state):
+            return core(state, batch, randomness, config)
+        # One record per (core, config): dynamo compiles a new graph for every config.
+        record = _RECORDS.setdefault((core, config), CompileRecord(where))
+        if record.error is not None:
+            return core(state, batch, randomness, config)
+        if record.seconds is not None:
+            return _compiled(core)(state, batch, randomness, config)
+        return _first_compiled_call(core, record, state, batch, randomness, config)
+
+
+def _first_compiled_call(
+    core: UpdateCore,
+    record: CompileRecord,
+    state: TrainState,
+    batch: Batch,
+    randomness: Any,
+    config: Any,
+) -> tuple[TrainState, Metrics]:
+    """The compiling call: timed; if compilation fails where the eager update works, warn once and
+    run this core eagerly from now on (an error of the update itself is raised as eager raises
+    it)."""
+    start = time.perf_counter()
+    try:
+        out = _compiled(core)(state, batch, randomness, config)
+    except Exception as exc:
+        eager = core(state, batch, randomness, config)  # raises if the update itself is wrong
+        record.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        warnings.warn(
+            f"{record.name}: torch.compile failed ({record.error}); this update runs eagerly "
+            "(slower, same results)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return eager
+    record.seconds = time.perf_counter() - start
+    return out
