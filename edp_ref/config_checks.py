@@ -1,13 +1,19 @@
-"""Validation of configuration dataclasses when they are built: every config of edp_ref
-(algorithms, runs, evaluation settings) checks its fields in ``__post_init__`` with these helpers.
+"""Validation of configuration values where they enter edp_ref: every config dataclass
+(algorithms, runs, acting, benchmark, generation) checks its fields in ``__post_init__``, and
+functions check their option arguments, with these helpers.
 
-:func:`check_field_types` checks each field against its annotation with beartype's
-``is_bearable`` (``Literal`` options, ``int`` vs ``float`` vs ``None``, nested config types), so a
-misspelled option (``q_head="q3"``), a string where a number belongs (``epochs="2"``) or a bool
-where a number belongs fails at construction instead of silently selecting another code path.
-The range helpers (:func:`check_positive`, :func:`check_interval`, ...) check numeric ranges.
-Every error is a :class:`ConfigError` (a ``ValueError``) that names ``Class.field``, the value and
-what was expected.
+Two layers, one message style ("``<where>`` must be <expected>, got <value> (<type>)"):
+
+* per value: :func:`check_int`, :func:`check_real`, :func:`check_choice`, :func:`check_text`;
+* per dataclass: :func:`check_field_types` checks each field against its annotation with
+  beartype's ``is_bearable`` (``Literal`` options, ``int`` vs ``float`` vs ``None``, nested config
+  types), so a misspelled option (``q_head="q3"``), a string where a number belongs
+  (``epochs="2"``) or a bool where a number belongs fails at construction instead of silently
+  selecting another code path; :func:`check_positive`, :func:`check_at_least` and
+  :func:`check_interval` check numeric ranges of named fields.
+
+A value of the wrong type raises :class:`ConfigTypeError` (a ``TypeError``), a value out of range
+:class:`ConfigError` (a ``ValueError``); ``ConfigTypeError`` is a ``ConfigError`` too.
 """
 
 from __future__ import annotations
@@ -23,10 +29,15 @@ from beartype.door import is_bearable
 
 __all__ = [
     "ConfigError",
+    "ConfigTypeError",
     "check_at_least",
+    "check_choice",
     "check_field_types",
+    "check_int",
     "check_interval",
     "check_positive",
+    "check_real",
+    "check_text",
 ]
 
 # int is accepted where float is annotated (PEP 484's numeric tower): learning_rate=1 is fine.
@@ -34,8 +45,89 @@ _CONF = BeartypeConf(is_pep484_tower=True)
 
 
 class ConfigError(ValueError):
-    """A configuration field holds a value of the wrong type or outside its range."""
+    """A configuration value is outside its range (or, as :class:`ConfigTypeError`, of the wrong
+    type)."""
 
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A configuration value is of the wrong type."""
+
+
+def _got(value: object) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+# ------------------------------------------------------------------------------------------
+# Per value
+# ------------------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    # bool is a subclass of int; ``True`` where an int belongs is a mistake, not the number 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(
+    where: str, value: object, minimum: int, maximum: int | None = None, optional: bool = False
+) -> None:
+    """Raise unless ``value`` is an int in [minimum, maximum] (or None when ``optional``)."""
+    if optional and value is None:
+        return
+    expected = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
+    if optional:
+        expected += " or None"
+    if not _is_int(value):
+        raise ConfigTypeError(f"{where} must be {expected}, got {_got(value)}")
+    assert isinstance(value, int)
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(f"{where} must be {expected}, got {value!r}")
+
+
+def check_real(
+    where: str,
+    value: object,
+    minimum: float | None = None,
+    optional: bool = False,
+    allow_nan: bool = False,
+) -> None:
+    """Raise unless ``value`` is a finite int or float (>= ``minimum`` when given; None allowed
+    when ``optional``; NaN allowed when ``allow_nan``: the std of a single episode)."""
+    if optional and value is None:
+        return
+    if allow_nan and isinstance(value, float) and math.isnan(value):
+        return
+    expected = "a finite number" + ("" if minimum is None else f" >= {minimum:g}")
+    if optional:
+        expected += " or None"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ConfigTypeError(f"{where} must be {expected}, got {_got(value)}")
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        raise ConfigError(f"{where} must be {expected}, got {value!r}")
+
+
+def check_choice(where: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise unless ``value`` is one of the strings ``choices``."""
+    expected = "one of " + ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"{where} must be {expected}, got {_got(value)}")
+    if value not in choices:
+        raise ConfigError(f"{where} must be {expected}, got {value!r}")
+
+
+def check_text(where: str, value: object, optional: bool = False) -> None:
+    """Raise unless ``value`` is a non-empty str (or None when ``optional``)."""
+    if optional and value is None:
+        return
+    expected = "a non-empty str" + (" or None" if optional else "")
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"{where} must be {expected}, got {_got(value)}")
+    if not value:
+        raise ConfigError(f"{where} must be {expected}, got {value!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Per dataclass
+# ------------------------------------------------------------------------------------------
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -55,7 +147,15 @@ def _describe(hint: Any) -> str:
         return " or ".join(_describe(a) for a in typing.get_args(hint))
     if hint is type(None):
         return "None"
-    return getattr(hint, "__name__", str(hint))
+    if hint is int:
+        return "an int"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a str"
+    if hint is bool:
+        return "a bool"
+    return f"a {getattr(hint, '__name__', str(hint))}"
 
 
 def _mentions(hint: Any, kind: type) -> bool:
@@ -66,11 +166,11 @@ def check_field_types(config: Any) -> None:
     """Check every field of the dataclass ``config`` against its type annotation.
 
     Bools are rejected where only numbers are allowed (``True`` is an ``int`` to Python, never a
-    learning rate or a width), and floats must be finite unless the annotation is ``float`` and
-    the class allows infinity explicitly (none does today).
+    learning rate or a width), and floats must be finite.
 
     Raises:
-        ConfigError: naming ``Class.field``, the value and the expected type.
+        ConfigTypeError: naming ``Class.field``, the value and the expected type.
+        ConfigError: a NaN or infinite number.
     """
     cls = type(config)
     hints = _hints(cls)
@@ -79,46 +179,39 @@ def check_field_types(config: Any) -> None:
         hint = hints[f.name]
         where = f"{cls.__name__}.{f.name}"
         if isinstance(value, bool) and not _mentions(hint, bool):
-            raise ConfigError(f"{where} = {value!r}: expected {_describe(hint)}, not a bool")
+            raise ConfigTypeError(f"{where} must be {_describe(hint)}, got {_got(value)}")
         if not is_bearable(value, hint, conf=_CONF):
-            raise ConfigError(f"{where} = {value!r}: expected {_describe(hint)}")
+            raise ConfigTypeError(f"{where} must be {_describe(hint)}, got {_got(value)}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{where} = {value!r}: expected a finite number")
-
-
-def _value(config: Any, name: str) -> Any:
-    return getattr(config, name)
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
 
 
 def check_positive(config: Any, *names: str) -> None:
     """Each named field is > 0 (None is allowed where the annotation allows it)."""
     for name in names:
-        value = _value(config, name)
+        value = getattr(config, name)
         if value is not None and not value > 0:
-            raise ConfigError(f"{type(config).__name__}.{name} = {value!r}: expected a value > 0")
+            raise ConfigError(f"{type(config).__name__}.{name} must be > 0, got {value!r}")
 
 
 def check_at_least(config: Any, minimum: int | float, *names: str) -> None:
     """Each named field is >= ``minimum`` (None is allowed where the annotation allows it)."""
     for name in names:
-        value = _value(config, name)
+        value = getattr(config, name)
         if value is not None and not value >= minimum:
-            raise ConfigError(
-                f"{type(config).__name__}.{name} = {value!r}: expected a value >= {minimum}"
-            )
+            raise ConfigError(f"{type(config).__name__}.{name} must be >= {minimum}, got {value!r}")
 
 
 def check_interval(
     config: Any, name: str, low: int | float, high: int | float, *, closed_high: bool = True
 ) -> None:
     """``low <= field <= high`` (``< high`` when ``closed_high`` is False)."""
-    value = _value(config, name)
+    value = getattr(config, name)
     if value is None:
         return
     inside = low <= value <= high if closed_high else low <= value < high
     if not inside:
         bracket = "]" if closed_high else ")"
         raise ConfigError(
-            f"{type(config).__name__}.{name} = {value!r}: expected a value in "
-            f"[{low}, {high}{bracket}"
+            f"{type(config).__name__}.{name} must be in [{low}, {high}{bracket}, got {value!r}"
         )

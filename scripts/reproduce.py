@@ -19,11 +19,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from edp_ref.runner.agents import ALGORITHMS, POLICIES
-from edp_ref.runner.grid import PRESETS
+from edp_ref.runner import (
+    ALGORITHMS,
+    POLICIES,
+    PRESETS,
+    CheckpointError,
+    RunFolderError,
+)
 from edp_ref.runner.reproduce import DEFAULT_BENCHMARK, reproduce
+from edp_ref.runner.spec import MAX_SEED
+
+
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int in [minimum, maximum]; argparse names the option on error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {text!r}")
+        return value
+
+    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,11 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", nargs="+", help="paper dataset names (default: the preset's)")
     p.add_argument("--algos", nargs="+", help=f"algorithms among {', '.join(ALGORITHMS)}")
     p.add_argument("--policies", nargs="+", help=f"policy classes among {', '.join(POLICIES)}")
-    p.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
-    p.add_argument("--eas", type=int, help="EAS candidates N (paper 10, official code 50)")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    p.add_argument(
+        "--seeds", nargs="+", type=_int_at_least(0, MAX_SEED), help="seeds (default: the preset's)"
+    )
+    p.add_argument(
+        "--eas", type=_int_at_least(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
+    )
+    p.add_argument("--jobs", type=_int_at_least(1), default=1, help="runs in parallel (>= 1)")
     p.add_argument("--launcher", choices=["local", "ray"], default="local")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--threads", type=_int_at_least(1), default=1, help="torch threads per run")
     p.add_argument("--benchmark", type=Path, default=DEFAULT_BENCHMARK, help="Figure 2's JSON")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
@@ -66,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             benchmark=args.benchmark,
         )
-    except FileNotFoundError as exc:
-        print(f"reproduce: {exc}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, RunFolderError, CheckpointError) as exc:
+        # Bad input and damaged run folders: the message names the file or value and what to
+        # do; a traceback would only hide it.
+        print(f"reproduce: error: {exc}", file=sys.stderr)
         return 1
     print(output.text)
     print("written: " + ", ".join(str(f) for f in output.files))

@@ -23,27 +23,27 @@ DIFF = alg.DiffusionConfig(num_steps=50, dpm_steps=3)
 BAD_CONFIGS: list[tuple[str, Callable[[], Any], str]] = [
     ("nan learning rate", lambda: alg.OptimizerConfig(learning_rate=math.nan), "learning_rate"),
     ("inf learning rate", lambda: alg.OptimizerConfig(learning_rate=math.inf), "finite"),
-    ("negative learning rate", lambda: alg.OptimizerConfig(learning_rate=-1e-3), "> 0"),
+    ("negative learning rate", lambda: alg.OptimizerConfig(learning_rate=-1e-3), "must be > 0"),
     ("zero clip", lambda: alg.OptimizerConfig(max_grad_norm=0.0), "max_grad_norm"),
     ("beta1 of 1", lambda: alg.OptimizerConfig(beta1=1.0), "beta1"),
     ("clip mode", lambda: alg.OptimizerConfig(clip_mode="Optax"), "'optax', 'torch'"),  # type: ignore[arg-type]
     ("discount 1", lambda: alg.EDPTD3Config(discount=1.0), "discount"),
-    ("discount -0.1", lambda: alg.EDPTD3Config(discount=-0.1), "[0.0, 1.0)"),
+    ("discount -0.1", lambda: alg.EDPTD3Config(discount=-0.1), "must be in [0.0, 1.0), got -0.1"),
     ("next action policy", lambda: alg.EDPTD3Config(next_action_policy="EMA"), "'ema', 'online'"),  # type: ignore[arg-type]
-    ("q head", lambda: alg.EDPTD3Config(q_head="q3"), "q_head = 'q3'"),  # type: ignore[arg-type]
+    ("q head", lambda: alg.EDPTD3Config(q_head="q3"), "q_head must be one of 'random', 'q1'"),  # type: ignore[arg-type]
     ("normalisation", lambda: alg.EDPTD3Config(q_normalisation="other"), "q_normalisation"),  # type: ignore[arg-type]
     ("sampler", lambda: alg.EDPCRRConfig(next_action_sampler="dpm"), "next_action_sampler"),  # type: ignore[arg-type]
     ("objective", lambda: alg.EDPIQLConfig(policy_objective="awr"), "policy_objective"),  # type: ignore[arg-type]
     ("expectile 1", lambda: alg.EDPIQLConfig(expectile=1.0), "expectile"),
     ("negative temperature", lambda: alg.EDPCRRConfig(temperature=-1.0), "temperature"),
-    ("string width", lambda: alg.NetworkConfig(hidden="256"), "hidden = '256'"),  # type: ignore[arg-type]
-    ("zero width", lambda: alg.NetworkConfig(hidden=0), "hidden = 0"),
-    ("bool width", lambda: alg.NetworkConfig(hidden=True), "not a bool"),
-    ("float layers", lambda: alg.NetworkConfig(layers=1.5), "layers = 1.5"),  # type: ignore[arg-type]
+    ("string width", lambda: alg.NetworkConfig(hidden="256"), "hidden must be an int, got '256'"),  # type: ignore[arg-type]
+    ("zero width", lambda: alg.NetworkConfig(hidden=0), "hidden must be > 0, got 0"),
+    ("bool width", lambda: alg.NetworkConfig(hidden=True), "got True (bool)"),
+    ("float layers", lambda: alg.NetworkConfig(layers=1.5), "layers must be an int, got 1.5"),  # type: ignore[arg-type]
     ("odd time embedding", lambda: alg.NetworkConfig(time_dim=15), "time_dim"),
     ("init", lambda: alg.NetworkConfig(init="xavier"), "init"),  # type: ignore[arg-type]
     ("schedule", lambda: alg.DiffusionConfig(schedule="sigmoid"), "schedule"),  # type: ignore[arg-type]
-    ("zero steps", lambda: alg.DiffusionConfig(num_steps=0), "num_steps = 0"),
+    ("zero steps", lambda: alg.DiffusionConfig(num_steps=0), "num_steps must be > 0, got 0"),
     ("solver order 4", lambda: alg.DiffusionConfig(dpm_order=4), "dpm_order"),  # type: ignore[arg-type]
     ("t_end 1", lambda: alg.DiffusionConfig(dpm_t_end=1.0), "dpm_t_end"),
     ("ema every 0", lambda: alg.TargetNetworkConfig(ema_every=0), "ema_every"),
@@ -60,6 +60,20 @@ BAD_CONFIGS: list[tuple[str, Callable[[], Any], str]] = [
         lambda: dataclasses.replace(alg.EDPTD3Config(), alpha=-1.0),
         "alpha",
     ),
+    (
+        "eas candidates 0",
+        lambda: alg.ActingSettings(eas_candidates=0),
+        "eas_candidates must be > 0",
+    ),
+    ("eas candidates str", lambda: alg.ActingSettings(eas_candidates="3"), "got '3' (str)"),  # type: ignore[arg-type]
+    ("eas candidates bool", lambda: alg.ActingSettings(eas_candidates=True), "got True (bool)"),
+    ("dpm steps 0", lambda: alg.ActingSettings(dpm_steps=0), "dpm_steps must be > 0, got 0"),
+    ("dpm steps float", lambda: alg.ActingSettings(dpm_steps=2.5), "got 2.5 (float)"),  # type: ignore[arg-type]
+    ("policy scale", lambda: alg.ActingSettings(policy_scale=-1.0), "policy_scale must be >= 0"),
+    ("policy scale nan", lambda: alg.ActingSettings(policy_scale=math.nan), "got nan"),
+    ("noise scale inf", lambda: alg.ActingSettings(initial_noise_scale=math.inf), "got inf"),
+    ("perturbation None", lambda: alg.ActingSettings(perturbation_std=None), "got None"),  # type: ignore[arg-type]
+    ("acting sampler", lambda: alg.ActingSettings(sampler="euler"), "'dpm_solver', 'ddpm'"),  # type: ignore[arg-type]
 ]
 
 
@@ -73,7 +87,7 @@ def test_bad_config_field_is_named(label: str, build: Callable[[], Any], words: 
 
 
 def test_config_errors_are_value_errors_and_name_the_class() -> None:
-    with shape_checks_disabled(), pytest.raises(ValueError, match=r"EDPTD3Config\.q_head = 'q3'"):
+    with shape_checks_disabled(), pytest.raises(ValueError, match=r"EDPTD3Config\.q_head must be"):
         alg.EDPTD3Config(q_head="q3")  # type: ignore[arg-type]
 
 

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,17 +21,21 @@ from edp_ref import algorithms as A
 from edp_ref.generation import generate, small_preset
 from edp_ref.runner import (
     CheckpointCorruptError,
+    CheckpointFormatError,
     CheckpointMismatchError,
-    EvalSettings,
+    RunFolderError,
     RunMismatchError,
     RunSpec,
+    evaluate_final_checkpoint,
     evaluation_epochs,
     load_checkpoint,
+    minari_root,
     online_model_selection,
     running_average_at_training,
+    save_checkpoint,
     train_run,
 )
-from edp_ref.runner.train import minari_root
+from tests.error_kinds import assert_error_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +108,7 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     scores = [float(r["score"]) for r in lines]  # type: ignore[arg-type]
     assert [r["rat"] for r in lines] == running_average_at_training(scores)
     assert [r["oms"] for r in lines] == online_model_selection(scores)
-    # Locally generated data carries reference scores: the score is the normalised return.
+    # Locally generated data carries reference scores: the score is the normalized return.
     assert all(r["score"] == r["normalized_mean"] for r in lines)
     assert result.final_rat == lines[-1]["rat"] and result.final_oms == max(scores)
     csv_lines = (tmp_path / "run" / "evaluations.csv").read_text().splitlines()
@@ -129,6 +135,26 @@ from edp_ref.runner import RunSpec, train_run
 spec = RunSpec.from_json(json.loads(sys.argv[1]))
 train_run(spec, sys.argv[2], progress=False)
 """
+
+
+def _edit_checkpoint_metadata(path: Path, edit: Callable[[dict[str, str]], None]) -> None:
+    """Rewrite ``path`` with its tensors unchanged and ``edit`` applied to its metadata (the
+    stored SHA-256 is kept, as a hand edit would keep it)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as f:  # type: ignore[no-untyped-call]
+        meta = dict(f.metadata())
+    tensors = load_file(str(path))
+    edit(meta)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def _edit_records(meta: dict[str, str], edit: Callable[[list[dict[str, Any]]], None]) -> None:
+    records = json.loads(meta["records"])
+    edit(records)
+    meta["records"] = json.dumps(records)
+    meta["num_records"] = str(len(records))
 
 
 def _num_records(path: Path) -> int:
@@ -167,7 +193,14 @@ def test_sigkill_mid_training_then_resume_logs_each_evaluation_once(
     assert not (run_dir / "result.json").exists()
     logged = read_jsonl(run_dir / "evaluations.jsonl")
     assert 3 <= len(logged) < 7
+    # Leftovers of writes a kill interrupts (atomic_files' temporary names, the dead pid).
+    stale = [run_dir / f".{name}.tmp-{child.pid}" for name in ("checkpoint.safetensors", "x")]
+    for path in stale:
+        path.write_bytes(b"partial write")
+    killed_copy = tmp_path / "killed-copy"
+    shutil.copytree(run_dir, killed_copy)
     resumed = train_run(spec, run_dir, progress=False, threads=1)
+    assert not any(path.exists() for path in stale)  # removed when the run started again
     lines = read_jsonl(run_dir / "evaluations.jsonl")
     assert [r["index"] for r in lines] == list(range(7))
     assert [r["epoch"] for r in lines] == list(range(7))
@@ -181,6 +214,67 @@ def test_sigkill_mid_training_then_resume_logs_each_evaluation_once(
         assert a.rat == pytest.approx(b.rat, rel=1e-5, abs=1e-4)
         assert a.oms == pytest.approx(b.oms, rel=1e-5, abs=1e-4)
         assert a.losses == pytest.approx(b.losses, rel=1e-5, abs=1e-5)
+    # The killed folder edited by hand: every edit of the sealed log is refused on resume.
+    for case, edit, error, words in _KILLED_EDITS:
+        folder = tmp_path / f"edited-{case}"
+        shutil.copytree(killed_copy, folder)
+        edit(folder)
+        with pytest.raises(error, match=words) as caught:
+            train_run(spec, folder, progress=False, threads=1)
+        assert_error_kind(caught.type, error)
+        assert not (folder / "result.json").exists(), case
+
+
+def _edited_score(folder: Path) -> None:
+    def raise_score(records: list[dict[str, Any]]) -> None:
+        records[1]["score"] += 5.0
+        records[1]["normalized_mean"] += 5.0
+
+    _edit_checkpoint_metadata(
+        folder / "checkpoint.safetensors", lambda meta: _edit_records(meta, raise_score)
+    )
+
+
+def _dropped_evaluation(folder: Path) -> None:
+    def drop(meta: dict[str, str]) -> None:
+        _edit_records(meta, lambda records: records.pop())
+        meta["epoch"] = str(int(meta["epoch"]) - 1)
+
+    _edit_checkpoint_metadata(folder / "checkpoint.safetensors", drop)
+
+
+def _resealed_wrong_rat(folder: Path) -> None:
+    """Someone who recomputes the checksum too: the log must still follow the protocol."""
+    path = folder / "checkpoint.safetensors"
+    ckpt = load_checkpoint(path)
+    records = [dict(r) for r in ckpt.records]
+    records[1]["rat"] += 1.0
+    save_checkpoint(
+        path,
+        state=ckpt.state,
+        rng=ckpt.rng,
+        config=ckpt.config,
+        epoch=ckpt.epoch,
+        step=ckpt.step,
+        records=records,
+    )
+
+
+def _edited_jsonl(folder: Path) -> None:
+    path = folder / "evaluations.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    record = json.loads(lines[1])
+    record["oms"] = 1e6
+    lines[1] = json.dumps(record) + "\n"
+    path.write_text("".join(lines))
+
+
+_KILLED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
+    ("score", _edited_score, CheckpointCorruptError, "SHA-256 of its tensors and metadata"),
+    ("dropped", _dropped_evaluation, CheckpointCorruptError, "damaged or edited"),
+    ("resealed-rat", _resealed_wrong_rat, CheckpointCorruptError, "evaluation 1 has rat"),
+    ("jsonl", _edited_jsonl, RunFolderError, r"evaluations\.jsonl disagrees .* line 2"),
+]
 
 
 def test_corrupt_and_mismatched_checkpoints_give_clear_errors(
@@ -223,6 +317,98 @@ def test_corrupt_and_mismatched_checkpoints_give_clear_errors(
     assert len(train_run(spec, run_dir, progress=False).records) == 2
 
 
+def _edit_result(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        data = json.loads((folder / "result.json").read_text())
+        edit(data)
+        (folder / "result.json").write_text(json.dumps(data))
+
+    return apply
+
+
+def _drop_last_result_record(data: dict[str, Any]) -> None:
+    data["records"].pop()
+    data["num_evaluations"] -= 1
+    data["final_rat"] = data["records"][-1]["rat"]
+    data["final_oms"] = data["records"][-1]["oms"]
+
+
+def _write(name: str, content: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(content)
+
+
+def _older_format(folder: Path) -> None:
+    def to_format_1(meta: dict[str, str]) -> None:
+        meta["format"] = "edp_ref.runner.checkpoint/1"
+
+    _edit_checkpoint_metadata(folder / "checkpoint.safetensors", to_format_1)
+
+
+_EDITED = "it was damaged or edited; delete result.json"
+#: (case, edit of a finished run folder, error, words naming what is wrong and what to do).
+_FINISHED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
+    ("result not JSON", _write("result.json", b"{"),
+     RunFolderError, r"result\.json is damaged: not valid JSON .*; delete it"),
+    ("result a list", _write("result.json", b"[]"),
+     RunFolderError, r"result\.json is damaged: expected a JSON object, got list"),
+    ("result score", _edit_result(lambda d: d["records"][1].update(score=99.0)),
+     RunFolderError, r"result\.json disagrees with the evaluation log sealed in .*checkpoint"
+     r"\.safetensors \(evaluation 1: score\): " + _EDITED),
+    ("result final OMS", _edit_result(lambda d: d.update(final_oms=1e9)),
+     RunFolderError, r"result\.json is damaged: .*'final_oms': 1000000000\.0.* disagree"),
+    ("result evaluation dropped", _edit_result(_drop_last_result_record),
+     RunFolderError, r"\(evaluation 1: 1 evaluations vs 2\): " + _EDITED),
+    ("result unknown field", _edit_result(lambda d: d["records"][0].update(bonus=1)),
+     RunFolderError, r"result\.json is damaged: .*unknown field\(s\) \['bonus'\]"),
+    ("result bool seed", _edit_result(lambda d: d["spec"].update(seed=False)),
+     RunFolderError, r"RunSpec\.seed must be an int in \[0, 4294967295\], got False \(bool\)"),
+    ("result other spec", _edit_result(lambda d: d["spec"].update(seed=1)),
+     RunMismatchError, r"result\.json belongs to another configuration"),
+    ("spec not JSON", _write("spec.json", b"nonsense"),
+     RunFolderError, r"spec\.json is damaged: not valid JSON .*delete it to have it rewritten"),
+    ("spec a list", _write("spec.json", b"[1, 2]"),
+     RunFolderError, r"spec\.json is damaged: expected a JSON object, got list"),
+    ("jsonl edited", _write("evaluations.jsonl", b'{"index": 0}\n'),
+     RunFolderError, r"evaluations\.jsonl disagrees with the evaluation log sealed in .*"
+     r"line 1\): it was damaged or edited; delete evaluations\.jsonl and evaluations\.csv"),
+    ("csv truncated", _write("evaluations.csv", b"index,epoch\n"),
+     RunFolderError, r"evaluations\.csv disagrees"),
+    ("jsonl not UTF-8", _write("evaluations.jsonl", b"\xff\xfe\x00"),
+     RunFolderError, r"evaluations\.jsonl cannot be read"),
+    ("checkpoint deleted", lambda folder: (folder / "checkpoint.safetensors").unlink(),
+     RunFolderError, r"result\.json cannot be checked: .*checkpoint\.safetensors is missing"),
+    ("checkpoint format 1", _older_format,
+     CheckpointFormatError, r"is of an older format \('edp_ref\.runner\.checkpoint/1'"),
+]  # fmt: skip
+
+
+def test_damaged_or_edited_run_folder_files_give_clear_errors(
+    tiny_root: str, tmp_path: Path
+) -> None:
+    spec = tiny_spec(tiny_root, epochs=1)
+    done = tmp_path / "done"
+    reference = train_run(spec, done, progress=False)
+    for case, edit, error, words in _FINISHED_EDITS:
+        folder = tmp_path / case.replace(" ", "-")
+        shutil.copytree(done, folder)
+        edit(folder)
+        with pytest.raises(error, match=words) as caught:
+            train_run(spec, folder, progress=False)
+        assert_error_kind(caught.type, error)
+    # Re-evaluation (Figs. 4-7) checks the folder the same way before it evaluates.
+    with pytest.raises(RunFolderError, match=r"result\.json disagrees"):
+        evaluate_final_checkpoint(
+            spec, tmp_path / "result-score", A.ActingSettings(eas_candidates=1)
+        )
+    # Deleted logs are rewritten from the checkpoint when the run is reused.
+    logs = {name: (done / name).read_text() for name in ("evaluations.jsonl", "evaluations.csv")}
+    for name in logs:
+        (done / name).unlink()
+    again = train_run(spec, done, progress=False)
+    assert [r.to_json() for r in again.records] == [r.to_json() for r in reference.records]
+    assert {name: (done / name).read_text() for name in logs} == logs
+
+
 def test_unknown_task_and_agent_are_named() -> None:
     with pytest.raises(ValueError, match="unknown dataset name 'hopper-mediun-v2'"):
         RunSpec(task="hopper-mediun-v2", algorithm="td3", policy="edp")
@@ -246,4 +432,4 @@ def test_eas_noise_scale_zero_is_the_deterministic_sampler() -> None:
     scaled = A.select_actions(state, obs, noise, u, 1, config.diffusion, policy_scale=2.0)
     plain = A.select_actions(state, obs, noise, u, 1, config.diffusion)
     assert not torch.allclose(scaled, plain)
-    assert EvalSettings().eas_candidates == 10  # the paper's N by default (official code: 50)
+    assert A.ActingSettings().eas_candidates == 10  # the paper's N by default (official code: 50)

@@ -98,7 +98,7 @@ class NetworkConfig:
         check_positive(self, "hidden", "layers")
         check_at_least(self, 4, "time_dim")
         if self.time_dim % 2:
-            raise ConfigError(f"NetworkConfig.time_dim = {self.time_dim}: expected an even size")
+            raise ConfigError(f"NetworkConfig.time_dim must be even, got {self.time_dim}")
 
 
 @dataclass(frozen=True)

@@ -1,74 +1,117 @@
 """Training runner and reproduction of the paper's tables and figures (Sec. 5, Appendix C).
 
-* :mod:`~edp_ref.runner.train`: one run (algorithm, policy class, dataset, seed) with the
-  paper's protocol: epochs x 1000 iterations, batch 256, evaluation every ``eval_every`` epochs
-  (EAS over DPM-Solver samples for diffusion policies), RAT and OMS per evaluation, JSONL + CSV
-  logs, tqdm progress, atomic resumable checkpoints.
-* :mod:`~edp_ref.runner.metrics`: RAT (running average of the last 10 evaluations) and OMS
-  (best so far), Sec. 5's evaluation protocol.
-* :mod:`~edp_ref.runner.checkpoint`: safetensors checkpoints with generator states and log
-  position; clear errors for corrupt or mismatched files.
+One run (:func:`train_run`):
+
+* :mod:`~edp_ref.runner.spec`: the run schema (:class:`RunSpec`, :class:`RunResult`,
+  :func:`evaluation_epochs`), every field checked at construction; how a policy acts at
+  evaluation is :class:`edp_ref.algorithms.ActingSettings`.
+* :mod:`~edp_ref.runner.run_data`: the run's dataset (source, ``$MINARI_DATASETS_PATH``,
+  official preprocessing).
+* :mod:`~edp_ref.runner.prepared_run`: data, config, state and environment of a run; one
+  evaluation of a policy (the algorithm's own ``act``: EAS, App. C.4).
+* :mod:`~edp_ref.runner.loop`: the training loop (epochs x 1000 iterations, batch 256,
+  evaluation every ``eval_every`` epochs, RAT and OMS, tqdm progress, resumable).
+* :mod:`~edp_ref.runner.reevaluation`: the final checkpoint under other evaluation settings.
+* :mod:`~edp_ref.runner.checkpoint`: safetensors checkpoints sealed by one checksum.
+* :mod:`~edp_ref.runner.run_folder` and :mod:`~edp_ref.runner.errors`: the files of a run
+  folder, checked against the checkpoint; clear errors for damaged files.
+* :mod:`~edp_ref.runner.metrics`: RAT and OMS (Sec. 5's evaluation protocol).
 * :mod:`~edp_ref.runner.agents`: the (algorithm, policy class) pairs of the tables.
-* :mod:`~edp_ref.runner.grid`: presets (paper, quick, smoke), grids, data plans and generation,
-  local / parallel / Ray launchers.
-* :mod:`~edp_ref.runner.report`: tables and figures beside :mod:`edp_ref.runner.paper_results`.
-* :mod:`~edp_ref.runner.reproduce`: one call per table or figure (``scripts/reproduce.py``).
+
+Grids and reports (:func:`reproduce`, ``scripts/reproduce.py``):
+
+* :mod:`~edp_ref.runner.presets`: budgets (paper, quick, smoke).
+* :mod:`~edp_ref.runner.grid`: what each table or figure measures, and its grid of runs.
+* :mod:`~edp_ref.runner.data_plans`: each task's data source; generation of missing data.
+* :mod:`~edp_ref.runner.launchers`: local, parallel and Ray launchers.
+* :mod:`~edp_ref.runner.report_tables`, :mod:`~edp_ref.runner.report_figures`,
+  :mod:`~edp_ref.runner.figure2`: tables and figures beside
+  :mod:`edp_ref.runner.paper_results`.
 """
 
 from edp_ref.runner.agents import AGENTS, ALGORITHMS, POLICIES, AgentSpec, agent_spec
 from edp_ref.runner.checkpoint import (
+    CHECKPOINT_FORMAT,
     CheckpointCorruptError,
     CheckpointError,
+    CheckpointFormatError,
     CheckpointMismatchError,
     load_checkpoint,
     save_checkpoint,
 )
-from edp_ref.runner.grid import PRESETS, Preset, build_grid, ensure_datasets, run_grid, target
+from edp_ref.runner.data_plans import DataPlan, ensure_datasets, plan_data
+from edp_ref.runner.errors import RunFolderError, RunMismatchError
+from edp_ref.runner.figure2 import FIGURE2_BENCHMARK_NAMES, read_benchmark, render_figure2
+from edp_ref.runner.grid import FIGURES, LOCOMOTION_TASKS, TABLE_AGENTS, Target, build_grid, target
+from edp_ref.runner.launchers import run_grid
+from edp_ref.runner.loop import train_run
 from edp_ref.runner.metrics import (
     RAT_WINDOW,
     EvaluationRecord,
     online_model_selection,
     running_average_at_training,
 )
-from edp_ref.runner.report import TABLE_LAYOUTS, read_benchmark, render_table
+from edp_ref.runner.prepared_run import PolicyEvaluation, evaluation_policy
+from edp_ref.runner.presets import PRESETS, Preset, quick_generation
+from edp_ref.runner.reevaluation import evaluate_final_checkpoint
+from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
+from edp_ref.runner.report_tables import TABLE_LAYOUTS, budget_text, render_table
 from edp_ref.runner.reproduce import ReproduceOutput, reproduce
-from edp_ref.runner.train import (
-    EvalSettings,
-    RunMismatchError,
+from edp_ref.runner.run_data import describe_dataset, load_run_dataset, minari_root
+from edp_ref.runner.spec import (
+    DataSourceKind,
     RunResult,
     RunSpec,
-    evaluate_final_checkpoint,
     evaluation_epochs,
-    train_run,
 )
 
 __all__ = [
     "AGENTS",
     "ALGORITHMS",
+    "CHECKPOINT_FORMAT",
+    "FIGURE2_BENCHMARK_NAMES",
+    "FIGURES",
+    "LOCOMOTION_TASKS",
     "POLICIES",
     "PRESETS",
     "RAT_WINDOW",
+    "TABLE_AGENTS",
     "TABLE_LAYOUTS",
     "AgentSpec",
     "CheckpointCorruptError",
     "CheckpointError",
+    "CheckpointFormatError",
     "CheckpointMismatchError",
-    "EvalSettings",
+    "DataPlan",
+    "DataSourceKind",
     "EvaluationRecord",
+    "PolicyEvaluation",
     "Preset",
     "ReproduceOutput",
+    "RunFolderError",
     "RunMismatchError",
     "RunResult",
     "RunSpec",
+    "Target",
     "agent_spec",
+    "budget_text",
     "build_grid",
+    "describe_dataset",
     "ensure_datasets",
     "evaluate_final_checkpoint",
     "evaluation_epochs",
+    "evaluation_policy",
     "load_checkpoint",
+    "load_run_dataset",
+    "minari_root",
     "online_model_selection",
+    "plan_data",
+    "quick_generation",
     "read_benchmark",
+    "render_figure2",
+    "render_sweep_figure",
     "render_table",
+    "render_training_curves",
     "reproduce",
     "run_grid",
     "running_average_at_training",

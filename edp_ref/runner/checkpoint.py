@@ -8,14 +8,17 @@ A checkpoint is one safetensors file (it loads without executing code) holding
   randomness) and of torch's global generator, as uint8 tensors;
 
 and, as string metadata, the format tag, the run's configuration (JSON), the epoch and step it
-was written at, the evaluation records logged so far (the log position), and a SHA-256 of all
-tensor bytes. It is written to a temporary file in the same folder, flushed to disk and renamed
-over the old one, so a process killed at any moment leaves either the previous or the new
-checkpoint, never a partial one.
+was written at, the evaluation records logged so far (the log position), and one SHA-256 that
+seals the tensors and all of that metadata together: an edited evaluation log (scores, RAT,
+OMS), a dropped evaluation or a changed epoch fails the checksum like a flipped tensor byte. It
+is written to a temporary file in the same folder, flushed to disk and renamed over the old one
+(:mod:`edp_ref.atomic_files`), so a process killed at any moment leaves either the previous or
+the new checkpoint, never a partial one.
 
 Loading checks, in this order, and raises an error that names the file and the problem:
-unreadable or truncated file (:class:`CheckpointCorruptError`), wrong format tag or checksum
-(:class:`CheckpointCorruptError`), a different run configuration or state layout
+unreadable or truncated file (:class:`CheckpointCorruptError`), a checkpoint of an older format
+whose checksum does not cover its metadata (:class:`CheckpointFormatError`), a foreign format
+tag or a failed checksum (:class:`CheckpointCorruptError`), a different run configuration
 (:class:`CheckpointMismatchError`). A run never silently restarts over a bad checkpoint.
 """
 
@@ -39,14 +42,17 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointCorruptError",
     "CheckpointError",
+    "CheckpointFormatError",
     "CheckpointMismatchError",
     "LoadedCheckpoint",
     "load_checkpoint",
     "save_checkpoint",
 ]
 
-#: Format tag stored in every checkpoint's metadata.
-CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/1"
+#: Format tag stored in every checkpoint's metadata. Format 2: the checksum covers the metadata.
+CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/2"
+#: Earlier formats, recognised to say so: format 1's checksum covered the tensors only.
+OLDER_FORMATS: tuple[str, ...] = ("edp_ref.runner.checkpoint/1",)
 
 
 class CheckpointError(RuntimeError):
@@ -54,14 +60,20 @@ class CheckpointError(RuntimeError):
 
 
 class CheckpointCorruptError(CheckpointError):
-    """The file is unreadable, truncated, of another format, or fails its checksum."""
+    """The file is unreadable, truncated, not a runner checkpoint, or fails its checksum."""
+
+
+class CheckpointFormatError(CheckpointError):
+    """The file is a runner checkpoint of an older format, which this version does not read."""
 
 
 class CheckpointMismatchError(CheckpointError):
     """The checkpoint belongs to a run with another configuration or state layout."""
 
 
-def _digest(tensors: Mapping[str, Tensor]) -> str:
+def _digest(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata entry but the
+    digest itself (as one canonical JSON object)."""
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
@@ -69,6 +81,9 @@ def _digest(tensors: Mapping[str, Tensor]) -> str:
         h.update(str(t.dtype).encode("utf-8"))
         h.update(str(tuple(t.shape)).encode("utf-8"))
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    sealed = {k: v for k, v in metadata.items() if k != "sha256"}
+    h.update(b"metadata")
+    h.update(json.dumps(sealed, sort_keys=True).encode("utf-8"))
     return h.hexdigest()
 
 
@@ -116,8 +131,8 @@ def save_checkpoint(
         "step": str(int(step)),
         "records": json.dumps(records),
         "num_records": str(len(records)),
-        "sha256": _digest(tensors),
     }
+    metadata["sha256"] = _digest(tensors, metadata)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
@@ -141,6 +156,7 @@ def load_checkpoint(
 
     Raises:
         CheckpointCorruptError: unreadable, truncated, foreign or checksum-failing file.
+        CheckpointFormatError: a checkpoint of an older format.
         CheckpointMismatchError: another run's checkpoint.
     """
     path = Path(path)
@@ -152,13 +168,26 @@ def load_checkpoint(
         raise CheckpointCorruptError(
             f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); {hint}"
         ) from exc
-    if meta.get("format") != CHECKPOINT_FORMAT:
+    found = meta.get("format")
+    if found in OLDER_FORMATS:
+        raise CheckpointFormatError(
+            f"checkpoint {path} is of an older format ({found!r}; this version reads "
+            f"{CHECKPOINT_FORMAT!r}, whose checksum also seals the evaluation log and the "
+            "configuration): it cannot be verified, so it is not resumed. Delete the run folder "
+            "to train the run again, or finish it with the edp_ref version that wrote it"
+        )
+    if found != CHECKPOINT_FORMAT:
         raise CheckpointCorruptError(
             f"checkpoint {path} is not an edp_ref runner checkpoint (format "
-            f"{meta.get('format')!r}, expected {CHECKPOINT_FORMAT!r}); {hint}"
+            f"{found!r}, expected {CHECKPOINT_FORMAT!r}); {hint}"
+        )
+    if "sha256" not in meta or _digest(tensors, meta) != meta["sha256"]:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is corrupt: the SHA-256 of its tensors and metadata "
+            "(configuration, epoch, step, evaluation log) does not match the one recorded when "
+            f"it was written, so the file was damaged or edited; {hint}"
         )
     try:
-        digest = meta["sha256"]
         config = json.loads(meta["config"])
         epoch, step = int(meta["epoch"]), int(meta["step"])
         records = json.loads(meta["records"])
@@ -167,11 +196,8 @@ def load_checkpoint(
         raise CheckpointCorruptError(
             f"checkpoint {path} has damaged metadata ({type(exc).__name__}: {exc}); {hint}"
         ) from exc
-    if _digest(tensors) != digest:
-        raise CheckpointCorruptError(
-            f"checkpoint {path} is corrupt: the SHA-256 of its tensors does not match the one "
-            f"recorded when it was written; {hint}"
-        )
+    if not isinstance(config, dict):
+        raise CheckpointCorruptError(f"checkpoint {path}: its configuration is damaged; {hint}")
     if not isinstance(records, list) or len(records) != num_records:
         raise CheckpointCorruptError(f"checkpoint {path}: its evaluation log is damaged; {hint}")
     if expected_config is not None:

@@ -5,8 +5,8 @@
   ("ten consecutive checkpoints"); the final RAT is this average at the last evaluation. Before
   ten evaluations exist, the mean of those that do (the official code's running window).
 
-An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalised
-returns, the score the metrics use (normalised when the dataset has reference scores, else the
+An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalized
+returns, the score the metrics use (normalized when the dataset has reference scores, else the
 raw return), and RAT and OMS up to that evaluation.
 """
 
@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from edp_ref.config_checks import check_int, check_real
 
 __all__ = [
     "RAT_WINDOW",
@@ -98,14 +100,40 @@ class EvaluationRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EvaluationRecord:
-        """Inverse of :meth:`to_json`; ``ValueError`` naming a missing field."""
+    def from_json(cls, data: object) -> EvaluationRecord:
+        """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming a missing, unknown
+        or ill-typed field."""
+        if not isinstance(data, dict):
+            raise TypeError(f"EvaluationRecord: expected a JSON object, got {data!r}")
         names = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("eval_seconds", "train_seconds")}
-        missing = sorted(required - set(data) - {"losses"})
-        if missing:
-            raise ValueError(f"EvaluationRecord: missing field(s) {missing} in {data}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        optional = {"eval_seconds", "train_seconds", "losses"}
+        missing = sorted(names - optional - set(data))
+        unknown = sorted(set(data) - names)
+        if missing or unknown:
+            raise ValueError(
+                f"EvaluationRecord: missing field(s) {missing}, unknown field(s) {unknown} "
+                f"in {data}"
+            )
+        for name in ("index", "epoch", "step"):
+            check_int(f"EvaluationRecord.{name}", data[name], 0)
+        check_int("EvaluationRecord.episodes", data["episodes"], 1)
+        for name in ("return_mean", "score", "rat", "oms"):
+            check_real(f"EvaluationRecord.{name}", data[name])
+        check_real("EvaluationRecord.normalized_mean", data["normalized_mean"], optional=True)
+        # A standard deviation over one episode is NaN (torch's unbiased estimate).
+        check_real("EvaluationRecord.return_std", data["return_std"], 0.0, allow_nan=True)
+        check_real(
+            "EvaluationRecord.normalized_std", data["normalized_std"], 0.0, True, allow_nan=True
+        )
+        for name in ("eval_seconds", "train_seconds"):
+            check_real(f"EvaluationRecord.{name}", data.get(name, 0.0), 0.0)
+        losses = data.get("losses", {})
+        if not isinstance(losses, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in losses.items()
+        ):
+            raise TypeError(f"EvaluationRecord.losses must map names to numbers, got {losses!r}")
+        return cls(**data)
 
     #: Columns of the CSV log, in order.
     CSV_COLUMNS = (

@@ -344,7 +344,7 @@ FIGURE2_PAPER: dict[str, dict[str, float]] = {
 FIGURE_CLAIMS: dict[int, str] = {
     3: "walker2d: OMS and RAT grow steadily and end close; hopper: a larger gap; antmaze: the "
     "two diverge when training succeeds and then crashes (Sec. 5.3).",
-    4: "The normalised score grows monotonically with the number of EAS actions (1 to 200) on "
+    4: "The normalized score grows monotonically with the number of EAS actions (1 to 200) on "
     "8 of the 9 locomotion tasks; the paper uses 10 (Sec. 5.3).",
     5: "Performance increases with DPM-Solver model calls (3 to 30) and plateaus after 15; the "
     "paper uses 15 (Sec. 5.3).",

@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.runner.grid import FIGURES, PRESETS, build_grid, ensure_datasets, run_grid, target
-from edp_ref.runner.report import (
-    budget_text,
-    read_benchmark,
-    render_figure2,
-    render_sweep_figure,
-    render_table,
-    render_training_curves,
-)
-from edp_ref.runner.train import EvalSettings, RunResult, evaluate_final_checkpoint
+from edp_ref.config_checks import check_choice, check_int, check_text
+from edp_ref.runner.data_plans import ensure_datasets
+from edp_ref.runner.errors import RunFolderError, read_json_file
+from edp_ref.runner.figure2 import read_benchmark, render_figure2
+from edp_ref.runner.grid import FIGURES, build_grid, target
+from edp_ref.runner.launchers import LAUNCHERS, run_grid
+from edp_ref.runner.presets import PRESETS
+from edp_ref.runner.reevaluation import evaluate_final_checkpoint
+from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
+from edp_ref.runner.report_tables import budget_text, render_table
+from edp_ref.runner.spec import RunResult
 
 __all__ = ["DEFAULT_BENCHMARK", "ReproduceOutput", "reproduce"]
 
@@ -45,14 +49,26 @@ class ReproduceOutput:
     results: tuple[RunResult, ...]
 
 
-def _sweep_settings(number: int, value: float, eas: int) -> EvalSettings:
+def _sweep_settings(number: int, value: float, eas: int) -> ActingSettings:
     if number == 4:
-        return EvalSettings(eas_candidates=int(value))
+        return ActingSettings(eas_candidates=int(value))
     if number == 5:
-        return EvalSettings(eas_candidates=eas, dpm_steps=int(value))
+        return ActingSettings(eas_candidates=eas, dpm_steps=int(value))
     if number == 6:  # App. C.4: an alternative to EAS, so one sample (N = 1)
-        return EvalSettings(eas_candidates=1, policy_scale=float(value))
-    return EvalSettings(eas_candidates=1, initial_noise_scale=float(value))
+        return ActingSettings(eas_candidates=1, policy_scale=float(value))
+    return ActingSettings(eas_candidates=1, initial_noise_scale=float(value))
+
+
+def _cached_point(path: Path) -> dict[str, Any]:
+    """A re-evaluation cached by an earlier call; ``RunFolderError`` naming a damaged file."""
+    remedy = "delete it to have the point evaluated again"
+    entry = read_json_file(path, remedy)
+    score = entry.get("score") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or not isinstance(score, int | float) or isinstance(score, bool):
+        raise RunFolderError(f"{path} is damaged: no numeric 'score'; {remedy}")
+    if not math.isfinite(score):
+        raise RunFolderError(f"{path} is damaged: its score is {score}; {remedy}")
+    return entry
 
 
 def _sweep(
@@ -69,7 +85,7 @@ def _sweep(
             cache = r.run_dir / "sweeps" / f"figure{number}-{value:g}-ep{episodes}.json"
             entry = None
             if cache.exists():
-                entry = json.loads(cache.read_text())
+                entry = _cached_point(cache)
                 if entry.get("settings") != dataclasses.asdict(settings):
                     entry = None
             if entry is None:
@@ -103,13 +119,26 @@ def reproduce(
 ) -> ReproduceOutput:
     """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
 
+    Every argument is checked before any work starts (data generation, training).
+
     Raises:
-        ValueError: unknown preset, table, figure, task, algorithm or policy class (named).
+        ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
+            ``jobs``, ``threads`` or ``eas_candidates`` < 1; a negative seed; a filter that
+            selects no run (each named, with the value).
+        TypeError: an argument of the wrong type (named).
         FileNotFoundError: Figure 2 without the benchmark's JSON.
         DatasetNotFoundError: a non-locomotion task with no data on this machine.
+        RunFolderError, CheckpointError: a run folder under ``out`` fails its checks.
     """
+    check_text("reproduce: preset", preset)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    check_choice("reproduce: kind", kind, ("table", "figure"))
+    check_int("reproduce: number", number, 1)
+    check_int("reproduce: jobs", jobs, 1)
+    check_int("reproduce: threads", threads, 1)
+    check_int("reproduce: eas_candidates", eas_candidates, 1, optional=True)
+    check_choice("reproduce: launcher", launcher, LAUNCHERS)
     cfg = PRESETS[preset]
     out = Path(out)
     torch.set_num_threads(threads)  # also for the data generation; 1 is best on shared CPUs

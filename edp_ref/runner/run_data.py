@@ -1,0 +1,110 @@
+"""A run's dataset: where it is loaded from and how it is prepared for training (Sec. 5).
+
+The dataset comes from ``RunSpec.data_source`` (a D4RL file, the Minari port, or one generated on
+this machine under ``RunSpec.local_root``, a ``$MINARI_DATASETS_PATH``). Before training, actions
+are rescaled to [-1, 1] when the environment's bounds differ, and the official per-domain
+preprocessing is applied (reward scaling or shifting, observation normalisation, Appendix A;
+sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from edp_ref.data import (
+    TransitionDataset,
+    load_dataset,
+    official_preprocessing,
+    rescale_actions,
+)
+from edp_ref.data import domain_of as data_domain_of
+from edp_ref.data.evaluation import reference_for
+from edp_ref.data.preprocessing import ObservationNormalizer
+from edp_ref.runner.spec import RunSpec
+
+__all__ = [
+    "TrainingData",
+    "describe_dataset",
+    "load_run_dataset",
+    "minari_root",
+    "prepare_training_data",
+]
+
+
+@contextlib.contextmanager
+def minari_root(path: str | None) -> Iterator[None]:
+    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
+    if path is None:
+        yield
+        return
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
+    """Where a dataset came from, for the tables: kind (D4RL file, Minari, locally generated),
+    id or file, size, and whether normalized scores use D4RL's constants."""
+    if dataset.minari_id is None:
+        kind = "D4RL file"
+        ident = dataset.source
+    elif dataset.minari_id.startswith("edp_ref/"):
+        kind = "locally generated"
+        ident = dataset.minari_id
+    else:
+        kind = "Minari"
+        ident = dataset.minari_id
+    reference = reference_for(dataset)
+    return {
+        "kind": kind,
+        "id": ident,
+        "transitions": len(dataset),
+        "reference": None if reference is None else reference.source,
+        "normalized": reference is not None,
+    }
+
+
+def load_run_dataset(spec: RunSpec) -> TransitionDataset:
+    """The run's dataset, from ``spec.data_source`` (inside ``minari_root(spec.local_root)``)."""
+    with minari_root(spec.local_root):
+        return load_dataset(spec.task, source=spec.data_source)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A dataset prepared for training.
+
+    Attributes:
+        dataset: actions in [-1, 1], after the official per-domain preprocessing.
+        rescaled: whether actions were rescaled (evaluation maps them back to the env's bounds).
+        observation_transform: what evaluation applies to observations before the policy.
+    """
+
+    dataset: TransitionDataset
+    rescaled: bool
+    observation_transform: ObservationNormalizer | None
+
+
+def prepare_training_data(dataset: TransitionDataset, spec: RunSpec) -> TrainingData:
+    """Rescale actions to [-1, 1] if the environment's bounds differ, then apply the official
+    per-domain preprocessing of the agent's family."""
+    rescaled = False
+    if dataset.action_low is not None and dataset.action_high is not None:
+        bounds = torch.stack([dataset.action_low, dataset.action_high])
+        if not torch.equal(bounds, torch.tensor([[-1.0], [1.0]]).expand_as(bounds)):
+            dataset = rescale_actions(dataset)
+            rescaled = True
+    pre = official_preprocessing(dataset, data_domain_of(spec.task), spec.agent.family)
+    return TrainingData(pre.dataset, rescaled, pre.observation_transform)
