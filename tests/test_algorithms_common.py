@@ -154,6 +154,10 @@ def test_presets_follow_table_3_and_the_official_clip_table() -> None:
     assert official.optimizer.max_grad_norm == 10.0 and official.loss_weight == 0.005
     antmaze = preset_config(EDPIQLConfig(), "antmaze-umaze-v0")
     assert antmaze.expectile == 0.9
+    # The official trainer reads only the per-task clip: lr and loss weight stay 3e-4 and 1.0.
+    crr = preset_config(EDPTD3Config(), "pen-human-v1", grad_clip="official", rates="official")
+    assert crr.optimizer.learning_rate == 3e-4 and crr.loss_weight == 1.0
+    assert crr.optimizer.max_grad_norm == 7.0
     ff = preset_config(TD3BCConfig(), "locomotion")
     assert ff.optimizer.max_grad_norm == 5.0
     with pytest.raises(ValueError, match="domain"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from jaxtyping import Float
@@ -76,8 +76,11 @@ class ActingSettings:
 ActFn = Callable[[TrainState, Tensor, Any, ActingSettings, torch.Generator], Tensor]
 
 
-def make_diffusion_act(default_sampler: SamplerKind) -> ActFn:
-    """:func:`diffusion_act` with ``default_sampler`` when ``settings.sampler`` is None."""
+def make_diffusion_act(
+    default_sampler: SamplerKind, critics: Literal["online", "target"] = "online"
+) -> ActFn:
+    """:func:`diffusion_act` with ``default_sampler`` when ``settings.sampler`` is None, scoring
+    the candidates with the ``critics`` (online: official EDP; target: Diffusion-QL)."""
 
     def act(
         state: TrainState,
@@ -86,10 +89,12 @@ def make_diffusion_act(default_sampler: SamplerKind) -> ActFn:
         settings: ActingSettings,
         generator: torch.Generator,
     ) -> Float[Tensor, "batch action"]:
-        return diffusion_act(state, observations, config, settings, generator, default_sampler)
+        return diffusion_act(
+            state, observations, config, settings, generator, default_sampler, critics
+        )
 
-    act.__name__ = f"diffusion_act_{default_sampler}"
-    act.__doc__ = f"EAS over {default_sampler} samples (see diffusion_act)."
+    act.__name__ = f"diffusion_act_{default_sampler}_{critics}"
+    act.__doc__ = f"EAS over {default_sampler} samples scored by the {critics} critics."
     return act
 
 
@@ -100,8 +105,10 @@ def diffusion_act(
     settings: ActingSettings,
     generator: torch.Generator,
     default_sampler: SamplerKind = "dpm_solver",
+    critics: Literal["online", "target"] = "online",
 ) -> Float[Tensor, "batch action"]:
-    """EAS (Alg. 2) over N diffusion samples per state, with App. C.4's knobs.
+    """EAS (Alg. 2) over N diffusion samples per state, with App. C.4's knobs, scored by
+    min(Q1, Q2) of the online (official EDP) or target (Diffusion-QL) critics.
 
     Draws, in this order, the candidates' sampler noise for B * N rows and one uniform per
     state from ``generator``.
@@ -132,6 +139,7 @@ def diffusion_act(
         sampler,
         policy_scale=settings.policy_scale,
         initial_noise_scale=settings.initial_noise_scale,
+        critics=critics,
     )
 
 

@@ -147,6 +147,10 @@ class TargetNetworkConfig:
     ema_start: int = 1000
     # ... with t % ema_every == 0 (official: 5); before that it keeps its initial weights.
     ema_every: int = 5
+    # What t counts in the two rules above: "this_update" (official EDP: the update number,
+    # 1-based, after its increment) or "previous_updates" (Diffusion-QL: the updates done before
+    # this one, so its EMA moves at updates 1001, 1006, ... with ema_start = 999).
+    ema_step_counts: Literal["this_update", "previous_updates"] = "this_update"
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -168,6 +172,12 @@ class AlgorithmConfig:
     discount: float = 0.99
     # Target critics (and, for diffusion agents, the EMA policy).
     target_networks: TargetNetworkConfig = field(default_factory=TargetNetworkConfig)
+    # Critic learning rate; None = the optimizer's (official EDP). Diffusion-QL keeps its critic
+    # at 3e-4 whatever the actor's per-task rate.
+    critic_learning_rate: float | None = None
+    # Critic gradient clipping: "per_critic" (official EDP: Q1 and Q2 each by its own norm) or
+    # "joint" (Diffusion-QL: one norm over both critics' gradients).
+    critic_clip: Literal["per_critic", "joint"] = "per_critic"
     # torch.compile the update: None = on when the state lives on CUDA.
     compile: bool | None = None
     # Raise ValueError naming the tensor when a batch holds NaN/inf (one host sync per update).
@@ -176,6 +186,7 @@ class AlgorithmConfig:
     def __post_init__(self) -> None:
         check_field_types(self)
         check_interval(self, "discount", 0.0, 1.0, closed_high=False)
+        check_positive(self, "critic_learning_rate")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ Adam state and its own gradient clip.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal, Protocol, runtime_checkable
+
 import torch
 from jaxtyping import Float
 from torch import Tensor
@@ -14,10 +17,11 @@ from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import OptimizerConfig
-from edp_ref.algorithms.optim import AdamState, Params, apply_gradients
+from edp_ref.algorithms.optim import AdamState, Params, apply_gradients, clip_by_global_norm
 from edp_ref.algorithms.state import Networks, TrainState
 
 __all__ = [
+    "CriticConfig",
     "bellman_target",
     "double_q_step",
     "expectile_loss",
@@ -53,7 +57,9 @@ def bellman_target(
 
 def expectile_loss(diff: Float[Tensor, " batch"], expectile: float) -> Float[Tensor, ""]:
     """mean L_2^tau(diff) = mean |tau - 1(diff < 0)| diff^2 (Eq. 22), diff = Q - V."""
-    weight = torch.where(diff > 0, expectile, 1.0 - expectile)
+    # The weights in diff's dtype: Python-float branches of torch.where would give float32
+    # weights (the default dtype) inside a float64 computation.
+    weight = torch.where(diff > 0, diff.new_tensor(expectile), diff.new_tensor(1.0 - expectile))
     return (weight * diff.square()).mean()
 
 
@@ -67,8 +73,13 @@ def double_q_step(
     actions: Float[Tensor, "batch action"],
     target: Float[Tensor, " batch"],
     optimizer: OptimizerConfig,
+    joint_clip: bool = False,
 ) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
     """One Adam step of both critics on the TD loss of Eq. 6 towards a fixed target y.
+
+    Each critic has its own Adam state. Gradients are clipped per critic (official EDP: one
+    optimiser per network) or, with ``joint_clip``, by the global norm of both critics' gradients
+    together (Diffusion-QL: one ``clip_grad_norm_`` over the critic module holding Q1 and Q2).
 
     Returns:
         New Q1 and Q2 parameters, their new Adam states, and metrics (losses, mean Q,
@@ -86,8 +97,16 @@ def double_q_step(
     grads, (total, (loss1, loss2, q1_mean, q2_mean)) = grad_and_value(loss_fn, has_aux=True)(
         {"q1": q1_params, "q2": q2_params}
     )
-    new_q1, opt1, norm1 = apply_gradients(q1_params, grads["q1"], q1_optimizer, optimizer)
-    new_q2, opt2, norm2 = apply_gradients(q2_params, grads["q2"], q2_optimizer, optimizer)
+    if joint_clip:
+        joint = {f"{net}/{n}": g for net in ("q1", "q2") for n, g in grads[net].items()}
+        clipped, norm1 = clip_by_global_norm(joint, optimizer.max_grad_norm, optimizer.clip_mode)
+        grads = {net: {n: clipped[f"{net}/{n}"] for n in grads[net]} for net in ("q1", "q2")}
+        norm2 = norm1
+        optimizer = dataclasses.replace(optimizer, max_grad_norm=None)
+    new_q1, opt1, own_norm1 = apply_gradients(q1_params, grads["q1"], q1_optimizer, optimizer)
+    new_q2, opt2, own_norm2 = apply_gradients(q2_params, grads["q2"], q2_optimizer, optimizer)
+    if not joint_clip:
+        norm1, norm2 = own_norm1, own_norm2
     metrics = {
         "critic_loss": total.detach(),
         "q1_loss": loss1,
@@ -101,15 +120,33 @@ def double_q_step(
     return new_q1, new_q2, opt1, opt2, metrics
 
 
+@runtime_checkable
+class CriticConfig(Protocol):
+    """The config fields the critic step reads (every :class:`AlgorithmConfig` has them)."""
+
+    @property
+    def optimizer(self) -> OptimizerConfig: ...
+
+    @property
+    def discount(self) -> float: ...
+
+    @property
+    def critic_learning_rate(self) -> float | None: ...
+
+    @property
+    def critic_clip(self) -> Literal["per_critic", "joint"]: ...
+
+
 def td_critic_step(
     state: TrainState,
     batch: Batch,
     next_value: Float[Tensor, " batch"],
-    optimizer: OptimizerConfig,
-    discount: float,
+    config: CriticConfig,
 ) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
     """The critic step of every update: y = r + (1 - d) gamma V' (no gradient), then
-    :func:`double_q_step` of the state's online critics on the batch's (s, a) towards y.
+    :func:`double_q_step` of the state's online critics on the batch's (s, a) towards y, with
+    the config's optimiser (its learning rate replaced by ``critic_learning_rate`` when set) and
+    critic clipping (``critic_clip``): any :class:`~edp_ref.algorithms.config.AlgorithmConfig`.
 
     ``next_value`` is V' = min(Q1', Q2')(s', a') (Eq. 6 / Eq. 14) or V(s') (Eq. 22).
 
@@ -117,7 +154,10 @@ def td_critic_step(
         New Q1 and Q2 parameters, their new Adam states, and the critic metrics.
     """
     with torch.no_grad():
-        y = bellman_target(batch.rewards, batch.terminals, next_value, discount)
+        y = bellman_target(batch.rewards, batch.terminals, next_value, config.discount)
+    optimizer = config.optimizer
+    if config.critic_learning_rate is not None:
+        optimizer = dataclasses.replace(optimizer, learning_rate=config.critic_learning_rate)
     return double_q_step(
         state.networks,
         state.params["q1"],
@@ -128,6 +168,7 @@ def td_critic_step(
         batch.actions,
         y,
         optimizer,
+        config.critic_clip == "joint",
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from jaxtyping import Float, Int
@@ -245,6 +246,7 @@ def select_actions(
     temperature: float = 1.0,
     policy_scale: float = 1.0,
     initial_noise_scale: float = 1.0,
+    critics: Literal["online", "target"] = "online",
 ) -> Float[Tensor, "batch action"]:
     """Energy-based action selection (Sec. 4.5, Algorithm 2) with the online policy and critics.
 
@@ -264,6 +266,8 @@ def select_actions(
         temperature: divides Q (1.0: the paper's e^Q).
         policy_scale: App. C.4's policy scaling tau of the candidates' sampler (1: none).
         initial_noise_scale: App. C.4's initial-noise scale of the candidates (0: deterministic).
+        critics: score the candidates with the online critics (official EDP) or the target
+            critics (Diffusion-QL's ``sample_action``).
     """
     batch = observations.shape[0]
     if candidate_noise.initial.shape[0] != batch * num_candidates:
@@ -283,7 +287,8 @@ def select_actions(
             policy_scale,
             initial_noise_scale,
         )
-        q = min_q(state.networks, state.params["q1"], state.params["q2"], repeated, candidates)
+        scoring = state.params if critics == "online" else state.target_params
+        q = min_q(state.networks, scoring["q1"], scoring["q2"], repeated, candidates)
     actions = candidates.reshape(batch, num_candidates, -1)
     return energy_based_action_selection(
         actions, q.reshape(batch, num_candidates), uniforms, temperature

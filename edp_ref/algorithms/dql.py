@@ -7,7 +7,8 @@ so each update forwards and backpropagates through the noise network K times (Se
 actions of the TD target come from the EMA policy through the full DDPM chain as well.
 :class:`DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5, eta = 1 normalised by the
 other head's mean |Q|, torch-style clipping; Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
-agents/ql_diffusion.py); any K is allowed. At evaluation it acts by EAS over DDPM samples.
+agents/ql_diffusion.py); any K is allowed. At evaluation it acts by EAS over DDPM samples scored
+by the target critics, as Diffusion-QL's ``sample_action``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import torch
 
 from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.config import DiffusionConfig, OptimizerConfig, SamplerKind
+from edp_ref.algorithms.config import (
+    DiffusionConfig,
+    NetworkConfig,
+    OptimizerConfig,
+    SamplerKind,
+    TargetNetworkConfig,
+)
 from edp_ref.algorithms.edp_td3 import (
     EDPTD3Config,
     TD3Randomness,
@@ -39,13 +46,32 @@ __all__ = ["DQLConfig", "dql_update", "draw_dql_randomness", "init_dql"]
 class DQLConfig(EDPTD3Config):
     """Diffusion-QL (Wang et al. 2023; Sec. 4.4): backpropagate through all K DDPM steps.
 
-    Defaults follow Diffusion-QL: vp schedule with K = 5, DDPM for next actions and for the
-    policy-improvement action, eta = 1 weighted Q loss normalised by the other head's mean |Q|,
-    torch-style gradient clipping. Any K is allowed.
+    Defaults follow the official Diffusion-QL (Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
+    agents/ql_diffusion.py, agents/model.py): vp schedule with K = 5, DDPM for next actions and for
+    the policy-improvement action, eta = 1 weighted Q loss normalised by the other head's mean |Q|,
+    the critic stepped first and the actor's Q loss on the updated critics, torch-style clipping
+    with one norm over both critics, the critic's learning rate fixed at 3e-4, the EMA actor
+    moved at updates 1001, 1006, ..., PyTorch's default initialisation and its [sin, cos] time
+    embedding. Any K is allowed. Not modelled: ``max_q_backup`` (AntMaze only).
     """
 
     # Diffusion-QL's clip_grad_norm_ (torch variant).
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(clip_mode="torch"))
+    # PyTorch's default init and Diffusion-QL's SinusoidalPosEmb ([sin, cos], / (half - 1)).
+    network: NetworkConfig = field(
+        default_factory=lambda: NetworkConfig(init="torch", embedding="diffusion_ql")
+    )
+    # step_ema() at self.step % 5 == 0 once self.step >= 1000, self.step counting the updates
+    # done before this one.
+    target_networks: TargetNetworkConfig = field(
+        default_factory=lambda: TargetNetworkConfig(
+            ema_start=999, ema_step_counts="previous_updates"
+        )
+    )
+    # The critic's Adam keeps lr = 3e-4 whatever the actor's per-task rate.
+    critic_learning_rate: float | None = 3e-4
+    # One clip_grad_norm_ over the critic module that holds Q1 and Q2.
+    critic_clip: Literal["per_critic", "joint"] = "joint"
     # Diffusion-QL's variance-preserving schedule with K = 5 steps.
     diffusion: DiffusionConfig = field(
         default_factory=lambda: DiffusionConfig(schedule="vp", num_steps=5)
@@ -60,6 +86,8 @@ class DQLConfig(EDPTD3Config):
     policy_action: Literal["approximation", "sampler"] = "sampler"
     # ... run with DDPM.
     policy_action_sampler: SamplerKind = "ddpm"
+    # The actor's Q loss uses the critics after this update's critic step.
+    policy_uses_updated_critic: bool = True
 
 
 def init_dql(
@@ -108,7 +136,7 @@ register(
         init=init_dql,
         draw=draw_dql_randomness,
         update=dql_update,
-        act=make_diffusion_act("ddpm"),
+        act=make_diffusion_act("ddpm", critics="target"),
         policy_class="diffusion",
         reward_family="td3",
     )

@@ -151,9 +151,7 @@ def _edp_iql_core(
     # 3. Critics towards r + gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
-        state, batch, next_v, config.optimizer, config.discount
-    )
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_v, config)
 
     # 4. Targets.
     return finish_diffusion_update(

@@ -128,9 +128,7 @@ def _gaussian_crr_core(
             min_q(nets, P["q1"], P["q2"], s, a), min_q(nets, P["q1"], P["q2"], s_rep, samples)
         )
         weights = capped_exponential_weights(advantage / config.temperature, config.weight_cap)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
-        state, batch, next_q, config.optimizer, config.discount
-    )
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_q, config)
 
     new_policy, opt_policy, policy_metrics = policy_step(
         state, weighted_log_likelihood_loss(nets, s, a, weights), config.optimizer

@@ -112,9 +112,7 @@ def _gaussian_iql_core(
     # 3. Critics towards r + gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
-        state, batch, next_v, config.optimizer, config.discount
-    )
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_v, config)
     new_state = advance_state(
         state,
         {"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},

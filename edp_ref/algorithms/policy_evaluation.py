@@ -19,10 +19,9 @@ from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import (
     DiffusionConfig,
     NextActionPolicy,
-    OptimizerConfig,
     SamplerKind,
 )
-from edp_ref.algorithms.critic import min_q, td_critic_step
+from edp_ref.algorithms.critic import CriticConfig, min_q, td_critic_step
 from edp_ref.algorithms.diffusion_policy import SamplerNoise, sample_diffusion_actions
 from edp_ref.algorithms.optim import AdamState, Params
 from edp_ref.algorithms.state import TrainState
@@ -31,17 +30,11 @@ __all__ = ["NextActionConfig", "diffusion_policy_evaluation"]
 
 
 @runtime_checkable
-class NextActionConfig(Protocol):
+class NextActionConfig(CriticConfig, Protocol):
     """The config fields policy evaluation reads (EDP + TD3's and EDP + CRR's configs)."""
 
     @property
-    def optimizer(self) -> OptimizerConfig: ...
-
-    @property
     def diffusion(self) -> DiffusionConfig: ...
-
-    @property
-    def discount(self) -> float: ...
 
     @property
     def next_action_policy(self) -> NextActionPolicy: ...
@@ -78,4 +71,4 @@ def diffusion_policy_evaluation(
             config.next_action_sampler,
         )
         next_q = min_q(state.networks, T["q1"], T["q2"], batch.next_observations, next_actions)
-    return td_critic_step(state, batch, next_q, config.optimizer, config.discount)
+    return td_critic_step(state, batch, next_q, config)

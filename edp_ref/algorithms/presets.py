@@ -23,6 +23,7 @@ __all__ = [
     "Domain",
     "DomainPreset",
     "GradClipSource",
+    "RateSource",
     "RewardTransform",
     "domain_of_task",
     "official_grad_norm_clip",
@@ -32,6 +33,7 @@ __all__ = [
 Domain = Literal["locomotion", "antmaze", "adroit", "kitchen"]
 DOMAINS: tuple[Domain, ...] = ("locomotion", "antmaze", "adroit", "kitchen")
 GradClipSource = Literal["paper", "official"]
+RateSource = Literal["paper", "official"]
 RewardTransform = Literal[
     "none", "iql_return_range", "minus_one", "shift_half_times_four", "min_max_symmetric"
 ]
@@ -183,14 +185,26 @@ ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
 
 
 def preset_config(
-    config: ConfigT, task_or_domain: str, grad_clip: GradClipSource = "paper"
+    config: ConfigT,
+    task_or_domain: str,
+    grad_clip: GradClipSource = "paper",
+    rates: RateSource = "paper",
 ) -> ConfigT:
     """``config`` with the learning rate, clip, loss weight and expectile of a task or domain.
+
+    Table 3 is titled "Hyperparameters used by EDP" and is not restricted to one algorithm, so
+    by default its learning rate and loss weight apply to EDP + TD3, EDP + CRR and EDP + IQL
+    alike (and its learning rate to the baselines). The official trainer (sail-sg/edp,
+    diffusion/trainer.py) reads only the per-task gradient clip from diffusion/hps.py and keeps
+    lr = 3e-4 and guide_coef = 1.0 unless given on its command line: ``grad_clip="official",
+    rates="official"`` reproduces that.
 
     Args:
         config: a config of any algorithm (its other fields are kept), e.g. ``EDPIQLConfig()``.
         task_or_domain: a task of the paper ("walker2d-medium-expert-v2") or a domain ("kitchen").
         grad_clip: "paper" (Table 3: 5) or "official" (the per-task table; needs a task name).
+        rates: "paper" (Table 3's learning rate and loss weight) or "official" (leave the
+            config's, whose defaults are the official 3e-4 and 1.0).
 
     Returns:
         A new config of the same type; ``loss_weight`` and ``expectile`` are set only where the
@@ -205,12 +219,14 @@ def preset_config(
         raise ValueError(
             f"preset_config: grad_clip must be 'paper' or 'official', got {grad_clip!r}"
         )
-    optimizer = dataclasses.replace(
-        config.optimizer, learning_rate=preset.learning_rate, max_grad_norm=clip
-    )
+    if rates not in ("paper", "official"):
+        raise ValueError(f"preset_config: rates must be 'paper' or 'official', got {rates!r}")
+    optimizer = dataclasses.replace(config.optimizer, max_grad_norm=clip)
+    if rates == "paper":
+        optimizer = dataclasses.replace(optimizer, learning_rate=preset.learning_rate)
     names = {f.name for f in dataclasses.fields(config)}
     changes: dict[str, Any] = {"optimizer": optimizer}
-    if "loss_weight" in names:
+    if "loss_weight" in names and rates == "paper":
         changes["loss_weight"] = preset.loss_weight
     if "expectile" in names:
         changes["expectile"] = preset.expectile

@@ -11,6 +11,8 @@ of diffusion agents and TD3+BC's target actor, and the new state at the end of a
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from jaxtyping import Bool
 from torch import Tensor
@@ -69,10 +71,16 @@ def advance_state(
     )
 
 
-def ema_due(step: Tensor, ema_start: int, ema_every: int) -> Tensor:
+def ema_due(
+    step: Tensor,
+    ema_start: int,
+    ema_every: int,
+    counts: Literal["this_update", "previous_updates"] = "this_update",
+) -> Tensor:
     """Whether update number ``step`` (1-based) moves the EMA policy: step > start, step % every
     == 0 (official: 1000 and 5). A boolean scalar tensor; no host sync."""
-    return (step > ema_start) & (step % ema_every == 0)
+    n = step if counts == "this_update" else step - 1
+    return (n > ema_start) & (n % ema_every == 0)
 
 
 def finish_diffusion_update(
@@ -95,7 +103,12 @@ def finish_diffusion_update(
         metrics: the update's metrics; ``ema_updated`` (in ``dtype``) is appended.
         dtype: the batch's floating dtype.
     """
-    ema_now = ema_due(state.step + 1, target_networks.ema_start, target_networks.ema_every)
+    ema_now = ema_due(
+        state.step + 1,
+        target_networks.ema_start,
+        target_networks.ema_every,
+        target_networks.ema_step_counts,
+    )
     ema_policy = masked_polyak(
         state.target_params["policy"], params["policy"], target_networks.ema_tau, ema_now
     )

@@ -124,9 +124,7 @@ def _td3bc_core(
             -config.max_action, config.max_action
         )
         next_q = min_q(nets, T["q1"], T["q2"], batch.next_observations, next_actions)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(
-        state, batch, next_q, config.optimizer, config.discount
-    )
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_q, config)
 
     def actor_loss(pp: Params) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
         pi = nets.policy_output(pp, s)
