@@ -115,10 +115,10 @@ def test_batch_rejects_nan_naming_the_tensor() -> None:
     b = Batch(
         torch.zeros(4, 2), torch.zeros(4, 1), torch.zeros(4), torch.zeros(4, 2), torch.zeros(4)
     )
-    b.check_finite("here")
+    b.check_values("here")
     bad = dataclasses.replace(b, next_observations=torch.tensor([[0.0, float("nan")]] * 4))
     with pytest.raises(ValueError, match=r"batch\.next_observations"):
-        bad.check_finite("here")
+        bad.check_values("here")
     # Under pytest jaxtyping's TypeCheckError (a TypeError) fires first; without the import hook
     # Batch.__post_init__ raises ValueError.
     with pytest.raises((ValueError, TypeError)):
