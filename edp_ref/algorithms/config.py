@@ -30,7 +30,7 @@ from edp_ref.config_checks import (
 )
 from edp_ref.core.ddpm import DdpmVariance
 from edp_ref.core.losses import ActionReduction
-from edp_ref.core.networks import EmbeddingVariant, InitScheme
+from edp_ref.core.networks import Activation, EmbeddingVariant, InitScheme
 from edp_ref.core.schedule import ScheduleKind
 
 __all__ = [
@@ -92,6 +92,9 @@ class NetworkConfig:
     time_dim: int = 16
     # "official": [cos, sin], frequencies over dim/2; "diffusion_ql": [sin, cos], over dim/2 - 1.
     embedding: EmbeddingVariant = "official"
+    # Hidden-layer activation: "mish" (Sec. 5, every network of the paper) or "relu" (the
+    # feed-forward baselines' own networks, e.g. CORL's, for like-for-like comparisons).
+    activation: Activation = "mish"
 
     def __post_init__(self) -> None:
         check_field_types(self)

@@ -12,17 +12,19 @@ from typing import Literal, Protocol, runtime_checkable
 
 import torch
 from jaxtyping import Float
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.batch import Batch
-from edp_ref.algorithms.config import OptimizerConfig
+from edp_ref.algorithms.config import NetworkConfig, OptimizerConfig
 from edp_ref.algorithms.optim import AdamState, Params, apply_gradients, clip_by_global_norm
 from edp_ref.algorithms.state import Networks, TrainState
+from edp_ref.core.networks import QNetwork, ValueNetwork
 
 __all__ = [
     "CriticConfig",
     "bellman_target",
+    "critic_modules",
     "double_q_step",
     "expectile_loss",
     "expectile_value_step",
@@ -200,3 +202,31 @@ def expectile_value_step(
     )
     metrics = {"value_loss": loss.detach(), "value_mean": v_mean, "value_grad_norm": norm}
     return new_value, new_optimizer, metrics
+
+
+def critic_modules(
+    state_dim: int,
+    action_dim: int,
+    network: NetworkConfig,
+    generator: torch.Generator,
+    with_value: bool = False,
+) -> dict[str, nn.Module]:
+    """Freshly initialised Q1, Q2 and, ``with_value``, IQL's V (drawn in that order from
+    ``generator``; Sec. 5's 3 x 256 Mish MLPs by default)."""
+    modules: dict[str, nn.Module] = {
+        name: QNetwork(
+            state_dim,
+            action_dim,
+            network.hidden,
+            network.layers,
+            network.init,
+            generator,
+            network.activation,
+        )
+        for name in ("q1", "q2")
+    }
+    if with_value:
+        modules["value"] = ValueNetwork(
+            state_dim, network.hidden, network.layers, network.init, generator, network.activation
+        )
+    return modules

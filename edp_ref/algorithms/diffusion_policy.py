@@ -23,7 +23,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
-from edp_ref.algorithms.critic import min_q
+from edp_ref.algorithms.critic import critic_modules, min_q
 from edp_ref.algorithms.optim import Params
 from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
@@ -31,7 +31,7 @@ from edp_ref.core.approximation import approximate_action
 from edp_ref.core.corruption import corrupt
 from edp_ref.core.ddpm import ddpm_sample
 from edp_ref.core.dpm_solver import dpm_solver_plan, dpm_solver_sample
-from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
+from edp_ref.core.networks import NoisePredictionNetwork
 from edp_ref.core.schedule import make_schedule
 from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.validation import check_same_dtype_device, value_checks
@@ -335,16 +335,8 @@ def init_diffusion_agent(
                 embedding=network.embedding,
                 init=network.init,
                 generator=generator,
+                activation=network.activation,
             ),
-            "q1": QNetwork(
-                state_dim, action_dim, network.hidden, network.layers, network.init, generator
-            ),
-            "q2": QNetwork(
-                state_dim, action_dim, network.hidden, network.layers, network.init, generator
-            ),
+            **critic_modules(state_dim, action_dim, network, generator, with_value),
         }
-        if with_value:
-            modules["value"] = ValueNetwork(
-                state_dim, network.hidden, network.layers, network.init, generator
-            )
     return build_state(modules, ("policy", "q1", "q2"), schedule, device, dtype)

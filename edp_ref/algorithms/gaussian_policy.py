@@ -23,16 +23,16 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from edp_ref.algorithms.config import AlgorithmConfig, NetworkConfig
+from edp_ref.algorithms.critic import critic_modules
 from edp_ref.algorithms.optim import Params
 from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
 from edp_ref.config_checks import ConfigError, check_positive
-from edp_ref.core.networks import QNetwork, ValueNetwork, mlp, official_init_
+from edp_ref.core.networks import mlp, official_init_
 
 __all__ = [
     "DeterministicPolicyNetwork",
     "GaussianPolicyConfig",
     "GaussianPolicyNetwork",
-    "critic_modules",
     "feedforward_actions",
     "gaussian_log_prob",
     "init_gaussian_agent",
@@ -73,7 +73,7 @@ class DeterministicPolicyNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.max_action = max_action
-        self.body = mlp(state_dim, action_dim, network.hidden, network.layers)
+        self.body = mlp(state_dim, action_dim, network.hidden, network.layers, network.activation)
         if network.init == "official":
             official_init_(self, generator)
 
@@ -98,7 +98,7 @@ class GaussianPolicyNetwork(nn.Module):
         self.max_action = max_action
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
-        self.body = mlp(state_dim, action_dim, network.hidden, network.layers)
+        self.body = mlp(state_dim, action_dim, network.hidden, network.layers, network.activation)
         self.log_std = nn.Parameter(torch.zeros(action_dim))
         if network.init == "official":
             official_init_(self, generator)
@@ -139,20 +139,6 @@ def weighted_log_likelihood_loss(
     return loss
 
 
-def critic_modules(
-    state_dim: int, action_dim: int, network: NetworkConfig, generator: torch.Generator
-) -> dict[str, nn.Module]:
-    """Freshly initialised Q1 and Q2 (drawn in that order from ``generator``)."""
-    return {
-        "q1": QNetwork(
-            state_dim, action_dim, network.hidden, network.layers, network.init, generator
-        ),
-        "q2": QNetwork(
-            state_dim, action_dim, network.hidden, network.layers, network.init, generator
-        ),
-    }
-
-
 def init_gaussian_agent(
     config: GaussianPolicyConfig,
     state_dim: int,
@@ -175,10 +161,8 @@ def init_gaussian_agent(
                 config.log_std_max,
                 generator,
             ),
-            **critic_modules(state_dim, action_dim, net, generator),
+            **critic_modules(state_dim, action_dim, net, generator, with_value),
         }
-        if with_value:
-            modules["value"] = ValueNetwork(state_dim, net.hidden, net.layers, net.init, generator)
     return build_state(modules, ("q1", "q2"), None, device, dtype)
 
 

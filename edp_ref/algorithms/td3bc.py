@@ -19,9 +19,9 @@ from torch.func import grad_and_value
 from edp_ref.algorithms.acting import feedforward_act
 from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import AlgorithmConfig, OptimizerConfig
-from edp_ref.algorithms.critic import min_q, td_critic_step
+from edp_ref.algorithms.critic import critic_modules, min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
-from edp_ref.algorithms.gaussian_policy import DeterministicPolicyNetwork, critic_modules
+from edp_ref.algorithms.gaussian_policy import DeterministicPolicyNetwork
 from edp_ref.algorithms.optim import Params, apply_gradients
 from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import AlgorithmSpec, register

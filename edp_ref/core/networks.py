@@ -25,6 +25,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 __all__ = [
+    "Activation",
     "EmbeddingVariant",
     "InitScheme",
     "Mish",
@@ -39,6 +40,7 @@ __all__ = [
 
 EmbeddingVariant = Literal["official", "diffusion_ql"]
 InitScheme = Literal["official", "torch"]
+Activation = Literal["mish", "relu"]
 
 # Standard deviation of a unit normal truncated to [-2, 2]; Flax's variance-scaling initialiser
 # divides by it so that the truncated draw keeps the intended variance 1 / fan_in.
@@ -135,12 +137,26 @@ def official_init_(module: nn.Module, generator: torch.Generator | None = None) 
                 layer.bias.zero_()
 
 
-def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 3) -> nn.Sequential:
-    """``layers`` x (Linear(hidden), Mish) followed by Linear(out_dim)."""
+def _activation(activation: Activation) -> nn.Module:
+    if activation == "mish":
+        return Mish()
+    if activation == "relu":
+        return nn.ReLU()
+    raise ValueError(f"mlp: activation must be 'mish' or 'relu', got {activation!r}")
+
+
+def mlp(
+    in_dim: int, out_dim: int, hidden: int = 256, layers: int = 3, activation: Activation = "mish"
+) -> nn.Sequential:
+    """``layers`` x (Linear(hidden), activation) followed by Linear(out_dim).
+
+    Sec. 5's networks use Mish; ``"relu"`` builds the feed-forward baselines' own networks (e.g.
+    CORL's 2 x 256 ReLU MLPs, for like-for-like comparisons).
+    """
     modules: list[nn.Module] = []
     d = in_dim
     for _ in range(layers):
-        modules += [nn.Linear(d, hidden), Mish()]
+        modules += [nn.Linear(d, hidden), _activation(activation)]
         d = hidden
     modules.append(nn.Linear(d, out_dim))
     return nn.Sequential(*modules)
@@ -166,6 +182,7 @@ class NoisePredictionNetwork(nn.Module):
         embedding: EmbeddingVariant = "official",
         init: InitScheme = "official",
         generator: torch.Generator | None = None,
+        activation: Activation = "mish",
     ) -> None:
         super().__init__()
         self.state_dim = state_dim
@@ -175,7 +192,7 @@ class NoisePredictionNetwork(nn.Module):
         self.time_mlp = nn.Sequential(
             nn.Linear(time_dim, 2 * time_dim), Mish(), nn.Linear(2 * time_dim, time_dim)
         )
-        self.body = mlp(state_dim + action_dim + time_dim, action_dim, hidden, layers)
+        self.body = mlp(state_dim + action_dim + time_dim, action_dim, hidden, layers, activation)
         _init(self, init, generator)
 
     def forward(
@@ -200,11 +217,12 @@ class QNetwork(nn.Module):
         layers: int = 3,
         init: InitScheme = "official",
         generator: torch.Generator | None = None,
+        activation: Activation = "mish",
     ) -> None:
         super().__init__()
         self.state_dim = state_dim
         self.action_dim = action_dim
-        self.body = mlp(state_dim + action_dim, 1, hidden, layers)
+        self.body = mlp(state_dim + action_dim, 1, hidden, layers, activation)
         _init(self, init, generator)
 
     def forward(
@@ -224,9 +242,10 @@ class ValueNetwork(nn.Module):
         layers: int = 3,
         init: InitScheme = "official",
         generator: torch.Generator | None = None,
+        activation: Activation = "mish",
     ) -> None:
         super().__init__()
-        self.body = mlp(state_dim, 1, hidden, layers)
+        self.body = mlp(state_dim, 1, hidden, layers, activation)
         _init(self, init, generator)
 
     def forward(self, state: Float[Tensor, "*batch state"]) -> Float[Tensor, "*batch"]:
