@@ -5,6 +5,7 @@ Examples::
     scripts/run python scripts/benchmark.py --threads 1   # everything (about 15 min, 2 cores)
     scripts/run python scripts/benchmark.py --quick    # a few minutes: fewer iterations
     scripts/run python scripts/benchmark.py --tiny     # seconds: small networks (a smoke test)
+    scripts/run python scripts/benchmark.py --peers    # vs the official peers (benchmark_peers.py)
 
 Prints the tables (training IPS with ratios to EDP + TD3 next to the paper's, FLOP rates against
 the measured dense-matmul rate, EAS sampling speed, vmapped seeds, peak memory, issue 7's
@@ -49,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--peers" in argv:  # the official peers side by side: scripts/benchmark_peers.py
+        from edp_ref.benchmark.peers_report import main as peers_main
+
+        return peers_main([a for a in argv if a != "--peers"])
     args = parse_args(argv)
     changes: dict[str, object] = {"device": args.device, "threads": args.threads}
     if args.eager_only:
