@@ -42,6 +42,15 @@ from edp_ref.peers import (
 )
 from edp_ref.peers.isolation import stub_module
 
+# Warnings raised inside the peers' own code and their dependencies (not edp_ref's).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:optax.global_norm is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Explicitly requested dtype float64:UserWarning"),
+    pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:jax.core.pytype_aval_mappings is deprecated"),
+]
+
 ROOT = Path(__file__).resolve().parents[1]
 # These tests compile each tiny JAX program once: XLA's cheapest optimisation level cuts their
 # compile time by about a third (run time is irrelevant here). XLA reads the variable when JAX
@@ -285,6 +294,22 @@ def test_diagnostic_interpolation_equals_official() -> None:
         want, got = np.asarray(want_fn(*args)), np.asarray(got_fn(*args))
         assert got.shape == want.shape == x.shape, name
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_jax_adapters_alias_the_removed_apis() -> None:
+    need("edp")
+    import jax
+    import jax.numpy as jnp
+
+    from edp_ref.peers.isolation import install_jax_adapters
+
+    load_official_edp()
+    assert install_jax_adapters() == []  # already installed; never replaced
+    assert jax.tree_multimap is jax.tree_util.tree_map
+    x = jnp.arange(3.0)
+    np.testing.assert_array_equal(x.tile((2, 1)), jnp.tile(x, (2, 1)))
+    traced = jax.jit(lambda a: a.tile(2))(x)
+    np.testing.assert_array_equal(traced, jnp.tile(x, 2))
 
 
 def test_official_edp_rejects_bad_arguments(tiny_data: SyntheticTransitions) -> None:

@@ -23,6 +23,13 @@ Everything else is the official default (``DiffusionQL.get_default_config()`` an
 flags: batch 256, 3 x 256 Mish networks, time embedding 16, no layer norm, Flax default init),
 with the gradient-norm clip of ``diffusion/hps.py`` for the task (walker2d-medium-expert-v2: 5).
 
+For a differential test (same parameters, batch and random draws as edp_ref): the returned
+:class:`PeerRun`'s ``agent`` holds ``train_states`` (Flax ``TrainState`` per network: ``params``
+and optax ``opt_state``) and ``_tgt_params``; ``agent._train_step(train_states, tgt_params, rng,
+batch, policy_tgt_update)`` is the official jitted update as a pure function of them (its
+outputs are new states; the inputs are not modified), with ``rng`` the PRNG key that
+``agent.train`` would draw from ``utilities.jax_utils.next_rng()``.
+
 :data:`DIAGNOSTIC` selects a variant in which the one function ``dpm_solver.interpolate_fn``
 (which argsorts all K + 1 keypoints for every element on every call) is replaced at load time by
 :func:`searchsorted_interpolate`, an equivalent lookup. It is a diagnostic of where the
