@@ -6,6 +6,7 @@ A thin wrapper: the options, the run and the report are in :mod:`edp_ref.benchma
     scripts/run python scripts/benchmark.py --threads 1   # everything (about 15 min, 2 cores)
     scripts/run python scripts/benchmark.py --quick       # a few minutes: fewer iterations
     scripts/run python scripts/benchmark.py --tiny        # seconds: small networks (a smoke test)
+    scripts/run python scripts/benchmark.py --peers       # beside the official peers
 """
 
 from __future__ import annotations

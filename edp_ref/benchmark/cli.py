@@ -45,6 +45,7 @@ Examples:
     python scripts/benchmark.py --threads 1   # everything (about 15 min, 2 cores)
     python scripts/benchmark.py --quick       # a few minutes: fewer iterations
     python scripts/benchmark.py --tiny        # seconds: small networks (a smoke test)
+    python scripts/benchmark.py --peers ...   # beside the official peers (--peers --help)
 
 Prints the tables (training IPS with ratios to EDP + TD3 next to the paper's, FLOP rates against
 the measured dense-matmul rate, EAS sampling speed, vmapped seeds, peak memory, and the targets
@@ -203,10 +204,19 @@ def settings_from_args(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the benchmark, print its report and write its JSON; returns 0."""
+    """Parse ``argv``, run the benchmark, print its report and write its JSON; returns 0.
+
+    ``--peers`` runs the comparison with the official peers instead
+    (:mod:`edp_ref.benchmark.peers_report`, whose own options follow ``--peers``).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--peers" in arguments:
+        from edp_ref.benchmark.peers_report import main as peers_main
+
+        return peers_main([a for a in arguments if a != "--peers"])
     groups = OPTION_GROUPS
     parser = build_parser(groups)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     settings = settings_from_args(parser, args, groups)
 
     def log(message: str) -> None:

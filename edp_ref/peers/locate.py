@@ -1,0 +1,181 @@
+"""Where the peers live: folders from arguments or environment variables, checked before use.
+
+The peers are public implementations that edp_ref is measured against (never imported by edp_ref
+itself): the official EDP code (sail-sg/edp, JAX), the official Diffusion-QL
+(Zhendong-Wang/Diffusion-Policies-for-Offline-RL, PyTorch) and CORL (corl-team/CORL, PyTorch).
+A caller passes a folder explicitly, or sets ``EDP_OFFICIAL_ROOT``, ``DQL_OFFICIAL_ROOT`` or
+``CORL_ROOT``. :func:`peer_root` returns the checked folder or raises
+:class:`PeerUnavailableError` naming the variable; :func:`unavailable_reason` /
+:func:`available` let tests and benchmarks skip cleanly (a missing folder, a folder without the
+expected files, or a missing framework such as JAX).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "PEERS",
+    "PeerName",
+    "PeerSpec",
+    "PeerUnavailableError",
+    "available",
+    "missing_modules",
+    "peer_root",
+    "unavailable_reason",
+]
+
+PeerName = Literal["edp", "dql", "corl"]
+
+
+class PeerUnavailableError(FileNotFoundError):
+    """A peer's folder is not given, does not exist, lacks its files, or its framework is absent."""
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    """One peer: its environment variable, the files a loader reads and the modules it needs."""
+
+    # Short name used by the loaders ("edp", "dql", "corl").
+    name: str
+    # What it is (for messages).
+    description: str
+    # Environment variable naming its folder.
+    env_var: str
+    # Files, relative to the folder, that the loaders import or read.
+    required_files: tuple[str, ...]
+    # Top-level Python modules (besides torch/numpy) that its agent code imports.
+    required_modules: tuple[str, ...]
+
+
+PEERS: dict[str, PeerSpec] = {
+    "edp": PeerSpec(
+        "edp",
+        "the official EDP code (github.com/sail-sg/edp, JAX)",
+        "EDP_OFFICIAL_ROOT",
+        (
+            "diffusion/__init__.py",
+            "diffusion/dql.py",
+            "diffusion/nets.py",
+            "diffusion/diffusion.py",
+            "diffusion/dpm_solver.py",
+            "diffusion/hps.py",
+            "utilities/__init__.py",
+            "utilities/jax_utils.py",
+            "utilities/replay_buffer.py",
+            "utilities/traj_dataset.py",
+            "core/__init__.py",
+            "core/core_api.py",
+        ),
+        ("jax", "jaxlib", "flax", "optax", "distrax", "ml_collections"),
+    ),
+    "dql": PeerSpec(
+        "dql",
+        "the official Diffusion-QL code "
+        "(github.com/Zhendong-Wang/Diffusion-Policies-for-Offline-RL)",
+        "DQL_OFFICIAL_ROOT",
+        (
+            "main.py",
+            "agents/__init__.py",
+            "agents/ql_diffusion.py",
+            "agents/diffusion.py",
+            "agents/model.py",
+            "agents/helpers.py",
+            "utils/__init__.py",
+            "utils/logger.py",
+            "utils/utils.py",
+            "utils/data_sampler.py",
+        ),
+        ("tabulate", "dateutil"),
+    ),
+    "corl": PeerSpec(
+        "corl",
+        "CORL's single-file offline algorithms (github.com/corl-team/CORL)",
+        "CORL_ROOT",
+        (
+            "algorithms/offline/td3_bc.py",
+            "algorithms/offline/iql.py",
+            "configs/offline/td3_bc/walker2d/medium_expert_v2.yaml",
+            "configs/offline/iql/walker2d/medium_expert_v2.yaml",
+        ),
+        ("yaml",),
+    ),
+}
+
+
+def _spec(peer: str) -> PeerSpec:
+    if peer not in PEERS:
+        raise ValueError(f"edp_ref.peers: unknown peer {peer!r}; expected one of {sorted(PEERS)}")
+    return PEERS[peer]
+
+
+def missing_modules(peer: str) -> list[str]:
+    """The Python modules the peer's agent needs that cannot be found (empty when all present)."""
+    return [m for m in _spec(peer).required_modules if importlib.util.find_spec(m) is None]
+
+
+def _folder_problem(spec: PeerSpec, root: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
+    """(checked folder, "") or (None, why not)."""
+    if root is None:
+        value = os.environ.get(spec.env_var, "").strip()
+        if not value:
+            return None, (
+                f"{spec.env_var} is not set: point it (or pass the folder explicitly) at a "
+                f"checkout of {spec.description}"
+            )
+        source = f"{spec.env_var}={value!r}"
+        folder = Path(value).expanduser()
+    else:
+        folder = Path(root).expanduser()
+        source = f"the folder argument {str(root)!r} (instead of {spec.env_var})"
+    if not folder.is_dir():
+        return None, f"{source} is not a folder; expected a checkout of {spec.description}"
+    absent = [f for f in spec.required_files if not (folder / f).is_file()]
+    if absent:
+        return None, (
+            f"{source} lacks the expected files of {spec.description}: {', '.join(absent)}"
+        )
+    return folder.resolve(), ""
+
+
+def peer_root(peer: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The checked folder of ``peer`` ("edp", "dql" or "corl").
+
+    Args:
+        peer: which peer.
+        root: its folder; None reads the peer's environment variable (``EDP_OFFICIAL_ROOT``,
+            ``DQL_OFFICIAL_ROOT`` or ``CORL_ROOT``).
+
+    Raises:
+        PeerUnavailableError: naming the variable (or argument) when the folder is not given,
+            is not a folder, or lacks one of the files the loaders use.
+    """
+    spec = _spec(peer)
+    folder, problem = _folder_problem(spec, root)
+    if folder is None:
+        raise PeerUnavailableError(f"edp_ref.peers: {problem}")
+    return folder
+
+
+def unavailable_reason(peer: str, root: str | os.PathLike[str] | None = None) -> str | None:
+    """Why ``peer`` cannot be loaded here (folder or Python modules), or None when it can."""
+    spec = _spec(peer)
+    folder, problem = _folder_problem(spec, root)
+    if folder is None:
+        return problem
+    missing = missing_modules(peer)
+    if missing:
+        return (
+            f"{spec.description} needs the Python modules {', '.join(missing)} "
+            "(pip install 'edp_ref[peers]')"
+        )
+    return None
+
+
+def available(peer: str, root: str | os.PathLike[str] | None = None) -> bool:
+    """True when ``peer``'s folder holds its files and the modules its agent needs are present."""
+    return unavailable_reason(peer, root) is None
