@@ -40,10 +40,9 @@ __all__ = [
 DEFAULT_OUTPUT = Path("runs/benchmark/peers.json")
 
 NOTES: tuple[str, ...] = (
-    "edp_ref lacks an activation option: NetworkConfig has hidden / layers / init, but every MLP "
-    "is Mish (edp_ref.core.networks.mlp). CORL's TD3+BC and IQL use ReLU, so the 2 x 256 rows "
-    "compare edp_ref's 2 x 256 Mish with CORL's 2 x 256 ReLU; a NetworkConfig.activation "
-    "('mish' | 'relu') field would let edp_ref build CORL's exact networks.",
+    "The 2 x 256 rows build CORL's own networks in edp_ref (NetworkConfig(hidden=256, layers=2, "
+    "init='torch', activation='relu'), no gradient clipping); the 3 x 256 rows are edp_ref's "
+    "defaults (Sec. 5's Mish MLPs) against CORL at its own 2 x 256 ReLU.",
     "CORL's IQL steps a cosine learning-rate schedule of the actor every update "
     "(CosineAnnealingLR over max_timesteps); edp_ref's GaussianIQLConfig has none.",
     "The official EDP's trainer is not run (it needs D4RL, TensorFlow, wandb and a data package "
@@ -69,7 +68,7 @@ _ROWS: tuple[tuple[str, str, str, str, str | None], ...] = (
         "TD3+BC 2x256",
         "corl_td3_bc",
         "td3bc_2x256",
-        "edp_ref Mish vs CORL ReLU (edp_ref has no activation option)",
+        "both CORL's 2 x 256 ReLU networks",
     ),
     (
         "td3bc",
@@ -83,7 +82,7 @@ _ROWS: tuple[tuple[str, str, str, str, str | None], ...] = (
         "IQL 2x256",
         "corl_iql",
         "iql_2x256",
-        "edp_ref Mish vs CORL ReLU (edp_ref has no activation option)",
+        "both CORL's 2 x 256 ReLU networks",
     ),
     (
         "iql",

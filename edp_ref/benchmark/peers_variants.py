@@ -153,7 +153,7 @@ def _edp_ref_specs(s: PeerBenchmarkSettings) -> list[tuple[str, str, str, Any, A
     net = NetworkConfig(hidden=s.hidden, layers=s.layers)
     diff = DiffusionConfig(num_steps=s.num_steps, dpm_steps=s.dpm_steps, dpm_t_end=s.dpm_t_end)
     dql_diff = DiffusionConfig(schedule="vp", num_steps=s.dql_steps)
-    corl_net = NetworkConfig(hidden=256, layers=2, init="torch")
+    corl_net = NetworkConfig(hidden=256, layers=2, init="torch", activation="relu")
     no_clip = OptimizerConfig(max_grad_norm=None)
     K, D = s.num_steps, s.dpm_steps
     return [
@@ -196,7 +196,7 @@ def _edp_ref_specs(s: PeerBenchmarkSettings) -> list[tuple[str, str, str, Any, A
         (
             "td3bc",
             "td3bc_2x256",
-            "edp_ref TD3+BC 2x256 Mish",
+            "edp_ref TD3+BC 2x256 ReLU (CORL's network)",
             TD3BCConfig(network=corl_net, optimizer=no_clip),
             init_td3bc,
             draw_td3bc_randomness,
@@ -214,7 +214,7 @@ def _edp_ref_specs(s: PeerBenchmarkSettings) -> list[tuple[str, str, str, Any, A
         (
             "iql",
             "iql_2x256",
-            "edp_ref IQL 2x256 Mish, no clip",
+            "edp_ref IQL 2x256 ReLU, no clip (CORL's network)",
             GaussianIQLConfig(network=corl_net, optimizer=no_clip),
             init_gaussian_iql,
             None,
