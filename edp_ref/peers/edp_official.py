@@ -61,6 +61,7 @@ __all__ = [
     "Interpolation",
     "load_official_edp",
     "official_edp_run",
+    "official_hyperparameters",
     "searchsorted_interpolate",
     "warm_policy_target_branch",
 ]
@@ -152,6 +153,47 @@ def load_official_edp(
     return modules
 
 
+def official_hyperparameters(
+    algorithm: str,
+    task: str,
+    num_steps: int,
+    dpm_steps: int = 15,
+    dpm_t_end: float | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """The ``algo_cfg`` overrides the official trainer applies for ``algorithm`` on ``task``.
+
+    ``loss_type``, K, the schedule (linear; vp for DQL (JAX)), ``use_pred_astart`` (off for DQL
+    (JAX)), the DPM-Solver steps and end time, the task's gradient-norm clip ``gn`` from
+    ``diffusion/hps.py`` and ``lr_decay_steps`` (epochs x iterations; unused with lr_decay off).
+    ``DiffusionQL.get_default_config(hps)`` gives the full config.
+
+    Raises:
+        ValueError: for an unknown algorithm or task.
+    """
+    if algorithm not in ("td3", "crr", "iql", "dql_jax"):
+        raise ValueError(
+            "official_hyperparameters: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', "
+            f"got {algorithm!r}"
+        )
+    table = load_official_edp(root)["diffusion.hps"].hyperparameters
+    if task not in table:
+        raise ValueError(f"official_hyperparameters: task {task!r} is not in diffusion/hps.py")
+    is_dql = algorithm == "dql_jax"
+    return {
+        "loss_type": "TD3" if is_dql else algorithm.upper(),
+        "num_timesteps": num_steps,
+        "schedule_name": "vp" if is_dql else "linear",
+        "use_pred_astart": not is_dql,
+        "dpm_steps": dpm_steps,
+        **({} if dpm_t_end is None else {"dpm_t_end": dpm_t_end}),
+        "max_grad_norm": float(table[task]["gn"]),
+        # trainer.py: lr_decay_steps = n_epochs * n_train_step_per_epoch (unused: lr_decay off).
+        "lr_decay_steps": 2000 * 1000,
+    }
+
+
 def official_edp_run(
     algorithm: str,
     data: SyntheticTransitions,
@@ -206,17 +248,7 @@ def official_edp_run(
     is_dql = algorithm == "dql_jax"
     K = num_steps if num_steps is not None else (5 if is_dql else 1000)
     max_action = 1.0  # walker2d's action space is [-1, 1]^6
-    hps: dict[str, Any] = {
-        "loss_type": "TD3" if is_dql else algorithm.upper(),
-        "num_timesteps": K,
-        "schedule_name": "vp" if is_dql else "linear",
-        "use_pred_astart": not is_dql,
-        "dpm_steps": dpm_steps,
-        **({} if dpm_t_end is None else {"dpm_t_end": dpm_t_end}),
-        "max_grad_norm": float(table[task]["gn"]),
-        # trainer.py: lr_decay_steps = n_epochs * n_train_step_per_epoch (unused: lr_decay off).
-        "lr_decay_steps": 2000 * 1000,
-    }
+    hps = official_hyperparameters(algorithm, task, K, dpm_steps, dpm_t_end, root=root)
     sample_method = "ddpm" if is_dql else "dpm"
     cfg = dql.DiffusionQL.get_default_config(hps)
     jax_utils.init_rng(seed)

@@ -1,0 +1,288 @@
+"""The crosscheck of ``scripts/crosscheck_official.py``: which checks run, at which tolerances.
+
+Two plans: ``"full"`` (the script's default: every algorithm at K = 1000 with DPM-Solver-15,
+float32 and float64, 1,000-update drift runs) and ``"quick"`` (tests/test_crosscheck.py: tiny
+networks and K where the check allows, the full K = 1000 / DPM-Solver-15 case for EDP + TD3 at
+small width, 50-update drift). A check whose peer (or JAX) is absent is skipped with the reason.
+
+Tolerances are relative to the largest magnitude of the peer's values in a group
+(:func:`edp_ref.fidelity.compare.compare_group`): float32 1e-5 for parameters and targets, 1e-4
+for Adam moments, 2e-5 for losses; float64 100 to 1000 times tighter (limited by the float32
+constants the peers keep even in float64, see docs/fidelity.md). A drift run passes when
+edp_ref's drift from the peer stays within 10 times the peer's own drift from a start one ulp
+away (round-off amplified by training) plus a float32 floor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from edp_ref.fidelity.compare import Comparison
+from edp_ref.fidelity.official_edp import EDPSetting
+from edp_ref.fidelity.torch_checks import TorchSetting
+
+__all__ = ["F32", "F64", "Check", "PeerRoots", "plan", "run_checks"]
+
+F32 = {
+    "params": 1e-5,
+    "ema_policy": 1e-5,
+    "target": 1e-5,
+    "adam_mu": 1e-4,
+    "adam_nu": 1e-4,
+    "adam_count": 0.0,
+    "losses": 2e-5,
+}
+F64 = {
+    "params": 1e-8,
+    "ema_policy": 1e-8,
+    "target": 1e-8,
+    "adam_mu": 1e-5,
+    "adam_nu": 1e-5,
+    "adam_count": 0.0,
+    "losses": 1e-6,
+}
+SAMPLER_TOLERANCE = 1e-4
+# Drift: at most this multiple of the peer's own drift from a one-ulp-perturbed start ...
+DRIFT_FACTOR = 10.0
+# ... or this relative deviation, whichever is larger (float32 round-off of a few updates).
+DRIFT_FLOOR = 1e-5
+
+
+@dataclass(frozen=True)
+class PeerRoots:
+    """The peers' folders (None: their environment variables)."""
+
+    edp: str | os.PathLike[str] | None = None
+    dql: str | os.PathLike[str] | None = None
+    corl: str | os.PathLike[str] | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry of a plan: its name, the peer it needs, and what it runs."""
+
+    name: str
+    peer: str
+    run: Callable[[PeerRoots], list[Comparison]]
+
+
+def _edp_one(setting: EDPSetting, warmup: int = 3) -> Check:
+    from edp_ref.fidelity.edp_checks import one_update
+
+    tolerances = F64 if setting.float64 else F32
+    return Check(
+        f"{setting.label} one update",
+        "edp",
+        lambda r: one_update(setting, r.edp, tolerances, warmup=warmup),
+    )
+
+
+def _drift_lines(label: str, ours: list[float], own: list[float]) -> list[Comparison]:
+    """Report lines of a float32 drift run: max over the run, bounded by the peer's own drift."""
+    worst, yard = max(ours), max(own)
+    allowed = max(DRIFT_FACTOR * yard, DRIFT_FLOOR)
+    note = f"the peer's own drift from a one-ulp start: {yard:.2e}"
+    return [Comparison(f"{label} params drift (max over run)", worst, worst, 1.0, allowed, 0, note)]
+
+
+def _f64_drift_line(label: str, worst: float, float32_worst: float) -> Comparison:
+    note = "must stay below the float32 drift of the same run"
+    return Comparison(
+        f"{label} params drift (max over run)", worst, worst, 1.0, float32_worst, 0, note
+    )
+
+
+def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool) -> Check:
+    from edp_ref.fidelity.edp_checks import many_updates
+
+    def run(r: PeerRoots) -> list[Comparison]:
+        every = max(1, updates // 20)
+        ours = many_updates(setting, r.edp, updates, F32, every, versus="edp_ref")
+        own = many_updates(setting, r.edp, updates, F32, every, versus="official+1ulp")
+        label = f"{setting.label} {updates}-update"
+        out = _drift_lines(label, list(ours.params), list(own.params))
+        note = f"the official code's own (one-ulp start): {max(own.losses):.2e}"
+        worst_loss = max(ours.losses)
+        out.append(
+            Comparison(
+                f"{label} losses drift (max over run)",
+                worst_loss,
+                worst_loss,
+                1.0,
+                math.inf,
+                0,
+                note,
+                informational=True,
+            )
+        )
+        if with_f64:
+            wide = dataclasses.replace(setting, float64=True, peer_tables=True)
+            ours64 = many_updates(wide, r.edp, updates, F64, every, versus="edp_ref")
+            label64 = f"{wide.label} {updates}-update"
+            out.append(_f64_drift_line(label64, max(ours64.params), max(ours.params)))
+        return out
+
+    return Check(f"{setting.label} {updates}-update drift", "edp", run)
+
+
+def _torch_one(setting: TorchSetting) -> Check:
+    from edp_ref.fidelity.torch_checks import torch_one_update
+
+    root = "dql" if setting.peer == "dql" else "corl"
+    tolerances = F64 if setting.float64 else F32
+    return Check(
+        f"{setting.label} one update",
+        root,
+        lambda r: torch_one_update(setting, getattr(r, root), tolerances),
+    )
+
+
+def _torch_drift(setting: TorchSetting, updates: int, with_f64: bool) -> Check:
+    from edp_ref.fidelity.torch_checks import torch_many_updates
+
+    root = "dql" if setting.peer == "dql" else "corl"
+
+    def run(r: PeerRoots) -> list[Comparison]:
+        every = max(1, updates // 20)
+        folder = getattr(r, root)
+        _, ours, _ = torch_many_updates(setting, folder, updates, every, versus="edp_ref")
+        _, own, _ = torch_many_updates(setting, folder, updates, every, versus="peer+1ulp")
+        out = _drift_lines(f"{setting.label} {updates}-update", ours, own)
+        if with_f64:
+            wide = dataclasses.replace(setting, float64=True)
+            _, ours64, _ = torch_many_updates(wide, folder, updates, every, versus="edp_ref")
+            out.append(_f64_drift_line(f"{wide.label} {updates}-update", max(ours64), max(ours)))
+        return out
+
+    return Check(f"{setting.label} {updates}-update drift", root, run)
+
+
+def _samplers(quick: bool) -> list[Check]:
+    from edp_ref.fidelity import samplers as sm
+
+    k1000 = EDPSetting("td3", num_steps=1000, dpm_steps=15, dpm_t_end=1e-3, hidden=8)
+    k50 = EDPSetting("td3", num_steps=50, dpm_steps=15, dpm_t_end=0.02, hidden=8)
+    ddpm50 = EDPSetting("dql_jax", num_steps=50, hidden=8)
+    eas = k50 if quick else k1000
+    n, keys = (10, 1000) if quick else (50, 4000)
+    settings = [k1000, k50] + ([] if quick else [_float64(k1000), _float64(k50)])
+    checks = [
+        Check(f"{s.label} dpm_solver", "edp", _bind(sm.dpm_solver_check, s, SAMPLER_TOLERANCE))
+        for s in settings
+    ]
+    ddpm = [ddpm50] if quick else [ddpm50, dataclasses.replace(ddpm50, num_steps=5, float64=True)]
+    checks += [
+        Check(f"{s.label} ddpm", "edp", _bind_one(sm.ddpm_check, s, SAMPLER_TOLERANCE))
+        for s in ddpm
+    ]
+    checks += [
+        Check(
+            f"{eas.label} EAS",
+            "edp",
+            lambda r: sm.eas_check(eas, r.edp, SAMPLER_TOLERANCE, num_candidates=n, keys=keys),
+        ),
+        Check(f"{k50.label} model times", "edp", lambda r: sm.model_time_lines(k50, r.edp)),
+    ]
+    if not quick:
+        checks.append(
+            Check(f"{k1000.label} clip indices", "edp", lambda r: sm.clip_index_lines(k1000, r.edp))
+        )
+    return checks
+
+
+def _float64(setting: EDPSetting) -> EDPSetting:
+    """``setting`` in float64."""
+    return dataclasses.replace(setting, float64=True)
+
+
+def _bind(
+    fn: Callable[[EDPSetting, Any, float], list[Comparison]], s: EDPSetting, tol: float
+) -> Callable[[PeerRoots], list[Comparison]]:
+    return lambda r: fn(s, r.edp, tol)
+
+
+def _bind_one(
+    fn: Callable[[EDPSetting, Any, float], Comparison], s: EDPSetting, tol: float
+) -> Callable[[PeerRoots], list[Comparison]]:
+    return lambda r: [fn(s, r.edp, tol)]
+
+
+def plan(kind: str) -> list[Check]:
+    """The checks of the ``"full"`` or ``"quick"`` plan, in order."""
+    if kind not in ("full", "quick"):
+        raise ValueError(f"crosscheck plan must be 'full' or 'quick', got {kind!r}")
+    quick = kind == "quick"
+    k1000 = EDPSetting("td3", num_steps=1000, dpm_steps=15, dpm_t_end=1e-3)
+    small = EDPSetting("td3", num_steps=50, dpm_steps=3, dpm_t_end=0.02, hidden=8, batch_size=8)
+    checks: list[Check] = []
+    if quick:
+        tiny1000 = dataclasses.replace(k1000, hidden=8, batch_size=8)
+        checks += [
+            _edp_one(tiny1000, warmup=1),
+            _edp_one(dataclasses.replace(small, algorithm="crr"), warmup=1),
+            _edp_one(dataclasses.replace(small, algorithm="iql"), warmup=1),
+            _edp_one(
+                dataclasses.replace(small, algorithm="iql", float64=True, peer_tables=True), 1
+            ),
+        ]
+    else:
+        for alg in ("td3", "crr", "iql"):
+            base = dataclasses.replace(k1000, algorithm=alg)
+            checks += [
+                _edp_one(base),
+                _edp_one(dataclasses.replace(base, float64=True)),
+                _edp_one(dataclasses.replace(base, float64=True, peer_tables=True)),
+            ]
+        dql_jax = EDPSetting("dql_jax", num_steps=5)
+        checks += [_edp_one(dql_jax), _edp_one(dataclasses.replace(dql_jax, float64=True))]
+    checks += _samplers(quick)
+    torch_settings = [
+        TorchSetting("dql"),
+        TorchSetting("td3bc"),
+        TorchSetting("iql", iql_order="original"),
+        TorchSetting("iql", iql_order="original", q_adam_eps=2e-8),
+        TorchSetting("iql", iql_order="corl"),
+    ]
+    if not quick:
+        torch_settings += [dataclasses.replace(s, float64=True) for s in torch_settings[:4]]
+    checks += [_torch_one(s) for s in torch_settings]
+    if quick:
+        checks += [
+            _edp_drift(dataclasses.replace(small, algorithm="iql"), 50, False),
+            _torch_drift(TorchSetting("td3bc"), 50, False),
+        ]
+    else:
+        diagnostic = dataclasses.replace(k1000, interpolation="searchsorted_diagnostic")
+        checks += [
+            _edp_drift(dataclasses.replace(diagnostic, algorithm=alg), 1000, True)
+            for alg in ("td3", "crr", "iql")
+        ]
+        checks += [
+            _torch_drift(TorchSetting("dql"), 1000, True),
+            _torch_drift(TorchSetting("td3bc"), 1000, True),
+            _torch_drift(TorchSetting("iql", iql_order="original", q_adam_eps=2e-8), 1000, True),
+        ]
+    return checks
+
+
+def run_checks(
+    checks: list[Check], roots: PeerRoots, log: Callable[[str], None] = print
+) -> Iterator[Comparison | str]:
+    """Run each check (or skip it with the reason its peer is unavailable); yields comparisons
+    and, for skipped checks, a ``"SKIP ..."`` string; ``log`` gets each check's duration."""
+    from edp_ref.peers import unavailable_reason
+
+    for check in checks:
+        reason = unavailable_reason(check.peer, getattr(roots, check.peer))
+        if reason is not None:
+            yield f"SKIP  {check.name}: {reason}"
+            continue
+        t0 = time.perf_counter()
+        yield from check.run(roots)
+        log(f"# {check.name}: {time.perf_counter() - t0:.0f} s")
