@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--table", type=int, choices=[1, 2, 4, 5, 6, 7], help="table number")
     what.add_argument("--figure", type=int, choices=[2, 3, 4, 5, 6, 7], help="figure number")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="budget (%(default)s)")
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), default="quick", help="budget (%(default)s)"
+    )
     p.add_argument(
         "--out", type=Path, default=Path("runs") / "reproduce", help="output folder (%(default)s)"
     )

@@ -35,7 +35,7 @@ from edp_ref.data import DatasetNotFoundError, minari_dataset_path
 from edp_ref.runner.checkpoint import CheckpointError
 from edp_ref.runner.cli_errors import flag_for_message, usage_error
 from edp_ref.runner.config_json import config_diff
-from edp_ref.runner.dataset_ref import dataset_domain, dataset_kind
+from edp_ref.runner.dataset_ref import dataset_domain, dataset_kind, paper_entry
 from edp_ref.runner.errors import RunFolderError
 from edp_ref.runner.loop import train_run
 from edp_ref.runner.monitoring import Monitoring
@@ -162,7 +162,7 @@ def _peek(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _defaults(peek: argparse.Namespace) -> TrainCommand[Any]:
-    algorithm = peek.algorithm if peek.algorithm in REGISTRY else "edp_td3"
+    algorithm = peek.algorithm if peek.algorithm in set(REGISTRY) else "edp_td3"
     dataset = peek.dataset or "hopper-medium-v2"
     run = RunOptions()
     try:
@@ -188,13 +188,19 @@ def _error(message: str) -> None:
     usage_error(PROG, USAGE, message)
 
 
-def _check_dataset(name: str, local_root: str | None) -> None:
+def _check_dataset(name: str, local_root: str | None, env_id: str | None) -> None:
     try:
         kind = dataset_kind(name)
     except ValueError as exc:
         _error(f"argument --dataset: {exc}")
     if kind == "hdf5" and not os.path.isfile(name):
         _error(f"argument --dataset: the HDF5 file {name} does not exist")
+    if kind == "hdf5" and paper_entry(name) is None and env_id is None:
+        _error(
+            f"argument --run.env-id: the HDF5 file {name} is not one of the paper's D4RL files, "
+            "so it names no evaluation environment; give its Gymnasium id (--run.env-id "
+            "Hopper-v5)"
+        )
     if kind == "minari":
         with minari_root(local_root):
             path = minari_dataset_path(name)
@@ -208,8 +214,14 @@ def _check_dataset(name: str, local_root: str | None) -> None:
 
 def _build(cmd: TrainCommand[Any]) -> tuple[RunSpec, Monitoring, Path]:
     """The run, its monitoring and folder; a usage error naming the option on any mistake."""
-    _check_dataset(cmd.dataset, cmd.run.local_root)
+    _check_dataset(cmd.dataset, cmd.run.local_root, cmd.run.env_id)
     options = {f.name: getattr(cmd.run, f.name) for f in fields(RunOptions)}
+    try:
+        # --grad-clip shaped the defaults of --config.*; checked here against the dataset.
+        RunSpec(task=cmd.dataset, algorithm=cmd.algorithm, grad_clip=cmd.grad_clip, **options)
+    except (ValueError, TypeError) as exc:
+        flag = "--grad-clip" if "grad_clip" in str(exc) else flag_for_message(str(exc), "--run")
+        _error(f"argument {flag}: {exc}")
     try:
         spec = RunSpec(task=cmd.dataset, algorithm=cmd.algorithm, config=cmd.config, **options)
     except (ValueError, TypeError) as exc:
