@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,7 @@ from edp_ref.runner import (
     save_checkpoint,
     train_run,
 )
-from edp_ref.runner.run_config import configuration_document, resolve_config
+from edp_ref.runner.run_config import compile_reason, configuration_document, resolve_config
 from tests.error_kinds import assert_error_kind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -480,3 +481,97 @@ def test_eas_noise_scale_zero_is_the_deterministic_sampler() -> None:
     plain = A.select_actions(state, obs, noise, u, 1, config.diffusion)
     assert not torch.allclose(scaled, plain)
     assert A.ActingSettings().eas_candidates == 10  # the paper's N by default (official code: 50)
+
+
+# -- Any registered algorithm, an explicit config, a dataset outside the paper's names ----------
+
+
+def test_registered_algorithm_with_explicit_config_on_a_minari_id(
+    tiny_root: str, tmp_path: Path
+) -> None:
+    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=16), alpha=3.0)
+    spec = RunSpec(
+        task="edp_ref/hopper/medium-v0",  # the generated dataset by its Minari id
+        algorithm="td3bc",
+        config=config,
+        local_root=tiny_root,
+        epochs=1,
+        iterations_per_epoch=20,
+        batch_size=32,
+        eval_episodes=2,
+        eval_envs=2,
+    )
+    assert spec.name == "edp_ref_hopper_medium-v0/td3bc/seed0" and spec.agent.registered == "td3bc"
+    result = train_run(spec, tmp_path / "run", progress=False, threads=1)
+    assert [r.step for r in result.records] == [0, 20]
+    assert result.data["kind"] == "locally generated" and result.data["env_id"] == "Hopper-v5"
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert stored["algorithm"]["name"] == "td3bc" and stored["algorithm"]["config"]["alpha"] == 3.0
+    assert RunSpec.from_json(stored["run"]) == spec  # the config round-trips through JSON
+    # The explicit config is kept as given (no preset), with the compile decision filled in.
+    assert resolve_config(spec) == dataclasses.replace(config, compile=False)
+
+
+def _spec(**changes: Any) -> RunSpec:
+    return RunSpec(**{"task": "hopper-medium-v2", "algorithm": "edp_td3", **changes})
+
+
+#: (RunSpec changes, whether the update compiles, words of the reason).
+COMPILE_CASES: list[tuple[dict[str, Any], bool, str]] = [
+    ({"epochs": 4, "iterations_per_epoch": 1000}, False, "4000 updates < 5000 on the CPU"),
+    ({"epochs": 5, "iterations_per_epoch": 1000}, True, "5000 updates >= 5000"),
+    ({"epochs": 1, "compile": "on"}, True, "compile=on"),
+    ({"compile": "off"}, False, "compile=off"),
+    ({"epochs": 1, "config": A.EDPTD3Config(compile=True)}, True, "config.compile=True"),
+    ({"algorithm": "edp_without_dpm"}, False, "unrolls a 1000-step DDPM chain (> 100)"),
+    ({"algorithm": "dql"}, True, "2000000 updates >= 5000"),  # K = 5: compiles
+    ({"algorithm": "td3-k100", "policy": "diffusion"}, True, "updates >= 5000"),  # K = 100
+    ({"algorithm": "edp_without_dpm", "compile": "on"}, True, "compile=on"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "compiled", "words"), COMPILE_CASES)
+def test_compile_rule(changes: dict[str, Any], compiled: bool, words: str) -> None:
+    spec = _spec(**changes)
+    assert resolve_config(spec).compile is compiled
+    assert words in compile_reason(spec)
+
+
+def test_contradicting_compile_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"RunSpec\.compile 'off' contradicts RunSpec\.config"):
+        _spec(compile="off", config=A.EDPTD3Config(compile=True))
+    with pytest.raises(
+        ValueError, match=r"RunSpec\.hidden and RunSpec\.grad_clip shape the preset"
+    ):
+        _spec(hidden=8, config=A.EDPTD3Config())
+    with pytest.raises(TypeError, match=r"RunSpec\.config must be a EDPTD3Config"):
+        _spec(config=A.TD3BCConfig())
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_compile_time_and_failure_are_reported(
+    tiny_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """The run log reports the first compiled call's time, or the fallback to eager (a stand-in
+    compiler keeps this fast; the real one is tested in test_algorithms_compile)."""
+    from edp_ref.algorithms import execution
+
+    def stand_in(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if fails:
+            return lambda *args: (_ for _ in ()).throw(RuntimeError("no compiler here"))
+        return fn
+
+    monkeypatch.setattr(execution, "compile_function", stand_in)
+    monkeypatch.setattr(execution, "_COMPILED", {})
+    monkeypatch.setattr(execution, "_RECORDS", {})
+    spec = tiny_spec(tiny_root, epochs=1, iterations_per_epoch=5, compile="on")
+    if fails:
+        with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+            train_run(spec, tmp_path / "run", progress=False)
+    else:
+        train_run(spec, tmp_path / "run", progress=False)
+    log = (tmp_path / "run" / "run.log").read_text()
+    if fails:
+        assert "warning: torch.compile failed for edp_td3_update (RuntimeError: no compiler" in log
+    else:
+        assert re.search(r"compiled edp_td3_update in \d+\.\d s \(compile=on\)", log)
