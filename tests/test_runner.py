@@ -140,7 +140,7 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
 _CHILD = """
 import sys, json, torch
 torch.set_num_threads(1)
-from edp_ref.runner import RunSpec, train_run
+from edp_ref.runner import Monitoring, RunSpec, train_run
 spec = RunSpec.from_json(json.loads(sys.argv[1]))
 # A wall-clock checkpoint at the end of every 7-update log window (inside the epochs of 40).
 monitoring = Monitoring(log_every=7, checkpoint_minutes=0)
