@@ -575,3 +575,42 @@ def test_compile_time_and_failure_are_reported(
         assert "warning: torch.compile failed for edp_td3_update (RuntimeError: no compiler" in log
     else:
         assert re.search(r"compiled edp_td3_update in \d+\.\d s \(compile=on\)", log)
+
+
+def test_a_d4rl_format_hdf5_file_outside_the_papers_list(tmp_path: Path) -> None:
+    """A D4RL-format file of one's own: evaluated in the environment named by env_id, scored by
+    raw return (no reference scores), domain read from its name."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 300
+    path = tmp_path / "hopper-my-data.hdf5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("observations", data=rng.normal(size=(n, 11)).astype(np.float32))
+        f.create_dataset("actions", data=rng.uniform(-0.9, 0.9, size=(n, 3)).astype(np.float32))
+        f.create_dataset("rewards", data=rng.normal(size=n).astype(np.float32))
+        f.create_dataset("terminals", data=np.zeros(n, dtype=bool))
+        f.create_dataset("timeouts", data=(np.arange(n) % 100 == 99))
+    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=8))
+    common = {"task": str(path), "algorithm": "td3bc", "config": config}
+    with pytest.raises(ValueError, match=r"RunSpec\.env_id: the HDF5 file .* names no evaluation"):
+        train_run(RunSpec(**common), tmp_path / "no-env", progress=False)
+    spec = RunSpec(
+        **common,
+        env_id="Hopper-v5",
+        epochs=1,
+        iterations_per_epoch=10,
+        batch_size=16,
+        eval_episodes=1,
+        eval_envs=1,
+    )
+    assert spec.name == "hopper-my-data/td3bc/seed0"
+    result = train_run(spec, tmp_path / "run", progress=False, threads=1)
+    assert result.data["kind"] == "D4RL file" and result.data["normalized"] is False
+    assert all(r.score == r.return_mean and r.normalized_mean is None for r in result.records)
+    # A file named like a paper dataset's D4RL file is that dataset (environment, references).
+    from edp_ref.runner.dataset_ref import paper_entry
+
+    entry = paper_entry("/data/d4rl/hopper_medium-v2.hdf5")  # D4RL's file name
+    assert entry is not None and entry.name == "hopper-medium-v2"
