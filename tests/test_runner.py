@@ -556,7 +556,7 @@ def test_compile_time_and_failure_are_reported(
     compiler keeps this fast; the real one is tested in test_algorithms_compile)."""
     from edp_ref.algorithms import execution
 
-    def stand_in(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def stand_in(fn: Callable[..., Any], **options: Any) -> Callable[..., Any]:
         if fails:
             return lambda *args: (_ for _ in ()).throw(RuntimeError("no compiler here"))
         return fn
