@@ -32,7 +32,7 @@ from edp_ref.runner.presets import PRESETS
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
 from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
 from edp_ref.runner.report_tables import budget_text, render_table
-from edp_ref.runner.spec import RunResult
+from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunResult
 
 __all__ = ["DEFAULT_BENCHMARK", "ReproduceOutput", "reproduce"]
 
@@ -115,11 +115,15 @@ def reproduce(
     threads: int = 1,
     progress: bool = True,
     benchmark: Path = DEFAULT_BENCHMARK,
+    compile: CompileChoice = "auto",
     log: Callable[[str], None] = print,
 ) -> ReproduceOutput:
     """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
 
-    Every argument is checked before any work starts (data generation, training).
+    Every argument is checked before any work starts (data generation, training). ``compile``
+    (``auto``, ``on``, ``off``) is every run's ``RunSpec.compile``: ``auto`` compiles the update
+    of runs of at least 5000 updates (the quick and paper presets) and on CUDA
+    (:func:`edp_ref.runner.run_config.compile_decision`).
 
     Raises:
         ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
@@ -139,6 +143,7 @@ def reproduce(
     check_int("reproduce: threads", threads, 1)
     check_int("reproduce: eas_candidates", eas_candidates, 1, optional=True)
     check_choice("reproduce: launcher", launcher, LAUNCHERS)
+    check_choice("reproduce: compile", compile, COMPILE_CHOICES)
     cfg = PRESETS[preset]
     out = Path(out)
     torch.set_num_threads(threads)  # also for the data generation; 1 is best on shared CPUs
@@ -171,6 +176,7 @@ def reproduce(
         policies=policies,
         seeds=seeds,
         eas_candidates=eas_candidates,
+        compile=compile,
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
