@@ -36,7 +36,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from edp_ref.runner import PRESETS, RunSpec, build_grid, reproduce, target
+from edp_ref.runner import PRESETS, RunSpec, build_grid, ensure_datasets, reproduce, target
 from edp_ref.runner.launchers import GridRunError, ray_task_name, run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,22 +87,18 @@ def _python_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An output folder holding the smoke preset's local dataset, generated once as the driver
-    of a reproduction does, in a process of its own: under pytest every call of edp_ref is
-    type-checked at run time, which makes the behaviour policy's SAC training ~15x slower."""
+    of a reproduction does (with one torch thread: two on the 2 busy cores crawl)."""
     out = tmp_path_factory.mktemp("scale-out")
-    code = (
-        "import sys\nfrom pathlib import Path\n"
-        "from edp_ref.runner import PRESETS, build_grid, ensure_datasets, target\n"
-        "out = Path(sys.argv[1])\n"
-        "_, plans = build_grid(target('table', 2), PRESETS['smoke'], out)\n"
-        "ensure_datasets(plans, out, progress=False, log=lambda _: None)\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(out)], env=_python_env(), check=True)
-    _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
-    assert all(p.present for p in plans)
-    return out
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
+        ensure_datasets(plans, out, progress=False, log=lambda _: None)
+        yield out
+    finally:
+        torch.set_num_threads(threads)
 
 
 # -- Helpers -------------------------------------------------------------------------------------

@@ -99,12 +99,12 @@ class GridEstimate:
 
     def _sum(self, part: int, runs: Sequence[int] | None = None) -> float:
         idx = range(len(self.run_seconds)) if runs is None else runs
-        return sum(self.run_seconds[i][part] or 0.0 for i in idx)
+        return math.fsum(self.run_seconds[i][part] or 0.0 for i in idx)
 
     @property
     def low_seconds(self) -> float:
         """Data generation, start-up and training."""
-        return sum(s for _, s in self.datasets) + self._sum(0) + self._sum(1)
+        return math.fsum(s for _, s in self.datasets) + self._sum(0) + self._sum(1)
 
     @property
     def high_seconds(self) -> float:
@@ -146,6 +146,9 @@ class GridEstimate:
                 f"{_span(setup)} | {_span([low / 3600, (low + self._sum(2, idx)) / 3600])} | "
                 f"{'; '.join(dict.fromkeys(s.source for s in speeds)) or 'finished'} |"
             )
+        pending = [i for i, r in enumerate(p) if r.state != "finished"]
+        unmeasured = any(self.run_seconds[i][0] is None for i in pending)
+        startup = "not measured" if unmeasured else _duration(self._sum(0))
         busy = min(self.jobs, max(1, len(p) - count["finished"]))
         longest = [
             max((a or 0.0) + b + (c or 0.0) * k for a, b, c in self.run_seconds) for k in (0, 1)
@@ -153,13 +156,14 @@ class GridEstimate:
         wall = [max(self.low_seconds / busy, longest[0]), max(self.high_seconds / busy, longest[1])]
         lines += [
             "",
-            f"estimate: {self.low_seconds / 3600:.3g} to {self.high_seconds / 3600:.3g} "
+            f"estimate: {_number(self.low_seconds / 3600)} to {_number(self.high_seconds / 3600)} "
             "device-hours (one run per device or process at a time): training "
-            f"{_duration(self._sum(1))}, start-up {_duration(self._sum(0))}, data generation "
-            f"{_duration(sum(s for _, s in self.datasets))}, evaluation from 0 (episodes that end "
-            f"at once) to {_duration(self._sum(2))} (every episode to its limit; policy calls "
-            "only, environment steps not included)",
-            f"with {self.jobs} run(s) at a time: {wall[0] / 3600:.3g} to {wall[1] / 3600:.3g} h "
+            f"{_duration(self._sum(1))}, start-up {startup}, data generation "
+            f"{_duration(math.fsum(s for _, s in self.datasets))}, evaluation from 0 (episodes "
+            f"that end at once) to {_duration(self._sum(2))} (every episode to its limit; "
+            "policy calls only, environment steps not included)",
+            f"with {self.jobs} run(s) at a time: {_number(wall[0] / 3600)} to "
+            f"{_number(wall[1] / 3600)} h "
             "of wall time, if that many runs at once keep the measured speed",
             *(f"note: {n}" for n in self.notes),
             *(f"damaged: {r.spec.name}: {r.problem}" for r in p if r.state == "damaged"),
@@ -167,8 +171,14 @@ class GridEstimate:
         return "\n".join(lines) + "\n"
 
 
+def _number(value: float) -> str:
+    """Three significant digits, thousands written out (``25,400``, not ``2.54e+04``)."""
+    rounded = float(f"{value:.3g}")
+    return f"{value:.3g}" if abs(rounded) < 1000 else f"{rounded:,.0f}"
+
+
 def _duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 360 else f"{seconds / 3600:.3g} h"
+    return f"{seconds:.1f} s" if seconds < 360 else f"{_number(seconds / 3600)} h"
 
 
 def _span(values: Sequence[float]) -> str:
@@ -176,7 +186,7 @@ def _span(values: Sequence[float]) -> str:
     if not values:
         return "-"
     lo, hi = min(values), max(values)
-    return f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g}-{hi:.3g}"
+    return _number(lo) if _number(lo) == _number(hi) else f"{_number(lo)}-{_number(hi)}"
 
 
 def estimate_grid(
@@ -237,19 +247,21 @@ def dry_run_estimate(
     *,
     jobs: int = 1,
     calibration_updates: int = 20,
+    threads: int = 1,
     benchmark: Path | None = None,
     notes: Sequence[str] = (),
     log: Callable[[str], None] = print,
 ) -> GridEstimate:
     """The grid, its progress and its cost, priced from a benchmark JSON when ``benchmark`` is
-    given, else by a calibration on this machine (:func:`calibrate`)."""
+    given, else by a calibration on this machine with ``threads`` torch threads per run
+    (:func:`~edp_ref.runner.cost_speeds.calibrate`)."""
     check_int("dry_run_estimate: jobs", jobs, 1)
     pending = [(s, d) for s, d in runs if read_progress(s, Path(d)).state != "finished"]
     if benchmark is not None:
         speeds, extra = speeds_from_benchmark(Path(benchmark), pending)
         extra.append("a benchmark prices training only: start-up and evaluation not measured")
     else:
-        speeds = calibrate(pending, plans, updates=calibration_updates, log=log)
+        speeds = calibrate(pending, plans, updates=calibration_updates, threads=threads, log=log)
         extra = []
         if any(not p.present for p in plans):
             extra.append("start-up is not measured for datasets still to be generated")

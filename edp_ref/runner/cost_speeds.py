@@ -118,40 +118,51 @@ def calibrate(
     *,
     updates: int = 20,
     warmup: int = 3,
+    threads: int = 1,
     log: Callable[[str], None] = print,
 ) -> dict[tuple[Any, ...], AgentSpeed]:
-    """Measure each calibration case of the grid on this machine (see the module's docstring).
+    """Measure each calibration case of the grid on this machine (see the module's docstring)
+    with ``threads`` torch threads, as each run of the grid has (``run_grid``'s ``threads``).
 
     The start-up of a run is measured once per task whose data is present (``PreparedRun`` and
     its evaluation environments); absent data (to be generated) leaves it unmeasured.
     """
     check_int("calibrate: updates", updates, 1)
     check_int("calibrate: warmup", warmup, 0)
+    check_int("calibrate: threads", threads, 1)
     present = {p.task for p in plans if p.present}
-    setup: dict[str, float] = {}
-    for spec, _ in runs:
-        if spec.task in present and spec.task not in setup:
-            t0 = time.perf_counter()
-            run = PreparedRun(spec)
-            try:
-                run.env()
-            finally:
-                run.close()
-            setup[spec.task] = time.perf_counter() - t0
-    speeds: dict[tuple[Any, ...], AgentSpeed] = {}
-    threads = torch.get_num_threads()
-    for spec, _ in runs:
-        key = speed_case(spec)
-        if key in speeds:
-            continue
-        log(f"calibrating {spec.algorithm}/{spec.policy} on {spec.task}: {updates} updates")
-        per_update, per_action = _time_agent(spec, updates, warmup)
-        config = build_config(spec.agent, spec.task, hidden=spec.hidden, grad_clip=spec.grad_clip)
-        source = (
-            f"calibrated here: {updates} updates after {warmup} warm-up, {_mode(config)}, "
-            f"cpu, {threads} torch thread(s)"
-        )
-        speeds[key] = AgentSpeed(per_update, per_action, setup.get(spec.task), source)
+    before = torch.get_num_threads()
+    # A run's speed depends strongly on its thread count: on a busy 2-core machine two threads
+    # per process were measured 15x slower per update than one.
+    torch.set_num_threads(threads)
+    try:
+        setup: dict[str, float] = {}
+        for spec, _ in runs:
+            if spec.task in present and spec.task not in setup:
+                t0 = time.perf_counter()
+                run = PreparedRun(spec)
+                try:
+                    run.env()
+                finally:
+                    run.close()
+                setup[spec.task] = time.perf_counter() - t0
+        speeds: dict[tuple[Any, ...], AgentSpeed] = {}
+        for spec, _ in runs:
+            key = speed_case(spec)
+            if key in speeds:
+                continue
+            log(f"calibrating {spec.algorithm}/{spec.policy} on {spec.task}: {updates} updates")
+            per_update, per_action = _time_agent(spec, updates, warmup)
+            config = build_config(
+                spec.agent, spec.task, hidden=spec.hidden, grad_clip=spec.grad_clip
+            )
+            source = (
+                f"calibrated here: {updates} updates after {warmup} warm-up, {_mode(config)}, "
+                f"cpu, {threads} torch thread(s)"
+            )
+            speeds[key] = AgentSpeed(per_update, per_action, setup.get(spec.task), source)
+    finally:
+        torch.set_num_threads(before)
     return speeds
 
 

@@ -208,6 +208,7 @@ def reproduce(
             plans,
             jobs=jobs,
             calibration_updates=calibration_updates,
+            threads=threads,
             benchmark=cost_benchmark,
             notes=notes,
             log=log,
