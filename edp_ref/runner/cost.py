@@ -153,18 +153,23 @@ class GridEstimate:
         longest = [
             max((a or 0.0) + b + (c or 0.0) * k for a, b, c in self.run_seconds) for k in (0, 1)
         ]
-        wall = [max(self.low_seconds / busy, longest[0]), max(self.high_seconds / busy, longest[1])]
+        # The driver generates the datasets one after another before any run starts.
+        data_seconds = math.fsum(s for _, s in self.datasets)
+        wall = [
+            data_seconds + max((self.low_seconds - data_seconds) / busy, longest[0]),
+            data_seconds + max((self.high_seconds - data_seconds) / busy, longest[1]),
+        ]
         lines += [
             "",
             f"estimate: {_number(self.low_seconds / 3600)} to {_number(self.high_seconds / 3600)} "
             "device-hours (one run per device or process at a time): training "
             f"{_duration(self._sum(1))}, start-up {startup}, data generation "
-            f"{_duration(math.fsum(s for _, s in self.datasets))}, evaluation from 0 (episodes "
+            f"{_duration(data_seconds)}, evaluation from 0 (episodes "
             f"that end at once) to {_duration(self._sum(2))} (every episode to its limit; "
             "policy calls only, environment steps not included)",
             f"with {self.jobs} run(s) at a time: {_number(wall[0] / 3600)} to "
-            f"{_number(wall[1] / 3600)} h "
-            "of wall time, if that many runs at once keep the measured speed",
+            f"{_number(wall[1] / 3600)} h of wall time (the datasets first, on the driver), if "
+            "that many runs at once keep the measured speed",
             *(f"note: {n}" for n in self.notes),
             *(f"damaged: {r.spec.name}: {r.problem}" for r in p if r.state == "damaged"),
         ]
