@@ -63,8 +63,10 @@ def cluster() -> Iterator[Cluster]:
     token = temp / "auth_token"
     token.write_text(secrets.token_hex(32))
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "token")
         patch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
         patch.delenv("RAY_ADDRESS", raising=False)
+        _forget_ray_token()
         ray.init(
             num_cpus=2,
             include_dashboard=False,
@@ -77,6 +79,16 @@ def cluster() -> Iterator[Cluster]:
         finally:
             ray.shutdown()
             shutil.rmtree(temp, ignore_errors=True)
+    _forget_ray_token()
+
+
+def _forget_ray_token() -> None:
+    """Drop the token Ray caches per process, so that this module's cluster and any other
+    ``ray.init`` of the test session each read their own token (Ray keeps the first one it read
+    for the whole process: a later cluster then refuses the driver)."""
+    from ray._raylet import AuthenticationTokenLoader  # private; Ray's own setup calls it so
+
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _python_env() -> dict[str, str]:
