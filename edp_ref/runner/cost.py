@@ -129,7 +129,7 @@ class GridEstimate:
             "| start-up s / run | hours | speeds from |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        agents: dict[tuple[str, str], list[int]] = {}
+        agents: dict[tuple[str, str | None], list[int]] = {}
         for i, r in enumerate(p):
             agents.setdefault((r.spec.algorithm, r.spec.policy), []).append(i)
         for (algorithm, policy), idx in agents.items():
@@ -139,7 +139,7 @@ class GridEstimate:
             setup = [s.setup_seconds for s in speeds if s.setup_seconds is not None]
             low = self._sum(0, idx) + self._sum(1, idx)
             lines.append(
-                f"| {algorithm}/{policy} | {len(idx)} | "
+                f"| {algorithm if policy is None else f'{algorithm}/{policy}'} | {len(idx)} | "
                 f"{sum(p[i].state != 'finished' for i in idx)} | "
                 f"{sum(p[i].updates_left for i in idx):,} | "
                 f"{_span([1e3 * s.seconds_per_update for s in speeds])} | {_span(act)} | "
