@@ -23,7 +23,11 @@ from edp_ref.config_checks import ConfigError
 from edp_ref.data import load_minari
 from edp_ref.generation import GenerationConfig, choose_snapshots, generate, small_preset
 from edp_ref.generation.checkpoint import read_checkpoint
-from edp_ref.generation.quality import budget_quality, replay_episode_returns
+from edp_ref.generation.quality import (
+    budget_quality,
+    replay_episode_returns,
+    snapshot_evaluations,
+)
 from edp_ref.generation.training import train_behaviour
 
 
@@ -302,3 +306,16 @@ def test_budget_quality(trained: Path) -> None:
     assert q300.expert.episodes == 2 and q300.expert.deterministic_std >= 0
     with pytest.raises(ValueError, match=r"budget 250: not an evaluation step of .*train\.pt"):
         budget_quality(str(trained / "train.pt"), [250], episodes=1)
+
+
+def test_snapshot_evaluations_reproduce_training(trained: Path) -> None:
+    """Re-run with the run's eval_episodes, the evaluations are the stored ones exactly (so with
+    more episodes they are what a run with more evaluation episodes would have measured)."""
+    stored = read_checkpoint(trained / "train.pt")["evaluations"].tolist()
+    again = snapshot_evaluations(str(trained / "train.pt"), TINY.eval_episodes)
+    assert again == [(int(s), r) for s, r in stored]
+    assert snapshot_evaluations(str(trained / "train.pt"), 1, up_to=200)[-1][0] == 200
+    (q,) = budget_quality(str(trained / "train.pt"), [300], episodes=1, selection_episodes=3)
+    assert q.expert.selection_evaluation == max(
+        r for _, r in snapshot_evaluations(str(trained / "train.pt"), 3)
+    )

@@ -5,10 +5,16 @@ evaluations). docs/data.md's table comes from here::
 
     python -m edp_ref.generation.quality runs/datasets/hopper-seed0 --budgets 30000 60000 100000
 
-A run with ``train_steps = B`` and otherwise the same training settings makes exactly the first
-``B`` steps and evaluations of a longer run (nothing drawn before step ``B`` depends on
-``train_steps``), so one long run answers for every budget it passes through; docs/data.md
-records the check of this against a separate short run.
+Two facts make one checkpoint answer for other settings, exactly:
+
+* a run with ``train_steps = B`` and otherwise the same training settings makes the first ``B``
+  steps and evaluations of a longer run (nothing drawn before step ``B`` depends on
+  ``train_steps``; tests/test_generation.py checks it), so one long run answers for every budget
+  it passes through;
+* training's evaluations use the mean action and start states ``evaluation_seed(step) + i``,
+  and draw nothing from training's generator, so re-running them with more episodes
+  (:func:`snapshot_evaluations`) gives what a run with a larger ``eval_episodes`` would have
+  measured, and so the snapshots it would have picked (``selection_episodes``).
 """
 
 from __future__ import annotations
@@ -29,18 +35,25 @@ from edp_ref.data.registry import LOCAL_ENVS
 from edp_ref.generation.checkpoint import read_checkpoint
 from edp_ref.generation.environment import actor_policy, environment_dims, episode_returns
 from edp_ref.generation.sac import SquashedGaussianActor
-from edp_ref.generation.training import choose_snapshots
+from edp_ref.generation.training import choose_snapshots, evaluation_seed
 
-__all__ = ["BudgetQuality", "PolicyReturns", "budget_quality", "replay_episode_returns"]
+__all__ = [
+    "BudgetQuality",
+    "PolicyReturns",
+    "budget_quality",
+    "replay_episode_returns",
+    "snapshot_evaluations",
+]
 
 
 @dataclass(frozen=True)
 class PolicyReturns:
     """Returns of one snapshot over ``episodes`` episodes: its mean action (as training's
-    evaluations) and actions sampled from it (as the datasets are collected)."""
+    evaluations) and actions sampled from it (as the datasets are collected);
+    ``selection_evaluation``: the evaluation the snapshot was chosen by."""
 
     step: int
-    training_evaluation: float
+    selection_evaluation: float
     deterministic_mean: float
     deterministic_std: float
     sampled_mean: float
@@ -79,25 +92,52 @@ def replay_episode_returns(rewards: Tensor, ends: Tensor, end: int) -> list[floa
     return out
 
 
-def _returns(
-    snapshot: dict[str, Tensor],
-    config: dict[str, Any],
-    step: int,
-    training_evaluation: float,
-    episodes: int,
-    seed: int,
-) -> PolicyReturns:
+def _actor(
+    snapshot: dict[str, Tensor], config: dict[str, Any]
+) -> tuple[str, SquashedGaussianActor, Any]:
     env_id = LOCAL_ENVS[config["env"]]
     s_dim, space = environment_dims(env_id)
     actor = SquashedGaussianActor(s_dim, int(space.shape[0]), config["hidden"], config["layers"])
     actor.load_state_dict(snapshot)
+    return env_id, actor, space
+
+
+def snapshot_evaluations(
+    checkpoint: str, episodes: int, *, up_to: int | None = None
+) -> list[tuple[int, float]]:
+    """Training's evaluations (step, mean return of the mean action) of every snapshot up to
+    step ``up_to``, re-run with ``episodes`` episodes from the same start states: with the run's
+    ``eval_episodes`` they equal the stored evaluations; with more, they are what a run with
+    ``eval_episodes = episodes`` would have measured."""
+    state = read_checkpoint(checkpoint)
+    config = json.loads(state["config"])
+    out = []
+    for (step, _), snapshot in zip(state["evaluations"].tolist(), state["snapshots"], strict=True):
+        if up_to is not None and step > up_to:
+            break
+        env_id, actor, space = _actor(snapshot, config)
+        policy = actor_policy(actor, space, deterministic=True)
+        returns = episode_returns(env_id, policy, episodes, evaluation_seed(int(step)))
+        out.append((int(step), statistics.fmean(returns)))
+    return out
+
+
+def _returns(
+    snapshot: dict[str, Tensor],
+    config: dict[str, Any],
+    step: int,
+    selection_evaluation: float,
+    episodes: int,
+    seed: int,
+) -> PolicyReturns:
+    env_id, actor, space = _actor(snapshot, config)
     det = episode_returns(env_id, actor_policy(actor, space, deterministic=True), episodes, seed)
     gen = torch.Generator().manual_seed(seed)
     sampled_policy = actor_policy(actor, space, deterministic=False, generator=gen)
     sampled = episode_returns(env_id, sampled_policy, episodes, seed)
     return PolicyReturns(
         step=step,
-        training_evaluation=training_evaluation,
+        selection_evaluation=selection_evaluation,
         deterministic_mean=statistics.fmean(det),
         deterministic_std=statistics.pstdev(det),
         sampled_mean=statistics.fmean(sampled),
@@ -113,10 +153,14 @@ def budget_quality(
     episodes: int = 20,
     seed: int = 123_456,
     medium_fraction: float = 1.0 / 3.0,
+    selection_episodes: int | None = None,
 ) -> list[BudgetQuality]:
     """:class:`BudgetQuality` of each budget from the checkpoint ``checkpoint`` (train.pt).
 
-    Every snapshot is measured on the same ``episodes`` start states (``seed + i``).
+    The snapshots are chosen as training chose them, from the stored evaluations, or with
+    ``selection_episodes``, from :func:`snapshot_evaluations` with that many episodes (what a
+    run with ``eval_episodes = selection_episodes`` picks). The chosen ones are then measured on
+    the same ``episodes`` start states (``seed + i``).
 
     Raises:
         ValueError: a budget is not one of the checkpoint's evaluation steps (named with them).
@@ -125,6 +169,8 @@ def budget_quality(
     config = json.loads(state["config"])
     evaluations = [(int(s), float(r)) for s, r in state["evaluations"].tolist()]
     steps = [s for s, _ in evaluations]
+    if selection_episodes is not None and set(budgets) <= set(steps):
+        evaluations = snapshot_evaluations(checkpoint, selection_episodes, up_to=max(budgets))
     clock = state.get("evaluation_seconds")
     buffer = state["buffer"]
     ends = (buffer["terminals"] + buffer["truncations"]) > 0
@@ -161,10 +207,20 @@ def main(argv: Sequence[str] | None = None) -> list[BudgetQuality]:
     p.add_argument("work_dir", help="a generation run's folder (holding train.pt)")
     p.add_argument("--budgets", type=int, nargs="+", required=True)
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument(
+        "--selection-episodes",
+        type=int,
+        help="choose the snapshots from evaluations re-run with this many episodes",
+    )
     p.add_argument("--output", help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    results = budget_quality(f"{args.work_dir}/train.pt", args.budgets, episodes=args.episodes)
+    results = budget_quality(
+        f"{args.work_dir}/train.pt",
+        args.budgets,
+        episodes=args.episodes,
+        selection_episodes=args.selection_episodes,
+    )
     for q in results:
         print(
             f"budget {q.budget}: expert step {q.expert.step} "

@@ -33,7 +33,7 @@ from edp_ref.generation.environment import (
 from edp_ref.generation.replay import ReplayBuffer
 from edp_ref.generation.sac import SAC
 
-__all__ = ["TrainingResult", "choose_snapshots", "train_behaviour"]
+__all__ = ["TrainingResult", "choose_snapshots", "evaluation_seed", "train_behaviour"]
 
 
 @dataclass
@@ -69,6 +69,12 @@ def choose_snapshots(
     target = medium_fraction * best if best > 0 else best
     medium = next(i for i, r in enumerate(returns) if r >= target)
     return medium, expert
+
+
+def evaluation_seed(step: int) -> int:
+    """The evaluation after ``step`` steps plays episodes from ``reset(seed=evaluation_seed + i)``
+    (the same start states for any ``eval_episodes``: more episodes extend the same list)."""
+    return 10_000 + step
 
 
 def _evaluate(sac: SAC, env_id: str, space: gym.spaces.Box, episodes: int, seed: int) -> float:
@@ -127,7 +133,8 @@ def train_behaviour(
         if step >= config.start_steps:
             sac.update(*buffer.sample(config.batch_size, gen))
         if step % config.eval_every == 0 or step == config.train_steps:
-            ret = _evaluate(sac, config.env_id, space, config.eval_episodes, 10_000 + step)
+            seed = evaluation_seed(step)
+            ret = _evaluate(sac, config.env_id, space, config.eval_episodes, seed)
             state.evaluations.append((step, ret))
             state.evaluation_seconds.append(time.perf_counter() - start)
             state.snapshots.append({k: v.clone() for k, v in sac.actor.state_dict().items()})
