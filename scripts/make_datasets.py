@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_integer_at_least(1),
         default=2,
-        help="torch threads (1 is faster when other jobs share the CPU)",
+        help="torch threads (default 2; 1 avoids contention when other jobs share the CPU)",
     )
     p.add_argument(
         "--force",

@@ -1,5 +1,5 @@
 """Writing the generated episodes as Minari datasets (Minari's own
-``create_dataset_from_buffers``) with their reference scores, the D4RL normalisation's ends:
+``create_dataset_from_buffers``) with their reference scores, the ends of D4RL's normalized score:
 
 * ``ref_min_score``: the mean return of uniform random actions, as D4RL computed its REF_MIN
   (100 episodes of ``action_space.sample()``: Farama-Foundation/D4RL,
