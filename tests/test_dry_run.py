@@ -124,6 +124,8 @@ def _checkpoint(path: Path, spec: RunSpec, epoch: int) -> None:
         epoch=epoch,
         step=epoch * spec.iterations_per_epoch,
         records=[],
+        state_dim=11,
+        action_dim=3,
     )
 
 

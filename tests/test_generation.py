@@ -59,7 +59,7 @@ def test_generation_small_preset(
         str(work),
         "--no-progress",
     ]
-    written = script.main(argv)["invertedpendulum"]
+    written = script.generate_datasets(argv)["invertedpendulum"]
     out = capsys.readouterr().out
     assert "estimated" in out and "per update" in out
     assert set(written) == {"random", "medium", "medium-replay", "expert", "medium-expert"}
@@ -85,8 +85,8 @@ def test_generation_small_preset(
     # Existing datasets are refused before any work unless --force; resuming a finished run
     # does not train again and gives the same medium step.
     with pytest.raises(FileExistsError, match=r"edp_ref/invertedpendulum/random-v0 at .*force"):
-        script.main(argv)
-    script.main([*argv, "--force", "--kinds", "medium-replay"])
+        script.generate_datasets(argv)
+    script.generate_datasets([*argv, "--force", "--kinds", "medium-replay"])
     assert len(load_minari(written["medium-replay"])) == record["medium_step"]
 
 
@@ -104,35 +104,44 @@ def test_existing_dataset_refused_before_training(
 # -- GenerationConfig validation ---------------------------------------------------------------
 
 CONFIG_ERRORS: list[tuple[dict[str, Any], str]] = [
-    ({"env": "ant"}, r"GenerationConfig\.env = 'ant': expected one of \['halfcheetah'"),
-    ({"size": 0}, r"GenerationConfig\.size = 0: expected a value >= 1"),
-    ({"size": 2.5}, r"GenerationConfig\.size = 2\.5: expected int"),
-    ({"size": True}, r"GenerationConfig\.size = True: expected int, not a bool"),
-    ({"train_steps": -3}, r"GenerationConfig\.train_steps = -3: expected a value >= 1"),
-    ({"start_steps": -1}, r"GenerationConfig\.start_steps = -1: expected a value >= 0"),
+    ({"env": "ant"}, r"GenerationConfig\.env must be one of 'halfcheetah', .*got 'ant'"),
+    ({"size": 0}, r"GenerationConfig\.size must be >= 1, got 0"),
+    ({"size": 2.5}, r"GenerationConfig\.size must be an int, got 2\.5 \(float\)"),
+    ({"size": True}, r"GenerationConfig\.size must be an int, got True \(bool\)"),
+    ({"train_steps": -3}, r"GenerationConfig\.train_steps must be >= 1, got -3"),
+    ({"start_steps": -1}, r"GenerationConfig\.start_steps must be >= 0, got -1"),
     (
         {"start_steps": 300},
-        r"GenerationConfig\.start_steps = 300: expected a value < train_steps = 300",
+        r"GenerationConfig\.start_steps must be < train_steps = 300, got 300",
     ),
-    ({"batch_size": 0}, r"GenerationConfig\.batch_size = 0: expected a value >= 1"),
-    ({"eval_every": 0}, r"GenerationConfig\.eval_every = 0"),
-    ({"eval_episodes": 0}, r"GenerationConfig\.eval_episodes = 0"),
-    ({"reference_episodes": 0}, r"GenerationConfig\.reference_episodes = 0"),
-    ({"checkpoint_every": 0}, r"GenerationConfig\.checkpoint_every = 0"),
-    ({"collect_envs": 0}, r"GenerationConfig\.collect_envs = 0"),
-    ({"hidden": 0}, r"GenerationConfig\.hidden = 0"),
-    ({"layers": 0}, r"GenerationConfig\.layers = 0"),
-    ({"seed": -1}, r"GenerationConfig\.seed = -1: expected a value >= 0"),
-    ({"medium_fraction": 0.0}, r"GenerationConfig\.medium_fraction = 0\.0: expected a value > 0"),
-    ({"medium_fraction": 1.5}, r"GenerationConfig\.medium_fraction = 1\.5: expected a value in"),
+    ({"batch_size": 0}, r"GenerationConfig\.batch_size must be >= 1, got 0"),
+    ({"eval_every": 0}, r"GenerationConfig\.eval_every must be >= 1, got 0"),
+    ({"eval_episodes": 0}, r"GenerationConfig\.eval_episodes must be >= 1, got 0"),
+    ({"reference_episodes": 0}, r"GenerationConfig\.reference_episodes must be >= 1, got 0"),
+    ({"checkpoint_every": 0}, r"GenerationConfig\.checkpoint_every must be >= 1, got 0"),
+    ({"collect_envs": 0}, r"GenerationConfig\.collect_envs must be >= 1, got 0"),
+    ({"hidden": 0}, r"GenerationConfig\.hidden must be >= 1, got 0"),
+    ({"layers": 0}, r"GenerationConfig\.layers must be >= 1, got 0"),
+    ({"seed": -1}, r"GenerationConfig\.seed must be >= 0, got -1"),
+    ({"medium_fraction": 0.0}, r"GenerationConfig\.medium_fraction must be > 0, got 0\.0"),
+    (
+        {"medium_fraction": 1.5},
+        r"GenerationConfig\.medium_fraction must be in \[0\.0, 1\.0\], got 1\.5",
+    ),
     (
         {"medium_fraction": float("nan")},
-        r"GenerationConfig\.medium_fraction = nan: expected a finite number",
+        r"GenerationConfig\.medium_fraction must be a finite number, got nan",
     ),
-    ({"kinds": ("medium", "bogus")}, r"GenerationConfig\.kinds = .*\(unknown: \['bogus'\]\)"),
-    ({"kinds": ()}, r"GenerationConfig\.kinds = \(\): expected a non-empty tuple"),
-    ({"kinds": ["medium"]}, r"GenerationConfig\.kinds = \['medium'\]: expected tuple"),
-    ({"kinds": ("medium", "medium")}, r"GenerationConfig\.kinds = .*repeated: \['medium'\]"),
+    (
+        {"kinds": ("medium", "bogus")},
+        r"GenerationConfig\.kinds must be a non-empty tuple .*\(unknown: \['bogus'\]\)",
+    ),
+    ({"kinds": ()}, r"GenerationConfig\.kinds must be a non-empty tuple .*, got \(\)"),
+    ({"kinds": ["medium"]}, r"GenerationConfig\.kinds must be a tuple, got \['medium'\] \(list\)"),
+    (
+        {"kinds": ("medium", "medium")},
+        r"GenerationConfig\.kinds must name each kind once, .*repeated: \['medium'\]",
+    ),
 ]
 
 
@@ -145,7 +154,7 @@ def test_config_errors_name_the_field(changes: dict[str, Any], message: str) -> 
 
 
 def test_presets_are_valid() -> None:
-    from edp_ref.runner.grid import quick_generation
+    from edp_ref.runner.presets import quick_generation
 
     for env in ("hopper", "halfcheetah", "walker2d", "invertedpendulum"):
         assert GenerationConfig(env=env).size == 1_000_000
@@ -160,13 +169,13 @@ CLI_ERRORS: list[tuple[list[str], str]] = [
     (["--env", "hopper", "hopper"], r"argument --env: hopper given more than once"),
     (["--kinds", "bogus"], r"argument --kinds: invalid choice: 'bogus'"),
     (["--kinds", "medium", "medium"], r"argument --kinds: medium given more than once"),
-    (["--size", "0"], r"argument --size: expected an integer >= 1, got 0"),
-    (["--size", "-5"], r"argument --size: expected an integer >= 1, got -5"),
+    (["--size", "0"], r"argument --size: expected an integer >= 1, got '0'"),
+    (["--size", "-5"], r"argument --size: expected an integer >= 1, got '-5'"),
     (["--size", "ten"], r"argument --size: expected an integer, got 'ten'"),
-    (["--train-steps", "-1"], r"argument --train-steps: expected an integer >= 1, got -1"),
-    (["--train-steps", "0"], r"argument --train-steps: expected an integer >= 1, got 0"),
-    (["--seed", "-2"], r"argument --seed: expected an integer >= 0, got -2"),
-    (["--threads", "0"], r"argument --threads: expected an integer >= 1, got 0"),
+    (["--train-steps", "-1"], r"argument --train-steps: expected an integer >= 1, got '-1'"),
+    (["--train-steps", "0"], r"argument --train-steps: expected an integer >= 1, got '0'"),
+    (["--seed", "-2"], r"argument --seed: expected an integer >= 0, got '-2'"),
+    (["--threads", "0"], r"argument --threads: expected an integer >= 1, got '0'"),
     (["--preset", "huge"], r"argument --preset: invalid choice: 'huge'"),
     (["--work-dir", "{file}"], r"argument --work-dir: '.*a_file' is a file, not a folder"),
     (["--work-dir", "{file}/sub"], r"argument --work-dir: '.*sub' lies under the file"),
@@ -187,10 +196,10 @@ def test_cli_mistakes_are_usage_errors(
     argv = ["--env", "invertedpendulum", "--preset", "small", "--work-dir", str(tmp_path / "w")]
     argv += [e.replace("{file}", str(a_file)) for e in extra]
     with pytest.raises(SystemExit) as exit_info:
-        load_script().main(argv)
+        load_script().generate_datasets(argv)
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
-    assert "usage: make_datasets.py" in captured.err
+    assert "usage: edp-datasets" in captured.err
     assert captured.out == ""  # no estimate printed: no work started
     assert re.search(message, captured.err), captured.err
     assert not (tmp_path / "w").exists() and not (tmp_path / "minari").exists()
@@ -203,7 +212,7 @@ def test_cli_minari_root_that_is_a_file(
     a_file.write_text("x")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(a_file))
     with pytest.raises(SystemExit) as exit_info:
-        load_script().main(["--env", "hopper", "--work-dir", str(tmp_path / "w")])
+        load_script().generate_datasets(["--env", "hopper", "--work-dir", str(tmp_path / "w")])
     assert exit_info.value.code == 2
     assert "$MINARI_DATASETS_PATH (where the datasets go): " in capsys.readouterr().err
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from edp_ref.config_checks import (
     ConfigError,
     check_at_least,
+    check_choice,
     check_field_types,
     check_interval,
     check_positive,
@@ -68,20 +69,17 @@ class GenerationConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
-        if self.env not in LOCAL_ENVS:
-            raise ConfigError(
-                f"GenerationConfig.env = {self.env!r}: expected one of {sorted(LOCAL_ENVS)}"
-            )
+        check_choice("GenerationConfig.env", self.env, tuple(sorted(LOCAL_ENVS)))
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown or not self.kinds:
             raise ConfigError(
-                f"GenerationConfig.kinds = {self.kinds!r}: expected a non-empty tuple of "
-                f"{list(KINDS)}" + (f" (unknown: {unknown})" if unknown else "")
+                f"GenerationConfig.kinds must be a non-empty tuple of {list(KINDS)}, got "
+                f"{self.kinds!r}" + (f" (unknown: {unknown})" if unknown else "")
             )
         repeated = [k for k, n in Counter(self.kinds).items() if n > 1]
         if repeated:
             raise ConfigError(
-                f"GenerationConfig.kinds = {self.kinds!r}: expected each kind once "
+                f"GenerationConfig.kinds must name each kind once, got {self.kinds!r} "
                 f"(repeated: {repeated})"
             )
         check_at_least(
@@ -101,8 +99,8 @@ class GenerationConfig:
         check_at_least(self, 0, "start_steps", "seed")
         if self.start_steps >= self.train_steps:
             raise ConfigError(
-                f"GenerationConfig.start_steps = {self.start_steps}: expected a value < "
-                f"train_steps = {self.train_steps} (SAC would never be updated)"
+                f"GenerationConfig.start_steps must be < train_steps = {self.train_steps}, got "
+                f"{self.start_steps} (SAC would never be updated)"
             )
         check_positive(self, "medium_fraction")
         check_interval(self, "medium_fraction", 0.0, 1.0)

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.data import resolve
 from edp_ref.runner.agents import ALGORITHMS, POLICIES
 from edp_ref.runner.checkpoint import CheckpointError
@@ -39,22 +40,6 @@ from edp_ref.runner.reproduce import DEFAULT_BENCHMARK, reproduce
 from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED
 
 __all__ = ["build_parser", "main", "parse_args"]
-
-
-def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an int in [minimum, maximum]; argparse names the option on error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _paper_task(text: str) -> str:
@@ -87,17 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algos", nargs="+", choices=ALGORITHMS, help="algorithms (default: all)")
     p.add_argument("--policies", nargs="+", choices=POLICIES, help="policy classes (default: all)")
     p.add_argument(
-        "--seeds", nargs="+", type=_int_at_least(0, MAX_SEED), help="seeds (default: the preset's)"
+        "--seeds", nargs="+", type=integer_in(0, MAX_SEED), help="seeds (default: the preset's)"
     )
     p.add_argument(
-        "--eas", type=_int_at_least(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
+        "--eas", type=integer_in(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
     )
-    p.add_argument(
-        "--jobs", type=_int_at_least(1), default=1, help="runs in parallel (%(default)s)"
-    )
+    p.add_argument("--jobs", type=integer_in(1), default=1, help="runs in parallel (%(default)s)")
     p.add_argument("--launcher", choices=["local", "ray"], default="local", help="(%(default)s)")
     p.add_argument(
-        "--threads", type=_int_at_least(1), default=1, help="torch threads per run (%(default)s)"
+        "--threads", type=integer_in(1), default=1, help="torch threads per run (%(default)s)"
     )
     p.add_argument(
         "--compile",
@@ -116,18 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     ray = p.add_argument_group("scale-out (docs/scale_out.md)")
     ray.add_argument(
         "--cpus-per-run",
-        type=_real_above_zero,
+        type=number_at_least(0.0, strict=True),
         help="Ray: CPUs each run asks for (default: --threads)",
     )
     ray.add_argument(
         "--gpus-per-run",
-        type=_real_at_least_zero,
+        type=number_at_least(0.0),
         default=0.0,
         help="Ray: GPUs each run asks for; a fraction packs several runs on one GPU (%(default)s)",
     )
     ray.add_argument(
         "--max-retries",
-        type=_int_at_least(0),
+        type=integer_in(0),
         default=DEFAULT_MAX_RETRIES,
         help="Ray: restarts of a run whose worker died; it resumes from its checkpoint "
         "(%(default)s)",
@@ -140,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ray.add_argument(
         "--calibration-updates",
-        type=_int_at_least(1),
+        type=integer_in(1),
         default=20,
         help="--dry-run: updates timed per agent on this machine to price the grid (%(default)s)",
     )
@@ -150,32 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="--dry-run: price the grid from edp-benchmark's JSON instead of a calibration",
     )
     return p
-
-
-def _real(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def _real_above_zero(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    value = _real(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _real_at_least_zero(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    value = _real(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
