@@ -4,7 +4,15 @@ Offline Reinforcement Learning (Kang et al., NeurIPS 2023).
 The public API is a set of pure, deterministic, shape-typed functions, one per equation of the
 paper; randomness (noise, timesteps, uniforms) is always an argument. SPEC.md maps each
 equation to its function and to the tests that check it.
+
+:func:`load_policy` loads a trained run's policy (``edp-train``, ``edp-reproduce``); it needs
+the training extras (``pip install 'edp_ref[train]'``) and imports them only when called.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edp_ref.core.approximation import approximate_action, clip_action, noise_from_action
 from edp_ref.core.corruption import corrupt
@@ -34,6 +42,12 @@ from edp_ref.core.schedule import SCHEDULE_KINDS, Schedule, make_schedule
 from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
 from edp_ref.validation import value_checks
 
+if TYPE_CHECKING:
+    import torch
+
+    from edp_ref.algorithms import ActingSettings, AlgorithmConfig
+    from edp_ref.runner.policy import Policy
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -60,6 +74,7 @@ __all__ = [
     "elbo_weights",
     "energy_based_action_selection",
     "gaussian_surrogate_loss",
+    "load_policy",
     "make_schedule",
     "noise_from_action",
     "official_init_",
@@ -67,3 +82,23 @@ __all__ = [
     "squared_error",
     "value_checks",
 ]
+
+
+def load_policy(
+    run_dir: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    settings: ActingSettings | None = None,
+) -> tuple[Policy, AlgorithmConfig]:
+    """The trained policy of a run folder and its algorithm config (two lines to act)::
+
+        policy, config = edp_ref.load_policy("runs/train/hopper-medium-v2/edp_td3/seed0")
+        action = policy(observation)   # numpy or torch; EAS for diffusion policies
+
+    See :func:`edp_ref.runner.policy.load_policy` (imported here on first call: the runner
+    needs the training extras).
+    """
+    from edp_ref.runner.policy import load_policy as load
+
+    return load(run_dir, device=device, seed=seed, settings=settings)

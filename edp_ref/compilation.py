@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import jaxtyping
 import torch
 
-__all__ = ["compile_function", "shape_checks_disabled"]
+__all__ = ["compile_function", "compile_options", "shape_checks_disabled"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,6 +32,13 @@ def shape_checks_disabled() -> Iterator[None]:
         yield
     finally:
         jaxtyping.config.update("jaxtyping_disable", previous)
+
+
+def compile_options(device: torch.device) -> dict[str, Any]:
+    """``torch.compile`` options for work on ``device``: on CUDA ``mode="reduce-overhead"``
+    (CUDA graphs: one launch replays a whole update or sampling run, where op-by-op execution
+    is bound by kernel launches), elsewhere the default mode."""
+    return {"mode": "reduce-overhead"} if device.type == "cuda" else {}
 
 
 def compile_function(fn: Callable[P, R], **compile_kwargs: Any) -> Callable[P, R]:

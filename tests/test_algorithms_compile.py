@@ -22,7 +22,9 @@ from edp_ref.algorithms import (
     init_edp_td3,
     state_tensors,
 )
+from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.algorithms.execution import compile_records, uses_compile
+from edp_ref.compilation import compile_options
 
 S, A, B = 3, 2, 16
 
@@ -87,7 +89,7 @@ def test_compile_defaults_to_the_state_device() -> None:
 def test_failed_compilation_falls_back_to_eager_with_a_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken_compile(fn: Any) -> Any:
+    def broken_compile(fn: Any, **options: Any) -> Any:
         def run(*args: Any) -> Any:
             raise RuntimeError("backend exploded")
 
@@ -109,3 +111,20 @@ def test_failed_compilation_falls_back_to_eager_with_a_warning(
     (record,) = compile_records()
     assert record.error == "RuntimeError: backend exploded" and record.seconds is None
     spec.update(fallback_state, batch, None, config)  # eager from now on, no second warning
+
+
+def test_cuda_compiles_with_cuda_graphs_and_cpu_with_the_default_mode() -> None:
+    assert compile_options(torch.device("cuda")) == {"mode": "reduce-overhead"}
+    assert compile_options(torch.device("cpu")) == {}
+
+
+def test_compiled_eas_matches_eager() -> None:
+    spec = REGISTRY["edp_td3"]
+    config = _small_config("edp_td3")
+    state = spec.init(config, S, A, torch.Generator().manual_seed(0))
+    obs = torch.randn(5, S, generator=torch.Generator().manual_seed(1))
+    eager = ActingSettings(eas_candidates=4, compile=False)
+    compiled = ActingSettings(eas_candidates=4, compile=True)
+    out_eager = spec.act(state, obs, config, eager, torch.Generator().manual_seed(2))
+    out_compiled = spec.act(state, obs, config, compiled, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(out_compiled, out_eager, rtol=1e-4, atol=1e-5)

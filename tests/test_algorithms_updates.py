@@ -124,10 +124,12 @@ def test_critic_loss_never_moves_the_actor(name: str) -> None:
     config, state, randomness, update = _setup(name)
     batch = _batch()
     new, _ = update(state, batch, randomness, config)
-    # Rewards enter only the critics' TD target: the policy must not see them.
+    # Rewards enter only the critics' TD target: the policy sees them only through the updated
+    # critics, and only where it is told to use them (Algorithm 1's order; Diffusion-QL).
     other = dataclasses.replace(batch, rewards=batch.rewards + 10.0)
     new_other, _ = update(state, other, randomness, config)
-    assert _equal(new.params["policy"], new_other.params["policy"])
+    sees_updated_critics = getattr(config, "policy_uses_updated_critic", False)
+    assert _equal(new.params["policy"], new_other.params["policy"]) != sees_updated_critics
     assert not _equal(new.params["q1"], new_other.params["q1"])
 
 

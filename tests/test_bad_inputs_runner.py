@@ -166,6 +166,8 @@ def _checkpoint(path: Path) -> None:
         epoch=1,
         step=10,
         records=records,
+        state_dim=3,
+        action_dim=2,
     )
 
 
@@ -207,7 +209,7 @@ CHECKPOINT_CASES: list[tuple[str, Callable[[dict[str, str]], None], type[Excepti
     ("checksum removed", lambda meta: meta.pop("sha256"), CheckpointCorruptError, SEALED),
     ("format 1", _set("format", "edp_ref.runner.checkpoint/1"), CheckpointFormatError,
      r"is of an older format \('edp_ref\.runner\.checkpoint/1'; this version reads "
-     r"'edp_ref\.runner\.checkpoint/2'.*Delete the run folder to train the run again"),
+     r"'edp_ref\.runner\.checkpoint/3'.*Delete the run folder to train the run again"),
     ("foreign format", _set("format", "other/3"), CheckpointCorruptError,
      r"is not an edp_ref runner checkpoint \(format 'other/3'"),
 ]  # fmt: skip
@@ -338,10 +340,12 @@ def test_script_reports_errors_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    code = _script().main(["--table", "5", "--policies", "ff", "--out", str(out)])
-    assert code == 1
+    with pytest.raises(SystemExit) as caught:
+        _script().main(["--table", "5", "--policies", "ff", "--out", str(out)])
+    assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("reproduce: error: table 5 has no agent left") and "Traceback" not in err
+    assert "edp-reproduce: error: argument --algos/--policies: table 5 has no agent left" in err
+    assert "Traceback" not in err
     assert not out.exists()
 
 

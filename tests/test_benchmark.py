@@ -244,7 +244,7 @@ def test_bad_output_path_and_missing_cuda_are_usage_errors(
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"threads": 0}, "BenchmarkSettings.threads = 0"),
+        ({"threads": 0}, "BenchmarkSettings.threads must be > 0, got 0"),
         ({"dql_steps": ()}, "BenchmarkSettings.dql_steps = ()"),
         ({"candidates": (0, 2)}, "BenchmarkSettings.candidates = (0, 2)"),
         ({"modes": ("lazy",)}, "modes"),

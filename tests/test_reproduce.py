@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -185,16 +186,21 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
 ) -> None:
     script = _script()
     bad_task = ["--table", "2", "--preset", "smoke", "--tasks", "hopper-mediun-v2"]
-    assert script.main([*bad_task, "--out", str(tmp_path)]) == 1
-    assert "unknown dataset name 'hopper-mediun-v2'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        script.main([*bad_task, "--out", str(tmp_path)])
+    assert caught.value.code == 2
+    assert "argument --tasks: unknown dataset name 'hopper-mediun-v2'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown algorithm 'td4'"):
         build_grid(target("table", 2), PRESETS["smoke"], tmp_path, algos=["td4"])
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         reproduce("table", 2, preset="fast", out=tmp_path)
     missing = tmp_path / "nothing.json"
-    assert script.main(["--figure", "2", "--benchmark", str(missing), "--out", str(tmp_path)]) == 1
+    with pytest.raises(SystemExit) as caught:
+        script.main(["--figure", "2", "--benchmark", str(missing), "--out", str(tmp_path)])
+    assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert str(missing) in err and "python scripts/benchmark.py" in err
+    assert "argument --benchmark: Figure 2 needs" in err and str(missing) in err
+    assert "python scripts/benchmark.py" in err
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps({"results": {"EDP": {"train_ips": 12.5, "sample_sps": 40.0}}}))
     assert script.main(["--figure", "2", "--benchmark", str(bench), "--out", str(tmp_path)]) == 0
@@ -253,3 +259,46 @@ def test_ray_launcher_runs_the_grid(smoke: tuple[Path, object, list[str]], tmp_p
         ray.shutdown()
     assert len(results) == 1 and len(results[0].records) == 2
     assert (tmp_path / "ray-run" / "result.json").exists()
+
+
+#: (arguments after ``--table 2 --preset smoke``, words naming the argument and the mistake).
+CLI_CASES: list[tuple[list[str], str]] = [
+    (["--tasks", "hopper-mediun-v2"], r"argument --tasks: unknown dataset name 'hopper-mediun-v2'"),
+    (["--algos", "td4"], r"argument --algos: invalid choice: 'td4'"),
+    (["--policies", "edpp"], r"argument --policies: invalid choice: 'edpp'"),
+    (["--compile", "maybe"], r"argument --compile: invalid choice: 'maybe'"),
+    (["--policies", "diffusion"], r"argument --algos/--policies: table 2 has no agent left"),
+    (["--out", "{file}"], r"argument --out: .*a-file is a file, not a folder"),
+    (["--launcher", "slurm"], r"argument --launcher: invalid choice: 'slurm'"),
+    (["--table", "3"], r"argument --table: invalid choice: 3"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arguments", "words"), CLI_CASES)
+def test_reproduce_command_line_mistakes_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], words: str
+) -> None:
+    from edp_ref.runner.reproduce_cli import main
+
+    (tmp_path / "a-file").write_text("x")
+    argv = ["--table", "2", "--preset", "smoke"]
+    argv += [a.format(file=tmp_path / "a-file") for a in arguments]
+    if "--out" not in arguments:
+        argv += ["--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(words, err), err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    from edp_ref.runner.reproduce_cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "budget (quick)" in text and "runs in parallel (1)" in text
+    assert "torch threads per run (1)" in text and "on, off (auto)" in text

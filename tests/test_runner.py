@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from edp_ref.runner import (
     save_checkpoint,
     train_run,
 )
+from edp_ref.runner.run_config import compile_reason, configuration_document, resolve_config
 from tests.error_kinds import assert_error_kind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +97,11 @@ def tiny_spec(root: str, **changes: object) -> RunSpec:
     return dataclasses.replace(spec, **changes)  # type: ignore[arg-type]
 
 
+def document(spec: RunSpec) -> dict[str, Any]:
+    """The configuration document a run of ``spec`` stores and seals."""
+    return configuration_document(spec, resolve_config(spec))
+
+
 def read_jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -115,8 +122,10 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     assert csv_lines[0].startswith("index,epoch,step") and len(csv_lines) == 4
     assert result.data["kind"] == "locally generated" and result.data["transitions"] == 500
     # The final checkpoint holds the full log and the last state.
-    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors", spec.to_json())
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors", document(spec))
     assert ckpt.step == 60 and ckpt.epoch == 2 and len(ckpt.records) == 3
+    assert (ckpt.state_dim, ckpt.action_dim) == (11, 3)
+    assert ckpt.environment["env_id"] == "Hopper-v5" and ckpt.environment["ref_max_score"]
     assert {"batches", "updates", "torch_global"} <= set(ckpt.rng)
     # A finished run is reused, not retrained.
     t0 = time.perf_counter()
@@ -131,9 +140,11 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
 _CHILD = """
 import sys, json, torch
 torch.set_num_threads(1)
-from edp_ref.runner import RunSpec, train_run
+from edp_ref.runner import Monitoring, RunSpec, train_run
 spec = RunSpec.from_json(json.loads(sys.argv[1]))
-train_run(spec, sys.argv[2], progress=False)
+# A wall-clock checkpoint at the end of every 7-update log window (inside the epochs of 40).
+monitoring = Monitoring(log_every=7, checkpoint_minutes=0)
+train_run(spec, sys.argv[2], progress=False, monitoring=monitoring)
 """
 
 
@@ -157,20 +168,23 @@ def _edit_records(meta: dict[str, str], edit: Callable[[list[dict[str, Any]]], N
     meta["num_records"] = str(len(records))
 
 
-def _num_records(path: Path) -> int:
+def _checkpoint_position(path: Path) -> tuple[int, int]:
+    """(evaluations, step) of the checkpoint in ``path``; (0, 0) while there is none."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:  # type: ignore[no-untyped-call]
-            return int(f.metadata()["num_records"])
+            meta = f.metadata()
+            return int(meta["num_records"]), int(meta["step"])
     except Exception:
-        return 0
+        return 0, 0
 
 
-def test_sigkill_mid_training_then_resume_logs_each_evaluation_once(
+def test_sigkill_after_a_mid_epoch_checkpoint_resumes_bit_identically(
     tiny_root: str, tmp_path: Path
 ) -> None:
     spec = tiny_spec(tiny_root, epochs=6, iterations_per_epoch=40)
+    assert resolve_config(spec).compile is False  # the uninterrupted run below is eager too
     run_dir = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
@@ -181,18 +195,20 @@ def test_sigkill_mid_training_then_resume_logs_each_evaluation_once(
         stderr=subprocess.PIPE,
     )
     ckpt = run_dir / "checkpoint.safetensors"
-    deadline = time.time() + 90
-    while _num_records(ckpt) < 3:
+    deadline = time.time() + 120
+    # Kill right after a wall-clock checkpoint early in the fourth epoch (steps 121-149).
+    while not (120 < _checkpoint_position(ckpt)[1] < 150):
         assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-        assert time.time() < deadline, "the child never reached its third evaluation"
-        time.sleep(0.05)
-    time.sleep(0.1)  # now inside the fourth epoch's training
+        assert time.time() < deadline, "the child never checkpointed inside its fourth epoch"
+        time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
+    evaluations, step = _checkpoint_position(ckpt)
     assert not (run_dir / "result.json").exists()
+    assert step % spec.iterations_per_epoch != 0 and evaluations == 4, (evaluations, step)
     logged = read_jsonl(run_dir / "evaluations.jsonl")
-    assert 3 <= len(logged) < 7
+    assert 3 <= len(logged) <= 4
     # Leftovers of writes a kill interrupts (atomic_files' temporary names, the dead pid).
     stale = [run_dir / f".{name}.tmp-{child.pid}" for name in ("checkpoint.safetensors", "x")]
     for path in stale:
@@ -201,19 +217,24 @@ def test_sigkill_mid_training_then_resume_logs_each_evaluation_once(
     shutil.copytree(run_dir, killed_copy)
     resumed = train_run(spec, run_dir, progress=False, threads=1)
     assert not any(path.exists() for path in stale)  # removed when the run started again
+    assert f"start from the checkpoint at step {step}:" in (run_dir / "run.log").read_text()
     lines = read_jsonl(run_dir / "evaluations.jsonl")
     assert [r["index"] for r in lines] == list(range(7))
     assert [r["epoch"] for r in lines] == list(range(7))
     assert len(resumed.records) == 7
-    # Resuming redoes the lost training with the saved generator states: the same results as
-    # an uninterrupted run (to float round-off: the child process is another process).
+    # Resuming redoes the training since the mid-epoch checkpoint with the saved generator
+    # states: bit for bit the results of an uninterrupted run (timings aside).
     reference = train_run(spec, tmp_path / "uninterrupted", progress=False, threads=1)
+    timings = {"eval_seconds", "train_seconds"}
     for a, b in zip(resumed.records, reference.records, strict=True):
-        assert (a.step, a.episodes) == (b.step, b.episodes)
-        assert a.score == pytest.approx(b.score, rel=1e-5, abs=1e-4)
-        assert a.rat == pytest.approx(b.rat, rel=1e-5, abs=1e-4)
-        assert a.oms == pytest.approx(b.oms, rel=1e-5, abs=1e-4)
-        assert a.losses == pytest.approx(b.losses, rel=1e-5, abs=1e-5)
+        got = {k: v for k, v in a.to_json().items() if k not in timings}
+        want = {k: v for k, v in b.to_json().items() if k not in timings}
+        assert json.dumps(got) == json.dumps(want)  # text: exact, and NaN-safe
+    final = load_checkpoint(ckpt, document(spec))
+    uninterrupted = load_checkpoint(tmp_path / "uninterrupted" / "checkpoint.safetensors")
+    assert final.state.keys() == uninterrupted.state.keys()
+    for key, tensor in final.state.items():
+        assert torch.equal(tensor, uninterrupted.state[key]), key
     # The killed folder edited by hand: every edit of the sealed log is refused on resume.
     for case, edit, error, words in _KILLED_EDITS:
         folder = tmp_path / f"edited-{case}"
@@ -257,6 +278,11 @@ def _resealed_wrong_rat(folder: Path) -> None:
         epoch=ckpt.epoch,
         step=ckpt.step,
         records=records,
+        state_dim=ckpt.state_dim,
+        action_dim=ckpt.action_dim,
+        train_seconds=ckpt.train_seconds,
+        data=ckpt.data,
+        environment=ckpt.environment,
     )
 
 
@@ -305,8 +331,8 @@ def test_corrupt_and_mismatched_checkpoints_give_clear_errors(
     # Another run's checkpoint (a different seed) in this run's folder.
     ckpt.write_bytes(good)
     other = dataclasses.replace(spec, seed=3)
-    with pytest.raises(CheckpointMismatchError, match="seed: checkpoint 0 vs this run 3"):
-        load_checkpoint(ckpt, other.to_json())
+    with pytest.raises(CheckpointMismatchError, match=r"run\.seed: checkpoint 0 vs this run 3"):
+        load_checkpoint(ckpt, document(other))
     shutil.copy(ckpt, tmp_path / "ckpt")
     other_dir = tmp_path / "other"
     other_dir.mkdir()
@@ -333,15 +359,27 @@ def _drop_last_result_record(data: dict[str, Any]) -> None:
     data["final_oms"] = data["records"][-1]["oms"]
 
 
+def _edit_config(path: tuple[str, ...], value: object) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        data = json.loads((folder / "config.json").read_text())
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        (folder / "config.json").write_text(json.dumps(data))
+
+    return apply
+
+
 def _write(name: str, content: bytes) -> Callable[[Path], None]:
     return lambda folder: (folder / name).write_bytes(content)
 
 
-def _older_format(folder: Path) -> None:
-    def to_format_1(meta: dict[str, str]) -> None:
-        meta["format"] = "edp_ref.runner.checkpoint/1"
+def _older_format(version: int) -> Callable[[Path], None]:
+    def to_format(meta: dict[str, str]) -> None:
+        meta["format"] = f"edp_ref.runner.checkpoint/{version}"
 
-    _edit_checkpoint_metadata(folder / "checkpoint.safetensors", to_format_1)
+    return lambda folder: _edit_checkpoint_metadata(folder / "checkpoint.safetensors", to_format)
 
 
 _EDITED = "it was damaged or edited; delete result.json"
@@ -364,10 +402,16 @@ _FINISHED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] 
      RunFolderError, r"RunSpec\.seed must be an int in \[0, 4294967295\], got False \(bool\)"),
     ("result other spec", _edit_result(lambda d: d["spec"].update(seed=1)),
      RunMismatchError, r"result\.json belongs to another configuration"),
-    ("spec not JSON", _write("spec.json", b"nonsense"),
-     RunFolderError, r"spec\.json is damaged: not valid JSON .*delete it to have it rewritten"),
-    ("spec a list", _write("spec.json", b"[1, 2]"),
-     RunFolderError, r"spec\.json is damaged: expected a JSON object, got list"),
+    ("config not JSON", _write("config.json", b"nonsense"),
+     RunFolderError, r"config\.json is damaged: not valid JSON .*delete it to have it rewritten"),
+    ("config a list", _write("config.json", b"[1, 2]"),
+     RunFolderError, r"config\.json is damaged: expected a JSON object, got list"),
+    ("config without its run", _write("config.json", b'{"algorithm": {}}'),
+     RunFolderError, r"config\.json is damaged: it lacks its 'run' or 'algorithm' part"),
+    ("config of another learning rate", _edit_config(("algorithm", "config", "optimizer",
+                                                      "learning_rate"), 1e-4),
+     RunMismatchError, r"another configuration \(algorithm\.config\.optimizer\.learning_rate: "
+     r"stored 0\.0001 vs asked 0\.0003\)"),
     ("jsonl edited", _write("evaluations.jsonl", b'{"index": 0}\n'),
      RunFolderError, r"evaluations\.jsonl disagrees with the evaluation log sealed in .*"
      r"line 1\): it was damaged or edited; delete evaluations\.jsonl and evaluations\.csv"),
@@ -377,8 +421,12 @@ _FINISHED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] 
      RunFolderError, r"evaluations\.jsonl cannot be read"),
     ("checkpoint deleted", lambda folder: (folder / "checkpoint.safetensors").unlink(),
      RunFolderError, r"result\.json cannot be checked: .*checkpoint\.safetensors is missing"),
-    ("checkpoint format 1", _older_format,
-     CheckpointFormatError, r"is of an older format \('edp_ref\.runner\.checkpoint/1'"),
+    ("checkpoint format 1", _older_format(1),
+     CheckpointFormatError, r"is of an older format \('edp_ref\.runner\.checkpoint/1'.*"
+     r"checksum covers the tensors only"),
+    ("checkpoint format 2", _older_format(2),
+     CheckpointFormatError, r"is of an older format \('edp_ref\.runner\.checkpoint/2'.*"
+     r"lacks the training position inside an epoch"),
 ]  # fmt: skip
 
 
@@ -433,3 +481,136 @@ def test_eas_noise_scale_zero_is_the_deterministic_sampler() -> None:
     plain = A.select_actions(state, obs, noise, u, 1, config.diffusion)
     assert not torch.allclose(scaled, plain)
     assert A.ActingSettings().eas_candidates == 10  # the paper's N by default (official code: 50)
+
+
+# -- Any registered algorithm, an explicit config, a dataset outside the paper's names ----------
+
+
+def test_registered_algorithm_with_explicit_config_on_a_minari_id(
+    tiny_root: str, tmp_path: Path
+) -> None:
+    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=16), alpha=3.0)
+    spec = RunSpec(
+        task="edp_ref/hopper/medium-v0",  # the generated dataset by its Minari id
+        algorithm="td3bc",
+        config=config,
+        local_root=tiny_root,
+        epochs=1,
+        iterations_per_epoch=20,
+        batch_size=32,
+        eval_episodes=2,
+        eval_envs=2,
+    )
+    assert spec.name == "edp_ref_hopper_medium-v0/td3bc/seed0" and spec.agent.registered == "td3bc"
+    result = train_run(spec, tmp_path / "run", progress=False, threads=1)
+    assert [r.step for r in result.records] == [0, 20]
+    assert result.data["kind"] == "locally generated" and result.data["env_id"] == "Hopper-v5"
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert stored["algorithm"]["name"] == "td3bc" and stored["algorithm"]["config"]["alpha"] == 3.0
+    assert RunSpec.from_json(stored["run"]) == spec  # the config round-trips through JSON
+    # The explicit config is kept as given (no preset), with the compile decision filled in.
+    assert resolve_config(spec) == dataclasses.replace(config, compile=False)
+
+
+def _spec(**changes: Any) -> RunSpec:
+    return RunSpec(**{"task": "hopper-medium-v2", "algorithm": "edp_td3", **changes})
+
+
+#: (RunSpec changes, whether the update compiles, words of the reason).
+COMPILE_CASES: list[tuple[dict[str, Any], bool, str]] = [
+    ({"epochs": 4, "iterations_per_epoch": 1000}, False, "4000 updates < 5000 on the CPU"),
+    ({"epochs": 5, "iterations_per_epoch": 1000}, True, "5000 updates >= 5000"),
+    ({"epochs": 1, "compile": "on"}, True, "compile=on"),
+    ({"compile": "off"}, False, "compile=off"),
+    ({"epochs": 1, "config": A.EDPTD3Config(compile=True)}, True, "config.compile=True"),
+    ({"algorithm": "edp_without_dpm"}, False, "unrolls a 1000-step DDPM chain (> 100)"),
+    ({"algorithm": "dql"}, True, "2000000 updates >= 5000"),  # K = 5: compiles
+    ({"algorithm": "td3-k100", "policy": "diffusion"}, True, "updates >= 5000"),  # K = 100
+    ({"algorithm": "edp_without_dpm", "compile": "on"}, True, "compile=on"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "compiled", "words"), COMPILE_CASES)
+def test_compile_rule(changes: dict[str, Any], compiled: bool, words: str) -> None:
+    spec = _spec(**changes)
+    assert resolve_config(spec).compile is compiled
+    assert words in compile_reason(spec)
+
+
+def test_contradicting_compile_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"RunSpec\.compile 'off' contradicts RunSpec\.config"):
+        _spec(compile="off", config=A.EDPTD3Config(compile=True))
+    with pytest.raises(
+        ValueError, match=r"RunSpec\.hidden and RunSpec\.grad_clip shape the preset"
+    ):
+        _spec(hidden=8, config=A.EDPTD3Config())
+    with pytest.raises(TypeError, match=r"RunSpec\.config must be a EDPTD3Config"):
+        _spec(config=A.TD3BCConfig())
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_compile_time_and_failure_are_reported(
+    tiny_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """The run log reports the first compiled call's time, or the fallback to eager (a stand-in
+    compiler keeps this fast; the real one is tested in test_algorithms_compile)."""
+    from edp_ref.algorithms import execution
+
+    def stand_in(fn: Callable[..., Any], **options: Any) -> Callable[..., Any]:
+        if fails:
+            return lambda *args: (_ for _ in ()).throw(RuntimeError("no compiler here"))
+        return fn
+
+    monkeypatch.setattr(execution, "compile_function", stand_in)
+    monkeypatch.setattr(execution, "_COMPILED", {})
+    monkeypatch.setattr(execution, "_RECORDS", {})
+    spec = tiny_spec(tiny_root, epochs=1, iterations_per_epoch=5, compile="on")
+    if fails:
+        with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+            train_run(spec, tmp_path / "run", progress=False)
+    else:
+        train_run(spec, tmp_path / "run", progress=False)
+    log = (tmp_path / "run" / "run.log").read_text()
+    if fails:
+        assert "warning: torch.compile failed for edp_td3_update (RuntimeError: no compiler" in log
+    else:
+        assert re.search(r"compiled edp_td3_update in \d+\.\d s \(compile=on\)", log)
+
+
+def test_a_d4rl_format_hdf5_file_outside_the_papers_list(tmp_path: Path) -> None:
+    """A D4RL-format file of one's own: evaluated in the environment named by env_id, scored by
+    raw return (no reference scores), domain read from its name."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 300
+    path = tmp_path / "hopper-my-data.hdf5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("observations", data=rng.normal(size=(n, 11)).astype(np.float32))
+        f.create_dataset("actions", data=rng.uniform(-0.9, 0.9, size=(n, 3)).astype(np.float32))
+        f.create_dataset("rewards", data=rng.normal(size=n).astype(np.float32))
+        f.create_dataset("terminals", data=np.zeros(n, dtype=bool))
+        f.create_dataset("timeouts", data=(np.arange(n) % 100 == 99))
+    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=8))
+    common = {"task": str(path), "algorithm": "td3bc", "config": config}
+    with pytest.raises(ValueError, match=r"RunSpec\.env_id: the HDF5 file .* names no evaluation"):
+        train_run(RunSpec(**common), tmp_path / "no-env", progress=False)
+    spec = RunSpec(
+        **common,
+        env_id="Hopper-v5",
+        epochs=1,
+        iterations_per_epoch=10,
+        batch_size=16,
+        eval_episodes=1,
+        eval_envs=1,
+    )
+    assert spec.name == "hopper-my-data/td3bc/seed0"
+    result = train_run(spec, tmp_path / "run", progress=False, threads=1)
+    assert result.data["kind"] == "D4RL file" and result.data["normalized"] is False
+    assert all(r.score == r.return_mean and r.normalized_mean is None for r in result.records)
+    # A file named like a paper dataset's D4RL file is that dataset (environment, references).
+    from edp_ref.runner.dataset_ref import paper_entry
+
+    entry = paper_entry("/data/d4rl/hopper_medium-v2.hdf5")  # D4RL's file name
+    assert entry is not None and entry.name == "hopper-medium-v2"

@@ -34,6 +34,7 @@ from edp_ref.algorithms.diffusion_policy import (
 )
 from edp_ref.algorithms.gaussian_policy import feedforward_actions
 from edp_ref.algorithms.state import TrainState
+from edp_ref.compilation import compile_function, compile_options
 from edp_ref.config_checks import check_at_least, check_field_types, check_positive
 from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.validation import value_checks
@@ -65,6 +66,9 @@ class ActingSettings:
     # Std of the Gaussian perturbations of a deterministic actor whose perturbed copies are EAS's
     # candidates (Table 6's TD3+EAS; edp_ref's choice).
     perturbation_std: float = 0.1
+    # torch.compile the candidates' sampling and scoring (CUDA graphs on CUDA); None = on when
+    # the state lives on CUDA. On CPU it pays for long evaluations (compiling takes a minute).
+    compile: bool | None = None
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -129,7 +133,9 @@ def diffusion_act(
         observations.dtype,
     )
     uniforms = draw_eas_uniforms(batch, generator, observations.device, observations.dtype)
-    return select_actions(
+    use_compile = settings.compile if settings.compile is not None else state.device.type == "cuda"
+    select = _compiled_select_actions(state.device) if use_compile else select_actions
+    return select(
         state,
         observations,
         noise,
@@ -141,6 +147,16 @@ def diffusion_act(
         initial_noise_scale=settings.initial_noise_scale,
         critics=critics,
     )
+
+
+_COMPILED_SELECT: dict[str, Callable[..., Tensor]] = {}
+
+
+def _compiled_select_actions(device: torch.device) -> Callable[..., Tensor]:
+    """:func:`select_actions` compiled for ``device`` (built once per device type)."""
+    if device.type not in _COMPILED_SELECT:
+        _COMPILED_SELECT[device.type] = compile_function(select_actions, **compile_options(device))
+    return _COMPILED_SELECT[device.type]
 
 
 def feedforward_act(

@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import torch
 from torch import Tensor
 
 from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.input_checks import check_schedule, check_widths
 from edp_ref.algorithms.state import TrainState
-from edp_ref.compilation import compile_function
+from edp_ref.compilation import compile_function, compile_options
 from edp_ref.validation import value_checks
 
 __all__ = [
@@ -70,7 +71,7 @@ class CompileRecord:
     error: str | None = None
 
 
-_COMPILED: dict[UpdateCore, UpdateCore] = {}
+_COMPILED: dict[tuple[UpdateCore, str], UpdateCore] = {}
 _RECORDS: dict[tuple[UpdateCore, Any], CompileRecord] = {}
 
 
@@ -86,11 +87,14 @@ def uses_compile(config: _RunConfig, state: TrainState) -> bool:
     return bool(config.compile)
 
 
-def _compiled(core: UpdateCore) -> UpdateCore:
-    fn = _COMPILED.get(core)
+def _compiled(core: UpdateCore, device: torch.device) -> UpdateCore:
+    """``core`` compiled for ``device`` (CUDA graphs on CUDA: :func:`compile_options`), built
+    once per (core, device type) and reused."""
+    key = (core, device.type)
+    fn = _COMPILED.get(key)
     if fn is None:
-        fn = compile_function(core)
-        _COMPILED[core] = fn
+        fn = compile_function(core, **compile_options(device))
+        _COMPILED[key] = fn
     return fn
 
 
@@ -120,7 +124,7 @@ def run_update(
         if record.error is not None:
             return core(state, batch, randomness, config)
         if record.seconds is not None:
-            return _compiled(core)(state, batch, randomness, config)
+            return _compiled(core, state.device)(state, batch, randomness, config)
         return _first_compiled_call(core, record, state, batch, randomness, config)
 
 
@@ -137,7 +141,7 @@ def _first_compiled_call(
     it)."""
     start = time.perf_counter()
     try:
-        out = _compiled(core)(state, batch, randomness, config)
+        out = _compiled(core, state.device)(state, batch, randomness, config)
     except Exception as exc:
         eager = core(state, batch, randomness, config)  # raises if the update itself is wrong
         record.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -1,10 +1,15 @@
 """Training runner and reproduction of the paper's tables and figures (Sec. 5, Appendix C).
 
-One run (:func:`train_run`):
+One run (:func:`train_run`, ``edp-train``: :mod:`~edp_ref.runner.train_cli`):
 
 * :mod:`~edp_ref.runner.spec`: the run schema (:class:`RunSpec`, :class:`RunResult`,
   :func:`evaluation_epochs`), every field checked at construction; how a policy acts at
   evaluation is :class:`edp_ref.algorithms.ActingSettings`.
+* :mod:`~edp_ref.runner.dataset_ref`: what a dataset name refers to (paper name, D4RL HDF5
+  file, Minari id); :mod:`~edp_ref.runner.run_config`: the resolved algorithm config and the
+  compile rule; :mod:`~edp_ref.runner.config_json`: configs as JSON.
+* :mod:`~edp_ref.runner.monitoring`: losses averaged per log window, run.log, TensorBoard, W&B.
+* :mod:`~edp_ref.runner.policy`: :func:`load_policy`, a trained run's policy.
 * :mod:`~edp_ref.runner.run_data`: the run's dataset (source, ``$MINARI_DATASETS_PATH``,
   official preprocessing).
 * :mod:`~edp_ref.runner.prepared_run`: data, config, state and environment of a run; one
@@ -18,7 +23,7 @@ One run (:func:`train_run`):
 * :mod:`~edp_ref.runner.metrics`: RAT and OMS (Sec. 5's evaluation protocol).
 * :mod:`~edp_ref.runner.agents`: the (algorithm, policy class) pairs of the tables.
 
-Grids and reports (:func:`reproduce`, ``scripts/reproduce.py``):
+Grids and reports (:func:`reproduce`, ``edp-reproduce``: :mod:`~edp_ref.runner.reproduce_cli`):
 
 * :mod:`~edp_ref.runner.presets`: budgets (paper, quick, smoke).
 * :mod:`~edp_ref.runner.grid`: what each table or figure measures, and its grid of runs.
@@ -51,14 +56,23 @@ from edp_ref.runner.metrics import (
     online_model_selection,
     running_average_at_training,
 )
+from edp_ref.runner.monitoring import Monitoring
+from edp_ref.runner.policy import Policy, evaluate_policy, load_policy
 from edp_ref.runner.prepared_run import PolicyEvaluation, evaluation_policy
 from edp_ref.runner.presets import PRESETS, Preset, quick_generation
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
 from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
 from edp_ref.runner.report_tables import TABLE_LAYOUTS, budget_text, render_table
 from edp_ref.runner.reproduce import ReproduceOutput, reproduce
+from edp_ref.runner.run_config import (
+    compile_decision,
+    configuration_document,
+    resolve_config,
+)
 from edp_ref.runner.run_data import describe_dataset, load_run_dataset, minari_root
 from edp_ref.runner.spec import (
+    COMPILE_CHOICES,
+    CompileChoice,
     DataSourceKind,
     RunResult,
     RunSpec,
@@ -69,6 +83,7 @@ __all__ = [
     "AGENTS",
     "ALGORITHMS",
     "CHECKPOINT_FORMAT",
+    "COMPILE_CHOICES",
     "FIGURE2_BENCHMARK_NAMES",
     "FIGURES",
     "LOCOMOTION_TASKS",
@@ -82,9 +97,12 @@ __all__ = [
     "CheckpointError",
     "CheckpointFormatError",
     "CheckpointMismatchError",
+    "CompileChoice",
     "DataPlan",
     "DataSourceKind",
     "EvaluationRecord",
+    "Monitoring",
+    "Policy",
     "PolicyEvaluation",
     "Preset",
     "ReproduceOutput",
@@ -96,12 +114,16 @@ __all__ = [
     "agent_spec",
     "budget_text",
     "build_grid",
+    "compile_decision",
+    "configuration_document",
     "describe_dataset",
     "ensure_datasets",
     "evaluate_final_checkpoint",
+    "evaluate_policy",
     "evaluation_epochs",
     "evaluation_policy",
     "load_checkpoint",
+    "load_policy",
     "load_run_dataset",
     "minari_root",
     "online_model_selection",
@@ -113,6 +135,7 @@ __all__ = [
     "render_table",
     "render_training_curves",
     "reproduce",
+    "resolve_config",
     "run_grid",
     "running_average_at_training",
     "save_checkpoint",

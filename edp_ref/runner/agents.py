@@ -12,7 +12,8 @@ way it acts at evaluation.
 | td3-k100 / diffusion | Table 7's "DDPM" (100 DDPM steps) | ``edp_without_ap`` with DDPM, K = 100 |
 
 Every config starts from the registered algorithm's defaults (the paper's), then Table 3's
-per-domain preset (:func:`edp_ref.algorithms.preset_config`).
+per-domain preset (:func:`edp_ref.algorithms.preset_config`). Any registered algorithm is an
+agent too (:func:`registered_agent`: ``edp-train --algorithm edp_td3``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "AgentSpec",
     "agent_spec",
     "build_config",
+    "registered_agent",
 ]
 
 
@@ -154,6 +156,13 @@ def agent_spec(algorithm: str, policy: str) -> AgentSpec:
             f"algorithm {algorithm!r} has no policy class {policy!r}; it has: {', '.join(known)}"
         )
     return AGENTS[(algorithm, policy)]
+
+
+def registered_agent(name: str) -> AgentSpec:
+    """A registered algorithm (:data:`edp_ref.algorithms.REGISTRY`) as an agent: its own config
+    class, defaults and ``act``; ``ValueError`` listing the registered names otherwise."""
+    spec = alg.algorithm(name)
+    return AgentSpec(name, spec.policy_class, spec.title, name)
 
 
 def build_config(

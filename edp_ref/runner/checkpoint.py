@@ -6,11 +6,17 @@ A checkpoint is one safetensors file (it loads without executing code) holding
   (``state_tensors``: parameters, targets, EMA policy, Adam moments, step counter);
 * ``rng/<name>``: the state of every ``torch.Generator`` of the run (batch indices, update
   randomness) and of torch's global generator, as uint8 tensors;
+* ``data/<name>``: what acting needs from the training data (the observation normaliser's mean
+  and std, the environment's action bounds when actions were rescaled), so that
+  :func:`edp_ref.load_policy` needs no dataset;
 
 and, as string metadata, the format tag, the run's configuration (JSON), the epoch and step it
-was written at, the evaluation records logged so far (the log position), and one SHA-256 that
-seals the tensors and all of that metadata together: an edited evaluation log (scores, RAT,
-OMS), a dropped evaluation or a changed epoch fails the checksum like a flipped tensor byte. It
+was written at (a wall-clock checkpoint lies inside an epoch), the training seconds since the
+last evaluation, the observation and action widths, the evaluation environment's id and score
+references, the evaluation records logged so far (the
+log position), and one SHA-256 that seals the tensors and all of that metadata together: an
+edited evaluation log (scores, RAT, OMS), a dropped evaluation or a changed epoch fails the
+checksum like a flipped tensor byte. It
 is written to a temporary file in the same folder, flushed to disk and renamed over the old one
 (:mod:`edp_ref.atomic_files`), so a process killed at any moment leaves either the previous or
 the new checkpoint, never a partial one.
@@ -37,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from edp_ref.atomic_files import atomic_write
+from edp_ref.runner.config_json import config_diff
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -50,9 +57,16 @@ __all__ = [
 ]
 
 #: Format tag stored in every checkpoint's metadata. Format 2: the checksum covers the metadata.
-CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/2"
-#: Earlier formats, recognised to say so: format 1's checksum covered the tensors only.
-OLDER_FORMATS: tuple[str, ...] = ("edp_ref.runner.checkpoint/1",)
+#: Format 3: positions inside an epoch (wall-clock checkpoints), the widths and ``data/``
+#: tensors that loading a policy needs, the resolved configuration document.
+CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/3"
+#: Earlier formats, recognised to say so, with what this version would miss in them.
+OLDER_FORMATS: dict[str, str] = {
+    "edp_ref.runner.checkpoint/1": "its checksum covers the tensors only, not the evaluation "
+    "log and the configuration",
+    "edp_ref.runner.checkpoint/2": "it lacks the training position inside an epoch, the "
+    "widths and the data transforms a policy needs, and the resolved algorithm config",
+}
 
 
 class CheckpointError(RuntimeError):
@@ -95,9 +109,14 @@ class LoadedCheckpoint:
         state: the flat state tensors (keys of ``state_tensors``).
         rng: generator states by name.
         config: the run configuration stored at save time.
-        epoch: epochs trained when it was written.
-        step: updates trained when it was written.
+        epoch: whole epochs trained when it was written.
+        step: updates trained when it was written (``epoch * iterations_per_epoch`` plus the
+            updates of an unfinished epoch).
         records: the evaluation records (JSON dicts) logged up to this checkpoint.
+        train_seconds: training wall time since the last evaluation.
+        state_dim, action_dim: the widths of the networks' observations and actions.
+        data: the ``data/`` tensors (observation normaliser, action bounds).
+        environment: the evaluation environment's id and the score references (JSON).
     """
 
     state: dict[str, Tensor]
@@ -106,6 +125,11 @@ class LoadedCheckpoint:
     epoch: int
     step: int
     records: list[dict[str, Any]]
+    train_seconds: float
+    state_dim: int
+    action_dim: int
+    data: dict[str, Tensor]
+    environment: dict[str, Any]
 
 
 def save_checkpoint(
@@ -117,18 +141,25 @@ def save_checkpoint(
     epoch: int,
     step: int,
     records: list[dict[str, Any]],
+    state_dim: int,
+    action_dim: int,
+    train_seconds: float = 0.0,
+    data: Mapping[str, Tensor] | None = None,
+    environment: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     tensors: dict[str, Tensor] = {}
-    for key, t in state.items():
-        tensors[f"state/{key}"] = t.detach().cpu().contiguous().clone()
-    for key, t in rng.items():
-        tensors[f"rng/{key}"] = t.detach().cpu().contiguous().clone()
+    for prefix, group in (("state", state), ("rng", rng), ("data", data or {})):
+        for key, t in group.items():
+            tensors[f"{prefix}/{key}"] = t.detach().cpu().contiguous().clone()
     metadata = {
         "format": CHECKPOINT_FORMAT,
         "config": json.dumps(dict(config), sort_keys=True),
         "epoch": str(int(epoch)),
         "step": str(int(step)),
+        "train_seconds": repr(float(train_seconds)),
+        "widths": json.dumps({"state": int(state_dim), "action": int(action_dim)}),
+        "environment": json.dumps(dict(environment or {}), sort_keys=True),
         "records": json.dumps(records),
         "num_records": str(len(records)),
     }
@@ -172,9 +203,8 @@ def load_checkpoint(
     if found in OLDER_FORMATS:
         raise CheckpointFormatError(
             f"checkpoint {path} is of an older format ({found!r}; this version reads "
-            f"{CHECKPOINT_FORMAT!r}, whose checksum also seals the evaluation log and the "
-            "configuration): it cannot be verified, so it is not resumed. Delete the run folder "
-            "to train the run again, or finish it with the edp_ref version that wrote it"
+            f"{CHECKPOINT_FORMAT!r}; {OLDER_FORMATS[found]}): it is not resumed. Delete the run "
+            "folder to train the run again, or finish it with the edp_ref version that wrote it"
         )
     if found != CHECKPOINT_FORMAT:
         raise CheckpointCorruptError(
@@ -190,29 +220,45 @@ def load_checkpoint(
     try:
         config = json.loads(meta["config"])
         epoch, step = int(meta["epoch"]), int(meta["step"])
+        train_seconds = float(meta["train_seconds"])
+        widths = json.loads(meta["widths"])
+        state_dim, action_dim = int(widths["state"]), int(widths["action"])
+        environment = json.loads(meta["environment"])
         records = json.loads(meta["records"])
         num_records = int(meta["num_records"])
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointCorruptError(
             f"checkpoint {path} has damaged metadata ({type(exc).__name__}: {exc}); {hint}"
         ) from exc
-    if not isinstance(config, dict):
+    if not isinstance(config, dict) or not isinstance(environment, dict):
         raise CheckpointCorruptError(f"checkpoint {path}: its configuration is damaged; {hint}")
     if not isinstance(records, list) or len(records) != num_records:
         raise CheckpointCorruptError(f"checkpoint {path}: its evaluation log is damaged; {hint}")
     if expected_config is not None:
         expected = json.loads(json.dumps(dict(expected_config), sort_keys=True))
         if config != expected:
-            diffs = sorted(
-                f"{k}: checkpoint {config.get(k)!r} vs this run {expected.get(k)!r}"
-                for k in set(config) | set(expected)
-                if config.get(k) != expected.get(k)
-            )
+            diffs = config_diff(config, expected, ("checkpoint", "this run"))
             raise CheckpointMismatchError(
                 f"checkpoint {path} belongs to a run with a different configuration ("
                 + "; ".join(diffs)
                 + "); use another output folder, or delete the run folder to start over"
             )
-    state = {k[len("state/") :]: v for k, v in tensors.items() if k.startswith("state/")}
-    rng = {k[len("rng/") :]: v for k, v in tensors.items() if k.startswith("rng/")}
-    return LoadedCheckpoint(state, rng, config, epoch, step, records)
+    groups: dict[str, dict[str, Tensor]] = {"state": {}, "rng": {}, "data": {}}
+    for key, value in tensors.items():
+        prefix, _, name = key.partition("/")
+        if prefix not in groups:
+            raise CheckpointCorruptError(f"checkpoint {path}: unexpected tensor {key!r}; {hint}")
+        groups[prefix][name] = value
+    return LoadedCheckpoint(
+        groups["state"],
+        groups["rng"],
+        config,
+        epoch,
+        step,
+        records,
+        train_seconds,
+        state_dim,
+        action_dim,
+        groups["data"],
+        environment,
+    )

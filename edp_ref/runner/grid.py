@@ -20,7 +20,7 @@ from edp_ref.runner.agents import AGENTS, ALGORITHMS, agent_spec
 from edp_ref.runner.data_plans import DataPlan, plan_data
 from edp_ref.runner.paper_results import paper_table
 from edp_ref.runner.presets import Preset
-from edp_ref.runner.spec import MAX_SEED, RunSpec
+from edp_ref.runner.spec import MAX_SEED, CompileChoice, RunSpec
 
 __all__ = [
     "FIGURES",
@@ -153,12 +153,15 @@ def build_grid(
     policies: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
     eas_candidates: int | None = None,
+    compile: CompileChoice = "auto",
 ) -> tuple[list[tuple[RunSpec, Path]], list[DataPlan]]:
     """The runs (spec, folder) and data plans of a target under a preset and the filters.
 
     ``tasks`` must be paper dataset names (an unknown name raises ``ValueError`` listing the
     known ones); ``algos`` / ``policies`` filter the target's agents (unknown names raise);
-    ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N.
+    ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N;
+    ``compile`` is every run's ``RunSpec.compile`` (``auto``: the rule of
+    :func:`edp_ref.runner.run_config.compile_decision`).
     A filter that leaves no run raises ``ValueError`` before any data is planned.
     """
     _check_filter("tasks", tasks, tgt.paper_tasks)
@@ -220,6 +223,7 @@ def build_grid(
                     data_source=plan.source,
                     local_root=plan.local_root,
                     hidden=preset.hidden,
+                    compile=compile,
                 )
                 runs.append((spec, out / "runs" / preset.name / spec.name))
     return runs, plans

@@ -1,4 +1,4 @@
-"""Train one (algorithm, policy class, dataset, seed) run with the paper's protocol (Sec. 5).
+"""Train one (algorithm, config, dataset, seed) run with the paper's protocol (Sec. 5).
 
 Training: ``epochs x iterations_per_epoch`` updates (the paper: 2000 epochs on locomotion, 1000
 elsewhere, 1000 iterations an epoch, batch 256; Table 3), uniform minibatches of the dataset after
@@ -9,12 +9,16 @@ selection over DPM-Solver samples (Sec. 4.5, Alg. 2; N candidates, paper 10, off
 Each evaluation records the step, raw and normalized return, RAT and OMS
 (:mod:`edp_ref.runner.metrics`).
 
-The run folder (:mod:`edp_ref.runner.run_folder`) gets a checkpoint, written atomically at each
-evaluation with the generator states and the evaluation log. A run killed at any moment resumes
-from its last checkpoint: training since that evaluation is redone with the restored generators
-(bit-identical on CPU), the logs are rewritten from the checkpoint, so every evaluation appears
+The run folder (:mod:`edp_ref.runner.run_folder`) gets its resolved configuration
+(``config.json``) and a checkpoint, written atomically at each evaluation and, between
+evaluations, every ``Monitoring.checkpoint_minutes`` of wall time (at the end of a log window, so
+a checkpoint may lie inside an epoch), with the generator states and the evaluation log. A run
+killed at any moment resumes from its last checkpoint: the training since then is redone with the
+restored generators, bit for bit (on one device, with the same compile setting), the evaluation
+schedule is kept and the logs are rewritten from the checkpoint, so every evaluation appears
 exactly once. A complete run is reused after its ``result.json`` is checked against the
-checkpoint.
+checkpoint. Losses, evaluations, speed and compile time go to ``run.log``, TensorBoard and
+optionally W&B (:mod:`edp_ref.runner.monitoring`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -30,6 +35,7 @@ from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
 from edp_ref import algorithms as A
 from edp_ref.algorithms.acting import ActingSettings
+from edp_ref.algorithms.execution import CompileRecord, compile_records
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.data import UniformSampler
 from edp_ref.runner.checkpoint import (
@@ -38,12 +44,12 @@ from edp_ref.runner.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from edp_ref.runner.metrics import (
-    EvaluationRecord,
-    online_model_selection,
-    running_average_at_training,
-)
-from edp_ref.runner.prepared_run import BATCHES, UPDATES, PreparedRun, stream_seed
+from edp_ref.runner.metrics import EvaluationRecord
+from edp_ref.runner.metrics import online_model_selection as oms_of
+from edp_ref.runner.metrics import running_average_at_training as rat_of
+from edp_ref.runner.monitoring import LossWindow, Monitoring, RunMonitor
+from edp_ref.runner.prepared_run import PreparedRun
+from edp_ref.runner.run_config import compile_reason, configuration_document, resolve_config
 from edp_ref.runner.run_folder import (
     CHECKPOINT_FILE,
     check_logs,
@@ -66,15 +72,18 @@ def train_run(
     progress: bool = True,
     position: int = 0,
     threads: int | None = None,
+    monitoring: Monitoring | None = None,
 ) -> RunResult:
     """Train and evaluate one run, resuming from its checkpoint; reuse it if complete.
 
     Args:
         spec: the run.
         run_dir: its folder (created if missing).
-        progress: show a tqdm bar (iterations per second, latest score, RAT and OMS).
+        progress: show a tqdm bar (iterations per second, compile time, score, RAT and OMS).
         position: the bar's line (parallel runs).
         threads: ``torch.set_num_threads`` for this process (None: leave as is).
+        monitoring: log window, wall-clock checkpoint interval, TensorBoard and W&B (None: the
+            defaults of :class:`~edp_ref.runner.monitoring.Monitoring`).
 
     Raises:
         RunMismatchError: the folder holds another configuration.
@@ -83,15 +92,18 @@ def train_run(
             cannot be resumed.
     """
     run_dir = Path(run_dir)
-    open_run_folder(run_dir, spec)
+    config = resolve_config(spec)
+    document = configuration_document(spec, config)
+    open_run_folder(run_dir, document)
     if (run_dir / "result.json").exists():
-        return load_finished_run(spec, run_dir).result
+        return load_finished_run(spec, run_dir, document).result
     if threads is not None:
         torch.set_num_threads(threads)
     t_start = time.perf_counter()
-    run = PreparedRun(spec)
+    run = PreparedRun(spec, config)
     try:
-        return _train(run, run_dir, progress, position, t_start)
+        training = _Training(run, run_dir, document, monitoring or Monitoring())
+        return training.run(progress, position, t_start)
     finally:
         run.close()
 
@@ -102,86 +114,104 @@ def _rng_states(generators: dict[str, torch.Generator]) -> dict[str, Tensor]:
     return out
 
 
-def _resume(
-    run: PreparedRun, ckpt: Path, state: A.TrainState, generators: dict[str, torch.Generator]
-) -> tuple[A.TrainState, list[EvaluationRecord], int]:
-    """Restore the state, generators and evaluation log of the checkpoint ``ckpt``."""
-    spec = run.spec
-    loaded = load_checkpoint(ckpt, spec.to_json())
-    hint = f"delete {ckpt} to restart the run from scratch, or restore the file"
-    try:
-        state = A.load_state_tensors(state, loaded.state)
-    except ValueError as exc:
-        raise CheckpointMismatchError(
-            f"checkpoint {ckpt} does not fit this run's networks: {exc}"
-        ) from exc
-    missing = sorted({*generators, "torch_global"} - set(loaded.rng))
-    if missing:
-        raise CheckpointMismatchError(f"checkpoint {ckpt} lacks generator states {missing}")
-    for name, g in generators.items():
-        g.set_state(loaded.rng[name])
-    torch.set_rng_state(loaded.rng["torch_global"])
-    try:
-        records = records_from_json(loaded.records, f"checkpoint {ckpt}")
-    except ValueError as exc:
-        raise CheckpointCorruptError(f"{exc}; {hint}") from exc
-    problem = evaluation_log_problem(records, spec)
-    if problem is not None:
-        raise CheckpointCorruptError(
-            f"checkpoint {ckpt}: its evaluation log breaks the protocol ({problem}); {hint}"
+class _Training:
+    """The state of one training run between updates (see the module docstring)."""
+
+    def __init__(
+        self, run: PreparedRun, run_dir: Path, document: dict[str, Any], monitoring: Monitoring
+    ) -> None:
+        self.run_, self.run_dir, self.document = run, run_dir, document
+        self.monitoring = monitoring
+        self.spec = run.spec
+        self.ckpt = run_dir / CHECKPOINT_FILE
+        self.state = run.init_state()
+        self.generators = run.generators()
+        self.records: list[EvaluationRecord] = []
+        self.step = 0
+        self.train_seconds = 0.0
+        resumed = self.ckpt.exists()
+        if resumed:
+            self._resume()
+        write_logs(run_dir, self.records)
+        atomic_write_text(run_dir / "data.json", json.dumps(run.data, indent=2))
+        self.monitor = RunMonitor(
+            run_dir,
+            self.spec.name,
+            document,
+            monitoring,
+            resume_step=self.step if resumed else None,
         )
-    epoch = loaded.epoch
-    if int(state.step) != loaded.step or (records and records[-1].epoch != epoch):
-        raise CheckpointMismatchError(
-            f"checkpoint {ckpt}: step {int(state.step)} / epoch {epoch} disagree with its "
-            "metadata and log"
+        where = f"from the checkpoint at step {self.step}" if resumed else "from scratch"
+        self.monitor.log(f"start {where}: {self.spec.name} ({self.spec.total_steps} updates)")
+        self.acting_tensors, self.environment = run.acting_data()
+        self.bar_info: dict[str, str] = {}
+
+    def _resume(self) -> None:
+        """Restore the state, generators, position and evaluation log of the checkpoint."""
+        spec, ckpt = self.spec, self.ckpt
+        loaded = load_checkpoint(ckpt, self.document)
+        hint = f"delete {ckpt} to restart the run from scratch, or restore the file"
+        try:
+            self.state = A.load_state_tensors(self.state, loaded.state)
+        except ValueError as exc:
+            raise CheckpointMismatchError(
+                f"checkpoint {ckpt} does not fit this run's networks: {exc}"
+            ) from exc
+        missing = sorted({*self.generators, "torch_global"} - set(loaded.rng))
+        if missing:
+            raise CheckpointMismatchError(f"checkpoint {ckpt} lacks generator states {missing}")
+        for name, g in self.generators.items():
+            g.set_state(loaded.rng[name])
+        torch.set_rng_state(loaded.rng["torch_global"])
+        try:
+            records = records_from_json(loaded.records, f"checkpoint {ckpt}")
+        except ValueError as exc:
+            raise CheckpointCorruptError(f"{exc}; {hint}") from exc
+        problem = evaluation_log_problem(records, spec)
+        if problem is not None:
+            raise CheckpointCorruptError(
+                f"checkpoint {ckpt}: its evaluation log breaks the protocol ({problem}); {hint}"
+            )
+        epoch = loaded.step // spec.iterations_per_epoch
+        due = [e for e in evaluation_epochs(spec.epochs, spec.eval_every) if e <= epoch]
+        if int(self.state.step) != loaded.step or loaded.epoch != epoch or len(records) != len(due):
+            raise CheckpointMismatchError(
+                f"checkpoint {ckpt}: step {int(self.state.step)} / epoch {loaded.epoch} / "
+                f"{len(records)} evaluations disagree with its metadata (step {loaded.step}) and "
+                f"the protocol ({len(due)} evaluations by epoch {epoch})"
+            )
+        check_logs(ckpt.parent, records, finished=False)
+        self.records, self.step = records, loaded.step
+        self.train_seconds = loaded.train_seconds
+
+    # -- checkpoints, evaluations, logs ---------------------------------------------------------
+
+    def _checkpoint(self, why: str) -> None:
+        save_checkpoint(
+            self.ckpt,
+            state=A.state_tensors(self.state),
+            rng=_rng_states(self.generators),
+            config=self.document,
+            epoch=self.step // self.spec.iterations_per_epoch,
+            step=self.step,
+            records=[r.to_json() for r in self.records],
+            state_dim=self.run_.state_dim,
+            action_dim=self.run_.action_dim,
+            train_seconds=self.train_seconds,
+            data=self.acting_tensors,
+            environment=self.environment,
         )
-    check_logs(ckpt.parent, records, finished=False)
-    return state, records, epoch
+        self.monitor.log(f"checkpoint at step {self.step} ({why})")
+        self.monitor.flush()
 
-
-def _train(
-    run: PreparedRun, run_dir: Path, progress: bool, position: int, t_start: float
-) -> RunResult:
-    spec, agent, config = run.spec, run.agent, run.config
-    state = run.init_state()
-    generators = {
-        "batches": torch.Generator().manual_seed(stream_seed(spec.seed, BATCHES)),
-        "updates": torch.Generator().manual_seed(stream_seed(spec.seed, UPDATES)),
-    }
-    ckpt = run_dir / CHECKPOINT_FILE
-    records: list[EvaluationRecord] = []
-    epoch = 0
-    if ckpt.exists():
-        state, records, epoch = _resume(run, ckpt, state, generators)
-    write_logs(run_dir, records)
-    atomic_write_text(run_dir / "data.json", json.dumps(run.data, indent=2))
-
-    settings = ActingSettings(eas_candidates=spec.eas_candidates)
-    eval_at = set(evaluation_epochs(spec.epochs, spec.eval_every))
-    sampler = UniformSampler(run.dataset, spec.batch_size, generators["batches"])
-    desc = f"{spec.task} {spec.algorithm}/{spec.policy} seed {spec.seed}"
-    bar = tqdm(
-        total=spec.total_steps,
-        initial=epoch * spec.iterations_per_epoch,
-        desc=desc,
-        unit="it",
-        disable=not progress,
-        position=position,
-        dynamic_ncols=True,
-        mininterval=0.5,
-    )
-    metrics: dict[str, Tensor] = {}
-    train_seconds = 0.0
-
-    def do_evaluation(epoch: int) -> None:
-        nonlocal records, train_seconds
-        index = len(records)
-        outcome = run.evaluate(state, index, settings, spec.eval_episodes)
+    def _evaluate(self, epoch: int, metrics: dict[str, Tensor]) -> None:
+        spec, index = self.spec, len(self.records)
+        settings = ActingSettings(eas_candidates=spec.eas_candidates)
+        outcome = self.run_.evaluate(self.state, index, settings, spec.eval_episodes)
         score = outcome.score
         if not math.isfinite(score):
-            raise ValueError(f"{desc}: evaluation {index} gave a non-finite score {score}")
-        scores = [r.score for r in records] + [score]
+            raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
+        scores = [r.score for r in self.records] + [score]
         record = EvaluationRecord(
             index=index,
             epoch=epoch,
@@ -192,45 +222,129 @@ def _train(
             normalized_mean=outcome.normalized_mean,
             normalized_std=outcome.normalized_std,
             score=score,
-            rat=running_average_at_training(scores)[-1],
-            oms=online_model_selection(scores)[-1],
+            rat=rat_of(scores)[-1],
+            oms=oms_of(scores)[-1],
             eval_seconds=outcome.seconds,
-            train_seconds=train_seconds,
+            train_seconds=self.train_seconds,
             losses={k: float(v) for k, v in metrics.items()},
         )
-        records = [*records, record]
+        self.records = [*self.records, record]
+        self.train_seconds = 0.0
         # Checkpoint first (atomic); the logs are rewritten from it on resume.
-        save_checkpoint(
-            ckpt,
-            state=A.state_tensors(state),
-            rng=_rng_states(generators),
-            config=spec.to_json(),
-            epoch=epoch,
-            step=int(state.step),
-            records=[r.to_json() for r in records],
+        self._checkpoint(f"evaluation {index}")
+        write_logs(self.run_dir, self.records)
+        self.monitor.scalars(
+            {
+                "eval/score": score,
+                "eval/rat": record.rat,
+                "eval/oms": record.oms,
+                "eval/return_mean": record.return_mean,
+                "eval/normalized_mean": record.normalized_mean,
+                "eval/seconds": record.eval_seconds,
+            },
+            self.step,
         )
-        write_logs(run_dir, records)
-        train_seconds = 0.0
-        bar.set_postfix(score=f"{score:.1f}", rat=f"{record.rat:.1f}", oms=f"{record.oms:.1f}")
+        self.monitor.log(
+            f"evaluation {index} at epoch {epoch}: score {score:.3f}, RAT {record.rat:.3f}, "
+            f"OMS {record.oms:.3f}, return {record.return_mean:.2f}"
+        )
+        self.bar_info.update(score=f"{score:.1f}", rat=f"{record.rat:.1f}", oms=f"{record.oms:.1f}")
 
-    try:
-        if not records:
-            do_evaluation(0)
-        while epoch < spec.epochs:
-            t0 = time.perf_counter()
-            for _ in range(spec.iterations_per_epoch):
+    def _compile_report(self, before: list[CompileRecord]) -> None:
+        """After the first update of this process: how the update runs, and what compiling it
+        cost (:func:`edp_ref.algorithms.execution.compile_records`)."""
+        compiled, reason = bool(self.run_.config.compile), compile_reason(self.spec)
+        if not compiled:
+            self.monitor.log(f"updates run eagerly ({reason})")
+            self.bar_info["compile"] = "off"
+            return
+        new = [r for r in compile_records() if all(r is not b for b in before)]
+        name = getattr(self.run_.agent.update, "__name__", "")
+        earlier = [r for r in compile_records() if r.name == name]
+        found = new or earlier
+        record = found[-1] if found else None
+        if record is None:
+            self.monitor.log(f"updates compiled ({reason}); no compile record was found")
+        elif record.error is not None:
+            self.monitor.warn(
+                f"torch.compile failed for {record.name} ({record.error}); the updates run "
+                "eagerly (same results to round-off, slower)"
+            )
+            self.bar_info["compile"] = "failed"
+        elif record.seconds is not None:
+            when = "" if new else " (earlier in this process)"
+            self.monitor.log(f"compiled {record.name} in {record.seconds:.1f} s{when} ({reason})")
+            self.monitor.scalars({"compile/seconds": record.seconds}, self.step)
+            self.bar_info["compile"] = f"{record.seconds:.0f}s"
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self, progress: bool, position: int, t_start: float) -> RunResult:
+        spec, run, config = self.spec, self.run_, self.run_.config
+        agent, per_epoch = run.agent, spec.iterations_per_epoch
+        eval_at = set(evaluation_epochs(spec.epochs, spec.eval_every))
+        sampler = UniformSampler(run.dataset, spec.batch_size, self.generators["batches"])
+        self.bar_info["compile"] = "compiling..." if config.compile else "off"
+        bar = tqdm(
+            total=spec.total_steps,
+            initial=self.step,
+            desc=f"{spec.task} {spec.algorithm}"
+            + (f"/{spec.policy}" if spec.policy else "")
+            + f" seed {spec.seed}",
+            unit="it",
+            disable=not progress,
+            position=position,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
+        bar.set_postfix(self.bar_info)
+        window = LossWindow()
+        metrics: dict[str, Tensor] = {}
+        interval = self.monitoring.checkpoint_minutes * 60.0
+        last_checkpoint = time.monotonic()
+        before = compile_records()
+        try:
+            if not self.records:
+                self._evaluate(0, metrics)
+            t_window = time.perf_counter()
+            first = True
+            while self.step < spec.total_steps:
                 batch = sampler.sample()
                 randomness = agent.draw(
-                    config, spec.batch_size, run.action_dim, generators["updates"]
+                    config, spec.batch_size, run.action_dim, self.generators["updates"], run.device
                 )
-                state, metrics = agent.update(state, batch, randomness, config)
+                self.state, metrics = agent.update(self.state, batch, randomness, config)
+                self.step += 1
+                window.add(metrics)
                 bar.update(1)
-            train_seconds += time.perf_counter() - t0
-            epoch += 1
-            if epoch in eval_at:
-                do_evaluation(epoch)
-    finally:
-        bar.close()
-    result = RunResult(spec, run_dir, records, run.data, time.perf_counter() - t_start)
-    write_result(result)
-    return result
+                if first:
+                    first = False
+                    self._compile_report(before)
+                    bar.set_postfix(self.bar_info)
+                epoch, in_epoch = divmod(self.step, per_epoch)
+                evaluate_now = in_epoch == 0 and epoch in eval_at
+                if window.count < self.monitoring.log_every and not evaluate_now:
+                    continue
+                # End of a log window: the one host synchronisation of the window.
+                count, means = window.count, window.take_means()
+                seconds = time.perf_counter() - t_window
+                self.train_seconds += seconds
+                self.monitor.scalars({f"train/{k}": v for k, v in means.items()}, self.step)
+                self.monitor.scalars({"train/updates_per_second": count / seconds}, self.step)
+                if evaluate_now:
+                    self._evaluate(epoch, metrics)
+                    last_checkpoint = time.monotonic()
+                    bar.set_postfix(self.bar_info)
+                elif time.monotonic() - last_checkpoint >= interval:
+                    self._checkpoint("wall clock")
+                    last_checkpoint = time.monotonic()
+                t_window = time.perf_counter()
+        finally:
+            bar.close()
+            self.monitor.close()
+        result = RunResult(
+            spec, self.run_dir, self.records, run.data, time.perf_counter() - t_start
+        )
+        write_result(result)
+        self.monitor.log(f"finished: final RAT {result.final_rat:.3f}, OMS {result.final_oms:.3f}")
+        return result

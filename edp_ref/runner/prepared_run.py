@@ -1,6 +1,7 @@
 """Everything a run builds from its :class:`~edp_ref.runner.spec.RunSpec` before it trains or
-evaluates: the prepared dataset, the agent's config (Table 3's per-task preset), the initial
-training state, the evaluation environment, and one evaluation of a policy (Sec. 5).
+evaluates: the prepared dataset (on the run's device), the resolved algorithm config
+(:func:`~edp_ref.runner.run_config.resolve_config`), the initial training state and generators,
+the evaluation environment, and one evaluation of a policy (Sec. 5).
 
 Randomness: every purpose (initialisation, minibatches, update randomness, each evaluation's
 actions and environment seeds) draws from its own generator, seeded by :func:`stream_seed` from
@@ -19,7 +20,8 @@ from torch import Tensor
 
 from edp_ref import algorithms as A
 from edp_ref.data.evaluation import eval_env_for, evaluate, reference_for
-from edp_ref.runner.agents import AgentSpec, build_config
+from edp_ref.runner.agents import AgentSpec
+from edp_ref.runner.run_config import resolve_config
 from edp_ref.runner.run_data import (
     describe_dataset,
     load_run_dataset,
@@ -28,7 +30,7 @@ from edp_ref.runner.run_data import (
 )
 from edp_ref.runner.spec import RunSpec
 
-__all__ = ["PolicyEvaluation", "PreparedRun", "evaluation_policy", "stream_seed"]
+__all__ = ["PolicyEvaluation", "PreparedRun", "evaluation_policy", "run_device", "stream_seed"]
 
 #: Generator streams of a run (see :func:`stream_seed`): initialisation, minibatch indices,
 #: update randomness; evaluation ``i`` draws actions from stream ``EVAL_ACTIONS + i`` and seeds
@@ -77,29 +79,75 @@ class PolicyEvaluation:
         return self.normalized_mean if self.normalized_mean is not None else self.return_mean
 
 
+def run_device(spec: RunSpec) -> torch.device:
+    """The run's device; ``ValueError`` naming ``RunSpec.device`` when it is not available."""
+    device = torch.device(spec.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"RunSpec.device {spec.device!r}: CUDA is not available on this machine "
+            "(torch.cuda.is_available() is False; a CPU build of torch, or no GPU)"
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"RunSpec.device {spec.device!r}: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    return device
+
+
 class PreparedRun:
     """A run's data, config, state template and (lazily built) evaluation environment."""
 
-    def __init__(self, spec: RunSpec) -> None:
+    def __init__(self, spec: RunSpec, config: A.AlgorithmConfig | None = None) -> None:
         self.spec = spec
         self.agent = spec.agent
+        self.device = run_device(spec)
+        self.config = config if config is not None else resolve_config(spec)
         raw = load_run_dataset(spec)
         self.data = describe_dataset(raw)
         prepared = prepare_training_data(raw, spec)
-        self.dataset = prepared.dataset
+        self.dataset = prepared.dataset.to(self.device)
         self.rescaled = prepared.rescaled
         self.obs_transform = prepared.observation_transform
         self.raw = raw
-        self.config = build_config(
-            self.agent, spec.task, hidden=spec.hidden, grad_clip=spec.grad_clip
-        )
         self.state_dim, self.action_dim = self.dataset.state_dim, self.dataset.action_dim
         self.reference = reference_for(raw)
         self._env: Any = None
 
     def init_state(self) -> A.TrainState:
         g = torch.Generator().manual_seed(stream_seed(self.spec.seed, INIT))
-        return self.agent.init(self.config, self.state_dim, self.action_dim, g)
+        return self.agent.init(self.config, self.state_dim, self.action_dim, g, self.device)
+
+    def generators(self) -> dict[str, torch.Generator]:
+        """The minibatch and update-randomness generators, on the run's device."""
+        return {
+            name: torch.Generator(self.device).manual_seed(stream_seed(self.spec.seed, stream))
+            for name, stream in (("batches", BATCHES), ("updates", UPDATES))
+        }
+
+    def acting_data(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """What acting needs besides the networks, for the checkpoint: the observation
+        normaliser and the environment's action bounds (tensors), and the evaluation
+        environment's id, whether actions were rescaled to [-1, 1] and the score references
+        (JSON)."""
+        tensors: dict[str, Tensor] = {}
+        if self.obs_transform is not None:
+            t = self.obs_transform
+            tensors["observation_mean"] = t.mean
+            tensors["observation_std"] = t.std
+            tensors["observation_eps"] = torch.tensor(t.eps, dtype=torch.float64)
+            tensors["observation_clip"] = torch.tensor(t.clip, dtype=torch.float64)
+        if self.raw.action_low is not None and self.raw.action_high is not None:
+            tensors["action_low"] = self.raw.action_low
+            tensors["action_high"] = self.raw.action_high
+        env = {
+            "env_id": self.raw.env_id,
+            "actions_rescaled": self.rescaled,
+            "ref_min_score": None if self.reference is None else self.reference.ref_min,
+            "ref_max_score": None if self.reference is None else self.reference.ref_max,
+            "reference": None if self.reference is None else self.reference.source,
+        }
+        return tensors, env
 
     def env(self) -> Any:
         if self._env is None:
@@ -128,6 +176,7 @@ class PreparedRun:
             seed=stream_seed(self.spec.seed, EVAL_ENVS + index),
             reference=self.reference,
             observation_transform=self.obs_transform,
+            device=self.device,
         )
         norm = result.normalized
         return PolicyEvaluation(

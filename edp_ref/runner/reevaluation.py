@@ -16,6 +16,7 @@ from edp_ref import algorithms as A
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.config_checks import check_int
 from edp_ref.runner.prepared_run import PreparedRun
+from edp_ref.runner.run_config import configuration_document, resolve_config
 from edp_ref.runner.run_folder import load_finished_run
 from edp_ref.runner.spec import RunSpec
 
@@ -48,8 +49,9 @@ def evaluate_final_checkpoint(
     check_int("evaluate_final_checkpoint: stream", stream, 0)
     if not (run_dir / "result.json").exists():
         raise ValueError(f"evaluate_final_checkpoint: {run_dir} holds no finished run")
-    finished = load_finished_run(spec, run_dir)
-    run = PreparedRun(spec)
+    config = resolve_config(spec)
+    finished = load_finished_run(spec, run_dir, configuration_document(spec, config))
+    run = PreparedRun(spec, config)
     try:
         state = A.load_state_tensors(run.init_state(), finished.checkpoint.state)
         n = episodes if episodes is not None else spec.eval_episodes

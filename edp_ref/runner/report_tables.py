@@ -171,8 +171,10 @@ class RenderedTable:
     rows: tuple[tuple[str, ...], ...]
 
 
-def _by_task(results: Sequence[RunResult]) -> dict[tuple[str, tuple[str, str]], list[RunResult]]:
-    out: dict[tuple[str, tuple[str, str]], list[RunResult]] = {}
+def _by_task(
+    results: Sequence[RunResult],
+) -> dict[tuple[str, tuple[str, str | None]], list[RunResult]]:
+    out: dict[tuple[str, tuple[str, str | None]], list[RunResult]] = {}
     for r in results:
         out.setdefault((r.spec.task, (r.spec.algorithm, r.spec.policy)), []).append(r)
     return out

@@ -1,7 +1,8 @@
 """A run's dataset: where it is loaded from and how it is prepared for training (Sec. 5).
 
-The dataset comes from ``RunSpec.data_source`` (a D4RL file, the Minari port, or one generated on
-this machine under ``RunSpec.local_root``, a ``$MINARI_DATASETS_PATH``). Before training, actions
+A paper dataset comes from ``RunSpec.data_source`` (a D4RL file, the Minari port, or one generated
+on this machine under ``RunSpec.local_root``, a ``$MINARI_DATASETS_PATH``); other datasets are a
+D4RL HDF5 file or a Minari id (:mod:`edp_ref.runner.dataset_ref`). Before training, actions
 are rescaled to [-1, 1] when the environment's bounds differ, and the official per-domain
 preprocessing is applied (reward scaling or shifting, observation normalisation, Appendix A;
 sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
@@ -19,13 +20,15 @@ import torch
 
 from edp_ref.data import (
     TransitionDataset,
+    load_d4rl_hdf5,
     load_dataset,
+    load_minari,
     official_preprocessing,
     rescale_actions,
 )
-from edp_ref.data import domain_of as data_domain_of
 from edp_ref.data.evaluation import reference_for
 from edp_ref.data.preprocessing import ObservationNormalizer
+from edp_ref.runner.dataset_ref import dataset_domain, dataset_kind, paper_entry
 from edp_ref.runner.spec import RunSpec
 
 __all__ = [
@@ -56,7 +59,7 @@ def minari_root(path: str | None) -> Iterator[None]:
 
 def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
     """Where a dataset came from, for the tables: kind (D4RL file, Minari, locally generated),
-    id or file, size, and whether normalized scores use D4RL's constants."""
+    id or file, size, its evaluation environment, and the references of normalized scores."""
     if dataset.minari_id is None:
         kind = "D4RL file"
         ident = dataset.source
@@ -71,15 +74,51 @@ def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
         "kind": kind,
         "id": ident,
         "transitions": len(dataset),
+        "env_id": dataset.env_id,
         "reference": None if reference is None else reference.source,
+        "ref_min_score": None if reference is None else reference.ref_min,
+        "ref_max_score": None if reference is None else reference.ref_max,
         "normalized": reference is not None,
     }
 
 
 def load_run_dataset(spec: RunSpec) -> TransitionDataset:
-    """The run's dataset, from ``spec.data_source`` (inside ``minari_root(spec.local_root)``)."""
+    """The run's dataset (inside ``minari_root(spec.local_root)``): a paper dataset from
+    ``spec.data_source``, a D4RL HDF5 file, or a Minari dataset.
+
+    Raises:
+        DatasetNotFoundError: the dataset is not on this machine (the message says where it was
+            looked for and how to get it); ``FileNotFoundError`` for a missing HDF5 file.
+        ValueError: a damaged file, or an HDF5 file outside the paper's list without
+            ``spec.env_id``.
+    """
+    kind = dataset_kind(spec.task)
     with minari_root(spec.local_root):
-        return load_dataset(spec.task, source=spec.data_source)
+        if kind == "paper":
+            return load_dataset(spec.task, source=spec.data_source)
+        if kind == "minari":
+            return load_minari(spec.task)
+    entry = paper_entry(spec.task)
+    if entry is not None:  # a paper dataset's D4RL file, wherever it lies
+        width_obs, width_act = entry.d4rl_widths
+        return load_d4rl_hdf5(
+            spec.task,
+            name=entry.name,
+            max_episode_steps=entry.max_episode_steps,
+            observation_dim=width_obs,
+            action_dim=width_act,
+            environment=f"D4RL's environment for {entry.name}",
+            env_id=entry.env_id,
+            ref_min_score=entry.ref_min_score,
+            ref_max_score=entry.ref_max_score,
+        )
+    if spec.env_id is None:
+        raise ValueError(
+            f"RunSpec.env_id: the HDF5 file {spec.task} is not one of the paper's D4RL files, so "
+            "it names no evaluation environment; give its Gymnasium id (edp-train --run.env-id "
+            "Hopper-v5)"
+        )
+    return load_d4rl_hdf5(spec.task, env_id=spec.env_id)
 
 
 @dataclass(frozen=True)
@@ -106,5 +145,6 @@ def prepare_training_data(dataset: TransitionDataset, spec: RunSpec) -> Training
         if not torch.equal(bounds, torch.tensor([[-1.0], [1.0]]).expand_as(bounds)):
             dataset = rescale_actions(dataset)
             rescaled = True
-    pre = official_preprocessing(dataset, data_domain_of(spec.task), spec.agent.family)
+    domain = dataset_domain(spec.task, spec.domain)
+    pre = official_preprocessing(dataset, domain, spec.agent.family)
     return TrainingData(pre.dataset, rescaled, pre.observation_transform)

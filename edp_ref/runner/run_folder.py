@@ -2,13 +2,17 @@
 
 A run folder holds
 
-* ``spec.json``: the run's configuration (:class:`~edp_ref.runner.spec.RunSpec`);
+* ``config.json``: the run's resolved configuration: the :class:`~edp_ref.runner.spec.RunSpec`
+  and the algorithm config it trains with
+  (:func:`~edp_ref.runner.run_config.configuration_document`);
 * ``evaluations.jsonl`` and ``evaluations.csv``: one line per evaluation (step, returns, RAT,
   OMS), rewritten atomically after each checkpoint;
 * ``checkpoint.safetensors``: the training state, generator states and the evaluation log,
   sealed by one checksum (:mod:`edp_ref.runner.checkpoint`); the authority for everything else;
 * ``data.json``: where the dataset came from; ``result.json`` once the run is complete;
-* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7).
+* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7);
+* ``run.log`` (what happened, appended) and ``tensorboard/`` (event files), written by
+  :mod:`edp_ref.runner.monitoring`; they are not checked (a log may hold a killed attempt).
 
 Every write is atomic (:mod:`edp_ref.atomic_files`). When a run starts, the temporary files a
 killed writer left (``.<name>.tmp-<pid>``) are removed, and every file it reads is checked: the
@@ -22,13 +26,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edp_ref.atomic_files import atomic_write_text, remove_stale_temporaries
 from edp_ref.runner.checkpoint import LoadedCheckpoint, load_checkpoint
+from edp_ref.runner.config_json import config_diff
 from edp_ref.runner.errors import RunFolderError, RunMismatchError, read_json_file
 from edp_ref.runner.metrics import (
     EvaluationRecord,
@@ -39,35 +44,58 @@ from edp_ref.runner.spec import RunResult, RunSpec, evaluation_epochs
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "CONFIG_FILE",
     "FinishedRun",
     "check_logs",
     "evaluation_log_problem",
     "load_finished_run",
     "open_run_folder",
+    "read_configuration_document",
     "records_from_json",
     "write_logs",
     "write_result",
 ]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+CONFIG_FILE = "config.json"
 _LOGS = ("evaluations.jsonl", "evaluations.csv")
 
 
-def open_run_folder(run_dir: Path, spec: RunSpec) -> None:
+def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
     """Create ``run_dir`` if needed, remove the temporary files of killed writers, and check
-    ``spec.json`` against ``spec`` (writing it if absent).
+    ``config.json`` against ``document`` (writing it if absent).
 
     Raises:
-        RunMismatchError: the folder holds another configuration.
-        RunFolderError: ``spec.json`` is damaged.
+        RunMismatchError: the folder holds another configuration (the differing fields named).
+        RunFolderError: ``config.json`` is damaged.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(run_dir)
     remove_stale_temporaries(run_dir / "sweeps")
-    path = run_dir / "spec.json"
+    path = run_dir / CONFIG_FILE
+    wanted = json.loads(json.dumps(dict(document)))
     if not path.exists():
-        atomic_write_text(path, json.dumps(spec.to_json(), indent=2, sort_keys=True))
+        atomic_write_text(path, json.dumps(wanted, indent=2, sort_keys=True))
         return
+    stored = read_configuration_document(run_dir)
+    if stored != wanted:
+        diffs = config_diff(stored, wanted)
+        raise RunMismatchError(
+            f"run folder {run_dir} holds a run with another configuration ("
+            + "; ".join(diffs)
+            + "); use another output folder or delete this run folder"
+        )
+
+
+def read_configuration_document(run_dir: Path) -> dict[str, Any]:
+    """The JSON object in ``<run_dir>/config.json``; :class:`RunFolderError` naming the file when
+    it is missing or damaged."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        raise RunFolderError(
+            f"{path} is missing: {run_dir} is not a run folder of this edp_ref version (a run "
+            "folder holds config.json, checkpoint.safetensors and the evaluation logs)"
+        )
     remedy = (
         "delete it to have it rewritten from the configuration asked for (the checkpoint still "
         "checks its own copy of the configuration)"
@@ -77,17 +105,9 @@ def open_run_folder(run_dir: Path, spec: RunSpec) -> None:
         raise RunFolderError(
             f"{path} is damaged: expected a JSON object, got {type(stored).__name__}; {remedy}"
         )
-    if stored != spec.to_json():
-        diffs = sorted(
-            f"{k}: stored {stored.get(k)!r} vs asked {spec.to_json().get(k)!r}"
-            for k in set(stored) | set(spec.to_json())
-            if stored.get(k) != spec.to_json().get(k)
-        )
-        raise RunMismatchError(
-            f"run folder {run_dir} holds a run with another configuration ("
-            + "; ".join(diffs)
-            + "); use another output folder or delete this run folder"
-        )
+    if not isinstance(stored.get("run"), dict) or not isinstance(stored.get("algorithm"), dict):
+        raise RunFolderError(f"{path} is damaged: it lacks its 'run' or 'algorithm' part; {remedy}")
+    return stored
 
 
 # ------------------------------------------------------------------------------------------
@@ -215,9 +235,12 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def load_finished_run(spec: RunSpec, run_dir: Path) -> FinishedRun:
+def load_finished_run(
+    spec: RunSpec, run_dir: Path, document: Mapping[str, Any] | None = None
+) -> FinishedRun:
     """Read a finished run's ``result.json`` and check it against the checkpoint: the same
     configuration, a checkpoint at the last epoch, the same evaluation records, logs that agree.
+    ``document`` is the run's configuration document (None: the one in ``config.json``).
 
     Raises:
         RunMismatchError: ``result.json`` belongs to another configuration.
@@ -234,7 +257,9 @@ def load_finished_run(spec: RunSpec, run_dir: Path) -> FinishedRun:
             f"{path} cannot be checked: {ckpt_path} is missing; restore the checkpoint, or delete "
             f"the run folder {run_dir} to train the run again"
         )
-    ckpt = load_checkpoint(ckpt_path, spec.to_json())
+    if document is None:
+        document = read_configuration_document(run_dir)
+    ckpt = load_checkpoint(ckpt_path, document)
     remedy = (
         "delete result.json: the next start of the run rewrites it from the checkpoint without "
         "training again"
@@ -243,7 +268,7 @@ def load_finished_run(spec: RunSpec, run_dir: Path) -> FinishedRun:
         sealed = records_from_json(ckpt.records, f"checkpoint {ckpt_path}")
     except ValueError as exc:
         raise RunFolderError(f"{exc}; delete the run folder {run_dir} to train again") from exc
-    if ckpt.epoch != spec.epochs or len(sealed) != len(
+    if ckpt.step != spec.total_steps or len(sealed) != len(
         evaluation_epochs(spec.epochs, spec.eval_every)
     ):
         raise RunFolderError(

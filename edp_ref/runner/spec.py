@@ -1,7 +1,11 @@
 """The schema of a training run: what to train and how to evaluate it (Sec. 5, App. C.4).
 
-* :class:`RunSpec`: one (task, algorithm, policy class, seed) run with the paper's protocol
+* :class:`RunSpec`: one (dataset, algorithm, config, seed) run with the paper's protocol
   (Table 3: epochs x 1000 iterations, batch 256; evaluation every 10 epochs with 10 episodes).
+  The agent is a column of the paper's tables (``algorithm="td3", policy="edp"``: Table 3's
+  per-domain preset) or any registered algorithm (``algorithm="edp_td3"``, ``policy=None``)
+  with an explicit config; the dataset a paper name, a D4RL HDF5 file or a Minari id
+  (:mod:`edp_ref.runner.dataset_ref`).
 * :class:`RunResult`: a finished run (its ``result.json``).
 * :func:`evaluation_epochs`: the epochs after which a run evaluates.
 
@@ -18,15 +22,27 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, no_type_check
 
+import torch
+
+from edp_ref.algorithms import REGISTRY, AlgorithmConfig
 from edp_ref.config_checks import check_choice, check_int, check_real, check_text
-from edp_ref.data import resolve
-from edp_ref.runner.agents import AgentSpec, agent_spec
+from edp_ref.runner.agents import AgentSpec, agent_spec, registered_agent
+from edp_ref.runner.config_json import config_from_json, config_to_json
+from edp_ref.runner.dataset_ref import (
+    DOMAIN_CHOICES,
+    dataset_domain,
+    dataset_kind,
+    dataset_slug,
+    paper_entry,
+)
 from edp_ref.runner.errors import RunFolderError, read_json_file
 from edp_ref.runner.metrics import EvaluationRecord
 
 __all__ = [
+    "COMPILE_CHOICES",
     "DATA_SOURCES",
     "MAX_SEED",
+    "CompileChoice",
     "DataSourceKind",
     "RunResult",
     "RunSpec",
@@ -34,6 +50,9 @@ __all__ = [
 ]
 
 DataSourceKind = Literal["auto", "d4rl", "minari", "local"]
+CompileChoice = Literal["auto", "on", "off"]
+#: The values of :attr:`RunSpec.compile`.
+COMPILE_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 #: The values of :attr:`RunSpec.data_source`.
 DATA_SOURCES: tuple[str, ...] = ("auto", "d4rl", "minari", "local")
 #: The largest seed a run accepts (seeds are unsigned 32-bit numbers, as in NumPy).
@@ -75,8 +94,11 @@ class RunSpec:
     """One training run: what to train, on what data, for how long, and how to evaluate it.
 
     Attributes:
-        task: the paper's dataset name (``hopper-medium-v2``).
-        algorithm, policy: the agent (:data:`edp_ref.runner.agents.AGENTS`).
+        task: the dataset: a paper dataset name (``hopper-medium-v2``), a D4RL HDF5 file or a
+            Minari dataset id (:mod:`edp_ref.runner.dataset_ref`).
+        algorithm, policy: a paper agent (:data:`edp_ref.runner.agents.AGENTS`, e.g. ``td3`` /
+            ``edp``), or, with ``policy=None``, a registered algorithm
+            (:data:`edp_ref.algorithms.REGISTRY`, e.g. ``edp_td3``).
         seed: the run's seed (initialisation, minibatches, update randomness, evaluation), in
             [0, 2**32 - 1].
         epochs: training epochs (paper: 2000 locomotion, 1000 otherwise).
@@ -86,16 +108,27 @@ class RunSpec:
         eval_episodes: episodes per evaluation (official: 10).
         eas_candidates: N of EAS (paper: 10; official code: 50).
         eval_envs: vector environments an evaluation runs at once (at most ``eval_episodes``).
-        data_source: where the dataset comes from: ``d4rl``, ``minari``, ``local`` or ``auto``.
-        local_root: ``$MINARI_DATASETS_PATH`` that holds the locally generated dataset (None: the
-            default Minari folder).
-        hidden: network width (None: the paper's 256; smaller only for smoke runs).
-        grad_clip: ``paper`` (Table 3: 5) or ``official`` (per-task).
+        data_source: where a paper dataset comes from: ``d4rl``, ``minari``, ``local`` or
+            ``auto`` (other datasets: ``auto``).
+        local_root: ``$MINARI_DATASETS_PATH`` that holds the locally generated or Minari dataset
+            (None: the default Minari folder).
+        hidden: network width of the preset config (None: the paper's 256; smoke runs).
+        grad_clip: gradient clip of the preset config: ``paper`` (Table 3: 5) or ``official``
+            (per paper task).
+        config: the algorithm's config (None: the agent's defaults with Table 3's preset for the
+            dataset's domain, :func:`edp_ref.runner.run_config.resolve_config`).
+        env_id: Gymnasium id of the evaluation environment, for HDF5 files outside the paper's
+            list (whose files do not name one).
+        domain: ``auto`` or a domain (Table 3's preset, official preprocessing) for datasets
+            outside the paper's list.
+        compile: ``auto``, ``on`` or ``off``: whether the update runs under torch.compile
+            (:func:`edp_ref.runner.run_config.compile_decision` states the rule).
+        device: where the networks and the dataset live (``cpu``, ``cuda``, ``cuda:1``).
     """
 
     task: str
     algorithm: str
-    policy: str
+    policy: str | None = None
     seed: int = 0
     epochs: int = 2000
     iterations_per_epoch: int = 1000
@@ -108,18 +141,32 @@ class RunSpec:
     local_root: str | None = None
     hidden: int | None = None
     grad_clip: Literal["paper", "official"] = "paper"
+    config: AlgorithmConfig | None = None
+    env_id: str | None = None
+    domain: str = "auto"
+    compile: CompileChoice = "auto"
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name in ("task", "algorithm", "policy"):
+        for name in ("task", "algorithm"):
             check_text(f"RunSpec.{name}", getattr(self, name))
+        check_text("RunSpec.policy", self.policy, optional=True)
         try:
-            resolve(self.task)  # names the unknown task and lists the known ones
+            kind = dataset_kind(self.task)  # names the unknown task and the accepted forms
         except ValueError as exc:
             raise ValueError(f"RunSpec.task: {exc}") from None
-        try:
-            agent_spec(self.algorithm, self.policy)  # names the unknown agent
-        except ValueError as exc:
-            raise ValueError(f"RunSpec.algorithm / RunSpec.policy: {exc}") from None
+        if self.policy is None:
+            if self.algorithm not in REGISTRY:
+                raise ValueError(
+                    f"RunSpec.algorithm: unknown algorithm {self.algorithm!r}; registered "
+                    f"algorithms: {', '.join(REGISTRY)} (or a paper agent such as td3 with "
+                    "RunSpec.policy edp)"
+                )
+        else:
+            try:
+                agent_spec(self.algorithm, self.policy)  # names the unknown agent
+            except ValueError as exc:
+                raise ValueError(f"RunSpec.algorithm / RunSpec.policy: {exc}") from None
         check_int("RunSpec.seed", self.seed, 0, MAX_SEED)
         for name in (
             "epochs",
@@ -132,12 +179,67 @@ class RunSpec:
         ):
             check_int(f"RunSpec.{name}", getattr(self, name), 1)
         check_choice("RunSpec.data_source", self.data_source, DATA_SOURCES)
+        if kind != "paper" and self.data_source != "auto":
+            raise ValueError(
+                f"RunSpec.data_source must be 'auto' for {self.task!r} (a {kind} dataset); it "
+                "picks among the sources of the paper's datasets only"
+            )
         check_text("RunSpec.local_root", self.local_root, optional=True)
         check_int("RunSpec.hidden", self.hidden, 1, optional=True)
         check_choice("RunSpec.grad_clip", self.grad_clip, ("paper", "official"))
+        self._check_config()
+        check_text("RunSpec.env_id", self.env_id, optional=True)
+        if self.env_id is not None and (kind != "hdf5" or paper_entry(self.task) is not None):
+            raise ValueError(
+                f"RunSpec.env_id applies to HDF5 files outside the paper's list only; "
+                f"{self.task!r} names its own evaluation environment"
+            )
+        check_choice("RunSpec.domain", self.domain, DOMAIN_CHOICES)
+        try:
+            dataset_domain(self.task, self.domain)
+        except ValueError as exc:
+            raise ValueError(f"RunSpec.domain: {exc}") from None
+        check_choice("RunSpec.compile", self.compile, COMPILE_CHOICES)
+        check_text("RunSpec.device", self.device)
+        try:
+            torch.device(self.device)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"RunSpec.device must name a torch device (cpu, cuda, cuda:1), got "
+                f"{self.device!r}: {exc}"
+            ) from None
+
+    def _check_config(self) -> None:
+        if self.config is None:
+            if self.grad_clip == "official" and paper_entry(self.task) is None:
+                raise ValueError(
+                    "RunSpec.grad_clip 'official' needs a dataset of the paper (the official "
+                    f"per-task clip); {self.task!r} is not one"
+                )
+            return
+        expected = self.agent.spec.config_class
+        if not isinstance(self.config, expected):
+            raise TypeError(
+                f"RunSpec.config must be a {expected.__name__} (the config of "
+                f"{self.agent.registered}), got {type(self.config).__name__}"
+            )
+        if self.hidden is not None or self.grad_clip != "paper":
+            raise ValueError(
+                "RunSpec.hidden and RunSpec.grad_clip shape the preset config only; with an "
+                "explicit RunSpec.config set config.network.hidden and "
+                "config.optimizer.max_grad_norm instead"
+            )
+        chosen = {"on": True, "off": False}.get(self.compile)
+        if chosen is not None and self.config.compile is not None and self.config.compile != chosen:
+            raise ValueError(
+                f"RunSpec.compile {self.compile!r} contradicts RunSpec.config.compile "
+                f"{self.config.compile!r}; set one of them"
+            )
 
     @property
     def agent(self) -> AgentSpec:
+        if self.policy is None:
+            return registered_agent(self.algorithm)
         return agent_spec(self.algorithm, self.policy)
 
     @property
@@ -146,16 +248,26 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        """``<task>/<algorithm>-<policy>/seed<k>``: the run's folder below a grid's root."""
-        return f"{self.task}/{self.algorithm}-{self.policy}/seed{self.seed}"
+        """``<dataset>/<algorithm>[-<policy>]/seed<k>``: the run's folder below a grid's root."""
+        agent = self.algorithm if self.policy is None else f"{self.algorithm}-{self.policy}"
+        return f"{dataset_slug(self.task)}/{agent}/seed{self.seed}"
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["config"] = None if self.config is None else config_to_json(self.config)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunSpec:
         """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming a bad field."""
-        return cls(**_fields_from_json(cls, data, "RunSpec.from_json"))
+        values = _fields_from_json(cls, data, "RunSpec.from_json")
+        config = values.get("config")
+        if config is not None:
+            probe = cls(**{**values, "config": None, "hidden": None, "grad_clip": "paper"})
+            values["config"] = config_from_json(
+                probe.agent.spec.config_class, config, "RunSpec.config"
+            )
+        return cls(**values)
 
 
 def evaluation_epochs(epochs: int, eval_every: int) -> list[int]:

@@ -1,0 +1,102 @@
+"""Packaging: the core dependencies, the extras, the console scripts, and PEP 561 typing (a strict
+type checker of a consumer script sees edp_ref's types). The clean-environment install itself
+is checked by ``scripts/check_core_install`` (in .ci/run: it takes minutes)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PROJECT = PYPROJECT["project"]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0]
+
+
+def test_core_dependencies_are_torch_numpy_jaxtyping_beartype_with_lower_bounds() -> None:
+    core = PROJECT["dependencies"]
+    assert sorted(_name(r) for r in core) == ["beartype", "jaxtyping", "numpy", "torch"]
+    torch_requirement = next(r for r in core if _name(r) == "torch")
+    assert torch_requirement == "torch>=2.4"  # a minimum (verified with 2.4.0), never a pin
+    assert not any("==" in r for r in core)
+
+
+def test_extras() -> None:
+    extras = {k: sorted(_name(r) for r in v) for k, v in PROJECT["optional-dependencies"].items()}
+    assert extras["train"] == sorted(
+        [
+            "gymnasium",
+            "mujoco",
+            "minari",
+            "h5py",
+            "tqdm",
+            "matplotlib",
+            "safetensors",
+            "tensorboard",
+            "tyro",
+        ]
+    )
+    assert extras["test"] == sorted(["pytest", "hypothesis", "scipy", "mypy", "ruff"])
+    assert {"peers", "ray", "wandb"} <= set(extras)
+    assert "gymnasium[mujoco]>=1.0" in PROJECT["optional-dependencies"]["train"]
+
+
+@pytest.mark.parametrize("script", sorted(PROJECT["scripts"]))
+def test_console_scripts_point_at_functions(script: str) -> None:
+    module_name, _, attribute = PROJECT["scripts"][script].partition(":")
+    assert callable(getattr(importlib.import_module(module_name), attribute))
+
+
+def test_console_script_names() -> None:
+    assert set(PROJECT["scripts"]) == {
+        "edp-train",
+        "edp-reproduce",
+        "edp-benchmark",
+        "edp-datasets",
+        "edp-golden",
+    }
+
+
+def test_py_typed_is_package_data() -> None:
+    assert (ROOT / "edp_ref" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["edp_ref"]
+
+
+CONSUMER = """\
+import edp_ref
+
+schedule = edp_ref.make_schedule("linear", 1000)
+steps: str = schedule.num_steps  # deliberate: an int
+policy, config = edp_ref.load_policy("runs/train/x")
+width: str = policy.action_dim  # deliberate: an int
+"""
+
+
+def test_strict_type_checker_of_a_consumer_sees_edp_refs_types(tmp_path: Path) -> None:
+    """mypy --strict on a script that uses edp_ref as an installed package (found on the path,
+    not as a source tree): without the py.typed marker mypy would skip edp_ref ("missing library
+    stubs or py.typed marker") and both deliberate errors would pass unnoticed."""
+    (tmp_path / "consumer.py").write_text(CONSUMER)
+    cache = ROOT / ".mypy_cache" / "consumer-check"  # git-ignored; warm on a second run
+    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "consumer.py"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "py.typed marker" not in out and "import-untyped" not in out, out
+    expected = (
+        'Incompatible types in assignment (expression has type "int", variable has type "str")'
+    )
+    assert f"consumer.py:4: error: {expected}" in out, out
+    assert f"consumer.py:6: error: {expected}" in out, out
+    assert "Found 2 errors in 1 file" in out, out

@@ -1,0 +1,257 @@
+"""``edp-train``: generated options and help, usage errors before any work, a run end to end
+(config.json, TensorBoard, run.log), resume, --eval-only and the three-line policy example."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import edp_ref
+from edp_ref import algorithms as A
+from edp_ref.generation import generate, small_preset
+from edp_ref.runner import RunSpec, minari_root
+from edp_ref.runner.monitoring import Monitoring, RunMonitor
+from edp_ref.runner.run_config import configuration_document, resolve_config
+from edp_ref.runner.train_cli import RunOptions, main, parse
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tyro's messages are boxed to the terminal width: no wrapping inside option names."""
+    monkeypatch.setenv("COLUMNS", "400")
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``$MINARI_DATASETS_PATH`` with edp_ref/hopper/medium-v0 of 500 transitions."""
+    base = tmp_path_factory.mktemp("cli-data")
+    root = str(base / "minari")
+    cfg = dataclasses.replace(small_preset("hopper"), kinds=("medium",))
+    with minari_root(root):
+        generate(cfg, str(base / "work"), progress=False)
+    return root
+
+
+def _tiny(root: str) -> list[str]:
+    """A tiny run's options: width 16, 2 epochs of 20 updates, 2 episodes per evaluation."""
+    return [
+        "--run.data-source", "local", "--run.local-root", root, "--config.network.hidden", "16",
+        "--run.epochs", "2", "--run.iterations-per-epoch", "20", "--run.batch-size", "32",
+        "--run.eval-every", "1", "--run.eval-episodes", "2", "--run.eval-envs", "2",
+        "--run.eas-candidates", "3", "--threads", "1", "--no-progress", "--log-every", "10",
+    ]  # fmt: skip
+
+
+def test_run_options_cover_every_field_of_the_run_spec() -> None:
+    # RunSpec's fields not under --run.*: the dataset and algorithm (top level), the config
+    # (--config.*), and hidden / grad_clip, which shape the preset config (--config.network.hidden,
+    # --grad-clip).
+    elsewhere = {"task", "algorithm", "policy", "config", "hidden", "grad_clip"}
+    spec_fields = {f.name for f in dataclasses.fields(RunSpec)} - elsewhere
+    assert spec_fields == {f.name for f in dataclasses.fields(RunOptions)}
+    defaults = RunSpec("hopper-medium-v2", "edp_td3")
+    for f in dataclasses.fields(RunOptions):
+        assert f.default == getattr(defaults, f.name), f.name
+
+
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as caught:
+        parse([*argv, "--help"])
+    assert caught.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_shows_each_field_with_type_default_and_comment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # one column of option groups
+    text = _help(capsys)
+    # A config field: type, default, and the comment above it in edp_ref/algorithms/config.py.
+    gap = r"[\s│]+"  # newlines, indentation and the box's border
+    assert re.search(
+        rf"--config\.optimizer\.learning-rate FLOAT{gap}Adam step size for every", text
+    )
+    assert "(default: 0.0003)" in text and "--config.diffusion.num-steps INT" in text
+    assert re.search(rf"--run\.epochs INT{gap}Training epochs \(Table 3: 2000 locomotion", text)
+    assert "--run.compile {auto,on,off}" in text and "--wandb, --no-wandb" in text
+    # The defaults follow --dataset's domain (Table 3) and --algorithm's config class.
+    adroit = _help(capsys, "--dataset", "pen-human-v1", "--algorithm", "edp_iql")
+    assert re.search(rf"--run\.epochs INT{gap}Training epochs[^\n]*\(default: 1000\)", adroit)
+    assert re.search(rf"learning-rate FLOAT{gap}Adam step[^\n]*\(default: 3e-05\)", adroit)
+    assert "--config.expectile FLOAT" in adroit and "--config.alpha " not in adroit
+
+
+def _usage(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as caught:
+        parse(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+#: A Minari dataset present in the scratch folder {data}.
+MINARI = ["--dataset", "mujoco/hopper/medium-v0", "--run.local-root", "{data}"]
+#: (arguments, words of the message naming the argument). Paths: {tmp} is a scratch folder,
+#: {run} a run folder of another configuration.
+USAGE_CASES: list[tuple[list[str], str]] = [
+    (["--algorithm", "edp_td4"], r"invalid choice 'edp_td4' for argument '--algorithm'"),
+    (["--dataset", "hopper-mediun-v2"],
+     r"argument --dataset: unknown dataset name 'hopper-mediun-v2'"),
+    (["--dataset", "{tmp}/none.hdf5"],
+     r"argument --dataset: the HDF5 file .*none\.hdf5 does not exist"),
+    (["--dataset", "mujoco/nothing/here-v0", "--run.local-root", "{tmp}"],
+     r"argument --dataset: the Minari dataset mujoco/nothing/here-v0 is not in .*minari download"),
+    (["--dataset", "{tmp}/mine.hdf5"],
+     r"argument --run.env-id: the HDF5 file .*mine\.hdf5 is not one"),
+    (["--dataset", "{tmp}/mine.hdf5", "--run.env-id", "Hopper-v5"],
+     r"argument --run\.domain: RunSpec\.domain: cannot tell the domain of dataset"),
+    (["--config.optimizer.learning-rate", "abc"],
+     r"--config\.optimizer\.learning-rate: could not convert"),
+    (["--config.optimizer.learning-rate", "-1"],
+     r"config\.optimizer: OptimizerConfig\.learning_rate must be > 0"),
+    (["--config.diffusion.num-steps", "0"],
+     r"config\.diffusion: DiffusionConfig\.num_steps must be > 0"),
+    (["--config.q-head", "q3"], r"invalid choice 'q3' for argument '--config\.q-head'"),
+    (["--run.epochs", "0"], r"argument --run\.epochs: RunSpec\.epochs must be an int >= 1, got 0"),
+    (["--run.seed", "-1"],
+     r"argument --run\.seed: RunSpec\.seed must be an int in \[0, 4294967295\]"),
+    (["--run.eval-every", "two"], r"--run\.eval-every: invalid literal for int|--run\.eval-every"),
+    (["--run.compile", "maybe"], r"invalid choice 'maybe' for argument '--run\.compile'"),
+    (["--run.device", "tpu:x"],
+     r"argument --run\.device: RunSpec\.device must name a torch device"),
+    (["--run.data-source", "d4rl", *MINARI],
+     r"argument --run\.data-source: RunSpec\.data_source must be 'auto' for 'mujoco/hopper/"),
+    (["--run.domain", "kitchen"],
+     r"argument --run\.domain: .*'hopper-medium-v2' is a locomotion dataset"),
+    (["--grad-clip", "official", *MINARI],
+     r"argument --grad-clip: RunSpec\.grad_clip 'official' needs a dataset of the paper"),
+    (["--log-every", "0"],
+     r"argument --log-every: Monitoring\.log_every must be an int >= 1, got 0"),
+    (["--checkpoint-minutes", "-1"],
+     r"argument --checkpoint-minutes: Monitoring\.checkpoint_minutes"),
+    (["--threads", "0"], r"argument --threads: expected an integer >= 1, got 0"),
+    (["--out", "{tmp}/afile"], r"argument --out: .*afile is a file, not a run folder"),
+    (["--resume", "{tmp}/nothing"], r"argument --resume: .*config\.json is missing"),
+    (["--eval-only", "{tmp}/nothing"], r"argument --eval-only: .*config\.json is missing"),
+    (["--resume", "{tmp}", "--eval-only", "{tmp}"],
+     r"argument --eval-only: not allowed with argument --resume"),
+    (["--resume", "{run}", "--run.epochs", "3"],
+     r"argument --resume: .*--run\.epochs cannot change it"),
+    (["--eval-only", "{run}", "--episodes", "0"], r"argument --episodes: expected an integer >= 1"),
+    (["--out", "{run}"],
+     r"argument --out: .* holds a run with another configuration \(.*run\.epochs: stored 1 vs "
+     r"asked 2000"),
+    (["--bogus", "3"], r"Unrecognized options: --bogus"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arguments", "words"), USAGE_CASES)
+def test_command_line_mistakes_are_usage_errors_naming_the_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], words: str
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "mine.hdf5").write_bytes(b"")
+    data = tmp_path / "data"
+    (data / "mujoco" / "hopper" / "medium-v0" / "data").mkdir(parents=True)
+    run = tmp_path / "run"  # a run folder of another configuration (1 epoch)
+    run.mkdir()
+    spec = RunSpec("hopper-medium-v2", "edp_td3", epochs=1)
+    document = configuration_document(spec, resolve_config(spec))
+    (run / "config.json").write_text(json.dumps(document))
+    argv = [a.format(tmp=tmp_path, data=data, run=run) for a in arguments]
+    err = _usage(capsys, argv)
+    assert re.search(words, err), err
+
+
+def test_train_resume_eval_only_and_the_three_line_policy_example(
+    tiny_root: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "run"
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: said, not a crash
+    argv = ["--algorithm", "edp_td3", "--dataset", "hopper-medium-v2", *_tiny(tiny_root)]
+    argv += ["--config.optimizer.learning-rate", "1e-4", "--out", str(out), "--wandb"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Weights & Biases is not installed (pip install wandb)" in captured.err
+    assert "final RAT" in captured.out and "tensorboard --logdir" in captured.out
+    # The resolved configuration next to the run: the override and the preset.
+    document = json.loads((out / "config.json").read_text())
+    config = document["algorithm"]["config"]
+    assert config["optimizer"]["learning_rate"] == 1e-4 and config["network"]["hidden"] == 16
+    assert config["compile"] is False and document["run"]["epochs"] == 2
+    log = (out / "run.log").read_text()
+    assert "updates run eagerly (auto: 40 updates < 5000 on the CPU)" in log
+    assert "Weights & Biases is not installed" in log and "finished: final RAT" in log
+    # TensorBoard: losses averaged per 10-update window, speed, evaluations.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"eval/score", "eval/rat", "eval/oms", "eval/return_mean"} <= tags
+    losses = {t for t in tags if t.startswith("train/")} - {"train/updates_per_second"}
+    assert "train/updates_per_second" in tags and losses, tags
+    assert [e.step for e in events.Scalars("eval/score")] == [0, 20, 40]
+    assert [e.step for e in events.Scalars("train/updates_per_second")] == [10, 20, 30, 40]
+    # --resume of a finished run reuses it; --eval-only evaluates its policy.
+    assert main(["--resume", str(out), "--no-progress", "--no-tensorboard"]) == 0
+    assert "final RAT" in capsys.readouterr().out
+    assert main(["--eval-only", str(out), "--episodes", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["env_id"] == "Hopper-v5" and summary["episodes"] == 2 and summary["step"] == 40
+    assert np.isfinite(summary["return_mean"]) and summary["normalized_mean"] is not None
+    # The README's three-line example, in a Gymnasium environment.
+    policy, config = edp_ref.load_policy(out)
+    env = gym.make(policy.env_id or "Hopper-v5")
+    action = policy(env.reset(seed=0)[0])
+    assert isinstance(config, A.EDPTD3Config) and config.optimizer.learning_rate == 1e-4
+    assert action.shape == env.action_space.shape and isinstance(action, np.ndarray)
+    assert np.all(action >= env.action_space.low) and np.all(action <= env.action_space.high)
+    batch = policy(torch.zeros(4, policy.observation_dim))
+    assert isinstance(batch, torch.Tensor) and batch.shape == (4, policy.action_dim)
+    policy.reset(7)
+    first = policy(np.zeros(policy.observation_dim))
+    policy.reset(7)
+    assert np.array_equal(first, policy(np.zeros(policy.observation_dim)))  # seeded draws
+    with pytest.raises(ValueError, match=r"observations must have shape \[11\] or \[B, 11\]"):
+        policy(np.zeros(5))
+
+
+def test_wandb_receives_the_same_scalars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, Any]] = []
+
+    class FakeRun:
+        def log(self, values: dict[str, float], step: int) -> None:
+            calls.append(("log", (values, step)))
+
+        def finish(self) -> None:
+            calls.append(("finish", None))
+
+    class FakeWandb:
+        @staticmethod
+        def init(**kwargs: Any) -> FakeRun:
+            calls.append(("init", kwargs))
+            return FakeRun()
+
+    monkeypatch.setitem(sys.modules, "wandb", FakeWandb)
+    monitor = RunMonitor(
+        tmp_path, "a/run", {"run": {}}, Monitoring(wandb=True, tensorboard=False), resume_step=None
+    )
+    monitor.scalars({"eval/score": 1.5, "eval/normalized_mean": None}, 20)
+    monitor.close()
+    assert calls[0][0] == "init" and calls[0][1]["resume"] == "allow"
+    assert calls[0][1]["config"] == {"run": {}} and calls[0][1]["project"] == "edp_ref"
+    assert calls[1] == ("log", ({"eval/score": 1.5}, 20)) and calls[2] == ("finish", None)
