@@ -18,6 +18,7 @@ from edp_ref import (
     make_schedule,
 )
 from edp_ref.compilation import compile_function
+from edp_ref.core.dpm_solver import clip_index
 from tests.official_dpm_solver import official_dpm_solver
 
 
@@ -116,6 +117,39 @@ def test_eps_clipping_uses_alpha_bar_at_floor_of_model_time() -> None:
     assert u.clip_recipm1[1] == pytest.approx(math.sqrt(1 / float(schedule.alpha_bars[idx]) - 1))
 
 
+def test_clip_indices_are_exact_arithmetic_floors_at_k1000() -> None:
+    """K = 1000, DPM-Solver-15 to t_end 1e-3: model times 999 - 66.6 j. 666 (float64:
+    665.9999999999999) and 333 are integers in exact arithmetic and index their own alpha_bar,
+    as the official EDP code run in float64 does (its float32 run takes 665 and 332: SPEC.md
+    section 4, pinned against the official code by scripts/crosscheck_official.py)."""
+    schedule = make_schedule("linear", 1000)
+    plan = dpm_solver_plan(schedule, 15, 3, 1e-3)
+    indices = [i for u in plan.updates for i in u.clip_indices]
+    exact = [999 + (-666 * j) // 10 for j in range(15)]  # floor(999 - 66.6 j), exactly
+    assert indices == exact
+    assert 666 in indices and 333 in indices
+    where = indices.index(666)
+    assert plan.model_times[where] != 666.0  # float64 misses it: the snap is what decides
+    assert plan.updates[where // 3].clip_recip[where % 3] == pytest.approx(
+        1 / math.sqrt(float(schedule.alpha_bars[666])), rel=1e-15
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_time", "expected"),
+    [
+        (665.9999999999999, 666),
+        (666.0000000000001, 666),
+        (665.99, 665),
+        (932.4, 932),
+        (-0.3, 0),
+        (1000.2, 999),
+    ],
+)
+def test_clip_index_table(model_time: float, expected: int) -> None:
+    assert clip_index(model_time, 1000) == expected
+
+
 def test_ddpm_step_hand_value() -> None:
     s = Schedule.from_betas(torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64))
     a_k = torch.tensor([[0.4, -0.3]], dtype=torch.float64)
@@ -143,7 +177,12 @@ def test_ddpm_step_hand_value() -> None:
 
 # Golden numbers: full sampling loops with an analytic eps_fn and deterministic noise, computed
 # with edp_ref 0.1.0 (float64). They pin the loop order, the noise indexing and the clipping.
-GOLDEN_DPM = [[-0.4128720107635229, 0.9650379608886682], [-1.0046548503160968, -1.006646563920911]]
+# GOLDEN_DPM recomputed when the clip index at model time 666 became the exact-arithmetic 666
+# (was 665 by float64 round-off; see test_clip_indices_are_exact_arithmetic_floors_at_k1000).
+GOLDEN_DPM = [
+    [-0.41193146516870843, 0.9636255674373466],
+    [-1.004645219071281, -1.0066371946010209],
+]
 GOLDEN_DDPM = [[0.2039053925535812, -0.5457892917157955], [-1.0, -0.4969109788437872]]
 
 

@@ -26,6 +26,7 @@ from edp_ref.validation import check_finite
 __all__ = [
     "DPMSolverPlan",
     "DPMSolverStep",
+    "clip_index",
     "continuous_log_alpha",
     "continuous_time_of_lambda",
     "dpm_solver_orders",
@@ -118,6 +119,7 @@ class DPMSolverStep:
     t_end: float
     eval_times: tuple[float, ...]
     model_times: tuple[float, ...]
+    clip_indices: tuple[int, ...]
     clip_recip: tuple[float, ...]
     clip_recipm1: tuple[float, ...]
     inner_x: tuple[float, ...]
@@ -144,6 +146,29 @@ class DPMSolverPlan:
     def model_times(self) -> tuple[float, ...]:
         """The model-time indices N t - 1 of every network evaluation, in call order."""
         return tuple(m for u in self.updates for m in u.model_times)
+
+
+# A model time this close (relative) to an integer is that integer in exact arithmetic.
+_INTEGER_SNAP = 1e-9
+
+
+def clip_index(model_time: float, num_steps: int) -> int:
+    """The schedule index floor(N t - 1) whose alpha_bar bounds DPM-Solver's clipping, taken in
+    exact arithmetic and kept in [0, N - 1].
+
+    The model times of a time-uniform run are often integers in exact arithmetic (K = 1000 with
+    15 steps to t_end = 1e-3: 999 - 66.6 j, so 666 and 333), which float64 gives as
+    665.9999999999999 or 333.0: a plain floor would take 665 by round-off. A time within 1e-9
+    (relative) of an integer is taken as that integer, which is what the official EDP computes in
+    float64 (sail-sg/edp, diffusion/diffusion.py, ``dpm_sample``: ``t`` cast with
+    ``astype(int32)``); the official code in float32 takes 665 and 332 there (SPEC.md section 4).
+    """
+    nearest = round(model_time)
+    if abs(model_time - nearest) <= _INTEGER_SNAP * max(1.0, abs(model_time)):
+        index = nearest
+    else:
+        index = math.floor(model_time)
+    return min(max(index, 0), num_steps - 1)
 
 
 def _make_update(schedule: Schedule, s: float, t: float, order: int) -> DPMSolverStep:
@@ -186,7 +211,7 @@ def _make_update(schedule: Schedule, s: float, t: float, order: int) -> DPMSolve
         phi_2 = phi_1 / h - 1.0
         d_coef = -(1.0 / rs[1]) * (sig_t * phi_2)
     model_times = [N * x - 1.0 for x in eval_times]
-    clip_idx = [min(max(math.floor(m), 0), N - 1) for m in model_times]
+    clip_idx = [clip_index(m, N) for m in model_times]
     ab = schedule.alpha_bars.cpu()
     return DPMSolverStep(
         order=order,
@@ -194,6 +219,7 @@ def _make_update(schedule: Schedule, s: float, t: float, order: int) -> DPMSolve
         t_end=t,
         eval_times=tuple(eval_times),
         model_times=tuple(model_times),
+        clip_indices=tuple(clip_idx),
         clip_recip=tuple(math.sqrt(1.0 / float(ab[i])) for i in clip_idx),
         clip_recipm1=tuple(math.sqrt(1.0 / float(ab[i]) - 1.0) for i in clip_idx),
         inner_x=tuple(inner_x),

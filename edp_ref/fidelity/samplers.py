@@ -104,6 +104,11 @@ def official_dpm_from_noise(run: Any, params: Any, observations: Any, x: Any) ->
     return solver.sample(x, steps=policy.dpm_steps, t_end=policy.dpm_t_end)
 
 
+# The replica and ``dpm_sample`` are compiled as two programs whose fusions (and, under
+# --fast-compile, optimisation level) differ: a few float32 ulps, not bit equality.
+REPLICA_TOLERANCE = 2e-5
+
+
 def dpm_solver_check(
     setting: EDPSetting, root: str | os.PathLike[str] | None, tolerance: float, rows: int = 64
 ) -> list[Comparison]:
@@ -115,7 +120,7 @@ def dpm_solver_check(
     ``max(tolerance, 2 x`` the official sampler's own float32-vs-float64 difference on the same
     noise) (:func:`official_dpm_from_noise` run under x64), reported on the line. Float64 runs
     compare with ``tolerance`` itself. Float32 adds a line checking that the replica equals
-    ``dpm_sample`` exactly.
+    ``dpm_sample`` to float32 round-off (``REPLICA_TOLERANCE``).
     """
     import jax
 
@@ -149,7 +154,8 @@ def dpm_solver_check(
             f"{setting.label} sampler official dpm_sample == its replica with passed-in noise",
             {"a": replica},
             {"a": official},
-            0.0,
+            REPLICA_TOLERANCE,
+            note="two separately compiled XLA programs: float32 round-off only",
         )
     ]
     with jax_precision(True):

@@ -26,7 +26,6 @@ loss scale (x2 and x4).
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -562,7 +561,10 @@ def torch_many_updates(
     ours = _start(side, warmup, None)
     other = None
     if versus == "peer+1ulp":
-        other = copy.deepcopy(side.run)
+        # A second peer built and warmed up the same way (a peer run holds modules: no deepcopy).
+        twin = _make_side(setting, root)
+        _start(twin, warmup, None)
+        other = twin.run
         with torch.no_grad():
             for module in vars(other.agent).values():
                 if isinstance(module, torch.nn.Module):
