@@ -2,13 +2,15 @@
 
 The quick plan (:mod:`edp_ref.fidelity.crosscheck`) runs, against the peers loaded unmodified:
 one update of EDP + TD3 (K = 1000, DPM-Solver-15, small networks), EDP + CRR and EDP + IQL (small
-K) from the same state with the same batch and draws, float32 and float64; DPM-Solver, DDPM and
-EAS against the official evaluation code; the model times the official wrapper feeds; one
-update of DQL against the official Diffusion-QL and of TD3+BC and IQL against CORL; 50-update
-drift. The script runs once per module (its lines are checked by several tests); negative
-controls show that a wrong switch is caught. Peer folders come from EDP_OFFICIAL_ROOT,
-DQL_OFFICIAL_ROOT and CORL_ROOT, else ``../shared/peers/<edp|dql|corl>`` beside the repository
-(CI's layout); a test whose peer (or JAX) is absent skips with the reason.
+K) from the same state with the same batch and draws (float32; the official EDP in float64 is in
+the script's full plan); DPM-Solver, DDPM and EAS against the official evaluation code; the
+model times the official wrapper feeds and the K = 1000 clip indices; one update of DQL against
+the official Diffusion-QL and of TD3+BC and IQL against CORL, float32 and float64; 30- and
+50-update drift (TD3+BC also in float64, where it must shrink). The script runs once per
+module (its lines are checked by several tests); negative controls show that a wrong switch or
+a perturbed parameter is caught. Peer folders come from EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT and
+CORL_ROOT (CI exports them, pointing at ../shared/peers); a test whose peer (or JAX) is absent
+skips with the reason.
 """
 
 from __future__ import annotations
@@ -38,13 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _roots() -> dict[str, str | None]:
-    """Each peer's folder: its environment variable, else ../shared/peers/<name> if present."""
-    out: dict[str, str | None] = {}
-    for name, spec in PEERS.items():
-        value = os.environ.get(spec.env_var, "").strip()
-        candidate = ROOT.parent / "shared" / "peers" / name
-        out[name] = value or (str(candidate) if candidate.is_dir() else None)
-    return out
+    """Each peer's folder from its environment variable (None when unset)."""
+    return {name: os.environ.get(spec.env_var, "").strip() or None for name, spec in PEERS.items()}
 
 
 def _need(*peers: str) -> None:
@@ -88,18 +85,22 @@ EXPECTED = [
     ("edp", "edp_td3 K=1000 dpm15 2x8 f32 one-update", 14),
     ("edp", "edp_crr K=50 dpm3 2x8 f32 one-update", 14),
     ("edp", "edp_iql K=50 dpm3 2x8 f32 one-update", 17),
-    ("edp", "edp_iql K=50 dpm3 2x8 f64 peer-tables one-update", 17),
-    ("edp", "sampler dpm_solver actions", 2),
-    ("edp", "sampler official dpm_sample == its replica", 2),
+    ("edp", "sampler dpm_solver actions", 1),
+    ("edp", "sampler official dpm_sample == its replica", 1),
     ("edp", "sampler ddpm actions", 1),
     ("edp", "EAS N=10", 3),
     ("edp", "model times: edp_ref N t - 1 vs those the official wrapper feeds", 1),
-    ("edp", "50-update params drift", 1),
+    ("edp", "DPM-Solver clip indices vs the official code in float64 (x64) (all equal)", 1),
+    ("edp", "clip indices vs the official code in float32 (expected differences only)", 1),
+    ("edp", "30-update params drift", 1),
     ("dql", "dql vs Diffusion-QL f32 one-update", 14),
+    ("dql", "dql vs Diffusion-QL f64 one-update", 14),
     ("corl", "td3bc vs CORL f32 one-update", 14),
-    ("corl", "gaussian_iql vs CORL (original order) f32 one-update", 8),
+    ("corl", "td3bc vs CORL f64 one-update", 14),
+    ("corl", "gaussian_iql vs CORL (original order) f64 one-update", 8),
     ("corl", "edp_ref Adam eps 2e-08, critics only", 8),
     ("corl", "td3bc vs CORL f32 50-update params drift", 1),
+    ("corl", "td3bc vs CORL f64 50-update params drift", 1),
 ]
 
 
@@ -135,7 +136,7 @@ def test_corl_iql_as_shipped_is_reported_not_checked(quick_run: tuple[int, list[
     """CORL's IQL uses the pre-update V: its lines are INFO and show a real difference."""
     _need("corl")
     _, lines = quick_run
-    info = [line for line in lines if "(corl order)" in line]
+    info = [line for line in lines if "(corl order)" in line and not line.startswith("#")]
     assert info and all(line.startswith("INFO") for line in info)
     policy = next(line for line in info if "params/policy" in line)
     deviation = float(re.search(r"max deviation (\S+)", policy).group(1))  # type: ignore[union-attr]
@@ -157,6 +158,30 @@ def test_wrong_switch_is_caught_edp_iql() -> None:
     failed = {c.name.rsplit(" ", 1)[-1] for c in lines if not c.passed}
     assert "params/policy" in failed and "losses" in failed
     assert "params/value" not in failed  # the value step does not use the temperature
+
+
+def test_perturbed_parameter_is_caught_edp_td3() -> None:
+    """Negative control: one weight of edp_ref's start state moved by 1e-3 fails the policy's
+    parameters (and nothing of the critics', which that weight does not touch)."""
+    _need("edp")
+    import torch
+
+    from edp_ref.fidelity.crosscheck import F32
+    from edp_ref.fidelity.edp_checks import one_update
+    from edp_ref.fidelity.official_edp import EDPSetting
+
+    def nudge(state):  # type: ignore[no-untyped-def]
+        policy = {k: v.clone() for k, v in state.params["policy"].items()}
+        name = sorted(policy)[0]
+        with torch.no_grad():
+            policy[name].view(-1)[0] += 1e-3
+        return state.replace(params={**state.params, "policy": policy})
+
+    setting = EDPSetting("td3", num_steps=50, dpm_steps=3, hidden=8, batch_size=8)
+    lines = one_update(setting, _roots()["edp"], F32, warmup=1, edit_state=nudge)
+    failed = {c.name.rsplit(" ", 1)[-1] for c in lines if not c.passed}
+    assert "params/policy" in failed
+    assert "params/q1" not in failed and "target/q2" not in failed
 
 
 def test_wrong_switch_is_caught_td3bc() -> None:

@@ -3,7 +3,9 @@
 Two plans: ``"full"`` (the script's default: every algorithm at K = 1000 with DPM-Solver-15,
 float32 and float64, 1,000-update drift runs) and ``"quick"`` (tests/test_crosscheck.py: tiny
 networks and K where the check allows, the full K = 1000 / DPM-Solver-15 case for EDP + TD3 at
-small width, 50-update drift). A check whose peer (or JAX) is absent is skipped with the reason.
+small width, the K = 1000 clip indices, the PyTorch peers in float32 and float64, 30- and
+50-update drift, the latter also in float64; the official EDP in float64 only in the full plan,
+whose compilations take minutes). A check whose peer (or JAX) is absent is skipped with the reason.
 
 Tolerances are relative to the largest magnitude of the peer's values in a group
 (:func:`edp_ref.fidelity.compare.compare_group`): float32 1e-5 for parameters and targets, 1e-4
@@ -171,7 +173,7 @@ def _samplers(quick: bool) -> list[Check]:
     ddpm50 = EDPSetting("dql_jax", num_steps=50, hidden=8)
     eas = k50 if quick else k1000
     n, keys = (10, 1000) if quick else (50, 4000)
-    settings = [k1000, k50] + ([] if quick else [_float64(k1000), _float64(k50)])
+    settings = [k50] if quick else [k1000, k50, _float64(k1000), _float64(k50)]
     checks = [
         Check(f"{s.label} dpm_solver", "edp", _bind(sm.dpm_solver_check, s, SAMPLER_TOLERANCE))
         for s in settings
@@ -189,10 +191,9 @@ def _samplers(quick: bool) -> list[Check]:
         ),
         Check(f"{k50.label} model times", "edp", lambda r: sm.model_time_lines(k50, r.edp)),
     ]
-    if not quick:
-        checks.append(
-            Check(f"{k1000.label} clip indices", "edp", lambda r: sm.clip_index_lines(k1000, r.edp))
-        )
+    checks.append(
+        Check(f"{k1000.label} clip indices", "edp", lambda r: sm.clip_index_lines(k1000, r.edp))
+    )
     return checks
 
 
@@ -227,9 +228,6 @@ def plan(kind: str) -> list[Check]:
             _edp_one(tiny1000, warmup=1),
             _edp_one(dataclasses.replace(small, algorithm="crr"), warmup=1),
             _edp_one(dataclasses.replace(small, algorithm="iql"), warmup=1),
-            _edp_one(
-                dataclasses.replace(small, algorithm="iql", float64=True, peer_tables=True), 1
-            ),
         ]
     else:
         for alg in ("td3", "crr", "iql"):
@@ -249,13 +247,14 @@ def plan(kind: str) -> list[Check]:
         TorchSetting("iql", iql_order="original", q_adam_eps=2e-8),
         TorchSetting("iql", iql_order="corl"),
     ]
-    if not quick:
-        torch_settings += [dataclasses.replace(s, float64=True) for s in torch_settings[:4]]
+    # Float64: not the Adam-eps diagnostic (its moments start from CORL's half-loss scale, so
+    # it is equal to round-off only at float32's resolution).
+    torch_settings += [dataclasses.replace(s, float64=True) for s in torch_settings[:3]]
     checks += [_torch_one(s) for s in torch_settings]
     if quick:
         checks += [
-            _edp_drift(dataclasses.replace(small, algorithm="iql"), 50, False),
-            _torch_drift(TorchSetting("td3bc"), 50, False),
+            _edp_drift(dataclasses.replace(small, algorithm="iql"), 30, False),
+            _torch_drift(TorchSetting("td3bc"), 50, True),
         ]
     else:
         diagnostic = dataclasses.replace(k1000, interpolation="searchsorted_diagnostic")

@@ -229,6 +229,7 @@ def one_update(
     warmup: int = 3,
     start_step: int = 1004,
     edit_config: Callable[[Any], Any] | None = None,
+    edit_state: Callable[[TrainState], TrainState] | None = None,
 ) -> list[Comparison]:
     """One update of each side from the same state, batch and draws; one comparison per group.
 
@@ -243,10 +244,14 @@ def one_update(
             moves the EMA policy).
         edit_config: changes edp_ref's config before the update (what-if diagnostics, e.g. the
             paper's settings instead of the official ones; the tests' negative controls).
+        edit_state: changes edp_ref's converted start state (negative controls: a perturbed
+            parameter must fail the comparison).
     """
     import jax
 
     pair = _start(setting, root, warmup, start_step, edit_config)
+    if edit_state is not None:
+        pair.ours = edit_state(pair.ours)
     batch = _batch(pair, setting.seed + 1)
     official_metrics, ours_metrics = pair.advance(jax.random.PRNGKey(setting.seed + 7), batch)
     prefix = f"{setting.label} one-update"

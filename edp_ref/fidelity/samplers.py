@@ -382,7 +382,7 @@ def recorded_model_times(setting: EDPSetting, root: str | os.PathLike[str] | Non
         official=official,
         official_index=tuple(int(np.trunc(t)) for t in official),
         edp_ref=tuple(ours),
-        edp_ref_index=tuple(min(max(math.floor(m), 0), N - 1) for m in ours),
+        edp_ref_index=tuple(i for u in plan.updates for i in u.clip_indices),
         thousand=tuple((m + 1.0) / N * 1000.0 - 1000.0 / N for m in ours),
     )
 
@@ -415,31 +415,52 @@ def model_time_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -
 
 
 def clip_index_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -> list[Comparison]:
-    """edp_ref's DPM-Solver clip indices against the official ones in float64 (checked) and in
-    float32 (INFO: at model times that are integers in exact arithmetic the float32 index is
-    decided by round-off)."""
+    """edp_ref's DPM-Solver clip indices against the official ones (SPEC.md section 4).
+
+    edp_ref takes floor(N t - 1) in exact arithmetic (:func:`edp_ref.core.dpm_solver.clip_index`).
+    Float64 (x64): the official indices must all be equal to edp_ref's. Float32: the official
+    ``astype(int32)`` of its float32 times falls one below at the model times that are integers
+    in exact arithmetic (665.99994 and 332.99997 at K = 1000, DPM-Solver-15); the line passes when
+    the differences are exactly ``OFFICIAL_FLOAT32_CLIP_FLIPS`` for this setting (none for others),
+    so a change of either side's behaviour is caught.
+    """
     import dataclasses
 
     out = []
     for f64 in (True, False):
         mt = recorded_model_times(dataclasses.replace(setting, float64=f64), root)
-        bad = [
-            (round(m, 6), o, e)
+        seen = {
+            (round(m), o, e)
             for m, o, e in zip(mt.edp_ref, mt.official_index, mt.edp_ref_index, strict=True)
             if o != e
-        ]
-        note = "; ".join(f"model time {m}: official {o}, edp_ref {e}" for m, o, e in bad)
+        }
+        expected: set[tuple[int, int, int]] = set()
+        if not f64:
+            expected = set(OFFICIAL_FLOAT32_CLIP_FLIPS.get(_flip_key(setting), ()))
+        wrong = seen ^ expected
+        note = "; ".join(f"model time {m}: official {o}, edp_ref {e}" for m, o, e in sorted(seen))
         dtype = "float64 (x64)" if f64 else "float32"
+        want = "expected differences only" if expected else "all equal"
         out.append(
             Comparison(
-                f"{setting.label} DPM-Solver clip indices vs the official code in {dtype}",
-                float(len(bad)),
-                float(len(bad)),
+                f"{setting.label} DPM-Solver clip indices vs the official code in {dtype} ({want})",
+                float(len(wrong)),
+                float(len(wrong)),
                 float(len(mt.official_index)),
                 0.0,
                 len(mt.official_index),
                 note or "all equal",
-                informational=not f64,
             )
         )
     return out
+
+
+def _flip_key(setting: EDPSetting) -> tuple[int, int, float]:
+    return (setting.num_steps, setting.dpm_steps, setting.dpm_t_end)
+
+
+# (K, DPM-Solver steps, t_end) -> {(model time in exact arithmetic, official float32 index,
+# edp_ref index)}: where the official code run in float32 takes a different clip index.
+OFFICIAL_FLOAT32_CLIP_FLIPS: dict[tuple[int, int, float], tuple[tuple[int, int, int], ...]] = {
+    (1000, 15, 1e-3): ((333, 332, 333), (666, 665, 666)),
+}
