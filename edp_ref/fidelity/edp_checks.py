@@ -3,7 +3,7 @@
 :func:`one_update`: from the same state (the official agent after a few of its own updates, its
 EMA policy replaced by a separately initialised network so that a' visibly comes from the EMA
 copy, its counter set so that the update moves the EMA policy), the same batch and the same draws
-(:func:`~edp_ref.fidelity.official_edp.official_draws`), one official ``_train_step`` and one
+(:func:`~edp_ref.fidelity.official_draws.official_draws`), one official ``_train_step`` and one
 edp_ref update; every new parameter, target, EMA parameter, Adam moment and count, and every loss
 the two report, is compared.
 
@@ -24,16 +24,15 @@ import numpy as np
 from edp_ref.algorithms import REGISTRY, TrainState
 from edp_ref.fidelity.compare import Comparison, compare_group
 from edp_ref.fidelity.flax_layout import params_from_flax
+from edp_ref.fidelity.official_draws import edp_ref_randomness, official_draws
 from edp_ref.fidelity.official_edp import (
     _NETWORKS,
     EDPSetting,
     edp_ref_batch,
     edp_ref_config,
-    edp_ref_randomness,
     edp_ref_state,
     jax_precision,
     official_agent,
-    official_draws,
     to_jax,
 )
 

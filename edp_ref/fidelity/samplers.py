@@ -36,9 +36,9 @@ from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions
 from edp_ref.core.dpm_solver import dpm_solver_plan
 from edp_ref.core.selection import eas_probabilities
 from edp_ref.fidelity.compare import Comparison, compare_group
+from edp_ref.fidelity.official_draws import _ddpm_draws
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
-    _ddpm_draws,
     edp_ref_config,
     edp_ref_state,
     jax_precision,
