@@ -160,7 +160,7 @@ def clip_index(model_time: float, num_steps: int) -> int:
     15 steps to t_end = 1e-3: 999 - 66.6 j, so 666 and 333), which float64 gives as
     665.9999999999999 or 333.0: a plain floor would take 665 by round-off. A time within 1e-9
     (relative) of an integer is taken as that integer, which is what the official EDP computes in
-    float64 (sail-sg/edp, diffusion/diffusion.py, ``dpm_sample``: ``t`` cast with
+    float64 (sail-sg/edp, diffusion/nets.py, ``DiffusionPolicy.dpm_sample``: ``t`` cast with
     ``astype(int32)``); the official code in float32 takes 665 and 332 there (SPEC.md section 4).
     """
     nearest = round(model_time)
