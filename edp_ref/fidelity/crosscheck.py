@@ -40,6 +40,12 @@ F32 = {
     "adam_count": 0.0,
     "losses": 2e-5,
 }
+# The official EDP in float64 (x64): its time embedding's frequencies stay float32
+# (diffusion/nets.py, sinusoidal_embedding: jnp.arange(half, dtype=jnp.float32)), which moves
+# the policy's gradients by ~1e-8 of their scale; measured 1.1e-8 to 1.6e-8 on the policy's
+# parameters and 1.8e-6 on its gradient norm at K = 1000. These tolerances cover that; the
+# DIAGNOSTIC line with those frequencies in float64 (peer_embedding_f64) uses F64 itself.
+F64_OFFICIAL_EDP_POLICY = {"params/policy": 5e-8, "ema_policy": 5e-8, "losses": 1e-5}
 F64 = {
     "params": 1e-8,
     "ema_policy": 1e-8,
@@ -78,6 +84,8 @@ def _edp_one(setting: EDPSetting, warmup: int = 3) -> Check:
     from edp_ref.fidelity.edp_checks import one_update
 
     tolerances = F64 if setting.float64 else F32
+    if setting.float64 and not setting.peer_embedding_f64:
+        tolerances = {**F64, **F64_OFFICIAL_EDP_POLICY}
     return Check(
         f"{setting.label} one update",
         "edp",
@@ -171,7 +179,6 @@ def _samplers(quick: bool) -> list[Check]:
     k1000 = EDPSetting("td3", num_steps=1000, dpm_steps=15, dpm_t_end=1e-3, hidden=8)
     k50 = EDPSetting("td3", num_steps=50, dpm_steps=15, dpm_t_end=0.02, hidden=8)
     ddpm50 = EDPSetting("dql_jax", num_steps=50, hidden=8)
-    eas = k50 if quick else k1000
     n, keys = (10, 1000) if quick else (50, 4000)
     settings = [k50] if quick else [k1000, k50, _float64(k1000), _float64(k50)]
     checks = [
@@ -183,18 +190,27 @@ def _samplers(quick: bool) -> list[Check]:
         Check(f"{s.label} ddpm", "edp", _bind_one(sm.ddpm_check, s, SAMPLER_TOLERANCE))
         for s in ddpm
     ]
+    # EAS at K = 1000 in float64 only: in float32 the official clip indices flip at model
+    # times 333 and 666 (see clip_index_lines), which moves its candidates by ~7e-3.
+    eas_settings = [k50] if quick else [k50, _float64(k1000)]
+    checks += [_eas(s, n, keys) for s in eas_settings]
     checks += [
-        Check(
-            f"{eas.label} EAS",
-            "edp",
-            lambda r: sm.eas_check(eas, r.edp, SAMPLER_TOLERANCE, num_candidates=n, keys=keys),
-        ),
         Check(f"{k50.label} model times", "edp", lambda r: sm.model_time_lines(k50, r.edp)),
     ]
     checks.append(
         Check(f"{k1000.label} clip indices", "edp", lambda r: sm.clip_index_lines(k1000, r.edp))
     )
     return checks
+
+
+def _eas(setting: EDPSetting, n: int, keys: int) -> Check:
+    from edp_ref.fidelity import samplers as sm
+
+    return Check(
+        f"{setting.label} EAS",
+        "edp",
+        lambda r: sm.eas_check(setting, r.edp, SAMPLER_TOLERANCE, num_candidates=n, keys=keys),
+    )
 
 
 def _float64(setting: EDPSetting) -> EDPSetting:
@@ -235,7 +251,7 @@ def plan(kind: str) -> list[Check]:
             checks += [
                 _edp_one(base),
                 _edp_one(dataclasses.replace(base, float64=True)),
-                _edp_one(dataclasses.replace(base, float64=True, peer_tables=True)),
+                _edp_one(dataclasses.replace(base, float64=True, peer_embedding_f64=True)),
             ]
         dql_jax = EDPSetting("dql_jax", num_steps=5)
         checks += [_edp_one(dql_jax), _edp_one(dataclasses.replace(dql_jax, float64=True))]

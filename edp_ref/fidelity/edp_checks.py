@@ -33,6 +33,7 @@ from edp_ref.fidelity.official_edp import (
     edp_ref_state,
     jax_precision,
     official_agent,
+    peer_embedding_dtype,
     to_jax,
 )
 
@@ -216,8 +217,8 @@ def _compare_state(prefix: str, pair: _Pair, tolerance: Mapping[str, float]) -> 
     ours = state_groups(pair.ours)
     out = []
     for name in sorted(official):
-        kind = name.split("/")[0]
-        out.append(compare_group(f"{prefix} {name}", ours[name], official[name], tolerance[kind]))
+        allowed = tolerance.get(name, tolerance[name.split("/")[0]])  # a group's own, or its kind's
+        out.append(compare_group(f"{prefix} {name}", ours[name], official[name], allowed))
     return out
 
 
@@ -248,11 +249,13 @@ def one_update(
     """
     import jax
 
-    pair = _start(setting, root, warmup, start_step, edit_config)
-    if edit_state is not None:
-        pair.ours = edit_state(pair.ours)
-    batch = _batch(pair, setting.seed + 1)
-    official_metrics, ours_metrics = pair.advance(jax.random.PRNGKey(setting.seed + 7), batch)
+    with peer_embedding_dtype(setting, root):
+        pair = _start(setting, root, warmup, start_step, edit_config)
+        if edit_state is not None:
+            pair.ours = edit_state(pair.ours)
+        batch = _batch(pair, setting.seed + 1)
+        key = jax.random.PRNGKey(setting.seed + 7)
+        official_metrics, ours_metrics = pair.advance(key, batch)
     prefix = f"{setting.label} one-update"
     out = _compare_state(prefix, pair, tolerances)
     ours_l, official_l = _losses(setting, official_metrics, ours_metrics)

@@ -54,6 +54,7 @@ __all__ = [
     "edp_ref_state",
     "jax_precision",
     "official_agent",
+    "peer_embedding_dtype",
     "schedule_from_tables",
     "to_jax",
 ]
@@ -89,6 +90,11 @@ class EDPSetting:
         seed: the official agent's PRNG seed and the synthetic data's seed.
         peer_tables: give edp_ref the official float32 schedule tables
             (:func:`official_schedule`) instead of its own float64 ones.
+        peer_embedding_f64: DIAGNOSTIC, not the official code path: the official
+            ``sinusoidal_embedding`` (diffusion/nets.py) with its frequencies in the input's
+            dtype instead of ``jnp.arange(half, dtype=jnp.float32)``, which keeps them float32
+            under x64 (:func:`peer_embedding_dtype`): shows that this constant is the policy's
+            whole float64 difference.
     """
 
     algorithm: str
@@ -105,6 +111,7 @@ class EDPSetting:
     task: str = "walker2d-medium-expert-v2"
     seed: int = 0
     peer_tables: bool = False
+    peer_embedding_f64: bool = False
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -119,7 +126,41 @@ class EDPSetting:
         width = f"{self.layers}x{self.hidden}"
         dtype = "f64" if self.float64 else "f32"
         tables = " peer-tables" if self.peer_tables else ""
+        if self.peer_embedding_f64:
+            tables += " peer-embedding-f64 (DIAGNOSTIC)"
         return f"{name[self.algorithm]} K={self.num_steps} {sampler} {width} {dtype}{tables}"
+
+
+@contextlib.contextmanager
+def peer_embedding_dtype(
+    setting: EDPSetting, root: str | os.PathLike[str] | None
+) -> Iterator[None]:
+    """Inside the block, with ``setting.peer_embedding_f64``, the official module's
+    ``sinusoidal_embedding`` computes its frequencies in the timesteps' dtype (a DIAGNOSTIC
+    replacement, restored on exit; a no-op otherwise). Agents built and compiled inside the
+    block keep it."""
+    if not setting.peer_embedding_f64:
+        yield
+        return
+    import jax.numpy as jnp
+
+    from edp_ref.peers import load_official_edp
+
+    nets = load_official_edp(root, setting.interpolation)["diffusion.nets"]
+    original = nets.sinusoidal_embedding
+
+    def embedding(timesteps: Any, dim: int, max_period: int = 10000) -> Any:
+        half = dim // 2
+        steps = jnp.asarray(timesteps)
+        freqs = jnp.exp(-jnp.log(max_period) * jnp.arange(half, dtype=steps.dtype) / half)
+        args = jnp.expand_dims(steps, axis=-1) * freqs[None, :]
+        return jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
+
+    nets.sinusoidal_embedding = embedding
+    try:
+        yield
+    finally:
+        nets.sinusoidal_embedding = original
 
 
 @contextlib.contextmanager
