@@ -60,6 +60,9 @@ SAMPLER_TOLERANCE = 1e-4
 DRIFT_FACTOR = 10.0
 # ... or this relative deviation, whichever is larger (float32 round-off of a few updates).
 DRIFT_FLOOR = 1e-5
+# A float64 drift run must stay below this fraction of the float32 drift of the same run
+# (round-off shrinks by ~1e9 from float32 to float64; an algorithmic difference would not).
+F64_SHRINK = 1e-3
 
 
 @dataclass(frozen=True)
@@ -102,13 +105,20 @@ def _drift_lines(label: str, ours: list[float], own: list[float]) -> list[Compar
 
 
 def _f64_drift_line(label: str, worst: float, float32_worst: float) -> Comparison:
-    note = "must stay below the float32 drift of the same run"
-    return Comparison(
-        f"{label} params drift (max over run)", worst, worst, 1.0, float32_worst, 0, note
-    )
+    allowed = F64_SHRINK * float32_worst
+    shrink = f"{1 / F64_SHRINK:.0f}x"
+    note = f"float64 must shrink the float32 drift ({float32_worst:.2e}) at least {shrink}"
+    return Comparison(f"{label} params drift (max over run)", worst, worst, 1.0, allowed, 0, note)
 
 
-def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool) -> Check:
+def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool, flips: bool = False) -> Check:
+    """Drift of edp_ref from the official EDP over ``updates`` updates, and the official code's
+    own drift from a one-ulp start. ``flips``: K = 1000 with DPM-Solver-15, where the official
+    float32 clip indices differ at model times 333 and 666 (:func:`edp_ref.fidelity.samplers.
+    clip_index_lines`), so that a' differs whenever the clip binds: the float32 line is INFO and
+    the float64 line (indices equal; the official float32 schedule tables and the DIAGNOSTIC
+    float64 time embedding, the two float32 constants the official code keeps under x64) is the
+    pass/fail one."""
     from edp_ref.fidelity.edp_checks import many_updates
 
     def run(r: PeerRoots) -> list[Comparison]:
@@ -117,6 +127,9 @@ def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool) -> Check:
         own = many_updates(setting, r.edp, updates, F32, every, versus="official+1ulp")
         label = f"{setting.label} {updates}-update"
         out = _drift_lines(label, list(ours.params), list(own.params))
+        if flips:
+            why = "the official float32 clip indices flip at model times 333 and 666"
+            out = [dataclasses.replace(c, informational=True, note=f"{c.note}; {why}") for c in out]
         note = f"the official code's own (one-ulp start): {max(own.losses):.2e}"
         worst_loss = max(ours.losses)
         out.append(
@@ -132,7 +145,9 @@ def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool) -> Check:
             )
         )
         if with_f64:
-            wide = dataclasses.replace(setting, float64=True, peer_tables=True)
+            wide = dataclasses.replace(
+                setting, float64=True, peer_tables=True, peer_embedding_f64=True
+            )
             ours64 = many_updates(wide, r.edp, updates, F64, every, versus="edp_ref")
             label64 = f"{wide.label} {updates}-update"
             out.append(_f64_drift_line(label64, max(ours64.params), max(ours.params)))
@@ -275,9 +290,11 @@ def plan(kind: str) -> list[Check]:
     else:
         diagnostic = dataclasses.replace(k1000, interpolation="searchsorted_diagnostic")
         checks += [
-            _edp_drift(dataclasses.replace(diagnostic, algorithm=alg), 1000, True)
+            _edp_drift(dataclasses.replace(diagnostic, algorithm=alg), 1000, True, flips=True)
             for alg in ("td3", "crr", "iql")
         ]
+        k50 = EDPSetting("td3", num_steps=50, dpm_steps=15, dpm_t_end=0.02)
+        checks.append(_edp_drift(k50, 1000, True))
         checks += [
             _torch_drift(TorchSetting("dql"), 1000, True),
             _torch_drift(TorchSetting("td3bc"), 1000, True),

@@ -318,12 +318,29 @@ def many_updates(
     "official+1ulp"`` runs the official update on a copy of the start whose parameters are one
     ulp away: how much the training itself amplifies a round-off difference.
     """
-    import jax
 
     if versus not in ("edp_ref", "official+1ulp"):
         raise ValueError(
             f"many_updates: versus must be 'edp_ref' or 'official+1ulp', got {versus!r}"
         )
+    with peer_embedding_dtype(setting, root):
+        return _many_updates(
+            setting, root, updates, tolerances, record_every, warmup, start_step, versus
+        )
+
+
+def _many_updates(
+    setting: EDPSetting,
+    root: str | os.PathLike[str] | None,
+    updates: int,
+    tolerances: Mapping[str, float],
+    record_every: int,
+    warmup: int,
+    start_step: int,
+    versus: str,
+) -> Drift:
+    import jax
+
     pair = _start(setting, root, warmup, start_step)
     other_states = {k: v.replace(params=_one_ulp(v.params)) for k, v in pair.states.items()}
     other_targets = dict(pair.targets)
