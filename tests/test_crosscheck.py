@@ -99,7 +99,6 @@ EXPECTED = [
     ("corl", "td3bc vs CORL f64 one-update", 14),
     ("corl", "gaussian_iql vs CORL (original order) f64 one-update", 8),
     ("corl", "edp_ref Adam eps 2e-08, critics only", 8),
-    ("corl", "td3bc vs CORL f32 50-update params drift", 1),
     ("corl", "td3bc vs CORL f64 50-update params drift", 1),
 ]
 

@@ -9,10 +9,13 @@ whose compilations take minutes). A check whose peer (or JAX) is absent is skipp
 
 Tolerances are relative to the largest magnitude of the peer's values in a group
 (:func:`edp_ref.fidelity.compare.compare_group`): float32 1e-5 for parameters and targets, 1e-4
-for Adam moments, 2e-5 for losses; float64 100 to 1000 times tighter (limited by the float32
-constants the peers keep even in float64, see docs/fidelity.md). A drift run passes when
-edp_ref's drift from the peer stays within 10 times the peer's own drift from a start one ulp
-away (round-off amplified by training) plus a float32 floor.
+for Adam moments, 2e-5 for losses; float64 1e-8, 1e-5 and 1e-6 (the official EDP's policy in
+float64: ``F64_OFFICIAL_EDP_POLICY``, see docs/fidelity.md). A drift run reports edp_ref's
+float32 drift from the peer next to the peer's own drift from a start one ulp away, and passes
+when its float64 drift is at most ``F64_SHRINK`` times its float32 drift (round-off shrinks by
+~1e9 from float32 to float64, an algorithmic difference does not); a run without a float64 part
+passes when its float32 drift is within ``DRIFT_FACTOR`` times the peer's own drift (or
+``DRIFT_FLOOR``).
 """
 
 from __future__ import annotations
@@ -96,12 +99,21 @@ def _edp_one(setting: EDPSetting, warmup: int = 3) -> Check:
     )
 
 
-def _drift_lines(label: str, ours: list[float], own: list[float]) -> list[Comparison]:
-    """Report lines of a float32 drift run: max over the run, bounded by the peer's own drift."""
+def _drift_lines(
+    label: str, ours: list[float], own: list[float], checked: bool = True
+) -> list[Comparison]:
+    """The float32 drift line: edp_ref's largest drift from the peer over the run, next to the
+    peer's own drift from a one-ulp start. Checked (at most DRIFT_FACTOR times that, or
+    DRIFT_FLOOR) only when no float64 run decides: training amplifies round-off chaotically
+    (TD3+BC: 3e-3 from one ulp in 1,000 updates), so one one-ulp sample is a loose yardstick
+    for a side whose every operation rounds differently; the float64 run's shrink is the test."""
     worst, yard = max(ours), max(own)
     allowed = max(DRIFT_FACTOR * yard, DRIFT_FLOOR)
     note = f"the peer's own drift from a one-ulp start: {yard:.2e}"
-    return [Comparison(f"{label} params drift (max over run)", worst, worst, 1.0, allowed, 0, note)]
+    if not checked:
+        note += "; float32 reported, the float64 line decides"
+    line = Comparison(f"{label} params drift (max over run)", worst, worst, 1.0, allowed, 0, note)
+    return [dataclasses.replace(line, informational=not checked)]
 
 
 def _f64_drift_line(label: str, worst: float, float32_worst: float) -> Comparison:
@@ -126,7 +138,7 @@ def _edp_drift(setting: EDPSetting, updates: int, with_f64: bool, flips: bool = 
         ours = many_updates(setting, r.edp, updates, F32, every, versus="edp_ref")
         own = many_updates(setting, r.edp, updates, F32, every, versus="official+1ulp")
         label = f"{setting.label} {updates}-update"
-        out = _drift_lines(label, list(ours.params), list(own.params))
+        out = _drift_lines(label, list(ours.params), list(own.params), checked=not with_f64)
         if flips:
             why = "the official float32 clip indices flip at model times 333 and 666"
             out = [dataclasses.replace(c, informational=True, note=f"{c.note}; {why}") for c in out]
@@ -168,7 +180,11 @@ def _torch_one(setting: TorchSetting) -> Check:
     )
 
 
-def _torch_drift(setting: TorchSetting, updates: int, with_f64: bool) -> Check:
+def _torch_drift(
+    setting: TorchSetting, updates: int, with_f64: bool, known_difference: str = ""
+) -> Check:
+    """As :func:`_edp_drift` for the PyTorch peers. ``known_difference``: the runs differ by
+    design over many updates (every line INFO, with this reason)."""
     from edp_ref.fidelity.torch_checks import torch_many_updates
 
     root = "dql" if setting.peer == "dql" else "corl"
@@ -178,11 +194,16 @@ def _torch_drift(setting: TorchSetting, updates: int, with_f64: bool) -> Check:
         folder = getattr(r, root)
         _, ours, _ = torch_many_updates(setting, folder, updates, every, versus="edp_ref")
         _, own, _ = torch_many_updates(setting, folder, updates, every, versus="peer+1ulp")
-        out = _drift_lines(f"{setting.label} {updates}-update", ours, own)
+        out = _drift_lines(f"{setting.label} {updates}-update", ours, own, not with_f64)
         if with_f64:
             wide = dataclasses.replace(setting, float64=True)
             _, ours64, _ = torch_many_updates(wide, folder, updates, every, versus="edp_ref")
             out.append(_f64_drift_line(f"{wide.label} {updates}-update", max(ours64), max(ours)))
+        if known_difference:
+            out = [
+                dataclasses.replace(c, informational=True, note=f"{c.note}; {known_difference}")
+                for c in out
+            ]
         return out
 
     return Check(f"{setting.label} {updates}-update drift", root, run)
@@ -298,7 +319,13 @@ def plan(kind: str) -> list[Check]:
         checks += [
             _torch_drift(TorchSetting("dql"), 1000, True),
             _torch_drift(TorchSetting("td3bc"), 1000, True),
-            _torch_drift(TorchSetting("iql", iql_order="original", q_adam_eps=2e-8), 1000, True),
+            _torch_drift(
+                TorchSetting("iql", iql_order="original", q_adam_eps=2e-8),
+                1000,
+                True,
+                "CORL's actor learning rate follows a cosine schedule (edp_ref's is constant) "
+                "and its critic loss is half edp_ref's: many updates differ by design",
+            ),
         ]
     return checks
 
