@@ -1,4 +1,5 @@
-"""Per-domain preprocessing of the official EDP code (facts.md sec. 4; paper Appendix A).
+"""Per-domain preprocessing of the official EDP code (sail-sg/edp, diffusion/trainer.py; paper
+Appendix A).
 
 Every function is pure: it returns a new ``TransitionDataset`` (with a note of what was done)
 and leaves its input unchanged. Transforms that the evaluation environment must see too
@@ -203,7 +204,8 @@ def official_preprocessing(
     normalize_obs: NormalizationMode | None = None,
     action_clip: float | None = 0.999,
 ) -> Preprocessed:
-    """The official code's preprocessing for a domain and algorithm (facts.md sec. 4).
+    """The official code's preprocessing for a domain and algorithm (sail-sg/edp,
+    diffusion/trainer.py).
 
     Locomotion + IQL: reward scale 1000 / (max - min return); antmaze: ``antmaze_rewards``;
     kitchen/adroit: ``min_max_rewards``; then the optional observation normalisation and the
