@@ -2,8 +2,8 @@
 
 Every expected value the properties compare against is computed here (or in the test itself)
 from the paper's formulas and the official code, in NumPy float64, without calling the function
-under test: the schedule's betas from their defining formulas, alpha_bar as a cumulative product, the
-continuous-time log alpha of the DPM-Solver mapping as a plain piecewise-linear interpolation.
+under test: the schedule's betas from their defining formulas, alpha_bar as a cumulative product,
+the continuous-time log alpha of the DPM-Solver mapping as a plain piecewise-linear interpolation.
 """
 
 from __future__ import annotations
