@@ -4,7 +4,7 @@ Every task of the paper's Tables 2 and 4 (Sec. 5: Gym locomotion v2, AntMaze v0,
 v0/v1, Kitchen v0) resolves through ``PAPER_DATASETS`` to
 
 * the original D4RL HDF5 file (``$D4RL_DATASET_DIR``, default ~/.d4rl/datasets, named as D4RL
-  names its download), read by ``load_d4rl_hdf5``; normalised scores use the D4RL constants;
+  names its download), read by ``load_d4rl_hdf5``; normalized scores use the D4RL constants;
 * the Minari dataset that ports it (Minari's dataset catalogue), read by ``load_minari``; scores
   use the dataset's metadata (the ``mujoco/*`` ports have none);
 * for locomotion, a dataset generated on this machine with the D4RL protocol on Gymnasium
