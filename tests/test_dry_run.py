@@ -242,6 +242,9 @@ REPRODUCE_CASES: list[tuple[dict[str, Any], str]] = [
     ({"launcher": "ray", "gpus_per_run": 2.5}, r"reproduce: gpus_per_run above 1 must be a whole"),
     ({"launcher": "ray", "max_retries": -1}, r"reproduce: max_retries must be an int >= 0"),
     ({"calibration_updates": 0}, r"reproduce: calibration_updates must be an int >= 1, got 0"),
+    ({"launcher": "ray", "device": "cuda"}, r"device 'cuda' but ask Ray for no GPU"),
+    ({"launcher": "ray", "gpus_per_run": 0.5}, r"0.5 reserves GPUs for runs on device 'cpu'"),
+    ({"device": ""}, r"reproduce: device must be a non-empty str"),
 ]  # fmt: skip
 
 
