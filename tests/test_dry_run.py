@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ import torch
 from edp_ref.runner import (
     PRESETS,
     build_grid,
-    ensure_datasets,
     reproduce,
     save_checkpoint,
     target,
@@ -39,21 +37,6 @@ from edp_ref.runner.spec import RunSpec
 
 SMOKE = PRESETS["smoke"]
 FACTOR = 3.0
-
-
-@pytest.fixture(scope="module")
-def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An output folder holding the smoke preset's local dataset, generated once as the driver
-    of a reproduction does (with one torch thread: two on the 2 busy cores crawl)."""
-    out = tmp_path_factory.mktemp("dry-run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
-        ensure_datasets(plans, out, progress=False, log=lambda _: None)
-        yield out
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from edp_ref.runner import PRESETS, RunSpec, build_grid, ensure_datasets, reproduce, target
+from edp_ref.runner import PRESETS, RunSpec, build_grid, reproduce, target
 from edp_ref.runner.launchers import GridRunError, ray_task_name, run_grid
 from edp_ref.runner.run_config import configuration_document, resolve_config
 from edp_ref.runner.run_folder import open_run_folder
@@ -97,21 +97,6 @@ def _python_env() -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-@pytest.fixture(scope="module")
-def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An output folder holding the smoke preset's local dataset, generated once as the driver
-    of a reproduction does (with one torch thread: two on the 2 busy cores crawl)."""
-    out = tmp_path_factory.mktemp("scale-out")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
-        ensure_datasets(plans, out, progress=False, log=lambda _: None)
-        yield out
-    finally:
-        torch.set_num_threads(threads)
 
 
 # -- Helpers -------------------------------------------------------------------------------------
