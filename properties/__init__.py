@@ -1,1 +1,2 @@
-"""Hypothesis properties of edp_ref's core mathematics (issue 2, ``properties/``)."""
+"""Hypothesis properties of edp_ref's core mathematics (paper Secs. 3-4): identities checked on
+generated inputs."""

@@ -1,9 +1,9 @@
 """Shared strategies and independent references for the properties.
 
 Every expected value the properties compare against is computed here (or in the test itself)
-from the paper's formulas and facts.md, in NumPy float64, without calling the function under
-test: the schedule's betas from their defining formulas, alpha_bar as a cumulative product, the
-continuous-time log alpha of the DPM-Solver mapping as a plain piecewise-linear interpolation.
+from the paper's formulas and the official code, in NumPy float64, without calling the function
+under test: the schedule's betas from their defining formulas, alpha_bar as a cumulative product,
+the continuous-time log alpha of the DPM-Solver mapping as a plain piecewise-linear interpolation.
 """
 
 from __future__ import annotations
@@ -80,12 +80,14 @@ def arrays(
 
 
 # ------------------------------------------------------------------------------------------
-# Independent references (NumPy float64), from the paper's formulas and facts.md section 1.
+# Independent references (NumPy float64), from the paper's formulas and the official code
+# (sail-sg/edp, diffusion/diffusion.py).
 # ------------------------------------------------------------------------------------------
 
 
 def reference_betas(kind: str, K: int) -> np.ndarray:
-    """beta^k (0-based k) from the defining formulas of facts.md section 1."""
+    """beta^k (0-based k) from the defining formulas of the official code (sail-sg/edp,
+    diffusion/diffusion.py)."""
     if kind == "linear":
         return np.linspace(1e-4 * 1000 / K, 0.02 * 1000 / K, K)
     if kind == "cosine":
@@ -121,8 +123,9 @@ def ref_of(kind: str, K: int) -> Ref:
 
 
 def reference_log_alpha(kind: str, K: int, t: np.ndarray | float) -> np.ndarray:
-    """log alpha_t of facts.md section 2: piecewise linear in t through (t_n, 0.5 log
-    alpha_bar_n), t_n = (n + 1)/N, with linear extrapolation from the end segments."""
+    """log alpha_t of the official DPM-Solver (sail-sg/edp, diffusion/dpm_solver.py): piecewise
+    linear in t through (t_n, 0.5 log alpha_bar_n), t_n = (n + 1)/N, with linear extrapolation
+    from the end segments."""
     ref = ref_of(kind, K)
     tk = np.arange(1, K + 1, dtype=np.float64) / K
     la = 0.5 * np.log(ref.alpha_bar)

@@ -1,5 +1,6 @@
 """DPM-Solver (paper Sec. 4.2; Lu et al. 2022, noise prediction, singlestep, time-uniform) and
-the discrete-to-continuous time mapping of facts.md section 2.
+the discrete-to-continuous time mapping of the official DPM-Solver (sail-sg/edp,
+diffusion/dpm_solver.py).
 
 For data with a known density, the exact noise prediction eps*(x, t) = -sigma_t grad log p_t(x)
 is known in closed form at every continuous time t, with alpha_t = exp(log alpha_t) (log alpha

@@ -5,7 +5,8 @@ Eq. 12 weights step k (the paper's 1-based step) by beta^k / (2 alpha^k (1 - alp
 edp_ref's "paper" variant is that formula for every 0-based k >= 1 and is finite at k = 0, where
 the paper's formula divides by 1 - alpha_bar^0 = 0 (edp_ref's documented convention there:
 beta_0 / (2 alpha_0 beta~_1), the posterior variance clipped at k = 0). The "official" variant
-(facts.md section 1) is beta^k / (2 alpha^k (1 - alpha_bar^k)) normalised to mean 1 over k.
+(sail-sg/edp, diffusion/diffusion.py) is beta^k / (2 alpha^k (1 - alpha_bar^k)) normalized to
+mean 1 over k.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Noise schedules, paper Eq. 1 and Sec. 3.2: beta^k in (0, 1), alpha^k = 1 - beta^k,
 alpha_bar^k = prod_{j<=k} alpha^j strictly decreasing in (0, 1), for every kind and K
-(facts.md section 1 gives the defining formulas of the linear, cosine and vp schedules).
+(the official code, sail-sg/edp, diffusion/diffusion.py, gives the defining formulas of the
+linear, cosine and vp schedules).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def test_schedule_tables_monotone_and_in_range(spec: tuple[str, int]) -> None:
     # alpha_bar strictly decreasing inside (0, 1): every step adds noise, none removes all of it.
     assert np.all((ab > 0) & (ab < 1)), (ab.min(), ab.max())
     assert np.all(np.diff(ab) < 0)
-    # Against the independent formulas (facts.md section 1) and cumulative product.
+    # Against the independent formulas (sail-sg/edp, diffusion/diffusion.py) and cumulative
+    # product.
     np.testing.assert_allclose(betas, ref.beta, rtol=1e-12, atol=0)
     np.testing.assert_allclose(s.alphas.numpy(), ref.alpha, rtol=1e-12, atol=0)
     np.testing.assert_allclose(ab, ref.alpha_bar, rtol=1e-10, atol=0)
@@ -49,7 +51,7 @@ def test_schedule_tables_monotone_and_in_range(spec: tuple[str, int]) -> None:
 
 
 def test_vp_schedule_matches_published_values() -> None:
-    # facts.md section 1: Diffusion-QL's vp schedule for T = 5.
+    # the official code (sail-sg/edp, diffusion/diffusion.py): Diffusion-QL's vp schedule for T = 5.
     betas = schedule_of("vp", 5).betas.numpy()
     np.testing.assert_allclose(betas, [0.196, 0.459, 0.636, 0.755, 0.835], atol=6e-4)
 

@@ -4,8 +4,8 @@ singlestep, time-uniform) for discrete-time schedules, used as the test oracle f
 
 It follows the structure of the official solver step by step: alpha, sigma and lambda are
 interpolated on every call, intermediate times come from the inverse of lambda, and the update
-formulas are written as the official code writes them (facts.md section 2). The model time
-is N t - 1 (the official solver's (t - 1/N) * 1000, identical for N = 1000).
+formulas are written as the official code writes them (sail-sg/edp, diffusion/dpm_solver.py).
+The model time is N t - 1: the official EDP's model wrapper feeds (t - 1/N) * N.
 """
 
 from collections.abc import Callable

@@ -1,5 +1,5 @@
 """Tests of the optimisation primitives, the batch, the state and the presets of
-edp_ref.algorithms (Appendix A, Table 3; facts.md section 3)."""
+edp_ref.algorithms (Appendix A, Table 3; sail-sg/edp, diffusion/dql.py)."""
 
 from __future__ import annotations
 

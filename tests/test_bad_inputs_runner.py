@@ -321,6 +321,13 @@ SCRIPT_CASES: list[tuple[list[str], str]] = [
     (["--eas", "0"], r"argument --eas: expected an integer >= 1, got '0'"),
     (["--seeds", "0", "-1"], r"argument --seeds: expected an integer in \[0, 4294967295\], got '-"),
     (["--preset", "fast"], r"argument --preset: invalid choice: 'fast'"),
+    (["--device", "gpu0"], r"argument --device: not a torch device"),
+    (["--launcher", "ray", "--device", "cuda"], r"--gpus-per-run: runs on --device cuda need"),
+    (["--launcher", "ray", "--gpus-per-run", "0.5"], r"--gpus-per-run: reserves GPUs for runs on"),
+    (["--gpus-per-run", "0.5"], r"argument --gpus-per-run: a request to Ray's scheduler"),
+    (["--launcher", "ray", "--cpus-per-run", "0"], r"--cpus-per-run: expected a finite number > 0"),
+    (["--launcher", "ray", "--max-retries", "-1"], r"--max-retries: expected an integer >= 0"),
+    (["--cost-benchmark", "x.json"], r"argument --cost-benchmark: only used with --dry-run"),
 ]  # fmt: skip
 
 

@@ -135,7 +135,7 @@ def test_reward_transforms() -> None:
     assert ds2.rewards[0] == 1.0  # the input is unchanged
 
 
-def test_observation_normalisation_scalar_and_per_dimension() -> None:
+def test_observation_normalization_scalar_and_per_dimension() -> None:
     ds = make()
     pre = normalize_observations(ds, "scalar")
     o = ds.observations

@@ -1,4 +1,4 @@
-"""Evaluation in real Gymnasium vector environments and D4RL normalised scores."""
+"""Evaluation in real Gymnasium vector environments and D4RL normalized scores."""
 
 from __future__ import annotations
 

@@ -36,8 +36,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from edp_ref.runner import PRESETS, RunSpec, build_grid, ensure_datasets, reproduce, target
+from edp_ref.runner import PRESETS, RunSpec, build_grid, reproduce, target
 from edp_ref.runner.launchers import GridRunError, ray_task_name, run_grid
+from edp_ref.runner.run_config import configuration_document, resolve_config
+from edp_ref.runner.run_folder import open_run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMINGS = ("seconds", "eval_seconds", "train_seconds")  # wall times: the only fields that differ
@@ -63,7 +65,6 @@ def cluster() -> Iterator[Cluster]:
     token = temp / "auth_token"
     token.write_text(secrets.token_hex(32))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_AUTH_MODE", "token")
         patch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
         patch.delenv("RAY_ADDRESS", raising=False)
         _forget_ray_token()
@@ -96,21 +97,6 @@ def _python_env() -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-@pytest.fixture(scope="module")
-def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An output folder holding the smoke preset's local dataset, generated once as the driver
-    of a reproduction does (with one torch thread: two on the 2 busy cores crawl)."""
-    out = tmp_path_factory.mktemp("scale-out")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
-        ensure_datasets(plans, out, progress=False, log=lambda _: None)
-        yield out
-    finally:
-        torch.set_num_threads(threads)
 
 
 # -- Helpers -------------------------------------------------------------------------------------
@@ -176,7 +162,7 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert ta.keys() == tb.keys()
     for key in ta.keys() - {PROCESS_RNG}:
         assert torch.equal(ta[key], tb[key]), (a, key)
-    for name in ("result.json", "spec.json", "data.json"):
+    for name in ("result.json", "config.json", "data.json"):
         assert _untimed(json.loads((a / name).read_text())) == _untimed(
             json.loads((b / name).read_text())
         ), (a, name)
@@ -333,9 +319,8 @@ def test_local_launcher_reports_every_failed_run(smoke_out: Path) -> None:
     (ff_spec, ff_dir), (edp_spec, edp_dir) = runs
     ff_dir.mkdir(parents=True)
     (ff_dir / "checkpoint.safetensors").write_bytes(b"\x00" * 10)
-    edp_dir.mkdir(parents=True)
     other = RunSpec.from_json({**edp_spec.to_json(), "epochs": 3})
-    (edp_dir / "spec.json").write_text(json.dumps(other.to_json(), sort_keys=True))
+    open_run_folder(edp_dir, configuration_document(other, resolve_config(other)))
     logs: list[str] = []
     with pytest.raises(GridRunError) as caught:
         run_grid(runs, progress=False, log=logs.append)

@@ -34,7 +34,8 @@ class Batch:
         rewards: r(s, a), ``[B]`` (after the per-domain reward transform of the presets).
         next_observations: s', ``[B, S]``.
         terminals: 1.0 where s' is a true terminal state, else 0.0, ``[B]``. Timeouts are not
-            terminal (facts.md section 3).
+            terminal (D4RL's ``qlearning_dataset``, which sail-sg/edp,
+            utilities/traj_dataset.py calls).
     """
 
     observations: Float[Tensor, "batch state"]

@@ -5,7 +5,7 @@ The same actor-critic as EDP + TD3, but the policy-improvement action is produce
 whole reverse chain with gradients: L_pi = -Q(s, a^0), a^0 = DDPM sample (Eqs. 3-4) from a^K,
 so each update forwards and backpropagates through the noise network K times (Sec. 4.4). Next
 actions of the TD target come from the EMA policy through the full DDPM chain as well.
-:class:`DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5, eta = 1 normalised by the
+:class:`DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5, eta = 1 normalized by the
 other head's mean |Q|, torch-style clipping; Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
 agents/ql_diffusion.py); any K is allowed. At evaluation it acts by EAS over DDPM samples scored
 by the target critics, as Diffusion-QL's ``sample_action``.
@@ -48,7 +48,7 @@ class DQLConfig(EDPTD3Config):
 
     Defaults follow the official Diffusion-QL (Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
     agents/ql_diffusion.py, agents/model.py): vp schedule with K = 5, DDPM for next actions and for
-    the policy-improvement action, eta = 1 weighted Q loss normalised by the other head's mean |Q|,
+    the policy-improvement action, eta = 1 weighted Q loss normalized by the other head's mean |Q|,
     the critic stepped first and the actor's Q loss on the updated critics, torch-style clipping
     with one norm over both critics, the critic's learning rate fixed at 3e-4, the EMA actor
     moved at updates 1001, 1006, ..., PyTorch's default initialisation and its [sin, cos] time
@@ -78,8 +78,8 @@ class DQLConfig(EDPTD3Config):
     )
     # eta of Diffusion-QL (locomotion: 1.0), in the role of alpha.
     alpha: float = 1.0
-    # Diffusion-QL normalises by the other head's mean |Q|.
-    q_normalisation: Literal["chosen_head", "other_head", "none"] = "other_head"
+    # Diffusion-QL normalizes by the other head's mean |Q|.
+    q_normalization: Literal["chosen_head", "other_head", "none"] = "other_head"
     # Next actions by the full DDPM chain of the EMA policy.
     next_action_sampler: SamplerKind = "ddpm"
     # L_pi's action: the full reverse chain with gradients.

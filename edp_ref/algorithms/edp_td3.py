@@ -73,9 +73,9 @@ class EDPTD3Config(DiffusionAlgorithmConfig):
     # Which critic drives L_pi: "random" (App. A.1 and official: Q1 or Q2 with equal probability
     # each step) or "q1" (original TD3, Eq. 15).
     q_head: Literal["random", "q1"] = "random"
-    # Normaliser of L_pi: "chosen_head" (official EDP: mean |Q| of the head used), "other_head"
+    # Normalizer of L_pi: "chosen_head" (official EDP: mean |Q| of the head used), "other_head"
     # (Diffusion-QL: mean |Q| of the other head) or "none" (plain alpha * Eq. 10).
-    q_normalisation: Literal["chosen_head", "other_head", "none"] = "chosen_head"
+    q_normalization: Literal["chosen_head", "other_head", "none"] = "chosen_head"
     # Policy that draws the next actions a' of the TD target (Eq. 6): "ema" (official: the EMA
     # copy of the policy) or "online" (Eq. 6 / Alg. 1 as printed: pi_theta).
     next_action_policy: NextActionPolicy = "ema"
@@ -182,13 +182,13 @@ def _edp_td3_core(
             use_q1 = torch.ones((), dtype=torch.bool, device=s.device)
         else:
             use_q1 = randomness.head_uniform > 0.5
-        needs_q2 = config.q_head == "random" or config.q_normalisation == "other_head"
+        needs_q2 = config.q_head == "random" or config.q_normalization == "other_head"
         q2_pi = nets.q_value(q2_params, s, a_pi) if needs_q2 else q1_pi
         q_chosen = torch.where(use_q1, q1_pi, q2_pi)
         q_other = torch.where(use_q1, q2_pi, q1_pi)
-        if config.q_normalisation == "chosen_head":
+        if config.q_normalization == "chosen_head":
             lmbda = config.alpha / q_chosen.abs().mean().detach()
-        elif config.q_normalisation == "other_head":
+        elif config.q_normalization == "other_head":
             lmbda = config.alpha / q_other.abs().mean().detach()
         else:
             lmbda = torch.full((), config.alpha, dtype=s.dtype, device=s.device)

@@ -63,7 +63,7 @@ class WeightedRegressionConfig(DiffusionAlgorithmConfig):
     # Eq. 13's form: "squared_error" (as printed) or "negative_log_likelihood" (official:
     # -log N(a; a_hat0, I), half the gradient).
     surrogate_form: SurrogateForm = "squared_error"
-    # Eq. 12's weights: "paper" or "official" (normalised, alpha_bar^k in the denominator).
+    # Eq. 12's weights: "paper" or "official" (normalized, alpha_bar^k in the denominator).
     elbo_variant: ElboVariant = "paper"
 
     def __post_init__(self) -> None:

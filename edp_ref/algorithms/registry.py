@@ -112,6 +112,12 @@ class _Registry(Mapping[str, AlgorithmSpec]):
         self._specs[spec.name] = spec
         return spec
 
+    def remove(self, name: str) -> AlgorithmSpec:
+        """Unregister ``name`` (an algorithm defined for a test or an experiment); returns it."""
+        if name not in self._specs:
+            raise KeyError(f"cannot remove unknown algorithm {name!r}")
+        return self._specs.pop(name)
+
 
 #: Every algorithm of edp_ref by name.
 REGISTRY = _Registry()

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.benchmark.peers import (
     COMPARISONS,
@@ -206,13 +207,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "variables EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT, CORL_ROOT; absent peers are skipped.",
     )
     p.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke test, seconds)")
-    p.add_argument("--rounds", type=int, default=None, help="timed rounds (default 5)")
-    p.add_argument("--round-seconds", type=float, default=None, help="seconds per variant a round")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up iterations per variant")
+    p.add_argument("--rounds", type=integer_in(1), default=None, help="timed rounds (default 5)")
+    p.add_argument(
+        "--round-seconds",
+        type=number_at_least(0.0, strict=True),
+        default=None,
+        help="seconds per variant a round",
+    )
+    p.add_argument(
+        "--warmup", type=integer_in(0), default=None, help="warm-up iterations per variant"
+    )
     p.add_argument("--eager-only", action="store_true", help="skip edp_ref's compiled mode")
     p.add_argument("--no-diagnostic", action="store_true", help="skip the DIAGNOSTIC row")
     p.add_argument("--only", nargs="+", choices=COMPARISONS, help="comparisons to run")
-    p.add_argument("--transitions", type=int, default=None, help="synthetic dataset size")
+    p.add_argument("--transitions", type=integer_in(1), default=None, help="synthetic dataset size")
     p.add_argument("--peers-root", default=None, help="folder holding edp/, dql/ and corl/")
     p.add_argument("--edp-root", default=None, help="official EDP folder (EDP_OFFICIAL_ROOT)")
     p.add_argument("--dql-root", default=None, help="Diffusion-QL folder (DQL_OFFICIAL_ROOT)")

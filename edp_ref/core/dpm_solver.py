@@ -111,7 +111,8 @@ class DPMSolverStep:
       x_t = x_coef x + e0_coef e_0 + d_coef (e_last - e_0)
     with e_j = eps(u_j, s_j) (u_0 = x) and e_last = e_1 (order 2), e_2 (order 3). For order 3:
     x_coef = alpha_t/alpha_s, e0_coef = -sigma_t (e^h - 1), d_coef = -sigma_t ((e^h - 1)/h - 1)/r2,
-    and the inner points follow facts.md section 2; order 2 uses d_coef = -sigma_t (e^h - 1)/(2 r1).
+    and the inner points follow the official solver (sail-sg/edp, diffusion/dpm_solver.py);
+    order 2 uses d_coef = -sigma_t (e^h - 1)/(2 r1).
     """
 
     order: int
@@ -243,7 +244,7 @@ def dpm_solver_plan(
     linear in t, sigma_t = sqrt(1 - alpha_t^2), lambda_t = log alpha_t - log sigma_t; the
     network sees the fractional index N t - 1. Outer times are linspace(1, t_end, steps + 1)
     taken at the cumulative orders; the inner points of each step are uniform in t and enter
-    through their lambda ratios r1, r2 (facts.md section 2).
+    through their lambda ratios r1, r2 (sail-sg/edp, diffusion/dpm_solver.py).
 
     Args:
         schedule: the discrete noise schedule (N = K steps).

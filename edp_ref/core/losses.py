@@ -84,7 +84,7 @@ def elbo_weights(schedule: Schedule, variant: ElboVariant = "paper") -> Float[Te
             beta_k^2 / (2 sigma_k^2 alpha_k (1 - alpha_bar_k)) with sigma_k^2 the posterior
             variance clipped at k = 0 (``posterior_log_variance_clipped``), which equals the
             paper's formula for every k >= 1 and is finite at k = 0.
-            ``"official"``: beta^k / (2 alpha^k (1 - alpha_bar^k)) normalised to mean 1 over k,
+            ``"official"``: beta^k / (2 alpha^k (1 - alpha_bar^k)) normalized to mean 1 over k,
             as in the official code.
 
     Returns:

@@ -48,7 +48,7 @@ def eas_index(
     check_same_dtype_device(where, q=q, uniform=uniform)
     check_probability_uniforms("uniform", uniform, where)
     cdf = torch.cumsum(eas_probabilities(q, temperature), dim=-1)
-    # Normalise so that the last entry is exactly 1: round-off can leave it below u.
+    # Normalize so that the last entry is exactly 1: round-off can leave it below u.
     cdf = cdf / cdf[..., -1:]
     return (cdf <= uniform[:, None]).sum(dim=-1).clamp(max=q.shape[-1] - 1)
 

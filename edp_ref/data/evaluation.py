@@ -1,6 +1,6 @@
-"""Evaluation of a policy in its dataset's environment, with D4RL normalised scores.
+"""Evaluation of a policy in its dataset's environment, with D4RL normalized scores.
 
-The paper reports D4RL normalised scores (Sec. 5; Fu et al., 2020):
+The paper reports D4RL normalized scores (Sec. 5; Fu et al., 2020):
 score = 100 (return - REF_MIN) / (REF_MAX - REF_MIN), REF_MIN the return of a random policy and
 REF_MAX that of an expert; the official code evaluates 10 episodes per evaluation. For D4RL data
 edp_ref uses D4RL's constants (``edp_ref.data.D4RL_REFERENCE_SCORES``); for Minari and locally
@@ -44,7 +44,7 @@ Policy = Callable[[Tensor], Tensor]
 
 @dataclass(frozen=True)
 class ScoreReference:
-    """REF_MIN / REF_MAX of a normalised score and where they come from."""
+    """REF_MIN / REF_MAX of a normalized score and where they come from."""
 
     ref_min: float
     ref_max: float
@@ -176,7 +176,7 @@ def eval_env_for(
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Per-episode returns and lengths, and normalised scores (percent) if a reference is known."""
+    """Per-episode returns and lengths, and normalized scores (percent) if a reference is known."""
 
     returns: np.ndarray
     lengths: np.ndarray
@@ -209,7 +209,7 @@ def evaluate(
     ``seed`` (sub-environment i gets seed + i). Actions are clipped to the action space;
     non-finite actions are a ``ValueError`` (MuJoCo only prints a warning and steps on, so the
     episode would score as if the policy were sane). The policy runs under ``torch.no_grad``.
-    ``observation_transform`` (e.g. the dataset's observation normaliser) is applied to
+    ``observation_transform`` (e.g. the dataset's observation normalizer) is applied to
     observations before the policy.
     """
     if episodes < 1:

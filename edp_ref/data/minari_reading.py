@@ -132,7 +132,7 @@ def reference_scores(meta: Mapping[str, Any], source: str) -> tuple[float | None
             else ("ref_max_score", "ref_min_score")
         )
         raise ValueError(
-            f"{source}: metadata has '{present}' but no '{absent}'; normalised scores need both"
+            f"{source}: metadata has '{present}' but no '{absent}'; normalized scores need both"
         )
     if ref_min is not None and ref_min == ref_max:
         raise ValueError(

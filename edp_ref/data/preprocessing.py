@@ -1,14 +1,15 @@
-"""Per-domain preprocessing of the official EDP code (facts.md sec. 4; paper Appendix A).
+"""Per-domain preprocessing of the official EDP code (sail-sg/edp, diffusion/trainer.py; paper
+Appendix A).
 
 Every function is pure: it returns a new ``TransitionDataset`` (with a note of what was done)
 and leaves its input unchanged. Transforms that the evaluation environment must see too
-(observation normalisation) come back as an ``ObservationNormalizer`` to apply to the
+(observation normalization) come back as an ``ObservationNormalizer`` to apply to the
 environment's observations.
 
 * IQL, locomotion: rewards scaled by 1000 / (max trajectory return - min trajectory return).
 * AntMaze: r - 1 (IQL) or (r - 0.5) * 4 (TD3, CRR).
 * Kitchen and Adroit: rewards min-max scaled to [-1, 1].
-* Observation normalisation (kitchen/adroit/antmaze when asked): ``"scalar"`` (official: one
+* Observation normalization (kitchen/adroit/antmaze when asked): ``"scalar"`` (official: one
   mean and std over all entries), or ``"per_dimension"``; (o - mu) / (sigma + 1e-6), clipped to
   +-10.
 * Dataset actions clipped to +-0.999 (the official code's ``clip_to_eps`` with eps 1e-3 before
@@ -133,10 +134,10 @@ def normalize_observations(
     eps: float = 1e-6,
     clip: float = 10.0,
 ) -> Preprocessed:
-    """Normalise observations and next observations with statistics of ``observations``.
+    """Normalize observations and next observations with statistics of ``observations``.
 
     ``"scalar"`` (official code): one mean and one std over all entries; ``"per_dimension"``:
-    a mean and std per state dimension. Returns the dataset and the normaliser to apply to the
+    a mean and std per state dimension. Returns the dataset and the normalizer to apply to the
     evaluation environment's observations.
     """
     obs = dataset.observations
@@ -148,7 +149,7 @@ def normalize_observations(
         raise ValueError(f"normalize_observations: unknown mode {mode!r}")
     norm = ObservationNormalizer(mean, std, eps, clip)
     out = dataset.with_note(
-        f"observations normalised ({mode}, eps {eps}, clip {clip})",
+        f"observations normalized ({mode}, eps {eps}, clip {clip})",
         observations=norm(dataset.observations),
         next_observations=norm(dataset.next_observations),
     )
@@ -203,10 +204,11 @@ def official_preprocessing(
     normalize_obs: NormalizationMode | None = None,
     action_clip: float | None = 0.999,
 ) -> Preprocessed:
-    """The official code's preprocessing for a domain and algorithm (facts.md sec. 4).
+    """The official code's preprocessing for a domain and algorithm (sail-sg/edp,
+    diffusion/trainer.py).
 
     Locomotion + IQL: reward scale 1000 / (max - min return); antmaze: ``antmaze_rewards``;
-    kitchen/adroit: ``min_max_rewards``; then the optional observation normalisation and the
+    kitchen/adroit: ``min_max_rewards``; then the optional observation normalization and the
     action clip. Locomotion with TD3/CRR keeps raw rewards.
     """
     ds = dataset

@@ -4,9 +4,9 @@ Every task of the paper's Tables 2 and 4 (Sec. 5: Gym locomotion v2, AntMaze v0,
 v0/v1, Kitchen v0) resolves through ``PAPER_DATASETS`` to
 
 * the original D4RL HDF5 file (``$D4RL_DATASET_DIR``, default ~/.d4rl/datasets, named as D4RL
-  names its download), read by ``load_d4rl_hdf5``; normalised scores use the D4RL constants;
-* the Minari dataset that ports it (facts.md sec. 4), read by ``load_minari``; scores use the
-  dataset's metadata (the ``mujoco/*`` ports have none);
+  names its download), read by ``load_d4rl_hdf5``; normalized scores use the D4RL constants;
+* the Minari dataset that ports it (Minari's dataset catalogue), read by ``load_minari``; scores
+  use the dataset's metadata (the ``mujoco/*`` ports have none);
 * for locomotion, a dataset generated on this machine with the D4RL protocol on Gymnasium
   MuJoCo v5 (``scripts/make_datasets.py``, ids ``edp_ref/<env>/<kind>-v0``), whose metadata
   holds its own random/expert reference scores.
@@ -43,7 +43,7 @@ DatasetSource = Literal["auto", "d4rl", "minari", "local"]
 
 _D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl"
 
-#: D4RL's REF_MIN_SCORE / REF_MAX_SCORE (d4rl/infos.py) per domain prefix (facts.md sec. 4).
+#: D4RL's REF_MIN_SCORE / REF_MAX_SCORE (Farama-Foundation/D4RL, d4rl/infos.py) per domain prefix.
 D4RL_REFERENCE_SCORES: dict[str, tuple[float, float]] = {
     "halfcheetah": (-280.178953, 12135.0),
     "hopper": (-20.272305, 3234.3),

@@ -62,7 +62,7 @@ class TransitionDataset:
     Provenance, carried through every transform: ``source`` (the file or dataset id, used in
     every error message), ``action_low`` / ``action_high`` (declared bounds, [A], or None),
     ``env_id`` (Gymnasium id of the evaluation environment, if known), ``minari_id``,
-    ``ref_min_score`` / ``ref_max_score`` (normalised-score references), ``dropped`` (how many
+    ``ref_min_score`` / ``ref_max_score`` (normalized-score references), ``dropped`` (how many
     rows the loading protocol dropped, by reason) and ``notes`` (what was done to the data).
     """
 

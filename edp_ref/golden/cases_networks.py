@@ -105,6 +105,6 @@ def network_cases(shared: CoreInputs) -> list[GoldenCase]:
         {"temperature": 1.0},
         {"actions": shared.candidates, "q": shared.q, "uniform": shared.uniform},
         _eas,
-        notes="index = smallest i with uniform < CDF_i of softmax(q) (CDF normalised to end at 1)",
+        notes="index = smallest i with uniform < CDF_i of softmax(q) (CDF normalized to end at 1)",
     )
     return cases.cases

@@ -13,7 +13,7 @@ deterministic).
 Deviations from ``train()``, none of which changes the work of an iteration: the device is the
 CPU (the configs say "cuda"); the replay buffer holds exactly the dataset (the config's
 ``buffer_size`` of 10M only sizes a preallocated buffer whose first N rows are sampled); states
-are normalised with the file's own ``compute_mean_std`` / ``normalize_states`` as
+are normalized with the file's own ``compute_mean_std`` / ``normalize_states`` as
 ``normalize: true`` asks (rewards are not: ``normalize_reward: false``).
 """
 

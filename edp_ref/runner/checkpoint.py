@@ -6,7 +6,7 @@ A checkpoint is one safetensors file (it loads without executing code) holding
   (``state_tensors``: parameters, targets, EMA policy, Adam moments, step counter);
 * ``rng/<name>``: the state of every ``torch.Generator`` of the run (batch indices, update
   randomness) and of torch's global generator, as uint8 tensors;
-* ``data/<name>``: what acting needs from the training data (the observation normaliser's mean
+* ``data/<name>``: what acting needs from the training data (the observation normalizer's mean
   and std, the environment's action bounds when actions were rescaled), so that
   :func:`edp_ref.load_policy` needs no dataset;
 
@@ -115,7 +115,7 @@ class LoadedCheckpoint:
         records: the evaluation records (JSON dicts) logged up to this checkpoint.
         train_seconds: training wall time since the last evaluation.
         state_dim, action_dim: the widths of the networks' observations and actions.
-        data: the ``data/`` tensors (observation normaliser, action bounds).
+        data: the ``data/`` tensors (observation normalizer, action bounds).
         environment: the evaluation environment's id and the score references (JSON).
     """
 

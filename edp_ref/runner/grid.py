@@ -154,6 +154,7 @@ def build_grid(
     seeds: Sequence[int] | None = None,
     eas_candidates: int | None = None,
     compile: CompileChoice = "auto",
+    device: str = "cpu",
 ) -> tuple[list[tuple[RunSpec, Path]], list[DataPlan]]:
     """The runs (spec, folder) and data plans of a target under a preset and the filters.
 
@@ -161,7 +162,8 @@ def build_grid(
     known ones); ``algos`` / ``policies`` filter the target's agents (unknown names raise);
     ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N;
     ``compile`` is every run's ``RunSpec.compile`` (``auto``: the rule of
-    :func:`edp_ref.runner.run_config.compile_decision`).
+    :func:`edp_ref.runner.run_config.compile_decision`); ``device`` every run's
+    ``RunSpec.device`` (``cuda`` under Ray: the GPU Ray assigned to the run's task).
     A filter that leaves no run raises ``ValueError`` before any data is planned.
     """
     _check_filter("tasks", tasks, tgt.paper_tasks)
@@ -224,6 +226,7 @@ def build_grid(
                     local_root=plan.local_root,
                     hidden=preset.hidden,
                     compile=compile,
+                    device=device,
                 )
                 runs.append((spec, out / "runs" / preset.name / spec.name))
     return runs, plans

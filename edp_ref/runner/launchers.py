@@ -170,8 +170,12 @@ def check_ray_options(
     cpus_per_run: float | int | None,
     gpus_per_run: float | int,
     max_retries: int,
+    device: str | None = None,
 ) -> None:
-    """Check the Ray resources of :func:`run_grid` (``where`` names the caller in errors)."""
+    """Check the Ray resources of :func:`run_grid` (``where`` names the caller in errors) and,
+    when ``device`` (the runs' ``RunSpec.device``) is given, that they agree with it: Ray shows
+    a task only the GPUs it reserved for it, so CUDA runs need ``gpus_per_run`` > 0 and GPUs
+    reserved for CPU runs would sit idle."""
     check_real(f"{where}: cpus_per_run", cpus_per_run, 0.0, optional=True)
     check_real(f"{where}: gpus_per_run", gpus_per_run, 0.0)
     check_int(f"{where}: max_retries", max_retries, 0)
@@ -187,6 +191,19 @@ def check_ray_options(
             f"{launcher} launcher use jobs and threads (got cpus_per_run={cpus_per_run!r}, "
             f"gpus_per_run={gpus_per_run!r})"
         )
+    if launcher == "ray" and device is not None:
+        on_cuda = device.startswith("cuda")
+        if on_cuda and gpus_per_run == 0:
+            raise ValueError(
+                f"{where}: the runs use device {device!r} but ask Ray for no GPU "
+                "(gpus_per_run = 0): Ray hides every GPU from such a task; give gpus_per_run "
+                "(0.25 shares one GPU between four runs)"
+            )
+        if not on_cuda and gpus_per_run > 0:
+            raise ValueError(
+                f"{where}: gpus_per_run = {gpus_per_run!r} reserves GPUs for runs on device "
+                f"{device!r}; run them on cuda (device='cuda') or ask for no GPU"
+            )
 
 
 def run_grid(
@@ -228,6 +245,8 @@ def run_grid(
     if launcher not in LAUNCHERS:
         raise ValueError(f"run_grid: unknown launcher {launcher!r}; use 'local' or 'ray'")
     check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries)
+    for device in sorted({spec.device for spec, _ in runs}):
+        check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries, device)
     done = [(s, d) for s, d in runs if (d / "result.json").exists()]
     todo = [(s, d) for s, d in runs if not (d / "result.json").exists()]
     log(f"grid: {len(runs)} run(s), {len(done)} finished (reused), {len(todo)} to run")

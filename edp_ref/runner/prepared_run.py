@@ -127,7 +127,7 @@ class PreparedRun:
 
     def acting_data(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """What acting needs besides the networks, for the checkpoint: the observation
-        normaliser and the environment's action bounds (tensors), and the evaluation
+        normalizer and the environment's action bounds (tensors), and the evaluation
         environment's id, whether actions were rescaled to [-1, 1] and the score references
         (JSON)."""
         tensors: dict[str, Tensor] = {}

@@ -117,6 +117,7 @@ def reproduce(
     progress: bool = True,
     benchmark: Path = DEFAULT_BENCHMARK,
     compile: CompileChoice = "auto",
+    device: str = "cpu",
     log: Callable[[str], None] = print,
     # Scale-out (docs/scale_out.md): Ray's resources per run, and the dry run.
     cpus_per_run: float | int | None = None,
@@ -133,6 +134,8 @@ def reproduce(
     of runs of at least 5000 updates (the quick and paper presets) and on CUDA
     (:func:`edp_ref.runner.run_config.compile_decision`).
 
+    ``device`` is every run's ``RunSpec.device`` (``cuda``: with ``--launcher ray`` each run on
+    the GPU, or fraction of one, that ``gpus_per_run`` reserved for it).
     ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid` (Ray only).
     ``dry_run``: build the grid and print its runs, what is finished, the datasets to prepare
     and the cost in device-hours (:mod:`edp_ref.runner.cost`), priced from
@@ -158,7 +161,8 @@ def reproduce(
     check_int("reproduce: eas_candidates", eas_candidates, 1, optional=True)
     check_choice("reproduce: launcher", launcher, LAUNCHERS)
     check_choice("reproduce: compile", compile, COMPILE_CHOICES)
-    check_ray_options("reproduce", launcher, cpus_per_run, gpus_per_run, max_retries)
+    check_text("reproduce: device", device)
+    check_ray_options("reproduce", launcher, cpus_per_run, gpus_per_run, max_retries, device)
     check_int("reproduce: calibration_updates", calibration_updates, 1)
     cfg = PRESETS[preset]
     out = Path(out)
@@ -195,6 +199,7 @@ def reproduce(
         seeds=seeds,
         eas_candidates=eas_candidates,
         compile=compile,
+        device=device,
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(

@@ -27,6 +27,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.data import resolve
 from edp_ref.runner.agents import ALGORITHMS, POLICIES
@@ -90,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "than 100 steps in the update), on, off (%(default)s)",
     )
     p.add_argument(
+        "--device",
+        default="cpu",
+        help="where every run trains and acts: cpu, cuda, cuda:1 (with --launcher ray: cuda, on "
+        "the GPU share --gpus-per-run reserves) (%(default)s)",
+    )
+    p.add_argument(
         "--benchmark",
         type=Path,
         default=DEFAULT_BENCHMARK,
@@ -149,6 +157,20 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                     f"argument {option}: a request to Ray's scheduler; with --launcher "
                     f"{args.launcher} use --jobs and --threads"
                 )
+    try:
+        torch.device(args.device)
+    except RuntimeError as exc:
+        p.error(f"argument --device: not a torch device ({exc})")
+    if args.launcher == "ray" and args.device.startswith("cuda") and args.gpus_per_run == 0:
+        p.error(
+            "argument --gpus-per-run: runs on --device cuda need a GPU share from Ray "
+            "(e.g. --gpus-per-run 0.25); Ray hides every GPU from a task that asks for none"
+        )
+    if args.launcher == "ray" and not args.device.startswith("cuda") and args.gpus_per_run > 0:
+        p.error(
+            f"argument --gpus-per-run: reserves GPUs for runs on --device {args.device}; add "
+            "--device cuda"
+        )
     if args.gpus_per_run > 1 and args.gpus_per_run != int(args.gpus_per_run):
         p.error(
             f"argument --gpus-per-run: above 1 it must be a whole number of GPUs, got "
@@ -208,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.no_progress,
             benchmark=args.benchmark,
             compile=args.compile,
+            device=args.device,
             cpus_per_run=args.cpus_per_run,
             gpus_per_run=args.gpus_per_run,
             max_retries=args.max_retries,

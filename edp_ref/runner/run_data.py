@@ -4,7 +4,7 @@ A paper dataset comes from ``RunSpec.data_source`` (a D4RL file, the Minari port
 on this machine under ``RunSpec.local_root``, a ``$MINARI_DATASETS_PATH``); other datasets are a
 D4RL HDF5 file or a Minari id (:mod:`edp_ref.runner.dataset_ref`). Before training, actions
 are rescaled to [-1, 1] when the environment's bounds differ, and the official per-domain
-preprocessing is applied (reward scaling or shifting, observation normalisation, Appendix A;
+preprocessing is applied (reward scaling or shifting, observation normalization, Appendix A;
 sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
 """
 

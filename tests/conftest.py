@@ -1,0 +1,27 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from edp_ref.runner import PRESETS, build_grid, ensure_datasets, target
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An output folder holding the smoke preset's local dataset of Table 2, generated once per
+    test module as the driver of a reproduction does (with one torch thread: two on the 2 busy
+    cores crawl). Each module gets its own folder: its tests count the runs they find there."""
+    out = tmp_path_factory.mktemp("smoke-out")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
+        ensure_datasets(plans, out, progress=False, log=lambda _: None)
+        yield out
+    finally:
+        torch.set_num_threads(threads)
