@@ -10,7 +10,7 @@
   computed from its PRNG key exactly as ``diffusion/dql.py`` splits it.)
 * :func:`edp_ref_config`: the edp_ref config with the official switches (SPEC.md section 4):
   official ELBO / NLL surrogate, weight caps, inverse temperature 3.0 (IQL), EMA policy, the
-  chosen head's normalisation, optax clipping per network, K, sampler and DPM-Solver end time.
+  chosen head's normalization, optax clipping per network, K, sampler and DPM-Solver end time.
 * :func:`edp_ref_state`, :func:`edp_ref_batch`: the official agent's state and batch in
   edp_ref's types.
 """
@@ -302,7 +302,7 @@ def edp_ref_config(setting: EDPSetting, agent: Any) -> Any:
             alpha=float(cfg.alpha),
             loss_weight=float(cfg.guide_coef),
             q_head="random",
-            q_normalisation="chosen_head",
+            q_normalization="chosen_head",
             next_action_policy="ema",
             next_action_sampler=sampler,
             policy_action="sampler" if dql else "approximation",
