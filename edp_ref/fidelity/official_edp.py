@@ -48,6 +48,7 @@ from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, par
 from edp_ref.peers import official_edp_run, synthetic_transitions
 
 __all__ = [
+    "SCHEDULE_TABLES",
     "EDPSetting",
     "edp_ref_batch",
     "edp_ref_config",
@@ -394,7 +395,9 @@ def schedule_from_tables(tables: Mapping[str, Any], kind: str, log_alphas: Any) 
     la = np.asarray(log_alphas, dtype=np.float64)
     steps = np.diff(np.concatenate([[0.0], 2.0 * la]))
     betas = torch.tensor(-np.expm1(steps))
-    digest = hashlib.sha256(np.asarray([f64(n).numpy() for n in _TABLES]).tobytes()).hexdigest()
+    digest = hashlib.sha256(
+        np.asarray([f64(n).numpy() for n in SCHEDULE_TABLES]).tobytes()
+    ).hexdigest()
     return Schedule(
         kind=kind,
         num_steps=int(la.shape[0]),
@@ -414,7 +417,9 @@ def schedule_from_tables(tables: Mapping[str, Any], kind: str, log_alphas: Any) 
     )
 
 
-_TABLES = (
+#: The schedule tables both official codes (EDP's GaussianDiffusion, Diffusion-QL's Diffusion) hold
+#: under these names.
+SCHEDULE_TABLES = (
     "betas",
     "alphas_cumprod",
     "alphas_cumprod_prev",
@@ -436,7 +441,7 @@ def official_schedule(agent: Any) -> Schedule:
     import jax.numpy as jnp
 
     gd = agent.diffusion
-    tables = {name: np.asarray(getattr(gd, name)) for name in _TABLES}
+    tables = {name: np.asarray(getattr(gd, name)) for name in SCHEDULE_TABLES}
     log_alphas = np.asarray(0.5 * jnp.log(jnp.asarray(gd.alphas_cumprod, dtype=jnp.float32)))
     return schedule_from_tables(tables, str(gd.schedule_name), log_alphas)
 

@@ -42,7 +42,7 @@ from edp_ref.algorithms import (
     init_td3bc,
     td3bc_update,
 )
-from edp_ref.fidelity.official_edp import schedule_from_tables
+from edp_ref.fidelity.official_edp import SCHEDULE_TABLES, schedule_from_tables
 from edp_ref.fidelity.torch_layout import (
     CORL_IQL,
     CORL_TD3BC,
@@ -199,20 +199,7 @@ def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Sid
         networks = template.networks
         if s.peer_tables:
             actor = a.actor
-            names = (
-                "betas",
-                "alphas_cumprod",
-                "alphas_cumprod_prev",
-                "sqrt_alphas_cumprod",
-                "sqrt_one_minus_alphas_cumprod",
-                "sqrt_recip_alphas_cumprod",
-                "sqrt_recipm1_alphas_cumprod",
-                "posterior_variance",
-                "posterior_log_variance_clipped",
-                "posterior_mean_coef1",
-                "posterior_mean_coef2",
-            )
-            tables = {n: getattr(actor, n).detach().double().numpy() for n in names}
+            tables = {n: getattr(actor, n).detach().double().numpy() for n in SCHEDULE_TABLES}
             la = 0.5 * np.log(tables["alphas_cumprod"])
             networks = dataclasses.replace(
                 networks, schedule=schedule_from_tables(tables, "vp", la)
