@@ -1,10 +1,9 @@
 """Loaders: D4RL HDF5 files (qlearning_dataset semantics), Minari datasets written with Minari's
-own API from a real Gymnasium MuJoCo environment, and the local D4RL-protocol generation."""
+own API from a real Gymnasium MuJoCo environment (the local D4RL-protocol generation is tested
+in tests/test_generation.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import gymnasium as gym
@@ -218,54 +217,3 @@ def test_minari_bad_episode_lengths() -> None:
             action_space=spaces.Box(-1, 1, (1,)),
             source="src",
         )
-
-
-# -- Local generation (D4RL protocol, SAC) ------------------------------------------------------
-
-
-def test_generation_small_preset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import importlib.util
-
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    spec = importlib.util.spec_from_file_location(
-        "make_datasets", Path(__file__).parents[1] / "scripts" / "make_datasets.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    work = tmp_path / "work"
-    argv = [
-        "--env",
-        "invertedpendulum",
-        "--preset",
-        "small",
-        "--work-dir",
-        str(work),
-        "--no-progress",
-    ]
-    written = script.main(argv)["invertedpendulum"]
-    out = capsys.readouterr().out
-    assert "estimated" in out and "per update" in out
-    assert set(written) == {"random", "medium", "medium-replay", "expert", "medium-expert"}
-    record = json.loads((work / "invertedpendulum-seed0" / "generation.json").read_text())
-    assert record["seeds"]["training"] == 0 and record["config"]["train_steps"] == 300
-    sizes = {}
-    for kind, dataset_id in written.items():
-        ds = load_minari(dataset_id)
-        sizes[kind] = len(ds)
-        assert ds.ref_min_score == pytest.approx(record["ref_min_score"])
-        assert ds.ref_max_score == pytest.approx(record["ref_max_score"])
-        assert ds.env_id == "InvertedPendulum-v5"
-        assert float(ds.actions.abs().max()) <= 3.0
-    assert sizes["random"] == sizes["medium"] == sizes["expert"] == 500
-    assert sizes["medium-expert"] == 1000
-    assert sizes["medium-replay"] == record["medium_step"]
-    assert os.path.exists(work / "invertedpendulum-seed0" / "train.pt")
-    # Resuming a finished run does not train again and gives the same medium step; existing
-    # datasets are only overwritten with --force.
-    with pytest.raises(FileExistsError):
-        script.main(argv)
-    script.main([*argv, "--force", "--kinds", "medium-replay"])
-    assert len(load_minari(written["medium-replay"])) == record["medium_step"]

@@ -88,18 +88,25 @@ def test_actor_uses_the_updated_critics() -> None:
 def test_eas_of_the_dql_agent_scores_with_the_target_critics() -> None:
     config = alg.DQLConfig(network=alg.NetworkConfig(hidden=8, layers=1))
     state, _, _ = _setup(config)
-    # Make the target critics differ from the online ones: one prefers +1, the other -1.
+    # Online critics with a steep output layer (EAS's softmax over their Q is nearly an argmax);
+    # zero target critics (every candidate has the same Q, so EAS picks by the uniform alone).
+    online = {**state.params}
     targets = {**state.target_params}
     for net in ("q1", "q2"):
+        steep = {**state.params[net]}
+        steep["body.2.weight"] = steep["body.2.weight"] * 1e4
+        online[net] = steep
         targets[net] = {n: torch.zeros_like(p) for n, p in state.target_params[net].items()}
-    state = state.replace(target_params=targets)
-    obs = torch.randn(4, S, dtype=torch.float64)
+    state = state.replace(params=online, target_params=targets)
+    obs = torch.randn(32, S, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     settings = alg.ActingSettings(eas_candidates=6)
     act = alg.REGISTRY["dql"].act
-    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    g1, g2, g3 = (torch.Generator().manual_seed(3) for _ in range(3))
     by_target = act(state, obs, config, settings, g1)
     by_online = alg.diffusion_act(state, obs, config, settings, g2, "ddpm", "online")
-    # Zero target critics give every candidate the same Q, so EAS picks by the uniform alone:
-    # different picks than the online critics' for at least one state of this seed.
-    assert by_target.shape == by_online.shape == (4, A)
-    assert not torch.equal(by_target, by_online)
+    by_target_again = alg.diffusion_act(state, obs, config, settings, g3, "ddpm", "target")
+    assert by_target.shape == by_online.shape == (32, A)
+    assert torch.equal(by_target, by_target_again)
+    # Same candidates and uniforms, different scores: the picks differ for some states.
+    differing = (by_target != by_online).any(dim=1)
+    assert int(differing.sum()) > 0

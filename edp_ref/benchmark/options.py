@@ -2,7 +2,7 @@
 
 * Argument types for ``argparse``'s ``type=``: each rejects a bad value before any work starts,
   so ``argparse`` exits with status 2 and a usage error that names the argument
-  (``argument --threads: expected a whole number >= 1, got '0'``).
+  (``argument --threads: expected an integer >= 1, got '0'``).
 * :class:`OptionGroup`: one group of options and what the command line does with them (changes
   to :class:`~edp_ref.benchmark.settings.BenchmarkSettings`, work after the run, report lines).
   A module that adds options to the benchmark (e.g. a comparison with the peers) defines one and
@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.benchmark.settings import PRESETS, BenchmarkSettings, resolve_device
 
 __all__ = [
@@ -37,47 +37,14 @@ __all__ = [
 LogFn = Callable[[str], None]
 
 
-def _whole_number(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number >= {minimum}, got {text!r}"
-        ) from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """A whole number >= 1 (threads, seeds, iterations)."""
-    return _whole_number(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """A whole number >= 0 (warm-up calls)."""
-    return _whole_number(text, 0)
-
-
-def _number(text: str, minimum: float, strict: bool) -> float:
-    expected = f"a finite number {'>' if strict else '>='} {minimum:g}"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (seconds)."""
-    return _number(text, 0.0, strict=True)
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0 (seconds)."""
-    return _number(text, 0.0, strict=False)
+#: A whole number >= 1 (threads, seeds, iterations).
+positive_int = integer_in(1)
+#: A whole number >= 0 (warm-up calls).
+non_negative_int = integer_in(0)
+#: A finite number > 0 (seconds).
+positive_float = number_at_least(0.0, strict=True)
+#: A finite number >= 0 (seconds).
+non_negative_float = number_at_least(0.0)
 
 
 def preset_name(text: str) -> str:

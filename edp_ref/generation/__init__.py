@@ -1,24 +1,32 @@
 """Local generation of D4RL-protocol datasets on Gymnasium MuJoCo v5 (``scripts/make_datasets.py``).
 
-:mod:`~edp_ref.generation.sac` is the behaviour learner (SAC); :mod:`~edp_ref.generation.protocol`
-trains it, collects the five D4RL kinds (random, medium, medium-replay, expert, medium-expert) and
-writes them as Minari datasets with their reference scores.
+One module per step:
+
+* :mod:`~edp_ref.generation.config`: :class:`GenerationConfig` (validated), :data:`KINDS`,
+  :func:`small_preset`;
+* :mod:`~edp_ref.generation.sac`: the behaviour learner (SAC);
+* :mod:`~edp_ref.generation.environment`: action scaling, episode returns;
+* :mod:`~edp_ref.generation.replay`: SAC's replay buffer (the medium-replay data);
+* :mod:`~edp_ref.generation.checkpoint`: the resumable training state ``train.pt``;
+* :mod:`~edp_ref.generation.training`: SAC training, the medium and expert snapshots;
+* :mod:`~edp_ref.generation.collection`: rollouts and buffer episodes as Minari buffers;
+* :mod:`~edp_ref.generation.writing`: Minari datasets with reference scores;
+* :mod:`~edp_ref.generation.protocol`: :func:`generate`, the steps in order;
+* :mod:`~edp_ref.generation.estimate`: the time estimate printed first;
+* :mod:`~edp_ref.generation.quality`: re-evaluating a run's snapshots (docs/data.md's table).
 """
 
-from edp_ref.generation.protocol import (
-    KINDS,
-    GenerationConfig,
-    collect_episodes,
-    describe_estimate,
-    estimate_seconds,
-    generate,
-    small_preset,
-    train_behaviour,
-)
+from edp_ref.generation.collection import collect_episodes
+from edp_ref.generation.config import KINDS, GenerationConfig, small_preset
+from edp_ref.generation.estimate import describe_estimate, estimate_seconds
+from edp_ref.generation.protocol import generate
+from edp_ref.generation.training import TrainingResult, choose_snapshots, train_behaviour
 
 __all__ = [
     "KINDS",
     "GenerationConfig",
+    "TrainingResult",
+    "choose_snapshots",
     "collect_episodes",
     "describe_estimate",
     "estimate_seconds",

@@ -1,12 +1,14 @@
 """Soft actor-critic (Haarnoja et al., 2018): the behaviour policy of the D4RL protocol.
 
-D4RL (Fu et al., 2020, Sec. 5 and App. C) built its Gym-MuJoCo datasets from SAC agents trained
-online: "medium" from a policy stopped at about a third of expert return, "expert" from the
-trained policy, "medium-replay" from the replay buffer until medium. ``edp_ref.generation``
-reproduces that protocol on Gymnasium v5 with this SAC, built on the project's own MLP
-(``edp_ref.core.networks.mlp`` / ``QNetwork``: Mish, 256 hidden; 2 layers by default as in D4RL's
-SAC). Actions live in [-1, 1] (tanh-squashed Gaussian); ``generation`` maps them to the
-environment's bounds. All randomness comes from one explicit ``torch.Generator``.
+D4RL (Fu et al., 2020) built its Gym-MuJoCo datasets from SAC agents trained online: "medium"
+from a policy stopped at about a third of expert return, "expert" from the trained policy,
+"medium-replay" from the replay buffer until medium (Farama-Foundation/D4RL,
+scripts/generation/mujoco/). ``edp_ref.generation`` reproduces that protocol on Gymnasium v5 with
+this SAC, built on the project's own MLP (``edp_ref.core.networks.mlp`` / ``QNetwork``): 2 hidden
+layers as D4RL's policies (fc0, fc1, last_fc in collect_data.py there), 256 wide by default, but
+Mish where D4RL's policies used ReLU (their stored ``metadata/policy/nonlinearity``). Actions
+live in [-1, 1] (tanh-squashed Gaussian); ``generation`` maps them to the environment's bounds.
+All randomness comes from one explicit ``torch.Generator``.
 """
 
 from __future__ import annotations

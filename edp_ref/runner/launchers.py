@@ -1,36 +1,192 @@
-"""Launchers: run a grid's runs here, in parallel processes, or on a Ray cluster.
+"""Launchers: run a grid's runs here, in parallel processes, or on a Ray cluster (Sec. 5's grids).
 
 ``local`` runs the grid in this process (``jobs = 1``) or in ``jobs`` spawned processes;
-``ray`` sends each run to a Ray cluster (``pip install ray``; ``RAY_ADDRESS`` picks the cluster,
-else a local instance; run folders must be on storage every node sees). Finished runs are
-reused (after their folder is checked, :func:`edp_ref.runner.loop.train_run`); interrupted ones
-resume from their checkpoints.
+``ray`` sends each run to a Ray cluster as one task (``pip install ray``; ``RAY_ADDRESS`` picks
+the cluster, else Ray's local one; docs/scale_out.md). Every launcher
+
+* reuses finished runs (``result.json``, checked against the checkpoint) and resumes interrupted
+  ones from their checkpoints (:func:`edp_ref.runner.loop.train_run`);
+* lets a run that fails for a reason of its own (a damaged file, a folder of another
+  configuration, missing data) fail alone: the others go on, and :class:`GridRunError` names
+  every failed run with its error at the end;
+* on Ray, asks the scheduler for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs per run
+  (fractions share a device) and has a run whose worker process died (killed, out of memory,
+  node lost) retried ``max_retries`` times; the retry resumes from the run's last checkpoint.
+
+Ray tasks get absolute paths only, and the driver's ``D4RL_DATASET_DIR`` and
+``MINARI_DATASETS_PATH``, so run folders and datasets on shared storage are found at the same
+path by every node; the driver reads each result back from the run folder, and a result it
+cannot see is reported as a failure (the storage is not shared), never trained again here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import socket
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edp_ref.config_checks import check_int
+from edp_ref.config_checks import check_int, check_real
 from edp_ref.runner.loop import train_run
 from edp_ref.runner.spec import RunResult, RunSpec
 
-__all__ = ["LAUNCHERS", "run_grid"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "LAUNCHERS",
+    "SHARED_ENVIRONMENT",
+    "GridRunError",
+    "RunFailure",
+    "check_ray_options",
+    "ray_task_name",
+    "run_grid",
+]
 
 #: The launchers :func:`run_grid` knows.
 LAUNCHERS: tuple[str, ...] = ("local", "ray")
+#: Retries of a Ray task whose worker process died (Ray's own default for tasks).
+DEFAULT_MAX_RETRIES = 3
+#: Environment variables the driver hands to every Ray task (where the datasets are).
+SHARED_ENVIRONMENT: tuple[str, ...] = ("D4RL_DATASET_DIR", "MINARI_DATASETS_PATH")
 
 
-def _worker(spec_json: dict[str, Any], run_dir: str, threads: int, position: int) -> dict[str, Any]:
-    result = train_run(
-        RunSpec.from_json(spec_json), run_dir, progress=True, position=position, threads=threads
+@dataclass(frozen=True)
+class RunFailure:
+    """A run of a grid that did not finish: which run, where it ran, and its error.
+
+    Attributes:
+        spec, run_dir: the run.
+        error: the exception's class name (``CheckpointCorruptError``, ``WorkerCrashedError``).
+        message: the exception's message.
+        where: the process that raised it (``pid 123 on host-a``, or the Ray task).
+        details: the traceback, when there is one.
+    """
+
+    spec: RunSpec
+    run_dir: Path
+    error: str
+    message: str
+    where: str
+    details: str = ""
+
+    def describe(self) -> str:
+        return f"{self.spec.name} ({self.run_dir}, {self.where}): {self.error}: {self.message}"
+
+
+class GridRunError(RuntimeError):
+    """Some runs of a grid failed; every other run finished (its folder is complete).
+
+    Attributes:
+        failures: the failed runs, in the grid's order.
+        results: the results of the runs that finished (in the grid's order).
+        total: the number of runs in the grid.
+    """
+
+    def __init__(
+        self, failures: Sequence[RunFailure], results: Sequence[RunResult], total: int
+    ) -> None:
+        self.failures = tuple(failures)
+        self.results = tuple(results)
+        self.total = total
+        lines = [
+            f"{len(self.failures)} of {total} run(s) failed ({len(self.results)} finished; "
+            "their folders are complete and a new start reuses them):"
+        ]
+        lines += [f"  {f.describe()}" for f in self.failures]
+        lines.append("Fix what each error names, then run the same command again.")
+        super().__init__("\n".join(lines))
+
+
+def ray_task_name(spec: RunSpec) -> str:
+    """The name of a run's Ray task, also its worker's process title (``ray::<name>``)."""
+    return f"edp_ref run {spec.name}"
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block (the driver's dataset locations)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_one(
+    spec_json: dict[str, Any],
+    run_dir: str,
+    threads: int,
+    progress: bool,
+    position: int,
+    environment: dict[str, str],
+) -> dict[str, Any]:
+    """Train one run in this process; its outcome as JSON. A run's own error is returned, not
+    raised, so that Ray retries only a worker that died (a retry would not fix a bad file)."""
+    where = f"pid {os.getpid()} on {socket.gethostname()}"
+    try:
+        spec = RunSpec.from_json(spec_json)
+        with _environment(environment):
+            result = train_run(spec, run_dir, progress=progress, position=position, threads=threads)
+    except Exception as exc:
+        return {
+            "ok": False,
+            "error": type(exc).__name__,
+            "message": str(exc),
+            "where": where,
+            "details": traceback.format_exc(),
+        }
+    return {"ok": True, "where": where, "seconds": result.seconds}
+
+
+def _failure(spec: RunSpec, run_dir: Path, outcome: Mapping[str, Any]) -> RunFailure:
+    return RunFailure(
+        spec,
+        run_dir,
+        str(outcome["error"]),
+        str(outcome["message"]),
+        str(outcome["where"]),
+        str(outcome.get("details", "")),
     )
-    return result.to_json()
+
+
+def _shared_environment() -> dict[str, str]:
+    return {k: os.path.abspath(os.environ[k]) for k in SHARED_ENVIRONMENT if os.environ.get(k)}
+
+
+def check_ray_options(
+    where: str,
+    launcher: str,
+    cpus_per_run: float | int | None,
+    gpus_per_run: float | int,
+    max_retries: int,
+) -> None:
+    """Check the Ray resources of :func:`run_grid` (``where`` names the caller in errors)."""
+    check_real(f"{where}: cpus_per_run", cpus_per_run, 0.0, optional=True)
+    check_real(f"{where}: gpus_per_run", gpus_per_run, 0.0)
+    check_int(f"{where}: max_retries", max_retries, 0)
+    if cpus_per_run is not None and cpus_per_run <= 0:
+        raise ValueError(f"{where}: cpus_per_run must be > 0 or None, got {cpus_per_run!r}")
+    if gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
+        raise ValueError(
+            f"{where}: gpus_per_run above 1 must be a whole number of GPUs, got {gpus_per_run!r}"
+        )
+    if launcher != "ray" and (cpus_per_run is not None or gpus_per_run != 0):
+        raise ValueError(
+            f"{where}: cpus_per_run and gpus_per_run are requests to Ray's scheduler; with the "
+            f"{launcher} launcher use jobs and threads (got cpus_per_run={cpus_per_run!r}, "
+            f"gpus_per_run={gpus_per_run!r})"
+        )
 
 
 def run_grid(
@@ -41,15 +197,29 @@ def run_grid(
     threads: int = 1,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    cpus_per_run: float | int | None = None,
+    gpus_per_run: float | int = 0.0,
+    max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> list[RunResult]:
     """Run every missing run of the grid and return all results (finished runs are reused).
 
     Args:
         runs: (spec, folder) pairs from :func:`build_grid`.
-        jobs: parallel processes (``local``) or concurrent Ray tasks (``ray``).
+        jobs: parallel processes (``local``) or Ray tasks in flight at once (``ray``; the
+            cluster's free CPUs and GPUs limit them too).
         launcher: ``local`` or ``ray``.
         threads: torch threads per run (1 is fastest on a shared 2-core machine).
-        progress: tqdm bars.
+        progress: tqdm bars (local runs; Ray runs log one line each when they end).
+        cpus_per_run: CPUs Ray reserves per run (None: ``threads``); fractions allowed.
+        gpus_per_run: GPUs Ray reserves per run: 0 (default), a fraction in (0, 1] so that
+            several runs share one device (0.25: four runs), or a whole number.
+        max_retries: times Ray re-runs a run whose worker process died (it resumes from the
+            run's last checkpoint); a run's own error is never retried.
+
+    Raises:
+        ValueError / TypeError: a bad argument (named), or Ray resources with ``local``.
+        RuntimeError: ``ray`` without Ray installed.
+        GridRunError: some runs failed; it names each with its error, after all others ended.
     """
     if not runs:
         raise ValueError("run_grid: the grid holds no run (check the filters of build_grid)")
@@ -57,42 +227,155 @@ def run_grid(
     check_int("run_grid: threads", threads, 1)
     if launcher not in LAUNCHERS:
         raise ValueError(f"run_grid: unknown launcher {launcher!r}; use 'local' or 'ray'")
+    check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries)
     done = [(s, d) for s, d in runs if (d / "result.json").exists()]
     todo = [(s, d) for s, d in runs if not (d / "result.json").exists()]
     log(f"grid: {len(runs)} run(s), {len(done)} finished (reused), {len(todo)} to run")
     if launcher == "ray":
-        _run_ray(todo, jobs, threads)
+        cpus = float(threads) if cpus_per_run is None else float(cpus_per_run)
+        failures = _run_ray(todo, jobs, threads, cpus, float(gpus_per_run), max_retries, log)
     elif jobs == 1 or len(todo) <= 1:
+        failures = {}
         for spec, run_dir in todo:
-            train_run(spec, run_dir, progress=progress, threads=threads)
+            outcome = _run_one(spec.to_json(), str(run_dir), threads, progress, 0, {})
+            if not outcome["ok"]:
+                failures[run_dir] = _failure(spec, run_dir, outcome)
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_worker, s.to_json(), str(d), threads, i % jobs)
-                for i, (s, d) in enumerate(todo)
-            ]
-            for f in futures:
-                f.result()
-    return [train_run(s, d, progress=False) for s, d in runs]
+        failures = _run_pool(todo, jobs, threads, progress)
+    return _collect(runs, failures, log)
 
 
-def _run_ray(todo: Sequence[tuple[RunSpec, Path]], jobs: int, threads: int) -> None:
+def _run_pool(
+    todo: Sequence[tuple[RunSpec, Path]], jobs: int, threads: int, progress: bool
+) -> dict[Path, RunFailure]:
+    failures: dict[Path, RunFailure] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(_run_one, s.to_json(), str(d), threads, progress, i % jobs, {})
+            for i, (s, d) in enumerate(todo)
+        ]
+        for (spec, run_dir), future in zip(todo, futures, strict=True):
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker process died (BrokenProcessPool)
+                outcome = {
+                    "ok": False,
+                    "error": type(exc).__name__,
+                    "message": str(exc) or "the worker process died",
+                    "where": "a spawned worker process",
+                }
+            if not outcome["ok"]:
+                failures[run_dir] = _failure(spec, run_dir, outcome)
+    return failures
+
+
+def _collect(
+    runs: Sequence[tuple[RunSpec, Path]],
+    failures: dict[Path, RunFailure],
+    log: Callable[[str], None],
+) -> list[RunResult]:
+    """Read every result back from its run folder (checked against the checkpoint); raise
+    :class:`GridRunError` naming the failed runs after all others are read."""
+    results: list[RunResult] = []
+    failed: list[RunFailure] = []
+    for spec, run_dir in runs:
+        if run_dir in failures:
+            failed.append(failures[run_dir])
+            continue
+        if not (run_dir / "result.json").exists():
+            failed.append(
+                RunFailure(
+                    spec,
+                    run_dir,
+                    "FileNotFoundError",
+                    f"the run ended without error but {run_dir / 'result.json'} is not visible "
+                    "to the driver: run folders must lie on storage that every node sees at "
+                    "the same absolute path (docs/scale_out.md)",
+                    "the driver",
+                )
+            )
+            continue
+        try:  # a finished folder: only read and checked, never trained again
+            results.append(train_run(spec, run_dir, progress=False))
+        except Exception as exc:
+            failed.append(RunFailure(spec, run_dir, type(exc).__name__, str(exc), "the driver"))
+    if failed:
+        error = GridRunError(failed, results, len(runs))
+        log(str(error))
+        raise error
+    return results
+
+
+def _import_ray() -> Any:
+    # Imported by name: Ray is an optional dependency, and mypy checks this module the same
+    # whether it is installed or not (its calls are typed Any here).
     try:
-        import ray  # type: ignore[import-not-found, unused-ignore]
+        return importlib.import_module("ray")
     except ImportError:
         raise RuntimeError(
-            "--launcher ray needs Ray, an optional dependency: `pip install ray` (or use the "
-            "default --launcher local with --jobs N)"
+            "--launcher ray needs Ray, an optional dependency: `pip install ray` (or "
+            "`pip install edp_ref[ray]`; or use the default --launcher local with --jobs N)"
         ) from None
-    if not ray.is_initialized():
+
+
+def _run_ray(
+    todo: Sequence[tuple[RunSpec, Path]],
+    jobs: int,
+    threads: int,
+    cpus: float,
+    gpus: float,
+    max_retries: int,
+    log: Callable[[str], None],
+) -> dict[Path, RunFailure]:
+    """Run ``todo`` as Ray tasks, at most ``jobs`` in flight; the failed runs by folder."""
+    ray = _import_ray()
+    failures: dict[Path, RunFailure] = {}
+    if not todo:
+        return failures
+    started_here = not ray.is_initialized()
+    if started_here:
+        # RAY_ADDRESS (or a cluster started on this machine with `ray start`), else a new
+        # local instance; the dashboard needs extra packages and is not used.
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
-    remote = ray.remote(num_cpus=threads)(_worker)
-    queue = list(todo)
-    pending: list[Any] = []
-    while queue or pending:
-        while queue and len(pending) < jobs:  # at most ``jobs`` runs in flight
-            spec, run_dir = queue.pop(0)
-            pending.append(remote.remote(spec.to_json(), str(run_dir.resolve()), threads, 0))
-        ready, pending = ray.wait(pending, num_returns=1)
-        ray.get(ready)  # re-raises a failed run's error
+    try:
+        remote = ray.remote(_run_one)
+        environment = _shared_environment()
+        queue = [(spec, Path(os.path.abspath(run_dir))) for spec, run_dir in todo]
+        pending: dict[Any, tuple[RunSpec, Path]] = {}
+        finished = 0
+        while queue or pending:
+            while queue and len(pending) < jobs:
+                spec, run_dir = queue.pop(0)
+                ref = remote.options(
+                    name=ray_task_name(spec),
+                    num_cpus=cpus,
+                    num_gpus=gpus,
+                    max_retries=max_retries,
+                    retry_exceptions=False,
+                ).remote(spec.to_json(), str(run_dir), threads, False, 0, environment)
+                pending[ref] = (spec, run_dir)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            spec, run_dir = pending.pop(ready[0])
+            finished += 1
+            try:
+                outcome = ray.get(ready[0])
+            except Exception as exc:  # the task's worker died more than max_retries times
+                outcome = {
+                    "ok": False,
+                    "error": type(exc).__name__,
+                    "message": f"{exc} (after {max_retries} retries)",
+                    "where": f"Ray task {ray_task_name(spec)!r}",
+                }
+            status = (
+                f"{outcome['seconds']:.0f} s" if outcome["ok"] else f"FAILED ({outcome['error']})"
+            )
+            log(f"run {finished}/{len(todo)} ended: {spec.name}, {outcome['where']}, {status}")
+            if not outcome["ok"]:
+                failures[Path(run_dir)] = _failure(spec, run_dir, outcome)
+    finally:
+        if started_here:
+            ray.shutdown()
+    # Keys as the caller gave the folders (relative or absolute).
+    by_abs = {Path(os.path.abspath(d)): d for _, d in todo}
+    return {by_abs[k]: v for k, v in failures.items()}

@@ -24,11 +24,12 @@ import torch
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.config_checks import check_choice, check_int, check_text
+from edp_ref.runner.cost import dry_run_estimate
 from edp_ref.runner.data_plans import ensure_datasets
 from edp_ref.runner.errors import RunFolderError, read_json_file
 from edp_ref.runner.figure2 import read_benchmark, render_figure2
 from edp_ref.runner.grid import FIGURES, build_grid, target
-from edp_ref.runner.launchers import LAUNCHERS, run_grid
+from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, LAUNCHERS, check_ray_options, run_grid
 from edp_ref.runner.presets import PRESETS, Preset
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
 from edp_ref.runner.report_figures import (
@@ -123,6 +124,13 @@ def reproduce(
     benchmark: Path = DEFAULT_BENCHMARK,
     compile: CompileChoice = "auto",
     log: Callable[[str], None] = print,
+    # Scale-out (docs/scale_out.md): Ray's resources per run, and the dry run.
+    cpus_per_run: float | int | None = None,
+    gpus_per_run: float | int = 0.0,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    dry_run: bool = False,
+    calibration_updates: int = 20,
+    cost_benchmark: Path | None = None,
 ) -> ReproduceOutput:
     """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
 
@@ -130,6 +138,12 @@ def reproduce(
     (``auto``, ``on``, ``off``) is every run's ``RunSpec.compile``: ``auto`` compiles the update
     of runs of at least 5000 updates (the quick and paper presets) and on CUDA
     (:func:`edp_ref.runner.run_config.compile_decision`).
+
+    ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid` (Ray only).
+    ``dry_run``: build the grid and print its runs, what is finished, the datasets to prepare
+    and the cost in device-hours (:mod:`edp_ref.runner.cost`), priced from
+    ``cost_benchmark`` (``scripts/benchmark.py``'s JSON) when given, else by timing
+    ``calibration_updates`` updates of each agent here; nothing is generated, run or written.
 
     Raises:
         ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
@@ -150,10 +164,14 @@ def reproduce(
     check_int("reproduce: eas_candidates", eas_candidates, 1, optional=True)
     check_choice("reproduce: launcher", launcher, LAUNCHERS)
     check_choice("reproduce: compile", compile, COMPILE_CHOICES)
+    check_ray_options("reproduce", launcher, cpus_per_run, gpus_per_run, max_retries)
+    check_int("reproduce: calibration_updates", calibration_updates, 1)
     cfg = PRESETS[preset]
     out = Path(out)
     torch.set_num_threads(threads)  # also for the data generation; 1 is best on shared CPUs
     if kind == "figure" and number == 2:
+        if dry_run:
+            return ReproduceOutput(f"Figure 2 trains no run: it reads {benchmark}.\n", (), ())
         measured = read_benchmark(Path(benchmark))
         (out / "figures").mkdir(parents=True, exist_ok=True)
         png = out / "figures" / "figure2.png"
@@ -189,9 +207,36 @@ def reproduce(
         f"{kind} {number}, preset {preset}: tasks {', '.join(chosen)}; "
         + "; ".join(f"{p.task} from {p.source}" for p in plans)
     )
+    if dry_run:
+        notes = []
+        if kind == "figure" and number in cfg.sweeps:
+            notes.append(
+                f"then {len(runs) * len(cfg.sweeps[number])} re-evaluations of final checkpoints "
+                f"({cfg.sweep_episodes} episodes each), not priced"
+            )
+        estimate = dry_run_estimate(
+            f"{kind} {number}, preset {preset}",
+            runs,
+            plans,
+            jobs=jobs,
+            calibration_updates=calibration_updates,
+            threads=threads,
+            benchmark=cost_benchmark,
+            notes=notes,
+            log=log,
+        )
+        return ReproduceOutput(estimate.text(), (), ())
     ensure_datasets(plans, out, progress=progress, log=log)
     results = run_grid(
-        runs, jobs=jobs, launcher=launcher, threads=threads, progress=progress, log=log
+        runs,
+        jobs=jobs,
+        launcher=launcher,
+        threads=threads,
+        progress=progress,
+        log=log,
+        cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
+        max_retries=max_retries,
     )
     if kind == "table":
         return _write_table(number, results, cfg, chosen, out)

@@ -10,6 +10,8 @@ Examples::
     edp-reproduce --figure 3 --tasks hopper-medium-expert-v2 --seeds 0 1
     edp-reproduce --table 2 --preset smoke    # about two minutes
     edp-reproduce --figure 2                  # reads edp-benchmark's JSON
+    edp-reproduce --table 2 --preset paper --dry-run     # the grid and its cost, nothing run
+    edp-reproduce --table 2 --preset paper --launcher ray --cpus-per-run 1 --gpus-per-run 0.25
 
 Tables 1, 2, 4, 5, 6, 7 and Figures 2-7. The grid of runs (datasets x algorithms x policy
 classes x seeds) is built for the preset, missing local datasets are generated first (with a
@@ -33,36 +35,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.data import resolve
 from edp_ref.runner.agents import ALGORITHMS, POLICIES
 from edp_ref.runner.checkpoint import CheckpointError
 from edp_ref.runner.errors import RunFolderError
 from edp_ref.runner.figure2 import read_benchmark
 from edp_ref.runner.grid import target
+from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, GridRunError
 from edp_ref.runner.presets import PRESETS
 from edp_ref.runner.reproduce import DEFAULT_BENCHMARK, reproduce
 from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED
 
 __all__ = ["build_parser", "main", "parse_args"]
-
-
-def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an int in [minimum, maximum]; argparse names the option on error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _paper_task(text: str) -> str:
@@ -106,20 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
         "the target that passes both filters runs)",
     )
     p.add_argument(
-        "--seeds", nargs="+", type=_int_at_least(0, MAX_SEED), help="seeds (default: the preset's)"
+        "--seeds", nargs="+", type=integer_in(0, MAX_SEED), help="seeds (default: the preset's)"
     )
     p.add_argument(
-        "--eas", type=_int_at_least(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
+        "--eas", type=integer_in(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
     )
     p.add_argument(
         "--jobs",
-        type=_int_at_least(1),
+        type=integer_in(1),
         default=os.cpu_count() or 1,
         help="runs in parallel (default: the CPU count, %(default)s here)",
     )
     p.add_argument("--launcher", choices=["local", "ray"], default="local", help="(%(default)s)")
     p.add_argument(
-        "--threads", type=_int_at_least(1), default=1, help="torch threads per run (%(default)s)"
+        "--threads", type=integer_in(1), default=1, help="torch threads per run (%(default)s)"
     )
     p.add_argument(
         "--compile",
@@ -135,6 +123,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="Figure 2's JSON from edp-benchmark (%(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ray = p.add_argument_group("scale-out (docs/scale_out.md)")
+    ray.add_argument(
+        "--cpus-per-run",
+        type=number_at_least(0.0, strict=True),
+        help="Ray: CPUs each run asks for (default: --threads)",
+    )
+    ray.add_argument(
+        "--gpus-per-run",
+        type=number_at_least(0.0),
+        default=0.0,
+        help="Ray: GPUs each run asks for; a fraction packs several runs on one GPU (%(default)s)",
+    )
+    ray.add_argument(
+        "--max-retries",
+        type=integer_in(0),
+        default=DEFAULT_MAX_RETRIES,
+        help="Ray: restarts of a run whose worker died; it resumes from its checkpoint "
+        "(%(default)s)",
+    )
+    ray.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the grid, what is finished, the datasets to prepare and the cost in "
+        "device-hours; run nothing",
+    )
+    ray.add_argument(
+        "--calibration-updates",
+        type=integer_in(1),
+        default=20,
+        help="--dry-run: updates timed per agent on this machine to price the grid (%(default)s)",
+    )
+    ray.add_argument(
+        "--cost-benchmark",
+        type=Path,
+        help="--dry-run: price the grid from edp-benchmark's JSON instead of a calibration",
+    )
     return p
 
 
@@ -142,6 +166,25 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The checks argparse's types cannot do alone; ``p.error`` (exit 2) names the argument."""
     if args.out.exists() and not args.out.is_dir():
         p.error(f"argument --out: {args.out} is a file, not a folder")
+    if args.launcher != "ray":
+        for option, value, default in (
+            ("--cpus-per-run", args.cpus_per_run, None),
+            ("--gpus-per-run", args.gpus_per_run, 0.0),
+        ):
+            if value != default:
+                p.error(
+                    f"argument {option}: a request to Ray's scheduler; with --launcher "
+                    f"{args.launcher} use --jobs and --threads"
+                )
+    if args.gpus_per_run > 1 and args.gpus_per_run != int(args.gpus_per_run):
+        p.error(
+            f"argument --gpus-per-run: above 1 it must be a whole number of GPUs, got "
+            f"{args.gpus_per_run}"
+        )
+    if args.cost_benchmark is not None and not args.dry_run:
+        p.error("argument --cost-benchmark: only used with --dry-run")
+    if args.cost_benchmark is not None and not args.cost_benchmark.is_file():
+        p.error(f"argument --cost-benchmark: no file {args.cost_benchmark}")
     if args.figure == 2:
         try:
             read_benchmark(args.benchmark)
@@ -199,14 +242,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.no_progress,
             benchmark=args.benchmark,
             compile=args.compile,
+            cpus_per_run=args.cpus_per_run,
+            gpus_per_run=args.gpus_per_run,
+            max_retries=args.max_retries,
+            dry_run=args.dry_run,
+            calibration_updates=args.calibration_updates,
+            cost_benchmark=args.cost_benchmark,
         )
+    except GridRunError as exc:
+        # Every other run finished and is reused by the same command once the cause is fixed.
+        print(f"edp-reproduce: error: {exc}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError, RunFolderError, CheckpointError) as exc:
         # Missing data and damaged run folders: the message names the file or value and what to
         # do; a traceback would only hide it.
         print(f"edp-reproduce: error: {exc}", file=sys.stderr)
         return 1
     print(output.text)
-    print("written: " + ", ".join(str(f) for f in output.files))
+    if output.files:
+        print("written: " + ", ".join(str(f) for f in output.files))
     return 0
 
 

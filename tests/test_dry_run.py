@@ -1,0 +1,255 @@
+"""The dry run of a reproduction (edp_ref.runner.cost): the grid, what is finished, the datasets to
+prepare and the cost, calibrated here or read from a benchmark JSON; checked against a measured
+smoke run.
+
+The smoke runs are tiny (200 updates of width-64 networks), so their wall time is dominated by
+fixed costs the estimate prices only roughly (the start-up measured once per task, the first
+calls of each network, checkpoint and log writes) and by the evaluation, whose length the
+estimate can only bound (from episodes that end at once to every episode running 1000 steps;
+untrained smoke policies fall early). The measured grid must therefore lie within the
+estimate's range widened by a factor of 3; the training part alone (updates x the calibrated
+time per update), which dominates a paper-scale grid, is checked against the training time the
+runs log, within the same factor (the machine is shared, so its load changes between the
+calibration and the run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from edp_ref.runner import (
+    PRESETS,
+    build_grid,
+    ensure_datasets,
+    reproduce,
+    save_checkpoint,
+    target,
+)
+from edp_ref.runner.cost import dry_run_estimate, estimate_grid, read_progress
+from edp_ref.runner.cost_speeds import speeds_from_benchmark
+from edp_ref.runner.launchers import run_grid
+from edp_ref.runner.spec import RunSpec
+
+SMOKE = PRESETS["smoke"]
+FACTOR = 3.0
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An output folder holding the smoke preset's local dataset, generated once as the driver
+    of a reproduction does (with one torch thread: two on the 2 busy cores crawl)."""
+    out = tmp_path_factory.mktemp("dry-run")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
+        ensure_datasets(plans, out, progress=False, log=lambda _: None)
+        yield out
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    logs: list[str] = []
+    dry = reproduce(
+        "table", 2, preset="smoke", out=out, dry_run=True, calibration_updates=5, log=logs.append
+    )
+    text = dry.text
+    assert dry.files == () and dry.results == ()
+    assert "grid: 6 run(s): 0 finished (reused), 0 to resume, 6 new" in text
+    assert "updates: 1,200 in all, 1,200 to run; evaluations to run: 12" in text
+    data = out.resolve() / "datasets" / "smoke"
+    assert (
+        "datasets to prepare: generate hopper-medium-v2 (Hopper-v5, SAC for 300 steps, 500 "
+        f"transitions) into {data} (" in text
+    )
+    for agent in ("td3/ff", "td3/edp", "crr/ff", "crr/edp", "iql/ff", "iql/edp"):
+        assert f"| {agent} | 1 | 1 | 200 | " in text
+        assert f"calibrating {agent} on hopper-medium-v2: 5 updates" in logs
+    assert "calibrated here: 5 updates after 3 warm-up, eager, cpu" in text
+    assert "note: start-up is not measured for datasets still to be generated" in text
+    assert " device-hours (one run per device or process at a time)" in text
+    assert not out.exists()
+    figure2 = reproduce("figure", 2, out=out, dry_run=True, benchmark=tmp_path / "none.json")
+    assert "Figure 2 trains no run" in figure2.text and not out.exists()
+
+
+def test_estimate_brackets_a_measured_smoke_run(smoke_out: Path) -> None:
+    runs, plans = build_grid(target("table", 2), SMOKE, smoke_out, algos=["td3"])
+    estimate = dry_run_estimate("table 2 (TD3)", runs, plans, log=lambda _: None)
+    assert [p.state for p in estimate.progress] == ["new", "new"]
+    assert all(s is not None for s, _, _ in estimate.run_seconds)  # start-up measured: data here
+    t0 = time.perf_counter()
+    results = run_grid(runs, progress=False, log=lambda _: None)
+    measured = time.perf_counter() - t0
+    low, high = estimate.low_seconds, estimate.high_seconds
+    assert low / FACTOR <= measured <= FACTOR * high, (low, measured, high)
+    trained = sum(rec.train_seconds for r in results for rec in r.records)
+    priced = sum(t for _, t, _ in estimate.run_seconds)
+    assert priced / FACTOR <= trained <= FACTOR * priced, (priced, trained)
+
+    # Finished: nothing left to price, nothing calibrated.
+    logs: list[str] = []
+    again = dry_run_estimate("table 2 (TD3)", runs, plans, log=logs.append)
+    assert again.high_seconds == 0.0 and logs == []
+    assert "grid: 2 run(s): 2 finished (reused), 0 to resume, 0 new" in again.text()
+    assert "updates: 400 in all, 0 to run; evaluations to run: 0" in again.text()
+
+    # A complete checkpoint without result.json: resumed with nothing left to train.
+    result = runs[0][1] / "result.json"
+    kept = result.read_bytes()
+    result.unlink()
+    try:
+        progress = read_progress(*runs[0])
+        assert (progress.state, progress.epochs_done, progress.updates_left) == ("partial", 2, 0)
+        assert progress.evaluations_left == 0
+    finally:
+        result.write_bytes(kept)
+
+
+def _checkpoint(path: Path, spec: RunSpec, epoch: int) -> None:
+    save_checkpoint(
+        path,
+        state={"x": torch.zeros(1)},
+        rng={},
+        config=spec.to_json(),
+        epoch=epoch,
+        step=epoch * spec.iterations_per_epoch,
+        records=[],
+        state_dim=11,
+        action_dim=3,
+    )
+
+
+PROGRESS_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("new", {"state": "new", "epochs_done": 0, "updates_left": 500, "evaluations_left": 6}),
+    ("finished", {"state": "finished", "updates_left": 0, "evaluations_left": 0}),
+    ("partial", {"state": "partial", "epochs_done": 2, "updates_left": 300, "evaluations_left": 3}),
+    ("damaged", {"state": "damaged", "updates_left": 500, "evaluations_left": 6}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("folder", "expected"), PROGRESS_CASES)
+def test_progress_is_read_from_the_run_folder(
+    tmp_path: Path, folder: str, expected: dict[str, Any]
+) -> None:
+    spec = RunSpec(
+        "hopper-medium-v2", "td3", "ff", epochs=5, iterations_per_epoch=100, eval_every=1
+    )
+    run_dir = tmp_path / folder
+    run_dir.mkdir()
+    if folder == "finished":
+        (run_dir / "result.json").write_text("{}")
+    elif folder == "partial":
+        _checkpoint(run_dir / "checkpoint.safetensors", spec, 2)
+    elif folder == "damaged":
+        (run_dir / "checkpoint.safetensors").write_bytes(b"\x07 not safetensors")
+    progress = read_progress(spec, run_dir)
+    for name, value in expected.items():
+        assert getattr(progress, name) == value, name
+    if folder == "damaged":
+        assert str(run_dir / "checkpoint.safetensors") in progress.problem
+    assert not (run_dir / "spec.json").exists()  # read only
+
+
+def _benchmark(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "schema": "edp_ref.benchmark/1",
+                "machine": {"device": "cpu", "device_name": None},
+                "settings": {"hidden": 256, "layers": 3, "batch_size": 256},
+                "training": records,
+            }
+        )
+    )
+    return path
+
+
+RECORDS = [
+    {"name": "td3bc", "mode": "eager", "iterations_per_second": 50.0, "num_steps": None},
+    {"name": "edp_td3", "mode": "eager", "iterations_per_second": 20.0, "num_steps": 1000},
+    {"name": "edp_td3", "mode": "compiled", "iterations_per_second": 99.0, "num_steps": 1000},
+]
+
+
+def test_a_benchmark_json_prices_the_training(smoke_out: Path, tmp_path: Path) -> None:
+    bench = _benchmark(tmp_path / "bench.json", RECORDS)
+    runs, _ = build_grid(target("table", 2), SMOKE, smoke_out, algos=["td3"], seeds=[5])
+    speeds, notes = speeds_from_benchmark(bench, runs)
+    estimate = estimate_grid("t", runs, [], speeds, notes=notes)
+    # 200 updates at 50 and at 20 iterations per second (eager: the runner's mode on the CPU).
+    assert estimate.low_seconds == pytest.approx(200 / 50 + 200 / 20)
+    assert estimate.high_seconds == estimate.low_seconds  # no acting time in a benchmark
+    assert any(
+        "width 256 x 3 layers, batch 256; the grid's runs use width [64]" in n for n in notes
+    )
+    dry = reproduce(
+        "table",
+        2,
+        preset="smoke",
+        out=smoke_out,
+        algos=["td3"],
+        seeds=[5],
+        dry_run=True,
+        cost_benchmark=bench,
+        log=lambda _: None,
+    )
+    assert (
+        "| td3/ff | 1 | 1 | 200 | 20 | - | - | 0.00111 | benchmark bench.json: 'td3bc'" in dry.text
+    )
+    assert "| td3/edp | 1 | 1 | 200 | 50 | - | - | 0.00278 | benchmark bench.json" in dry.text
+    assert "note: a benchmark prices training only" in dry.text
+    assert not (smoke_out / "runs" / "smoke" / runs[0][0].name).exists()
+
+
+BENCHMARK_ERRORS: list[tuple[str | None, type[Exception], str]] = [
+    (None, FileNotFoundError, r"benchmark JSON .*missing\.json does not exist"),
+    ("{", ValueError, r"benchmark JSON .*bad\.json is not readable JSON"),
+    ('{"training": {}}', ValueError, r"bad\.json: no 'training' list"),
+    (json.dumps({"training": RECORDS[:1]}), ValueError,
+     r"no usable training record for td3/edp \(record 'edp_td3', eager\)"),
+    (json.dumps({"training": [RECORDS[0], {**RECORDS[1], "error": "out of memory"}]}), ValueError,
+     r"no usable training record for td3/edp"),
+    (json.dumps({"training": [{**RECORDS[0], "iterations_per_second": 0}, RECORDS[1]]}),
+     ValueError, r"no usable training record for td3/ff \(record 'td3bc', eager\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "error", "words"), BENCHMARK_ERRORS)
+def test_bad_benchmark_json(
+    tmp_path: Path, content: str | None, error: type[Exception], words: str
+) -> None:
+    runs, _ = build_grid(target("table", 2), SMOKE, tmp_path, algos=["td3"])
+    path = tmp_path / ("missing.json" if content is None else "bad.json")
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(error, match=words):
+        speeds_from_benchmark(path, runs)
+
+
+REPRODUCE_CASES: list[tuple[dict[str, Any], str]] = [
+    ({"cpus_per_run": 2.0}, r"reproduce: cpus_per_run and gpus_per_run are requests to Ray's"),
+    ({"gpus_per_run": 0.25}, r"with the local launcher use jobs and threads"),
+    ({"launcher": "ray", "gpus_per_run": 2.5}, r"reproduce: gpus_per_run above 1 must be a whole"),
+    ({"launcher": "ray", "max_retries": -1}, r"reproduce: max_retries must be an int >= 0"),
+    ({"calibration_updates": 0}, r"reproduce: calibration_updates must be an int >= 1, got 0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arguments", "words"), REPRODUCE_CASES)
+def test_reproduce_refuses_bad_scale_out_arguments_before_any_work(
+    tmp_path: Path, arguments: dict[str, Any], words: str
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=words):
+        reproduce("table", 2, preset="smoke", out=out, log=lambda _: None, **arguments)
+    assert not out.exists()
