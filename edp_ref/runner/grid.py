@@ -239,7 +239,8 @@ def build_grid(
                     compile=compile,
                 )
                 runs.append((spec, out / "runs" / preset.name / spec.name))
-    # Diffusion-policy runs take two to three times as long as feed-forward ones (their update
-    # and EAS); started first, parallel workers finish closer together.
-    runs.sort(key=lambda run: not run[0].agent.is_diffusion)
+    # Seed by seed, so that a grid stopped early has whole seeds (every task and agent) to
+    # report; within a seed, diffusion-policy runs first: they take two to three times as long
+    # as feed-forward ones (their update and EAS), so parallel workers finish closer together.
+    runs.sort(key=lambda run: (run[0].seed, not run[0].agent.is_diffusion))
     return runs, plans

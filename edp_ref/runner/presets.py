@@ -8,18 +8,22 @@ Shorter presets evaluate sparsely for the learning curves and densely in the fin
 
 * ``paper``: the paper's tasks, Table 3's epochs (2000 locomotion, 1000 otherwise) x 1000
   iterations, batch 256, evaluation every 10 epochs with 10 episodes, 5 seeds, EAS N = 10.
-* ``quick``: Table 2's TD3 family (TD3+BC FF and EDP + TD3) on hopper-medium-replay, the
-  dataset of the paper's largest EDP - FF gap (60.9 -> 101.0), on a local D4RL-protocol dataset
-  when no D4RL or Minari data is present (:func:`quick_generation`); 30,000 updates (200 epochs
-  x 150 iterations, batch 256), evaluations of 10 episodes every 1,500 updates and, in the final
-  stretch, every 150 updates (updates 28,650-30,000: the final 5 %); 3 seeds, EAS N = 10.
-  Measured on this project's 2-core CPU machine: the feed-forward baseline's curve is flat from
-  a few thousand updates and EDP's has settled well before 30,000 (docs/reproduction.md). The
-  TD3 family alone fits the budget of about 90 minutes on 2 cores (``--jobs 2``) including
-  the data generation; CRR and IQL (``--algos td3 crr iql``) would triple it.
-* ``smoke``: the same tasks on datasets of the generation's small preset (500 transitions),
-  200 updates (200 epochs x 1 iteration) with the final stretch the last 10 updates, width-64
-  networks, batch 64, evaluations of 2 episodes: about two minutes, for tests.
+* ``quick``: for Table 2, the TD3 family (TD3+BC FF and EDP + TD3) on hopper-medium-replay and
+  hopper-medium, the two datasets of the paper's largest EDP - FF gaps (60.9 -> 101.0 and
+  59.3 -> 81.9), on local D4RL-protocol datasets when no D4RL or Minari copy is present
+  (:func:`quick_generation`: SAC for 60,000 steps, docs/data.md); 20,000 updates per run (200
+  epochs x 100 iterations, batch 256), an evaluation of 10 episodes every 2,000 updates and,
+  in the final 5 % (updates 19,100-20,000), every 100 updates; 3 seeds, EAS N = 10, compiled
+  updates. Why this subset: on this project's 2-core CPU machine a compiled EDP + TD3 update
+  takes about 30 ms and a TD3+BC one about 10 ms, so the 12 runs cost about 80 core-minutes of
+  updates plus about 40 of evaluation and compilation, and the data generation about 25 minutes
+  of one core: about 90 minutes with ``--jobs 2`` on an otherwise idle machine. CRR and IQL
+  (``--algos td3 crr iql``) would triple the runs' cost. Other tables and figures run their
+  quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
+  hopper-medium-expert).
+* ``smoke``: hopper-medium-replay only, on datasets of the generation's small preset (500
+  transitions), 200 updates (200 epochs x 1 iteration) with the final stretch the last 10
+  updates, width-64 networks, batch 64, evaluations of 2 episodes: under two minutes, for tests.
 """
 
 from __future__ import annotations
@@ -35,21 +39,23 @@ __all__ = ["PRESETS", "Preset", "quick_generation"]
 
 
 def quick_generation(env: str) -> GenerationConfig:
-    """The quick preset's reduced D4RL-protocol generation: SAC for 30,000 environment steps,
-    50,000 transitions per rollout dataset (D4RL: 1M steps and 1M transitions).
+    """The quick preset's reduced D4RL-protocol generation: SAC for 60,000 environment steps,
+    50,000 transitions per rollout dataset, 100 reference episodes of random actions (D4RL: 1M
+    steps, 1M transitions, 100 episodes).
 
-    On Hopper-v5 (seed 0) SAC's evaluations reach about a third of its best at 15,000 steps
-    (medium), so medium-replay is the replay buffer up to there: 15,000 transitions, the first
-    5,000 of uniform random actions. About 11 CPU minutes on this project's machine
-    (docs/reproduction.md)."""
+    Measured on Hopper-v5 (docs/data.md, "How good are the quick preset's datasets?"): 30,000
+    SAC steps gave an expert of 1080 with seed 0 but of 352 with seed 1 (11 % of D4RL's
+    REF_MAX); at 60,000 steps both seeds' experts score 1080-1356 (33-42 % of D4RL's REF_MAX)
+    and the medium data 617-663. About 20-23 minutes of one CPU core for SAC, under two for the
+    collection. Normalized scores on these data are relative to this weak local expert."""
     return GenerationConfig(
         env=env,
         size=50_000,
-        train_steps=30_000,
+        train_steps=60_000,
         start_steps=5_000,
         eval_every=2_500,
         eval_episodes=5,
-        reference_episodes=10,
+        reference_episodes=100,
         checkpoint_every=5_000,
         collect_envs=10,
     )
@@ -129,6 +135,7 @@ _ALL = {"locomotion": 10, "antmaze": 10, "adroit": 10, "kitchen": 10}
 _QUICK_TASK = "hopper-medium-replay-v2"
 _QUICK_TASKS: dict[str, tuple[str, ...]] = {
     **{f"table{n}": (_QUICK_TASK,) for n in (1, 2, 4, 5, 6)},
+    "table2": (_QUICK_TASK, "hopper-medium-v2"),
     "table7": ("walker2d-medium-v2",),
     "figure3": ("hopper-medium-expert-v2",),
     **{f"figure{n}": (_QUICK_TASK,) for n in (4, 5, 6, 7)},
@@ -136,10 +143,10 @@ _QUICK_TASKS: dict[str, tuple[str, ...]] = {
 _TD3_FAMILY = (("td3", "ff"), ("td3", "edp"))
 _QUICK_NOTES = {
     "table2": (
-        "The quick preset runs Table 2's TD3 family only (TD3+BC FF and EDP + TD3), on "
-        "hopper-medium-replay, the dataset of the paper's largest EDP - FF gap (+40.1): with 3 "
-        "seeds it fits about 90 minutes on 2 CPU cores; CRR and IQL (--algos td3 crr iql) would "
-        "about triple that."
+        "The quick preset runs Table 2's TD3 family only (TD3+BC FF and EDP + TD3) on "
+        "hopper-medium-replay and hopper-medium, the datasets of the paper's largest EDP - FF "
+        "gaps (+40.1, +22.6): with 3 seeds it fits about 90 minutes on 2 CPU cores, data "
+        "generation included; CRR and IQL (--algos td3 crr iql) would triple the runs' cost."
     )
 }
 
@@ -164,9 +171,9 @@ PRESETS: dict[str, Preset] = {
     "quick": Preset(
         name="quick",
         epochs={k: 200 for k in _ALL},
-        iterations_per_epoch=150,
+        iterations_per_epoch=100,
         batch_size=256,
-        eval_every=10,
+        eval_every=20,
         final_eval_every=1,
         eval_episodes=10,
         seeds=(0, 1, 2),
@@ -197,9 +204,11 @@ PRESETS: dict[str, Preset] = {
         eas_candidates=4,
         eval_envs=2,
         hidden=64,
-        tasks=_QUICK_TASKS,
+        tasks={**_QUICK_TASKS, "table2": (_QUICK_TASK,)},
         agents={"table2": _TD3_FAMILY},
-        subset_notes={"table2": "The smoke preset runs Table 2's TD3 family only."},
+        subset_notes={
+            "table2": "The smoke preset runs Table 2's TD3 family on hopper-medium-replay only."
+        },
         generation=lambda env: small_preset(env),
         sweeps={4: (1.0, 4.0), 5: (3.0, 15.0), 6: (0.5, 1.0), 7: (0.0, 1.0)},
         sweep_episodes=2,
