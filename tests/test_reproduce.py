@@ -327,6 +327,31 @@ def test_reproduce_command_line_mistakes_are_usage_errors(
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
+FIGURE2_CASES: list[list[str]] = [
+    ["--tasks", "hopper-medium-v2"],
+    ["--algos", "td3"],
+    ["--policies", "edp"],
+    ["--seeds", "0", "1"],
+    ["--eas", "5"],
+]
+
+
+@pytest.mark.parametrize("arguments", FIGURE2_CASES)
+def test_figure2_refuses_run_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
+) -> None:
+    """Figure 2 reads the benchmark's JSON and trains nothing: a filter would be dropped."""
+    from edp_ref.runner.reproduce_cli import main
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as caught:
+        main(["--figure", "2", "--out", str(out), *arguments])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {arguments[0]}: figure 2 trains no run" in err, err
+    assert "select nothing" in err and not out.exists()
+
+
 def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     from edp_ref.runner.reproduce_cli import main
 

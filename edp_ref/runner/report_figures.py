@@ -72,11 +72,21 @@ def figure_files(png: Path) -> tuple[Path, Path]:
     return png, png.with_suffix(".pdf")
 
 
+#: Caption font size (points) and the characters of that font per inch of figure width (about
+#: half an em per character, with a margin).
+_CAPTION_POINTS, _CAPTION_CHARS_PER_INCH = 7, 17
+
+
 def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
-    """Write the figure with ``caption`` under it as PNG (150 dpi) and PDF."""
+    """Write the figure with ``caption`` under it as PNG (150 dpi) and PDF: the caption is
+    wrapped to the figure's width and the axes are laid out above it (no text cut off)."""
     import textwrap
 
-    fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7, va="bottom", ha="left")
+    width, height = fig.get_size_inches()
+    lines = textwrap.wrap(caption, int(width * _CAPTION_CHARS_PER_INCH))
+    caption_inches = (len(lines) * 1.35 * _CAPTION_POINTS + 10) / 72
+    fig.tight_layout(rect=(0, min(0.5, caption_inches / height), 1, 1))
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=_CAPTION_POINTS, va="bottom", ha="left")
     files = figure_files(png)
     for f in files:
         fig.savefig(f, dpi=150)
@@ -87,6 +97,13 @@ def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
 def _normalization(results: Sequence[RunResult]) -> str:
     texts = dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
     return "Scores " + "; ".join(texts) + "."
+
+
+def _score_label(runs: Sequence[RunResult]) -> str:
+    """The y-axis label: what the runs' ``score`` is (metrics.EvaluationRecord.score)."""
+    if all(r.data.get("normalized") for r in runs):
+        return "normalized score"
+    return "return" if not any(r.data.get("normalized") for r in runs) else "score"
 
 
 def _agent_key(r: RunResult) -> tuple[str, str | None]:
@@ -127,7 +144,8 @@ def render_learning_curves(
             scores = np.array([[r.records[j].score for j in range(n)] for r in mine])
             mean = scores.mean(0)
             colour, marker, dash = STYLES[i % len(STYLES)]
-            label = f"{labels.get(agent, f'{agent[0]}/{agent[1]}')} ({len(mine)} seeds)"
+            seeds = f"{len(mine)} seed" + ("s" if len(mine) > 1 else "")
+            label = f"{labels.get(agent, f'{agent[0]}/{agent[1]}')} ({seeds})"
             ax.plot(steps, mean, dash, color=colour, marker=marker, ms=4, lw=1.6, label=label)
             if len(mine) > 1:
                 ax.fill_between(steps, scores.min(0), scores.max(0), color=colour, alpha=0.15)
@@ -140,13 +158,12 @@ def render_learning_curves(
             ax.axvspan(*stretch, color="0.85", zorder=0, label="final stretch: RAT")
         ax.set_title(task, fontsize=10)
         ax.set_xlabel("updates")
-        ax.set_ylabel("normalized score")
+        ax.set_ylabel(_score_label(runs))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     for ax in list(axes.flat)[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.09 if rows == 1 else 0.05, 1, 1))
     caption = (
         "Line: mean over seeds of each evaluation's score; band: the seeds' range. Shaded: the "
         "final stretch, whose evaluations the table's RAT averages. " + _normalization(results)
@@ -201,7 +218,6 @@ def render_training_curves(
         oms = measured_cell([r.final_oms for r in runs])
         summary.append(f"| {task} | {rat.text(len(runs))} | {oms.text(len(runs))} | {len(runs)} |")
     fig.suptitle(f"Figure 3 (edp_ref, preset {preset.name}): EDP + TD3, RAT vs OMS", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
     caption = "Mean over seeds; bands: the seeds' range. " + _normalization(results)
     files = _save(fig, png, caption)
     md = "\n".join(summary) + f"\n\nPaper (Sec. 5.3, no numbers printed): {FIGURE_CLAIMS[3]}\n"
@@ -263,7 +279,6 @@ def render_sweep_figure(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(f"Figure {number} (edp_ref, preset {preset.name})", fontsize=11)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
     caption = (
         "Mean over seeds; error bars: the seeds' range; points dodged sideways so that equal "
         "values of different datasets stay visible. " + normalization

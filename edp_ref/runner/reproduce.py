@@ -272,7 +272,7 @@ def _write_table(
             line for para in footer.split("\n") for line in textwrap.wrap(para, SUMMARY_WIDTH)
         )
     )
-    printed += f"\nFull table: {md_path}; learning curves: {curves[0]} (and .pdf).\n"
+    printed += f"\nFull table:\n  {md_path}\nLearning curves (and .pdf):\n  {curves[0]}\n"
     markdown = (
         f"## Table {number}, preset {cfg.name}\n\n```text\n{summary}```\n\n"
         f"![learning curves]({curves[0].name})\n\n{footer}\n\n{table.markdown}"
