@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from edp_ref.runner import (
@@ -29,6 +30,7 @@ from edp_ref.runner import (
     verdict,
 )
 from edp_ref.runner.report_tables import TABLE_LAYOUTS
+from edp_ref.runner.verdict import percentile_bootstrap
 
 # -- RAT over the final stretch (Sec. 5) --------------------------------------------------------
 
@@ -150,6 +152,43 @@ def test_seed_and_difference_intervals() -> None:
         seed_interval([1.0, float("inf")])
     with pytest.raises(ValueError, match=r"difference_interval: baseline: expected a non-empty"):
         difference_interval([1.0], [])
+
+
+@pytest.mark.parametrize(
+    ("samples", "paired_statistic"),
+    [
+        ([[36.0, 38.0, 34.5]], False),
+        ([[36.0, 38.0, 34.5, 40.0, 29.0]], False),
+        ([[45.0, 46.0, 51.0], [35.0, 36.0, 30.0]], True),
+        ([[45.0, 46.0], [35.0, 36.0, 30.0, 44.0]], True),
+    ],
+)
+def test_percentile_bootstrap_matches_scipy(
+    samples: list[list[float]], paired_statistic: bool
+) -> None:
+    """The hand-written bootstrap (the runner does not depend on scipy) against
+    scipy.stats.bootstrap's percentile method: equal up to Monte-Carlo error."""
+    stats = pytest.importorskip("scipy.stats")
+    arrays = tuple(np.asarray(s) for s in samples)
+
+    def statistic(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
+        out: np.ndarray = np.mean(xs[0], axis=axis)
+        return out - np.mean(xs[1], axis=axis) if paired_statistic else out
+
+    ours = percentile_bootstrap(arrays, statistic, resamples=50_000)
+    ref = stats.bootstrap(
+        arrays,
+        statistic,
+        n_resamples=50_000,
+        method="percentile",
+        paired=False,
+        vectorized=True,
+        rng=np.random.default_rng(1),
+    ).confidence_interval
+    spread = float(np.ptp(np.concatenate(arrays)))
+    assert ours[0] == pytest.approx(ref.low, abs=0.02 * spread)
+    assert ours[1] == pytest.approx(ref.high, abs=0.02 * spread)
+    assert ours[0] < ours[1]
 
 
 #: (paper difference, measured interval (low, high) or None for n = 1, verdict).

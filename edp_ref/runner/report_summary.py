@@ -176,7 +176,7 @@ def _interval_note(results: Sequence[RunResult]) -> str:
     seeds = sorted({r.spec.seed for r in results})
     return (
         f"Rows 'here': measured, mean over seeds ({', '.join(map(str, seeds))}) [95 % "
-        f"percentile-bootstrap interval, scipy.stats.bootstrap, {BOOTSTRAP_RESAMPLES:,} "
+        f"percentile-bootstrap interval, {BOOTSTRAP_RESAMPLES:,} seeded "
         "resamples; a difference resamples the two agents' seeds independently]. Rows 'paper': "
         "as printed (D4RL, 5 seeds)."
     )
