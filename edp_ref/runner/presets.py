@@ -13,13 +13,14 @@ Shorter presets evaluate sparsely for the learning curves and densely in the fin
   59.3 -> 81.9), on local D4RL-protocol datasets when no D4RL or Minari copy is present
   (:func:`quick_generation`: SAC for 60,000 steps, docs/data.md); 20,000 updates per run (200
   epochs x 100 iterations, batch 256), an evaluation of 10 episodes every 2,000 updates and,
-  in the final 5 % (updates 19,100-20,000), every 100 updates; 3 seeds, EAS N = 10, compiled
-  updates. Why this subset: on this project's 2-core CPU machine a compiled EDP + TD3 update
-  takes about 30 ms and a TD3+BC one about 10 ms, so the 12 runs cost about 80 core-minutes of
-  updates plus about 40 of evaluation and compilation, and the data generation about 25 minutes
-  of one core: about 90 minutes with ``--jobs 2`` on an otherwise idle machine. CRR and IQL
-  (``--algos td3 crr iql``) would triple the runs' cost. Other tables and figures run their
-  quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
+  in the final 5 % (updates 19,000-20,000), every 100 updates (10 evaluations); 3 seeds, EAS
+  N = 10, compiled updates. Why this subset: on this project's 2-core CPU machine a compiled
+  EDP + TD3 update was measured at 30 ms and a compiled TD3+BC one at 19 ms (one thread, load
+  3.5), so the 12 runs cost about 100 core-minutes of updates plus about 30 of evaluation and
+  compilation, and the data generation about 25 minutes of one core: about 90 minutes with
+  ``--jobs 2`` on an otherwise idle machine (docs/reproduction.md has the measured wall time).
+  CRR and IQL (``--algos td3 crr iql``) would triple the runs' cost. Other tables and figures
+  run their quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
   hopper-medium-expert).
 * ``smoke``: hopper-medium-replay only, on datasets of the generation's small preset (500
   transitions), 200 updates (200 epochs x 1 iteration) with the final stretch the last 10
