@@ -75,7 +75,7 @@ def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
     assert max(len(line) for line in printed.splitlines()) <= 100
     assert "TD3+BC  paper 60.9" in printed and "CRR" not in printed.split("Verdict")[0]
     assert "halfcheetah" not in printed and "Verdict: 'agrees'" in printed
-    assert "The smoke preset runs Table 2's TD3 family only." in printed
+    assert "The smoke preset runs Table 2's TD3 family on hopper-medium-replay only." in printed
     md = (out / "tables" / "table2-smoke.md").read_text()
     assert "| paper RAT: TD3+BC EDP | measured RAT: TD3+BC EDP | measured OMS: TD3+BC EDP |" in md
     assert "200 updates" in md and "0.01% of the paper's updates" in md
