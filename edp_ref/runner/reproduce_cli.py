@@ -83,23 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("runs") / "reproduce", help="output folder (%(default)s)"
     )
     p.add_argument(
-        "--tasks", nargs="+", type=_paper_task, help="paper dataset names (default: the preset's)"
+        "--tasks",
+        nargs="+",
+        type=_paper_task,
+        metavar="TASK",
+        help="paper dataset names (default: the preset's)",
     )
     p.add_argument(
         "--algos",
         nargs="+",
         choices=ALGORITHMS,
-        help="algorithms (default: the preset's; quick and smoke run Table 2's td3 only)",
+        metavar="ALGO",
+        help=f"algorithms: {', '.join(ALGORITHMS)} (default: the preset's; quick and smoke run "
+        "Table 2's td3 only)",
     )
     p.add_argument(
         "--policies",
         nargs="+",
         choices=POLICIES,
-        help="policy classes (default: the preset's; with --algos or --policies every agent of "
-        "the target that passes both filters runs)",
+        metavar="POLICY",
+        help=f"policy classes: {', '.join(POLICIES)} (default: the preset's; with --algos or "
+        "--policies every agent of the target that passes both filters runs)",
     )
     p.add_argument(
-        "--seeds", nargs="+", type=integer_in(0, MAX_SEED), help="seeds (default: the preset's)"
+        "--seeds",
+        nargs="+",
+        type=integer_in(0, MAX_SEED),
+        metavar="SEED",
+        help="seeds (default: the preset's)",
     )
     p.add_argument(
         "--eas", type=integer_in(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
