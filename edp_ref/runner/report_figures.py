@@ -95,8 +95,13 @@ def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
 
 
 def _normalization(results: Sequence[RunResult]) -> str:
-    texts = dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
-    return "Scores " + "; ".join(texts) + "."
+    """How the plotted scores are normalized, once per distinct normalization."""
+    tasks: dict[str, list[str]] = {}
+    for r in results:
+        names = tasks.setdefault(normalization_text(r), [])
+        if r.spec.task not in names:
+            names.append(r.spec.task)
+    return "Scores " + "; ".join(f"{', '.join(t)}: {text}" for text, t in tasks.items()) + "."
 
 
 def _score_label(runs: Sequence[RunResult]) -> str:
