@@ -204,8 +204,8 @@ def reproduce(
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
-        f"{kind} {number}, preset {preset}: tasks {', '.join(chosen)}; "
-        + "; ".join(f"{p.task} from {p.source}" for p in plans)
+        f"{kind} {number}, preset {preset}: "
+        + ", ".join(f"{p.task} ({p.source} data)" for p in plans)
     )
     if dry_run:
         notes = []
