@@ -146,8 +146,9 @@ _QUICK_NOTES = {
     "table2": (
         "The quick preset runs Table 2's TD3 family only (TD3+BC FF and EDP + TD3) on "
         "hopper-medium-replay and hopper-medium, the datasets of the paper's largest EDP - FF "
-        "gaps (+40.1, +22.6): with 3 seeds it fits about 90 minutes on 2 CPU cores, data "
-        "generation included; CRR and IQL (--algos td3 crr iql) would triple the runs' cost."
+        "gaps (+40.1, +22.6): with 3 seeds, about 90 minutes on 2 idle CPU cores, data "
+        "generation included (under other jobs' load, longer: docs/reproduction.md); CRR and "
+        "IQL (--algos td3 crr iql) would triple the runs' cost."
     )
 }
 
