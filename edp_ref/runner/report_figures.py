@@ -89,7 +89,10 @@ def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=_CAPTION_POINTS, va="bottom", ha="left")
     files = figure_files(png)
     for f in files:
-        fig.savefig(f, dpi=150)
+        # No creation date in the PDF: the same runs give the same bytes (a grid reported from
+        # Ray and from local processes is compared file by file).
+        metadata = {"CreationDate": None} if f.suffix == ".pdf" else None
+        fig.savefig(f, dpi=150, metadata=metadata)
     pyplot().close(fig)
     return files
 
