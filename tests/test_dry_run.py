@@ -43,20 +43,28 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     logs: list[str] = []
     dry = reproduce(
-        "table", 2, preset="smoke", out=out, dry_run=True, calibration_updates=5, log=logs.append
+        "table",
+        2,
+        preset="smoke",
+        out=out,
+        algos=["td3", "crr", "iql"],
+        dry_run=True,
+        calibration_updates=5,
+        log=logs.append,
     )
     text = dry.text
     assert dry.files == () and dry.results == ()
     assert "grid: 6 run(s): 0 finished (reused), 0 to resume, 6 new" in text
-    assert "updates: 1,200 in all, 1,200 to run; evaluations to run: 12" in text
+    # Per run: evaluations at updates 0 and 100, then each of the last ten (the final stretch).
+    assert "updates: 1,200 in all, 1,200 to run; evaluations to run: 72" in text
     data = out.resolve() / "datasets" / "smoke"
     assert (
-        "datasets to prepare: generate hopper-medium-v2 (Hopper-v5, SAC for 300 steps, 500 "
-        f"transitions) into {data} (" in text
+        "datasets to prepare: generate hopper-medium-replay-v2 (Hopper-v5, SAC for 300 steps, "
+        f"500 transitions) into {data} (" in text
     )
     for agent in ("td3/ff", "td3/edp", "crr/ff", "crr/edp", "iql/ff", "iql/edp"):
         assert f"| {agent} | 1 | 1 | 200 | " in text
-        assert f"calibrating {agent} on hopper-medium-v2: 5 updates" in logs
+        assert f"calibrating {agent} on hopper-medium-replay-v2: 5 updates" in logs
     assert "calibrated here: 5 updates after 3 warm-up, eager, cpu" in text
     assert "note: start-up is not measured for datasets still to be generated" in text
     assert " device-hours (one run per device or process at a time)" in text
@@ -92,7 +100,12 @@ def test_estimate_brackets_a_measured_smoke_run(smoke_out: Path) -> None:
     result.unlink()
     try:
         progress = read_progress(*runs[0])
-        assert (progress.state, progress.epochs_done, progress.updates_left) == ("partial", 2, 0)
+        epochs = runs[0][0].epochs
+        assert (progress.state, progress.epochs_done, progress.updates_left) == (
+            "partial",
+            epochs,
+            0,
+        )
         assert progress.evaluations_left == 0
     finally:
         result.write_bytes(kept)

@@ -223,7 +223,7 @@ def test_cli_builds_the_requested_configs(tmp_path: Path) -> None:
     )
     assert [c.env for c in configs] == ["hopper", "walker2d"]
     assert all(c.kinds == ("medium",) and c.seed == 3 for c in configs)
-    assert configs[0].train_steps == 30_000 and args.force is False
+    assert configs[0].train_steps == 60_000 and args.force is False
     _, (small,) = load_script().parse_args(["--env", "hopper", "--train-steps", "5"])
     assert (small.train_steps, small.start_steps, small.eval_every) == (5, 0, 1)
 

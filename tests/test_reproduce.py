@@ -67,30 +67,43 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, list[
 
 def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
     out, output, logs = smoke
-    assert any("generating missing local dataset(s) hopper-medium-v2" in line for line in logs)
+    task = "hopper-medium-replay-v2"
+    assert any(f"generating missing local dataset(s) {task}" in line for line in logs)
     assert any("estimated" in line for line in logs)
+    printed: str = output.text  # type: ignore[attr-defined]
+    # The printed summary: the rows run only, within 100 columns, the verdict rule stated.
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    assert "TD3+BC  paper 60.9" in printed and "CRR" not in printed.split("Verdict")[0]
+    assert "halfcheetah" not in printed and "Verdict: 'agrees'" in printed
+    assert "The smoke preset runs Table 2's TD3 family on hopper-medium-replay only." in printed
     md = (out / "tables" / "table2-smoke.md").read_text()
-    assert md == output.text  # type: ignore[attr-defined]
     assert "| paper RAT: TD3+BC EDP | measured RAT: TD3+BC EDP | measured OMS: TD3+BC EDP |" in md
     assert "200 updates" in md and "0.01% of the paper's updates" in md
+    assert "updates 190-200 (the final 5%" in md and "RAT = mean of the 10 evaluations" in md
+    assert "```text\n" + printed.split("\nPreset `smoke`")[0].rstrip("\n") in md
+    for name in ("table2-smoke-curves.png", "table2-smoke-curves.pdf", "table2-smoke-curves.csv"):
+        assert (out / "tables" / name).stat().st_size > 0, name
     rows = _csv((out / "tables" / "table2-smoke.csv").read_text())
     _check_paper_columns(2, rows)
     results: list[RunResult] = list(output.results)  # type: ignore[attr-defined]
     assert {(r.spec.algorithm, r.spec.policy) for r in results} == {("td3", "ff"), ("td3", "edp")}
     for r in results:
-        # Two evaluations (epochs 0 and 2) in the run's logs; RAT and OMS by the definition.
+        # Evaluations at updates 0 and 100 (sparse), then every update of the last ten (the final
+        # 5 %); the table's RAT is the mean of those ten, the log's running RAT the curve.
         lines = (r.run_dir / "evaluations.jsonl").read_text().splitlines()
         recs = [json.loads(x) for x in lines]
-        assert [x["step"] for x in recs] == [0, 200]
-        assert recs[1]["rat"] == pytest.approx((recs[0]["score"] + recs[1]["score"]) / 2)
-        assert recs[1]["oms"] == max(recs[0]["score"], recs[1]["score"])
+        assert [x["step"] for x in recs] == [0, 100, *range(191, 201)]
+        scores = [x["score"] for x in recs]
+        assert r.final_rat == pytest.approx(sum(scores[2:]) / 10)
+        assert recs[2]["rat"] == pytest.approx(sum(scores[:3]) / 3)
+        assert recs[-1]["oms"] == max(scores)
     by_label = {"ff": "TD3+BC FF", "edp": "TD3+BC EDP"}
     for row in rows:
         measured = {k: v for k, v in row.items() if k.startswith("measured")}
-        if row["Dataset"] != "hopper-medium-v2":
+        if row["Dataset"] != task:
             assert all(v == "" for v in measured.values()), row["Dataset"]
             continue
-        assert row["data"].startswith("locally generated edp_ref/hopper/medium-v0 (500")
+        assert row["data"].startswith("locally generated edp_ref/hopper/medium-replay-v0 (")
         for r in results:
             label = by_label[r.spec.policy]
             assert float(row[f"measured RAT: {label}"]) == r.final_rat
@@ -108,6 +121,12 @@ def test_second_call_reuses_finished_runs(smoke: tuple[Path, object, list[str]])
     )
     assert any("2 finished (reused), 0 to run" in line for line in logs)
     assert again.text == output.text  # type: ignore[attr-defined]
+    # Without --algos / --policies the preset's subset runs; with them, the filters decide.
+    runs, _ = build_grid(target("table", 2), PRESETS["smoke"], out)
+    assert sorted({(s.algorithm, s.policy) for s, _ in runs}) == [("td3", "edp"), ("td3", "ff")]
+    assert runs[0][0].policy == "edp"  # diffusion runs first: parallel workers finish together
+    runs, _ = build_grid(target("table", 2), PRESETS["smoke"], out, policies=["ff"])
+    assert sorted({s.algorithm for s, _ in runs}) == ["crr", "iql", "td3"]
 
 
 def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[str]]) -> None:
@@ -117,6 +136,7 @@ def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[st
     assert any("1 finished (reused), 0 to run" in line for line in logs)
     png = out / "figures" / "figure6-smoke.png"
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
     points = _csv((out / "figures" / "figure6-smoke.csv").read_text())
     assert [float(p["policy scale tau"]) for p in points] == [0.5, 1.0]
     assert "best performance is at tau = 1.0" in fig.text
@@ -125,11 +145,12 @@ def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[st
         3,
         preset="smoke",
         out=out,
-        tasks=["hopper-medium-v2"],
+        tasks=["hopper-medium-replay-v2"],
         progress=False,
         log=logs.append,
     )
     assert (out / "figures" / "figure3-smoke.png").exists() and "final RAT" in curves.text
+    assert (out / "figures" / "figure3-smoke.pdf").exists()
 
 
 def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> RunResult:
@@ -163,10 +184,11 @@ def test_rendered_table_keeps_measured_and_paper_numbers_apart() -> None:
             continue
         if row["average row"] == "True":
             continue
-        # EDP + IQL (j = 2): seed 0 scores 1, 3, 22 and seed 1 scores 2, 4, 22.
-        # RAT: (1 + 3 + 22) / 3 and (2 + 4 + 22) / 3 -> mean 9; OMS 22 for both.
-        assert float(row["measured RAT: EDP + IQL"]) == pytest.approx(9.0)
-        assert float(row["measured RAT: EDP + IQL (std)"]) == pytest.approx(1 / 3)
+        # EDP + IQL (j = 2): seed 0 scores 1, 3, 22 and seed 1 scores 2, 4, 22 at epochs 0-2.
+        # RAT, the evaluations after epoch 0: (3 + 22) / 2 and (4 + 22) / 2 -> mean 12.75;
+        # OMS 22 for both.
+        assert float(row["measured RAT: EDP + IQL"]) == pytest.approx(12.75)
+        assert float(row["measured RAT: EDP + IQL (std)"]) == pytest.approx(0.25)
         assert float(row["measured OMS: EDP + IQL"]) == 22.0
         # EDP + TD3 (j = 0): seed 0 scores 1, 3, 2 and seed 1 scores 2, 4, 2.
         assert float(row["measured OMS: EDP + TD3"]) == 3.5
@@ -177,7 +199,7 @@ def test_rendered_table_keeps_measured_and_paper_numbers_apart() -> None:
     )
     # Paper numbers never appear in measured columns and vice versa (headers say which).
     assert all(h.startswith(("paper", "measured", "Dataset", "data")) for h in table.header)
-    assert "| hopper-medium-v2 | 81.9 | 98.6 | 2.3 ± 0.3 | 3.5 ± 0.5 |" in table.markdown
+    assert "| hopper-medium-v2 | 81.9 | 98.6 | 2.8 ± 0.2 | 3.5 ± 0.5 |" in table.markdown
     assert set(PAPER_TABLES) == {1, 2, 4, 5, 6, 7}
 
 
@@ -192,6 +214,8 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
     assert "argument --tasks: unknown dataset name 'hopper-mediun-v2'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown algorithm 'td4'"):
         build_grid(target("table", 2), PRESETS["smoke"], tmp_path, algos=["td4"])
+    with pytest.raises(ValueError, match="table 7 has no row for hopper-medium-v2; its datasets"):
+        build_grid(target("table", 7), PRESETS["smoke"], tmp_path, tasks=["hopper-medium-v2"])
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         reproduce("table", 2, preset="fast", out=tmp_path)
     missing = tmp_path / "nothing.json"
@@ -271,6 +295,16 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["--out", "{file}"], r"argument --out: .*a-file is a file, not a folder"),
     (["--launcher", "slurm"], r"argument --launcher: invalid choice: 'slurm'"),
     (["--table", "3"], r"argument --table: invalid choice: 3"),
+    (["--eas", "0"], r"argument --eas: expected an integer >= 1, got '0'"),
+    (["--jobs", "0"], r"argument --jobs: expected an integer >= 1, got '0'"),
+    (["--threads", "-1"], r"argument --threads: expected an integer >= 1, got '-1'"),
+    (["--seeds", "-3"], r"argument --seeds: expected an integer in \[0, 4294967295\]"),
+    (["--seeds"], r"argument --seeds: expected at least one argument"),
+    (["--algos"], r"argument --algos: expected at least one argument"),
+    (["--table", "7", "--tasks", "hopper-medium-v2"],
+     r"argument --tasks: table 7 has no row for hopper-medium-v2; its datasets: walker2d-medium"),
+    (["--algos", "dql"], r"argument --algos/--policies: table 2 has no agent left"),
+    (["--preset", "fast"], r"argument --preset: invalid choice: 'fast'"),
 ]  # fmt: skip
 
 
@@ -293,6 +327,31 @@ def test_reproduce_command_line_mistakes_are_usage_errors(
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
+FIGURE2_CASES: list[list[str]] = [
+    ["--tasks", "hopper-medium-v2"],
+    ["--algos", "td3"],
+    ["--policies", "edp"],
+    ["--seeds", "0", "1"],
+    ["--eas", "5"],
+]
+
+
+@pytest.mark.parametrize("arguments", FIGURE2_CASES)
+def test_figure2_refuses_run_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
+) -> None:
+    """Figure 2 reads the benchmark's JSON and trains nothing: a filter would be dropped."""
+    from edp_ref.runner.reproduce_cli import main
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as caught:
+        main(["--figure", "2", "--out", str(out), *arguments])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {arguments[0]}: figure 2 trains no run" in err, err
+    assert "select nothing" in err and not out.exists()
+
+
 def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     from edp_ref.runner.reproduce_cli import main
 
@@ -300,5 +359,5 @@ def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert caught.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "budget (quick)" in text and "runs in parallel (1)" in text
+    assert "budget (quick)" in text and "runs in parallel (default: the CPU count," in text
     assert "torch threads per run (1)" in text and "on, off (auto)" in text

@@ -36,6 +36,7 @@ from edp_ref.runner import (
     save_checkpoint,
     train_run,
 )
+from edp_ref.runner.metrics import final_stretch_mean
 from edp_ref.runner.run_config import compile_reason, configuration_document, resolve_config
 from tests.error_kinds import assert_error_kind
 
@@ -117,7 +118,9 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     assert [r["oms"] for r in lines] == online_model_selection(scores)
     # Locally generated data carries reference scores: the score is the normalized return.
     assert all(r["score"] == r["normalized_mean"] for r in lines)
-    assert result.final_rat == lines[-1]["rat"] and result.final_oms == max(scores)
+    # RAT: the mean of the evaluations after epoch 0 (at most ten: the final stretch, Sec. 5).
+    assert result.final_rat == pytest.approx(sum(scores[1:]) / 2)
+    assert result.final_oms == max(scores)
     csv_lines = (tmp_path / "run" / "evaluations.csv").read_text().splitlines()
     assert csv_lines[0].startswith("index,epoch,step") and len(csv_lines) == 4
     assert result.data["kind"] == "locally generated" and result.data["transitions"] == 500
@@ -352,11 +355,19 @@ def _edit_result(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], Non
     return apply
 
 
+def _rescore(data: dict[str, Any]) -> None:
+    """Recompute result.json's summary from its (edited) records, as a careful editor would."""
+    records = data["records"]
+    data["final_rat"] = final_stretch_mean(
+        [r["score"] for r in records], [r["epoch"] for r in records]
+    )
+    data["final_oms"] = records[-1]["oms"]
+
+
 def _drop_last_result_record(data: dict[str, Any]) -> None:
     data["records"].pop()
     data["num_evaluations"] -= 1
-    data["final_rat"] = data["records"][-1]["rat"]
-    data["final_oms"] = data["records"][-1]["oms"]
+    _rescore(data)
 
 
 def _edit_config(path: tuple[str, ...], value: object) -> Callable[[Path], None]:
@@ -389,7 +400,7 @@ _FINISHED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] 
      RunFolderError, r"result\.json is damaged: not valid JSON .*; delete it"),
     ("result a list", _write("result.json", b"[]"),
      RunFolderError, r"result\.json is damaged: expected a JSON object, got list"),
-    ("result score", _edit_result(lambda d: d["records"][1].update(score=99.0)),
+    ("result score", _edit_result(lambda d: (d["records"][1].update(score=99.0), _rescore(d))),
      RunFolderError, r"result\.json disagrees with the evaluation log sealed in .*checkpoint"
      r"\.safetensors \(evaluation 1: score\): " + _EDITED),
     ("result final OMS", _edit_result(lambda d: d.update(final_oms=1e9)),

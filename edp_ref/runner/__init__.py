@@ -20,7 +20,8 @@ One run (:func:`train_run`, ``edp-train``: :mod:`~edp_ref.runner.train_cli`):
 * :mod:`~edp_ref.runner.checkpoint`: safetensors checkpoints sealed by one checksum.
 * :mod:`~edp_ref.runner.run_folder` and :mod:`~edp_ref.runner.errors`: the files of a run
   folder, checked against the checkpoint; clear errors for damaged files.
-* :mod:`~edp_ref.runner.metrics`: RAT and OMS (Sec. 5's evaluation protocol).
+* :mod:`~edp_ref.runner.metrics`: RAT (the mean of the final stretch's evaluations) and OMS
+  (Sec. 5's evaluation protocol).
 * :mod:`~edp_ref.runner.agents`: the (algorithm, policy class) pairs of the tables.
 
 Grids and reports (:func:`reproduce`, ``edp-reproduce``: :mod:`~edp_ref.runner.reproduce_cli`):
@@ -29,9 +30,10 @@ Grids and reports (:func:`reproduce`, ``edp-reproduce``: :mod:`~edp_ref.runner.r
 * :mod:`~edp_ref.runner.grid`: what each table or figure measures, and its grid of runs.
 * :mod:`~edp_ref.runner.data_plans`: each task's data source; generation of missing data.
 * :mod:`~edp_ref.runner.launchers`: local, parallel and Ray launchers.
-* :mod:`~edp_ref.runner.report_tables`, :mod:`~edp_ref.runner.report_figures`,
-  :mod:`~edp_ref.runner.figure2`: tables and figures beside
-  :mod:`edp_ref.runner.paper_results`.
+* :mod:`~edp_ref.runner.report_summary` (the printed summary with
+  :mod:`~edp_ref.runner.verdict`'s intervals and verdicts), :mod:`~edp_ref.runner.report_tables`
+  (the full tables), :mod:`~edp_ref.runner.report_figures` (learning curves, Figures 3-7),
+  :mod:`~edp_ref.runner.figure2`: tables and figures beside :mod:`edp_ref.runner.paper_results`.
 """
 
 from edp_ref.runner.agents import AGENTS, ALGORITHMS, POLICIES, AgentSpec, agent_spec
@@ -53,6 +55,7 @@ from edp_ref.runner.loop import train_run
 from edp_ref.runner.metrics import (
     RAT_WINDOW,
     EvaluationRecord,
+    final_stretch_mean,
     online_model_selection,
     running_average_at_training,
 )
@@ -61,7 +64,12 @@ from edp_ref.runner.policy import Policy, evaluate_policy, load_policy
 from edp_ref.runner.prepared_run import PolicyEvaluation, evaluation_policy
 from edp_ref.runner.presets import PRESETS, Preset, quick_generation
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
-from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
+from edp_ref.runner.report_figures import (
+    render_learning_curves,
+    render_sweep_figure,
+    render_training_curves,
+)
+from edp_ref.runner.report_summary import COMPARISONS, render_summary
 from edp_ref.runner.report_tables import TABLE_LAYOUTS, budget_text, render_table
 from edp_ref.runner.reproduce import ReproduceOutput, reproduce
 from edp_ref.runner.run_config import (
@@ -78,11 +86,19 @@ from edp_ref.runner.spec import (
     RunSpec,
     evaluation_epochs,
 )
+from edp_ref.runner.verdict import (
+    VERDICT_RULE,
+    Interval,
+    difference_interval,
+    seed_interval,
+    verdict,
+)
 
 __all__ = [
     "AGENTS",
     "ALGORITHMS",
     "CHECKPOINT_FORMAT",
+    "COMPARISONS",
     "COMPILE_CHOICES",
     "FIGURE2_BENCHMARK_NAMES",
     "FIGURES",
@@ -92,6 +108,7 @@ __all__ = [
     "RAT_WINDOW",
     "TABLE_AGENTS",
     "TABLE_LAYOUTS",
+    "VERDICT_RULE",
     "AgentSpec",
     "CheckpointCorruptError",
     "CheckpointError",
@@ -101,6 +118,7 @@ __all__ = [
     "DataPlan",
     "DataSourceKind",
     "EvaluationRecord",
+    "Interval",
     "Monitoring",
     "Policy",
     "PolicyEvaluation",
@@ -117,11 +135,13 @@ __all__ = [
     "compile_decision",
     "configuration_document",
     "describe_dataset",
+    "difference_interval",
     "ensure_datasets",
     "evaluate_final_checkpoint",
     "evaluate_policy",
     "evaluation_epochs",
     "evaluation_policy",
+    "final_stretch_mean",
     "load_checkpoint",
     "load_policy",
     "load_run_dataset",
@@ -131,6 +151,8 @@ __all__ = [
     "quick_generation",
     "read_benchmark",
     "render_figure2",
+    "render_learning_curves",
+    "render_summary",
     "render_sweep_figure",
     "render_table",
     "render_training_curves",
@@ -139,6 +161,8 @@ __all__ = [
     "run_grid",
     "running_average_at_training",
     "save_checkpoint",
+    "seed_interval",
     "target",
     "train_run",
+    "verdict",
 ]

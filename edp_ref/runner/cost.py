@@ -31,7 +31,7 @@ from edp_ref.generation import estimate_seconds
 from edp_ref.runner.cost_speeds import AgentSpeed, calibrate, speed_case, speeds_from_benchmark
 from edp_ref.runner.data_plans import DataPlan
 from edp_ref.runner.run_folder import CHECKPOINT_FILE
-from edp_ref.runner.spec import RunSpec, evaluation_epochs
+from edp_ref.runner.spec import RunSpec
 
 __all__ = ["GridEstimate", "RunProgress", "dry_run_estimate", "estimate_grid", "read_progress"]
 
@@ -61,7 +61,7 @@ class RunProgress:
     def evaluations_left(self) -> int:
         if self.state == "finished":
             return 0
-        at = evaluation_epochs(self.spec.epochs, self.spec.eval_every)
+        at = self.spec.evaluation_schedule  # with the dense final stretch (final_eval_every)
         return len([e for e in at if e > self.epochs_done or self.state != "partial"])
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edp_ref.data import d4rl_dataset_dir, minari_dataset_path, resolve
+from edp_ref.data import d4rl_dataset_dir, local_dataset_id, minari_dataset_path, resolve
 from edp_ref.data.minari_io import DatasetNotFoundError
-from edp_ref.generation import GenerationConfig, describe_estimate, generate
+from edp_ref.generation import KINDS, GenerationConfig, describe_estimate, generate
 from edp_ref.runner.presets import Preset
 from edp_ref.runner.run_data import minari_root
 from edp_ref.runner.spec import DataSourceKind
@@ -73,8 +73,8 @@ def ensure_datasets(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Generate the missing local datasets (one behaviour training per environment, then the
-    kinds needed), printing the generation's time estimate first."""
+    """Generate the missing local datasets (one behaviour training per environment, then every
+    kind of that environment not yet on disk), printing the generation's time estimate first."""
     missing: dict[tuple[str | None, str], list[DataPlan]] = {}
     for p in plans:
         if p.source == "local" and not p.present and p.generation is not None:
@@ -82,13 +82,25 @@ def ensure_datasets(
     for (root, env), group in missing.items():
         gen = group[0].generation
         assert gen is not None
-        kinds = tuple(dict.fromkeys(k for p in group if p.generation for k in p.generation.kinds))
+        # Every kind not yet on disk, not only those asked for: one SAC training serves all five
+        # (collection takes about a minute), and a dataset's ref_max_score is the mean return of
+        # the expert's episodes only when the expert is collected in the same call; otherwise
+        # the generation falls back on SAC's best evaluation, a different reference.
+        with minari_root(root):
+            kinds = tuple(
+                k
+                for k in KINDS
+                if not os.path.exists(
+                    os.path.join(minari_dataset_path(local_dataset_id(env, k)), "data")
+                )
+            )
         cfg = dataclasses.replace(gen, kinds=kinds)
         work = out / "datasets" / "work" / f"{env}-{cfg.size}-{cfg.train_steps}-seed{cfg.seed}"
         log(
             f"generating missing local dataset(s) {', '.join(p.task for p in group)}: "
             f"{cfg.env_id}, SAC for {cfg.train_steps:,} steps, {cfg.size:,} transitions per "
-            f"dataset (D4RL: 1,000,000 each), into {root or 'the default Minari folder'}"
+            f"dataset (D4RL: 1,000,000 each), writing {', '.join(kinds)} into "
+            f"{root or 'the default Minari folder'}"
         )
         log("  " + describe_estimate(cfg))
         with minari_root(root):

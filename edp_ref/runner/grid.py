@@ -158,8 +158,10 @@ def build_grid(
 ) -> tuple[list[tuple[RunSpec, Path]], list[DataPlan]]:
     """The runs (spec, folder) and data plans of a target under a preset and the filters.
 
-    ``tasks`` must be paper dataset names (an unknown name raises ``ValueError`` listing the
-    known ones); ``algos`` / ``policies`` filter the target's agents (unknown names raise);
+    ``tasks`` must be paper datasets, for a table its rows (another name raises ``ValueError``
+    listing the table's); ``algos`` / ``policies`` filter the target's agents (unknown names
+    raise; without either, the preset's default subset of agents runs,
+    :meth:`Preset.agents_for`);
     ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N;
     ``compile`` is every run's ``RunSpec.compile`` (``auto``: the rule of
     :func:`edp_ref.runner.run_config.compile_decision`); ``device`` every run's
@@ -176,6 +178,13 @@ def build_grid(
     if tasks is not None:
         for t in tasks:
             resolve(t)
+        # A table shows its own rows only; a figure may plot any paper dataset.
+        outside = [t for t in tasks if tgt.kind == "table" and t not in tgt.paper_tasks]
+        if outside:
+            raise ValueError(
+                f"{tgt.kind} {tgt.number} has no row for {', '.join(outside)}; its datasets: "
+                + ", ".join(tgt.paper_tasks)
+            )
         chosen = tuple(tasks)
     else:
         chosen = preset.tasks_for(tgt.key, tgt.paper_tasks)
@@ -189,11 +198,14 @@ def build_grid(
         for p in policies:
             if p not in {pol for (_, pol) in AGENTS}:
                 raise ValueError(f"unknown policy class {p!r}; known: edp, ff, diffusion")
-    agents = [
-        (a, p)
-        for (a, p) in tgt.agents
-        if (algos is None or a in algos) and (policies is None or p in policies)
-    ]
+    if algos is None and policies is None:
+        agents = list(preset.agents_for(tgt.key, tgt.agents))
+    else:
+        agents = [
+            (a, p)
+            for (a, p) in tgt.agents
+            if (algos is None or a in algos) and (policies is None or p in policies)
+        ]
     if not agents:
         raise ValueError(
             f"{tgt.kind} {tgt.number} has no agent left after the filters; its agents: "
@@ -217,6 +229,7 @@ def build_grid(
                     iterations_per_epoch=preset.iterations_per_epoch,
                     batch_size=preset.batch_size,
                     eval_every=preset.eval_every,
+                    final_eval_every=preset.final_eval_every,
                     eval_episodes=preset.eval_episodes,
                     eas_candidates=(
                         preset.eas_candidates if eas_candidates is None else eas_candidates
@@ -229,4 +242,8 @@ def build_grid(
                     device=device,
                 )
                 runs.append((spec, out / "runs" / preset.name / spec.name))
+    # Seed by seed, so that a grid stopped early has whole seeds (every task and agent) to
+    # report; within a seed, diffusion-policy runs first: they take two to three times as long
+    # as feed-forward ones (their update and EAS), so parallel workers finish closer together.
+    runs.sort(key=lambda run: (run[0].seed, not run[0].agent.is_diffusion))
     return runs, plans

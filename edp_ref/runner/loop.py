@@ -3,7 +3,8 @@
 Training: ``epochs x iterations_per_epoch`` updates (the paper: 2000 epochs on locomotion, 1000
 elsewhere, 1000 iterations an epoch, batch 256; Table 3), uniform minibatches of the dataset after
 the official per-domain preprocessing. Evaluation: before training (epoch 0) and every
-``eval_every`` epochs (official: 10), plus the last epoch, ``eval_episodes`` episodes each
+``eval_every`` epochs (official: 10), plus the last epoch and the final stretch
+(``RunSpec.final_eval_every``, :attr:`RunSpec.evaluation_schedule`), ``eval_episodes`` episodes each
 (official: 10) in the dataset's own environment; diffusion policies act by energy-based action
 selection over DPM-Solver samples (Sec. 4.5, Alg. 2; N candidates, paper 10, official code 50).
 Each evaluation records the step, raw and normalized return, RAT and OMS
@@ -60,7 +61,7 @@ from edp_ref.runner.run_folder import (
     write_logs,
     write_result,
 )
-from edp_ref.runner.spec import RunResult, RunSpec, evaluation_epochs
+from edp_ref.runner.spec import RunResult, RunSpec
 
 __all__ = ["train_run"]
 
@@ -173,7 +174,7 @@ class _Training:
                 f"checkpoint {ckpt}: its evaluation log breaks the protocol ({problem}); {hint}"
             )
         epoch = loaded.step // spec.iterations_per_epoch
-        due = [e for e in evaluation_epochs(spec.epochs, spec.eval_every) if e <= epoch]
+        due = [e for e in spec.evaluation_schedule if e <= epoch]
         if int(self.state.step) != loaded.step or loaded.epoch != epoch or len(records) != len(due):
             raise CheckpointMismatchError(
                 f"checkpoint {ckpt}: step {int(self.state.step)} / epoch {loaded.epoch} / "
@@ -282,7 +283,7 @@ class _Training:
     def run(self, progress: bool, position: int, t_start: float) -> RunResult:
         spec, run, config = self.spec, self.run_, self.run_.config
         agent, per_epoch = run.agent, spec.iterations_per_epoch
-        eval_at = set(evaluation_epochs(spec.epochs, spec.eval_every))
+        eval_at = set(spec.evaluation_schedule)
         sampler = UniformSampler(run.dataset, spec.batch_size, self.generators["batches"])
         self.bar_info["compile"] = "compiling..." if config.compile else "off"
         bar = tqdm(

@@ -1,17 +1,24 @@
 """The paper's two evaluation metrics, RAT and OMS (Sec. 5, "Evaluation Protocol").
 
-* OMS, online model selection (Diffusion-QL's metric): the best evaluation so far.
-* RAT, running average at training (the paper's metric): the mean of the last ten evaluations
-  ("ten consecutive checkpoints"); the final RAT is this average at the last evaluation. Before
-  ten evaluations exist, the mean of those that do (the official code's running window).
+* RAT, running average at training (the paper's metric): "the running average of evaluation
+  performance for ten consecutive checkpoints" at the end of training. The paper evaluates every
+  10 of 2000 epochs, so its RAT is the mean of the last 10 of 201 evaluations: the final 5 % of
+  training. A run's RAT here (:func:`final_stretch_mean`, what the tables report) is the mean of
+  its last ten evaluations after training began, never the untrained policy's at epoch 0; the
+  presets evaluate densely there so that these ten span the final 5 % of the updates
+  (``RunSpec.final_eval_every``).
+* OMS, online model selection (Diffusion-QL's metric): the best evaluation of the run.
 
 An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalized
 returns, the score the metrics use (normalized when the dataset has reference scores, else the
-raw return), and RAT and OMS up to that evaluation.
+raw return), and, for learning curves, the running RAT (:func:`running_average_at_training`:
+the mean of this and the previous nine evaluations, the official code's running window) and OMS
+up to that evaluation.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -22,6 +29,7 @@ from edp_ref.config_checks import check_int, check_real
 __all__ = [
     "RAT_WINDOW",
     "EvaluationRecord",
+    "final_stretch_mean",
     "online_model_selection",
     "running_average_at_training",
 ]
@@ -37,9 +45,9 @@ def _check_scores(scores: Sequence[float], where: str) -> None:
 
 
 def running_average_at_training(scores: Sequence[float], window: int = RAT_WINDOW) -> list[float]:
-    """RAT after every evaluation: ``mean(scores[max(0, i - window + 1) : i + 1])`` for each i.
-
-    The paper's reported RAT is the last element.
+    """Running RAT after every evaluation: ``mean(scores[max(0, i - window + 1) : i + 1])``
+    for each i (the official code's running window, for learning curves). A run's reported RAT
+    is :func:`final_stretch_mean`: the last element once ten evaluations after epoch 0 exist.
     """
     if window < 1:
         raise ValueError(f"running_average_at_training: window must be >= 1, got {window}")
@@ -49,6 +57,29 @@ def running_average_at_training(scores: Sequence[float], window: int = RAT_WINDO
         chunk = scores[max(0, i - window + 1) : i + 1]
         out.append(math.fsum(chunk) / len(chunk))
     return out
+
+
+def final_stretch_mean(
+    scores: Sequence[float], epochs: Sequence[int], window: int = RAT_WINDOW
+) -> float:
+    """A run's RAT: the mean of the last ``window`` scores of evaluations after epoch 0.
+
+    ``epochs[i]`` is the epoch of evaluation ``i`` (ascending). The untrained policy's
+    evaluation (epoch 0) counts only when it is the run's only evaluation.
+    """
+    if window < 1:
+        raise ValueError(f"final_stretch_mean: window must be >= 1, got {window}")
+    if len(scores) != len(epochs) or not scores:
+        raise ValueError(
+            f"final_stretch_mean: expected one epoch per score and at least one score, got "
+            f"{len(scores)} score(s) and {len(epochs)} epoch(s)"
+        )
+    _check_scores(scores, "final_stretch_mean")
+    if any(b <= a for a, b in itertools.pairwise(epochs)):
+        raise ValueError(f"final_stretch_mean: epochs must increase, got {list(epochs)}")
+    trained = [s for s, e in zip(scores, epochs, strict=True) if e > 0] or list(scores[-1:])
+    chunk = trained[-window:]
+    return math.fsum(chunk) / len(chunk)
 
 
 def online_model_selection(scores: Sequence[float]) -> list[float]:
@@ -73,7 +104,8 @@ class EvaluationRecord:
         normalized_mean, normalized_std: 100 (return - REF_MIN) / (REF_MAX - REF_MIN), or None
             when the dataset has no reference scores.
         score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.
-        rat: RAT over this and the previous evaluations (window :data:`RAT_WINDOW`).
+        rat: running RAT, over this and the previous evaluations (window :data:`RAT_WINDOW`),
+            for curves; the run's RAT is :func:`final_stretch_mean` of its log.
         oms: OMS, the best ``score`` up to this evaluation.
         eval_seconds: wall time of this evaluation.
         train_seconds: wall time of the training since the previous evaluation (in this process).

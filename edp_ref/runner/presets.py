@@ -1,13 +1,30 @@
 """Budgets of a reproduction: how much of the paper's protocol a grid of runs runs.
 
+Every preset measures RAT as the paper does (Sec. 5): the mean of the ten evaluations of the
+final 5 % of training (the paper evaluates every 10 of 2000 epochs; its last ten of 201
+evaluations span epochs 1910-2000), never the untrained policy; OMS is the best evaluation.
+Shorter presets evaluate sparsely for the learning curves and densely in the final stretch
+(``final_eval_every``).
+
 * ``paper``: the paper's tasks, Table 3's epochs (2000 locomotion, 1000 otherwise) x 1000
   iterations, batch 256, evaluation every 10 epochs with 10 episodes, 5 seeds, EAS N = 10.
-* ``quick``: one locomotion task (a Table 2 row; walker2d for Table 7) on a reduced-size local
-  dataset when no D4RL or Minari data is present, 10 epochs x 500 iterations, evaluation every
-  epoch with 5 episodes, seed 0: about an hour on a 2-core CPU including the data generation.
-* ``smoke``: the same task on a dataset of the generation's small preset (500 transitions),
-  2 epochs x 100 iterations, width-64 networks, batch 64, two evaluations of 2 episodes: under
-  two minutes, for tests.
+* ``quick``: for Table 2, the TD3 family (TD3+BC FF and EDP + TD3) on hopper-medium-replay and
+  hopper-medium, the two datasets of the paper's largest EDP - FF gaps (60.9 -> 101.0 and
+  59.3 -> 81.9), on local D4RL-protocol datasets when no D4RL or Minari copy is present
+  (:func:`quick_generation`: SAC for 60,000 steps, docs/data.md); 20,000 updates per run (200
+  epochs x 100 iterations, batch 256), an evaluation of 10 episodes every 2,000 updates and,
+  in the final 5 % (updates 19,000-20,000), every 100 updates (10 evaluations); 3 seeds, EAS
+  N = 10, compiled updates. Why this subset: on this project's 2-core CPU machine a compiled
+  EDP + TD3 update was measured at 30 ms and a compiled TD3+BC one at 19 ms (one thread, load
+  3.5), so the 12 runs cost about 100 core-minutes of updates plus about 30 of evaluation and
+  compilation, and the data generation about 25 minutes of one core: about 90 minutes with
+  ``--jobs 2`` on an otherwise idle machine (docs/reproduction.md has the measured wall time).
+  CRR and IQL (``--algos td3 crr iql``) would triple the runs' cost. Other tables and figures
+  run their quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
+  hopper-medium-expert).
+* ``smoke``: hopper-medium-replay only, on datasets of the generation's small preset (500
+  transitions), 200 updates (200 epochs x 1 iteration) with the final stretch the last 10
+  updates, width-64 networks, batch 64, evaluations of 2 episodes: under two minutes, for tests.
 """
 
 from __future__ import annotations
@@ -23,16 +40,23 @@ __all__ = ["PRESETS", "Preset", "quick_generation"]
 
 
 def quick_generation(env: str) -> GenerationConfig:
-    """The quick preset's reduced D4RL-protocol generation: SAC for 30,000 environment steps,
-    50,000 transitions per dataset (D4RL: 1M steps and 1M transitions)."""
+    """The quick preset's reduced D4RL-protocol generation: SAC for 60,000 environment steps,
+    50,000 transitions per rollout dataset, 100 reference episodes of random actions (D4RL: 1M
+    steps, 1M transitions, 100 episodes).
+
+    Measured on Hopper-v5 (docs/data.md, "How good are the quick preset's datasets?"): 30,000
+    SAC steps gave an expert of 1080 with seed 0 but of 352 with seed 1 (11 % of D4RL's
+    REF_MAX); at 60,000 steps both seeds' experts score 1080-1356 (33-42 % of D4RL's REF_MAX)
+    and the medium data 617-663. About 20-23 minutes of one CPU core for SAC, under two for the
+    collection. Normalized scores on these data are relative to this weak local expert."""
     return GenerationConfig(
         env=env,
         size=50_000,
-        train_steps=30_000,
+        train_steps=60_000,
         start_steps=5_000,
         eval_every=2_500,
         eval_episodes=5,
-        reference_episodes=10,
+        reference_episodes=100,
         checkpoint_every=5_000,
         collect_envs=10,
     )
@@ -45,11 +69,14 @@ class Preset:
     Attributes:
         name: paper / quick / smoke.
         epochs: epochs per domain (None: Table 3's).
-        iterations_per_epoch, batch_size, eval_every, eval_episodes, eas_candidates, eval_envs,
-            hidden: as :class:`~edp_ref.runner.spec.RunSpec`.
+        iterations_per_epoch, batch_size, eval_every, final_eval_every, eval_episodes,
+            eas_candidates, eval_envs, hidden: as :class:`~edp_ref.runner.spec.RunSpec`.
         seeds: the seeds of every cell.
         tasks: per target key (``table2``, ``figure3``), the tasks of this preset (None:
             the paper's).
+        agents: per target key, the (algorithm, policy) subset of the target's agents this
+            preset runs when neither ``--algos`` nor ``--policies`` is given (absent: all).
+        subset_notes: per target key, why the preset runs a subset (printed in the footer).
         generation: the local generation config per environment (None: D4RL sizes).
         sweeps: per figure 4-7, the values evaluated.
         sweep_episodes: episodes of each sweep evaluation.
@@ -72,7 +99,9 @@ class Preset:
     sweeps: dict[int, tuple[float, ...]]
     sweep_episodes: int
     local_data_in_out: bool = True
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    final_eval_every: int | None = None
+    agents: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    subset_notes: dict[str, str] = field(default_factory=dict)
 
     def epochs_for(self, task: str) -> int:
         domain = data_domain_of(task)
@@ -84,6 +113,13 @@ class Preset:
         if self.tasks is None or key not in self.tasks:
             return tuple(paper_tasks)
         return self.tasks[key]
+
+    def agents_for(
+        self, key: str, agents: Sequence[tuple[str, str]]
+    ) -> tuple[tuple[str, str], ...]:
+        """The target's ``agents`` this preset runs by default (its subset, else all)."""
+        subset = self.agents.get(key)
+        return tuple(agents) if subset is None else tuple(a for a in agents if a in subset)
 
     def generation_for(self, env: str) -> GenerationConfig:
         return GenerationConfig(env=env) if self.generation is None else self.generation(env)
@@ -97,11 +133,23 @@ _PAPER_SWEEPS: dict[int, tuple[float, ...]] = {
 }
 
 _ALL = {"locomotion": 10, "antmaze": 10, "adroit": 10, "kitchen": 10}
+_QUICK_TASK = "hopper-medium-replay-v2"
 _QUICK_TASKS: dict[str, tuple[str, ...]] = {
-    **{f"table{n}": ("hopper-medium-v2",) for n in (1, 2, 4, 5, 6)},
+    **{f"table{n}": (_QUICK_TASK,) for n in (1, 2, 4, 5, 6)},
+    "table2": (_QUICK_TASK, "hopper-medium-v2"),
     "table7": ("walker2d-medium-v2",),
     "figure3": ("hopper-medium-expert-v2",),
-    **{f"figure{n}": ("hopper-medium-v2",) for n in (4, 5, 6, 7)},
+    **{f"figure{n}": (_QUICK_TASK,) for n in (4, 5, 6, 7)},
+}
+_TD3_FAMILY = (("td3", "ff"), ("td3", "edp"))
+_QUICK_NOTES = {
+    "table2": (
+        "The quick preset runs Table 2's TD3 family only (TD3+BC FF and EDP + TD3) on "
+        "hopper-medium-replay and hopper-medium, the datasets of the paper's largest EDP - FF "
+        "gaps (+40.1, +22.6): with 3 seeds, about 90 minutes on 2 idle CPU cores, data "
+        "generation included (under other jobs' load, longer: docs/reproduction.md); CRR and "
+        "IQL (--algos td3 crr iql) would triple the runs' cost."
+    )
 }
 
 PRESETS: dict[str, Preset] = {
@@ -124,16 +172,19 @@ PRESETS: dict[str, Preset] = {
     ),
     "quick": Preset(
         name="quick",
-        epochs=_ALL,
-        iterations_per_epoch=500,
+        epochs={k: 200 for k in _ALL},
+        iterations_per_epoch=100,
         batch_size=256,
-        eval_every=1,
-        eval_episodes=5,
-        seeds=(0,),
+        eval_every=20,
+        final_eval_every=1,
+        eval_episodes=10,
+        seeds=(0, 1, 2),
         eas_candidates=10,
-        eval_envs=5,
+        eval_envs=10,
         hidden=None,
         tasks=_QUICK_TASKS,
+        agents={"table2": _TD3_FAMILY},
+        subset_notes=_QUICK_NOTES,
         generation=quick_generation,
         sweeps={
             4: (1.0, 5.0, 10.0, 50.0),
@@ -141,20 +192,25 @@ PRESETS: dict[str, Preset] = {
             6: (0.5, 1.0, 2.0),
             7: (0.0, 0.5, 1.0),
         },
-        sweep_episodes=5,
+        sweep_episodes=10,
     ),
     "smoke": Preset(
         name="smoke",
-        epochs={k: 2 for k in _ALL},
-        iterations_per_epoch=100,
+        epochs={k: 200 for k in _ALL},
+        iterations_per_epoch=1,
         batch_size=64,
-        eval_every=2,
+        eval_every=100,
+        final_eval_every=1,
         eval_episodes=2,
         seeds=(0,),
         eas_candidates=4,
         eval_envs=2,
         hidden=64,
-        tasks=_QUICK_TASKS,
+        tasks={**_QUICK_TASKS, "table2": (_QUICK_TASK,)},
+        agents={"table2": _TD3_FAMILY},
+        subset_notes={
+            "table2": "The smoke preset runs Table 2's TD3 family on hopper-medium-replay only."
+        },
         generation=lambda env: small_preset(env),
         sweeps={4: (1.0, 4.0), 5: (3.0, 15.0), 6: (0.5, 1.0), 7: (0.0, 1.0)},
         sweep_episodes=2,

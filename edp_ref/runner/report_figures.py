@@ -1,11 +1,20 @@
-"""Render Figures 3-7 from finished runs: matplotlib PNGs with the plotted numbers as CSV.
+"""Render the figures of a reproduction from finished runs: PNG and PDF, with the plotted numbers
+as CSV.
 
-* Figure 3 (Sec. 5.3): per task, RAT and OMS against training steps, mean over seeds.
-* Figures 4-7 (Sec. 5.4, App. C.4): the score of the final checkpoints against the swept
-  evaluation setting (EAS candidates, DPM-Solver steps, policy scale, initial noise scale).
+* Learning curves of every table (:func:`render_learning_curves`): per dataset, each agent's
+  evaluation score against updates, the mean over seeds with the seeds' range as a band, and the
+  final stretch whose mean is the RAT (Sec. 5) shaded.
+* Figure 3 (Sec. 5.3, :func:`render_training_curves`): per dataset, running RAT and OMS of
+  EDP + TD3 against updates.
+* Figures 4-7 (Sec. 5.4, App. C.4, :func:`render_sweep_figure`): the score of the final
+  checkpoints against the swept evaluation setting (EAS candidates, DPM-Solver steps, policy
+  scale, initial noise scale).
 
-The paper prints no numbers for these figures; each text states the paper's claim beside the
-measured points (:data:`edp_ref.runner.paper_results.FIGURE_CLAIMS`).
+Every axis is labelled (updates; normalized score) and every figure states how its scores are
+normalized (D4RL's constants or the local dataset's own random / expert returns). Lines differ in
+colour, marker and dash, and the points of a sweep are dodged sideways so that no line hides
+another. The paper prints no numbers for Figures 3-7; each text states the paper's claim beside
+the measured points (:data:`edp_ref.runner.paper_results.FIGURE_CLAIMS`).
 """
 
 from __future__ import annotations
@@ -20,10 +29,32 @@ import numpy as np
 
 from edp_ref.runner.paper_results import FIGURE_CLAIMS
 from edp_ref.runner.presets import Preset
+from edp_ref.runner.report_summary import normalization_text
 from edp_ref.runner.report_tables import measured_cell
 from edp_ref.runner.spec import RunResult
 
-__all__ = ["pyplot", "render_sweep_figure", "render_training_curves"]
+__all__ = [
+    "STYLES",
+    "figure_files",
+    "pyplot",
+    "render_learning_curves",
+    "render_sweep_figure",
+    "render_training_curves",
+]
+
+#: (colour, marker, dash) of the i-th line: colour-blind-safe colours (Okabe-Ito), each line
+#: also told apart by marker and dash when printed in grey.
+STYLES: tuple[tuple[str, str, str], ...] = (
+    ("#0072B2", "o", "-"),
+    ("#D55E00", "s", "--"),
+    ("#009E73", "^", "-."),
+    ("#CC79A7", "D", ":"),
+    ("#E69F00", "v", "-"),
+    ("#56B4E9", "P", "--"),
+    ("#000000", "X", "-."),
+    ("#F0E442", "*", ":"),
+    ("#999999", "h", "-"),
+)
 
 
 def pyplot() -> Any:
@@ -36,54 +67,181 @@ def pyplot() -> Any:
     return plt
 
 
-def render_training_curves(
-    results: Sequence[RunResult], preset: Preset, path: Path
-) -> tuple[str, str]:
-    """Figure 3: per task, the mean over seeds of RAT and OMS against training steps.
+def figure_files(png: Path) -> tuple[Path, Path]:
+    """The PNG and the PDF a figure is written to (same name)."""
+    return png, png.with_suffix(".pdf")
 
-    Writes the PNG to ``path``; returns (markdown summary, CSV of the plotted points)."""
+
+#: Caption font size (points) and the characters of that font per inch of figure width (about
+#: half an em per character, with a margin).
+_CAPTION_POINTS, _CAPTION_CHARS_PER_INCH = 7, 17
+
+
+def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
+    """Write the figure with ``caption`` under it as PNG (150 dpi) and PDF: the caption is
+    wrapped to the figure's width and the axes are laid out above it (no text cut off)."""
+    import textwrap
+
+    width, height = fig.get_size_inches()
+    lines = textwrap.wrap(caption, int(width * _CAPTION_CHARS_PER_INCH))
+    caption_inches = (len(lines) * 1.35 * _CAPTION_POINTS + 10) / 72
+    fig.tight_layout(rect=(0, min(0.5, caption_inches / height), 1, 1))
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=_CAPTION_POINTS, va="bottom", ha="left")
+    files = figure_files(png)
+    for f in files:
+        # No creation date in the PDF: the same runs give the same bytes (a grid reported from
+        # Ray and from local processes is compared file by file).
+        metadata = {"CreationDate": None} if f.suffix == ".pdf" else None
+        fig.savefig(f, dpi=150, metadata=metadata)
+    pyplot().close(fig)
+    return files
+
+
+def _normalization(results: Sequence[RunResult]) -> str:
+    """How the plotted scores are normalized, once per distinct normalization."""
+    tasks: dict[str, list[str]] = {}
+    for r in results:
+        names = tasks.setdefault(normalization_text(r), [])
+        if r.spec.task not in names:
+            names.append(r.spec.task)
+    return "Scores " + "; ".join(f"{', '.join(t)}: {text}" for text, t in tasks.items()) + "."
+
+
+def _score_label(runs: Sequence[RunResult]) -> str:
+    """The y-axis label: what the runs' ``score`` is (metrics.EvaluationRecord.score)."""
+    if all(r.data.get("normalized") for r in runs):
+        return "normalized score"
+    return "return" if not any(r.data.get("normalized") for r in runs) else "score"
+
+
+def _agent_key(r: RunResult) -> tuple[str, str | None]:
+    return (r.spec.algorithm, r.spec.policy)
+
+
+def render_learning_curves(
+    results: Sequence[RunResult],
+    labels: Mapping[tuple[str, str | None], str],
+    title: str,
+    png: Path,
+) -> tuple[tuple[Path, Path], str]:
+    """Learning curves of a table's runs: per dataset, each agent's score against updates
+    (mean over seeds, the seeds' range as a band) with the final stretch (the RAT) shaded.
+
+    ``labels`` names each (algorithm, policy). Returns the (PNG, PDF) written and the CSV of
+    the plotted points."""
     plt = pyplot()
     tasks = list(dict.fromkeys(r.spec.task for r in results))
-    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(5 * max(1, len(tasks)), 3.6))
-    axes = np.atleast_1d(axes)
+    cols = min(3, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 4.4 * rows + 0.9), squeeze=False)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["task", "step", "score_mean", "rat_mean", "oms_mean", "seeds"])
+    writer.writerow(["task", "agent", "update", "score_mean", "score_min", "score_max", "seeds"])
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        runs = [r for r in results if r.spec.task == task]
+        order = list(labels)
+        agents = sorted(
+            dict.fromkeys(_agent_key(r) for r in runs),
+            key=lambda a: order.index(a) if a in order else len(order),
+        )
+        stretch: tuple[int, int] | None = None
+        for i, agent in enumerate(agents):
+            mine = [r for r in runs if _agent_key(r) == agent]
+            n = min(len(r.records) for r in mine)
+            steps = np.array([mine[0].records[j].step for j in range(n)])
+            scores = np.array([[r.records[j].score for j in range(n)] for r in mine])
+            mean = scores.mean(0)
+            colour, marker, dash = STYLES[i % len(STYLES)]
+            seeds = f"{len(mine)} seed" + ("s" if len(mine) > 1 else "")
+            label = f"{labels.get(agent, f'{agent[0]}/{agent[1]}')} ({seeds})"
+            ax.plot(steps, mean, dash, color=colour, marker=marker, ms=4, lw=1.6, label=label)
+            if len(mine) > 1:
+                ax.fill_between(steps, scores.min(0), scores.max(0), color=colour, alpha=0.15)
+            for j in range(n):
+                col = scores[:, j]
+                writer.writerow([task, label, int(steps[j]), float(col.mean()),
+                                 float(col.min()), float(col.max()), len(mine)])  # fmt: skip
+            stretch = mine[0].final_stretch_updates
+        if stretch is not None:
+            ax.axvspan(*stretch, color="0.85", zorder=0, label="final stretch: RAT")
+        ax.set_title(task, fontsize=10)
+        ax.set_xlabel("updates")
+        ax.set_ylabel(_score_label(runs))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=11)
+    caption = (
+        "Line: mean over seeds of each evaluation's score; band: the seeds' range. Shaded: the "
+        "final stretch, whose evaluations the table's RAT averages. " + _normalization(results)
+    )
+    return _save(fig, png, caption), buf.getvalue()
+
+
+def render_training_curves(
+    results: Sequence[RunResult], preset: Preset, png: Path
+) -> tuple[str, str, tuple[Path, Path]]:
+    """Figure 3: per dataset, the mean over seeds of running RAT, OMS and each evaluation's
+    score against updates. Returns (markdown summary, CSV of the plotted points, files)."""
+    plt = pyplot()
+    tasks = list(dict.fromkeys(r.spec.task for r in results))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.4 * len(tasks), 5.0), squeeze=False)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["task", "update", "score_mean", "rat_mean", "oms_mean", "seeds"])
     summary = [
         "| task | final RAT (measured) | final OMS (measured) | seeds |",
         "|---|---|---|---|",
     ]
-    for ax, task in zip(axes, tasks, strict=False):
+    for ax, task in zip(axes.flat, tasks, strict=False):
         runs = [r for r in results if r.spec.task == task]
         n = min(len(r.records) for r in runs)
         steps = [runs[0].records[i].step for i in range(n)]
-        for metric, label in (("rat", "Average (RAT)"), ("oms", "Best (OMS)"), ("score", "eval")):
+        lines = (
+            ("oms", "Best (OMS): best evaluation so far", 0),
+            ("rat", "Average (running RAT): last 10 evaluations", 1),
+            ("score", "each evaluation", 2),
+        )
+        for metric, label, k in lines:
             vals = np.array([[getattr(r.records[i], metric) for i in range(n)] for r in runs])
-            style = ":" if metric == "score" else "-"
-            ax.plot(steps, vals.mean(0), style, label=label)
-            if len(runs) > 1:
-                ax.fill_between(
-                    steps, vals.mean(0) - vals.std(0), vals.mean(0) + vals.std(0), alpha=0.2
-                )
+            colour, marker, dash = STYLES[k]
+            lw, alpha = (1.0, 0.7) if metric == "score" else (1.8, 1.0)
+            ax.plot(steps, vals.mean(0), dash, color=colour, marker=marker, ms=3, lw=lw,
+                    alpha=alpha, label=label)  # fmt: skip
+            if len(runs) > 1 and metric != "score":
+                ax.fill_between(steps, vals.min(0), vals.max(0), color=colour, alpha=0.12)
         for i in range(n):
             rec = [r.records[i] for r in runs]
             writer.writerow(
                 [task, steps[i], np.mean([x.score for x in rec]), np.mean([x.rat for x in rec]),
                  np.mean([x.oms for x in rec]), len(rec)]
             )  # fmt: skip
-        ax.set_title(task)
-        ax.set_xlabel("training step")
+        ax.set_title(task, fontsize=10)
+        ax.set_xlabel("updates")
         ax.set_ylabel("normalized score")
-        ax.legend()
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
         rat = measured_cell([r.final_rat for r in runs])
         oms = measured_cell([r.final_oms for r in runs])
         summary.append(f"| {task} | {rat.text(len(runs))} | {oms.text(len(runs))} | {len(runs)} |")
-    fig.suptitle(f"Figure 3 (edp_ref, preset {preset.name}): EDP + TD3, RAT vs OMS")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.suptitle(f"Figure 3 (edp_ref, preset {preset.name}): EDP + TD3, RAT vs OMS", fontsize=11)
+    caption = "Mean over seeds; bands: the seeds' range. " + _normalization(results)
+    files = _save(fig, png, caption)
     md = "\n".join(summary) + f"\n\nPaper (Sec. 5.3, no numbers printed): {FIGURE_CLAIMS[3]}\n"
-    return md, buf.getvalue()
+    return md, buf.getvalue(), files
+
+
+def _dodged(xs: Sequence[float], i: int, count: int, log: bool) -> np.ndarray:
+    """``xs`` shifted sideways for line ``i`` of ``count`` (a fraction of the spacing), so that
+    equal points of different lines stay visible."""
+    arr = np.asarray(xs, dtype=np.float64)
+    shift = (i - (count - 1) / 2) * 0.025
+    if log:
+        factor = float(np.exp(shift * np.log(max(arr.max() / arr.min(), 2.0))))
+        return arr * factor
+    span = float(arr.max() - arr.min()) or 1.0
+    return arr + shift * span
 
 
 def render_sweep_figure(
@@ -91,36 +249,48 @@ def render_sweep_figure(
     parameter_label: str,
     points: Mapping[str, Mapping[float, Sequence[float]]],
     preset: Preset,
-    path: Path,
-) -> tuple[str, str]:
-    """Figures 4-7: score (mean +- std over seeds) against the swept value, one line per task.
+    png: Path,
+    normalization: str = "",
+) -> tuple[str, str, tuple[Path, Path]]:
+    """Figures 4-7: score (mean over seeds, error bars the seeds' range) against the swept
+    value, one line per dataset. ``points[task][value]`` holds one score per seed.
+    Returns (markdown, CSV, files)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    ``points[task][value]`` holds one score per seed. Writes the PNG; returns (markdown, CSV).
-    """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8.4, 5.0))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["task", parameter_label, "score_mean", "score_std", "seeds"])
     values = sorted({v for per in points.values() for v in per})
     md = ["| task | " + " | ".join(f"{v:g}" for v in values) + " |", "|---|" + "---|" * len(values)]
-    for task, per in points.items():
+    log = number == 4
+    for i, (task, per) in enumerate(points.items()):
         xs = sorted(per)
-        means = [float(np.mean(per[x])) for x in xs]
-        stds = [float(np.std(per[x])) for x in xs]
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=task)
-        for x, m, s in zip(xs, means, stds, strict=True):
-            writer.writerow([task, x, m, s, len(per[x])])
+        means = np.array([float(np.mean(per[x])) for x in xs])
+        lows = means - np.array([float(np.min(per[x])) for x in xs])
+        highs = np.array([float(np.max(per[x])) for x in xs]) - means
+        colour, marker, dash = STYLES[i % len(STYLES)]
+        ax.errorbar(_dodged(xs, i, len(points), log), means, yerr=[lows, highs], color=colour,
+                    marker=marker, ls=dash, ms=5, capsize=3, label=task)  # fmt: skip
+        for x in xs:
+            writer.writerow([task, x, float(np.mean(per[x])), float(np.std(per[x])), len(per[x])])
         cells = [f"{measured_cell(per[v]).text(len(per[v]))}" if v in per else "" for v in values]
         md.append(f"| {task} (measured) | " + " | ".join(cells) + " |")
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(values)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel(parameter_label)
     ax.set_ylabel("normalized score")
-    if number == 4:
-        ax.set_xscale("log")
-    ax.legend()
-    ax.set_title(f"Figure {number} (edp_ref, preset {preset.name})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title(f"Figure {number} (edp_ref, preset {preset.name})", fontsize=11)
+    caption = (
+        "Mean over seeds; error bars: the seeds' range; points dodged sideways so that equal "
+        "values of different datasets stay visible. " + normalization
+    )
+    files = _save(fig, png, caption)
     text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURE_CLAIMS[number]}\n"
-    return text, buf.getvalue()
+    return text, buf.getvalue(), files

@@ -128,34 +128,40 @@ def _data_text(results: Sequence[RunResult]) -> str:
 
 
 def budget_text(preset: Preset, runs: Sequence[RunResult], tasks: Sequence[str]) -> str:
-    """What the preset ran against the paper's protocol (Sec. 5, Table 3)."""
+    """What the preset ran against the paper's protocol (Sec. 5, Table 3), one paragraph a
+    line."""
     if not runs:
         return f"Preset {preset.name}: no finished runs."
-    lines = [f"Preset `{preset.name}`; tasks: {', '.join(tasks)}."]
+    lines = [f"Preset `{preset.name}`; datasets: {', '.join(tasks)}."]
     seen = set()
     for r in runs:
         s = r.spec
-        key = (s.epochs, s.iterations_per_epoch, s.batch_size, s.eval_every, s.eval_episodes)
+        key = (s.epochs, s.iterations_per_epoch, s.batch_size, s.eval_every, s.final_eval_every,
+               s.eval_episodes, s.eas_candidates, s.hidden)  # fmt: skip
         if key in seen:
             continue
         seen.add(key)
         paper_epochs = DOMAIN_PRESETS[domain_of(s.task)].epochs
         paper_updates = paper_epochs * 1000
-        n_eval = len(evaluation_epochs(s.epochs, s.eval_every))
+        n_eval = len(s.evaluation_schedule)
         paper_evals = len(evaluation_epochs(paper_epochs, 10))
+        start, end = r.final_stretch_updates
+        stretch = len(r.final_stretch)
         lines.append(
             f"Per run: {s.epochs} epochs x {s.iterations_per_epoch} iterations = "
             f"{s.total_steps:,} updates, batch {s.batch_size} (paper: {paper_epochs} x 1000 = "
             f"{paper_updates:,}, batch 256): {100 * s.total_steps / paper_updates:.3g}% of the "
             f"paper's updates; {n_eval} evaluations x {s.eval_episodes} episodes (paper: "
             f"{paper_evals} x 10); EAS N = {s.eas_candidates} (paper 10, official code 50); "
-            f"network width {s.hidden or 256} (paper 256)."
+            f"network width {s.hidden or 256} (paper 256). RAT = mean of the {stretch} "
+            f"evaluations of the final stretch, updates {start:,}-{end:,} (the final "
+            f"{100 * (end - start) / end:.3g}%; paper: the last 10 of 201 evaluations, the final "
+            "5%); OMS = the best evaluation (Sec. 5)."
         )
     seeds = sorted({r.spec.seed for r in runs})
-    lines.append(f"Seeds: {', '.join(map(str, seeds))} (paper: 5 seeds).")
     lines.append(
-        "RAT = mean of the last 10 evaluations at the end of training; OMS = best evaluation "
-        "(Sec. 5). Measured cells: mean ± std over seeds of the final RAT / OMS."
+        f"Seeds: {', '.join(map(str, seeds))} (paper: 5 seeds). Full-table cells: mean ± std "
+        "over seeds of each run's RAT / OMS."
     )
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,15 @@ from edp_ref.runner.errors import RunFolderError, read_json_file
 from edp_ref.runner.figure2 import read_benchmark, render_figure2
 from edp_ref.runner.grid import FIGURES, build_grid, target
 from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, LAUNCHERS, check_ray_options, run_grid
-from edp_ref.runner.presets import PRESETS
+from edp_ref.runner.presets import PRESETS, Preset
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
-from edp_ref.runner.report_figures import render_sweep_figure, render_training_curves
-from edp_ref.runner.report_tables import budget_text, render_table
+from edp_ref.runner.report_figures import (
+    render_learning_curves,
+    render_sweep_figure,
+    render_training_curves,
+)
+from edp_ref.runner.report_summary import SUMMARY_WIDTH, normalization_text, render_summary
+from edp_ref.runner.report_tables import TABLE_LAYOUTS, budget_text, render_table
 from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunResult
 
 __all__ = ["DEFAULT_BENCHMARK", "ReproduceOutput", "reproduce"]
@@ -203,8 +209,8 @@ def reproduce(
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
-        f"{kind} {number}, preset {preset}: tasks {', '.join(chosen)}; "
-        + "; ".join(f"{p.task} from {p.source}" for p in plans)
+        f"{kind} {number}, preset {preset}: "
+        + ", ".join(f"{p.task} ({p.source} data)" for p in plans)
     )
     if dry_run:
         notes = []
@@ -237,23 +243,74 @@ def reproduce(
         gpus_per_run=gpus_per_run,
         max_retries=max_retries,
     )
-    files: list[Path] = []
     if kind == "table":
-        table = render_table(number, results, cfg, chosen)
-        (out / "tables").mkdir(parents=True, exist_ok=True)
-        md_path = out / "tables" / f"table{number}-{preset}.md"
-        csv_path = out / "tables" / f"table{number}-{preset}.csv"
-        atomic_write_text(md_path, table.markdown)
-        atomic_write_text(csv_path, table.csv)
-        return ReproduceOutput(table.markdown, (md_path, csv_path), tuple(results))
+        return _write_table(number, results, cfg, chosen, out)
+    return _write_figure(number, results, cfg, chosen, out, log)
+
+
+def _agent_labels(number: int) -> dict[tuple[str, str | None], str]:
+    return {g.agent: g.label for g in TABLE_LAYOUTS[number]}
+
+
+def _write_table(
+    number: int, results: Sequence[RunResult], cfg: Preset, chosen: Sequence[str], out: Path
+) -> ReproduceOutput:
+    """The summary (printed), the full table (Markdown, CSV) and the learning curves."""
+    table = render_table(number, results, cfg, chosen)
+    summary = render_summary(number, results, chosen)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    stem = out / "tables" / f"table{number}-{cfg.name}"
+    md_path, csv_path = stem.with_suffix(".md"), stem.with_suffix(".csv")
+    title = f"Table {number} (edp_ref, preset {cfg.name}): learning curves"
+    curves, curve_csv = render_learning_curves(
+        results, _agent_labels(number), title, stem.with_name(stem.name + "-curves.png")
+    )
+    curve_csv_path = stem.with_name(stem.name + "-curves.csv")
+    footer = budget_text(cfg, results, chosen)
+    note = cfg.subset_notes.get(f"table{number}")
+    if note is not None:
+        footer += "\n" + note
+    printed = (
+        summary
+        + "\n"
+        + "\n".join(
+            line for para in footer.split("\n") for line in textwrap.wrap(para, SUMMARY_WIDTH)
+        )
+    )
+    printed += f"\nFull table:\n  {md_path}\nLearning curves (and .pdf):\n  {curves[0]}\n"
+    markdown = (
+        f"## Table {number}, preset {cfg.name}\n\n```text\n{summary}```\n\n"
+        f"![learning curves]({curves[0].name})\n\n{footer}\n\n{table.markdown}"
+    )
+    atomic_write_text(md_path, markdown)
+    atomic_write_text(csv_path, table.csv)
+    atomic_write_text(curve_csv_path, curve_csv)
+    files = (md_path, csv_path, *curves, curve_csv_path)
+    return ReproduceOutput(printed, files, tuple(results))
+
+
+def _write_figure(
+    number: int,
+    results: Sequence[RunResult],
+    cfg: Preset,
+    chosen: Sequence[str],
+    out: Path,
+    log: Callable[[str], None],
+) -> ReproduceOutput:
+    """Figure 3's curves or Figures 4-7's sweeps (PNG, PDF, Markdown, CSV)."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    png = out / "figures" / f"figure{number}-{preset}.png"
+    png = out / "figures" / f"figure{number}-{cfg.name}.png"
     if number == 3:
-        text, data = render_training_curves(results, cfg, png)
+        text, data, pictures = render_training_curves(results, cfg, png)
     else:
         spec = FIGURES[number]
         points = _sweep(number, results, cfg.sweeps[number], cfg.sweep_episodes, log)
-        text, data = render_sweep_figure(number, spec["label"], points, cfg, png)
+        normalization = "; ".join(
+            dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
+        )
+        text, data, pictures = render_sweep_figure(
+            number, spec["label"], points, cfg, png, normalization=f"Scores {normalization}."
+        )
         text += (
             f"\nEach point: the final checkpoint of the training runs evaluated with "
             f"{cfg.sweep_episodes} episodes per value and seed."
@@ -263,9 +320,8 @@ def reproduce(
         + budget_text(cfg, results, chosen)
         + "\n"
     )
-    mdp = out / "figures" / f"figure{number}-{preset}.md"
-    csp = out / "figures" / f"figure{number}-{preset}.csv"
+    mdp = out / "figures" / f"figure{number}-{cfg.name}.md"
+    csp = out / "figures" / f"figure{number}-{cfg.name}.csv"
     atomic_write_text(mdp, text)
     atomic_write_text(csp, data)
-    files += [png, mdp, csp]
-    return ReproduceOutput(text, tuple(files), tuple(results))
+    return ReproduceOutput(text, (*pictures, mdp, csp), tuple(results))

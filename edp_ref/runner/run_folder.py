@@ -40,7 +40,7 @@ from edp_ref.runner.metrics import (
     online_model_selection,
     running_average_at_training,
 )
-from edp_ref.runner.spec import RunResult, RunSpec, evaluation_epochs
+from edp_ref.runner.spec import RunResult, RunSpec
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -129,11 +129,11 @@ def records_from_json(raw: Sequence[Any], where: str) -> list[EvaluationRecord]:
 def evaluation_log_problem(records: Sequence[EvaluationRecord], spec: RunSpec) -> str | None:
     """What is wrong with an evaluation log of ``spec``'s run, or None.
 
-    The log must follow the protocol: evaluation i at epoch ``evaluation_epochs(...)[i]`` and
+    The log must follow the protocol: evaluation i at epoch ``spec.evaluation_schedule[i]`` and
     step epoch x iterations, ``spec.eval_episodes`` episodes, score = the normalized mean (else
     the mean return), RAT and OMS recomputed from the scores (Sec. 5).
     """
-    epochs = evaluation_epochs(spec.epochs, spec.eval_every)
+    epochs = spec.evaluation_schedule
     if len(records) > len(epochs):
         return f"{len(records)} evaluations, but the run evaluates {len(epochs)} times"
     scores = [r.score for r in records]
@@ -268,9 +268,7 @@ def load_finished_run(
         sealed = records_from_json(ckpt.records, f"checkpoint {ckpt_path}")
     except ValueError as exc:
         raise RunFolderError(f"{exc}; delete the run folder {run_dir} to train again") from exc
-    if ckpt.step != spec.total_steps or len(sealed) != len(
-        evaluation_epochs(spec.epochs, spec.eval_every)
-    ):
+    if ckpt.step != spec.total_steps or len(sealed) != len(spec.evaluation_schedule):
         raise RunFolderError(
             f"{path} says the run is complete, but its checkpoint is at epoch {ckpt.epoch} of "
             f"{spec.epochs} with {len(sealed)} evaluations; delete result.json to resume the "

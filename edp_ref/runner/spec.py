@@ -7,7 +7,8 @@
   with an explicit config; the dataset a paper name, a D4RL HDF5 file or a Minari id
   (:mod:`edp_ref.runner.dataset_ref`).
 * :class:`RunResult`: a finished run (its ``result.json``).
-* :func:`evaluation_epochs`: the epochs after which a run evaluates.
+* :func:`evaluation_epochs`: the epochs after which a run evaluates: every ``eval_every`` epochs,
+  and densely (every ``final_eval_every`` epochs) at the end, where the table's RAT is measured.
 
 Every field is checked when the object is built: a wrong type raises ``TypeError`` and a value
 out of range ``ValueError``, each naming ``RunSpec.<field>``, the
@@ -36,7 +37,7 @@ from edp_ref.runner.dataset_ref import (
     paper_entry,
 )
 from edp_ref.runner.errors import RunFolderError, read_json_file
-from edp_ref.runner.metrics import EvaluationRecord
+from edp_ref.runner.metrics import RAT_WINDOW, EvaluationRecord, final_stretch_mean
 
 __all__ = [
     "COMPILE_CHOICES",
@@ -124,6 +125,10 @@ class RunSpec:
         compile: ``auto``, ``on`` or ``off``: whether the update runs under torch.compile
             (:func:`edp_ref.runner.run_config.compile_decision` states the rule).
         device: where the networks and the dataset live (``cpu``, ``cuda``, ``cuda:1``).
+        final_eval_every: epochs between the last :data:`~edp_ref.runner.metrics.RAT_WINDOW`
+            evaluations, the final stretch whose mean is the run's RAT (None: ``eval_every``, the
+            paper's schedule, whose last ten of 201 evaluations span the final 5 % of training).
+            Shorter runs set it so the final stretch is still their last 5 %.
     """
 
     task: str
@@ -146,6 +151,7 @@ class RunSpec:
     domain: str = "auto"
     compile: CompileChoice = "auto"
     device: str = "cpu"
+    final_eval_every: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("task", "algorithm"):
@@ -178,6 +184,13 @@ class RunSpec:
             "eval_envs",
         ):
             check_int(f"RunSpec.{name}", getattr(self, name), 1)
+        check_int("RunSpec.final_eval_every", self.final_eval_every, 1, optional=True)
+        if self.final_eval_every is not None and self.final_eval_every > self.eval_every:
+            raise ValueError(
+                f"RunSpec.final_eval_every must be <= RunSpec.eval_every ({self.eval_every}): the "
+                f"final stretch is evaluated at least as densely as the rest, got "
+                f"{self.final_eval_every}"
+            )
         check_choice("RunSpec.data_source", self.data_source, DATA_SOURCES)
         if kind != "paper" and self.data_source != "auto":
             raise ValueError(
@@ -247,6 +260,11 @@ class RunSpec:
         return self.epochs * self.iterations_per_epoch
 
     @property
+    def evaluation_schedule(self) -> list[int]:
+        """The epochs after which this run evaluates (:func:`evaluation_epochs`)."""
+        return evaluation_epochs(self.epochs, self.eval_every, self.final_eval_every)
+
+    @property
     def name(self) -> str:
         """``<dataset>/<algorithm>[-<policy>]/seed<k>``: the run's folder below a grid's root."""
         agent = self.algorithm if self.policy is None else f"{self.algorithm}-{self.policy}"
@@ -255,6 +273,10 @@ class RunSpec:
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["config"] = None if self.config is None else config_to_json(self.config)
+        if self.final_eval_every is None:
+            # Absent means the paper's schedule: run folders written before the field existed
+            # keep matching their config.json.
+            del data["final_eval_every"]
         return data
 
     @classmethod
@@ -270,14 +292,21 @@ class RunSpec:
         return cls(**values)
 
 
-def evaluation_epochs(epochs: int, eval_every: int) -> list[int]:
-    """Epochs after which the run evaluates: 0, eval_every, 2 eval_every, ..., and ``epochs``."""
+def evaluation_epochs(
+    epochs: int, eval_every: int, final_eval_every: int | None = None
+) -> list[int]:
+    """Epochs after which a run evaluates: 0, eval_every, 2 eval_every, ..., and ``epochs``; with
+    ``final_eval_every``, also the final stretch ``epochs - k final_eval_every`` (k < RAT_WINDOW,
+    epoch >= 1), whose mean is the run's RAT (Sec. 5: the paper evaluates every 10 of 2000
+    epochs, so its last ten evaluations span the final 5 % of training)."""
     check_int("evaluation_epochs: epochs", epochs, 0)
     check_int("evaluation_epochs: eval_every", eval_every, 1)
-    out = list(range(0, epochs + 1, eval_every))
-    if out[-1] != epochs:
-        out.append(epochs)
-    return out
+    check_int("evaluation_epochs: final_eval_every", final_eval_every, 1, optional=True)
+    out = set(range(0, epochs + 1, eval_every)) | {epochs}
+    if final_eval_every is not None:
+        tail = (epochs - k * final_eval_every for k in range(RAT_WINDOW))
+        out |= {e for e in tail if e >= 1}
+    return sorted(out)
 
 
 @dataclass
@@ -291,8 +320,25 @@ class RunResult:
     seconds: float = 0.0
 
     @property
+    def final_stretch(self) -> list[EvaluationRecord]:
+        """The evaluations the run's RAT averages: the last RAT_WINDOW after epoch 0
+        (:func:`~edp_ref.runner.metrics.final_stretch_mean`)."""
+        trained = [r for r in self.records if r.epoch > 0] or self.records[-1:]
+        return trained[-RAT_WINDOW:]
+
+    @property
+    def final_stretch_updates(self) -> tuple[int, int]:
+        """The updates the final stretch covers: from one evaluation interval before its first
+        evaluation to the end of training (the paper: 1,900,000 to 2,000,000, the final 5 %)."""
+        spacing = self.spec.final_eval_every or self.spec.eval_every
+        first = self.final_stretch[0].epoch
+        start = max(0, first - spacing) if first > 0 else 0
+        return start * self.spec.iterations_per_epoch, self.spec.total_steps
+
+    @property
     def final_rat(self) -> float:
-        return self.records[-1].rat
+        """RAT (Sec. 5): the mean score over the final stretch of training."""
+        return final_stretch_mean([r.score for r in self.records], [r.epoch for r in self.records])
 
     @property
     def final_oms(self) -> float:
