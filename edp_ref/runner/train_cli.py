@@ -79,6 +79,9 @@ class RunOptions:
     batch_size: int = 256
     # Epochs between evaluations (official: 10); also before training and at the last epoch.
     eval_every: int = 10
+    # Epochs between the last 10 evaluations, whose mean is the run's RAT (None: eval_every, the
+    # paper's schedule; shorter runs set it so that those 10 span their final 5 %).
+    final_eval_every: int | None = None
     # Episodes per evaluation (official: 10).
     eval_episodes: int = 10
     # N of energy-based action selection at evaluation (paper: 10, official code: 50).
