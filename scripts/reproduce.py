@@ -3,7 +3,7 @@
 A thin wrapper of ``edp-reproduce``: the options, the checks and the run are in
 :mod:`edp_ref.runner.reproduce_cli` (``python scripts/reproduce.py --help``). Examples::
 
-    python scripts/reproduce.py --table 2                  # quick preset: about an hour, 2 CPUs
+    python scripts/reproduce.py --table 2                  # quick preset: ~90 min on 2 idle CPUs
     python scripts/reproduce.py --table 2 --preset smoke   # under two minutes
 """
 
