@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-from edp_ref.runner import PRESETS, build_grid, ensure_datasets, target
+from edp_ref.generation import generate, small_preset
+from edp_ref.runner import PRESETS, build_grid, ensure_datasets, minari_root, target
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``$MINARI_DATASETS_PATH`` holding edp_ref/hopper/medium-v0 of 500 transitions (the
+    generation's small preset), generated once per test session."""
+    base = tmp_path_factory.mktemp("runner-data")
+    root = str(base / "minari")
+    cfg = dataclasses.replace(small_preset("hopper"), kinds=("medium",))
+    with minari_root(root):
+        generate(cfg, str(base / "work"), progress=False)
+    return root
 
 
 @pytest.fixture(scope="module")

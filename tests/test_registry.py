@@ -190,17 +190,11 @@ def test_the_benchmark_has_a_training_case_for_it(registered: AlgorithmSpec) -> 
     assert training_case(settings, NAME).name == NAME
 
 
-def test_the_runner_trains_and_evaluates_it(registered: AlgorithmSpec, tmp_path: Path) -> None:
-    from edp_ref.generation import generate, small_preset
-    from edp_ref.runner import RunSpec, minari_root, train_run
+def test_the_runner_trains_and_evaluates_it(
+    registered: AlgorithmSpec, tiny_root: str, tmp_path: Path
+) -> None:
+    from edp_ref.runner import RunSpec, train_run
 
-    root = str(tmp_path / "minari")
-    with minari_root(root):
-        generate(
-            dataclasses.replace(small_preset("hopper"), kinds=("medium",)),
-            str(tmp_path / "work"),
-            progress=False,
-        )
     spec = RunSpec(
         task="hopper-medium-v2",
         algorithm=NAME,
@@ -213,7 +207,7 @@ def test_the_runner_trains_and_evaluates_it(registered: AlgorithmSpec, tmp_path:
         eas_candidates=3,
         eval_envs=2,
         data_source="local",
-        local_root=root,
+        local_root=tiny_root,
         # K = 100 and 3 solver steps keep the evaluation episodes' sampling short.
         config=DiffusionBCConfig(
             network=alg.NetworkConfig(hidden=32, layers=2),

@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from edp_ref import algorithms as A
-from edp_ref.generation import generate, small_preset
 from edp_ref.runner import (
     CheckpointCorruptError,
     CheckpointFormatError,
@@ -30,7 +29,6 @@ from edp_ref.runner import (
     evaluate_final_checkpoint,
     evaluation_epochs,
     load_checkpoint,
-    minari_root,
     online_model_selection,
     running_average_at_training,
     save_checkpoint,
@@ -64,18 +62,7 @@ def test_rat_and_oms_by_hand() -> None:
     assert evaluation_epochs(2000, 10)[-3:] == [1980, 1990, 2000]
 
 
-# -- A tiny generated dataset (the generation code's small preset) ------------------------------
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """``$MINARI_DATASETS_PATH`` holding edp_ref/hopper/medium-v0 of 500 transitions."""
-    base = tmp_path_factory.mktemp("runner-data")
-    root = str(base / "minari")
-    cfg = dataclasses.replace(small_preset("hopper"), kinds=("medium",))
-    with minari_root(root):
-        generate(cfg, str(base / "work"), progress=False)
-    return root
+# -- A tiny run on the tiny generated dataset (the tiny_root fixture: tests/conftest.py) -------
 
 
 def tiny_spec(root: str, **changes: object) -> RunSpec:
