@@ -11,6 +11,7 @@ the training extras (``pip install 'edp_ref[train]'``) and imports them only whe
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from edp_ref.algorithms import ActingSettings, AlgorithmConfig
     from edp_ref.runner.policy import Policy
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("edp_ref")
 
 __all__ = [
     "SCHEDULE_KINDS",

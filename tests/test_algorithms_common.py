@@ -18,18 +18,17 @@ from edp_ref.algorithms import (
     adam_step,
     apply_gradients,
     clip_by_global_norm,
-    domain_of_task,
     global_norm,
     init_edp_iql,
     load_state_tensors,
     masked_polyak,
-    official_grad_norm_clip,
     polyak,
-    preset_config,
     state_tensors,
+    table3_config,
 )
 from edp_ref.algorithms.optim import adam_init
 from edp_ref.algorithms.targets import ema_due
+from edp_ref.paper import domain_of, official_grad_norm_clip
 
 
 def _grads(seed: int, scale: float) -> dict[str, torch.Tensor]:
@@ -141,27 +140,27 @@ def test_state_tensors_round_trip() -> None:
         load_state_tensors(state, {"step": flat["step"]})
 
 
-def test_presets_follow_table_3_and_the_official_clip_table() -> None:
-    assert domain_of_task("walker2d-medium-expert-v2") == "locomotion"
-    assert domain_of_task("pen-cloned-v1") == "adroit"
-    assert domain_of_task("kitchen") == "kitchen"
+def test_table3_config_follows_table_3_and_the_official_clip_table() -> None:
+    assert domain_of("walker2d-medium-expert-v2") == "locomotion"
+    assert domain_of("pen-cloned-v1") == "adroit"
+    assert domain_of("kitchen") == "kitchen"
     assert official_grad_norm_clip("antmaze-large-diverse-v0") == 7.0
     assert official_grad_norm_clip("hopper-medium-replay-v2") == 4.0
-    adroit = preset_config(EDPTD3Config(), "pen-human-v1")
+    adroit = table3_config(EDPTD3Config(), "pen-human-v1")
     assert adroit.optimizer.learning_rate == 3e-5 and adroit.loss_weight == 0.1
     assert adroit.optimizer.max_grad_norm == 5.0
-    official = preset_config(EDPTD3Config(), "kitchen-mixed-v0", grad_clip="official")
+    official = table3_config(EDPTD3Config(), "kitchen-mixed-v0", grad_clip="official")
     assert official.optimizer.max_grad_norm == 10.0 and official.loss_weight == 0.005
-    antmaze = preset_config(EDPIQLConfig(), "antmaze-umaze-v0")
+    antmaze = table3_config(EDPIQLConfig(), "antmaze-umaze-v0")
     assert antmaze.expectile == 0.9
     # The official trainer reads only the per-task clip: lr and loss weight stay 3e-4 and 1.0.
-    crr = preset_config(EDPTD3Config(), "pen-human-v1", grad_clip="official", rates="official")
+    crr = table3_config(EDPTD3Config(), "pen-human-v1", grad_clip="official", rates="official")
     assert crr.optimizer.learning_rate == 3e-4 and crr.loss_weight == 1.0
     assert crr.optimizer.max_grad_norm == 7.0
-    ff = preset_config(TD3BCConfig(), "locomotion")
+    ff = table3_config(TD3BCConfig(), "locomotion")
     assert ff.optimizer.max_grad_norm == 5.0
     with pytest.raises(ValueError, match="domain"):
-        domain_of_task("cartpole")
+        domain_of("cartpole")
     # A misspelled task is an error, never silently the locomotion preset.
     with pytest.raises(ValueError, match="unknown dataset name 'hopper-mediun-v2'"):
-        preset_config(EDPTD3Config(), "hopper-mediun-v2")
+        table3_config(EDPTD3Config(), "hopper-mediun-v2")

@@ -101,9 +101,9 @@ def test_valid_configs_build() -> None:
         spec.config_class()
 
 
-def test_preset_config_rejects_a_misspelled_task() -> None:
+def test_table3_config_rejects_a_misspelled_task() -> None:
     with pytest.raises(ValueError, match="unknown dataset name 'walker2d-medium-expret-v2'"):
-        alg.preset_config(alg.EDPTD3Config(), "walker2d-medium-expret-v2")
+        alg.table3_config(alg.EDPTD3Config(), "walker2d-medium-expret-v2")
 
 
 def _setup(name: str) -> tuple[Any, alg.TrainState, alg.Batch, Any, alg.AlgorithmSpec]:

@@ -28,18 +28,16 @@ from gymnasium import spaces
 from minari.data_collector import EpisodeBuffer
 
 from edp_ref.data import (
-    D4RL_SPACE_WIDTHS,
-    PAPER_DATASETS,
     DatasetNotFoundError,
     TransitionDataset,
-    episodes_to_transitions,
     load_d4rl_hdf5,
     load_dataset,
     load_minari,
-    resolve,
 )
 from edp_ref.data.evaluation import eval_env_for, evaluate, make_eval_env
+from edp_ref.data.minari_io import episodes_to_transitions
 from edp_ref.data.minari_reading import eval_env_id, metadata_count, reference_scores
+from edp_ref.paper import D4RL_SPACE_WIDTHS, PAPER_DATASETS, paper_dataset
 from tests.test_data_loaders import d4rl_arrays, write_h5
 
 Arrays = dict[str, np.ndarray]
@@ -428,7 +426,7 @@ def test_from_arrays_accepts_exact_integers_booleans_and_bfloat16() -> None:
 
 
 def test_rescale_actions_refuses_zero_width_bounds() -> None:
-    from edp_ref.data import rescale_actions
+    from edp_ref.data.preprocessing import rescale_actions
 
     data = {**mem_arrays(), "actions": np.zeros((5, 2))}
     ds = TransitionDataset.from_arrays(data, source="mem", action_low=[-1, 0], action_high=[1, 0])
@@ -807,8 +805,10 @@ def test_registry_bad_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     a_file.write_text("x")
     with pytest.raises(ValueError, match=r"d4rl_dir .*not-a-folder is a file, not a folder"):
         load_dataset("hopper-medium-v2", d4rl_dir=str(a_file))
-    with pytest.raises(ValueError, match=r"resolve: a dataset name must be a string.*got int 3"):
-        unchecked(resolve)(3)
+    with pytest.raises(
+        ValueError, match=r"paper_dataset: a dataset name must be a string.*got int 3"
+    ):
+        unchecked(paper_dataset)(3)
     # A D4RL "file" that is a folder is an error, not a reason to fall back to another source.
     (tmp_path / "d4rl" / "hopper_medium-v2.hdf5").mkdir(parents=True)
     with pytest.raises(

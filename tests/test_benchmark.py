@@ -17,11 +17,12 @@ import torch
 
 from edp_ref import benchmark
 from edp_ref.algorithms import REGISTRY, DiffusionAlgorithmConfig
-from edp_ref.benchmark import cli, paper_speeds
+from edp_ref.benchmark import cli
 from edp_ref.benchmark.cases import CHAIN_ALGORITHM, training_cases
 from edp_ref.benchmark.options import OptionGroup
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.training import extrapolate_dql
+from edp_ref.paper import FIGURE2
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,7 +140,9 @@ def test_report_prints_paper_figures_only_in_paper_columns(
     report = benchmark.format_report(result)
     assert "paper IPS" in report and "116.21 / 412" in report and "689" in report
     assert "Targets (FLOP rate" in report and "issue" not in report.lower()
-    assert result["sampling_paper"]["steps_per_second"] == paper_speeds.PAPER_FIG2_SPS
+    assert result["sampling_paper"]["steps_per_second"] == {
+        label: f.sample_sps for label, f in FIGURE2.items()
+    }
 
 
 def test_dql_extrapolation_is_affine_in_k() -> None:

@@ -200,7 +200,7 @@ def test_minari_dict_observations_flatten_like_gymnasium(
 def test_minari_bad_episode_lengths() -> None:
     from gymnasium import spaces
 
-    from edp_ref.data import episodes_to_transitions
+    from edp_ref.data.minari_io import episodes_to_transitions
 
     ep = EpisodeBuffer(
         id=7,

@@ -6,24 +6,24 @@ import numpy as np
 import pytest
 import torch
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.data import (
-    PAPER_DATASETS,
     DatasetNotFoundError,
     TransitionDataset,
     UniformSampler,
-    antmaze_rewards,
-    clip_actions,
-    domain_of,
-    iql_locomotion_reward_scale,
     load_dataset,
-    min_max_rewards,
-    normalize_observations,
     official_preprocessing,
-    rescale_actions,
-    resolve,
     sample_batch,
 )
+from edp_ref.data.batch import Batch
+from edp_ref.data.preprocessing import (
+    antmaze_rewards,
+    clip_actions,
+    iql_locomotion_reward_scale,
+    min_max_rewards,
+    normalize_observations,
+    rescale_actions,
+)
+from edp_ref.paper import PAPER_DATASETS, domain_of, paper_dataset
 
 
 def arrays(n: int = 6, s: int = 3, a: int = 2) -> dict[str, np.ndarray]:
@@ -186,11 +186,11 @@ def test_registry_covers_the_paper_tables() -> None:
     names |= {"pen-human-v0", "pen-cloned-v0", "pen-human-v1", "pen-cloned-v1"}
     names |= {f"kitchen-{t}-v0" for t in ("complete", "partial", "mixed")}
     assert names <= set(PAPER_DATASETS)
-    assert resolve("hopper-medium-replay-v2").d4rl_file == "hopper_medium_replay-v2.hdf5"
+    assert paper_dataset("hopper-medium-replay-v2").d4rl_file == "hopper_medium_replay-v2.hdf5"
     assert domain_of("antmaze-large-diverse-v0") == "antmaze"
     assert domain_of("edp_ref/hopper/medium-v0") == "locomotion"
     with pytest.raises(ValueError, match="unknown dataset name 'hopper-mediocre-v2'"):
-        resolve("hopper-mediocre-v2")
+        paper_dataset("hopper-mediocre-v2")
 
 
 def test_missing_dataset_error_names_places_and_commands(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ def test_defaults_are_the_official_diffusion_ql() -> None:
     assert (config.diffusion.schedule, config.diffusion.num_steps) == ("vp", 5)
     assert config.target_networks.ema_step_counts == "previous_updates"
     # A per-task preset changes the actor's rate, never the critic's (pen: 3e-5).
-    pen = alg.preset_config(config, "pen-human-v1")
+    pen = alg.table3_config(config, "pen-human-v1")
     assert pen.optimizer.learning_rate == 3e-5 and pen.critic_learning_rate == 3e-4
 
 

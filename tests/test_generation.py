@@ -154,11 +154,11 @@ def test_config_errors_name_the_field(changes: dict[str, Any], message: str) -> 
 
 
 def test_presets_are_valid() -> None:
-    from edp_ref.runner.presets import quick_generation
+    from edp_ref.generation import quick_preset
 
     for env in ("hopper", "halfcheetah", "walker2d", "invertedpendulum"):
         assert GenerationConfig(env=env).size == 1_000_000
-        assert quick_generation(env).env_id.endswith("-v5")
+        assert quick_preset(env).env_id.endswith("-v5")
         assert small_preset(env).train_steps == 300
 
 

@@ -26,11 +26,11 @@ from edp_ref.algorithms.diffusion_policy import (
 )
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.optim import Params, apply_gradients
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import REGISTRY, AlgorithmSpec, algorithm, register
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
 from edp_ref.core.losses import diffusion_loss
+from edp_ref.pytree import pytree_dataclass
 
 NAME = "test_diffusion_bc"
 

@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pytest
 
+from edp_ref.paper import FIGURE2, PAPER_TABLES, paper_table
 from edp_ref.runner import (
     PRESETS,
     EvaluationRecord,
@@ -25,7 +26,6 @@ from edp_ref.runner import (
     run_grid,
     target,
 )
-from edp_ref.runner.paper_results import FIGURE2_PAPER, PAPER_TABLES, paper_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -230,9 +230,9 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
     assert script.main(["--figure", "2", "--benchmark", str(bench), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     edp_row = next(line for line in out.splitlines() if line.startswith("| EDP |"))
-    paper = FIGURE2_PAPER["EDP"]
+    paper = FIGURE2["EDP"]
     assert edp_row.startswith(
-        f"| EDP | {paper['train_ips']:.2f} | 12.50 | {paper['sample_sps']:.2f} | 40.00 |"
+        f"| EDP | {paper.train_ips:.2f} | 12.50 | {paper.sample_sps:.2f} | 40.00 |"
     )
     assert "| Diffusion-QL | 4.66 |  | 18.67 |  | not measured |" in out
     # scripts/benchmark.py's own schema: eager records mapped to Figure 2's variants.

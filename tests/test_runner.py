@@ -608,7 +608,7 @@ def test_a_d4rl_format_hdf5_file_outside_the_papers_list(tmp_path: Path) -> None
     assert result.data["kind"] == "D4RL file" and result.data["normalized"] is False
     assert all(r.score == r.return_mean and r.normalized_mean is None for r in result.records)
     # A file named like a paper dataset's D4RL file is that dataset (environment, references).
-    from edp_ref.runner.dataset_ref import paper_entry
+    from edp_ref.runner.dataset_ref import find_paper_dataset
 
-    entry = paper_entry("/data/d4rl/hopper_medium-v2.hdf5")  # D4RL's file name
+    entry = find_paper_dataset("/data/d4rl/hopper_medium-v2.hdf5")  # D4RL's file name
     assert entry is not None and entry.name == "hopper-medium-v2"

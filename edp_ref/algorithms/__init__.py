@@ -18,8 +18,8 @@ algorithm registers itself in :data:`REGISTRY` beside its code:
 Each name's update is ``<name>_update`` (``edp_td3_update``, ..., ``td3bc_update``).
 
 Modules, in the order of Algorithm 1: :mod:`~edp_ref.algorithms.config` (shared config parts),
-:mod:`~edp_ref.algorithms.presets` (Table 3), :mod:`~edp_ref.algorithms.state`,
-:mod:`~edp_ref.algorithms.batch`, :mod:`~edp_ref.algorithms.diffusion_policy` (Eqs. 8-9 and
+:mod:`~edp_ref.algorithms.state`,
+:mod:`~edp_ref.data.batch`, :mod:`~edp_ref.algorithms.diffusion_policy` (Eqs. 8-9 and
 sampling), :mod:`~edp_ref.algorithms.critic` and :mod:`~edp_ref.algorithms.policy_evaluation`
 (Eqs. 6, 14, 22), :mod:`~edp_ref.algorithms.weights` and
 :mod:`~edp_ref.algorithms.policy_improvement` (Eqs. 10-13, 20-22),
@@ -42,7 +42,6 @@ from edp_ref.algorithms.acting import (
     make_diffusion_act,
     perturbed_actor_eas_act,
 )
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import (
     AlgorithmConfig,
     DiffusionAlgorithmConfig,
@@ -51,6 +50,7 @@ from edp_ref.algorithms.config import (
     OptimizerConfig,
     SamplerKind,
     TargetNetworkConfig,
+    table3_config,
 )
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
@@ -104,14 +104,6 @@ from edp_ref.algorithms.optim import (
     clip_by_global_norm,
     global_norm,
 )
-from edp_ref.algorithms.presets import (
-    DOMAIN_PRESETS,
-    OFFICIAL_GRAD_NORM_CLIP,
-    DomainPreset,
-    domain_of_task,
-    official_grad_norm_clip,
-    preset_config,
-)
 from edp_ref.algorithms.registry import REGISTRY, AlgorithmSpec, algorithm, register
 from edp_ref.algorithms.state import Networks, TrainState, load_state_tensors, state_tensors
 from edp_ref.algorithms.targets import masked_polyak, polyak
@@ -122,10 +114,9 @@ from edp_ref.algorithms.td3bc import (
     init_td3bc,
     td3bc_update,
 )
+from edp_ref.data.batch import Batch
 
 __all__ = [
-    "DOMAIN_PRESETS",
-    "OFFICIAL_GRAD_NORM_CLIP",
     "REGISTRY",
     "ActingSettings",
     "AdamState",
@@ -137,7 +128,6 @@ __all__ = [
     "DiffusionAlgorithmConfig",
     "DiffusionConfig",
     "DiffusionNoise",
-    "DomainPreset",
     "EDPCRRConfig",
     "EDPIQLConfig",
     "EDPTD3Config",
@@ -162,7 +152,6 @@ __all__ = [
     "apply_gradients",
     "clip_by_global_norm",
     "diffusion_act",
-    "domain_of_task",
     "dql_update",
     "draw_crr_randomness",
     "draw_diffusion_noise",
@@ -194,13 +183,12 @@ __all__ = [
     "load_state_tensors",
     "make_diffusion_act",
     "masked_polyak",
-    "official_grad_norm_clip",
     "perturbed_actor_eas_act",
     "polyak",
-    "preset_config",
     "register",
     "sample_actions",
     "select_actions",
     "state_tensors",
+    "table3_config",
     "td3bc_update",
 ]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edp_ref.algorithms.acting import make_diffusion_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import SamplerKind
 from edp_ref.algorithms.edp_td3 import (
     EDPTD3Config,
@@ -26,6 +25,7 @@ from edp_ref.algorithms.edp_td3 import (
 from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
+from edp_ref.data.batch import Batch
 
 __all__ = [
     "EDPWithoutAPConfig",

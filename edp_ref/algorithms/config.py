@@ -11,6 +11,7 @@ code differs from the paper is a field (a "switch"), listed in SPEC.md section 4
 * :class:`AlgorithmConfig`: the fields of every algorithm (optimiser, networks, discount, target
   networks, execution); :class:`DiffusionAlgorithmConfig` adds the diffusion policy. Each
   algorithm's own config subclasses one of them, in the algorithm's module.
+* :func:`table3_config`: any algorithm's config with Table 3's values for a task or domain.
 
 Every config validates its fields when it is built (:mod:`edp_ref.config_checks`): a misspelled
 option, a NaN learning rate or a discount outside [0, 1) raises a ``ConfigError`` naming the field.
@@ -18,8 +19,9 @@ option, a NaN learning rate or a discount outside [0, 1) raises a ``ConfigError`
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from edp_ref.config_checks import (
     ConfigError,
@@ -32,6 +34,7 @@ from edp_ref.core.ddpm import DdpmVariance
 from edp_ref.core.losses import ActionReduction
 from edp_ref.core.networks import Activation, EmbeddingVariant, InitScheme
 from edp_ref.core.schedule import ScheduleKind
+from edp_ref.paper import DOMAINS, TABLE3, domain_of, official_grad_norm_clip, paper_dataset
 
 __all__ = [
     "AlgorithmConfig",
@@ -42,6 +45,7 @@ __all__ = [
     "OptimizerConfig",
     "SamplerKind",
     "TargetNetworkConfig",
+    "table3_config",
 ]
 
 SamplerKind = Literal["dpm_solver", "ddpm"]
@@ -55,7 +59,7 @@ class OptimizerConfig:
     # Adam step size for every network (Table 3: 3e-4; adroit 3e-5).
     learning_rate: float = 3e-4
     # Global-norm gradient clip per network (Table 3: 5; official: per task, see
-    # edp_ref.algorithms.presets.OFFICIAL_GRAD_NORM_CLIP). None disables clipping.
+    # edp_ref.paper.OFFICIAL_GRAD_NORM_CLIP). None disables clipping.
     max_grad_norm: float | None = 5.0
     # "optax": g * max / ||g|| (official JAX code, no epsilon); "torch": clip_grad_norm_'s
     # max / (||g|| + 1e-6) (Diffusion-QL's PyTorch code).
@@ -198,3 +202,63 @@ class DiffusionAlgorithmConfig(AlgorithmConfig):
 
     # Schedule, K, samplers, losses (Eq. 1, Eqs. 3-5, DPM-Solver).
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+
+ConfigT = TypeVar("ConfigT", bound=AlgorithmConfig)
+
+
+def table3_config(
+    config: ConfigT,
+    task_or_domain: str,
+    grad_clip: Literal["paper", "official"] = "paper",
+    rates: Literal["paper", "official"] = "paper",
+) -> ConfigT:
+    """``config`` with the learning rate, clip, loss weight and expectile of a task or domain.
+
+    Table 3 is titled "Hyperparameters used by EDP" and is not restricted to one algorithm, so
+    by default its learning rate and loss weight apply to EDP + TD3, EDP + CRR and EDP + IQL
+    alike (and its learning rate to the baselines). The official trainer (sail-sg/edp,
+    diffusion/trainer.py) reads only the per-task gradient clip from diffusion/hps.py and keeps
+    lr = 3e-4 and guide_coef = 1.0 unless given on its command line: ``grad_clip="official",
+    rates="official"`` reproduces that.
+
+    Args:
+        config: a config of any algorithm (its other fields are kept), e.g. ``EDPIQLConfig()``.
+        task_or_domain: a task of the paper ("walker2d-medium-expert-v2") or a domain ("kitchen").
+        grad_clip: "paper" (Table 3: 5) or "official" (the per-task table; needs a task name).
+        rates: "paper" (Table 3's learning rate and loss weight) or "official" (leave the
+            config's, whose defaults are the official 3e-4 and 1.0).
+
+    Returns:
+        A new config of the same type; ``loss_weight`` and ``expectile`` are set only where the
+        config has such a field.
+
+    Raises:
+        ValueError: an unknown task or domain, or an unknown ``grad_clip`` / ``rates``.
+    """
+    if grad_clip not in ("paper", "official"):
+        raise ValueError(
+            f"table3_config: grad_clip must be 'paper' or 'official', got {grad_clip!r}"
+        )
+    if rates not in ("paper", "official"):
+        raise ValueError(f"table3_config: rates must be 'paper' or 'official', got {rates!r}")
+    # A domain name, or a task of the paper: a misspelled task is an error, never silently the
+    # preset of the domain its name suggests.
+    if task_or_domain in DOMAINS:
+        row = TABLE3[domain_of(task_or_domain)]
+    else:
+        try:
+            row = TABLE3[paper_dataset(task_or_domain).domain]
+        except ValueError as exc:
+            raise ValueError(f"table3_config: {exc}; or give a domain, one of {DOMAINS}") from None
+    clip = row.max_grad_norm if grad_clip == "paper" else official_grad_norm_clip(task_or_domain)
+    optimizer = dataclasses.replace(config.optimizer, max_grad_norm=clip)
+    if rates == "paper":
+        optimizer = dataclasses.replace(optimizer, learning_rate=row.learning_rate)
+    names = {f.name for f in dataclasses.fields(config)}
+    changes: dict[str, Any] = {"optimizer": optimizer}
+    if "loss_weight" in names and rates == "paper":
+        changes["loss_weight"] = row.loss_weight
+    if "expectile" in names:
+        changes["expectile"] = row.expectile
+    return dataclasses.replace(config, **changes)

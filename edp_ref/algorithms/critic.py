@@ -15,11 +15,11 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.func import grad_and_value
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import NetworkConfig, OptimizerConfig
 from edp_ref.algorithms.optim import AdamState, Params, apply_gradients, clip_by_global_norm
 from edp_ref.algorithms.state import Networks, TrainState
 from edp_ref.core.networks import QNetwork, ValueNetwork
+from edp_ref.data.batch import Batch
 
 __all__ = [
     "CriticConfig",

@@ -25,7 +25,6 @@ from torch import Tensor, nn
 from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
 from edp_ref.algorithms.critic import critic_modules, min_q
 from edp_ref.algorithms.optim import Params
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
 from edp_ref.core.approximation import approximate_action
 from edp_ref.core.corruption import corrupt
@@ -34,6 +33,7 @@ from edp_ref.core.dpm_solver import dpm_solver_plan, dpm_solver_sample
 from edp_ref.core.networks import NoisePredictionNetwork
 from edp_ref.core.schedule import make_schedule
 from edp_ref.core.selection import energy_based_action_selection
+from edp_ref.pytree import pytree_dataclass
 from edp_ref.validation import check_same_dtype_device, value_checks
 
 __all__ = [

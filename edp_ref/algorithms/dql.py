@@ -19,7 +19,6 @@ from typing import Literal
 import torch
 
 from edp_ref.algorithms.acting import make_diffusion_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import (
     DiffusionConfig,
     NetworkConfig,
@@ -38,6 +37,7 @@ from edp_ref.algorithms.edp_td3 import (
 from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
+from edp_ref.data.batch import Batch
 
 __all__ = ["DQLConfig", "dql_update", "draw_dql_randomness", "init_dql"]
 

@@ -21,7 +21,6 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.algorithms.acting import make_diffusion_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import NextActionPolicy, SamplerKind
 from edp_ref.algorithms.critic import min_q
 from edp_ref.algorithms.diffusion_policy import (
@@ -39,12 +38,13 @@ from edp_ref.algorithms.policy_improvement import (
     policy_step,
     weighted_regression_loss,
 )
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
 from edp_ref.algorithms.weights import capped_exponential_weights, crr_advantage
 from edp_ref.config_checks import check_at_least, check_positive
+from edp_ref.data.batch import Batch
+from edp_ref.pytree import pytree_dataclass
 
 __all__ = [
     "CRRRandomness",

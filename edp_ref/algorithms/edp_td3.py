@@ -29,7 +29,6 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.algorithms.acting import make_diffusion_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, NextActionPolicy, SamplerKind
 from edp_ref.algorithms.diffusion_policy import (
     DiffusionNoise,
@@ -44,12 +43,13 @@ from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.optim import Params
 from edp_ref.algorithms.policy_evaluation import diffusion_policy_evaluation
 from edp_ref.algorithms.policy_improvement import policy_step
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
 from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import diffusion_loss
+from edp_ref.data.batch import Batch
+from edp_ref.pytree import pytree_dataclass
 
 __all__ = [
     "EDPTD3Config",

@@ -24,10 +24,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.input_checks import check_schedule, check_widths
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function, compile_options
+from edp_ref.data.batch import Batch
 from edp_ref.validation import value_checks
 
 __all__ = [

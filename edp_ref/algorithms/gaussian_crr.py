@@ -16,7 +16,6 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.algorithms.acting import feedforward_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.critic import min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.gaussian_policy import (
@@ -25,12 +24,13 @@ from edp_ref.algorithms.gaussian_policy import (
     weighted_log_likelihood_loss,
 )
 from edp_ref.algorithms.policy_improvement import policy_step
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import advance_state
 from edp_ref.algorithms.weights import capped_exponential_weights, crr_advantage
 from edp_ref.config_checks import check_positive
+from edp_ref.data.batch import Batch
+from edp_ref.pytree import pytree_dataclass
 
 __all__ = [
     "GaussianCRRConfig",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 
 from edp_ref.algorithms.acting import feedforward_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.critic import expectile_value_step, min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.gaussian_policy import (
@@ -29,6 +28,7 @@ from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import advance_state
 from edp_ref.algorithms.weights import capped_exponential_weights
 from edp_ref.config_checks import check_at_least, check_interval, check_positive
+from edp_ref.data.batch import Batch
 
 __all__ = [
     "GaussianIQLConfig",

@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import Tensor
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.state import TrainState
+from edp_ref.data.batch import Batch
 
 __all__ = ["check_schedule", "check_widths"]
 

@@ -9,7 +9,7 @@ its own norm) and the data-dependent switches (EMA schedule, random Q head), so 
 equals S independent updates up to float round-off (``tests/test_multiseed.py``).
 
 * :func:`stack_states` / :func:`unstack_state`: S states <-> one stacked state.
-* :func:`stack_tree` / :func:`unstack_tree` (:mod:`edp_ref.algorithms.pytree`): the same for
+* :func:`stack_tree` / :func:`unstack_tree` (:mod:`edp_ref.pytree`): the same for
   batches and randomness dataclasses.
 * :func:`vmap_update`: ``update(state, batch, randomness, config)`` -> its S-seed version,
   optionally compiled.
@@ -27,11 +27,11 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.execution import Metrics
-from edp_ref.algorithms.pytree import stack_tree, unstack_tree
 from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
 from edp_ref.compilation import compile_function
+from edp_ref.data.batch import Batch
+from edp_ref.pytree import stack_tree, unstack_tree
 
 __all__ = [
     "MultiSeedStrategy",

@@ -15,7 +15,6 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import (
     DiffusionConfig,
     NextActionPolicy,
@@ -25,6 +24,7 @@ from edp_ref.algorithms.critic import CriticConfig, min_q, td_critic_step
 from edp_ref.algorithms.diffusion_policy import SamplerNoise, sample_diffusion_actions
 from edp_ref.algorithms.optim import AdamState, Params
 from edp_ref.algorithms.state import TrainState
+from edp_ref.data.batch import Batch
 
 __all__ = ["NextActionConfig", "diffusion_policy_evaluation"]
 

@@ -22,7 +22,6 @@ from jaxtyping import Float
 from torch import Tensor
 from torch.func import grad_and_value
 
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, OptimizerConfig
 from edp_ref.algorithms.diffusion_policy import DiffusionNoise, diffusion_terms
 from edp_ref.algorithms.execution import Metrics
@@ -38,6 +37,7 @@ from edp_ref.core.losses import (
     gaussian_surrogate_loss,
 )
 from edp_ref.core.schedule import Schedule
+from edp_ref.data.batch import Batch
 
 __all__ = [
     "PolicyObjective",

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from edp_ref.algorithms.acting import ActFn
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.state import TrainState
+from edp_ref.data.batch import Batch
 
 __all__ = [
     "REGISTRY",

@@ -17,17 +17,17 @@ from torch import Tensor, nn
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.acting import feedforward_act
-from edp_ref.algorithms.batch import Batch
 from edp_ref.algorithms.config import AlgorithmConfig, OptimizerConfig
 from edp_ref.algorithms.critic import critic_modules, min_q, td_critic_step
 from edp_ref.algorithms.execution import Metrics, run_update
 from edp_ref.algorithms.gaussian_policy import DeterministicPolicyNetwork
 from edp_ref.algorithms.optim import Params, apply_gradients
-from edp_ref.algorithms.pytree import pytree_dataclass
 from edp_ref.algorithms.registry import AlgorithmSpec, register
 from edp_ref.algorithms.state import TrainState, build_state, seeded_from
 from edp_ref.algorithms.targets import advance_state, masked_polyak
 from edp_ref.config_checks import check_at_least, check_positive
+from edp_ref.data.batch import Batch
+from edp_ref.pytree import pytree_dataclass
 
 __all__ = [
     "TD3BCConfig",

@@ -10,7 +10,7 @@ beside them. One job per module:
 | module | job |
 |---|---|
 | :mod:`~edp_ref.benchmark.settings` | :class:`BenchmarkSettings`, presets, device names |
-| :mod:`~edp_ref.benchmark.paper_speeds` | the paper's Figure 2 / App. C.5 figures, typed once |
+| :mod:`~edp_ref.benchmark.paper_speeds` | the record beside each of the paper's speeds |
 | :mod:`~edp_ref.benchmark.cases` | training cases from the algorithm registry, data, trainer |
 | :mod:`~edp_ref.benchmark.timing` | warm-up / median loop, FLOP counting, dense-matmul rate |
 | :mod:`~edp_ref.benchmark.training` | training records, Diffusion-QL extrapolation in K |
@@ -24,16 +24,12 @@ beside them. One job per module:
 | :mod:`~edp_ref.benchmark.options`, :mod:`~edp_ref.benchmark.cli` | the command line |
 """
 
-from edp_ref.benchmark.paper_speeds import PAPER_C5_IPS, PAPER_FIG2_IPS, PAPER_FIG2_SPS
 from edp_ref.benchmark.report import format_report
 from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
 from edp_ref.benchmark.settings import BenchmarkSettings
 
 __all__ = [
     "DEFAULT_OUTPUT",
-    "PAPER_C5_IPS",
-    "PAPER_FIG2_IPS",
-    "PAPER_FIG2_SPS",
     "SCHEMA",
     "BenchmarkSettings",
     "format_report",

@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 
-import edp_ref
 from edp_ref.benchmark.cases import DATASET_FIELDS, Trainer, synthetic_dataset, training_case
 from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
 from edp_ref.benchmark.training import REFERENCE_RECORD
@@ -89,7 +88,7 @@ def _child_environment() -> dict[str, str]:
     """This environment with the folder holding the imported ``edp_ref`` first on PYTHONPATH,
     so that the child imports the same code whatever its working directory."""
     env = dict(os.environ)
-    root = str(Path(edp_ref.__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     rest = env.get("PYTHONPATH")
     env["PYTHONPATH"] = root if not rest else os.pathsep.join([root, rest])
     return env

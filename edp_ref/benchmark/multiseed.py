@@ -2,7 +2,7 @@
 vmapped EDP + TD3 updates over S sequential ones (:mod:`edp_ref.algorithms.multiseed`).
 
 :func:`measure_multiseed` stacks S freshly initialised states, batches and randomness along a
-seed axis (:func:`edp_ref.algorithms.pytree.stack_tree`) and times, per iteration of all S seeds,
+seed axis (:func:`edp_ref.pytree.stack_tree`) and times, per iteration of all S seeds,
 the sequential path, the vmapped update and (when compiled mode is on) the compiled vmapped update.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import torch
 
 from edp_ref.algorithms.multiseed import sequential_update, stack_states, vmap_update
-from edp_ref.algorithms.pytree import stack_tree
 from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
 from edp_ref.benchmark.training import REFERENCE_RECORD
 from edp_ref.data import TransitionDataset, sample_batch
+from edp_ref.pytree import stack_tree
 
 __all__ = ["measure_multiseed"]
 

@@ -1,31 +1,24 @@
-"""The paper's published speed figures (Figure 2's caption, Appendix C.5's text), typed once.
+"""Which benchmark record stands beside which of the paper's speed figures.
 
-Every number below is copied from the paper (Kang et al., NeurIPS 2023); none was measured by
-edp_ref. The benchmark puts them only in fields and columns labelled "paper", beside its own
-measurements, and compares ratios rather than absolute speeds (the paper's figures come from the
-authors' GPU and JAX code; edp_ref measures PyTorch on the machine at hand).
-
-* Figure 2 (Sec. 5.1, walker2d-medium-expert-v2): training iterations per second (IPS) and
-  sampling environment steps per second (SPS) of Diffusion-QL (the official PyTorch code),
-  DQL (JAX), EDP w/o DPM, EDP w/o AP (action approximation) and EDP.
-* Appendix C.5 (same task, 10,000 policy updates each): TD3+BC with a feed-forward policy 689
-  IPS, EDP 412 IPS.
-
-:data:`PAPER_COMPARISONS` says which benchmark training record each figure is set beside.
+The figures themselves (Figure 2's caption, Appendix C.5's text) are typed once in
+:mod:`edp_ref.paper` (:data:`~edp_ref.paper.FIGURE2`, :data:`~edp_ref.paper.APPENDIX_C5_IPS`);
+none was measured by edp_ref. The benchmark puts them only in fields and columns labelled
+"paper", beside its own measurements, and compares ratios rather than absolute speeds (the
+paper's figures come from the authors' GPU and JAX code; edp_ref measures PyTorch on the machine
+at hand).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from edp_ref.paper import APPENDIX_C5_IPS, FIGURE2
+
 __all__ = [
     "C5_SOURCE",
     "FIGURE2_SOURCE",
-    "PAPER_C5_IPS",
     "PAPER_COMPARISONS",
     "PAPER_EDP_LABEL",
-    "PAPER_FIG2_IPS",
-    "PAPER_FIG2_SPS",
     "paper_ips",
     "paper_training_figures",
     "sampling_paper_summary",
@@ -38,38 +31,15 @@ C5_SOURCE = "App. C.5"
 #: The paper's label of EDP (EDP + TD3) in both sources: the denominator of the paper's ratios.
 PAPER_EDP_LABEL = "EDP"
 
-#: Figure 2's caption: "The training IPS are: 4.66, 22.30, 50.94, 38.4, and 116.21."
-PAPER_FIG2_IPS: dict[str, float] = {
-    "Diffusion-QL (official PyTorch)": 4.66,
-    "DQL (JAX)": 22.30,
-    "EDP w/o DPM": 50.94,
-    "EDP w/o AP": 38.4,
-    PAPER_EDP_LABEL: 116.21,
-}
-#: Figure 2's caption: "The sampling SPS are: 18.67, 123.70, 123.06, 411.0, 411.79."
-PAPER_FIG2_SPS: dict[str, float] = {
-    "Diffusion-QL (official PyTorch)": 18.67,
-    "DQL (JAX)": 123.70,
-    "EDP w/o DPM": 123.06,
-    "EDP w/o AP": 411.0,
-    PAPER_EDP_LABEL: 411.79,
-}
-#: Appendix C.5: "The training speed for TD3+BC is 689 iterations-per-second (IPS), while EDP is
-#: 412 IPS."
-PAPER_C5_IPS: dict[str, float] = {"TD3+BC": 689.0, PAPER_EDP_LABEL: 412.0}
-
 _IPS_BY_SOURCE: dict[str, dict[str, float]] = {
-    FIGURE2_SOURCE: PAPER_FIG2_IPS,
-    C5_SOURCE: PAPER_C5_IPS,
+    FIGURE2_SOURCE: {label: f.train_ips for label, f in FIGURE2.items()},
+    C5_SOURCE: APPENDIX_C5_IPS,
 }
 
 #: Benchmark training record -> the paper's (source, label) figures it is set beside. The
 #: paper's Diffusion-QL runs K = 5 (the official default), hence ``dql_k5``.
 PAPER_COMPARISONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "dql_k5": (
-        (FIGURE2_SOURCE, "Diffusion-QL (official PyTorch)"),
-        (FIGURE2_SOURCE, "DQL (JAX)"),
-    ),
+    "dql_k5": ((FIGURE2_SOURCE, "Diffusion-QL"), (FIGURE2_SOURCE, "DQL (JAX)")),
     "edp_without_dpm": ((FIGURE2_SOURCE, "EDP w/o DPM"),),
     "edp_without_ap": ((FIGURE2_SOURCE, "EDP w/o AP"),),
     "edp_td3": ((FIGURE2_SOURCE, PAPER_EDP_LABEL), (C5_SOURCE, PAPER_EDP_LABEL)),
@@ -109,9 +79,9 @@ def paper_training_figures(record_name: str) -> tuple[dict[str, Any], ...]:
 
 def sampling_paper_summary() -> dict[str, Any]:
     """The JSON's ``sampling_paper`` section: Figure 2's sampling steps per second."""
+    sps = {label: f.sample_sps for label, f in FIGURE2.items()}
     return {
-        "steps_per_second": dict(PAPER_FIG2_SPS),
-        "ratio_edp_to_edp_without_dpm": PAPER_FIG2_SPS[PAPER_EDP_LABEL]
-        / PAPER_FIG2_SPS["EDP w/o DPM"],
+        "steps_per_second": sps,
+        "ratio_edp_to_edp_without_dpm": sps[PAPER_EDP_LABEL] / sps["EDP w/o DPM"],
         "note": "environment steps per second on the paper's GPU (Fig. 2), not measured here",
     }

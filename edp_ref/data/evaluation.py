@@ -3,7 +3,7 @@
 The paper reports D4RL normalized scores (Sec. 5; Fu et al., 2020):
 score = 100 (return - REF_MIN) / (REF_MAX - REF_MIN), REF_MIN the return of a random policy and
 REF_MAX that of an expert; the official code evaluates 10 episodes per evaluation. For D4RL data
-edp_ref uses D4RL's constants (``edp_ref.data.D4RL_REFERENCE_SCORES``); for Minari and locally
+edp_ref uses D4RL's constants (``edp_ref.paper.D4RL_REFERENCE_SCORES``); for Minari and locally
 generated data the ``ref_min_score`` / ``ref_max_score`` of the dataset's metadata (Minari's own
 ``get_normalized_score`` returns the fraction; edp_ref reports percentages, 0-100).
 
@@ -24,8 +24,8 @@ from gymnasium.vector import VectorEnv
 from jaxtyping import Float
 from torch import Tensor
 
-from edp_ref.data.registry import D4RL_REFERENCE_SCORES, resolve
 from edp_ref.data.transitions import TransitionDataset
+from edp_ref.paper import D4RL_REFERENCE_SCORES, paper_dataset
 
 __all__ = [
     "EvaluationResult",
@@ -68,7 +68,7 @@ def normalized_score(
 
 def d4rl_reference(name: str) -> ScoreReference:
     """D4RL's constants for a paper dataset name (``hopper-medium-v2``)."""
-    entry = resolve(name)
+    entry = paper_dataset(name)
     prefix = name.split("-")[0]
     lo, hi = D4RL_REFERENCE_SCORES[prefix]
     assert (lo, hi) == (entry.ref_min_score, entry.ref_max_score)

@@ -26,16 +26,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.data.transitions import TransitionDataset
+from edp_ref.paper import Domain
 
 __all__ = [
     "Algorithm",
-    "Domain",
     "NormalizationMode",
     "ObservationNormalizer",
     "Preprocessed",
     "antmaze_rewards",
     "clip_actions",
-    "domain_of",
     "iql_locomotion_reward_scale",
     "min_max_rewards",
     "normalize_observations",
@@ -45,7 +44,6 @@ __all__ = [
 ]
 
 Algorithm = Literal["td3", "crr", "iql"]
-Domain = Literal["locomotion", "antmaze", "adroit", "kitchen"]
 NormalizationMode = Literal["scalar", "per_dimension"]
 
 
@@ -70,20 +68,6 @@ class Preprocessed:
 
     dataset: TransitionDataset
     observation_transform: ObservationNormalizer | None
-
-
-def domain_of(name: str) -> Domain:
-    """The paper's domain of a dataset name (``hopper-medium-v2`` -> ``"locomotion"``)."""
-    base = name.split("/")[-2] if name.count("/") >= 2 else name
-    if base.startswith("antmaze") or "antmaze" in name:
-        return "antmaze"
-    if base.startswith(("pen", "hammer", "door", "relocate")) or "/pen/" in name:
-        return "adroit"
-    if base.startswith("kitchen") or "kitchen" in name:
-        return "kitchen"
-    if base.startswith(("halfcheetah", "hopper", "walker2d", "invertedpendulum", "ant")):
-        return "locomotion"
-    raise ValueError(f"domain_of: cannot tell the domain of dataset '{name}'")
 
 
 def scale_rewards(

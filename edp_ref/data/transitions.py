@@ -30,7 +30,7 @@ from edp_ref.data.checks import check_flags, check_numeric, check_representable
 if TYPE_CHECKING:
     # Imported lazily at run time (the algorithms package may import this module); the
     # absolute string annotations below are resolved by beartype on call.
-    import edp_ref.algorithms.batch
+    import edp_ref.data.batch
 
 __all__ = ["FIELDS", "TransitionDataset", "UniformSampler", "sample_batch"]
 
@@ -319,15 +319,15 @@ class TransitionDataset:
 
 def sample_batch(
     dataset: TransitionDataset, batch_size: int, generator: torch.Generator
-) -> edp_ref.algorithms.batch.Batch:
+) -> edp_ref.data.batch.Batch:
     """Draw ``batch_size`` transitions uniformly with replacement.
 
     The indices are drawn on the dataset's device with ``generator`` (which must live on that
     device) and the rows gathered with ``index_select``; the result is an
-    ``edp_ref.algorithms.batch.Batch`` (observations [B, S], actions [B, A], rewards [B],
+    ``edp_ref.data.batch.Batch`` (observations [B, S], actions [B, A], rewards [B],
     next_observations [B, S], terminals [B]).
     """
-    from edp_ref.algorithms.batch import Batch
+    from edp_ref.data.batch import Batch
 
     if batch_size <= 0:
         raise ValueError(f"sample_batch: batch_size must be positive, got {batch_size}")
@@ -368,11 +368,11 @@ class UniformSampler:
         self.batch_size = batch_size
         self.generator = generator
 
-    def sample(self) -> edp_ref.algorithms.batch.Batch:
+    def sample(self) -> edp_ref.data.batch.Batch:
         return sample_batch(self.dataset, self.batch_size, self.generator)
 
     def __iter__(self) -> UniformSampler:
         return self
 
-    def __next__(self) -> edp_ref.algorithms.batch.Batch:
+    def __next__(self) -> edp_ref.data.batch.Batch:
         return self.sample()

@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from edp_ref.paper import DATA_SOURCES
+
 __all__ = ["main"]
 
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -30,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train and evaluate the grid (resumable)")
     run.add_argument("--dataset", default="hopper-medium-v2")
-    run.add_argument("--source", default="local", choices=["auto", "d4rl", "minari", "local"])
+    run.add_argument("--source", default="local", choices=DATA_SOURCES)
     run.add_argument("--edp", default=None, help="official EDP folder (else EDP_OFFICIAL_ROOT)")
     run.add_argument("--out", required=True, help="folder of the runs' JSON files")
     run.add_argument("--algorithms", nargs="+", default=["td3", "iql"], choices=["td3", "iql"])

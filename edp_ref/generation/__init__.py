@@ -17,7 +17,7 @@ One module per step:
 """
 
 from edp_ref.generation.collection import collect_episodes
-from edp_ref.generation.config import KINDS, GenerationConfig, small_preset
+from edp_ref.generation.config import KINDS, GenerationConfig, quick_preset, small_preset
 from edp_ref.generation.estimate import describe_estimate, estimate_seconds
 from edp_ref.generation.protocol import generate
 from edp_ref.generation.training import TrainingResult, choose_snapshots, train_behaviour
@@ -31,6 +31,7 @@ __all__ = [
     "describe_estimate",
     "estimate_seconds",
     "generate",
+    "quick_preset",
     "small_preset",
     "train_behaviour",
 ]

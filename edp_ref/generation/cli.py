@@ -33,8 +33,15 @@ import torch
 
 from edp_ref.argument_types import integer_in
 from edp_ref.config_checks import ConfigError
-from edp_ref.data.registry import LOCAL_ENVS
-from edp_ref.generation import KINDS, GenerationConfig, describe_estimate, generate, small_preset
+from edp_ref.generation import (
+    KINDS,
+    GenerationConfig,
+    describe_estimate,
+    generate,
+    quick_preset,
+    small_preset,
+)
+from edp_ref.paper import LOCAL_ENVS
 
 #: The command-line argument behind each GenerationConfig field it sets.
 _FIELD_ARGUMENTS = {
@@ -64,9 +71,7 @@ def _preset(name: str, env: str, seed: int) -> GenerationConfig:
     if name == "small":
         return small_preset(env, seed)
     if name == "quick":
-        from edp_ref.runner.presets import quick_generation
-
-        return dataclasses.replace(quick_generation(env), seed=seed)
+        return quick_preset(env, seed)
     return GenerationConfig(env=env, seed=seed)
 
 
@@ -101,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["d4rl", "quick", "small"],
         default="d4rl",
         help="d4rl: D4RL's sizes (1M); quick: the reproduction's quick preset "
-        "(edp_ref.runner.presets.quick_generation); small: seconds, for tests",
+        "(edp_ref.generation.quick_preset); small: seconds, for tests",
     )
     p.add_argument("--size", type=integer_in(1), help="transitions per dataset (D4RL: 1000000)")
     p.add_argument(

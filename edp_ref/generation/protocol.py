@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.data.registry import local_dataset_id
 
 # _training_key and small_preset stay importable from here for callers written before the
 # package was split (tests/test_bad_inputs_data.py imports them with train_behaviour).
@@ -34,6 +33,7 @@ from edp_ref.generation.config import KINDS, GenerationConfig, small_preset  # n
 from edp_ref.generation.environment import environment_dims, episode_returns, random_policy
 from edp_ref.generation.training import train_behaviour
 from edp_ref.generation.writing import check_not_written, expert_reference, write_dataset
+from edp_ref.paper import local_dataset_id
 
 __all__ = ["generate", "kind_seeds"]
 

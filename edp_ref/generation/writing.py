@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from edp_ref.data.minari_io import minari_dataset_path
-from edp_ref.data.registry import local_dataset_id
 from edp_ref.generation.config import GenerationConfig
+from edp_ref.paper import local_dataset_id
 
 __all__ = ["check_not_written", "expert_reference", "write_dataset"]
 

@@ -15,17 +15,18 @@ from functools import partial
 
 import torch
 
-from edp_ref import (
-    approximate_action,
-    corrupt,
+from edp_ref.core.approximation import approximate_action
+from edp_ref.core.corruption import corrupt
+from edp_ref.core.losses import (
+    ActionReduction,
+    ElboVariant,
+    SurrogateForm,
     diffusion_loss,
     elbo_weighted_loss,
     elbo_weights,
     gaussian_surrogate_loss,
-    make_schedule,
 )
-from edp_ref.core.losses import ActionReduction, ElboVariant, SurrogateForm
-from edp_ref.core.schedule import Schedule
+from edp_ref.core.schedule import Schedule, make_schedule
 from edp_ref.golden.case import Arrays, CaseList, GoldenCase
 from edp_ref.golden.core_inputs import NUM_STEPS, CoreInputs
 

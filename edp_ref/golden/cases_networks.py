@@ -14,14 +14,8 @@ from functools import partial
 
 import torch
 
-from edp_ref import (
-    QNetwork,
-    ValueNetwork,
-    eas_index,
-    eas_probabilities,
-    energy_based_action_selection,
-    sinusoidal_time_embedding,
-)
+from edp_ref.core.networks import QNetwork, ValueNetwork, sinusoidal_time_embedding
+from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
 from edp_ref.golden.case import Arrays, CaseList, GoldenCase
 from edp_ref.golden.core_inputs import (
     ACTION_DIM,

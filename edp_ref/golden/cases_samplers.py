@@ -14,9 +14,9 @@ from functools import partial
 
 import torch
 
-from edp_ref import ddpm_sample, ddpm_step, dpm_solver_sample, make_schedule
-from edp_ref.core.ddpm import DdpmVariance
-from edp_ref.core.schedule import Schedule
+from edp_ref.core.ddpm import DdpmVariance, ddpm_sample, ddpm_step
+from edp_ref.core.dpm_solver import dpm_solver_sample
+from edp_ref.core.schedule import Schedule, make_schedule
 from edp_ref.golden.case import Arrays, CaseList, GoldenCase
 from edp_ref.golden.core_inputs import NUM_STEPS, CoreInputs, eps_fn_from
 

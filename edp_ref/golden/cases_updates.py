@@ -10,7 +10,7 @@ Every registered algorithm gets a case per dtype, built from its record alone: t
 :func:`small_config` of its ``config_class``, the state comes from ``init``, the randomness from
 ``draw``, and the update is ``update``; adding an algorithm to the registry adds its cases.
 Inputs are ``state/<key>`` (:func:`edp_ref.algorithms.state_tensors`), ``batch/<field>`` and
-``randomness/<field path>`` (:func:`edp_ref.algorithms.pytree.named_leaves`); outputs are the
+``randomness/<field path>`` (:func:`edp_ref.pytree.named_leaves`); outputs are the
 new state and the metrics.
 """
 
@@ -24,8 +24,8 @@ import torch
 
 from edp_ref import algorithms as alg
 from edp_ref.algorithms import REGISTRY, AlgorithmSpec
-from edp_ref.algorithms.pytree import named_leaves, with_named_leaves
 from edp_ref.golden.case import SEED, Arrays, GoldenCase, case_tolerances, dtype_tag
+from edp_ref.pytree import named_leaves, with_named_leaves
 
 __all__ = ["UPDATE_DIMS", "small_config", "update_cases", "update_seed"]
 

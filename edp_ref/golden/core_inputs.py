@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from edp_ref import NoisePredictionNetwork, QNetwork, ValueNetwork
+from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
 from edp_ref.golden.case import SEED, Arrays
 
 __all__ = [

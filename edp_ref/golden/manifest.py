@@ -13,6 +13,7 @@ through a symbolic link say): :class:`GoldenKitError` names the manifest, the ca
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from collections.abc import Mapping
@@ -22,7 +23,6 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-import edp_ref
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.golden.case import SEED, GoldenCase
 
@@ -131,7 +131,7 @@ def manifest_document(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The whole manifest: format, versions, conventions and the case entries."""
     return {
         "format_version": FORMAT_VERSION,
-        "edp_ref_version": edp_ref.__version__,
+        "edp_ref_version": importlib.metadata.version("edp_ref"),
         "seed": SEED,
         "conventions": CONVENTIONS,
         "tolerances": TOLERANCES,

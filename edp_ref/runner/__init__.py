@@ -33,7 +33,7 @@ Grids and reports (:func:`reproduce`, ``edp-reproduce``: :mod:`~edp_ref.runner.r
 * :mod:`~edp_ref.runner.report_summary` (the printed summary with
   :mod:`~edp_ref.runner.verdict`'s intervals and verdicts), :mod:`~edp_ref.runner.report_tables`
   (the full tables), :mod:`~edp_ref.runner.report_figures` (learning curves, Figures 3-7),
-  :mod:`~edp_ref.runner.figure2`: tables and figures beside :mod:`edp_ref.runner.paper_results`.
+  :mod:`~edp_ref.runner.figure2`: tables and figures beside :mod:`edp_ref.paper`.
 """
 
 from edp_ref.runner.agents import AGENTS, ALGORITHMS, POLICIES, AgentSpec, agent_spec
@@ -49,7 +49,7 @@ from edp_ref.runner.checkpoint import (
 from edp_ref.runner.data_plans import DataPlan, ensure_datasets, plan_data
 from edp_ref.runner.errors import RunFolderError, RunMismatchError
 from edp_ref.runner.figure2 import FIGURE2_BENCHMARK_NAMES, read_benchmark, render_figure2
-from edp_ref.runner.grid import FIGURES, LOCOMOTION_TASKS, TABLE_AGENTS, Target, build_grid, target
+from edp_ref.runner.grid import TABLE_AGENTS, Target, build_grid, target
 from edp_ref.runner.launchers import run_grid
 from edp_ref.runner.loop import train_run
 from edp_ref.runner.metrics import (
@@ -62,7 +62,7 @@ from edp_ref.runner.metrics import (
 from edp_ref.runner.monitoring import Monitoring
 from edp_ref.runner.policy import Policy, evaluate_policy, load_policy
 from edp_ref.runner.prepared_run import PolicyEvaluation, evaluation_policy
-from edp_ref.runner.presets import PRESETS, Preset, quick_generation
+from edp_ref.runner.presets import PRESETS, Preset
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
 from edp_ref.runner.report_figures import (
     render_learning_curves,
@@ -81,7 +81,6 @@ from edp_ref.runner.run_data import describe_dataset, load_run_dataset, minari_r
 from edp_ref.runner.spec import (
     COMPILE_CHOICES,
     CompileChoice,
-    DataSourceKind,
     RunResult,
     RunSpec,
     evaluation_epochs,
@@ -101,8 +100,6 @@ __all__ = [
     "COMPARISONS",
     "COMPILE_CHOICES",
     "FIGURE2_BENCHMARK_NAMES",
-    "FIGURES",
-    "LOCOMOTION_TASKS",
     "POLICIES",
     "PRESETS",
     "RAT_WINDOW",
@@ -116,7 +113,6 @@ __all__ = [
     "CheckpointMismatchError",
     "CompileChoice",
     "DataPlan",
-    "DataSourceKind",
     "EvaluationRecord",
     "Interval",
     "Monitoring",
@@ -148,7 +144,6 @@ __all__ = [
     "minari_root",
     "online_model_selection",
     "plan_data",
-    "quick_generation",
     "read_benchmark",
     "render_figure2",
     "render_learning_curves",

@@ -12,7 +12,7 @@ way it acts at evaluation.
 | td3-k100 / diffusion | Table 7's "DDPM" (100 DDPM steps) | ``edp_without_ap`` with DDPM, K = 100 |
 
 Every config starts from the registered algorithm's defaults (the paper's), then Table 3's
-per-domain preset (:func:`edp_ref.algorithms.preset_config`). Any registered algorithm is an
+per-domain preset (:func:`edp_ref.algorithms.table3_config`). Any registered algorithm is an
 agent too (:func:`registered_agent`: ``edp-train --algorithm edp_td3``).
 """
 
@@ -174,7 +174,7 @@ def build_config(
 ) -> alg.AlgorithmConfig:
     """The agent's config with Table 3's preset for ``task`` (learning rate, gradient clip, loss
     weight, expectile) and an optional smaller network width (smoke runs)."""
-    config = alg.preset_config(agent.base_config(), task, grad_clip)
+    config = alg.table3_config(agent.base_config(), task, grad_clip)
     if hidden is not None:
         config = dataclasses.replace(
             config, network=dataclasses.replace(config.network, hidden=hidden)

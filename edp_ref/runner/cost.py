@@ -26,8 +26,8 @@ from typing import Any
 from safetensors import safe_open
 
 from edp_ref.config_checks import check_int
-from edp_ref.data import resolve
 from edp_ref.generation import estimate_seconds
+from edp_ref.paper import paper_dataset
 from edp_ref.runner.cost_speeds import AgentSpeed, calibrate, speed_case, speeds_from_benchmark
 from edp_ref.runner.data_plans import DataPlan
 from edp_ref.runner.run_folder import CHECKPOINT_FILE
@@ -215,7 +215,9 @@ def estimate_grid(
         if speed is None:
             raise ValueError(f"estimate_grid: no speed for the agent of {r.spec.name}")
         envs = min(r.spec.eval_envs, r.spec.eval_episodes)
-        steps = math.ceil(r.spec.eval_episodes / envs) * resolve(r.spec.task).max_episode_steps
+        steps = (
+            math.ceil(r.spec.eval_episodes / envs) * paper_dataset(r.spec.task).max_episode_steps
+        )
         evaluation = (
             None
             if speed.seconds_per_action is None

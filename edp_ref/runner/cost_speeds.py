@@ -25,7 +25,8 @@ import torch
 
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.config_checks import check_int
-from edp_ref.data import TransitionDataset, UniformSampler, resolve
+from edp_ref.data import TransitionDataset, UniformSampler
+from edp_ref.paper import paper_dataset
 from edp_ref.runner.agents import build_config
 from edp_ref.runner.data_plans import DataPlan
 from edp_ref.runner.prepared_run import PreparedRun
@@ -57,7 +58,7 @@ def speed_case(spec: RunSpec) -> tuple[Any, ...]:
     return (
         spec.algorithm,
         spec.policy,
-        resolve(spec.task).d4rl_widths,
+        paper_dataset(spec.task).d4rl_widths,
         spec.hidden,
         spec.batch_size,
         spec.eas_candidates,
@@ -88,7 +89,7 @@ def _time_agent(spec: RunSpec, updates: int, warmup: int) -> tuple[float, float]
     """Seconds per update and per action of ``spec``'s agent (as the training loop runs it)."""
     agent = spec.agent
     config = build_config(agent, spec.task, hidden=spec.hidden, grad_clip=spec.grad_clip)
-    obs_dim, action_dim = resolve(spec.task).d4rl_widths
+    obs_dim, action_dim = paper_dataset(spec.task).d4rl_widths
     g = torch.Generator().manual_seed(0)
     sampler = UniformSampler(
         _synthetic(obs_dim, action_dim, max(4 * spec.batch_size, 1024), g), spec.batch_size, g

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edp_ref.data import d4rl_dataset_dir, local_dataset_id, minari_dataset_path, resolve
-from edp_ref.data.minari_io import DatasetNotFoundError
+from edp_ref.data.minari_io import DatasetNotFoundError, minari_dataset_path
+from edp_ref.data.registry import d4rl_dataset_dir
 from edp_ref.generation import KINDS, GenerationConfig, describe_estimate, generate
+from edp_ref.paper import DataSource, local_dataset_id, paper_dataset
 from edp_ref.runner.presets import Preset
 from edp_ref.runner.run_data import minari_root
-from edp_ref.runner.spec import DataSourceKind
 
 __all__ = ["DataPlan", "ensure_datasets", "plan_data"]
 
@@ -30,7 +30,7 @@ class DataPlan:
     """Where one task's data comes from, and how to generate it if it is missing."""
 
     task: str
-    source: DataSourceKind
+    source: DataSource
     local_root: str | None
     generation: GenerationConfig | None
     present: bool
@@ -40,7 +40,7 @@ def plan_data(task: str, preset: Preset, out: Path) -> DataPlan:
     """The data source of ``task``: the D4RL file, else the Minari port, else (locomotion) a
     local D4RL-protocol dataset, generated if missing. ``DatasetNotFoundError`` (naming the
     task and the download commands) when a non-locomotion task has no data."""
-    entry = resolve(task)
+    entry = paper_dataset(task)
     if os.path.exists(os.path.join(d4rl_dataset_dir(), entry.d4rl_file)):
         return DataPlan(task, "d4rl", None, None, True)
     if entry.minari_id is not None and os.path.exists(
@@ -48,7 +48,7 @@ def plan_data(task: str, preset: Preset, out: Path) -> DataPlan:
     ):
         return DataPlan(task, "minari", None, None, True)
     if entry.local_id is None:
-        from edp_ref.data import load_dataset
+        from edp_ref.data.registry import load_dataset
 
         try:
             load_dataset(task)

@@ -20,8 +20,7 @@ import os
 import re
 from typing import Literal
 
-from edp_ref.algorithms.presets import DOMAINS, Domain
-from edp_ref.data import PAPER_DATASETS, PaperDataset, domain_of
+from edp_ref.paper import DOMAINS, PAPER_DATASETS, Domain, domain_of, find_paper_dataset
 
 __all__ = [
     "DOMAIN_CHOICES",
@@ -29,7 +28,6 @@ __all__ = [
     "dataset_domain",
     "dataset_kind",
     "dataset_slug",
-    "paper_entry",
 ]
 
 DatasetKind = Literal["paper", "hdf5", "minari"]
@@ -56,18 +54,6 @@ def dataset_kind(name: str) -> DatasetKind:
     )
 
 
-def paper_entry(name: str) -> PaperDataset | None:
-    """The paper dataset ``name`` stands for: itself, or the one whose D4RL file it names."""
-    if name in PAPER_DATASETS:
-        return PAPER_DATASETS[name]
-    if name.lower().endswith(_HDF5_SUFFIXES):
-        base = os.path.basename(name)
-        for entry in PAPER_DATASETS.values():
-            if entry.d4rl_file == base:
-                return entry
-    return None
-
-
 def dataset_domain(name: str, domain: str = "auto") -> Domain:
     """The domain of a run on ``name`` (``domain``: ``auto`` or an explicit domain).
 
@@ -75,30 +61,22 @@ def dataset_domain(name: str, domain: str = "auto") -> Domain:
         ValueError: ``domain`` contradicts a paper dataset's domain, or ``auto`` cannot tell the
             domain of a dataset outside the paper's list.
     """
-    entry = paper_entry(name)
+    entry = find_paper_dataset(name)
     if entry is not None:
-        paper: Domain = _as_domain(entry.domain)
-        if domain not in ("auto", paper):
-            raise ValueError(f"'{name}' is a {paper} dataset of the paper, not {domain}")
-        return paper
+        if domain not in ("auto", entry.domain):
+            raise ValueError(f"'{name}' is a {entry.domain} dataset of the paper, not {domain}")
+        return entry.domain
     if domain != "auto":
-        return _as_domain(domain)
+        if domain not in DOMAINS:
+            raise ValueError(f"unknown domain {domain!r}; domains: {', '.join(DOMAINS)}")
+        return domain_of(domain)
     try:
-        return _as_domain(
-            domain_of(os.path.basename(name) if name.endswith(_HDF5_SUFFIXES) else name)
-        )
+        return domain_of(name)
     except ValueError:
         raise ValueError(
             f"cannot tell the domain of dataset '{name}' from its name; set it to one of "
             f"{', '.join(DOMAINS)} (it picks Table 3's preset and the official preprocessing)"
         ) from None
-
-
-def _as_domain(value: str) -> Domain:
-    for d in DOMAINS:
-        if value == d:
-            return d
-    raise ValueError(f"unknown domain {value!r}; domains: {', '.join(DOMAINS)}")
 
 
 def dataset_slug(name: str) -> str:

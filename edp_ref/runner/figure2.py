@@ -3,7 +3,7 @@
 The measured speeds come from the JSON that ``scripts/benchmark.py`` writes
 (:mod:`edp_ref.benchmark`); :func:`read_benchmark` maps its eager records to the figure's
 variants (:data:`FIGURE2_BENCHMARK_NAMES`) and :func:`render_figure2` draws both side by side,
-labelled, with the paper's values from :data:`edp_ref.runner.paper_results.FIGURE2_PAPER`.
+labelled, with the paper's values from :data:`edp_ref.paper.FIGURE2`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edp_ref.runner.paper_results import FIGURE2_PAPER
+from edp_ref.paper import FIGURE2
 from edp_ref.runner.report_figures import pyplot
 
 __all__ = ["FIGURE2_BENCHMARK_NAMES", "read_benchmark", "render_figure2"]
@@ -146,7 +146,7 @@ def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str
     by_norm = {_norm_name(k): (k, v) for k, v in measured.items()}
     rows = ["| variant | paper train IPS (GPU) | measured train IPS | paper sampling SPS (GPU) "
             "| measured sampling per s | measured as |", "|---|---|---|---|---|---|"]  # fmt: skip
-    names = list(FIGURE2_PAPER)
+    names = list(FIGURE2)
     meas_ips: list[float] = []
     meas_sps: list[float] = []
     for name in names:
@@ -154,10 +154,10 @@ def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str
         m = found[1] if found else {}
         meas_ips.append(m.get("train_ips", float("nan")))
         meas_sps.append(m.get("sample_sps", float("nan")))
-        p = FIGURE2_PAPER[name]
+        p = FIGURE2[name]
         rows.append(
-            f"| {name} | {p['train_ips']:.2f} | {_fmt_speed(meas_ips[-1])} | "
-            f"{p['sample_sps']:.2f} | {_fmt_speed(meas_sps[-1])} | "
+            f"| {name} | {p.train_ips:.2f} | {_fmt_speed(meas_ips[-1])} | "
+            f"{p.sample_sps:.2f} | {_fmt_speed(meas_sps[-1])} | "
             f"{_measured_as(found)} |"
         )
     extra = [k for k in measured if _norm_name(k) not in {_norm_name(n) for n in names}]
@@ -167,7 +167,7 @@ def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str
         (axes[0], "train_ips", meas_ips, "training iterations / s"),
         (axes[1], "sample_sps", meas_sps, "sampling steps / s"),
     ):
-        ax.bar(x - 0.2, [FIGURE2_PAPER[n][key] for n in names], 0.4, label="paper (GPU)")
+        ax.bar(x - 0.2, [getattr(FIGURE2[n], key) for n in names], 0.4, label="paper (GPU)")
         ax.bar(x + 0.2, np.nan_to_num(meas), 0.4, label="measured (edp_ref)")
         ax.set_xticks(x, names, rotation=20)
         ax.set_title(title)

@@ -2,7 +2,7 @@
 
 A table or figure of the paper needs a grid of runs: tasks x agents (algorithm, policy class) x
 seeds. :func:`target` names what a table or figure measures (:data:`TABLE_AGENTS`,
-:data:`FIGURES`); :func:`build_grid` makes its runs under a budget
+:data:`edp_ref.paper.FIGURES`); :func:`build_grid` makes its runs under a budget
 (:mod:`edp_ref.runner.presets`) and the user's filters, with each task's data plan
 (:mod:`edp_ref.runner.data_plans`). The runs are then run by :mod:`edp_ref.runner.launchers`.
 """
@@ -15,27 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from edp_ref.config_checks import check_int
-from edp_ref.data import PAPER_DATASETS, resolve
+from edp_ref.paper import FIGURES, PAPER_DATASETS, paper_dataset, paper_table
 from edp_ref.runner.agents import AGENTS, ALGORITHMS, agent_spec
 from edp_ref.runner.data_plans import DataPlan, plan_data
-from edp_ref.runner.paper_results import paper_table
 from edp_ref.runner.presets import Preset
 from edp_ref.runner.spec import MAX_SEED, CompileChoice, RunSpec
 
 __all__ = [
-    "FIGURES",
-    "LOCOMOTION_TASKS",
+    "FIGURE_AGENTS",
     "TABLE_AGENTS",
     "Target",
     "build_grid",
     "target",
 ]
-
-LOCOMOTION_TASKS: tuple[str, ...] = tuple(
-    f"{env}-{kind}-v2"
-    for kind in ("medium", "medium-replay", "medium-expert")
-    for env in ("halfcheetah", "hopper", "walker2d")
-)
 
 #: The agents each table measures (the paper's columns they stand beside:
 #: :data:`edp_ref.runner.report_tables.TABLE_LAYOUTS`).
@@ -55,46 +47,8 @@ TABLE_AGENTS: dict[int, tuple[tuple[str, str], ...]] = {
     7: (("td3-k100", "diffusion"), ("td3-k100", "edp")),
 }
 
-#: Figures 3-7: the agents and paper tasks they use (Figure 2 reads scripts/benchmark.py's JSON).
-FIGURES: dict[int, dict[str, Any]] = {
-    3: {
-        "agents": (("td3", "edp"),),
-        "tasks": (
-            "walker2d-medium-expert-v2",
-            "hopper-medium-expert-v2",
-            "antmaze-medium-diverse-v0",
-        ),
-        "title": "Training curves of EDP + TD3: RAT (Average) vs OMS (Best)",
-    },
-    4: {
-        "agents": (("td3", "edp"),),
-        "tasks": LOCOMOTION_TASKS,
-        "parameter": "eas_candidates",
-        "label": "EAS candidates N",
-        "title": "EAS: number of candidate actions",
-    },
-    5: {
-        "agents": (("td3", "edp"),),
-        "tasks": LOCOMOTION_TASKS,
-        "parameter": "dpm_steps",
-        "label": "DPM-Solver model calls",
-        "title": "DPM-Solver steps",
-    },
-    6: {
-        "agents": (("td3", "edp"),),
-        "tasks": LOCOMOTION_TASKS,
-        "parameter": "policy_scale",
-        "label": "policy scale tau",
-        "title": "Policy scaling (App. C.4), no EAS",
-    },
-    7: {
-        "agents": (("td3", "edp"),),
-        "tasks": LOCOMOTION_TASKS,
-        "parameter": "initial_noise_scale",
-        "label": "initial noise scale",
-        "title": "Initial noise scale (App. C.4), no EAS",
-    },
-}
+#: The agent every figure of Secs. 5.3-5.4 and App. C.4 trains (:data:`edp_ref.paper.FIGURES`).
+FIGURE_AGENTS: tuple[tuple[str, str], ...] = (("td3", "edp"),)
 
 
 @dataclass(frozen=True)
@@ -126,8 +80,7 @@ def target(kind: str, number: int) -> Target:
                 f"figure {number} has no training grid; figures: 2 (speed, from "
                 f"scripts/benchmark.py) and {sorted(FIGURES)}"
             )
-        spec = FIGURES[number]
-        return Target("figure", number, tuple(spec["tasks"]), tuple(spec["agents"]))
+        return Target("figure", number, FIGURES[number].tasks, FIGURE_AGENTS)
     raise ValueError(f"target: kind must be 'table' or 'figure', got {kind!r}")
 
 
@@ -177,7 +130,7 @@ def build_grid(
         check_int("build_grid: seed", seed, 0, MAX_SEED)
     if tasks is not None:
         for t in tasks:
-            resolve(t)
+            paper_dataset(t)
         # A table shows its own rows only; a figure may plot any paper dataset.
         outside = [t for t in tasks if tgt.kind == "table" and t not in tgt.paper_tasks]
         if outside:

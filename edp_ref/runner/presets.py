@@ -11,14 +11,11 @@ Shorter presets evaluate sparsely for the learning curves and densely in the fin
 * ``quick``: for Table 2, the TD3 family (TD3+BC FF and EDP + TD3) on hopper-medium-replay and
   hopper-medium, the two datasets of the paper's largest EDP - FF gaps (60.9 -> 101.0 and
   59.3 -> 81.9), on local D4RL-protocol datasets when no D4RL or Minari copy is present
-  (:func:`quick_generation`: SAC for 60,000 steps, docs/data.md); 20,000 updates per run (200
-  epochs x 100 iterations, batch 256), an evaluation of 10 episodes every 2,000 updates and,
-  in the final 5 % (updates 19,000-20,000), every 100 updates (10 evaluations); 3 seeds, EAS
-  N = 10, compiled updates. Why this subset: on this project's 2-core CPU machine a compiled
-  EDP + TD3 update was measured at 30 ms and a compiled TD3+BC one at 19 ms (one thread, load
-  3.5), so the 12 runs cost about 100 core-minutes of updates plus about 30 of evaluation and
-  compilation, and the data generation about 25 minutes of one core: about 90 minutes with
-  ``--jobs 2`` on an otherwise idle machine (docs/reproduction.md has the measured wall time).
+  (:func:`edp_ref.generation.quick_preset`: SAC for 60,000 steps, docs/data.md); 20,000
+  updates per run (200 epochs x 100 iterations, batch 256), an evaluation of 10 episodes every
+  2,000 updates and, in the final 5 % (updates 19,000-20,000), every 100 updates (10
+  evaluations); 3 seeds, EAS N = 10, compiled updates. The subset keeps the grid within about
+  an hour or two of a 2-core CPU machine (docs/reproduction.md has the measured wall time);
   CRR and IQL (``--algos td3 crr iql``) would triple the runs' cost. Other tables and figures
   run their quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
   hopper-medium-expert).
@@ -32,34 +29,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from edp_ref.algorithms import DOMAIN_PRESETS
-from edp_ref.data import domain_of as data_domain_of
-from edp_ref.generation import GenerationConfig, small_preset
+from edp_ref.generation import GenerationConfig, quick_preset, small_preset
+from edp_ref.paper import FIGURES, TABLE3, domain_of
 
-__all__ = ["PRESETS", "Preset", "quick_generation"]
-
-
-def quick_generation(env: str) -> GenerationConfig:
-    """The quick preset's reduced D4RL-protocol generation: SAC for 60,000 environment steps,
-    50,000 transitions per rollout dataset, 100 reference episodes of random actions (D4RL: 1M
-    steps, 1M transitions, 100 episodes).
-
-    Measured on Hopper-v5 (docs/data.md, "How good are the quick preset's datasets?"): 30,000
-    SAC steps gave an expert of 1080 with seed 0 but of 352 with seed 1 (11 % of D4RL's
-    REF_MAX); at 60,000 steps both seeds' experts score 1080-1356 (33-42 % of D4RL's REF_MAX)
-    and the medium data 617-663. About 20-23 minutes of one CPU core for SAC, under two for the
-    collection. Normalized scores on these data are relative to this weak local expert."""
-    return GenerationConfig(
-        env=env,
-        size=50_000,
-        train_steps=60_000,
-        start_steps=5_000,
-        eval_every=2_500,
-        eval_episodes=5,
-        reference_episodes=100,
-        checkpoint_every=5_000,
-        collect_envs=10,
-    )
+__all__ = ["PRESETS", "Preset"]
 
 
 @dataclass(frozen=True)
@@ -104,9 +77,9 @@ class Preset:
     subset_notes: dict[str, str] = field(default_factory=dict)
 
     def epochs_for(self, task: str) -> int:
-        domain = data_domain_of(task)
+        domain = domain_of(task)
         if self.epochs is None:
-            return DOMAIN_PRESETS[domain].epochs
+            return TABLE3[domain].epochs
         return self.epochs[domain]
 
     def tasks_for(self, key: str, paper_tasks: Sequence[str]) -> tuple[str, ...]:
@@ -124,13 +97,6 @@ class Preset:
     def generation_for(self, env: str) -> GenerationConfig:
         return GenerationConfig(env=env) if self.generation is None else self.generation(env)
 
-
-_PAPER_SWEEPS: dict[int, tuple[float, ...]] = {
-    4: (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0),
-    5: (3.0, 5.0, 10.0, 15.0, 20.0, 30.0),
-    6: (0.5, 0.75, 1.0, 1.25, 1.5, 2.0),
-    7: (0.0, 0.25, 0.5, 0.75, 1.0),
-}
 
 _ALL = {"locomotion": 10, "antmaze": 10, "adroit": 10, "kitchen": 10}
 _QUICK_TASK = "hopper-medium-replay-v2"
@@ -166,7 +132,7 @@ PRESETS: dict[str, Preset] = {
         hidden=None,
         tasks=None,
         generation=None,
-        sweeps=_PAPER_SWEEPS,
+        sweeps={n: FIGURES[n].values for n in (4, 5, 6, 7)},
         sweep_episodes=10,
         local_data_in_out=False,
     ),
@@ -185,7 +151,7 @@ PRESETS: dict[str, Preset] = {
         tasks=_QUICK_TASKS,
         agents={"table2": _TD3_FAMILY},
         subset_notes=_QUICK_NOTES,
-        generation=quick_generation,
+        generation=quick_preset,
         sweeps={
             4: (1.0, 5.0, 10.0, 50.0),
             5: (3.0, 5.0, 15.0, 30.0),

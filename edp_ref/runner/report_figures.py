@@ -14,7 +14,7 @@ Every axis is labelled (updates; normalized score) and every figure states how i
 normalized (D4RL's constants or the local dataset's own random / expert returns). Lines differ in
 colour, marker and dash, and the points of a sweep are dodged sideways so that no line hides
 another. The paper prints no numbers for Figures 3-7; each text states the paper's claim beside
-the measured points (:data:`edp_ref.runner.paper_results.FIGURE_CLAIMS`).
+the measured points (:data:`edp_ref.paper.FIGURES`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edp_ref.runner.paper_results import FIGURE_CLAIMS
+from edp_ref.paper import FIGURES
 from edp_ref.runner.presets import Preset
 from edp_ref.runner.report_summary import normalization_text
 from edp_ref.runner.report_tables import measured_cell
@@ -228,7 +228,7 @@ def render_training_curves(
     fig.suptitle(f"Figure 3 (edp_ref, preset {preset.name}): EDP + TD3, RAT vs OMS", fontsize=11)
     caption = "Mean over seeds; bands: the seeds' range. " + _normalization(results)
     files = _save(fig, png, caption)
-    md = "\n".join(summary) + f"\n\nPaper (Sec. 5.3, no numbers printed): {FIGURE_CLAIMS[3]}\n"
+    md = "\n".join(summary) + f"\n\nPaper (Sec. 5.3, no numbers printed): {FIGURES[3].claim}\n"
     return md, buf.getvalue(), files
 
 
@@ -292,5 +292,5 @@ def render_sweep_figure(
         "values of different datasets stay visible. " + normalization
     )
     files = _save(fig, png, caption)
-    text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURE_CLAIMS[number]}\n"
+    text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURES[number].claim}\n"
     return text, buf.getvalue(), files

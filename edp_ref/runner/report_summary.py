@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edp_ref.runner.paper_results import paper_table
+from edp_ref.paper import paper_table
 from edp_ref.runner.report_tables import TABLE_LAYOUTS, ColumnGroup
 from edp_ref.runner.spec import RunResult
 from edp_ref.runner.verdict import (

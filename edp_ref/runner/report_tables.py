@@ -18,9 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edp_ref.algorithms import DOMAIN_PRESETS
-from edp_ref.data import domain_of
-from edp_ref.runner.paper_results import PaperRow, paper_table
+from edp_ref.paper import TABLE3, PaperRow, domain_of, paper_table
 from edp_ref.runner.presets import Preset
 from edp_ref.runner.spec import RunResult, evaluation_epochs
 
@@ -141,7 +139,7 @@ def budget_text(preset: Preset, runs: Sequence[RunResult], tasks: Sequence[str])
         if key in seen:
             continue
         seen.add(key)
-        paper_epochs = DOMAIN_PRESETS[domain_of(s.task)].epochs
+        paper_epochs = TABLE3[domain_of(s.task)].epochs
         paper_updates = paper_epochs * 1000
         n_eval = len(s.evaluation_schedule)
         paper_evals = len(evaluation_epochs(paper_epochs, 10))

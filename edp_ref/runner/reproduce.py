@@ -24,11 +24,12 @@ import torch
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.config_checks import check_choice, check_int, check_text
+from edp_ref.paper import FIGURES
 from edp_ref.runner.cost import dry_run_estimate
 from edp_ref.runner.data_plans import ensure_datasets
 from edp_ref.runner.errors import RunFolderError, read_json_file
 from edp_ref.runner.figure2 import read_benchmark, render_figure2
-from edp_ref.runner.grid import FIGURES, build_grid, target
+from edp_ref.runner.grid import build_grid, target
 from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, LAUNCHERS, check_ray_options, run_grid
 from edp_ref.runner.presets import PRESETS, Preset
 from edp_ref.runner.reevaluation import evaluate_final_checkpoint
@@ -309,14 +310,14 @@ def _write_figure(
             dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
         )
         text, data, pictures = render_sweep_figure(
-            number, spec["label"], points, cfg, png, normalization=f"Scores {normalization}."
+            number, spec.label, points, cfg, png, normalization=f"Scores {normalization}."
         )
         text += (
             f"\nEach point: the final checkpoint of the training runs evaluated with "
             f"{cfg.sweep_episodes} episodes per value and seed."
         )
     text = (
-        f"### Figure {number}: {FIGURES[number]['title']}\n\n{text}\n"
+        f"### Figure {number}: {FIGURES[number].title}\n\n{text}\n"
         + budget_text(cfg, results, chosen)
         + "\n"
     )

@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from edp_ref.argument_types import integer_in, number_at_least
-from edp_ref.data import resolve
+from edp_ref.paper import paper_dataset
 from edp_ref.runner.agents import ALGORITHMS, POLICIES
 from edp_ref.runner.checkpoint import CheckpointError
 from edp_ref.runner.errors import RunFolderError
@@ -63,7 +63,7 @@ __all__ = ["build_parser", "main", "parse_args"]
 def _paper_task(text: str) -> str:
     """An argparse type: a dataset name of the paper's tables."""
     try:
-        resolve(text)
+        paper_dataset(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

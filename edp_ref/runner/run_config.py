@@ -18,9 +18,10 @@ import dataclasses
 from typing import Any
 
 from edp_ref.algorithms import AlgorithmConfig
+from edp_ref.paper import find_paper_dataset
 from edp_ref.runner.agents import build_config
 from edp_ref.runner.config_json import config_to_json
-from edp_ref.runner.dataset_ref import dataset_domain, paper_entry
+from edp_ref.runner.dataset_ref import dataset_domain
 from edp_ref.runner.spec import RunSpec
 
 __all__ = [
@@ -105,7 +106,7 @@ def unresolved_config(spec: RunSpec) -> AlgorithmConfig:
     else:
         # A paper dataset picks its own task's preset (and official clip); other data their
         # domain's.
-        entry = paper_entry(spec.task)
+        entry = find_paper_dataset(spec.task)
         key = entry.name if entry is not None else dataset_domain(spec.task, spec.domain)
         config = build_config(spec.agent, key, hidden=spec.hidden, grad_clip=spec.grad_clip)
         config = dataclasses.replace(config, check_batch=False)

@@ -18,17 +18,18 @@ from typing import Any
 
 import torch
 
-from edp_ref.data import (
-    TransitionDataset,
-    load_d4rl_hdf5,
-    load_dataset,
-    load_minari,
+from edp_ref.data.d4rl_hdf5 import load_d4rl_hdf5
+from edp_ref.data.evaluation import reference_for
+from edp_ref.data.minari_io import load_minari
+from edp_ref.data.preprocessing import (
+    ObservationNormalizer,
     official_preprocessing,
     rescale_actions,
 )
-from edp_ref.data.evaluation import reference_for
-from edp_ref.data.preprocessing import ObservationNormalizer
-from edp_ref.runner.dataset_ref import dataset_domain, dataset_kind, paper_entry
+from edp_ref.data.registry import load_dataset
+from edp_ref.data.transitions import TransitionDataset
+from edp_ref.paper import find_paper_dataset
+from edp_ref.runner.dataset_ref import dataset_domain, dataset_kind
 from edp_ref.runner.spec import RunSpec
 
 __all__ = [
@@ -98,7 +99,7 @@ def load_run_dataset(spec: RunSpec) -> TransitionDataset:
             return load_dataset(spec.task, source=spec.data_source)
         if kind == "minari":
             return load_minari(spec.task)
-    entry = paper_entry(spec.task)
+    entry = find_paper_dataset(spec.task)
     if entry is not None:  # a paper dataset's D4RL file, wherever it lies
         width_obs, width_act = entry.d4rl_widths
         return load_d4rl_hdf5(

@@ -27,6 +27,7 @@ import torch
 
 from edp_ref.algorithms import REGISTRY, AlgorithmConfig
 from edp_ref.config_checks import check_choice, check_int, check_real, check_text
+from edp_ref.paper import DATA_SOURCES, DataSource, find_paper_dataset
 from edp_ref.runner.agents import AgentSpec, agent_spec, registered_agent
 from edp_ref.runner.config_json import config_from_json, config_to_json
 from edp_ref.runner.dataset_ref import (
@@ -34,28 +35,22 @@ from edp_ref.runner.dataset_ref import (
     dataset_domain,
     dataset_kind,
     dataset_slug,
-    paper_entry,
 )
 from edp_ref.runner.errors import RunFolderError, read_json_file
 from edp_ref.runner.metrics import RAT_WINDOW, EvaluationRecord, final_stretch_mean
 
 __all__ = [
     "COMPILE_CHOICES",
-    "DATA_SOURCES",
     "MAX_SEED",
     "CompileChoice",
-    "DataSourceKind",
     "RunResult",
     "RunSpec",
     "evaluation_epochs",
 ]
 
-DataSourceKind = Literal["auto", "d4rl", "minari", "local"]
 CompileChoice = Literal["auto", "on", "off"]
 #: The values of :attr:`RunSpec.compile`.
 COMPILE_CHOICES: tuple[str, ...] = ("auto", "on", "off")
-#: The values of :attr:`RunSpec.data_source`.
-DATA_SOURCES: tuple[str, ...] = ("auto", "d4rl", "minari", "local")
 #: The largest seed a run accepts (seeds are unsigned 32-bit numbers, as in NumPy).
 MAX_SEED = 2**32 - 1
 
@@ -142,7 +137,7 @@ class RunSpec:
     eval_episodes: int = 10
     eas_candidates: int = 10
     eval_envs: int = 10
-    data_source: DataSourceKind = "auto"
+    data_source: DataSource = "auto"
     local_root: str | None = None
     hidden: int | None = None
     grad_clip: Literal["paper", "official"] = "paper"
@@ -202,7 +197,9 @@ class RunSpec:
         check_choice("RunSpec.grad_clip", self.grad_clip, ("paper", "official"))
         self._check_config()
         check_text("RunSpec.env_id", self.env_id, optional=True)
-        if self.env_id is not None and (kind != "hdf5" or paper_entry(self.task) is not None):
+        if self.env_id is not None and (
+            kind != "hdf5" or find_paper_dataset(self.task) is not None
+        ):
             raise ValueError(
                 f"RunSpec.env_id applies to HDF5 files outside the paper's list only; "
                 f"{self.task!r} names its own evaluation environment"
@@ -224,7 +221,7 @@ class RunSpec:
 
     def _check_config(self) -> None:
         if self.config is None:
-            if self.grad_clip == "official" and paper_entry(self.task) is None:
+            if self.grad_clip == "official" and find_paper_dataset(self.task) is None:
                 raise ValueError(
                     "RunSpec.grad_clip 'official' needs a dataset of the paper (the official "
                     f"per-task clip); {self.task!r} is not one"

@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from edp_ref.algorithms.pytree import pytree_dataclass
+from edp_ref.pytree import pytree_dataclass
 from edp_ref.validation import check_finite, value_checks_enabled
 
 __all__ = ["Batch"]

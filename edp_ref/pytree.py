@@ -1,6 +1,6 @@
 """The tensor dataclasses of the updates (batches, randomness) as pytrees.
 
-Every dataclass-of-tensors an update takes (:class:`~edp_ref.algorithms.batch.Batch`, the
+Every dataclass-of-tensors an update takes (:class:`~edp_ref.data.batch.Batch`, the
 ``*Randomness`` and noise classes) is registered with PyTorch's pytree facility
 (``torch.utils._pytree``, the one ``torch.func.vmap`` and ``torch.compile`` use) by
 :func:`pytree_dataclass`. Then ``vmap`` maps over them directly, :func:`stack_tree` /

@@ -1,4 +1,4 @@
-"""A short, real demonstration of the oracle (``python -m edp_ref.core.demo``).
+"""A short, real demonstration of the oracle (``scripts/run demo`` or ``python scripts/demo.py``).
 
 It trains the paper's noise-prediction network by behaviour cloning (Eq. 5, with corruption by
 Eq. 8) on a one-dimensional, two-mode action distribution, then draws actions with DPM-Solver-15
