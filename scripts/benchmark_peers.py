@@ -9,7 +9,7 @@ and the JSON schema. Example (pinned to one core)::
     EDP_OFFICIAL_ROOT=../shared/peers/edp DQL_OFFICIAL_ROOT=../shared/peers/dql \\
     CORL_ROOT=../shared/peers/corl taskset -c 1 python scripts/benchmark_peers.py --rounds 5
 
-``--tiny`` runs in about a minute (a smoke test); peers whose folder is not given are skipped and
+``--tiny`` is a smoke test of tiny sizes; peers whose folder is not given are skipped and
 their rows show edp_ref alone.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from edp_ref.benchmark.peers_report import main
+from edp_ref.benchmark.peers import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
-"""The benchmark's workload: one training case per registered algorithm, the synthetic dataset
-and the training loop the timings run (Figure 2, Appendix C.5).
+"""The benchmark's workload: one training case per registered algorithm and the training loop the
+timings run (Figure 2, Appendix C.5).
 
 The cases come from :data:`edp_ref.algorithms.REGISTRY`: every registered algorithm, with its
 paper defaults except the benchmark's network (``hidden`` x ``layers``), K = ``num_steps`` for a
@@ -9,8 +9,9 @@ backpropagates through the whole K-step chain (Sec. 4.4) so that its cost grows 
 case per K of ``dql_steps`` (record ``dql_k<K>``); every other record is named as registered.
 An algorithm registered later is benchmarked without a change here.
 
-An iteration (:class:`Trainer`) is one uniform batch drawn on the device
-(:func:`edp_ref.data.sample_batch`), the update's randomness drawn on the device, and one update.
+An iteration (:class:`Trainer`) is one :class:`edp_ref.algorithms.step.TrainingStep`: a uniform
+batch and the update's randomness drawn on the device, then one update, on the synthetic dataset
+of :mod:`edp_ref.data.synthetic`.
 """
 
 from __future__ import annotations
@@ -22,18 +23,19 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import REGISTRY, AlgorithmSpec, Batch, DiffusionAlgorithmConfig
+from edp_ref.algorithms import REGISTRY, AlgorithmSpec, DiffusionAlgorithmConfig
+from edp_ref.algorithms.step import TrainingStep
 from edp_ref.benchmark.paper_speeds import paper_training_figures
 from edp_ref.benchmark.settings import BenchmarkSettings
-from edp_ref.data import TransitionDataset, sample_batch
+from edp_ref.data import TransitionDataset
 
 __all__ = [
     "CHAIN_ALGORITHM",
     "DATASET_FIELDS",
     "BenchmarkCase",
     "Trainer",
+    "benchmark_config",
     "check_compile_names",
-    "synthetic_dataset",
     "training_case",
     "training_cases",
 ]
@@ -82,22 +84,29 @@ class BenchmarkCase:
         return dataclasses.replace(self, config=dataclasses.replace(self.config, compile=True))
 
 
-def _config(spec: AlgorithmSpec, s: BenchmarkSettings, num_steps: int) -> Any:
+def benchmark_config(
+    spec: AlgorithmSpec, hidden: int, layers: int, num_steps: int, **diffusion: Any
+) -> Any:
+    """``spec``'s default config (the paper's) at a benchmark's sizes: ``hidden`` x ``layers``
+    networks and, for a diffusion policy, K = ``num_steps`` and the other ``diffusion`` fields;
+    batch checks (a host synchronisation) and compilation off."""
     default = spec.default_config()
     changes: dict[str, Any] = {
-        "network": dataclasses.replace(default.network, hidden=s.hidden, layers=s.layers),
+        "network": dataclasses.replace(default.network, hidden=hidden, layers=layers),
         "check_batch": False,
         "compile": False,
     }
     if isinstance(default, DiffusionAlgorithmConfig):
-        changes["diffusion"] = dataclasses.replace(default.diffusion, num_steps=num_steps)
+        changes["diffusion"] = dataclasses.replace(
+            default.diffusion, num_steps=num_steps, **diffusion
+        )
     return dataclasses.replace(default, **changes)
 
 
 def _case(
     spec: AlgorithmSpec, s: BenchmarkSettings, name: str, label: str, k: int
 ) -> BenchmarkCase:
-    config = _config(spec, s, k)
+    config = benchmark_config(spec, s.hidden, s.layers, k)
     diffusion = isinstance(config, DiffusionAlgorithmConfig)
     return BenchmarkCase(
         name=name,
@@ -144,27 +153,9 @@ def check_compile_names(s: BenchmarkSettings) -> None:
         )
 
 
-def synthetic_dataset(s: BenchmarkSettings, n: int, device: torch.device) -> TransitionDataset:
-    """A synthetic dataset of ``n`` walker-shaped transitions (float32, actions in [-1, 1])."""
-    g = torch.Generator(device="cpu").manual_seed(s.seed)
-    obs = torch.randn(n, s.obs_dim, generator=g)
-    nxt = torch.randn(n, s.obs_dim, generator=g)
-    act = torch.rand(n, s.action_dim, generator=g).mul_(1.998).sub_(0.999)
-    rew = torch.randn(n, generator=g)
-    zeros = torch.zeros(n)
-    return TransitionDataset(
-        observations=obs.to(device),
-        actions=act.to(device),
-        rewards=rew.to(device),
-        next_observations=nxt.to(device),
-        terminals=zeros.to(device),
-        timeouts=zeros.clone().to(device),
-        source="synthetic-walker2d-shapes",
-    )
-
-
 class Trainer:
-    """One case's training loop: batch and randomness drawn on the device, one update."""
+    """One case's state and its :class:`~edp_ref.algorithms.step.TrainingStep` (batch and
+    randomness drawn on the device, then one update)."""
 
     def __init__(
         self,
@@ -173,28 +164,23 @@ class Trainer:
         data: TransitionDataset,
         device: torch.device,
     ) -> None:
-        self.case = case
-        self.s = s
-        self.data = data
-        self.device = device
-        self.generator = torch.Generator(device=device).manual_seed(s.seed)
+        self.training_step = TrainingStep(
+            algorithm=case.spec,
+            config=case.config,
+            dataset=data,
+            batch_size=s.batch_size,
+            batches=torch.Generator(device=device).manual_seed(s.seed),
+            randomness=torch.Generator(device=device).manual_seed(s.seed + 1),
+        )
         init_gen = torch.Generator().manual_seed(s.seed)
         self.state = case.spec.init(case.config, s.obs_dim, s.action_dim, init_gen, device)
 
-    def draw(self) -> tuple[Batch, Any]:
-        """One batch and the update's randomness (None for an update that draws nothing)."""
-        batch = sample_batch(self.data, self.s.batch_size, self.generator)
-        rand = self.case.spec.draw(
-            self.case.config, self.s.batch_size, self.s.action_dim, self.generator, self.device
-        )
-        return batch, rand
-
     def step(self) -> None:
         """One iteration: draw, update, keep the new state."""
-        batch, rand = self.draw()
-        self.state, _ = self.case.spec.update(self.state, batch, rand, self.case.config)
+        self.state, _ = self.training_step(self.state)
 
     def update_only(self) -> Callable[[], object]:
         """One update on a batch drawn now, as a call (for counting its FLOPs)."""
-        batch, rand = self.draw()
-        return lambda: self.case.spec.update(self.state, batch, rand, self.case.config)
+        batch, randomness = self.training_step.draw()
+        step = self.training_step
+        return lambda: step.algorithm.update(self.state, batch, randomness, step.config)

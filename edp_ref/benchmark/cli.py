@@ -42,9 +42,9 @@ DESCRIPTION = """\
 Speed benchmark of edp_ref: Figure 2 (Sec. 5.1) and Appendix C.5 of the EDP paper.
 
 Examples:
-    python scripts/benchmark.py --threads 1   # everything (about 15 min, 2 cores)
-    python scripts/benchmark.py --quick       # a few minutes: fewer iterations
-    python scripts/benchmark.py --tiny        # seconds: small networks (a smoke test)
+    python scripts/benchmark.py --threads 1   # everything
+    python scripts/benchmark.py --quick       # fewer iterations
+    python scripts/benchmark.py --tiny        # small networks (a smoke test)
     python scripts/benchmark.py --peers ...   # beside the official peers (--peers --help)
 
 Prints the tables (training IPS with ratios to EDP + TD3 next to the paper's, FLOP rates against
@@ -103,8 +103,9 @@ def _add_measurement(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--measure-longest-dql",
         action="store_true",
-        help="time Diffusion-QL at the largest K (1000: ~28 s and ~15 GB per iteration on the "
-        "2-core CPU) instead of extrapolating it from K = 5 and 100",
+        help="time Diffusion-QL at the largest K (its 1000-step chain with gradients takes "
+        "seconds and gigabytes per iteration on a CPU) instead of extrapolating it from K = 5 "
+        "and 100",
     )
     group.add_argument(
         "--warmup", type=non_negative_int, metavar="N", help="untimed calls before timing"
@@ -207,11 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the benchmark, print its report and write its JSON; returns 0.
 
     ``--peers`` runs the comparison with the official peers instead
-    (:mod:`edp_ref.benchmark.peers_report`, whose own options follow ``--peers``).
+    (:mod:`edp_ref.benchmark.peers`, whose own options follow ``--peers``).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     if "--peers" in arguments:
-        from edp_ref.benchmark.peers_report import main as peers_main
+        from edp_ref.benchmark.peers import main as peers_main
 
         return peers_main([a for a in arguments if a != "--peers"])
     groups = OPTION_GROUPS

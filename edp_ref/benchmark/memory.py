@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
-from edp_ref.benchmark.cases import DATASET_FIELDS, Trainer, synthetic_dataset, training_case
+from edp_ref.benchmark.cases import DATASET_FIELDS, Trainer, training_case
 from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
 from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["MEMORY_HEADROOM_BYTES", "measure_memory", "memory_probe"]
 
@@ -63,7 +64,9 @@ def memory_probe(fields: dict[str, Any]) -> dict[str, Any]:
     if s.threads:
         torch.set_num_threads(s.threads)
     baseline = _peak_rss()
-    data = synthetic_dataset(s, s.memory_transitions, device)
+    data = synthetic_dataset(
+        s.memory_transitions, s.obs_dim, s.action_dim, seed=s.seed, device=device
+    )
     dataset_bytes = sum(getattr(data, f).nbytes for f in DATASET_FIELDS)
     trainer = Trainer(training_case(s, REFERENCE_RECORD), s, data, device)
     for _ in range(s.memory_iterations):

@@ -15,11 +15,12 @@ from typing import Any
 import torch
 
 from edp_ref.algorithms.multiseed import sequential_update, stack_states, vmap_update
+from edp_ref.algorithms.step import TrainingStep
 from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
 from edp_ref.benchmark.training import REFERENCE_RECORD
-from edp_ref.data import TransitionDataset, sample_batch
+from edp_ref.data import TransitionDataset
 from edp_ref.pytree import stack_tree
 
 __all__ = ["measure_multiseed"]
@@ -39,8 +40,9 @@ def measure_multiseed(
         init_gen = torch.Generator().manual_seed(s.seed + i)
         states.append(spec.init(config, s.obs_dim, s.action_dim, init_gen, device))
         gen = torch.Generator(device=device).manual_seed(s.seed + 100 + i)
-        batches.append(sample_batch(data, s.batch_size, gen))
-        rands.append(spec.draw(config, s.batch_size, s.action_dim, gen, device))
+        batch, randomness = TrainingStep(spec, config, data, s.batch_size, gen, gen).draw()
+        batches.append(batch)
+        rands.append(randomness)
     stacked, batch, rand = stack_states(states), stack_tree(batches), stack_tree(rands)
     out: dict[str, Any] = {
         "algorithm": case.name,

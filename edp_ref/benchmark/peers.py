@@ -1,9 +1,9 @@
 """Training speed of edp_ref next to the official peers (Fig. 2 and App. C.5 of the EDP paper).
 
 On one synthetic dataset with walker2d-medium-expert's shapes (observation 17, action 6, batch
-256) it times, in one process and on one thread, each peer's training iteration (loaded
-unmodified by :mod:`edp_ref.peers`) and the matching edp_ref update, eager and compiled
-(``compile=True``):
+256; :mod:`edp_ref.data.synthetic`) it times, in one process and on one thread, each peer's
+training iteration (loaded unmodified by :mod:`edp_ref.peers`) and the matching edp_ref
+iteration (:mod:`edp_ref.benchmark.peers_variants`), eager and compiled (``compile=True``):
 
 * EDP + TD3 / CRR / IQL (K = 1000, DPM-Solver-15): the official EDP (JAX) against
   EDPTD3Config / EDPCRRConfig / EDPIQLConfig;
@@ -13,14 +13,16 @@ unmodified by :mod:`edp_ref.peers`) and the matching edp_ref update, eager and c
   edp_ref's default 3 x 256 (Mish);
 
 plus the official EDP + TD3 with its DPM-Solver interpolation replaced by a searchsorted lookup:
-a DIAGNOSTIC row, not the official code path (:mod:`edp_ref.peers.edp_official`).
+a DIAGNOSTIC row, not the official code path (:mod:`edp_ref.peers.edp_official`), and any other
+registered algorithm asked for (``--only NAME``), timed alone.
 
 An iteration is, for everyone, a batch drawn + the update's randomness drawn + one update, as
-each code's own training loop does it. Timing is interleaved: after warm-up (compilation
-included) and a calibration that fixes each variant's iterations per round (about
-``round_seconds`` each), round r runs every variant once, in an order rotated by r, so that
-machine noise hits all alike; the figure is the median over rounds of iterations per second
-(JAX work is waited for at the end of each variant's round). Thread settings: one torch thread,
+each code's own training loop does it. Timing is interleaved
+(:func:`edp_ref.benchmark.timing.time_rounds`): after warm-up (compilation included) and a
+calibration that fixes each loop's iterations per round (about ``round_seconds`` each), round r
+runs every loop once, in an order rotated by r, so that machine noise hits all alike; the figure
+is the median over rounds of iterations per second (JAX work is waited for at the end of each
+loop's round). Thread settings: one torch thread,
 XLA_FLAGS ``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` (applied when JAX
 is not yet imported); pin the process with ``taskset -c 1``. The 1-minute load average is recorded
 at the start, after every round and at the end.
@@ -28,127 +30,62 @@ at the start, after every round and at the end.
 JSON (schema ``edp_ref.benchmark.peers/1``): ``created``, ``elapsed_seconds``, ``machine``
 (platform, CPU affinity, versions, thread settings), ``loadavg_start`` / ``loadavg_end`` /
 ``loadavg_rounds``, ``settings``, ``peers`` (per peer: ``available``, ``reason``), ``variants``
-(per timed variant: ``key``, ``label``, ``side`` "peer"/"edp_ref", ``mode``, ``diagnostic``,
+(per timed loop: ``key``, ``label``, ``side`` "peer"/"edp_ref", ``mode``, ``diagnostic``,
 ``iterations_per_round``, ``round_ips``, ``median_ips``, ``build_seconds``, ``warmup_seconds``,
 ``hyperparameters``, ``error``), ``rows`` (per comparison: ``comparison``, ``peer_key``,
 ``peer_label``, ``diagnostic``, ``peer_ips``, ``edp_ref_key``, ``edp_ref_eager_ips``,
 ``edp_ref_compiled_ips``, ``ratio_eager``, ``ratio_compiled`` (edp_ref / peer), ``note``) and
 ``notes``.
+
+``python scripts/benchmark_peers.py`` (or ``scripts/benchmark.py --peers``) runs :func:`main`;
+meant to run pinned to one core::
+
+    EDP_OFFICIAL_ROOT=... DQL_OFFICIAL_ROOT=... CORL_ROOT=... \\
+        taskset -c 1 python scripts/benchmark_peers.py --rounds 5
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import datetime
-import math
+import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from edp_ref.argument_types import integer_in, number_at_least
+from edp_ref.atomic_files import atomic_write_text
+from edp_ref.benchmark.peers_report import NOTES, comparison_rows, format_report
+from edp_ref.benchmark.peers_variants import (
+    loop_builders,
+    machine_info,
+    peer_availability,
+    peer_loop,
+)
+from edp_ref.benchmark.settings import PeerBenchmarkSettings, comparison_names
+from edp_ref.benchmark.timing import TimedLoop, load1, time_rounds, warm_and_calibrate
 from edp_ref.peers.common import PeerRun, SyntheticTransitions, synthetic_transitions
 
 __all__ = [
-    "COMPARISONS",
+    "DEFAULT_OUTPUT",
     "SCHEMA",
-    "PeerBenchmarkSettings",
     "configure_single_thread",
+    "main",
+    "parse_args",
     "run_peer_benchmark",
+    "write_json",
 ]
 
 SCHEMA = "edp_ref.benchmark.peers/1"
+DEFAULT_OUTPUT = Path("runs/benchmark/peers.json")
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-# Comparison groups, in table order.
-COMPARISONS: tuple[str, ...] = ("edp_td3", "edp_crr", "edp_iql", "dql", "td3bc", "iql")
-
-
-@dataclass(frozen=True)
-class PeerBenchmarkSettings:
-    """Sizes, timing and selection of the peer benchmark (``full()`` / ``tiny()``)."""
-
-    preset: str = "full"
-    obs_dim: int = 17
-    action_dim: int = 6
-    batch_size: int = 256
-    # Synthetic transitions (walker2d-medium-expert-v2 holds about 2M).
-    dataset_transitions: int = 2_000_000
-    # K of EDP, DPM-Solver model calls and end time (None: 1e-3 = 1/K at K = 1000).
-    num_steps: int = 1000
-    dpm_steps: int = 15
-    dpm_t_end: float | None = None
-    # K of DQL (Diffusion-QL's vp schedule).
-    dql_steps: int = 5
-    # Hidden layers of the diffusion agents' networks (paper: 3 x 256).
-    hidden: int = 256
-    layers: int = 3
-    rounds: int = 5
-    round_seconds: float = 2.0
-    min_round_iterations: int = 1
-    max_round_iterations: int = 2000
-    warmup: int = 2
-    # Compile the official EDP's policy_tgt_update=True branch during warm-up (it is taken from
-    # step 1000 on; without it a variant that crosses step 1000 recompiles inside a round).
-    precompile_policy_target: bool = True
-    modes: tuple[str, ...] = ("eager", "compiled")
-    diagnostic: bool = True
-    comparisons: tuple[str, ...] = COMPARISONS
-    seed: int = 0
-    edp_root: str | None = None
-    dql_root: str | None = None
-    corl_root: str | None = None
-
-    @classmethod
-    def full(cls, **changes: Any) -> PeerBenchmarkSettings:
-        """The paper's sizes (about 10 minutes on one core)."""
-        return dataclasses.replace(cls(), **changes)
-
-    @classmethod
-    def tiny(cls, **changes: Any) -> PeerBenchmarkSettings:
-        """Seconds: tiny sizes, for tests of the harness (CORL and Diffusion-QL keep their fixed
-        256-unit networks)."""
-        base = cls(
-            preset="tiny",
-            obs_dim=3,
-            action_dim=2,
-            batch_size=8,
-            dataset_transitions=200,
-            num_steps=50,  # the official linear schedule needs K >= 21 (beta <= 1)
-            dpm_steps=3,
-            dpm_t_end=0.02,  # = 1/K: below it the official interpolation extrapolates
-            dql_steps=2,
-            hidden=8,
-            layers=1,
-            rounds=2,
-            round_seconds=0.0,
-            warmup=1,
-            precompile_policy_target=False,  # tiny runs stay far below step 1000
-            modes=("eager",),
-        )
-        return dataclasses.replace(base, **changes)
-
-    def validate(self) -> None:
-        """Raise ValueError naming the field for an unknown comparison or mode, or a bad size."""
-        unknown = [c for c in self.comparisons if c not in COMPARISONS]
-        if unknown:
-            raise ValueError(
-                f"PeerBenchmarkSettings.comparisons: unknown {unknown}; expected {COMPARISONS}"
-            )
-        bad_modes = [m for m in self.modes if m not in ("eager", "compiled")]
-        if bad_modes or not self.modes:
-            raise ValueError(
-                f"PeerBenchmarkSettings.modes: got {self.modes}; expected 'eager' and/or 'compiled'"
-            )
-        for name in ("batch_size", "dataset_transitions", "rounds", "num_steps", "dql_steps"):
-            if getattr(self, name) <= 0:
-                raise ValueError(
-                    f"PeerBenchmarkSettings.{name} must be positive, got {getattr(self, name)}"
-                )
 
 
 def configure_single_thread() -> dict[str, Any]:
@@ -176,115 +113,13 @@ def configure_single_thread() -> dict[str, Any]:
     }
 
 
-def _load1() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        return None
-
-
-@dataclass(eq=False)
-class _Variant:
-    """One timed training loop (a peer's, or edp_ref's in one mode)."""
-
-    key: str
-    label: str
-    side: str
-    mode: str
-    diagnostic: bool
-    step: Callable[[], object]
-    sync: Callable[[], None]
-    warm: Callable[[], None] | None = None
-    hyperparameters: dict[str, Any] = dataclasses.field(default_factory=dict)
-    build_seconds: float | None = None
-    warmup_seconds: float | None = None
-    iterations_per_round: int = 0
-    round_ips: list[float] = dataclasses.field(default_factory=list)
-    error: str | None = None
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "side": self.side,
-            "mode": self.mode,
-            "diagnostic": self.diagnostic,
-            "iterations_per_round": self.iterations_per_round,
-            "round_ips": self.round_ips,
-            "median_ips": statistics.median(self.round_ips) if self.round_ips else None,
-            "build_seconds": self.build_seconds,
-            "warmup_seconds": self.warmup_seconds,
-            "hyperparameters": self.hyperparameters,
-            "error": self.error,
-        }
-
-
-def _peer_variant(run: PeerRun, warm: Callable[[], None] | None = None) -> _Variant:
-    return _Variant(
-        key=run.key,
-        label=run.label,
-        side="peer",
-        mode="peer",
-        diagnostic=run.diagnostic,
-        step=run.step,
-        sync=run.sync,
-        warm=warm,
-        hyperparameters=run.hyperparameters,
-    )
-
-
-def _warm_and_calibrate(v: _Variant, s: PeerBenchmarkSettings) -> None:
-    t0 = time.perf_counter()
-    for _ in range(s.warmup):
-        v.step()
-    v.sync()
-    if v.warm is not None:
-        v.warm()
-    v.warmup_seconds = round(time.perf_counter() - t0, 3)
-    # Calibration: at least one iteration and about a tenth of a round.
-    n, t0 = 0, time.perf_counter()
-    while True:
-        v.step()
-        n += 1
-        v.sync()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= 0.1 * s.round_seconds or n >= s.max_round_iterations:
-            break
-    wanted = math.ceil(s.round_seconds / (elapsed / n)) if s.round_seconds > 0 else 1
-    v.iterations_per_round = max(s.min_round_iterations, min(s.max_round_iterations, wanted))
-
-
-def _time_rounds(
-    variants: list[_Variant], s: PeerBenchmarkSettings, log: Callable[[str], None]
-) -> list[float | None]:
-    """Round r runs every variant ``iterations_per_round`` times, order rotated by r."""
-    loads: list[float | None] = []
-    live = [v for v in variants if v.error is None]
-    for r in range(s.rounds):
-        order = live[r % len(live) :] + live[: r % len(live)] if live else []
-        for v in order:
-            if v.error is not None:
-                continue
-            try:
-                t0 = time.perf_counter()
-                for _ in range(v.iterations_per_round):
-                    v.step()
-                v.sync()
-                v.round_ips.append(v.iterations_per_round / (time.perf_counter() - t0))
-            except Exception as exc:
-                v.error = f"round {r}: {type(exc).__name__}: {exc}"
-        loads.append(_load1())
-        log(f"round {r + 1}/{s.rounds} done (load {loads[-1]})")
-    return loads
-
-
 def run_peer_benchmark(
     settings: PeerBenchmarkSettings,
     log: Callable[[str], None] = lambda msg: None,
     data: SyntheticTransitions | None = None,
     runs: Mapping[str, PeerRun] | None = None,
 ) -> dict[str, Any]:
-    """Build every variant, warm up, time interleaved rounds; return the JSON document.
+    """Build every loop, warm up, time interleaved rounds; return the JSON document.
 
     Args:
         settings: sizes, timing and selection.
@@ -294,52 +129,58 @@ def run_peer_benchmark(
             instead of building new ones (a caller that holds compiled agents saves their
             compilation).
     """
-    from edp_ref.benchmark import peers_variants as pv
-    from edp_ref.benchmark.peers_report import NOTES, comparison_rows
-
     settings.validate()
     started = time.perf_counter()
     created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     threads = configure_single_thread()
-    load_start = _load1()
+    load_start = load1()
     if data is None:
         data = synthetic_transitions(
             settings.dataset_transitions, settings.obs_dim, settings.action_dim, settings.seed
         )
-    availability = pv.peer_availability(settings)
+    availability = peer_availability(settings)
     for name, info in availability.items():
         if not info["available"]:
             log(f"peer {name} unavailable ({info['reason']}): its rows time edp_ref alone")
-    specs = pv.variant_specs(settings, availability)
-    variants: list[_Variant] = []
-    for spec in specs:
-        log(f"building {spec.key}")
+    loops: list[TimedLoop] = []
+    for builder in loop_builders(settings, availability):
+        log(f"building {builder.key} ({builder.mode})")
         t0 = time.perf_counter()
         try:
-            prebuilt = runs.get(spec.key) if runs is not None and spec.side == "peer" else None
-            v = pv.peer_variant(prebuilt, settings) if prebuilt is not None else spec.build(data)
+            prebuilt = (
+                runs.get(builder.key) if runs is not None and builder.side == "peer" else None
+            )
+            loop = peer_loop(prebuilt, settings) if prebuilt is not None else builder.build(data)
         except Exception as exc:
-            v = _Variant(spec.key, spec.label, spec.side, spec.mode, False, _noop, _noop)
-            v.error = f"build: {type(exc).__name__}: {exc}"
-        v.build_seconds = round(time.perf_counter() - t0, 3)
-        variants.append(v)
-    for v in variants:
-        if v.error is None:
-            log(f"warming up {v.key} ({v.mode})")
+            loop = TimedLoop(
+                builder.key, builder.label, builder.side, builder.mode, False, _noop, _noop
+            )
+            loop.error = f"build: {type(exc).__name__}: {exc}"
+        loop.build_seconds = round(time.perf_counter() - t0, 3)
+        loops.append(loop)
+    for loop in loops:
+        if loop.error is None:
+            log(f"warming up {loop.key} ({loop.mode})")
             try:
-                _warm_and_calibrate(v, settings)
+                warm_and_calibrate(
+                    loop,
+                    settings.warmup,
+                    settings.round_seconds,
+                    settings.min_round_iterations,
+                    settings.max_round_iterations,
+                )
             except Exception as exc:
-                v.error = f"warm-up: {type(exc).__name__}: {exc}"
-    loads = _time_rounds(variants, settings, log)
-    records = [v.record() for v in variants]
+                loop.error = f"warm-up: {type(exc).__name__}: {exc}"
+    loads = time_rounds(loops, settings.rounds, log)
+    records = [loop.record() for loop in loops]
     return {
         "schema": SCHEMA,
         "created": created,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
-        "machine": pv.machine_info(threads),
+        "machine": machine_info(threads),
         "loadavg_start": load_start,
         "loadavg_rounds": loads,
-        "loadavg_end": _load1(),
+        "loadavg_end": load1(),
         "settings": dataclasses.asdict(settings),
         "peers": availability,
         "variants": records,
@@ -350,3 +191,85 @@ def run_peer_benchmark(
 
 def _noop() -> None:
     return None
+
+
+def write_json(result: dict[str, Any], path: Path | str = DEFAULT_OUTPUT) -> Path:
+    """Write the result as indented JSON (atomically); returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, indent=2, default=str) + "\n")
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line of ``scripts/benchmark_peers.py``."""
+    p = argparse.ArgumentParser(
+        prog="benchmark_peers.py",
+        description="Training speed of edp_ref next to the official EDP (JAX), Diffusion-QL "
+        "and CORL on the same synthetic walker2d-shaped data. Peer folders come from "
+        "--edp-root/--dql-root/--corl-root, --peers-root DIR (holding edp/, dql/, corl/) or the "
+        "variables EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT, CORL_ROOT; absent peers are skipped.",
+    )
+    p.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke test, seconds)")
+    p.add_argument("--rounds", type=integer_in(1), default=None, help="timed rounds (default 5)")
+    p.add_argument(
+        "--round-seconds",
+        type=number_at_least(0.0, strict=True),
+        default=None,
+        help="seconds per variant a round",
+    )
+    p.add_argument(
+        "--warmup", type=integer_in(0), default=None, help="warm-up iterations per variant"
+    )
+    p.add_argument("--eager-only", action="store_true", help="skip edp_ref's compiled mode")
+    p.add_argument("--no-diagnostic", action="store_true", help="skip the DIAGNOSTIC row")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=comparison_names(),
+        metavar="NAME",
+        help="comparisons to run: those with a peer (default) or any registered algorithm",
+    )
+    p.add_argument("--transitions", type=integer_in(1), default=None, help="synthetic dataset size")
+    p.add_argument("--peers-root", default=None, help="folder holding edp/, dql/ and corl/")
+    p.add_argument("--edp-root", default=None, help="official EDP folder (EDP_OFFICIAL_ROOT)")
+    p.add_argument("--dql-root", default=None, help="Diffusion-QL folder (DQL_OFFICIAL_ROOT)")
+    p.add_argument("--corl-root", default=None, help="CORL folder (CORL_ROOT)")
+    p.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON path (%(default)s)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the peer benchmark, print the table and write the JSON."""
+    args = parse_args(argv)
+    configure_single_thread()  # before anything imports JAX
+    changes: dict[str, Any] = {}
+    for name, value in (
+        ("rounds", args.rounds),
+        ("round_seconds", args.round_seconds),
+        ("warmup", args.warmup),
+        ("dataset_transitions", args.transitions),
+    ):
+        if value is not None:
+            changes[name] = value
+    if args.eager_only:
+        changes["modes"] = ("eager",)
+    if args.no_diagnostic:
+        changes["diagnostic"] = False
+    if args.only:
+        changes["comparisons"] = tuple(args.only)
+    for name, sub in (("edp_root", "edp"), ("dql_root", "dql"), ("corl_root", "corl")):
+        explicit = getattr(args, name)
+        if explicit is not None:
+            changes[name] = explicit
+        elif args.peers_root is not None:
+            changes[name] = str(Path(args.peers_root) / sub)
+    settings = (
+        PeerBenchmarkSettings.tiny(**changes)
+        if args.tiny
+        else PeerBenchmarkSettings.full(**changes)
+    )
+    result = run_peer_benchmark(settings, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_report(result))
+    print(f"wrote {write_json(result, args.output)}")
+    return 0

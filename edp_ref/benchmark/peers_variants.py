@@ -1,10 +1,14 @@
-"""What :mod:`edp_ref.benchmark.peers` times: the peer runs and the matching edp_ref updates.
+"""What the peer benchmark (:mod:`edp_ref.benchmark.peers`) times: the peers' training loops and
+edp_ref's matching ones, as :class:`~edp_ref.benchmark.timing.TimedLoop` builders.
 
-edp_ref's configurations (public API of :mod:`edp_ref.algorithms`): EDPTD3Config / EDPCRRConfig /
-EDPIQLConfig at K = 1000 with DPM-Solver-15 (Sec. 5) and DQLConfig at vp K = 5 (Diffusion-QL),
-all on 3 x 256 networks; TD3BCConfig and GaussianIQLConfig at CORL's 2 x 256 (PyTorch default
-init, no gradient clipping, as CORL) and at edp_ref's default 3 x 256. ``check_batch=False`` for
-all (the peers do not check batches either); ``compile`` per mode.
+edp_ref's side comes from :data:`edp_ref.algorithms.REGISTRY`: each comparison times its
+registered algorithm (:data:`~edp_ref.benchmark.settings.COMPARISON_ALGORITHM`) with the paper's
+defaults at the benchmark's sizes (:func:`~edp_ref.benchmark.cases.benchmark_config`: K = 1000
+with DPM-Solver-15 for EDP, Diffusion-QL's vp K = 5, 3 x 256 networks), one
+:class:`~edp_ref.algorithms.step.TrainingStep` per iteration, eager or compiled. TD3+BC and IQL
+are timed twice: with CORL's own 2 x 256 ReLU networks (PyTorch default init, no gradient
+clipping, as CORL) and at edp_ref's default 3 x 256 Mish. An algorithm registered later is a
+comparison of its own, timed without a peer. Batch checks are off for all (the peers check none).
 """
 
 from __future__ import annotations
@@ -18,36 +22,12 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import (
-    Batch,
-    DiffusionConfig,
-    DQLConfig,
-    EDPCRRConfig,
-    EDPIQLConfig,
-    EDPTD3Config,
-    GaussianIQLConfig,
-    NetworkConfig,
-    OptimizerConfig,
-    TD3BCConfig,
-    dql_update,
-    draw_crr_randomness,
-    draw_dql_randomness,
-    draw_iql_randomness,
-    draw_td3_randomness,
-    draw_td3bc_randomness,
-    edp_crr_update,
-    edp_iql_update,
-    edp_td3_update,
-    gaussian_iql_update,
-    init_dql,
-    init_edp_crr,
-    init_edp_iql,
-    init_edp_td3,
-    init_gaussian_iql,
-    init_td3bc,
-    td3bc_update,
-)
-from edp_ref.benchmark.peers import PeerBenchmarkSettings, _peer_variant, _Variant
+from edp_ref.algorithms import REGISTRY, NetworkConfig
+from edp_ref.algorithms.step import TrainingStep
+from edp_ref.benchmark.cases import benchmark_config
+from edp_ref.benchmark.settings import COMPARISON_ALGORITHM, PeerBenchmarkSettings
+from edp_ref.benchmark.timing import TimedLoop
+from edp_ref.data import TransitionDataset
 from edp_ref.peers import (
     DIAGNOSTIC,
     OFFICIAL,
@@ -62,23 +42,45 @@ from edp_ref.peers import (
 )
 
 __all__ = [
-    "VariantSpec",
+    "LoopBuilder",
+    "edp_ref_keys",
+    "loop_builders",
     "machine_info",
     "peer_availability",
-    "peer_variant",
-    "variant_specs",
+    "peer_keys",
+    "peer_loop",
 ]
+
+#: CORL's networks for TD3+BC and IQL (algorithms/offline/td3_bc.py, iql.py: 2 x 256 ReLU,
+#: PyTorch's default init) and its optimiser (no gradient clipping).
+_CORL_CHANGES: dict[str, Any] = {
+    "network": NetworkConfig(hidden=256, layers=2, init="torch", activation="relu"),
+}
+#: The comparisons timed at two network sizes: key suffix -> (what, the row's note).
+_SIZES: dict[str, tuple[str, str]] = {
+    "_2x256": ("CORL's 2x256 ReLU", "both CORL's 2 x 256 ReLU networks"),
+    "_3x256": ("3x256 Mish (default)", "CORL at its 2 x 256 ReLU"),
+}
+_TWO_SIZES = ("td3bc", "iql")
 
 
 @dataclass(frozen=True)
-class VariantSpec:
-    """How to build one timed variant on the benchmark's data."""
+class LoopBuilder:
+    """How to build one timed loop on the benchmark's data.
+
+    Attributes:
+        key: the loop's identifier (a peer run's key, or edp_ref's comparison key).
+        label: what it is.
+        side: "peer" or "edp_ref".
+        mode: "peer", "eager" or "compiled".
+        build: builds the loop from the data.
+    """
 
     key: str
     label: str
     side: str
     mode: str
-    build: Callable[[SyntheticTransitions], _Variant]
+    build: Callable[[SyntheticTransitions], TimedLoop]
 
 
 def peer_availability(s: PeerBenchmarkSettings) -> dict[str, dict[str, Any]]:
@@ -91,50 +93,66 @@ def peer_availability(s: PeerBenchmarkSettings) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _edp_ref_variant(
-    key: str,
-    label: str,
-    mode: str,
-    config: Any,
-    init: Callable[..., Any],
-    draw: Callable[..., Any] | None,
-    update: Callable[..., Any],
-    s: PeerBenchmarkSettings,
-    data: SyntheticTransitions,
-) -> _Variant:
-    cfg = dataclasses.replace(config, compile=mode == "compiled", check_batch=False)
-    S, A, B, n = data.obs_dim, data.action_dim, s.batch_size, data.size
-    state = [init(cfg, S, A, torch.Generator().manual_seed(s.seed), "cpu")]
-    generator = torch.Generator().manual_seed(s.seed + 1)
-    # The same arrays the peers index, shared rather than copied.
-    obs, act, nxt = (
-        torch.from_numpy(x) for x in (data.observations, data.actions, data.next_observations)
-    )
-    rew, term = torch.from_numpy(data.rewards), torch.from_numpy(data.terminals)
+def edp_ref_keys(comparison: str) -> dict[str, tuple[str, str | None]]:
+    """edp_ref's loop keys of a comparison, each with what it is and the note of its table row
+    (two network sizes for CORL's)."""
+    if comparison in _TWO_SIZES:
+        return {comparison + suffix: what for suffix, what in _SIZES.items()}
+    return {comparison: ("paper defaults", None)}
 
-    def step() -> None:
-        # Uniform indices with the generator and index_select, as edp_ref.data.sample_batch does
-        # (written out so that this benchmark does not depend on the data package's layout).
-        idx = torch.randint(n, (B,), generator=generator)
-        batch = Batch(
-            observations=obs.index_select(0, idx),
-            actions=act.index_select(0, idx),
-            rewards=rew.index_select(0, idx),
-            next_observations=nxt.index_select(0, idx),
-            terminals=term.index_select(0, idx),
+
+def peer_keys(comparison: str, s: PeerBenchmarkSettings) -> tuple[str, ...]:
+    """The peer runs a comparison is set beside (whether or not their folders are present)."""
+    everything = {name: {"available": True} for name in PEERS}
+    return tuple(key for c, _, key, _ in _peer_makers(s, everything) if c == comparison)
+
+
+def _edp_ref_config(s: PeerBenchmarkSettings, comparison: str, key: str) -> Any:
+    algorithm = REGISTRY[COMPARISON_ALGORITHM.get(comparison, comparison)]
+    if key.endswith("_2x256"):
+        config = algorithm.default_config(**_CORL_CHANGES, check_batch=False)
+        return dataclasses.replace(
+            config, optimizer=dataclasses.replace(config.optimizer, max_grad_norm=None)
         )
-        rand = draw(cfg, B, A, generator, "cpu") if draw is not None else None
-        state[0], _ = update(state[0], batch, rand, cfg)
+    if key.endswith("_3x256"):
+        return algorithm.default_config(check_batch=False)
+    if comparison == "dql":
+        return benchmark_config(algorithm, s.hidden, s.layers, s.dql_steps)
+    return benchmark_config(
+        algorithm, s.hidden, s.layers, s.num_steps, dpm_steps=s.dpm_steps, dpm_t_end=s.dpm_t_end
+    )
 
-    return _Variant(
+
+def _edp_ref_loop(
+    s: PeerBenchmarkSettings, comparison: str, key: str, mode: str, data: SyntheticTransitions
+) -> TimedLoop:
+    algorithm = REGISTRY[COMPARISON_ALGORITHM.get(comparison, comparison)]
+    config = dataclasses.replace(_edp_ref_config(s, comparison, key), compile=mode == "compiled")
+    # The arrays the peers index, shared rather than copied.
+    dataset = TransitionDataset.from_arrays(data.d4rl_dict(), source="peer benchmark data")
+    step = TrainingStep(
+        algorithm,
+        config,
+        dataset,
+        s.batch_size,
+        batches=torch.Generator().manual_seed(s.seed + 1),
+        randomness=torch.Generator().manual_seed(s.seed + 2),
+    )
+    init = torch.Generator().manual_seed(s.seed)
+    state = [algorithm.init(config, data.obs_dim, data.action_dim, init, "cpu")]
+
+    def iteration() -> None:
+        state[0], _ = step(state[0])
+
+    return TimedLoop(
         key=key,
-        label=label,
+        label=f"edp_ref {algorithm.title} ({edp_ref_keys(comparison)[key][0]})",
         side="edp_ref",
         mode=mode,
         diagnostic=False,
-        step=step,
+        step=iteration,
         sync=lambda: None,
-        hyperparameters=_jsonable(dataclasses.asdict(cfg)),
+        hyperparameters=_jsonable(dataclasses.asdict(config)),
     )
 
 
@@ -148,92 +166,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _edp_ref_specs(s: PeerBenchmarkSettings) -> list[tuple[str, str, str, Any, Any, Any, Any]]:
-    """(group, key, label, config, init, draw, update) of every edp_ref configuration."""
-    net = NetworkConfig(hidden=s.hidden, layers=s.layers)
-    diff = DiffusionConfig(num_steps=s.num_steps, dpm_steps=s.dpm_steps, dpm_t_end=s.dpm_t_end)
-    dql_diff = DiffusionConfig(schedule="vp", num_steps=s.dql_steps)
-    corl_net = NetworkConfig(hidden=256, layers=2, init="torch", activation="relu")
-    no_clip = OptimizerConfig(max_grad_norm=None)
-    K, D = s.num_steps, s.dpm_steps
-    return [
-        (
-            "edp_td3",
-            "edp_td3",
-            f"edp_ref EDP+TD3 K={K} DPM-{D}",
-            EDPTD3Config(network=net, diffusion=diff),
-            init_edp_td3,
-            draw_td3_randomness,
-            edp_td3_update,
-        ),
-        (
-            "edp_crr",
-            "edp_crr",
-            f"edp_ref EDP+CRR K={K} DPM-{D}",
-            EDPCRRConfig(network=net, diffusion=diff),
-            init_edp_crr,
-            draw_crr_randomness,
-            edp_crr_update,
-        ),
-        (
-            "edp_iql",
-            "edp_iql",
-            f"edp_ref EDP+IQL K={K}",
-            EDPIQLConfig(network=net, diffusion=diff),
-            init_edp_iql,
-            draw_iql_randomness,
-            edp_iql_update,
-        ),
-        (
-            "dql",
-            "dql",
-            f"edp_ref DQL vp K={s.dql_steps}",
-            DQLConfig(network=net, diffusion=dql_diff),
-            init_dql,
-            draw_dql_randomness,
-            dql_update,
-        ),
-        (
-            "td3bc",
-            "td3bc_2x256",
-            "edp_ref TD3+BC 2x256 ReLU (CORL's network)",
-            TD3BCConfig(network=corl_net, optimizer=no_clip),
-            init_td3bc,
-            draw_td3bc_randomness,
-            td3bc_update,
-        ),
-        (
-            "td3bc",
-            "td3bc_3x256",
-            "edp_ref TD3+BC 3x256 Mish (default)",
-            TD3BCConfig(),
-            init_td3bc,
-            draw_td3bc_randomness,
-            td3bc_update,
-        ),
-        (
-            "iql",
-            "iql_2x256",
-            "edp_ref IQL 2x256 ReLU, no clip (CORL's network)",
-            GaussianIQLConfig(network=corl_net, optimizer=no_clip),
-            init_gaussian_iql,
-            None,
-            gaussian_iql_update,
-        ),
-        (
-            "iql",
-            "iql_3x256",
-            "edp_ref IQL 3x256 Mish (default)",
-            GaussianIQLConfig(),
-            init_gaussian_iql,
-            None,
-            gaussian_iql_update,
-        ),
-    ]
-
-
-def peer_variant(run: PeerRun, s: PeerBenchmarkSettings) -> _Variant:
-    """The timed variant of a peer run (the official EDP's warm-up also compiles the
+def peer_loop(run: PeerRun, s: PeerBenchmarkSettings) -> TimedLoop:
+    """The timed loop of a peer run (the official EDP's warm-up also compiles the
     ``policy_tgt_update=True`` branch when ``s.precompile_policy_target``)."""
     warm = None
     if run.key.startswith("edp_official") and s.precompile_policy_target:
@@ -241,16 +175,26 @@ def peer_variant(run: PeerRun, s: PeerBenchmarkSettings) -> _Variant:
         def warm() -> None:
             warm_policy_target_branch(run)
 
-    return _peer_variant(run, warm)
+    return TimedLoop(
+        key=run.key,
+        label=run.label,
+        side="peer",
+        mode="peer",
+        diagnostic=run.diagnostic,
+        step=run.step,
+        sync=run.sync,
+        warm=warm,
+        hyperparameters=run.hyperparameters,
+    )
 
 
 RunMaker = Callable[[SyntheticTransitions], PeerRun]
 
 
-def _peer_specs(
+def _peer_makers(
     s: PeerBenchmarkSettings, availability: dict[str, dict[str, Any]]
 ) -> list[tuple[str, str, str, RunMaker]]:
-    """(group, peer, key, make_run) of every peer run."""
+    """(comparison, peer, key, make_run) of every available peer run."""
     edp_kw: dict[str, Any] = {
         "root": s.edp_root,
         "dpm_steps": s.dpm_steps,
@@ -279,7 +223,7 @@ def _peer_specs(
 
         return make
 
-    specs: list[tuple[str, str, str, RunMaker]] = [
+    makers: list[tuple[str, str, str, RunMaker]] = [
         ("edp_td3", "edp", "edp_official_td3", edp("td3", OFFICIAL, s.num_steps)),
         ("edp_crr", "edp", "edp_official_crr", edp("crr", OFFICIAL, s.num_steps)),
         ("edp_iql", "edp", "edp_official_iql", edp("iql", OFFICIAL, s.num_steps)),
@@ -290,54 +234,39 @@ def _peer_specs(
     ]
     if s.diagnostic:
         diag = edp("td3", DIAGNOSTIC, s.num_steps)
-        specs.insert(1, ("edp_td3", "edp", "edp_official_td3_diagnostic", diag))
-    return [spec for spec in specs if availability[spec[1]]["available"]]
+        makers.insert(1, ("edp_td3", "edp", "edp_official_td3_diagnostic", diag))
+    return [m for m in makers if availability[m[1]]["available"]]
 
 
-def variant_specs(
+def loop_builders(
     s: PeerBenchmarkSettings, availability: dict[str, dict[str, Any]]
-) -> list[VariantSpec]:
-    """Every variant of the selected comparisons: peers first, then edp_ref per mode."""
-    specs: list[VariantSpec] = []
-    for group, _peer, key, make_run in _peer_specs(s, availability):
-        if group in s.comparisons:
+) -> list[LoopBuilder]:
+    """Every loop of the selected comparisons: peers first, then edp_ref's per mode."""
+    builders: list[LoopBuilder] = []
+    for comparison, _peer, key, make_run in _peer_makers(s, availability):
+        if comparison in s.comparisons:
 
-            def build_peer(data: SyntheticTransitions, make_run: RunMaker = make_run) -> _Variant:
-                return peer_variant(make_run(data), s)
+            def build_peer(data: SyntheticTransitions, make_run: RunMaker = make_run) -> TimedLoop:
+                return peer_loop(make_run(data), s)
 
-            specs.append(VariantSpec(key, key, "peer", "peer", build_peer))
+            builders.append(LoopBuilder(key, key, "peer", "peer", build_peer))
     for mode in s.modes:
-        for group, key, label, config, init, draw, update in _edp_ref_specs(s):
-            if group not in s.comparisons:
-                continue
+        for comparison in s.comparisons:
+            for key in edp_ref_keys(comparison):
 
-            def build(
-                data: SyntheticTransitions,
-                key: str = key,
-                label: str = label,
-                mode: str = mode,
-                fns: tuple[Any, Any, Any, Any] = (config, init, draw, update),
-            ) -> _Variant:
-                config_, init_, draw_, update_ = fns
-                return _edp_ref_variant(key, label, mode, config_, init_, draw_, update_, s, data)
+                def build(
+                    data: SyntheticTransitions, c: str = comparison, k: str = key, m: str = mode
+                ) -> TimedLoop:
+                    return _edp_ref_loop(s, c, k, m, data)
 
-            specs.append(VariantSpec(key, label, "edp_ref", mode, build))
-    return specs
+                builders.append(LoopBuilder(key, key, "edp_ref", mode, build))
+    return builders
 
 
 def machine_info(threads: dict[str, Any]) -> dict[str, Any]:
     """Platform, CPU, package versions and the thread settings in force."""
     versions: dict[str, str | None] = {}
-    for package in (
-        "torch",
-        "numpy",
-        "jax",
-        "jaxlib",
-        "flax",
-        "optax",
-        "distrax",
-        "ml_collections",
-    ):
+    for package in ("torch", "numpy", "jax", "jaxlib", "flax", "optax", "distrax"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

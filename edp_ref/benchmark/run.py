@@ -65,7 +65,7 @@ from typing import Any
 import torch
 
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.benchmark.cases import check_compile_names, synthetic_dataset
+from edp_ref.benchmark.cases import check_compile_names
 from edp_ref.benchmark.memory import measure_memory
 from edp_ref.benchmark.multiseed import measure_multiseed
 from edp_ref.benchmark.paper_speeds import sampling_paper_summary
@@ -75,6 +75,7 @@ from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
 from edp_ref.benchmark.targets import targets
 from edp_ref.benchmark.timing import loadavg, measure_matmul
 from edp_ref.benchmark.training import training_records
+from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["DEFAULT_OUTPUT", "SCHEMA", "run_benchmark", "write_json"]
 
@@ -125,7 +126,9 @@ def run_benchmark(
     say(f"device {device}, {torch.get_num_threads()} threads, load {loadavg()}")
     result["matmul"] = measure_matmul(s, device)
     say(f"dense matmul: {result['matmul']['flops_per_second'] / 1e9:.1f} GFLOP/s")
-    data = synthetic_dataset(s, s.dataset_transitions, device)
+    data = synthetic_dataset(
+        s.dataset_transitions, s.obs_dim, s.action_dim, seed=s.seed, device=device
+    )
     result["training"] = training_records(
         s, data, device, result["matmul"]["flops_per_second"], say
     )

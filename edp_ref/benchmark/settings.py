@@ -4,8 +4,9 @@
 17 and action 6, batch 256, 3 x 256 networks, K = 1000 for EDP; Sec. 5.1 and Table 3), the K of
 Diffusion-QL, how long each median is taken over, the modes (eager / compiled), the sampling,
 seed and memory measurements, and the device. :data:`PRESETS` names its three presets (full,
-quick, tiny). Every field is checked when the settings are built (a ``ValueError`` naming
-``BenchmarkSettings.<field>``, the value and what was expected).
+quick, tiny). :class:`PeerBenchmarkSettings` holds those of the benchmark against the official
+code (:mod:`edp_ref.benchmark.peers`). Every field is checked when the settings are built (a
+``ValueError`` naming ``BenchmarkSettings.<field>``, the value and what was expected).
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ import torch
 
 from edp_ref.config_checks import ConfigError, check_at_least, check_field_types, check_positive
 
-__all__ = ["PRESETS", "BenchmarkSettings", "Mode", "PresetName", "check_device", "resolve_device"]
+__all__ = [
+    "COMPARISON_ALGORITHM",
+    "PEER_COMPARISONS",
+    "PRESETS",
+    "BenchmarkSettings",
+    "Mode",
+    "PeerBenchmarkSettings",
+    "PresetName",
+    "check_device",
+    "comparison_names",
+    "resolve_device",
+]
 
 Mode = Literal["eager", "compiled"]
 PresetName = Literal["full", "quick", "tiny"]
@@ -47,7 +59,7 @@ class BenchmarkSettings:
     dql_long_from: int = 1000
     dql_long_iterations: int = 2
     # Extrapolate the longest DQL from the two shorter ones (affine in K) instead of timing it
-    # (measured once on the 2-core CPU: K = 1000 takes about 28 s and 15 GB per iteration).
+    # (its chain with gradients holds K network activations per update: gigabytes at K = 1000).
     extrapolate_longest_dql: bool = True
     warmup: int = 2
     min_iterations: int = 5
@@ -56,8 +68,7 @@ class BenchmarkSettings:
     max_seconds: float = 30.0
     modes: tuple[Mode, ...] = ("eager", "compiled")
     # Compiled mode only for these training records (a 100- or 1000-step chain, or
-    # backpropagation through 15 DPM-Solver steps, unrolls into a graph that takes minutes to
-    # compile on 2 cores).
+    # backpropagation through 15 DPM-Solver steps, unrolls into a graph that compiles slowly).
     compile_names: tuple[str, ...] = (
         "dql_k5",
         "edp_td3",
@@ -129,7 +140,7 @@ class BenchmarkSettings:
 
     @classmethod
     def quick(cls, **changes: Any) -> BenchmarkSettings:
-        """A few minutes on 2 CPU cores: fewer iterations, DQL at K = 1000 extrapolated."""
+        """Fewer iterations, DQL at K = 1000 extrapolated."""
         base = cls(
             preset="quick",
             warmup=1,
@@ -225,3 +236,106 @@ def resolve_device(name: str) -> torch.device:
                 f"cuda:{count - 1})"
             )
     return device
+
+
+#: The comparisons that have a peer, in table order: the official EDP (JAX) for EDP + TD3 / CRR /
+#: IQL and its DQL (JAX) mode, the official Diffusion-QL, CORL's TD3+BC and IQL. Each names the
+#: registered algorithm it times (``iql``: the feed-forward ``gaussian_iql``).
+PEER_COMPARISONS: tuple[str, ...] = ("edp_td3", "edp_crr", "edp_iql", "dql", "td3bc", "iql")
+#: Comparison name -> registered algorithm, where they differ.
+COMPARISON_ALGORITHM: dict[str, str] = {"iql": "gaussian_iql"}
+
+
+def comparison_names() -> tuple[str, ...]:
+    """Every comparison the peer benchmark can run: :data:`PEER_COMPARISONS`, then every other
+    registered algorithm (timed alone)."""
+    from edp_ref.algorithms import REGISTRY
+
+    covered = {COMPARISON_ALGORITHM.get(c, c) for c in PEER_COMPARISONS}
+    return PEER_COMPARISONS + tuple(n for n in REGISTRY if n not in covered)
+
+
+@dataclass(frozen=True)
+class PeerBenchmarkSettings:
+    """Sizes, timing and selection of the peer benchmark (``full()`` / ``tiny()``)."""
+
+    preset: str = "full"
+    obs_dim: int = 17
+    action_dim: int = 6
+    batch_size: int = 256
+    # Synthetic transitions (walker2d-medium-expert-v2 holds about 2M).
+    dataset_transitions: int = 2_000_000
+    # K of EDP, DPM-Solver model calls and end time (None: 1e-3 = 1/K at K = 1000).
+    num_steps: int = 1000
+    dpm_steps: int = 15
+    dpm_t_end: float | None = None
+    # K of DQL (Diffusion-QL's vp schedule).
+    dql_steps: int = 5
+    # Hidden layers of the diffusion agents' networks (paper: 3 x 256).
+    hidden: int = 256
+    layers: int = 3
+    rounds: int = 5
+    round_seconds: float = 2.0
+    min_round_iterations: int = 1
+    max_round_iterations: int = 2000
+    warmup: int = 2
+    # Compile the official EDP's policy_tgt_update=True branch during warm-up (it is taken from
+    # step 1000 on; without it a variant that crosses step 1000 recompiles inside a round).
+    precompile_policy_target: bool = True
+    modes: tuple[str, ...] = ("eager", "compiled")
+    diagnostic: bool = True
+    # The comparisons to run: those with a peer by default; any registered algorithm can be
+    # added (timed alone, no peer).
+    comparisons: tuple[str, ...] = PEER_COMPARISONS
+    seed: int = 0
+    edp_root: str | None = None
+    dql_root: str | None = None
+    corl_root: str | None = None
+
+    @classmethod
+    def full(cls, **changes: Any) -> PeerBenchmarkSettings:
+        """The paper's sizes (K = 1000, DPM-Solver-15, 3 x 256 networks, 2M transitions)."""
+        return dataclasses.replace(cls(), **changes)
+
+    @classmethod
+    def tiny(cls, **changes: Any) -> PeerBenchmarkSettings:
+        """Seconds: tiny sizes, for tests of the harness (CORL and Diffusion-QL keep their fixed
+        256-unit networks)."""
+        base = cls(
+            preset="tiny",
+            obs_dim=3,
+            action_dim=2,
+            batch_size=8,
+            dataset_transitions=200,
+            num_steps=50,  # the official linear schedule needs K >= 21 (beta <= 1)
+            dpm_steps=3,
+            dpm_t_end=0.02,  # = 1/K: below it the official interpolation extrapolates
+            dql_steps=2,
+            hidden=8,
+            layers=1,
+            rounds=2,
+            round_seconds=0.0,
+            warmup=1,
+            precompile_policy_target=False,  # tiny runs stay far below step 1000
+            modes=("eager",),
+        )
+        return dataclasses.replace(base, **changes)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field for an unknown comparison or mode, or a bad size."""
+        known = comparison_names()
+        unknown = [c for c in self.comparisons if c not in known]
+        if unknown:
+            raise ValueError(
+                f"PeerBenchmarkSettings.comparisons: unknown {unknown}; expected some of {known}"
+            )
+        bad_modes = [m for m in self.modes if m not in ("eager", "compiled")]
+        if bad_modes or not self.modes:
+            raise ValueError(
+                f"PeerBenchmarkSettings.modes: got {self.modes}; expected 'eager' and/or 'compiled'"
+            )
+        for name in ("batch_size", "dataset_transitions", "rounds", "num_steps", "dql_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(
+                    f"PeerBenchmarkSettings.{name} must be positive, got {getattr(self, name)}"
+                )

@@ -9,16 +9,22 @@ the dense-matmul reference rate (the FLOP rate Figure 2's networks could reach a
 * :func:`measure_matmul`: the FLOP rate of the Linear layers of one noise-network forward
   (Sec. 5.1's 3 x 256 MLP on walker2d shapes) as plain ``addmm`` calls, and of one square
   [B, H] x [H, H] product: the reference a training step's FLOP rate is divided by.
+* :class:`TimedLoop`, :func:`warm_and_calibrate`, :func:`time_rounds`: several training loops
+  timed in interleaved rounds (the peer benchmark, the dry run's prices): after warm-up and a
+  calibration that fixes each loop's iterations per round, round r runs every loop once in an
+  order rotated by r, so that machine noise hits all alike; the figure is the median over rounds.
 * :func:`load1`, :func:`loadavg`: the machine load recorded beside every figure (timings on a
   shared machine are noisy).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -27,7 +33,16 @@ from torch.utils.flop_counter import FlopCounterMode
 from edp_ref.algorithms import NetworkConfig
 from edp_ref.benchmark.settings import BenchmarkSettings
 
-__all__ = ["count_flops", "load1", "loadavg", "measure_matmul", "time_loop"]
+__all__ = [
+    "TimedLoop",
+    "count_flops",
+    "load1",
+    "loadavg",
+    "measure_matmul",
+    "time_loop",
+    "time_rounds",
+    "warm_and_calibrate",
+]
 
 
 def load1() -> float | None:
@@ -133,3 +148,106 @@ def measure_matmul(s: BenchmarkSettings, device: torch.device) -> dict[str, Any]
         "square_flops_per_second": 2 * s.batch_size * s.hidden**2 / statistics.median(sq_times),
         "loadavg": load1(),
     }
+
+
+@dataclass(eq=False)
+class TimedLoop:
+    """One training loop timed in interleaved rounds (:func:`time_rounds`): a peer's iteration or
+    edp_ref's :class:`~edp_ref.algorithms.step.TrainingStep` in one mode.
+
+    Attributes:
+        key, label: identifier and description.
+        side: "peer" or "edp_ref".
+        mode: "peer", "eager" or "compiled".
+        diagnostic: True for a variant that is not the peer's official code path.
+        step: one iteration.
+        sync: waits until queued work is done (JAX dispatches asynchronously).
+        warm: extra warm-up after the first iterations (e.g. compiling a later branch), or None.
+        hyperparameters: the configuration, for the record.
+        build_seconds, warmup_seconds: set by the harness.
+        iterations_per_round: set by :func:`warm_and_calibrate`.
+        round_ips: iterations per second of each round.
+        error: why the loop stopped, else None.
+    """
+
+    key: str
+    label: str
+    side: str
+    mode: str
+    diagnostic: bool
+    step: Callable[[], object]
+    sync: Callable[[], None]
+    warm: Callable[[], None] | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    build_seconds: float | None = None
+    warmup_seconds: float | None = None
+    iterations_per_round: int = 0
+    round_ips: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The loop's JSON record (``median_ips``: median of ``round_ips``)."""
+        return {
+            "key": self.key,
+            "label": self.label,
+            "side": self.side,
+            "mode": self.mode,
+            "diagnostic": self.diagnostic,
+            "iterations_per_round": self.iterations_per_round,
+            "round_ips": self.round_ips,
+            "median_ips": statistics.median(self.round_ips) if self.round_ips else None,
+            "build_seconds": self.build_seconds,
+            "warmup_seconds": self.warmup_seconds,
+            "hyperparameters": self.hyperparameters,
+            "error": self.error,
+        }
+
+
+def warm_and_calibrate(
+    loop: TimedLoop, warmup: int, round_seconds: float, min_iterations: int, max_iterations: int
+) -> None:
+    """``warmup`` untimed iterations (compilation included), then the iterations per round that
+    take about ``round_seconds`` (within [min_iterations, max_iterations])."""
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        loop.step()
+    loop.sync()
+    if loop.warm is not None:
+        loop.warm()
+    loop.warmup_seconds = round(time.perf_counter() - t0, 3)
+    # Calibration: at least one iteration and about a tenth of a round.
+    n, t0 = 0, time.perf_counter()
+    while True:
+        loop.step()
+        n += 1
+        loop.sync()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= 0.1 * round_seconds or n >= max_iterations:
+            break
+    wanted = math.ceil(round_seconds / (elapsed / n)) if round_seconds > 0 else 1
+    loop.iterations_per_round = max(min_iterations, min(max_iterations, wanted))
+
+
+def time_rounds(
+    loops: list[TimedLoop], rounds: int, log: Callable[[str], None]
+) -> list[float | None]:
+    """Round r runs every live loop ``iterations_per_round`` times, in an order rotated by r, so
+    that machine noise hits all alike; returns the 1-minute load after each round."""
+    loads: list[float | None] = []
+    live = [v for v in loops if v.error is None]
+    for r in range(rounds):
+        order = live[r % len(live) :] + live[: r % len(live)] if live else []
+        for v in order:
+            if v.error is not None:
+                continue
+            try:
+                t0 = time.perf_counter()
+                for _ in range(v.iterations_per_round):
+                    v.step()
+                v.sync()
+                v.round_ips.append(v.iterations_per_round / (time.perf_counter() - t0))
+            except Exception as exc:
+                v.error = f"round {r}: {type(exc).__name__}: {exc}"
+        loads.append(load1())
+        log(f"round {r + 1}/{rounds} done (load {loads[-1]})")
+    return loads

@@ -6,9 +6,9 @@ differential test can reach them (the peer's agent with its parameters and optim
 training iteration exactly as the peer's own training loop does it: a batch drawn by the peer's
 sampler, the update's randomness drawn by the peer's own code, one update.
 
-:func:`synthetic_transitions` makes random transitions with walker2d-medium-expert's shapes
-(observation 17, action 6; about 2M transitions in D4RL) so that speed can be measured without
-D4RL; every peer and edp_ref index the same arrays.
+:func:`synthetic_transitions` holds the random transitions of :mod:`edp_ref.data.synthetic` in the
+peers' layout (walker2d-medium-expert's shapes by default: observation 17, action 6) so that
+speed can be measured without D4RL; every peer and edp_ref index the same arrays.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from edp_ref.data.synthetic import synthetic_arrays
 
 __all__ = ["PeerRun", "SyntheticTransitions", "synthetic_transitions"]
 
@@ -69,19 +71,10 @@ class SyntheticTransitions:
 def synthetic_transitions(
     size: int, obs_dim: int = 17, action_dim: int = 6, seed: int = 0
 ) -> SyntheticTransitions:
-    """``size`` random transitions (defaults: walker2d shapes) drawn from ``seed``."""
-    for name, value in (("size", size), ("obs_dim", obs_dim), ("action_dim", action_dim)):
-        if value <= 0:
-            raise ValueError(f"synthetic_transitions: {name} must be positive, got {value}")
-    rng = np.random.default_rng(seed)
-    f32 = np.float32
-    return SyntheticTransitions(
-        observations=rng.standard_normal((size, obs_dim), dtype=f32),
-        actions=rng.uniform(-0.999, 0.999, (size, action_dim)).astype(f32),
-        rewards=rng.standard_normal(size, dtype=f32),
-        next_observations=rng.standard_normal((size, obs_dim), dtype=f32),
-        terminals=(rng.random(size) < 0.001).astype(f32),
-    )
+    """``size`` random transitions (defaults: walker2d shapes) drawn from ``seed``, about 0.1 % of
+    them terminal (:func:`edp_ref.data.synthetic.synthetic_arrays`)."""
+    arrays = synthetic_arrays(size, obs_dim, action_dim, seed=seed, terminal_fraction=0.001)
+    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
 
 
 @dataclass(eq=False)
