@@ -24,7 +24,6 @@ __all__ = [
     "LogFn",
     "OptionGroup",
     "device_name",
-    "existing_directory",
     "non_negative_float",
     "non_negative_int",
     "output_file",
@@ -77,14 +76,6 @@ def output_file(text: str) -> Path:
                     f"{text!r}: {str(parent)!r} is a file, not a folder"
                 )
             break
-    return path
-
-
-def existing_directory(text: str) -> Path:
-    """A folder that exists."""
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not an existing folder")
     return path
 
 

@@ -12,12 +12,13 @@ updates (and before training) with edp_ref's Gymnasium evaluation
   (``diffusion/trainer.py``, ``SamplerPolicy.dpmensemble_act``: 50 DPM-Solver candidates, the
   online critics' min, ``jax.random.categorical``), see :func:`official_policy`. The official
   ``interpolate_fn`` is replaced by the DIAGNOSTIC searchsorted lookup (bit-identical results,
-  checked by tests/test_peers.py; :mod:`edp_ref.peers.edp_official`): as shipped it runs EDP +
-  TD3 at about 1 update/s here, and EDP + IQL's evaluation (DPM-Solver over 50 candidates at
-  every environment step) at about 2 s per step.
+  checked by tests/test_peers.py; :mod:`edp_ref.peers.edp_official`): as shipped, sorting all
+  K + 1 keypoints for every element on every call, it makes EDP + TD3's updates and every
+  evaluation step (DPM-Solver over 50 candidates) too slow for a study of many runs on a CPU
+  (docs/fidelity.md has the measured speeds).
 * ``implementation="edp_ref"``: edp_ref's compiled update (``compile=True``) with the config the
-  official agent's settings map to (:func:`edp_ref.fidelity.official_edp.edp_ref_config`), batches
-  from :func:`edp_ref.data.transitions.sample_batch`, acting by the algorithm's own EAS
+  official agent's settings map to (:func:`edp_ref.fidelity.official_edp.edp_ref_config`), one
+  :class:`edp_ref.algorithms.step.TrainingStep` per update, acting by the algorithm's own EAS
   (``ActingSettings(eas_candidates=50)``, the official N).
 
 Both read the dataset after the official preprocessing (:func:`edp_ref.data.preprocessing.
@@ -212,7 +213,7 @@ def _edp_ref_side(
     import dataclasses
 
     from edp_ref.algorithms import REGISTRY, ActingSettings
-    from edp_ref.data.transitions import sample_batch
+    from edp_ref.algorithms.step import TrainingStep
     from edp_ref.fidelity.official_edp import EDPSetting, edp_ref_config
     from edp_ref.peers import load_official_edp
     from edp_ref.peers.edp_official import official_hyperparameters
@@ -237,16 +238,20 @@ def _edp_ref_side(
     config = dataclasses.replace(edp_ref_config(setting, _ConfigHolder()), compile=True)
     spec = REGISTRY[f"edp_{settings.algorithm}"]
     init_gen = torch.Generator().manual_seed(settings.seed)
-    batch_gen = torch.Generator().manual_seed(settings.seed + 1)
-    draw_gen = torch.Generator().manual_seed(settings.seed + 2)
+    training_step = TrainingStep(
+        spec,
+        config,
+        ds,
+        settings.batch_size,
+        batches=torch.Generator().manual_seed(settings.seed + 1),
+        randomness=torch.Generator().manual_seed(settings.seed + 2),
+    )
     holder = {"state": spec.init(config, ds.state_dim, ds.action_dim, init_gen)}
     acting = ActingSettings(eas_candidates=settings.eas_candidates)
     counter = {"evals": 0}
 
     def step() -> None:
-        batch = sample_batch(ds, settings.batch_size, batch_gen)
-        randomness = spec.draw(config, settings.batch_size, ds.action_dim, draw_gen)
-        holder["state"], _ = spec.update(holder["state"], batch, randomness, config)
+        holder["state"], _ = training_step(holder["state"])
 
     def make_policy() -> Callable[[torch.Tensor], torch.Tensor]:
         counter["evals"] += 1

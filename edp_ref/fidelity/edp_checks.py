@@ -381,14 +381,3 @@ def _many_updates(
     return Drift(
         setting, versus, tuple(checkpoints), tuple(params_dev), tuple(loss_dev), tuple(final)
     )
-
-
-def drift_comparisons(drift: Drift, tolerance: float) -> list[Comparison]:
-    """The drift as report lines: the largest parameter and loss deviation over the run."""
-    prefix = f"{drift.setting.label} {drift.checkpoints[-1]}-updates drift vs {drift.versus}"
-    worst_p = max(drift.params)
-    worst_l = max(drift.losses)
-    return [
-        Comparison(f"{prefix} params (max over run)", worst_p, worst_p, 1.0, tolerance, 0),
-        Comparison(f"{prefix} losses (max over run)", worst_l, worst_l, 1.0, tolerance, 0),
-    ]

@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from edp_ref.algorithms.optim import AdamState, Params
 
@@ -79,28 +78,6 @@ def params_from_flax(tree: Mapping[str, Any], kind: NetworkKind, dtype: torch.dt
         out[f"{prefix}.weight"] = torch.tensor(kernel.T.copy(), dtype=dtype)
         out[f"{prefix}.bias"] = torch.tensor(np.asarray(layer["bias"]).copy(), dtype=dtype)
     return out
-
-
-def flax_from_params(
-    params: Mapping[str, Tensor], like: Mapping[str, Any], kind: NetworkKind
-) -> Any:
-    """The inverse of :func:`params_from_flax`: edp_ref parameters as a Flax tree shaped like
-    ``like`` (NumPy arrays of the parameters' dtype)."""
-    import copy
-
-    tree = copy.deepcopy(_plain(like))
-    for prefix, path in dense_paths(like, kind).items():
-        layer = _tree_get(tree, path)
-        layer["kernel"] = params[f"{prefix}.weight"].detach().cpu().numpy().T.copy()
-        layer["bias"] = params[f"{prefix}.bias"].detach().cpu().numpy().copy()
-    return tree
-
-
-def _plain(tree: Any) -> Any:
-    """A Flax (possibly frozen) dict as nested plain dicts of NumPy arrays."""
-    if isinstance(tree, Mapping):
-        return {k: _plain(v) for k, v in tree.items()}
-    return np.asarray(tree)
 
 
 def find_adam_state(opt_state: Any) -> Any:
