@@ -58,7 +58,7 @@ def actor_policy(
     def policy(obs: np.ndarray) -> np.ndarray:
         o = torch.as_tensor(obs, dtype=torch.float32)
         with torch.no_grad():
-            a, _ = actor(o.reshape(-1, o.shape[-1]), generator, deterministic)
+            a = actor.action(o.reshape(-1, o.shape[-1]), generator, deterministic)
         return to_env_action(a.reshape(*o.shape[:-1], -1).numpy(), space)
 
     return policy

@@ -9,12 +9,23 @@ layers as D4RL's policies (fc0, fc1, last_fc in collect_data.py there), 256 wide
 Mish where D4RL's policies used ReLU (their stored ``metadata/policy/nonlinearity``). Actions
 live in [-1, 1] (tanh-squashed Gaussian); ``generation`` maps them to the environment's bounds.
 All randomness comes from one explicit ``torch.Generator``.
+
+The update is eager PyTorch that does no work which does not reach a number: the actor's loss
+is differentiated through the critics with their parameters frozen (it needs dQ/da, not the
+critics' weight gradients; Spinning Up's SAC does the same), Adam and the Polyak averaging run as
+multi-tensor (``foreach``) kernels, and acting skips the log-probability. None of this changes
+the arithmetic of a single number, so the generated data are byte-identical to those of the
+plain update (``tests/test_generation.py`` pins their digests). ``torch.compile`` is not used:
+its fused kernels round differently (inductor's vectorised ``exp`` is not ATen's), and so would
+the data.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -26,6 +37,28 @@ from edp_ref.core.networks import QNetwork, mlp
 __all__ = ["SAC", "SquashedGaussianActor"]
 
 _LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
+
+
+def _standard_normal(like: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+def _adam(params: Iterable[Tensor], lr: float) -> torch.optim.Adam:
+    """Adam with its multi-tensor (foreach) kernels: on CPU the same arithmetic as the default
+    per-tensor loop (the same ATen kernel for each tensor), from fewer Python calls."""
+    return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+@contextmanager
+def _frozen(params: Sequence[Tensor]) -> Iterator[None]:
+    """Inside the block, graphs built from ``params`` carry no gradient to them."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class SquashedGaussianActor(nn.Module):
@@ -43,18 +76,33 @@ class SquashedGaussianActor(nn.Module):
         deterministic: bool = False,
     ) -> tuple[Float[Tensor, "batch action"], Float[Tensor, " batch"]]:
         """An action in [-1, 1] and its log-probability (tanh change of variables)."""
-        mu, log_std = self.body(obs).chunk(2, dim=-1)
-        log_std = log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
+        mu, log_std = self.gaussian(obs)
         std = log_std.exp()
-        if deterministic:
-            u = mu
-        else:
-            noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            u = mu + std * noise
+        u = mu if deterministic else mu + std * _standard_normal(mu, generator)
         log_prob = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log(1 - tanh(u)^2), written stably.
         log_prob = log_prob - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
         return torch.tanh(u), log_prob
+
+    def gaussian(
+        self, obs: Float[Tensor, "batch state"]
+    ) -> tuple[Float[Tensor, "batch action"], Float[Tensor, "batch action"]]:
+        """mu(s) and log sigma(s), the latter clamped to [-20, 2]."""
+        mu, log_std = self.body(obs).chunk(2, dim=-1)
+        return mu, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
+
+    def action(
+        self,
+        obs: Float[Tensor, "batch state"],
+        generator: torch.Generator | None = None,
+        deterministic: bool = False,
+    ) -> Float[Tensor, "batch action"]:
+        """The action of :meth:`forward`, from the same draws, without its log-probability (for
+        acting: training, evaluations, collection)."""
+        mu, log_std = self.gaussian(obs)
+        if deterministic:
+            return torch.tanh(mu)
+        return torch.tanh(mu + log_std.exp() * _standard_normal(mu, generator))
 
 
 class SAC:
@@ -90,17 +138,21 @@ class SAC:
         self.q2_target = copy.deepcopy(self.q2).requires_grad_(False)
         self.log_alpha = torch.zeros((), requires_grad=True)
         self.target_entropy = -float(action_dim)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.critic_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=lr)
+        self.critic_params: list[Tensor] = [*self.q1.parameters(), *self.q2.parameters()]
+        self.target_params: list[Tensor] = [
+            *self.q1_target.parameters(),
+            *self.q2_target.parameters(),
+        ]
+        self.actor_opt = _adam(self.actor.parameters(), lr)
+        self.critic_opt = _adam(self.critic_params, lr)
+        self.alpha_opt = _adam([self.log_alpha], lr)
 
     @torch.no_grad()
     def act(
         self, obs: Float[Tensor, "batch state"], deterministic: bool = False
     ) -> Float[Tensor, "batch action"]:
         """Actions in [-1, 1] for a batch of observations."""
-        action: Tensor = self.actor(obs, self.generator, deterministic)[0]
-        return action
+        return self.actor.action(obs, self.generator, deterministic)
 
     def update(
         self,
@@ -109,8 +161,8 @@ class SAC:
         rewards: Float[Tensor, " batch"],
         next_obs: Float[Tensor, "batch state"],
         terminals: Float[Tensor, " batch"],
-    ) -> dict[str, float]:
-        """One SAC step; returns the losses."""
+    ) -> None:
+        """One SAC step: the critics, then the actor and the temperature, then the targets."""
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_a, next_logp = self.actor(next_obs, self.generator)
@@ -123,8 +175,9 @@ class SAC:
         critic_loss.backward()
         self.critic_opt.step()
 
-        new_a, logp = self.actor(obs, self.generator)
-        q_new = torch.min(self.q1(obs, new_a), self.q2(obs, new_a))
+        with _frozen(self.critic_params):  # the actor's loss needs only dQ/da
+            new_a, logp = self.actor(obs, self.generator)
+            q_new = torch.min(self.q1(obs, new_a), self.q2(obs, new_a))
         actor_loss = (alpha * logp - q_new).mean()
         self.actor_opt.zero_grad(set_to_none=True)
         actor_loss.backward()
@@ -136,14 +189,7 @@ class SAC:
         self.alpha_opt.step()
 
         with torch.no_grad():
-            for net, tgt in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
-                for p, tp in zip(net.parameters(), tgt.parameters(), strict=True):
-                    tp.lerp_(p, self.tau)
-        return {
-            "critic_loss": float(critic_loss.detach()),
-            "actor_loss": float(actor_loss.detach()),
-            "alpha": float(alpha),
-        }
+            torch._foreach_lerp_(self.target_params, self.critic_params, self.tau)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume (tensors only: loadable with weights_only=True)."""
@@ -168,7 +214,9 @@ class SAC:
         self.q2_target.load_state_dict(state["q2_target"])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.actor_opt.load_state_dict(state["actor_opt"])
-        self.critic_opt.load_state_dict(state["critic_opt"])
-        self.alpha_opt.load_state_dict(state["alpha_opt"])
+        for name in ("actor_opt", "critic_opt", "alpha_opt"):
+            opt: torch.optim.Optimizer = getattr(self, name)
+            opt.load_state_dict(state[name])
+            for group in opt.param_groups:  # a checkpoint's own setting (older ones: None)
+                group["foreach"] = True
         self.generator.set_state(state["generator"])
