@@ -40,6 +40,7 @@ _LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
 
 
 def _standard_normal(like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """N(0, 1) noise shaped like ``like``, drawn from ``generator``."""
     return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
