@@ -23,9 +23,10 @@ from torch import Tensor
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, OptimizerConfig
-from edp_ref.algorithms.diffusion_policy import DiffusionNoise, diffusion_terms
+from edp_ref.algorithms.diffusion_policy import diffusion_terms
 from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.optim import AdamState, Params, apply_gradients
+from edp_ref.algorithms.randomness import DiffusionNoise
 from edp_ref.algorithms.state import TrainState
 from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import (

@@ -78,6 +78,19 @@ class Networks:
         out: Tensor = functional_call(self.q, params, (observations, actions))
         return out
 
+    def min_q(
+        self,
+        q1_params: Params,
+        q2_params: Params,
+        observations: Float[Tensor, "*batch state"],
+        actions: Float[Tensor, "*batch action"],
+    ) -> Float[Tensor, "*batch"]:
+        """min(Q1(s, a), Q2(s, a)) with the given critic parameters (Eqs. 14, 21; App. A.3)."""
+        return torch.minimum(
+            self.q_value(q1_params, observations, actions),
+            self.q_value(q2_params, observations, actions),
+        )
+
     def state_value(
         self, params: Params, observations: Float[Tensor, "*batch state"]
     ) -> Float[Tensor, "*batch"]:
