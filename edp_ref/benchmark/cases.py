@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import REGISTRY, AlgorithmSpec, Batch, DiffusionAlgorithmConfig
+from edp_ref.algorithms import REGISTRY, Algorithm, Batch, DiffusionAlgorithmConfig
 from edp_ref.benchmark.paper_speeds import paper_training_figures
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.data import TransitionDataset, sample_batch
@@ -67,7 +67,7 @@ class BenchmarkCase:
 
     name: str
     label: str
-    spec: AlgorithmSpec
+    spec: Algorithm
     config: Any
     num_steps: int | None
     paper: tuple[dict[str, Any], ...] = ()
@@ -82,8 +82,8 @@ class BenchmarkCase:
         return dataclasses.replace(self, config=dataclasses.replace(self.config, compile=True))
 
 
-def _config(spec: AlgorithmSpec, s: BenchmarkSettings, num_steps: int) -> Any:
-    default = spec.default_config()
+def _config(spec: Algorithm, s: BenchmarkSettings, num_steps: int) -> Any:
+    default = spec.config_class()
     changes: dict[str, Any] = {
         "network": dataclasses.replace(default.network, hidden=s.hidden, layers=s.layers),
         "check_batch": False,
@@ -94,9 +94,7 @@ def _config(spec: AlgorithmSpec, s: BenchmarkSettings, num_steps: int) -> Any:
     return dataclasses.replace(default, **changes)
 
 
-def _case(
-    spec: AlgorithmSpec, s: BenchmarkSettings, name: str, label: str, k: int
-) -> BenchmarkCase:
+def _case(spec: Algorithm, s: BenchmarkSettings, name: str, label: str, k: int) -> BenchmarkCase:
     config = _config(spec, s, k)
     diffusion = isinstance(config, DiffusionAlgorithmConfig)
     return BenchmarkCase(
