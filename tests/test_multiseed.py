@@ -19,7 +19,6 @@ from edp_ref.algorithms import (
 from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
 from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.multiseed import (
-    multiseed_update,
     num_seeds,
     sequential_update,
     stack_states,
@@ -116,7 +115,7 @@ def test_vmapped_iql_update_and_sequential_path_agree() -> None:
     batch = stack_tree([_batch(g) for g in gens])
     rand = stack_tree([EDP_IQL.draw(config, B, ACT, g) for g in gens])
     stacked = stack_states(states)
-    a, ma = multiseed_update(EDP_IQL.update, config, "vmap")(stacked, batch, rand)
+    a, ma = vmap_update(EDP_IQL.update, config)(stacked, batch, rand)
     b, mb = sequential_update(EDP_IQL.update, config)(stacked, batch, rand)
     _assert_states_close(b, a)
     for name, value in mb.items():

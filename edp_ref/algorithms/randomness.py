@@ -39,11 +39,11 @@ from edp_ref.pytree import pytree_dataclass
 
 __all__ = [
     "DiffusionNoise",
+    "DrawContext",
     "Drawer",
     "SamplerNoise",
     "check_drawn_for",
     "diffusion_noise",
-    "draw_diffusion_noise",
     "draw_eas_uniforms",
     "draw_randomness",
     "draw_sampler_noise",
@@ -53,8 +53,8 @@ __all__ = [
     "uniform",
 ]
 
-#: ``drawer(config, batch_size, action_dim, generator, device, dtype) -> tensor(s)``.
-Drawer = Callable[[Any, int, int, torch.Generator, "torch.device | str", torch.dtype], Any]
+#: ``drawer(config, DrawContext) -> tensor(s)``: how one field of a randomness class is drawn.
+Drawer = Callable[[Any, "DrawContext"], Any]
 
 
 @pytree_dataclass
@@ -114,20 +114,6 @@ def draw_sampler_noise(
     raise ValueError(f"draw_sampler_noise: sampler must be 'dpm_solver' or 'ddpm', got {sampler!r}")
 
 
-def draw_diffusion_noise(
-    num_steps: int,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype = torch.float32,
-) -> DiffusionNoise:
-    """Draw k uniform over {0, ..., K-1} (one per row) and eps ~ N(0, I)."""
-    k = torch.randint(0, num_steps, (batch_size,), generator=generator, device=generator.device)
-    eps = _normal((batch_size, action_dim), generator, device, dtype)
-    return DiffusionNoise(timesteps=k.to(device), noise=eps)
-
-
 def draw_eas_uniforms(
     batch_size: int,
     generator: torch.Generator,
@@ -142,33 +128,33 @@ def draw_eas_uniforms(
 # -- Drawers: how one field is drawn ----------------------------------------------------------
 
 
-def diffusion_noise(
-    config: Any,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype,
-) -> DiffusionNoise:
-    """k and eps of L_diff and action approximation, for the config's K."""
-    K = config.diffusion.num_steps
-    return draw_diffusion_noise(K, batch_size, action_dim, generator, device, dtype)
+@dataclass(frozen=True)
+class DrawContext:
+    """What a drawer draws for: B rows of A-dimensional actions, from ``generator`` (on its
+    device), moved to ``device`` in ``dtype``."""
+
+    batch_size: int
+    action_dim: int
+    generator: torch.Generator
+    device: torch.device | str
+    dtype: torch.dtype
+
+
+def diffusion_noise(config: Any, at: DrawContext) -> DiffusionNoise:
+    """k uniform over {0, ..., K-1} (one per row) and eps ~ N(0, I), for the config's K."""
+    gen, B = at.generator, at.batch_size
+    k = torch.randint(0, config.diffusion.num_steps, (B,), generator=gen, device=gen.device)
+    eps = _normal((B, at.action_dim), gen, at.device, at.dtype)
+    return DiffusionNoise(timesteps=k.to(at.device), noise=eps)
 
 
 def sampler_noise(sampler_field: str) -> Drawer:
     """The noise of a run of the sampler that ``config.<sampler_field>`` names, for B rows."""
 
-    def draw(
-        config: Any,
-        batch_size: int,
-        action_dim: int,
-        generator: torch.Generator,
-        device: torch.device | str,
-        dtype: torch.dtype,
-    ) -> SamplerNoise:
-        sampler = getattr(config, sampler_field)
-        K = config.diffusion.num_steps
-        return draw_sampler_noise(sampler, K, batch_size, action_dim, generator, device, dtype)
+    def draw(config: Any, at: DrawContext) -> SamplerNoise:
+        sampler, K = getattr(config, sampler_field), config.diffusion.num_steps
+        B, A = at.batch_size, at.action_dim
+        return draw_sampler_noise(sampler, K, B, A, at.generator, at.device, at.dtype)
 
     return draw
 
@@ -176,32 +162,18 @@ def sampler_noise(sampler_field: str) -> Drawer:
 def normal(*dims: str) -> Drawer:
     """N(0, I) of shape ``dims``: "batch" (B), "action" (A) or the name of a config field (N)."""
 
-    def draw(
-        config: Any,
-        batch_size: int,
-        action_dim: int,
-        generator: torch.Generator,
-        device: torch.device | str,
-        dtype: torch.dtype,
-    ) -> Tensor:
-        sizes = {"batch": batch_size, "action": action_dim}
+    def draw(config: Any, at: DrawContext) -> Tensor:
+        sizes = {"batch": at.batch_size, "action": at.action_dim}
         shape = tuple(sizes[d] if d in sizes else int(getattr(config, d)) for d in dims)
-        return _normal(shape, generator, device, dtype)
+        return _normal(shape, at.generator, at.device, at.dtype)
 
     return draw
 
 
-def uniform(
-    config: Any,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype,
-) -> Float[Tensor, ""]:
+def uniform(config: Any, at: DrawContext) -> Float[Tensor, ""]:
     """One U[0, 1) scalar."""
-    u = torch.rand((), generator=generator, device=generator.device, dtype=dtype)
-    return u.to(device)
+    u = torch.rand((), generator=at.generator, device=at.generator.device, dtype=at.dtype)
+    return u.to(at.device)
 
 
 # -- Declaring and drawing a randomness dataclass ---------------------------------------------
@@ -252,12 +224,8 @@ def draw_randomness(cls: type | None) -> Callable[..., Any]:
     ) -> Any:
         if cls is None:
             return None
-        values = {
-            name: d.drawer(config, batch_size, action_dim, generator, device, dtype)
-            if _applies(d, config)
-            else None
-            for name, d in draws
-        }
+        at = DrawContext(batch_size, action_dim, generator, device, dtype)
+        values = {name: d.drawer(config, at) if _applies(d, config) else None for name, d in draws}
         return cls(**values)
 
     draw.__doc__ = f"Draw one update's {cls.__name__ if cls else 'randomness (None)'}."

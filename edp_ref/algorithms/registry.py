@@ -174,22 +174,13 @@ def register_algorithm(
 ) -> Callable[[UpdateCore], Update]:
     """Register the algorithm whose update core the decorated function is; returns its update.
 
-    Args:
-        name: the registry key.
-        title: the paper's name for it.
-        equations: the paper's equations / sections it implements.
-        config_class: its config dataclass (defaults: the paper's).
-        randomness: the dataclass its core takes, every field declared with
-            :func:`~edp_ref.algorithms.randomness.drawn`; None if the core draws nothing.
-        network: its policy network: ``diffusion``, ``deterministic`` or ``gaussian``.
-        family: ``td3``, ``crr`` or ``iql``.
-        policy: ``edp``, ``diffusion`` or ``ff`` (the paper's policy class).
-        value_network: whether it trains IQL's V(s).
-        act: how it acts at evaluation, when not the network's default (module docstring).
+    The arguments are the record's fields (module docstring) and: ``randomness``, the class the
+    core takes, every field declared with ``drawn`` (None if the core draws nothing);
+    ``network``, the kind of its policy network; ``value_network``, whether it trains IQL's V.
 
     Raises:
-        ValueError / TypeError: naming the argument that does not fit (also a taken name, or a
-            randomness field that does not say how it is drawn).
+        ValueError / TypeError: naming the argument that does not fit, a taken name, or a
+            randomness field that does not say how it is drawn.
     """
     _check_declaration(name, config_class, network, family, policy)
     draw = draw_randomness(randomness)
