@@ -131,8 +131,8 @@ def test_bad_inputs_raise_errors_naming_the_argument() -> None:
         E.crr_advantage(z, torch.tensor([[0.0, float("inf"), 0.0]]))
     with pytest.raises(ValueError, match="'cap' must be positive"):
         E.capped_exponential_weights(z, 0.0)
-    with pytest.raises(ValueError, match=r"'expectile' must lie in \(0, 1\)"):
-        E.expectile_loss(z, 1.0)
+    with pytest.raises(ValueError, match=r"'expectile' must lie in \[0.0, 1.0\], got 1.5"):
+        E.expectile_loss(z, 1.5)
     with pytest.raises(ValueError, match="'log_std' has dtype"):
         E.gaussian_log_prob(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, 2).double())
 

@@ -138,11 +138,10 @@ def capped_exponential_weights(
 def expectile_loss(diff: Float[Tensor, " batch"], expectile: float) -> Float[Tensor, ""]:
     """IQL's value loss mean L_2^tau(u) = mean |tau - 1(u < 0)| u^2, u = Q(s, a) - V(s) (Eq. 22).
 
-    ``expectile`` is tau in (0, 1); tau = 0.5 is half the mean squared error.
+    ``expectile`` is tau (the paper's tau is in (0, 1)); tau = 0.5 is half the mean squared error.
     """
     where = "expectile_loss"
-    if not 0.0 < expectile < 1.0:
-        raise ValueError(f"{where}: argument 'expectile' must lie in (0, 1), got {expectile}")
+    _check_in(where, "expectile", expectile, 0.0, 1.0)
     check_finite("diff", diff, where)
     # The weights in diff's dtype: Python-float branches of torch.where would give float32
     # weights (the default dtype) inside a float64 computation.
