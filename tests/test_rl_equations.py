@@ -121,7 +121,7 @@ def test_bad_inputs_raise_errors_naming_the_argument() -> None:
         E.bellman_target(z, z, torch.tensor([0.0, float("nan"), 0.0]), 0.9)
     with pytest.raises(ValueError, match=r"'next_q2' has dtype torch\.float64"):
         E.clipped_double_q_target(z, z, z, z.double(), 0.9)
-    with pytest.raises(ValueError, match="'target' is on device meta"):
+    with pytest.raises(ValueError, match="'y' is on device meta"):
         E.td_loss(z, torch.zeros(3, device="meta"))
     with pytest.raises(ValueError, match="'noise_clip' must lie in"):
         E.target_policy_smoothing(torch.zeros(2, 2), torch.zeros(2, 2), 0.2, -0.5, 1.0)

@@ -4,7 +4,8 @@
 * :func:`diffusion_policy_evaluation`: a diffusion agent's whole critic step: a' ~ pi(. | s') from
   the EMA policy (official; sail-sg/edp, diffusion/dql.py) through its sampler, then Eq. 14's
   target and :func:`td_critic_step` (EDP + TD3, its variants, EDP + CRR).
-* :func:`td_critic_step`: one Adam step of both critics on the TD loss of Eq. 6 towards y.
+* :func:`td_critic_step`: one Adam step of both critics on the TD loss of Eq. 6 towards the TD
+  target y.
 * :func:`expectile_value_step`: IQL's value step on L_2^tau (Eq. 22, first line).
 * :func:`critic_modules`: fresh Q1, Q2 (and V) networks.
 
@@ -86,9 +87,9 @@ def double_q_target(
 
 
 def td_critic_step(
-    state: TrainState, batch: Batch, target: Float[Tensor, " batch"], config: CriticConfig
+    state: TrainState, batch: Batch, y: Float[Tensor, " batch"], config: CriticConfig
 ) -> CriticStep:
-    """One Adam step of the online critics on the TD loss of Eq. 6 towards a fixed target y.
+    """One Adam step of the online critics on the TD loss of Eq. 6 towards a fixed TD target y.
 
     Each critic has its own Adam state; the learning rate is ``config.critic_learning_rate`` when
     set. Gradients are clipped per critic (``critic_clip="per_critic"``, official EDP: one
@@ -100,7 +101,7 @@ def td_critic_step(
         norms before clipping).
     """
     nets, s, a = state.networks, batch.observations, batch.actions
-    y = target.detach()
+    y = y.detach()
     optimizer = config.optimizer
     if config.critic_learning_rate is not None:
         optimizer = dataclasses.replace(optimizer, learning_rate=config.critic_learning_rate)

@@ -68,12 +68,13 @@ def clipped_double_q_target(
     return bellman_target(rewards, terminals, torch.minimum(next_q1, next_q2), discount)
 
 
-def td_loss(q: Float[Tensor, " batch"], target: Float[Tensor, " batch"]) -> Float[Tensor, ""]:
-    """The TD loss L_TD = mean (Q(s, a) - y)^2 of one critic (Eq. 6), y held fixed by the caller."""
+def td_loss(q: Float[Tensor, " batch"], y: Float[Tensor, " batch"]) -> Float[Tensor, ""]:
+    """The TD loss L_TD = mean (Q(s, a) - y)^2 of one critic towards the TD target y (Eq. 6),
+    y held fixed by the caller."""
     where = "td_loss"
-    check_same_dtype_device(where, q=q, target=target)
-    check_finite("target", target, where)
-    return (q - target).square().mean()
+    check_same_dtype_device(where, q=q, y=y)
+    check_finite("y", y, where)
+    return (q - y).square().mean()
 
 
 def target_policy_smoothing(

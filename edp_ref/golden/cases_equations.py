@@ -109,7 +109,7 @@ _RL_EQUATIONS: dict[str, tuple[Any, str, dict[str, Any], tuple[str, ...]]] = {
         {"discount": DISCOUNT},
         ("rewards", "terminals", "next_q1", "next_q2"),
     ),
-    "td_loss": (td_loss, "Eq. 6", {}, ("q", "target")),
+    "td_loss": (td_loss, "Eq. 6", {}, ("q", "y")),
     "target_policy_smoothing": (
         target_policy_smoothing,
         "Eq. 14 (TD3)",
@@ -152,7 +152,7 @@ def _rl_inputs(dtype: torch.dtype) -> Arrays:
         "next_q1": randn(B) * 10,
         "next_q2": randn(B) * 10,
         "q": randn(B) * 10,
-        "target": randn(B) * 10,
+        "y": randn(B) * 10,
         "next_actions": uniform(-1.0, 1.0, B, A),
         "noise": randn(B, A) * 2,
         "q_samples": randn(SAMPLES, B) * 10,
