@@ -39,6 +39,17 @@ from edp_ref.core.networks import (
     official_init_,
     sinusoidal_time_embedding,
 )
+from edp_ref.core.rl import (
+    bellman_target,
+    capped_exponential_weights,
+    clipped_double_q_target,
+    crr_advantage,
+    expectile_loss,
+    gaussian_log_prob,
+    q_loss_scale,
+    target_policy_smoothing,
+    td_loss,
+)
 from edp_ref.core.schedule import SCHEDULE_KINDS, Schedule, make_schedule
 from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
 from edp_ref.validation import value_checks
@@ -61,8 +72,12 @@ __all__ = [
     "ValueNetwork",
     "__version__",
     "approximate_action",
+    "bellman_target",
+    "capped_exponential_weights",
     "clip_action",
+    "clipped_double_q_target",
     "corrupt",
+    "crr_advantage",
     "ddpm_sample",
     "ddpm_step",
     "diffusion_loss",
@@ -74,13 +89,18 @@ __all__ = [
     "elbo_weighted_loss",
     "elbo_weights",
     "energy_based_action_selection",
+    "expectile_loss",
+    "gaussian_log_prob",
     "gaussian_surrogate_loss",
     "load_policy",
     "make_schedule",
     "noise_from_action",
     "official_init_",
+    "q_loss_scale",
     "sinusoidal_time_embedding",
     "squared_error",
+    "target_policy_smoothing",
+    "td_loss",
     "value_checks",
 ]
 

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from edp_ref.generation import generate, small_preset
-from edp_ref.runner import PRESETS, build_grid, ensure_datasets, minari_root, target
 
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> str:
     """``$MINARI_DATASETS_PATH`` holding edp_ref/hopper/medium-v0 of 500 transitions (the
     generation's small preset), generated once per test session."""
+    from edp_ref.runner import minari_root  # imported by the fixtures that need the runner
+
     base = tmp_path_factory.mktemp("runner-data")
     root = str(base / "minari")
     cfg = dataclasses.replace(small_preset("hopper"), kinds=("medium",))
@@ -30,6 +31,8 @@ def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An output folder holding the smoke preset's local dataset of Table 2, generated once per
     test module as the driver of a reproduction does (with one torch thread: two on the 2 busy
     cores crawl). Each module gets its own folder: its tests count the runs they find there."""
+    from edp_ref.runner import PRESETS, build_grid, ensure_datasets, target
+
     out = tmp_path_factory.mktemp("smoke-out")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

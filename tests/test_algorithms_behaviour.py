@@ -16,14 +16,14 @@ from edp_ref.algorithms import (
     REGISTRY,
     Batch,
     DiffusionConfig,
-    GaussianIQLConfig,
     NetworkConfig,
     OptimizerConfig,
     TrainState,
-    draw_sampler_noise,
-    feedforward_actions,
-    sample_actions,
 )
+from edp_ref.algorithms.catalog.gaussian_iql import GaussianIQLConfig
+from edp_ref.algorithms.diffusion_policy import sample_actions
+from edp_ref.algorithms.feedforward_policy import feedforward_actions
+from edp_ref.algorithms.randomness import draw_sampler_noise
 from edp_ref.compilation import shape_checks_disabled
 
 BETTER, WORSE = 0.5, -0.5

@@ -1,4 +1,4 @@
-"""Tests of the optimisation primitives, the batch, the state and the presets of
+"""Tests of the optimisation primitives, the batch, the state and Table 3's hyper-parameters in
 edp_ref.algorithms (Appendix A, Table 3; sail-sg/edp, diffusion/dql.py)."""
 
 from __future__ import annotations
@@ -9,25 +9,25 @@ import pytest
 import torch
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
-    EDPIQLConfig,
-    EDPTD3Config,
     NetworkConfig,
     OptimizerConfig,
-    TD3BCConfig,
+    load_state_tensors,
+    state_tensors,
+    table3_config,
+)
+from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
+from edp_ref.algorithms.catalog.td3bc import TD3BCConfig
+from edp_ref.algorithms.optim import (
+    adam_init,
     adam_step,
     apply_gradients,
     clip_by_global_norm,
     global_norm,
-    init_edp_iql,
-    load_state_tensors,
-    masked_polyak,
-    polyak,
-    state_tensors,
-    table3_config,
 )
-from edp_ref.algorithms.optim import adam_init
-from edp_ref.algorithms.targets import ema_due
+from edp_ref.algorithms.targets import ema_due, masked_polyak, polyak
 from edp_ref.paper import domain_of, official_grad_norm_clip
 
 
@@ -128,7 +128,7 @@ def test_batch_rejects_nan_naming_the_tensor() -> None:
 
 def test_state_tensors_round_trip() -> None:
     config = EDPIQLConfig(network=NetworkConfig(hidden=8, layers=1))
-    state = init_edp_iql(config, 3, 2, torch.Generator().manual_seed(0))
+    state = REGISTRY["edp_iql"].init(config, 3, 2, torch.Generator().manual_seed(0))
     flat = state_tensors(state)
     assert "params/value/body.0.weight" in flat and "adam/q1/count" in flat
     doubled = {k: v * 2 for k, v in flat.items()}

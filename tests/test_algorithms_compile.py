@@ -14,27 +14,32 @@ import torch
 
 from edp_ref.algorithms import (
     REGISTRY,
+    Algorithm,
     Batch,
     DiffusionConfig,
-    EDPTD3Config,
     NetworkConfig,
     execution,
-    init_edp_td3,
     state_tensors,
 )
 from edp_ref.algorithms.acting import ActingSettings
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.execution import compile_records, uses_compile
 from edp_ref.compilation import compile_options
+from tests.registry_cases import distinct_algorithms
 
 S, A, B = 3, 2, 16
 
 
 def _small_config(name: str, **changes: Any) -> Any:
-    spec = REGISTRY[name]
+    algorithm = REGISTRY[name]
     fields: dict[str, Any] = {"network": NetworkConfig(hidden=8, layers=1), **changes}
-    if spec.policy_class == "diffusion" and name != "dql":
+    if algorithm.diffusion and name != "dql":
         fields["diffusion"] = DiffusionConfig(num_steps=30, dpm_steps=3)
-    return spec.config_class(**fields)
+    return algorithm.config_class(**fields)
+
+
+def _test_config(algorithm: Algorithm) -> Any:
+    return _small_config(algorithm.name)
 
 
 def _batches(g: torch.Generator, count: int) -> list[Batch]:
@@ -50,21 +55,23 @@ def _batches(g: torch.Generator, count: int) -> list[Batch]:
     ]
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", distinct_algorithms(_test_config))
 def test_compiled_update_matches_eager(name: str) -> None:
-    spec = REGISTRY[name]
+    algorithm = REGISTRY[name]
     eager_config = _small_config(name, compile=False)
     compiled_config = dataclasses.replace(eager_config, compile=True)
     g = torch.Generator().manual_seed(0)
-    state = spec.init(eager_config, S, A, g)
+    state = algorithm.init(eager_config, S, A, g)
     batches = _batches(g, 2)
-    draws = [spec.draw(eager_config, B, A, g) for _ in batches]
+    draws = [algorithm.draw(eager_config, B, A, g) for _ in batches]
     eager, compiled = state, state
     for batch, randomness in zip(batches, draws, strict=True):
-        eager, eager_metrics = spec.update(eager, batch, randomness, eager_config)
+        eager, eager_metrics = algorithm.update(eager, batch, randomness, eager_config)
         with warnings.catch_warnings():  # a compilation failure (eager fallback) fails the test
             warnings.simplefilter("error", RuntimeWarning)
-            compiled, compiled_metrics = spec.update(compiled, batch, randomness, compiled_config)
+            compiled, compiled_metrics = algorithm.update(
+                compiled, batch, randomness, compiled_config
+            )
         for metric, value in eager_metrics.items():
             torch.testing.assert_close(compiled_metrics[metric], value, rtol=1e-4, atol=1e-5)
     eager_flat, compiled_flat = state_tensors(eager), state_tensors(compiled)
@@ -76,7 +83,7 @@ def test_compiled_update_matches_eager(name: str) -> None:
 
 def test_compile_defaults_to_the_state_device() -> None:
     config = EDPTD3Config(network=NetworkConfig(hidden=4, layers=1))
-    state = init_edp_td3(
+    state = REGISTRY["edp_td3"].init(
         dataclasses.replace(config, diffusion=DiffusionConfig(num_steps=30)),
         2,
         1,
@@ -98,19 +105,21 @@ def test_failed_compilation_falls_back_to_eager_with_a_warning(
     monkeypatch.setattr(execution, "compile_function", broken_compile)
     monkeypatch.setattr(execution, "_COMPILED", {})
     monkeypatch.setattr(execution, "_RECORDS", {})
-    spec = REGISTRY["gaussian_iql"]
+    algorithm = REGISTRY["gaussian_iql"]
     config = _small_config("gaussian_iql", compile=True)
     g = torch.Generator().manual_seed(0)
-    state = spec.init(config, S, A, g)
+    state = algorithm.init(config, S, A, g)
     batch = _batches(g, 1)[0]
-    eager_state, _ = spec.update(state, batch, None, dataclasses.replace(config, compile=False))
+    eager_state, _ = algorithm.update(
+        state, batch, None, dataclasses.replace(config, compile=False)
+    )
     with pytest.warns(RuntimeWarning, match="gaussian_iql_update: torch.compile failed"):
-        fallback_state, _ = spec.update(state, batch, None, config)
+        fallback_state, _ = algorithm.update(state, batch, None, config)
     for key, value in state_tensors(eager_state).items():
         torch.testing.assert_close(state_tensors(fallback_state)[key], value, rtol=0, atol=0)
     (record,) = compile_records()
     assert record.error == "RuntimeError: backend exploded" and record.seconds is None
-    spec.update(fallback_state, batch, None, config)  # eager from now on, no second warning
+    algorithm.update(fallback_state, batch, None, config)  # eager from now on, no second warning
 
 
 def test_cuda_compiles_with_cuda_graphs_and_cpu_with_the_default_mode() -> None:
@@ -119,12 +128,12 @@ def test_cuda_compiles_with_cuda_graphs_and_cpu_with_the_default_mode() -> None:
 
 
 def test_compiled_eas_matches_eager() -> None:
-    spec = REGISTRY["edp_td3"]
+    algorithm = REGISTRY["edp_td3"]
     config = _small_config("edp_td3")
-    state = spec.init(config, S, A, torch.Generator().manual_seed(0))
+    state = algorithm.init(config, S, A, torch.Generator().manual_seed(0))
     obs = torch.randn(5, S, generator=torch.Generator().manual_seed(1))
     eager = ActingSettings(eas_candidates=4, compile=False)
     compiled = ActingSettings(eas_candidates=4, compile=True)
-    out_eager = spec.act(state, obs, config, eager, torch.Generator().manual_seed(2))
-    out_compiled = spec.act(state, obs, config, compiled, torch.Generator().manual_seed(2))
+    out_eager = algorithm.act(state, obs, config, eager, torch.Generator().manual_seed(2))
+    out_compiled = algorithm.act(state, obs, config, compiled, torch.Generator().manual_seed(2))
     torch.testing.assert_close(out_compiled, out_eager, rtol=1e-4, atol=1e-5)

@@ -13,19 +13,19 @@ from torch import Tensor
 
 from edp_ref.algorithms import (
     REGISTRY,
-    AlgorithmSpec,
+    Algorithm,
     Batch,
     DiffusionConfig,
     NetworkConfig,
     TargetNetworkConfig,
     TrainState,
-    draw_sampler_noise,
-    sample_actions,
-    select_actions,
     state_tensors,
 )
-from edp_ref.algorithms.gaussian_policy import DeterministicPolicyNetwork
+from edp_ref.algorithms.diffusion_policy import sample_actions, select_actions
+from edp_ref.algorithms.feedforward_policy import DeterministicPolicyNetwork
+from edp_ref.algorithms.randomness import draw_sampler_noise
 from edp_ref.core.networks import NoisePredictionNetwork, QNetwork, ValueNetwork
+from tests.registry_cases import distinct_algorithms
 
 S, A, B = 3, 2, 6
 DT = torch.float64
@@ -44,25 +44,28 @@ def _batch(seed: int = 0) -> Batch:
     )
 
 
-# Per-algorithm test settings beside the shared small network: Diffusion-QL keeps its own vp K = 5
-# schedule; TD3+BC updates its actor every step so that one update moves it.
+# Per-algorithm test settings beside the shared small network (a variant takes its base's too):
+# Diffusion-QL keeps its own vp K = 5 schedule; TD3+BC updates its actor every step so that one
+# update moves it.
 OVERRIDES: dict[str, dict[str, Any]] = {"dql": {"diffusion": None}, "td3bc": {"policy_delay": 1}}
 
 
-def _test_config(spec: AlgorithmSpec) -> Any:
+def _test_config(algorithm: Algorithm) -> Any:
     changes: dict[str, Any] = {"network": NET}
-    if spec.policy_class == "diffusion":
+    if algorithm.diffusion:
         changes["diffusion"] = DIFF
-    changes.update(OVERRIDES.get(spec.name, {}))
-    return spec.config_class(**{k: v for k, v in changes.items() if v is not None})
+    for name in (algorithm.base, algorithm.name):
+        changes.update(OVERRIDES.get(name or "", {}))
+    return algorithm.config_class(**{k: v for k, v in changes.items() if v is not None})
 
 
 Algo = tuple[Any, Callable[..., TrainState], Callable[..., Any], Callable[..., Any]]
-#: Every registered algorithm: (small test config, init, draw, update).
+#: Every registered algorithm that trains differently: (small test config, init, draw, update).
 ALGORITHMS: dict[str, Algo] = {
-    name: (_test_config(spec), spec.init, spec.draw, spec.update) for name, spec in REGISTRY.items()
+    name: (_test_config(a), a.init, a.draw, a.update)
+    for name, a in ((n, REGISTRY[n]) for n in distinct_algorithms(_test_config))
 }
-DIFFUSION_ALGOS = [n for n, spec in REGISTRY.items() if spec.policy_class == "diffusion"]
+DIFFUSION_ALGOS = [n for n in ALGORITHMS if REGISTRY[n].diffusion]
 
 
 def _setup(name: str, config: Any = None, seed: int = 0) -> tuple[Any, TrainState, Any, Any]:

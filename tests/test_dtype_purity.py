@@ -12,6 +12,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from edp_ref import algorithms as alg
+from tests.registry_cases import distinct_algorithms
 
 LOW_PRECISION = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -30,16 +31,20 @@ class _LowPrecisionOutputs(TorchDispatchMode):
         return out
 
 
-@pytest.mark.parametrize("name", list(alg.REGISTRY))
-def test_float64_update_never_computes_in_float32(name: str) -> None:
-    spec = alg.REGISTRY[name]
+def _test_config(algorithm: alg.Algorithm) -> Any:
     changes: dict[str, Any] = {"network": alg.NetworkConfig(hidden=8, layers=1)}
-    if spec.policy_class == "diffusion" and name != "dql":
+    if algorithm.diffusion and algorithm.name != "dql":
         changes["diffusion"] = alg.DiffusionConfig(num_steps=50, dpm_steps=3)
-    config = spec.config_class(**changes)
+    return algorithm.config_class(**changes)
+
+
+@pytest.mark.parametrize("name", distinct_algorithms(_test_config))
+def test_float64_update_never_computes_in_float32(name: str) -> None:
+    algorithm = alg.REGISTRY[name]
+    config = _test_config(algorithm)
     g = torch.Generator().manual_seed(0)
     f64 = torch.float64
-    state = spec.init(config, 3, 2, g, dtype=f64)
+    state = algorithm.init(config, 3, 2, g, dtype=f64)
     batch = alg.Batch(
         torch.randn(4, 3, dtype=f64),
         torch.rand(4, 2, dtype=f64) * 2 - 1,
@@ -47,7 +52,7 @@ def test_float64_update_never_computes_in_float32(name: str) -> None:
         torch.randn(4, 3, dtype=f64),
         torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=f64),
     )
-    randomness = spec.draw(config, 4, 2, g, dtype=f64)
+    randomness = algorithm.draw(config, 4, 2, g, dtype=f64)
     with _LowPrecisionOutputs() as recorder:
-        spec.update(state, batch, randomness, config)
+        algorithm.update(state, batch, randomness, config)
     assert recorder.ops == [], f"{name}: float32 results in a float64 update: {recorder.ops}"

@@ -99,6 +99,7 @@ def test_export_is_byte_identical_and_versioned(exported: Path, tmp_path: Path) 
     assert "sha256" in manifest["integrity"]
     names = {c["name"] for c in manifest["cases"]}
     functions = ["corrupt", "approximate_action_clip_1.0", "dpm_solver_sample_clip_None"]
+    functions += ["bellman_target", "clipped_double_q_target", "expectile_loss", "crr_advantage"]
     functions += [f"update_{name}" for name in REGISTRY]  # every registered algorithm
     for function in functions:
         assert {f"{function}_f64", f"{function}_f32"} <= names
@@ -117,11 +118,11 @@ def test_update_cases_are_built_from_the_registry() -> None:
     assert len(set(seeds)) == len(seeds)
     assert update_seed("edp_td3") == SEED + 100  # the first kit's seeds stay
     assert update_seed("gaussian_iql") == SEED + 106
-    for name, spec in REGISTRY.items():
-        config = small_config(spec)
+    for name, algorithm in REGISTRY.items():
+        config = small_config(algorithm)
         assert (config.network.hidden, config.compile) == (16, False), name
         assert (config.target_networks.ema_start, config.target_networks.ema_every) == (0, 1)
-        assert hasattr(config, "diffusion") == (spec.policy_class == "diffusion"), name
+        assert hasattr(config, "diffusion") == algorithm.diffusion, name
     dql = small_config(REGISTRY["dql"]).diffusion
     assert (dql.schedule, dql.num_steps) == ("vp", 5)  # Diffusion-QL keeps its own chain
     edp = small_config(REGISTRY["edp_without_dpm"]).diffusion
@@ -157,6 +158,28 @@ def test_an_older_kit_checks_with_notes(exported: Path, tmp_path: Path) -> None:
     assert ("corrupt_f32", "-", "case_not_in_kit") in notes
     assert ("stray", "-", "unlisted_file") in notes
     assert len(notes) == len(golden.golden_cases()) - 2 + 2
+
+
+def test_a_kit_from_before_an_output_was_renamed_checks_clean(
+    exported: Path, tmp_path: Path
+) -> None:
+    """The metric alpha / mean |Q| was logged as ``lambda`` before it became ``q_loss_scale``:
+    a kit of that time holds the old name, compared with the new output."""
+    kit = _small_kit(exported, tmp_path, ["update_td3bc_f64"])
+    old, new = "metrics/lambda", "metrics/q_loss_scale"
+
+    def rename(arrays: Arrays) -> None:
+        arrays[f"outputs/{old}"] = arrays.pop(f"outputs/{new}")
+
+    _rewrite(kit, "update_td3bc_f64", rename)
+    _edit_entry(
+        kit, "update_td3bc_f64", lambda e: e["outputs"].update({old: e["outputs"].pop(new)})
+    )
+    report = golden.check(kit)
+    assert report.passed, report.problems
+    assert not [n for n in report.notes if n.case == "update_td3bc_f64"]
+    _rewrite(kit, "update_td3bc_f64", _perturb(f"outputs/{old}"))
+    assert ("update_td3bc_f64", new, "mismatch") in _problems(golden.check(kit))
 
 
 # ------------------------------------------------------------------------------------------

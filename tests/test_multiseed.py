@@ -8,23 +8,17 @@ import dataclasses
 import torch
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
     DiffusionConfig,
-    EDPIQLConfig,
-    EDPTD3Config,
     NetworkConfig,
     OptimizerConfig,
     TrainState,
-    draw_iql_randomness,
-    draw_td3_randomness,
-    edp_iql_update,
-    edp_td3_update,
-    init_edp_iql,
-    init_edp_td3,
     state_tensors,
 )
+from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.multiseed import (
-    multiseed_update,
     num_seeds,
     sequential_update,
     stack_states,
@@ -35,6 +29,7 @@ from edp_ref.algorithms.multiseed import (
 )
 
 S, B, OBS, ACT = 3, 8, 4, 2
+EDP_TD3, EDP_IQL = REGISTRY["edp_td3"], REGISTRY["edp_iql"]
 NET = NetworkConfig(hidden=16, layers=2)
 DIFF = DiffusionConfig(num_steps=30, dpm_steps=3)
 
@@ -58,9 +53,9 @@ def _assert_states_close(a: TrainState, b: TrainState) -> None:
 
 def _td3_inputs(config: EDPTD3Config) -> tuple[list[TrainState], list[Batch], list[object]]:
     gens = [torch.Generator().manual_seed(10 + i) for i in range(S)]
-    states = [init_edp_td3(config, OBS, ACT, g) for g in gens]
+    states = [EDP_TD3.init(config, OBS, ACT, g) for g in gens]
     batches = [_batch(g) for g in gens]
-    rands: list[object] = [draw_td3_randomness(config, B, ACT, g) for g in gens]
+    rands: list[object] = [EDP_TD3.draw(config, B, ACT, g) for g in gens]
     return states, batches, rands
 
 
@@ -84,7 +79,7 @@ def test_vmapped_td3_update_equals_sequential_updates_with_per_seed_clipping() -
     states, batches, rands = _td3_inputs(base)
     # Pick a clip bound between the seeds' critic gradient norms: some seeds clip, some do not.
     norms = [
-        float(edp_td3_update(s, b, r, base)[1]["q1_grad_norm"])  # type: ignore[arg-type]
+        float(EDP_TD3.update(s, b, r, base)[1]["q1_grad_norm"])  # type: ignore[arg-type]
         for s, b, r in zip(states, batches, rands, strict=True)
     ]
     bound = sorted(norms)[S // 2]
@@ -96,11 +91,11 @@ def test_vmapped_td3_update_equals_sequential_updates_with_per_seed_clipping() -
     for i in range(S):
         state = states[i]
         for _ in range(2):
-            state, metrics = edp_td3_update(state, batches[i], rands[i], config)  # type: ignore[arg-type]
+            state, metrics = EDP_TD3.update(state, batches[i], rands[i], config)  # type: ignore[arg-type]
         seq_states[i] = state
         seq_metrics.append(metrics)
 
-    fn = vmap_update(edp_td3_update, config)
+    fn = vmap_update(EDP_TD3.update, config)
     stacked, batch, rand = stack_states(states), stack_tree(batches), stack_tree(rands)
     for _ in range(2):
         stacked, vm_metrics = fn(stacked, batch, rand)
@@ -116,12 +111,12 @@ def test_vmapped_td3_update_equals_sequential_updates_with_per_seed_clipping() -
 def test_vmapped_iql_update_and_sequential_path_agree() -> None:
     config = EDPIQLConfig(network=NET, diffusion=DIFF, check_batch=False)
     gens = [torch.Generator().manual_seed(i) for i in range(S)]
-    states = [init_edp_iql(config, OBS, ACT, g) for g in gens]
+    states = [EDP_IQL.init(config, OBS, ACT, g) for g in gens]
     batch = stack_tree([_batch(g) for g in gens])
-    rand = stack_tree([draw_iql_randomness(config, B, ACT, g) for g in gens])
+    rand = stack_tree([EDP_IQL.draw(config, B, ACT, g) for g in gens])
     stacked = stack_states(states)
-    a, ma = multiseed_update(edp_iql_update, config, "vmap")(stacked, batch, rand)
-    b, mb = sequential_update(edp_iql_update, config)(stacked, batch, rand)
+    a, ma = vmap_update(EDP_IQL.update, config)(stacked, batch, rand)
+    b, mb = sequential_update(EDP_IQL.update, config)(stacked, batch, rand)
     _assert_states_close(b, a)
     for name, value in mb.items():
         assert value.shape == (S,)

@@ -1,6 +1,6 @@
 """How a trained agent acts at evaluation (Sec. 4.5, Algorithm 2; Appendix C.4; Table 6).
 
-Each registered algorithm names one of these as its ``act``; every one has the signature
+Each registered algorithm has one of these as its ``act``; every one has the signature
 ``act(state, observations, config, settings, generator) -> actions`` and draws its randomness
 from ``generator`` (on the CPU; moved to the observations' device):
 
@@ -26,13 +26,9 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
-from edp_ref.algorithms.critic import min_q
-from edp_ref.algorithms.diffusion_policy import (
-    draw_eas_uniforms,
-    draw_sampler_noise,
-    select_actions,
-)
-from edp_ref.algorithms.gaussian_policy import feedforward_actions
+from edp_ref.algorithms.diffusion_policy import select_actions
+from edp_ref.algorithms.feedforward_policy import feedforward_actions
+from edp_ref.algorithms.randomness import draw_eas_uniforms, draw_sampler_noise
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function, compile_options
 from edp_ref.config_checks import check_at_least, check_field_types, check_positive
@@ -192,7 +188,7 @@ def perturbed_actor_eas_act(
     with torch.no_grad(), value_checks(False):
         base = feedforward_actions(state, repeated)
         candidates = (base + settings.perturbation_std * xi).clamp(-1.0, 1.0)
-        q = min_q(state.networks, state.params["q1"], state.params["q2"], repeated, candidates)
+        q = state.networks.min_q(state.params["q1"], state.params["q2"], repeated, candidates)
     return energy_based_action_selection(
         candidates.reshape(batch, n, -1), q.reshape(batch, n), uniforms
     )

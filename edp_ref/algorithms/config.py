@@ -243,7 +243,7 @@ def table3_config(
     if rates not in ("paper", "official"):
         raise ValueError(f"table3_config: rates must be 'paper' or 'official', got {rates!r}")
     # A domain name, or a task of the paper: a misspelled task is an error, never silently the
-    # preset of the domain its name suggests.
+    # Table 3 row of the domain its name suggests.
     if task_or_domain in DOMAINS:
         row = TABLE3[domain_of(task_or_domain)]
     else:

@@ -1,8 +1,16 @@
-"""Policy evaluation shared by the updates: the TD critic step of Eq. 6 with the clipped double-Q
-target of Eq. 14 (Appendix A.1), and IQL's expectile value step (Eq. 22, Appendix A.3).
+"""Policy evaluation shared by the updates (Eq. 6, Eq. 14, Eq. 22; Appendix A).
+
+* :func:`double_q_target`: Eq. 14's clipped double-Q target with the target critics at (s', a').
+* :func:`diffusion_policy_evaluation`: a diffusion agent's whole critic step: a' ~ pi(. | s') from
+  the EMA policy (official; sail-sg/edp, diffusion/dql.py) through its sampler, then Eq. 14's
+  target and :func:`td_critic_step` (EDP + TD3, its variants, EDP + CRR).
+* :func:`td_critic_step`: one Adam step of both critics on the TD loss of Eq. 6 towards the TD
+  target y.
+* :func:`expectile_value_step`: IQL's value step on L_2^tau (Eq. 22, first line).
+* :func:`critic_modules`: fresh Q1, Q2 (and V) networks.
 
 Critic loss (official code): mean (Q_i(s, a) - y)^2 for i = 1, 2, summed; each critic has its own
-Adam state and its own gradient clip.
+Adam state and its own gradient clip. The formulas are :mod:`edp_ref.core.rl`'s.
 """
 
 from __future__ import annotations
@@ -15,111 +23,34 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.func import grad_and_value
 
-from edp_ref.algorithms.config import NetworkConfig, OptimizerConfig
+from edp_ref.algorithms.config import (
+    DiffusionConfig,
+    NetworkConfig,
+    NextActionPolicy,
+    OptimizerConfig,
+    SamplerKind,
+)
+from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions
 from edp_ref.algorithms.optim import AdamState, Params, apply_gradients, clip_by_global_norm
-from edp_ref.algorithms.state import Networks, TrainState
+from edp_ref.algorithms.randomness import SamplerNoise
+from edp_ref.algorithms.state import TrainState
 from edp_ref.core.networks import QNetwork, ValueNetwork
+from edp_ref.core.rl import clipped_double_q_target, expectile_loss, td_loss
 from edp_ref.data.batch import Batch
 
 __all__ = [
     "CriticConfig",
-    "bellman_target",
+    "CriticStep",
+    "NextActionConfig",
     "critic_modules",
-    "double_q_step",
-    "expectile_loss",
+    "diffusion_policy_evaluation",
+    "double_q_target",
     "expectile_value_step",
-    "min_q",
     "td_critic_step",
 ]
 
-
-def min_q(
-    networks: Networks,
-    q1_params: Params,
-    q2_params: Params,
-    observations: Float[Tensor, "*batch state"],
-    actions: Float[Tensor, "*batch action"],
-) -> Float[Tensor, "*batch"]:
-    """min(Q1(s, a), Q2(s, a)) (Eq. 14, Eq. 21, App. A.3)."""
-    return torch.minimum(
-        networks.q_value(q1_params, observations, actions),
-        networks.q_value(q2_params, observations, actions),
-    )
-
-
-def bellman_target(
-    rewards: Float[Tensor, " batch"],
-    terminals: Float[Tensor, " batch"],
-    next_value: Float[Tensor, " batch"],
-    discount: float,
-) -> Float[Tensor, " batch"]:
-    """y = r + (1 - d) gamma V' (Eq. 6 / Eq. 14 with V' = min Q'(s', a'); Eq. 22 with V(s'))."""
-    return rewards + (1.0 - terminals) * discount * next_value
-
-
-def expectile_loss(diff: Float[Tensor, " batch"], expectile: float) -> Float[Tensor, ""]:
-    """mean L_2^tau(diff) = mean |tau - 1(diff < 0)| diff^2 (Eq. 22), diff = Q - V."""
-    # The weights in diff's dtype: Python-float branches of torch.where would give float32
-    # weights (the default dtype) inside a float64 computation.
-    weight = torch.where(diff > 0, diff.new_tensor(expectile), diff.new_tensor(1.0 - expectile))
-    return (weight * diff.square()).mean()
-
-
-def double_q_step(
-    networks: Networks,
-    q1_params: Params,
-    q2_params: Params,
-    q1_optimizer: AdamState,
-    q2_optimizer: AdamState,
-    observations: Float[Tensor, "batch state"],
-    actions: Float[Tensor, "batch action"],
-    target: Float[Tensor, " batch"],
-    optimizer: OptimizerConfig,
-    joint_clip: bool = False,
-) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
-    """One Adam step of both critics on the TD loss of Eq. 6 towards a fixed target y.
-
-    Each critic has its own Adam state. Gradients are clipped per critic (official EDP: one
-    optimiser per network) or, with ``joint_clip``, by the global norm of both critics' gradients
-    together (Diffusion-QL: one ``clip_grad_norm_`` over the critic module holding Q1 and Q2).
-
-    Returns:
-        New Q1 and Q2 parameters, their new Adam states, and metrics (losses, mean Q,
-        gradient norms before clipping).
-    """
-    y = target.detach()
-
-    def loss_fn(qp: dict[str, Params]) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
-        q1 = networks.q_value(qp["q1"], observations, actions)
-        q2 = networks.q_value(qp["q2"], observations, actions)
-        loss1 = (q1 - y).square().mean()
-        loss2 = (q2 - y).square().mean()
-        return loss1 + loss2, (loss1, loss2, q1.mean(), q2.mean())
-
-    grads, (total, (loss1, loss2, q1_mean, q2_mean)) = grad_and_value(loss_fn, has_aux=True)(
-        {"q1": q1_params, "q2": q2_params}
-    )
-    if joint_clip:
-        joint = {f"{net}/{n}": g for net in ("q1", "q2") for n, g in grads[net].items()}
-        clipped, norm1 = clip_by_global_norm(joint, optimizer.max_grad_norm, optimizer.clip_mode)
-        grads = {net: {n: clipped[f"{net}/{n}"] for n in grads[net]} for net in ("q1", "q2")}
-        norm2 = norm1
-        optimizer = dataclasses.replace(optimizer, max_grad_norm=None)
-    new_q1, opt1, own_norm1 = apply_gradients(q1_params, grads["q1"], q1_optimizer, optimizer)
-    new_q2, opt2, own_norm2 = apply_gradients(q2_params, grads["q2"], q2_optimizer, optimizer)
-    if not joint_clip:
-        norm1, norm2 = own_norm1, own_norm2
-    metrics = {
-        "critic_loss": total.detach(),
-        "q1_loss": loss1,
-        "q2_loss": loss2,
-        "q1_mean": q1_mean,
-        "q2_mean": q2_mean,
-        "target_q_mean": y.mean(),
-        "q1_grad_norm": norm1,
-        "q2_grad_norm": norm2,
-    }
-    return new_q1, new_q2, opt1, opt2, metrics
+#: New Q1 and Q2 parameters, their new Adam states, and the critic metrics.
+CriticStep = tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]
 
 
 @runtime_checkable
@@ -139,39 +70,112 @@ class CriticConfig(Protocol):
     def critic_clip(self) -> Literal["per_critic", "joint"]: ...
 
 
-def td_critic_step(
-    state: TrainState,
-    batch: Batch,
-    next_value: Float[Tensor, " batch"],
-    config: CriticConfig,
-) -> tuple[Params, Params, AdamState, AdamState, dict[str, Tensor]]:
-    """The critic step of every update: y = r + (1 - d) gamma V' (no gradient), then
-    :func:`double_q_step` of the state's online critics on the batch's (s, a) towards y, with
-    the config's optimiser (its learning rate replaced by ``critic_learning_rate`` when set) and
-    critic clipping (``critic_clip``): any :class:`~edp_ref.algorithms.config.AlgorithmConfig`.
+def double_q_target(
+    state: TrainState, batch: Batch, next_actions: Float[Tensor, "batch action"], discount: float
+) -> Float[Tensor, " batch"]:
+    """y = r + (1 - d) gamma min(Q1'(s', a'), Q2'(s', a')) with the target critics (Eq. 14), without
+    gradient."""
+    T, nets, s_next = state.target_params, state.networks, batch.next_observations
+    with torch.no_grad():
+        return clipped_double_q_target(
+            batch.rewards,
+            batch.terminals,
+            nets.q_value(T["q1"], s_next, next_actions),
+            nets.q_value(T["q2"], s_next, next_actions),
+            discount,
+        )
 
-    ``next_value`` is V' = min(Q1', Q2')(s', a') (Eq. 6 / Eq. 14) or V(s') (Eq. 22).
+
+def td_critic_step(
+    state: TrainState, batch: Batch, y: Float[Tensor, " batch"], config: CriticConfig
+) -> CriticStep:
+    """One Adam step of the online critics on the TD loss of Eq. 6 towards a fixed TD target y.
+
+    Each critic has its own Adam state; the learning rate is ``config.critic_learning_rate`` when
+    set. Gradients are clipped per critic (``critic_clip="per_critic"``, official EDP: one
+    optimiser per network) or by the global norm of both critics' gradients together
+    (``"joint"``, Diffusion-QL: one ``clip_grad_norm_`` over the module holding Q1 and Q2).
 
     Returns:
-        New Q1 and Q2 parameters, their new Adam states, and the critic metrics.
+        New Q1 and Q2 parameters, their new Adam states, and metrics (losses, mean Q, gradient
+        norms before clipping).
     """
-    with torch.no_grad():
-        y = bellman_target(batch.rewards, batch.terminals, next_value, config.discount)
+    nets, s, a = state.networks, batch.observations, batch.actions
+    y = y.detach()
     optimizer = config.optimizer
     if config.critic_learning_rate is not None:
         optimizer = dataclasses.replace(optimizer, learning_rate=config.critic_learning_rate)
-    return double_q_step(
-        state.networks,
-        state.params["q1"],
-        state.params["q2"],
-        state.optimizers["q1"],
-        state.optimizers["q2"],
-        batch.observations,
-        batch.actions,
-        y,
-        optimizer,
-        config.critic_clip == "joint",
+
+    def loss_fn(qp: dict[str, Params]) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        q1, q2 = nets.q_value(qp["q1"], s, a), nets.q_value(qp["q2"], s, a)
+        loss1, loss2 = td_loss(q1, y), td_loss(q2, y)
+        return loss1 + loss2, (loss1, loss2, q1.mean(), q2.mean())
+
+    P, opt = state.params, state.optimizers
+    grads, (total, (loss1, loss2, q1_mean, q2_mean)) = grad_and_value(loss_fn, has_aux=True)(
+        {"q1": P["q1"], "q2": P["q2"]}
     )
+    joint_clip = config.critic_clip == "joint"
+    if joint_clip:
+        joint = {f"{net}/{n}": g for net in ("q1", "q2") for n, g in grads[net].items()}
+        clipped, norm1 = clip_by_global_norm(joint, optimizer.max_grad_norm, optimizer.clip_mode)
+        grads = {net: {n: clipped[f"{net}/{n}"] for n in grads[net]} for net in ("q1", "q2")}
+        norm2 = norm1
+        optimizer = dataclasses.replace(optimizer, max_grad_norm=None)
+    new_q1, opt1, own_norm1 = apply_gradients(P["q1"], grads["q1"], opt["q1"], optimizer)
+    new_q2, opt2, own_norm2 = apply_gradients(P["q2"], grads["q2"], opt["q2"], optimizer)
+    if not joint_clip:
+        norm1, norm2 = own_norm1, own_norm2
+    metrics = {
+        "critic_loss": total.detach(),
+        "q1_loss": loss1,
+        "q2_loss": loss2,
+        "q1_mean": q1_mean,
+        "q2_mean": q2_mean,
+        "target_q_mean": y.mean(),
+        "q1_grad_norm": norm1,
+        "q2_grad_norm": norm2,
+    }
+    return new_q1, new_q2, opt1, opt2, metrics
+
+
+@runtime_checkable
+class NextActionConfig(CriticConfig, Protocol):
+    """The config fields a diffusion agent's policy evaluation reads."""
+
+    @property
+    def diffusion(self) -> DiffusionConfig: ...
+
+    @property
+    def next_action_policy(self) -> NextActionPolicy: ...
+
+    @property
+    def next_action_sampler(self) -> SamplerKind: ...
+
+
+def diffusion_policy_evaluation(
+    state: TrainState, batch: Batch, next_action_noise: SamplerNoise, config: NextActionConfig
+) -> CriticStep:
+    """One critic step of a diffusion agent (Eq. 6 with Eq. 14's target), no gradient to the policy.
+
+    a' ~ pi(. | s') from the EMA policy (``next_action_policy="ema"``, official) or the online one
+    (Eq. 6 / Algorithm 1 as printed), through ``config.next_action_sampler`` (DPM-Solver for EDP,
+    DDPM for "EDP w/o DPM" and Diffusion-QL) with ``next_action_noise``; then
+    :func:`double_q_target` and :func:`td_critic_step`.
+    """
+    ema = config.next_action_policy == "ema"
+    policy = state.target_params["policy"] if ema else state.params["policy"]
+    with torch.no_grad():
+        next_actions = sample_diffusion_actions(
+            state.networks,
+            policy,
+            batch.next_observations,
+            next_action_noise,
+            config.diffusion,
+            config.next_action_sampler,
+        )
+    y = double_q_target(state, batch, next_actions, config.discount)
+    return td_critic_step(state, batch, y, config)
 
 
 def expectile_value_step(

@@ -8,128 +8,30 @@
 * :func:`select_actions`: energy-based action selection (Sec. 4.5, Algorithm 2): N candidates per
   state, one chosen with probability proportional to exp(min(Q1, Q2)) of the online critics.
 
-All randomness is passed in as tensors (:class:`SamplerNoise`); :func:`draw_sampler_noise` draws
-them from an explicit ``torch.Generator``.
+All randomness is passed in as tensors (:class:`~edp_ref.algorithms.randomness.SamplerNoise`,
+:class:`~edp_ref.algorithms.randomness.DiffusionNoise`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from jaxtyping import Float, Int
-from torch import Tensor, nn
+from jaxtyping import Float
+from torch import Tensor
 
-from edp_ref.algorithms.config import DiffusionConfig, NetworkConfig, SamplerKind
-from edp_ref.algorithms.critic import critic_modules, min_q
+from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.optim import Params
-from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
+from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
+from edp_ref.algorithms.state import Networks, TrainState
 from edp_ref.core.approximation import approximate_action
 from edp_ref.core.corruption import corrupt
 from edp_ref.core.ddpm import ddpm_sample
-from edp_ref.core.dpm_solver import dpm_solver_plan, dpm_solver_sample
-from edp_ref.core.networks import NoisePredictionNetwork
-from edp_ref.core.schedule import make_schedule
+from edp_ref.core.dpm_solver import dpm_solver_sample
 from edp_ref.core.selection import energy_based_action_selection
-from edp_ref.pytree import pytree_dataclass
 from edp_ref.validation import check_same_dtype_device, value_checks
 
-__all__ = [
-    "DiffusionNoise",
-    "SamplerNoise",
-    "diffusion_terms",
-    "draw_diffusion_noise",
-    "draw_eas_uniforms",
-    "draw_sampler_noise",
-    "init_diffusion_agent",
-    "sample_actions",
-    "sample_diffusion_actions",
-    "select_actions",
-]
-
-
-@pytree_dataclass
-@dataclass(frozen=True, eq=False)
-class SamplerNoise:
-    """The randomness of one sampling run.
-
-    Attributes:
-        initial: a^K ~ N(0, I) (DDPM) or the noise at t = 1 (DPM-Solver), ``[B, A]``.
-        steps: DDPM's per-step noise ``[K, B, A]`` (None for DPM-Solver, which is deterministic
-            after its first step).
-    """
-
-    initial: Float[Tensor, "batch action"]
-    steps: Float[Tensor, "num_steps batch action"] | None = None
-
-
-@pytree_dataclass
-@dataclass(frozen=True, eq=False)
-class DiffusionNoise:
-    """The randomness of L_diff and action approximation: k ~ U{0..K-1} and eps ~ N(0, I).
-
-    Attributes:
-        timesteps: 0-based k per row, int64 ``[B]``.
-        noise: eps ``[B, A]``.
-    """
-
-    timesteps: Int[Tensor, " batch"]
-    noise: Float[Tensor, "batch action"]
-
-
-def _draw_normal(
-    shape: tuple[int, ...],
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype,
-) -> Tensor:
-    return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
-
-
-def draw_sampler_noise(
-    sampler: SamplerKind,
-    num_steps: int,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype = torch.float32,
-) -> SamplerNoise:
-    """Draw the noise of one sampling run (on the generator's device, then moved to ``device``)."""
-    initial = _draw_normal((batch_size, action_dim), generator, device, dtype)
-    if sampler == "dpm_solver":
-        return SamplerNoise(initial=initial)
-    if sampler == "ddpm":
-        steps = _draw_normal((num_steps, batch_size, action_dim), generator, device, dtype)
-        return SamplerNoise(initial=initial, steps=steps)
-    raise ValueError(f"draw_sampler_noise: sampler must be 'dpm_solver' or 'ddpm', got {sampler!r}")
-
-
-def draw_diffusion_noise(
-    num_steps: int,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype = torch.float32,
-) -> DiffusionNoise:
-    """Draw k uniform over {0, ..., K-1} (one per row) and eps ~ N(0, I)."""
-    k = torch.randint(0, num_steps, (batch_size,), generator=generator, device=generator.device)
-    eps = _draw_normal((batch_size, action_dim), generator, device, dtype)
-    return DiffusionNoise(timesteps=k.to(device), noise=eps)
-
-
-def draw_eas_uniforms(
-    batch_size: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype = torch.float32,
-) -> Float[Tensor, " batch"]:
-    """One U[0, 1) draw per state for the categorical choice of Algorithm 2."""
-    u = torch.rand((batch_size,), generator=generator, device=generator.device, dtype=dtype)
-    return u.to(device)
+__all__ = ["diffusion_terms", "sample_actions", "sample_diffusion_actions", "select_actions"]
 
 
 def diffusion_terms(
@@ -288,55 +190,8 @@ def select_actions(
             initial_noise_scale,
         )
         scoring = state.params if critics == "online" else state.target_params
-        q = min_q(state.networks, scoring["q1"], scoring["q2"], repeated, candidates)
+        q = state.networks.min_q(scoring["q1"], scoring["q2"], repeated, candidates)
     actions = candidates.reshape(batch, num_candidates, -1)
     return energy_based_action_selection(
         actions, q.reshape(batch, num_candidates), uniforms, temperature
     )
-
-
-def init_diffusion_agent(
-    network: NetworkConfig,
-    diffusion: DiffusionConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    with_value: bool = False,
-) -> TrainState:
-    """A fresh state for a diffusion agent: policy eps_theta, Q1, Q2 (and V), targets, Adam.
-
-    The EMA policy and the target critics start equal to the online networks (official code).
-
-    Args:
-        network: MLP sizes and init (Sec. 5).
-        diffusion: schedule kind and K of Eq. 1.
-        state_dim: S.
-        action_dim: A.
-        generator: the only source of randomness of the initialisation.
-        device: where the state lives.
-        dtype: parameter dtype.
-        with_value: add IQL's V(s).
-    """
-    schedule = make_schedule(diffusion.schedule, diffusion.num_steps)
-    # Warm DPM-Solver's constant cache now, so that a compiled update never builds it; a
-    # DPM-Solver setting invalid for this schedule raises where it is sampled instead.
-    with contextlib.suppress(ValueError):
-        dpm_solver_plan(schedule, diffusion.dpm_steps, diffusion.dpm_order, diffusion.t_end())
-    with seeded_from(generator):
-        modules: dict[str, nn.Module] = {
-            "policy": NoisePredictionNetwork(
-                state_dim,
-                action_dim,
-                hidden=network.hidden,
-                layers=network.layers,
-                time_dim=network.time_dim,
-                embedding=network.embedding,
-                init=network.init,
-                generator=generator,
-                activation=network.activation,
-            ),
-            **critic_modules(state_dim, action_dim, network, generator, with_value),
-        }
-    return build_state(modules, ("policy", "q1", "q2"), schedule, device, dtype)

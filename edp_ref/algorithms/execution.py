@@ -1,7 +1,10 @@
 """How every update runs: input validation, then the pure update core, eager or compiled.
 
-:func:`run_update` checks that batch and state share a device and dtype, that the batch's widths
-are the networks' and that the randomness was drawn for this batch size and action width (free:
+An algorithm module writes only the core of its update, ``core(state, batch, randomness,
+config)``; registering it makes it an :class:`Update`, the ``update`` of its registry record,
+which checks that the randomness is the core's class and fits the config (a field drawn only for
+some configs), that batch and state share a device and dtype, that the batch's widths are the
+networks' and that the randomness was drawn for this batch size and action width (free:
 shapes only, each error names the argument), then the batch's values (one host sync,
 ``ValueError`` naming a NaN/inf tensor or a terminal flag that is not 0/1; off with
 ``check_batch=False``), then runs the algorithm's core with the
@@ -19,29 +22,21 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from edp_ref.algorithms.input_checks import check_schedule, check_widths
+from edp_ref.algorithms.randomness import check_drawn_for
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function, compile_options
 from edp_ref.data.batch import Batch
 from edp_ref.validation import value_checks
 
-__all__ = [
-    "CompileRecord",
-    "Metrics",
-    "UpdateCore",
-    "compile_records",
-    "run_update",
-    "uses_compile",
-]
+__all__ = ["CompileRecord", "Metrics", "Update", "UpdateCore", "compile_records", "uses_compile"]
 
 Metrics = dict[str, Tensor]
-RandomnessT = TypeVar("RandomnessT")
-ConfigT = TypeVar("ConfigT", bound="_RunConfig")
 
 
 @runtime_checkable
@@ -53,6 +48,7 @@ class _RunConfig(Protocol):
     def check_batch(self) -> bool: ...
 
 
+#: ``core(state, batch, randomness, config) -> (state, metrics)``: the arithmetic of one update.
 UpdateCore = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 
 
@@ -98,34 +94,52 @@ def _compiled(core: UpdateCore, device: torch.device) -> UpdateCore:
     return fn
 
 
-def run_update(
-    core: Callable[[TrainState, Batch, RandomnessT, ConfigT], tuple[TrainState, Metrics]],
-    state: TrainState,
-    batch: Batch,
-    randomness: RandomnessT,
-    config: ConfigT,
-    where: str,
-) -> tuple[TrainState, Metrics]:
-    """Validate, then run ``core(state, batch, randomness, config)`` eagerly or compiled."""
-    if batch.observations.device != state.device or batch.observations.dtype != state.dtype:
-        raise ValueError(
-            f"{where}: batch is {batch.observations.dtype} on {batch.observations.device} but the "
-            f"state is {state.dtype} on {state.device}; move the batch with batch.to(...)"
-        )
-    check_widths(where, state, batch, randomness)
-    check_schedule(where, state, config)
-    if config.check_batch:
-        batch.check_values(where)
-    with value_checks(False):
-        if not uses_compile(config, state):
-            return core(state, batch, randomness, config)
-        # One record per (core, config): dynamo compiles a new graph for every config.
-        record = _RECORDS.setdefault((core, config), CompileRecord(where))
-        if record.error is not None:
-            return core(state, batch, randomness, config)
-        if record.seconds is not None:
-            return _compiled(core, state.device)(state, batch, randomness, config)
-        return _first_compiled_call(core, record, state, batch, randomness, config)
+@dataclass(frozen=True, eq=False)
+class Update:
+    """An algorithm's update, ``update(state, batch, randomness, config) -> (state, metrics)``.
+
+    Attributes:
+        core: the pure arithmetic of one update (the algorithm module's function).
+        randomness: the randomness class the core takes; None for a core that draws nothing.
+        name: the name its errors and compile records give (``edp_td3_update``).
+    """
+
+    core: UpdateCore
+    randomness: type | None
+    name: str
+
+    def __call__(
+        self, state: TrainState, batch: Batch, randomness: Any, config: Any
+    ) -> tuple[TrainState, Metrics]:
+        """Validate the inputs, then run the core eagerly or compiled (module docstring)."""
+        where, expected = self.name, self.randomness
+        if not (randomness is None if expected is None else isinstance(randomness, expected)):
+            raise TypeError(
+                f"{where}: randomness must be {expected.__name__ if expected else 'None'} (from "
+                f"the algorithm's draw), got {type(randomness).__name__}"
+            )
+        check_drawn_for(where, randomness, config)
+        obs = batch.observations
+        if obs.device != state.device or obs.dtype != state.dtype:
+            raise ValueError(
+                f"{where}: batch is {obs.dtype} on {obs.device} but the state is {state.dtype} on "
+                f"{state.device}; move the batch with batch.to(...)"
+            )
+        check_widths(where, state, batch, randomness)
+        check_schedule(where, state, config)
+        if config.check_batch:
+            batch.check_values(where)
+        core = self.core
+        with value_checks(False):
+            if not uses_compile(config, state):
+                return core(state, batch, randomness, config)
+            # One record per (core, config): dynamo compiles a new graph for every config.
+            record = _RECORDS.setdefault((core, config), CompileRecord(where))
+            if record.error is not None:
+                return core(state, batch, randomness, config)
+            if record.seconds is not None:
+                return _compiled(core, state.device)(state, batch, randomness, config)
+            return _first_compiled_call(core, record, state, batch, randomness, config)
 
 
 def _first_compiled_call(

@@ -85,5 +85,5 @@ def check_schedule(where: str, state: TrainState, config: Any) -> None:
         raise ValueError(
             f"{where}: the config's diffusion schedule is {diffusion.schedule!r} with K = "
             f"{diffusion.num_steps} but the state was built with {schedule.kind!r}, K = "
-            f"{schedule.num_steps}; build the state with init_*(config, ...) of this config"
+            f"{schedule.num_steps}; build the state with the algorithm's init for this config"
         )

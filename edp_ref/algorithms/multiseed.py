@@ -14,15 +14,15 @@ equals S independent updates up to float round-off (``tests/test_multiseed.py``)
 * :func:`vmap_update`: ``update(state, batch, randomness, config)`` -> its S-seed version,
   optionally compiled.
 * :func:`sequential_update`: the plain path, S calls of ``update`` (same signature), for the
-  benchmark's comparison and for devices where vmap does not pay (on a 2-core CPU the matrix
-  products are compute-bound and vmap gains little; :mod:`edp_ref.benchmark` measures it).
+  benchmark's comparison and for devices where vmap does not pay (:mod:`edp_ref.benchmark`
+  measures which is faster).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -34,8 +34,6 @@ from edp_ref.data.batch import Batch
 from edp_ref.pytree import stack_tree, unstack_tree
 
 __all__ = [
-    "MultiSeedStrategy",
-    "multiseed_update",
     "num_seeds",
     "sequential_update",
     "stack_states",
@@ -46,7 +44,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-MultiSeedStrategy = Literal["vmap", "sequential"]
 Update = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 StackedUpdate = Callable[[TrainState, Batch, Any], tuple[TrainState, Metrics]]
 
@@ -65,7 +62,7 @@ def stack_states(states: Sequence[TrainState]) -> TrainState:
         if flat.keys() != keys:
             raise ValueError(f"stack_states: state {i} has other tensors than state 0")
     stacked = {k: torch.stack([f[k] for f in flats]) for k in keys}
-    return _load_unchecked(states[0], stacked)
+    return load_state_tensors(states[0], stacked, check_shapes=False)
 
 
 def num_seeds(state: TrainState) -> int:
@@ -77,36 +74,16 @@ def unstack_state(state: TrainState) -> list[TrainState]:
     """The S single-seed states of a stacked state."""
     flat = state_tensors(state)
     return [
-        _load_unchecked(state, {k: v[i] for k, v in flat.items()}) for i in range(num_seeds(state))
+        load_state_tensors(state, {k: v[i] for k, v in flat.items()}, check_shapes=False)
+        for i in range(num_seeds(state))
     ]
-
-
-def _load_unchecked(template: TrainState, flat: dict[str, Tensor]) -> TrainState:
-    # load_state_tensors checks shapes against the template; a stacked state differs from its
-    # members by the leading seed axis, so the stacked state is assembled without that check.
-    return template.replace(
-        params={n: {p: flat[f"params/{n}/{p}"] for p in ps} for n, ps in template.params.items()},
-        target_params={
-            n: {p: flat[f"target/{n}/{p}"] for p in ps} for n, ps in template.target_params.items()
-        },
-        optimizers={
-            n: dataclasses.replace(
-                opt,
-                count=flat[f"adam/{n}/count"],
-                mu={p: flat[f"adam/{n}/mu/{p}"] for p in opt.mu},
-                nu={p: flat[f"adam/{n}/nu/{p}"] for p in opt.nu},
-            )
-            for n, opt in template.optimizers.items()
-        },
-        step=flat["step"],
-    )
 
 
 def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUpdate:
     """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds.
 
     Args:
-        update: a public update (``edp_td3_update``, ``edp_iql_update``, ``dql_update``, ...).
+        update: a registered algorithm's ``update``.
         config: its config; its own ``compile`` flag is ignored (the update runs eagerly inside
             vmap) and batch checking is off inside vmap (data-dependent checks cannot run there).
         compile: compile the whole vmapped update with :func:`edp_ref.compilation.compile_function`.
@@ -129,7 +106,7 @@ def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUp
         flat, metrics = torch.func.vmap(
             lambda f, b, r: flat_update(f, b, r, template), in_dims=(0, 0, 0), randomness="error"
         )(state_tensors(state), batch, randomness)
-        return _load_unchecked(state, flat), metrics
+        return load_state_tensors(state, flat, check_shapes=False), metrics
 
     return compile_function(run) if compile else run
 
@@ -148,18 +125,3 @@ def sequential_update(update: Update, config: Any) -> StackedUpdate:
         return new_state, metrics
 
     return run
-
-
-def multiseed_update(
-    update: Update, config: Any, strategy: MultiSeedStrategy = "vmap", compile: bool = False
-) -> StackedUpdate:
-    """:func:`vmap_update` or :func:`sequential_update`, by ``strategy``.
-
-    ``edp_ref.benchmark`` reports which is faster on the machine at hand (the seed-axis speed-up);
-    both compute the same result.
-    """
-    if strategy == "vmap":
-        return vmap_update(update, config, compile=compile)
-    if strategy == "sequential":
-        return sequential_update(update, config)
-    raise ValueError(f"multiseed_update: strategy must be 'vmap' or 'sequential', got {strategy!r}")

@@ -2,8 +2,6 @@
 
 * :class:`WeightedRegressionConfig`: the fields of likelihood-based policy improvement (Eq. 11),
   shared by EDP + CRR and EDP + IQL.
-* :func:`policy_improvement_loss`: the weighted-likelihood term of Eq. 11, realised by the
-  Gaussian surrogate of Eq. 13 (default) or the ELBO-weighted loss of Eq. 12.
 * :func:`weighted_regression_loss`: the whole policy loss of EDP + CRR / IQL:
   diffusion_weight * L_diff (Eq. 5) + loss_weight * Eq. 11, from one forward pass of the noise
   network (Eqs. 8-9), with the algorithm's weights f computed without gradient.
@@ -23,26 +21,24 @@ from torch import Tensor
 from torch.func import grad_and_value
 
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, OptimizerConfig
-from edp_ref.algorithms.diffusion_policy import DiffusionNoise, diffusion_terms
+from edp_ref.algorithms.diffusion_policy import diffusion_terms
 from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.optim import AdamState, Params, apply_gradients
+from edp_ref.algorithms.randomness import DiffusionNoise
 from edp_ref.algorithms.state import TrainState
 from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import (
-    ActionReduction,
     ElboVariant,
     SurrogateForm,
     diffusion_loss,
     elbo_weighted_loss,
     gaussian_surrogate_loss,
 )
-from edp_ref.core.schedule import Schedule
 from edp_ref.data.batch import Batch
 
 __all__ = [
     "PolicyObjective",
     "WeightedRegressionConfig",
-    "policy_improvement_loss",
     "policy_step",
     "weighted_regression_loss",
 ]
@@ -71,34 +67,6 @@ class WeightedRegressionConfig(DiffusionAlgorithmConfig):
         check_at_least(self, 0.0, "loss_weight", "diffusion_weight")
 
 
-def policy_improvement_loss(
-    objective: PolicyObjective,
-    surrogate_form: SurrogateForm,
-    elbo_variant: ElboVariant,
-    schedule: Schedule,
-    actions: Float[Tensor, "batch action"],
-    a0_hat: Float[Tensor, "batch action"],
-    eps_hat: Float[Tensor, "batch action"],
-    noise: DiffusionNoise,
-    weights: Float[Tensor, " batch"],
-    action_reduction: ActionReduction,
-) -> Float[Tensor, ""]:
-    """The weighted-likelihood term of Eq. 11: Eq. 13 (Gaussian surrogate) or Eq. 12 (ELBO)."""
-    if objective == "gaussian_surrogate":
-        return gaussian_surrogate_loss(actions, a0_hat, weights, surrogate_form)
-    if objective == "elbo":
-        return elbo_weighted_loss(
-            schedule,
-            noise.timesteps,
-            noise.noise,
-            eps_hat,
-            weights,
-            elbo_variant,
-            action_reduction,
-        )
-    raise ValueError(f"policy_objective must be 'gaussian_surrogate' or 'elbo', got {objective!r}")
-
-
 #: ``weights_of(a0_hat) -> (f [B], metrics)``: the weights of Eq. 11 given the approximated
 #: action (detached; EDP + CRR samples its baseline around it, EDP + IQL ignores it).
 WeightsFn = Callable[[Tensor], tuple[Tensor, Metrics]]
@@ -112,7 +80,8 @@ def weighted_regression_loss(
     config: WeightedRegressionConfig,
     weights_of: WeightsFn,
 ) -> tuple[Float[Tensor, ""], Metrics]:
-    """diffusion_weight * L_diff + loss_weight * Eq. 11 with the weights of ``weights_of``.
+    """diffusion_weight * L_diff + loss_weight * Eq. 11 with the weights of ``weights_of``, Eq. 11
+    realised by the Gaussian surrogate of Eq. 13 or the ELBO-weighted loss of Eq. 12.
 
     Returns:
         The policy loss and metrics (L_diff, the weighted term, and ``weights_of``'s metrics).
@@ -124,18 +93,19 @@ def weighted_regression_loss(
     l_diff = diffusion_loss(noise.noise, eps_hat, dc.action_reduction)
     with torch.no_grad():
         weights, weight_metrics = weights_of(a0_hat.detach())
-    guide = policy_improvement_loss(
-        config.policy_objective,
-        config.surrogate_form,
-        config.elbo_variant,
-        nets.require_schedule(),
-        a,
-        a0_hat,
-        eps_hat,
-        noise,
-        weights,
-        dc.action_reduction,
-    )
+    if config.policy_objective == "gaussian_surrogate":  # Eq. 13
+        guide = gaussian_surrogate_loss(a, a0_hat, weights, config.surrogate_form)
+    else:  # Eq. 12
+        schedule = nets.require_schedule()
+        guide = elbo_weighted_loss(
+            schedule,
+            noise.timesteps,
+            noise.noise,
+            eps_hat,
+            weights,
+            config.elbo_variant,
+            dc.action_reduction,
+        )
     total = config.diffusion_weight * l_diff + config.loss_weight * guide
     return total, {
         "diffusion_loss": l_diff.detach(),

@@ -78,6 +78,19 @@ class Networks:
         out: Tensor = functional_call(self.q, params, (observations, actions))
         return out
 
+    def min_q(
+        self,
+        q1_params: Params,
+        q2_params: Params,
+        observations: Float[Tensor, "*batch state"],
+        actions: Float[Tensor, "*batch action"],
+    ) -> Float[Tensor, "*batch"]:
+        """min(Q1(s, a), Q2(s, a)) with the given critic parameters (Eqs. 14, 21; App. A.3)."""
+        return torch.minimum(
+            self.q_value(q1_params, observations, actions),
+            self.q_value(q2_params, observations, actions),
+        )
+
     def state_value(
         self, params: Params, observations: Float[Tensor, "*batch state"]
     ) -> Float[Tensor, "*batch"]:
@@ -221,17 +234,20 @@ def state_tensors(state: TrainState) -> dict[str, Tensor]:
     return flat
 
 
-def load_state_tensors(template: TrainState, flat: Mapping[str, Tensor]) -> TrainState:
+def load_state_tensors(
+    template: TrainState, flat: Mapping[str, Tensor], check_shapes: bool = True
+) -> TrainState:
     """The inverse of :func:`state_tensors`: ``template``'s structure with ``flat``'s tensors.
 
-    Raises ``ValueError`` naming a missing key or a shape mismatch.
+    Raises ``ValueError`` naming a missing key or (``check_shapes``) a shape mismatch; stacked
+    seeds (:mod:`~edp_ref.algorithms.multiseed`) differ from their template by a leading axis.
     """
     expected = state_tensors(template)
     missing = sorted(set(expected) - set(flat))
     if missing:
         raise ValueError(f"load_state_tensors: missing keys {missing[:5]} (of {len(missing)})")
     for key, ref in expected.items():
-        if flat[key].shape != ref.shape:
+        if check_shapes and flat[key].shape != ref.shape:
             raise ValueError(
                 f"load_state_tensors: '{key}' has shape {tuple(flat[key].shape)}, expected "
                 f"{tuple(ref.shape)}"

@@ -17,7 +17,7 @@ import torch
 
 from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.algorithms.execution import Metrics
-from edp_ref.algorithms.registry import AlgorithmSpec
+from edp_ref.algorithms.registry import Algorithm
 from edp_ref.algorithms.state import TrainState
 from edp_ref.data.batch import Batch
 from edp_ref.data.transitions import TransitionDataset, sample_batch
@@ -39,7 +39,7 @@ class TrainingStep:
             dataset's device).
     """
 
-    algorithm: AlgorithmSpec
+    algorithm: Algorithm
     config: AlgorithmConfig
     dataset: TransitionDataset
     batch_size: int

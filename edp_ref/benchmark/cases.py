@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import REGISTRY, AlgorithmSpec, DiffusionAlgorithmConfig
+from edp_ref.algorithms import REGISTRY, Algorithm, DiffusionAlgorithmConfig
 from edp_ref.algorithms.step import TrainingStep
 from edp_ref.benchmark.paper_speeds import paper_training_figures
 from edp_ref.benchmark.settings import BenchmarkSettings
@@ -69,7 +69,7 @@ class BenchmarkCase:
 
     name: str
     label: str
-    spec: AlgorithmSpec
+    spec: Algorithm
     config: Any
     num_steps: int | None
     paper: tuple[dict[str, Any], ...] = ()
@@ -85,12 +85,12 @@ class BenchmarkCase:
 
 
 def benchmark_config(
-    spec: AlgorithmSpec, hidden: int, layers: int, num_steps: int, **diffusion: Any
+    spec: Algorithm, hidden: int, layers: int, num_steps: int, **diffusion: Any
 ) -> Any:
     """``spec``'s default config (the paper's) at a benchmark's sizes: ``hidden`` x ``layers``
     networks and, for a diffusion policy, K = ``num_steps`` and the other ``diffusion`` fields;
     batch checks (a host synchronisation) and compilation off."""
-    default = spec.default_config()
+    default = spec.config_class()
     changes: dict[str, Any] = {
         "network": dataclasses.replace(default.network, hidden=hidden, layers=layers),
         "check_batch": False,
@@ -104,7 +104,7 @@ def benchmark_config(
 
 
 def _case(
-    spec: AlgorithmSpec, s: BenchmarkSettings, name: str, label: str, k: int
+    spec: Algorithm, s: BenchmarkSettings, name: str, label: str, k: int
 ) -> BenchmarkCase:
     config = benchmark_config(spec, s.hidden, s.layers, k)
     diffusion = isinstance(config, DiffusionAlgorithmConfig)

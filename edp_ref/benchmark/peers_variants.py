@@ -110,12 +110,12 @@ def peer_keys(comparison: str, s: PeerBenchmarkSettings) -> tuple[str, ...]:
 def _edp_ref_config(s: PeerBenchmarkSettings, comparison: str, key: str) -> Any:
     algorithm = REGISTRY[COMPARISON_ALGORITHM.get(comparison, comparison)]
     if key.endswith("_2x256"):
-        config = algorithm.default_config(**_CORL_CHANGES, check_batch=False)
+        config = algorithm.config_class(**_CORL_CHANGES, check_batch=False)
         return dataclasses.replace(
             config, optimizer=dataclasses.replace(config.optimizer, max_grad_norm=None)
         )
     if key.endswith("_3x256"):
-        return algorithm.default_config(check_batch=False)
+        return algorithm.config_class(check_batch=False)
     if comparison == "dql":
         return benchmark_config(algorithm, s.hidden, s.layers, s.dql_steps)
     return benchmark_config(

@@ -1,11 +1,12 @@
 """Sampling speed (Figure 2's sampling SPS): energy-based action selection (Sec. 4.5, Alg. 2).
 
 For EDP + TD3's policy on the benchmark's shapes, :func:`measure_sampling` times
-:func:`edp_ref.algorithms.select_actions` (N candidate actions per state, sampled, scored by the
-critic and one drawn per state) through DPM-Solver (15 model calls, App. B) and through DDPM
-(K model calls), for every number of candidates and of states in the settings, and reports
-actions per second and the DPM-Solver / DDPM ratio. The paper's SPS are environment steps of a
-full evaluation on its GPU; here only the action selection is timed, and no environment runs.
+:func:`~edp_ref.algorithms.diffusion_policy.select_actions` (N candidate actions per state,
+sampled, scored by the critic and one drawn per state) through DPM-Solver (15 model calls, App. B)
+and through DDPM (K model calls), for every number of candidates and of states in the settings,
+and reports actions per second and the DPM-Solver / DDPM ratio. The paper's SPS are environment
+steps of a full evaluation on its GPU; here only the action selection is timed, and no environment
+runs.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import (
-    DiffusionConfig,
-    SamplerNoise,
-    TrainState,
-    draw_eas_uniforms,
-    draw_sampler_noise,
-    select_actions,
-)
+from edp_ref.algorithms import DiffusionConfig, TrainState
 from edp_ref.algorithms.config import SamplerKind
+from edp_ref.algorithms.diffusion_policy import select_actions
+from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
 from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop

@@ -13,6 +13,7 @@ In the order the paper introduces them:
 | :mod:`~edp_ref.core.dpm_solver` | Sec. 4.2, DPM-Solver |
 | :mod:`~edp_ref.core.selection` | Sec. 4.5, Algorithm 2: energy-based action selection |
 | :mod:`~edp_ref.core.networks` | Sec. 5, the noise-prediction network, Q and V MLPs |
+| :mod:`~edp_ref.core.rl` | Eqs. 6, 14-16, 20-22: TD targets, TD3+BC's scale, CRR and IQL weights |
 
 Everything here is re-exported at the top level (``import edp_ref as E; E.corrupt(...)``).
 """

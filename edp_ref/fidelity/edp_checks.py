@@ -48,7 +48,7 @@ LOSS_NAMES: dict[str, dict[str, str]] = {
         "diff_loss": "diffusion_loss",
         "guide_loss": "guide_loss",
         "policy_loss": "policy_loss",
-        "lmbda": "lambda",
+        "lmbda": "q_loss_scale",
         "qf1_grad_norm": "q1_grad_norm",
         "qf2_grad_norm": "q2_grad_norm",
         "policy_grad_norm": "policy_grad_norm",

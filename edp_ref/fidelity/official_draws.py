@@ -9,13 +9,10 @@ from typing import Any
 
 import torch
 
-from edp_ref.algorithms import (
-    CRRRandomness,
-    DiffusionNoise,
-    IQLRandomness,
-    SamplerNoise,
-    TD3Randomness,
-)
+from edp_ref.algorithms.catalog.edp_crr import CRRRandomness
+from edp_ref.algorithms.catalog.edp_iql import IQLRandomness
+from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
+from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.fidelity.official_edp import EDPSetting, _t
 
 __all__ = ["edp_ref_randomness", "official_draws"]

@@ -29,20 +29,18 @@ import numpy as np
 import torch
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
     DiffusionConfig,
-    EDPCRRConfig,
-    EDPIQLConfig,
-    EDPTD3Config,
     NetworkConfig,
     OptimizerConfig,
     SamplerKind,
     TargetNetworkConfig,
     TrainState,
-    init_edp_crr,
-    init_edp_iql,
-    init_edp_td3,
 )
+from edp_ref.algorithms.catalog.edp_crr import EDPCRRConfig
+from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.core.schedule import Schedule
 from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, params_from_flax
 from edp_ref.peers import official_edp_run, synthetic_transitions
@@ -344,10 +342,10 @@ def edp_ref_state(setting: EDPSetting, agent: Any, config: Any) -> TrainState:
     or, with ``setting.peer_tables``, the official float32 tables (:func:`official_schedule`)."""
     dtype = setting.torch_dtype
     init: dict[str, Callable[..., TrainState]] = {
-        "td3": init_edp_td3,
-        "dql_jax": init_edp_td3,
-        "crr": init_edp_crr,
-        "iql": init_edp_iql,
+        "td3": REGISTRY["edp_td3"].init,
+        "dql_jax": REGISTRY["edp_td3"].init,
+        "crr": REGISTRY["edp_crr"].init,
+        "iql": REGISTRY["edp_iql"].init,
     }
     template: TrainState = init[setting.algorithm](
         config, setting.obs_dim, setting.action_dim, torch.Generator().manual_seed(0), "cpu", dtype

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from edp_ref.algorithms import SamplerNoise, select_actions
-from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions
+from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select_actions
+from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
 from edp_ref.core.selection import eas_probabilities
 from edp_ref.fidelity.compare import Comparison, compare_group

@@ -22,26 +22,19 @@ import numpy as np
 import torch
 
 from edp_ref.algorithms import (
+    REGISTRY,
     Batch,
     DiffusionConfig,
-    DiffusionNoise,
-    DQLConfig,
-    GaussianIQLConfig,
     NetworkConfig,
     OptimizerConfig,
-    SamplerNoise,
     TargetNetworkConfig,
-    TD3BCConfig,
-    TD3BCRandomness,
-    TD3Randomness,
     TrainState,
-    dql_update,
-    gaussian_iql_update,
-    init_dql,
-    init_gaussian_iql,
-    init_td3bc,
-    td3bc_update,
 )
+from edp_ref.algorithms.catalog.dql import DQLConfig
+from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
+from edp_ref.algorithms.catalog.gaussian_iql import GaussianIQLConfig
+from edp_ref.algorithms.catalog.td3bc import TD3BCConfig, TD3BCRandomness
+from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.fidelity.official_edp import SCHEDULE_TABLES, schedule_from_tables
 from edp_ref.fidelity.torch_layout import (
     CORL_IQL,
@@ -225,14 +218,14 @@ def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Sid
             "policy_loss": m["actor_loss"],
         }
 
-    template = init_dql(
+    template = REGISTRY["dql"].init(
         config, s.obs_dim, s.action_dim, torch.Generator().manual_seed(0), "cpu", s.dtype
     )
     return Side(
         s,
         run,
         config,
-        dql_update,
+        REGISTRY["dql"].update,
         to_state,
         peer_update,
         losses,
@@ -300,9 +293,11 @@ def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Si
                 out["policy_loss"] = m["actor_loss"]
             return out
 
-        template = init_td3bc(config, s.obs_dim, s.action_dim, torch.Generator(), "cpu", s.dtype)
+        template = REGISTRY["td3bc"].init(
+            config, s.obs_dim, s.action_dim, torch.Generator(), "cpu", s.dtype
+        )
         edp_losses: tuple[str, ...] = ("critic_loss", "policy_loss")
-        update: Callable[..., Any] = td3bc_update
+        update: Callable[..., Any] = REGISTRY["td3bc"].update
     else:
         for m in (tr.actor, tr.qf, tr.q_target, tr.vf):
             m.to(s.dtype)
@@ -349,11 +344,11 @@ def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Si
                 "policy_loss": m["actor_loss"],
             }
 
-        template = init_gaussian_iql(
+        template = REGISTRY["gaussian_iql"].init(
             config, s.obs_dim, s.action_dim, torch.Generator(), "cpu", s.dtype
         )
         edp_losses = ("value_loss", "critic_loss", "policy_loss")
-        update = gaussian_iql_update
+        update = REGISTRY["gaussian_iql"].update
 
     def peer_update(run: Any, batch: list[torch.Tensor]) -> dict[str, float]:
         s_, a_, r, s2, d = batch

@@ -9,7 +9,7 @@ and IQL as corl-team/CORL, algorithms/offline/td3_bc.py and iql.py.
 Every registered algorithm gets a case per dtype, built from its record alone: the config is
 :func:`small_config` of its ``config_class``, the state comes from ``init``, the randomness from
 ``draw``, and the update is ``update``; adding an algorithm to the registry adds its cases.
-Inputs are ``state/<key>`` (:func:`edp_ref.algorithms.state_tensors`), ``batch/<field>`` and
+Inputs are ``state/<key>`` (:func:`edp_ref.algorithms.state.state_tensors`), ``batch/<field>`` and
 ``randomness/<field path>`` (:func:`edp_ref.pytree.named_leaves`); outputs are the
 new state and the metrics.
 """
@@ -22,15 +22,18 @@ from typing import Any
 
 import torch
 
-from edp_ref import algorithms as alg
-from edp_ref.algorithms import REGISTRY, AlgorithmSpec
+from edp_ref.algorithms import REGISTRY, Algorithm, Batch, DiffusionAlgorithmConfig
+from edp_ref.algorithms.state import load_state_tensors, state_tensors
 from edp_ref.golden.case import SEED, Arrays, GoldenCase, case_tolerances, dtype_tag
 from edp_ref.pytree import named_leaves, with_named_leaves
 
-__all__ = ["UPDATE_DIMS", "small_config", "update_cases", "update_seed"]
+__all__ = ["RENAMED_OUTPUTS", "UPDATE_DIMS", "small_config", "update_cases", "update_seed"]
 
 #: The prefix of the randomness inputs: ``randomness/<field path>``.
 RANDOMNESS = "randomness"
+#: Outputs of the update cases renamed since the kit's first format: old name -> new name. A kit
+#: made before the rename holds the old name, and ``check`` compares it with the new output.
+RENAMED_OUTPUTS = {"metrics/lambda": "metrics/q_loss_scale"}
 #: Batch size, state and action dimensions of the update cases.
 UPDATE_DIMS = (8, 4, 2)
 #: The diffusion chain of the update cases: K and DPM-Solver's model calls.
@@ -55,69 +58,65 @@ def update_seed(name: str) -> int:
     return SEED + 1000 + zlib.crc32(name.encode()) % 1_000_000
 
 
-def small_config(spec: AlgorithmSpec) -> Any:
-    """``spec``'s paper-default config, made small and fast to check.
+def small_config(algorithm: Algorithm) -> Any:
+    """``algorithm``'s paper-default config, made small and fast to check.
 
     Networks of 16 hidden units; the EMA policy updated at every update from the first (so that
     one update exercises it); no compilation. A diffusion algorithm whose chain is longer than
     K = 50 gets K = 50 and 6 DPM-Solver calls; a shorter chain is the algorithm's own (Diffusion-QL
     keeps its vp schedule with K = 5) and stays. Every other field keeps the class's default.
-
-    Raises:
-        TypeError: if a diffusion algorithm's config has no ``diffusion`` field.
     """
-    default = spec.config_class()
+    default = algorithm.config_class()
     changes: dict[str, Any] = {
         "network": dataclasses.replace(default.network, hidden=16),
         "target_networks": dataclasses.replace(default.target_networks, ema_start=0, ema_every=1),
         "compile": False,
     }
-    if spec.policy_class == "diffusion":
-        if not isinstance(default, alg.DiffusionAlgorithmConfig):
-            raise TypeError(
-                f"small_config: algorithm {spec.name!r} has a diffusion policy but its config "
-                f"{spec.config_class.__name__} is not a DiffusionAlgorithmConfig"
-            )
-        if default.diffusion.num_steps > TEST_NUM_STEPS:
-            changes["diffusion"] = dataclasses.replace(
-                default.diffusion, num_steps=TEST_NUM_STEPS, dpm_steps=TEST_DPM_STEPS
-            )
-    return spec.config_class(**changes)
+    if (
+        isinstance(default, DiffusionAlgorithmConfig)
+        and default.diffusion.num_steps > TEST_NUM_STEPS
+    ):
+        changes["diffusion"] = dataclasses.replace(
+            default.diffusion, num_steps=TEST_NUM_STEPS, dpm_steps=TEST_DPM_STEPS
+        )
+    return algorithm.config_class(**changes)
 
 
 @dataclasses.dataclass(frozen=True)
 class _UpdateComputation:
-    """Recompute one update from stored inputs (the structure comes from ``spec``)."""
+    """Recompute one update from stored inputs (the structure comes from ``algorithm``)."""
 
-    spec: AlgorithmSpec
+    algorithm: Algorithm
     config: Any
     dtype: torch.dtype
 
     def __call__(self, x: Arrays) -> Arrays:
         batch_size, state_dim, action_dim = UPDATE_DIMS
         shapes = torch.Generator().manual_seed(0)  # structure only; values come from x
-        template = self.spec.init(self.config, state_dim, action_dim, shapes, "cpu", self.dtype)
-        state = alg.load_state_tensors(
+        template = self.algorithm.init(
+            self.config, state_dim, action_dim, shapes, "cpu", self.dtype
+        )
+        state = load_state_tensors(
             template,
             {k.removeprefix("state/"): v for k, v in x.items() if k.startswith("state/")},
         )
-        batch = alg.Batch(
+        batch = Batch(
             **{k.removeprefix("batch/"): v for k, v in x.items() if k.startswith("batch/")}
         )
-        like = self.spec.draw(self.config, batch_size, action_dim, shapes, "cpu", self.dtype)
+        like = self.algorithm.draw(self.config, batch_size, action_dim, shapes, "cpu", self.dtype)
         randomness = with_named_leaves(like, x, RANDOMNESS)
-        new_state, metrics = self.spec.update(state, batch, randomness, self.config)
-        out = {f"state/{k}": v for k, v in alg.state_tensors(new_state).items()}
+        new_state, metrics = self.algorithm.update(state, batch, randomness, self.config)
+        out = {f"state/{k}": v for k, v in state_tensors(new_state).items()}
         out.update({f"metrics/{k}": v for k, v in metrics.items()})
         return out
 
 
-def _update_case(spec: AlgorithmSpec, dtype: torch.dtype) -> GoldenCase:
+def _update_case(algorithm: Algorithm, dtype: torch.dtype) -> GoldenCase:
     batch_size, state_dim, action_dim = UPDATE_DIMS
     tag = dtype_tag(dtype)
-    config = small_config(spec)
-    gen = torch.Generator().manual_seed(update_seed(spec.name))
-    state = spec.init(config, state_dim, action_dim, gen, "cpu", dtype)
+    config = small_config(algorithm)
+    gen = torch.Generator().manual_seed(update_seed(algorithm.name))
+    state = algorithm.init(config, state_dim, action_dim, gen, "cpu", dtype)
 
     def randn(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
@@ -131,15 +130,15 @@ def _update_case(spec: AlgorithmSpec, dtype: torch.dtype) -> GoldenCase:
         "next_observations": randn(batch_size, state_dim),
         "terminals": (torch.rand(batch_size, generator=gen) < 0.25).to(dtype),
     }
-    randomness = spec.draw(config, batch_size, action_dim, gen, "cpu", dtype)
-    inputs: Arrays = {f"state/{k}": v for k, v in alg.state_tensors(state).items()}
+    randomness = algorithm.draw(config, batch_size, action_dim, gen, "cpu", dtype)
+    inputs: Arrays = {f"state/{k}": v for k, v in state_tensors(state).items()}
     inputs.update({f"batch/{k}": v for k, v in batch.items()})
     inputs.update(named_leaves(randomness, RANDOMNESS))  # None (IQL draws nothing): no inputs
     rtol, atol = case_tolerances(dtype, chain=True)
     return GoldenCase(
-        f"update_{spec.name}_{tag}",
-        spec.update.__name__,
-        spec.equations,
+        f"update_{algorithm.name}_{tag}",
+        algorithm.update.name,
+        algorithm.equations,
         tag,
         {
             "config": dataclasses.asdict(config),
@@ -147,15 +146,15 @@ def _update_case(spec: AlgorithmSpec, dtype: torch.dtype) -> GoldenCase:
             "action_dim": action_dim,
         },
         inputs,
-        _UpdateComputation(spec, config, dtype),
+        _UpdateComputation(algorithm, config, dtype),
         rtol,
         atol,
         "state/<key> follows edp_ref.algorithms.state_tensors (params/, target/, adam/, "
         "step); randomness/<field path> follows the algorithm's randomness dataclass",
-        {"algorithm": spec.name, "title": spec.title},
+        {"algorithm": algorithm.name, "title": algorithm.title},
     )
 
 
 def update_cases(dtype: torch.dtype) -> list[GoldenCase]:
     """One update of every registered algorithm in ``dtype``, in the registry's order."""
-    return [_update_case(spec, dtype) for spec in REGISTRY.values()]
+    return [_update_case(algorithm, dtype) for algorithm in REGISTRY.values()]

@@ -1,5 +1,5 @@
-"""Diffusion-QL (Wang et al. 2023), the baseline of Sec. 4.4 and Tables 1 and 4 ("DQL"), as a
-configuration of EDP + TD3's update.
+"""Diffusion-QL (Wang et al. 2023), the baseline of Sec. 4.4 and Tables 1 and 4 ("DQL"): a variant
+of EDP + TD3 (the same update, with the config below).
 
 The same actor-critic as EDP + TD3, but the policy-improvement action is produced by running the
 whole reverse chain with gradients: L_pi = -Q(s, a^0), a^0 = DDPM sample (Eqs. 3-4) from a^K,
@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
-
 from edp_ref.algorithms.acting import make_diffusion_act
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.config import (
     DiffusionConfig,
     NetworkConfig,
@@ -26,20 +25,10 @@ from edp_ref.algorithms.config import (
     SamplerKind,
     TargetNetworkConfig,
 )
-from edp_ref.algorithms.edp_td3 import (
-    EDPTD3Config,
-    TD3Randomness,
-    check_policy_action,
-    draw_td3_randomness,
-    edp_td3_update,
-    init_edp_td3,
-)
-from edp_ref.algorithms.execution import Metrics
-from edp_ref.algorithms.registry import AlgorithmSpec, register
-from edp_ref.algorithms.state import TrainState
-from edp_ref.data.batch import Batch
+from edp_ref.algorithms.registry import register_variant
+from edp_ref.config_checks import check_choice
 
-__all__ = ["DQLConfig", "dql_update", "draw_dql_randomness", "init_dql"]
+__all__ = ["DQLConfig"]
 
 
 @dataclass(frozen=True)
@@ -89,55 +78,18 @@ class DQLConfig(EDPTD3Config):
     # The actor's Q loss uses the critics after this update's critic step.
     policy_uses_updated_critic: bool = True
 
-
-def init_dql(
-    config: DQLConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TrainState:
-    """A fresh Diffusion-QL state (same networks as EDP + TD3, schedule from the config)."""
-    return init_edp_td3(config, state_dim, action_dim, generator, device, dtype)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Diffusion-QL backpropagates through its sampler.
+        check_choice("DQLConfig.policy_action", self.policy_action, ("sampler",))
 
 
-def draw_dql_randomness(
-    config: DQLConfig,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TD3Randomness:
-    """One update's randomness: L_diff's (k, eps), both samplers' noise, the Q-head uniform."""
-    return draw_td3_randomness(config, batch_size, action_dim, generator, device, dtype)
-
-
-def dql_update(
-    state: TrainState, batch: Batch, randomness: TD3Randomness, config: DQLConfig
-) -> tuple[TrainState, Metrics]:
-    """One Diffusion-QL update: critic step, then L_diff + eta L_pi through the whole sampler.
-
-    Raises:
-        ValueError: if the config does not backpropagate through the sampler, the randomness
-            lacks its sampler noise, or the batch holds NaN or inf (naming the tensor).
-    """
-    check_policy_action("dql_update", randomness, config, expected="sampler")
-    return edp_td3_update(state, batch, randomness, config)
-
-
-register(
-    AlgorithmSpec(
-        name="dql",
-        title="Diffusion-QL (DQL; vp, K = 5)",
-        equations="Sec. 4.4 (backpropagation through the K-step DDPM chain)",
-        config_class=DQLConfig,
-        init=init_dql,
-        draw=draw_dql_randomness,
-        update=dql_update,
-        act=make_diffusion_act("ddpm", critics="target"),
-        policy_class="diffusion",
-        reward_family="td3",
-    )
+register_variant(
+    "dql",
+    base="edp_td3",
+    config_class=DQLConfig,
+    title="Diffusion-QL (DQL; vp, K = 5)",
+    equations="Sec. 4.4 (backpropagation through the K-step DDPM chain)",
+    policy="diffusion",
+    act=make_diffusion_act("ddpm", critics="target"),
 )

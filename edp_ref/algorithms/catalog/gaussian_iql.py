@@ -14,28 +14,18 @@ from dataclasses import dataclass
 
 import torch
 
-from edp_ref.algorithms.acting import feedforward_act
-from edp_ref.algorithms.critic import expectile_value_step, min_q, td_critic_step
-from edp_ref.algorithms.execution import Metrics, run_update
-from edp_ref.algorithms.gaussian_policy import (
-    GaussianPolicyConfig,
-    init_gaussian_agent,
-    weighted_log_likelihood_loss,
-)
+from edp_ref.algorithms.critic import expectile_value_step, td_critic_step
+from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.feedforward_policy import GaussianPolicyConfig, weighted_log_likelihood_loss
 from edp_ref.algorithms.policy_improvement import policy_step
-from edp_ref.algorithms.registry import AlgorithmSpec, register
+from edp_ref.algorithms.registry import register_algorithm
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import advance_state
-from edp_ref.algorithms.weights import capped_exponential_weights
 from edp_ref.config_checks import check_at_least, check_interval, check_positive
+from edp_ref.core.rl import bellman_target, capped_exponential_weights
 from edp_ref.data.batch import Batch
 
-__all__ = [
-    "GaussianIQLConfig",
-    "draw_gaussian_iql_randomness",
-    "gaussian_iql_update",
-    "init_gaussian_iql",
-]
+__all__ = ["GaussianIQLConfig", "gaussian_iql_update"]
 
 
 @dataclass(frozen=True)
@@ -59,39 +49,28 @@ class GaussianIQLConfig(GaussianPolicyConfig):
         check_positive(self, "weight_cap")
 
 
-def draw_gaussian_iql_randomness(
-    config: GaussianIQLConfig,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> None:
-    """IQL draws nothing: ``None``, the randomness :func:`gaussian_iql_update` takes."""
-    return None
-
-
-def init_gaussian_iql(
-    config: GaussianIQLConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TrainState:
-    """A fresh Gaussian IQL state: Gaussian policy, Q1, Q2, V, target critics, Adam states."""
-    return init_gaussian_agent(config, state_dim, action_dim, generator, device, dtype, True)
-
-
-def _gaussian_iql_core(
+@register_algorithm(
+    "gaussian_iql",
+    title="IQL (Gaussian feed-forward)",
+    equations="Eq. 22; App. A.3",
+    config_class=GaussianIQLConfig,
+    randomness=None,
+    network="gaussian",
+    value_network=True,
+    family="iql",
+    policy="ff",
+)
+def gaussian_iql_update(
     state: TrainState, batch: Batch, randomness: None, config: GaussianIQLConfig
 ) -> tuple[TrainState, Metrics]:
+    """One IQL update with a Gaussian MLP policy (Eq. 22); IQL never samples: ``randomness`` is
+    None."""
     nets = state.networks
     T = state.target_params
     s, a = batch.observations, batch.actions
 
     with torch.no_grad():
-        q_target = min_q(nets, T["q1"], T["q2"], s, a)
+        q_target = nets.min_q(T["q1"], T["q2"], s, a)
 
     # 1. Value: expectile regression on the target critics' min (Eq. 22).
     new_value, opt_value, value_metrics = expectile_value_step(
@@ -109,10 +88,11 @@ def _gaussian_iql_core(
         state, weighted_log_likelihood_loss(nets, s, a, weights), config.optimizer
     )
 
-    # 3. Critics towards r + gamma V_new(s') (Eq. 22).
+    # 3. Critics towards y = r + (1 - d) gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_v, config)
+        y = bellman_target(batch.rewards, batch.terminals, next_v, config.discount)
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, y, config)
     new_state = advance_state(
         state,
         {"policy": new_policy, "q1": new_q1, "q2": new_q2, "value": new_value},
@@ -127,33 +107,3 @@ def _gaussian_iql_core(
         **policy_metrics,
     }
     return new_state, metrics
-
-
-def gaussian_iql_update(
-    state: TrainState, batch: Batch, randomness: None, config: GaussianIQLConfig
-) -> tuple[TrainState, Metrics]:
-    """One IQL update with a Gaussian MLP policy (Eq. 22).
-
-    The update is deterministic (IQL never samples), so ``randomness`` is ``None``; the argument
-    keeps the common ``update(state, batch, randomness, config)`` signature.
-
-    Raises:
-        ValueError: naming the tensor if the batch holds NaN or inf.
-    """
-    return run_update(_gaussian_iql_core, state, batch, randomness, config, "gaussian_iql_update")
-
-
-register(
-    AlgorithmSpec(
-        name="gaussian_iql",
-        title="IQL (Gaussian feed-forward)",
-        equations="Eq. 22; App. A.3",
-        config_class=GaussianIQLConfig,
-        init=init_gaussian_iql,
-        draw=draw_gaussian_iql_randomness,
-        update=gaussian_iql_update,
-        act=feedforward_act,
-        policy_class="gaussian",
-        reward_family="iql",
-    )
-)

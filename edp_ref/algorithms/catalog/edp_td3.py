@@ -15,8 +15,9 @@ One update, with t = state.step + 1:
    update); the EMA policy moves by tau only when t > ema_start and t % ema_every == 0.
 
 With ``policy_action="sampler"`` the L_pi action comes from running the whole sampler with
-gradients instead of Eq. 9: Diffusion-QL (:mod:`edp_ref.algorithms.dql`) and the Fig. 2
-ablations (:mod:`edp_ref.algorithms.ablations`) are configurations of this same update.
+gradients instead of Eq. 9: Diffusion-QL (:mod:`~edp_ref.algorithms.catalog.dql`) and the
+ablations of Fig. 2 and Table 7 (:mod:`~edp_ref.algorithms.catalog.ablations`) are variants of
+this update.
 """
 
 from __future__ import annotations
@@ -28,37 +29,30 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, NextActionPolicy, SamplerKind
-from edp_ref.algorithms.diffusion_policy import (
+from edp_ref.algorithms.critic import diffusion_policy_evaluation
+from edp_ref.algorithms.diffusion_policy import diffusion_terms, sample_diffusion_actions
+from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.optim import Params
+from edp_ref.algorithms.policy_improvement import policy_step
+from edp_ref.algorithms.randomness import (
     DiffusionNoise,
     SamplerNoise,
-    diffusion_terms,
-    draw_diffusion_noise,
-    draw_sampler_noise,
-    init_diffusion_agent,
-    sample_diffusion_actions,
+    diffusion_noise,
+    drawn,
+    sampler_noise,
+    uniform,
 )
-from edp_ref.algorithms.execution import Metrics, run_update
-from edp_ref.algorithms.optim import Params
-from edp_ref.algorithms.policy_evaluation import diffusion_policy_evaluation
-from edp_ref.algorithms.policy_improvement import policy_step
-from edp_ref.algorithms.registry import AlgorithmSpec, register
+from edp_ref.algorithms.registry import register_algorithm
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
 from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import diffusion_loss
+from edp_ref.core.rl import q_loss_scale
 from edp_ref.data.batch import Batch
 from edp_ref.pytree import pytree_dataclass
 
-__all__ = [
-    "EDPTD3Config",
-    "TD3Randomness",
-    "check_policy_action",
-    "draw_td3_randomness",
-    "edp_td3_update",
-    "init_edp_td3",
-]
+__all__ = ["EDPTD3Config", "TD3Randomness", "edp_td3_update"]
 
 
 @dataclass(frozen=True)
@@ -98,61 +92,39 @@ class EDPTD3Config(DiffusionAlgorithmConfig):
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class TD3Randomness:
-    """All randomness of one EDP + TD3 update.
+    """All randomness of one EDP + TD3 update, drawn in this order."""
 
-    Attributes:
-        diffusion: k and eps of L_diff and action approximation.
-        next_actions: sampler noise for a' of the TD target (B rows).
-        head_uniform: U[0, 1) scalar; Q1 drives L_pi when it exceeds 0.5, else Q2 (official).
-        policy_actions: sampler noise for the L_pi action when ``policy_action="sampler"``.
-    """
-
-    diffusion: DiffusionNoise
-    next_actions: SamplerNoise
-    head_uniform: Float[Tensor, ""]
-    policy_actions: SamplerNoise | None = None
-
-
-def draw_td3_randomness(
-    config: EDPTD3Config,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TD3Randomness:
-    """Draw one update's randomness from ``generator`` (then move it to ``device``)."""
-    K = config.diffusion.num_steps
-    diffusion = draw_diffusion_noise(K, batch_size, action_dim, generator, device, dtype)
-    next_actions = draw_sampler_noise(
-        config.next_action_sampler, K, batch_size, action_dim, generator, device, dtype
-    )
-    head = torch.rand((), generator=generator, device=generator.device, dtype=dtype).to(device)
-    policy_actions = None
-    if config.policy_action == "sampler":
-        policy_actions = draw_sampler_noise(
-            config.policy_action_sampler, K, batch_size, action_dim, generator, device, dtype
-        )
-    return TD3Randomness(diffusion, next_actions, head, policy_actions)
-
-
-def init_edp_td3(
-    config: EDPTD3Config,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TrainState:
-    """A fresh EDP + TD3 (or DQL, or ablation) state: policy, EMA policy, Q1, Q2, targets."""
-    return init_diffusion_agent(
-        config.network, config.diffusion, state_dim, action_dim, generator, device, dtype
+    # k and eps of L_diff and action approximation (Eqs. 5, 8-9).
+    diffusion: DiffusionNoise = drawn(diffusion_noise)
+    # Sampler noise of a' ~ pi(. | s') in the TD target (Eq. 6), B rows.
+    next_actions: SamplerNoise = drawn(sampler_noise("next_action_sampler"))
+    # U[0, 1) scalar: Q1 drives L_pi when it exceeds 0.5, else Q2 (App. A.1, official).
+    head_uniform: Float[Tensor, ""] = drawn(uniform)
+    # Sampler noise of the L_pi action, drawn only with policy_action="sampler".
+    policy_actions: SamplerNoise | None = drawn(
+        sampler_noise("policy_action_sampler"), when=("policy_action", "sampler")
     )
 
 
-def _edp_td3_core(
+@register_algorithm(
+    "edp_td3",
+    title="EDP + TD3",
+    equations="Eqs. 5-10, 14; Algorithm 1; App. A.1",
+    config_class=EDPTD3Config,
+    randomness=TD3Randomness,
+    network="diffusion",
+    family="td3",
+    policy="edp",
+)
+def edp_td3_update(
     state: TrainState, batch: Batch, randomness: TD3Randomness, config: EDPTD3Config
 ) -> tuple[TrainState, Metrics]:
+    """One EDP + TD3 update (Algorithm 1); also Diffusion-QL and the ablations (module docstring).
+
+    Returns the new state and scalar tensor metrics: critic and policy losses, mean Q, the scale
+    alpha / mean |Q| of L_pi (``q_loss_scale``), gradient norms before clipping, whether the EMA
+    policy moved.
+    """
     nets = state.networks
     P = state.params
     dc = config.diffusion
@@ -187,17 +159,17 @@ def _edp_td3_core(
         q_chosen = torch.where(use_q1, q1_pi, q2_pi)
         q_other = torch.where(use_q1, q2_pi, q1_pi)
         if config.q_normalization == "chosen_head":
-            lmbda = config.alpha / q_chosen.abs().mean().detach()
+            scale = q_loss_scale(q_chosen, config.alpha)
         elif config.q_normalization == "other_head":
-            lmbda = config.alpha / q_other.abs().mean().detach()
+            scale = q_loss_scale(q_other, config.alpha)
         else:
-            lmbda = torch.full((), config.alpha, dtype=s.dtype, device=s.device)
-        l_pi = -lmbda * q_chosen.mean()
+            scale = torch.full((), config.alpha, dtype=s.dtype, device=s.device)
+        l_pi = -scale * q_chosen.mean()
         total = l_diff + config.loss_weight * l_pi
         return total, {
             "diffusion_loss": l_diff.detach(),
             "guide_loss": l_pi.detach(),
-            "lambda": lmbda,
+            "q_loss_scale": scale,
             "q_policy_mean": q_chosen.mean().detach(),
         }
 
@@ -212,62 +184,3 @@ def _edp_td3_core(
         {**critic_metrics, **policy_metrics},
         s.dtype,
     )
-
-
-def check_policy_action(
-    where: str, randomness: TD3Randomness, config: EDPTD3Config, expected: str | None = None
-) -> None:
-    """Raise ``ValueError`` naming ``where`` if ``config.policy_action`` is not ``expected`` (when
-    given) or the randomness lacks the L_pi sampler noise that ``policy_action="sampler"`` needs
-    (or holds it although the config approximates the action)."""
-    if expected is not None and config.policy_action != expected:
-        raise ValueError(
-            f"{where}: this update needs policy_action={expected!r}; got "
-            f"policy_action={config.policy_action!r}"
-        )
-    has_noise = randomness.policy_actions is not None
-    if has_noise != (config.policy_action == "sampler"):
-        raise ValueError(
-            f"{where}: randomness.policy_actions is "
-            f"{'set' if has_noise else 'None'} but policy_action={config.policy_action!r}; "
-            "draw the randomness with draw_td3_randomness(config, ...) of the same config"
-        )
-
-
-def edp_td3_update(
-    state: TrainState, batch: Batch, randomness: TD3Randomness, config: EDPTD3Config
-) -> tuple[TrainState, Metrics]:
-    """One EDP + TD3 update (Algorithm 1); also Diffusion-QL and the Fig. 2 ablations.
-
-    Args:
-        state: from :func:`init_edp_td3` or a previous update.
-        batch: transitions on the state's device and dtype.
-        randomness: from :func:`draw_td3_randomness` (or built by hand).
-        config: an :class:`EDPTD3Config` (or a subclass: DQL, EDP w/o DPM, EDP w/o AP).
-
-    Returns:
-        The new state and a dict of scalar tensor metrics (critic/policy losses, mean Q,
-        lambda, gradient norms before clipping, whether the EMA policy moved).
-
-    Raises:
-        ValueError: naming the tensor if the batch holds NaN or inf, or if the randomness does
-            not fit the config.
-    """
-    check_policy_action("edp_td3_update", randomness, config)
-    return run_update(_edp_td3_core, state, batch, randomness, config, "edp_td3_update")
-
-
-register(
-    AlgorithmSpec(
-        name="edp_td3",
-        title="EDP + TD3",
-        equations="Eqs. 5-10, 14; Algorithm 1; App. A.1",
-        config_class=EDPTD3Config,
-        init=init_edp_td3,
-        draw=draw_td3_randomness,
-        update=edp_td3_update,
-        act=make_diffusion_act("dpm_solver"),
-        policy_class="diffusion",
-        reward_family="td3",
-    )
-)

@@ -16,43 +16,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from edp_ref.algorithms.acting import make_diffusion_act
 from edp_ref.algorithms.config import NextActionPolicy, SamplerKind
-from edp_ref.algorithms.critic import min_q
-from edp_ref.algorithms.diffusion_policy import (
-    DiffusionNoise,
-    SamplerNoise,
-    draw_diffusion_noise,
-    draw_sampler_noise,
-    init_diffusion_agent,
-)
-from edp_ref.algorithms.execution import Metrics, run_update
+from edp_ref.algorithms.critic import diffusion_policy_evaluation
+from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.optim import Params
-from edp_ref.algorithms.policy_evaluation import diffusion_policy_evaluation
 from edp_ref.algorithms.policy_improvement import (
     WeightedRegressionConfig,
     policy_step,
     weighted_regression_loss,
 )
-from edp_ref.algorithms.registry import AlgorithmSpec, register
+from edp_ref.algorithms.randomness import (
+    DiffusionNoise,
+    SamplerNoise,
+    diffusion_noise,
+    drawn,
+    normal,
+    sampler_noise,
+)
+from edp_ref.algorithms.registry import register_algorithm
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
-from edp_ref.algorithms.weights import capped_exponential_weights, crr_advantage
 from edp_ref.config_checks import check_at_least, check_positive
+from edp_ref.core.rl import capped_exponential_weights, crr_advantage
 from edp_ref.data.batch import Batch
 from edp_ref.pytree import pytree_dataclass
 
-__all__ = [
-    "CRRRandomness",
-    "EDPCRRConfig",
-    "draw_crr_randomness",
-    "edp_crr_update",
-    "init_edp_crr",
-]
+__all__ = ["CRRRandomness", "EDPCRRConfig", "edp_crr_update"]
 
 
 @dataclass(frozen=True)
@@ -81,55 +73,32 @@ class EDPCRRConfig(WeightedRegressionConfig):
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class CRRRandomness:
-    """All randomness of one EDP + CRR update.
+    """All randomness of one EDP + CRR update, drawn in this order."""
 
-    Attributes:
-        diffusion: k and eps of L_diff and action approximation.
-        next_actions: sampler noise for a' of the TD target.
-        baseline_noise: xi_i ~ N(0, I) of Eq. 21, ``[N, B, A]``.
-    """
-
-    diffusion: DiffusionNoise
-    next_actions: SamplerNoise
-    baseline_noise: Float[Tensor, "samples batch action"]
-
-
-def draw_crr_randomness(
-    config: EDPCRRConfig,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> CRRRandomness:
-    """Draw one update's randomness from ``generator`` (then move it to ``device``)."""
-    K = config.diffusion.num_steps
-    diffusion = draw_diffusion_noise(K, batch_size, action_dim, generator, device, dtype)
-    next_actions = draw_sampler_noise(
-        config.next_action_sampler, K, batch_size, action_dim, generator, device, dtype
-    )
-    shape = (config.num_baseline_samples, batch_size, action_dim)
-    baseline = torch.randn(shape, generator=generator, device=generator.device, dtype=dtype)
-    return CRRRandomness(diffusion, next_actions, baseline.to(device))
-
-
-def init_edp_crr(
-    config: EDPCRRConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TrainState:
-    """A fresh EDP + CRR state: policy, EMA policy, Q1, Q2, targets, Adam states."""
-    return init_diffusion_agent(
-        config.network, config.diffusion, state_dim, action_dim, generator, device, dtype
+    # k and eps of L_diff and action approximation (Eqs. 5, 8-9).
+    diffusion: DiffusionNoise = drawn(diffusion_noise)
+    # Sampler noise of a' ~ pi(. | s') in the TD target (Eq. 6).
+    next_actions: SamplerNoise = drawn(sampler_noise("next_action_sampler"))
+    # xi_i ~ N(0, I) of Eq. 21's a_i = a_hat0 + sigma xi_i, [N, B, A].
+    baseline_noise: Float[Tensor, "samples batch action"] = drawn(
+        normal("num_baseline_samples", "batch", "action")
     )
 
 
-def _edp_crr_core(
+@register_algorithm(
+    "edp_crr",
+    title="EDP + CRR",
+    equations="Eqs. 11-13, 20-21; App. A.2",
+    config_class=EDPCRRConfig,
+    randomness=CRRRandomness,
+    network="diffusion",
+    family="crr",
+    policy="edp",
+)
+def edp_crr_update(
     state: TrainState, batch: Batch, randomness: CRRRandomness, config: EDPCRRConfig
 ) -> tuple[TrainState, Metrics]:
+    """One EDP + CRR update (App. A.2; module docstring)."""
     nets = state.networks
     P = state.params
     s, a = batch.observations, batch.actions
@@ -143,8 +112,8 @@ def _edp_crr_core(
     def weights_of(a0_hat: Tensor) -> tuple[Tensor, Metrics]:
         samples = a0_hat[None] + config.baseline_std * randomness.baseline_noise
         s_rep = s[None].expand(samples.shape[0], -1, -1)
-        q_samples = min_q(nets, P["q1"], P["q2"], s_rep, samples)
-        q_data = min_q(nets, P["q1"], P["q2"], s, a)
+        q_samples = nets.min_q(P["q1"], P["q2"], s_rep, samples)
+        q_data = nets.min_q(P["q1"], P["q2"], s, a)
         advantage = crr_advantage(q_data, q_samples)
         weights = capped_exponential_weights(advantage / config.temperature, config.weight_cap)
         return weights, {"advantage_mean": advantage.mean(), "weight_mean": weights.mean()}
@@ -163,39 +132,3 @@ def _edp_crr_core(
         {**critic_metrics, **policy_metrics},
         s.dtype,
     )
-
-
-def edp_crr_update(
-    state: TrainState, batch: Batch, randomness: CRRRandomness, config: EDPCRRConfig
-) -> tuple[TrainState, Metrics]:
-    """One EDP + CRR update (App. A.2).
-
-    Args:
-        state: from :func:`init_edp_crr` or a previous update.
-        batch: transitions on the state's device and dtype.
-        randomness: from :func:`draw_crr_randomness`.
-        config: an :class:`EDPCRRConfig`.
-
-    Returns:
-        The new state and scalar tensor metrics.
-
-    Raises:
-        ValueError: naming the tensor if the batch holds NaN or inf.
-    """
-    return run_update(_edp_crr_core, state, batch, randomness, config, "edp_crr_update")
-
-
-register(
-    AlgorithmSpec(
-        name="edp_crr",
-        title="EDP + CRR",
-        equations="Eqs. 11-13, 20-21; App. A.2",
-        config_class=EDPCRRConfig,
-        init=init_edp_crr,
-        draw=draw_crr_randomness,
-        update=edp_crr_update,
-        act=make_diffusion_act("dpm_solver"),
-        policy_class="diffusion",
-        reward_family="crr",
-    )
-)

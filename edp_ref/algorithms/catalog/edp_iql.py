@@ -21,35 +21,24 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.acting import make_diffusion_act
-from edp_ref.algorithms.critic import expectile_value_step, min_q, td_critic_step
-from edp_ref.algorithms.diffusion_policy import (
-    DiffusionNoise,
-    draw_diffusion_noise,
-    init_diffusion_agent,
-)
-from edp_ref.algorithms.execution import Metrics, run_update
+from edp_ref.algorithms.critic import expectile_value_step, td_critic_step
+from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.optim import Params
 from edp_ref.algorithms.policy_improvement import (
     WeightedRegressionConfig,
     policy_step,
     weighted_regression_loss,
 )
-from edp_ref.algorithms.registry import AlgorithmSpec, register
+from edp_ref.algorithms.randomness import DiffusionNoise, diffusion_noise, drawn
+from edp_ref.algorithms.registry import register_algorithm
 from edp_ref.algorithms.state import TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
-from edp_ref.algorithms.weights import capped_exponential_weights
 from edp_ref.config_checks import check_at_least, check_interval, check_positive
+from edp_ref.core.rl import bellman_target, capped_exponential_weights
 from edp_ref.data.batch import Batch
 from edp_ref.pytree import pytree_dataclass
 
-__all__ = [
-    "EDPIQLConfig",
-    "IQLRandomness",
-    "draw_iql_randomness",
-    "edp_iql_update",
-    "init_edp_iql",
-]
+__all__ = ["EDPIQLConfig", "IQLRandomness", "edp_iql_update"]
 
 
 @dataclass(frozen=True)
@@ -74,61 +63,33 @@ class EDPIQLConfig(WeightedRegressionConfig):
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class IQLRandomness:
-    """All randomness of one EDP + IQL update: k and eps of L_diff (nothing is sampled).
+    """All randomness of one EDP + IQL update (nothing is sampled from the policy)."""
 
-    Attributes:
-        diffusion: k and eps of L_diff and action approximation.
-    """
-
-    diffusion: DiffusionNoise
+    # k and eps of L_diff and action approximation (Eqs. 5, 8-9).
+    diffusion: DiffusionNoise = drawn(diffusion_noise)
 
 
-def draw_iql_randomness(
-    config: EDPIQLConfig,
-    batch_size: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> IQLRandomness:
-    """Draw one update's randomness from ``generator`` (then move it to ``device``)."""
-    return IQLRandomness(
-        draw_diffusion_noise(
-            config.diffusion.num_steps, batch_size, action_dim, generator, device, dtype
-        )
-    )
-
-
-def init_edp_iql(
-    config: EDPIQLConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> TrainState:
-    """A fresh EDP + IQL state: policy, EMA policy, Q1, Q2, V, targets, Adam states."""
-    return init_diffusion_agent(
-        config.network,
-        config.diffusion,
-        state_dim,
-        action_dim,
-        generator,
-        device,
-        dtype,
-        with_value=True,
-    )
-
-
-def _edp_iql_core(
+@register_algorithm(
+    "edp_iql",
+    title="EDP + IQL",
+    equations="Eqs. 11-13, 22; App. A.3",
+    config_class=EDPIQLConfig,
+    randomness=IQLRandomness,
+    network="diffusion",
+    value_network=True,
+    family="iql",
+    policy="edp",
+)
+def edp_iql_update(
     state: TrainState, batch: Batch, randomness: IQLRandomness, config: EDPIQLConfig
 ) -> tuple[TrainState, Metrics]:
+    """One EDP + IQL update (App. A.3): V, then the policy, then Q1 and Q2 (module docstring)."""
     nets = state.networks
     T = state.target_params
     s, a = batch.observations, batch.actions
 
     with torch.no_grad():
-        q_target = min_q(nets, T["q1"], T["q2"], s, a)
+        q_target = nets.min_q(T["q1"], T["q2"], s, a)
 
     # 1. Value: expectile regression on the target critics' min (Eq. 22).
     new_value, opt_value, value_metrics = expectile_value_step(
@@ -148,10 +109,11 @@ def _edp_iql_core(
 
     new_policy, opt_policy, policy_metrics = policy_step(state, policy_loss, config.optimizer)
 
-    # 3. Critics towards r + gamma V_new(s') (Eq. 22).
+    # 3. Critics towards y = r + (1 - d) gamma V_new(s') (Eq. 22).
     with torch.no_grad():
         next_v = nets.state_value(new_value, batch.next_observations)
-    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, next_v, config)
+        y = bellman_target(batch.rewards, batch.terminals, next_v, config.discount)
+    new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, y, config)
 
     # 4. Targets.
     return finish_diffusion_update(
@@ -162,39 +124,3 @@ def _edp_iql_core(
         {**critic_metrics, **value_metrics, **policy_metrics},
         s.dtype,
     )
-
-
-def edp_iql_update(
-    state: TrainState, batch: Batch, randomness: IQLRandomness, config: EDPIQLConfig
-) -> tuple[TrainState, Metrics]:
-    """One EDP + IQL update (App. A.3): V, then the policy, then Q1 and Q2.
-
-    Args:
-        state: from :func:`init_edp_iql` or a previous update.
-        batch: transitions on the state's device and dtype.
-        randomness: from :func:`draw_iql_randomness`.
-        config: an :class:`EDPIQLConfig`.
-
-    Returns:
-        The new state and scalar tensor metrics.
-
-    Raises:
-        ValueError: naming the tensor if the batch holds NaN or inf.
-    """
-    return run_update(_edp_iql_core, state, batch, randomness, config, "edp_iql_update")
-
-
-register(
-    AlgorithmSpec(
-        name="edp_iql",
-        title="EDP + IQL",
-        equations="Eqs. 11-13, 22; App. A.3",
-        config_class=EDPIQLConfig,
-        init=init_edp_iql,
-        draw=draw_iql_randomness,
-        update=edp_iql_update,
-        act=make_diffusion_act("dpm_solver"),
-        policy_class="diffusion",
-        reward_family="iql",
-    )
-)

@@ -3,10 +3,10 @@
 * :class:`DeterministicPolicyNetwork`: TD3+BC's actor, pi(s) = max_action * tanh(MLP(s)).
 * :class:`GaussianPolicyNetwork`: CRR's and IQL's policy, N(max_action * tanh(MLP(s)),
   diag(exp(2 log_std))) with a state-independent log-std clipped to [log_std_min, log_std_max]
-  (IQL's policy for offline training); :func:`gaussian_log_prob` its log-density.
+  (IQL's policy for offline training); its log-density is :func:`edp_ref.core.rl.gaussian_log_prob`.
 * :class:`GaussianPolicyConfig`: the fields of the Gaussian-policy baselines.
-* :func:`init_gaussian_agent`: a fresh state of a Gaussian-policy agent; :func:`feedforward_actions`
-  the evaluation action of any feed-forward agent.
+* :func:`weighted_log_likelihood_loss`: their weighted-regression policy loss (Eqs. 20, 22);
+  :func:`feedforward_actions`: the evaluation action of any feed-forward agent.
 
 Every network is 3 x 256 Mish (Sec. 5), as edp_ref's diffusion agents, unless the config says
 otherwise.
@@ -14,7 +14,6 @@ otherwise.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,19 +22,17 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from edp_ref.algorithms.config import AlgorithmConfig, NetworkConfig
-from edp_ref.algorithms.critic import critic_modules
 from edp_ref.algorithms.optim import Params
-from edp_ref.algorithms.state import Networks, TrainState, build_state, seeded_from
+from edp_ref.algorithms.state import Networks, TrainState
 from edp_ref.config_checks import ConfigError, check_positive
 from edp_ref.core.networks import mlp, official_init_
+from edp_ref.core.rl import gaussian_log_prob
 
 __all__ = [
     "DeterministicPolicyNetwork",
     "GaussianPolicyConfig",
     "GaussianPolicyNetwork",
     "feedforward_actions",
-    "gaussian_log_prob",
-    "init_gaussian_agent",
     "weighted_log_likelihood_loss",
 ]
 
@@ -111,16 +108,6 @@ class GaussianPolicyNetwork(nn.Module):
         return mean, log_std.expand_as(mean)
 
 
-def gaussian_log_prob(
-    actions: Float[Tensor, "*batch action"],
-    mean: Float[Tensor, "*batch action"],
-    log_std: Float[Tensor, "*batch action"],
-) -> Float[Tensor, "*batch"]:
-    """log N(a; mean, diag(exp(log_std)^2)), summed over action dimensions."""
-    z = (actions - mean) * torch.exp(-log_std)
-    return (-0.5 * z.square() - log_std - 0.5 * math.log(2.0 * math.pi)).sum(dim=-1)
-
-
 def weighted_log_likelihood_loss(
     networks: Networks,
     observations: Float[Tensor, "batch state"],
@@ -137,33 +124,6 @@ def weighted_log_likelihood_loss(
         return -(weights * log_prob).mean(), {"log_prob": log_prob.mean().detach()}
 
     return loss
-
-
-def init_gaussian_agent(
-    config: GaussianPolicyConfig,
-    state_dim: int,
-    action_dim: int,
-    generator: torch.Generator,
-    device: torch.device | str,
-    dtype: torch.dtype,
-    with_value: bool,
-) -> TrainState:
-    """A fresh Gaussian-policy agent: policy, Q1, Q2 (and V), target critics, Adam states."""
-    net = config.network
-    with seeded_from(generator):
-        modules: dict[str, nn.Module] = {
-            "policy": GaussianPolicyNetwork(
-                state_dim,
-                action_dim,
-                net,
-                config.max_action,
-                config.log_std_min,
-                config.log_std_max,
-                generator,
-            ),
-            **critic_modules(state_dim, action_dim, net, generator, with_value),
-        }
-    return build_state(modules, ("q1", "q2"), None, device, dtype)
 
 
 def feedforward_actions(
