@@ -209,8 +209,8 @@ def test_the_benchmark_has_a_training_case_for_it(probe: dict[str, Any]) -> None
     assert probe["benchmark_case"] == NAME
 
 
-# TODO(lead, after the merge): the two parts below are the runner's and the peer benchmark's; they
-# are marked xfail (strict) until they are written, so that they show in every run as missing.
+# TODO(lead, after the merge): the part below is the runner's; it
+# is marked xfail (strict) until it is written, so that it shows in every run as missing.
 @pytest.mark.xfail(reason="TODO: runner part, written after the runner rewrite", strict=True)
 def test_the_runner_trains_and_evaluates_it() -> None:
     # TODO(lead): in a process with EDP_REF_ALGORITHM_PACKAGES naming the package above, run
@@ -219,13 +219,28 @@ def test_the_runner_trains_and_evaluates_it() -> None:
     raise NotImplementedError("TODO: the runner part of 'adding an algorithm is one module'")
 
 
-@pytest.mark.xfail(reason="TODO: peer-benchmark part, written after its restructuring", strict=True)
-def test_the_peer_benchmark_has_a_case_for_it() -> None:
-    # TODO(lead): in the same process, check that the peer benchmark's edp_ref side lists
-    # diffusion_bc among its timed variants (today peers_variants lists its algorithms by hand).
-    raise NotImplementedError(
-        "TODO: the peer-benchmark part of 'adding an algorithm is one module'"
+def test_the_peer_benchmark_times_it(package_root: Path, tmp_path: Path) -> None:
+    """``scripts/benchmark_peers.py --only diffusion_bc`` times it beside no peer (the official
+    code has no such algorithm): a row of edp_ref alone."""
+    out = tmp_path / "peers.json"
+    env = _environment(package_root)
+    for variable in ("EDP_OFFICIAL_ROOT", "DQL_OFFICIAL_ROOT", "CORL_ROOT"):
+        env.pop(variable, None)
+    command = ["scripts/benchmark_peers.py", "--tiny", "--rounds", "1", "--only", NAME]
+    result = subprocess.run(
+        [sys.executable, *command, "--output", str(out)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    (row,) = doc["rows"]
+    assert row["edp_ref_key"] == NAME and row["peer_key"] is None
+    assert row["edp_ref_eager_ips"] > 0
+    assert "(no peer)" in result.stdout
 
 
 def test_a_taken_name_and_an_unknown_name_are_refused_by_name() -> None:

@@ -38,7 +38,7 @@ def _title(comparison: str, s: PeerBenchmarkSettings) -> str:
     algorithm = REGISTRY[COMPARISON_ALGORITHM.get(comparison, comparison)]
     if comparison == "dql":
         return f"DQL vp K={s.dql_steps}"
-    if isinstance(algorithm.default_config(), DiffusionAlgorithmConfig):
+    if isinstance(algorithm.config_class(), DiffusionAlgorithmConfig):
         return f"{algorithm.title} K={s.num_steps} DPM-{s.dpm_steps}"
     return algorithm.title
 
