@@ -1,39 +1,74 @@
 """The cost of a grid before it runs: its runs, what is finished, and an estimate in device-hours.
 
-A dry run (:func:`dry_run_estimate`, ``reproduce(..., dry_run=True)``) reads the grid's run
-folders without writing anything (:func:`read_progress`: ``result.json``, else the epoch in the
+A dry run (:func:`dry_run_estimate`, ``edp-reproduce --dry-run``) reads the grid's run folders
+without writing anything (:func:`read_progress`: ``result.json``, else the epoch in the
 checkpoint's header) and prices what is left of each run under Sec. 5's protocol (``epochs x
-iterations_per_epoch`` updates; an evaluation at epoch 0, every ``eval_every`` epochs and at the
-last epoch) with per-agent speeds (:mod:`edp_ref.runner.cost_speeds`: calibrated here, or read
-from a benchmark JSON), plus the generation of missing datasets
-(:func:`edp_ref.generation.estimate_seconds`).
+iterations_per_epoch`` updates; the evaluations of :attr:`RunSpec.evaluation_schedule`), plus the
+generation of missing datasets (:func:`edp_ref.generation.estimate_seconds`), with the speed of
+each calibration case (:func:`speed_case`: algorithm, widths, config, batch, EAS N, evaluation
+environments):
+
+* :func:`calibrate`: timed here by the benchmark's own timing code
+  (:mod:`edp_ref.benchmark.timing`): each case's training step
+  (:class:`edp_ref.algorithms.step.TrainingStep`, with the run's resolved config, so eager or
+  compiled as the run will be) on the synthetic dataset of the task's D4RL widths
+  (:func:`edp_ref.data.synthetic.synthetic_dataset`), warmed up, then timed in one round
+  (:func:`~edp_ref.benchmark.timing.time_rounds`); the policy's action selection (Sec. 4.5 EAS
+  with the run's N) on the evaluation's vector of states
+  (:func:`~edp_ref.benchmark.timing.time_loop`); and, for datasets already present, a run's
+  fixed start-up (loading and preparing the dataset, building the evaluation environments).
+* :func:`speeds_from_benchmark`: training iterations per second read from ``edp-benchmark``'s
+  JSON (schema: :mod:`edp_ref.benchmark.run`); it has no acting or start-up time for the grid's
+  settings, so those stay unpriced.
 
 The evaluation's length is not known before the policy is trained, so the estimate is a range:
 from evaluation episodes that end at once to every episode reaching the task's episode limit
-(1000 steps on locomotion, which trained policies mostly reach); environment steps are not
-priced (policy calls only).
+(1000 steps on locomotion); environment steps are not priced (policy calls only).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import math
+import statistics
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
+import torch
 
+from edp_ref.algorithms.acting import ActingSettings
+from edp_ref.algorithms.step import TrainingStep
+from edp_ref.benchmark.timing import TimedLoop, time_loop, time_rounds, warm_and_calibrate
 from edp_ref.config_checks import check_int
+from edp_ref.data.evaluation import dataset_env
+from edp_ref.data.synthetic import synthetic_dataset
 from edp_ref.generation import estimate_seconds
 from edp_ref.paper import paper_dataset
-from edp_ref.runner.cost_speeds import AgentSpeed, calibrate, speed_case, speeds_from_benchmark
-from edp_ref.runner.data_plans import DataPlan
-from edp_ref.runner.run_folder import CHECKPOINT_FILE
-from edp_ref.runner.spec import RunSpec
+from edp_ref.reproduce.presets import DataPlan, missing_generations
+from edp_ref.runner.config import resolve_config
+from edp_ref.runner.dataset import (
+    dataset_domain,
+    load_run_dataset,
+    minari_root,
+    prepare_training_data,
+)
+from edp_ref.runner.run_folder import CHECKPOINT_FILE, RESULT_FILE, checkpoint_epoch
+from edp_ref.runner.spec import RunSpec, config_to_json
 
-__all__ = ["GridEstimate", "RunProgress", "dry_run_estimate", "estimate_grid", "read_progress"]
+__all__ = [
+    "GridEstimate",
+    "RunProgress",
+    "Speed",
+    "calibrate",
+    "dry_run_estimate",
+    "estimate_grid",
+    "read_progress",
+    "speed_case",
+    "speeds_from_benchmark",
+]
 
 
 @dataclass(frozen=True)
@@ -67,17 +102,222 @@ class RunProgress:
 
 def read_progress(spec: RunSpec, run_dir: Path) -> RunProgress:
     """The progress of one run folder: ``result.json``, else the checkpoint's epoch."""
-    if (run_dir / "result.json").exists():
+    if (run_dir / RESULT_FILE).exists():
         return RunProgress(spec, run_dir, "finished", spec.epochs)
     ckpt = run_dir / CHECKPOINT_FILE
     if not ckpt.exists():
         return RunProgress(spec, run_dir, "new", 0)
     try:  # the header only: a dry run does not hash every checkpoint of a large grid
-        with safe_open(str(ckpt), "pt") as f:
-            epoch = int(f.metadata()["epoch"])
+        epoch = checkpoint_epoch(ckpt)
     except Exception as exc:  # reported by the dry run, and by the run when it starts
         return RunProgress(spec, run_dir, "damaged", 0, f"{ckpt}: {type(exc).__name__}: {exc}")
     return RunProgress(spec, run_dir, "partial", min(max(epoch, 0), spec.epochs))
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The measured cost of one calibration case's runs.
+
+    Attributes:
+        seconds_per_update: one training step (batch, randomness, update).
+        seconds_per_action: one policy call on the evaluation's vector of states (None: not
+            measured).
+        setup_seconds: a run's fixed start-up (None: not measured).
+        source: where the numbers come from, in words.
+    """
+
+    seconds_per_update: float
+    seconds_per_action: float | None
+    setup_seconds: float | None
+    source: str
+
+
+def speed_case(spec: RunSpec) -> tuple[Any, ...]:
+    """What a run's speed depends on: its algorithm and config, widths, batch, EAS and envs."""
+    config = json.dumps(config_to_json(resolve_config(spec)), sort_keys=True)
+    widths = paper_dataset(spec.task).d4rl_widths
+    envs = min(spec.eval_envs, spec.eval_episodes)
+    return (spec.algorithm, config, widths, spec.batch_size, spec.eas_candidates, envs)
+
+
+def _mode(config: Any) -> str:
+    return "compiled" if config.compile else "eager"
+
+
+def _startup_seconds(spec: RunSpec) -> float:
+    """A run's fixed start-up: loading and preparing its dataset, building its environments."""
+    t0 = time.perf_counter()
+    raw = load_run_dataset(spec.task, spec.data_source, spec.local_root, spec.env_id)
+    domain = dataset_domain(spec.task, spec.domain)
+    prepare_training_data(raw, domain, spec.registered.reward_family)
+    envs = min(spec.eval_envs, spec.eval_episodes)
+    with minari_root(spec.local_root):
+        env = dataset_env(
+            raw.env_id, raw.minari_id, raw.state_dim, raw.action_dim, envs, source=raw.source
+        )
+    env.close()
+    return time.perf_counter() - t0
+
+
+def _timed_case(spec: RunSpec, updates: int, warmup: int) -> tuple[float, float]:
+    """Seconds per training step and per policy call of ``spec``'s case (see the module
+    docstring)."""
+    config, algorithm = resolve_config(spec), spec.registered
+    obs_dim, action_dim = paper_dataset(spec.task).d4rl_widths
+    dataset = synthetic_dataset(max(4 * spec.batch_size, 1024), obs_dim, action_dim, seed=0)
+    step = TrainingStep(
+        algorithm,
+        config,
+        dataset,
+        spec.batch_size,
+        batches=torch.Generator().manual_seed(1),
+        randomness=torch.Generator().manual_seed(2),
+    )
+    state = [algorithm.init(config, obs_dim, action_dim, torch.Generator().manual_seed(0))]
+
+    def iteration() -> None:
+        state[0], _ = step(state[0])
+
+    loop = TimedLoop(spec.name, spec.algorithm, "edp_ref", _mode(config), False, iteration, _noop)
+    warm_and_calibrate(loop, warmup, 0.0, updates, updates)
+    time_rounds([loop], 1, _noop)
+    if loop.error is not None or not loop.round_ips:
+        raise RuntimeError(f"calibrating {spec.algorithm} on {spec.task}: {loop.error}")
+    settings = ActingSettings(eas_candidates=spec.eas_candidates)
+    g = torch.Generator().manual_seed(3)
+    obs = torch.randn(min(spec.eval_envs, spec.eval_episodes), obs_dim, generator=g)
+    calls = max(3, updates // 4)
+    with torch.no_grad():
+        act = lambda: algorithm.act(state[0], obs, config, settings, g)  # noqa: E731
+        action_times = time_loop(act, torch.device("cpu"), 1, calls, calls, 0.0, math.inf)
+    return 1.0 / loop.round_ips[0], statistics.median(action_times)
+
+
+def _noop(*_: object) -> None:
+    pass
+
+
+def calibrate(
+    runs: Sequence[tuple[RunSpec, Path]],
+    plans: Sequence[DataPlan],
+    *,
+    updates: int = 20,
+    warmup: int = 3,
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> dict[tuple[Any, ...], Speed]:
+    """Time each calibration case of the grid on this machine (see the module's docstring) with
+    ``threads`` torch threads, as each run of the grid has (``run_grid``'s ``threads``). The
+    start-up is measured once per task whose data is present."""
+    check_int("calibrate: updates", updates, 1)
+    check_int("calibrate: warmup", warmup, 0)
+    check_int("calibrate: threads", threads, 1)
+    present = {p.task for p in plans if p.present}
+    before = torch.get_num_threads()
+    # A run's speed depends strongly on its thread count: time it as the runs will run.
+    torch.set_num_threads(threads)
+    try:
+        setup: dict[str, float] = {}
+        for spec, _ in runs:
+            if spec.task in present and spec.task not in setup:
+                setup[spec.task] = _startup_seconds(spec)
+        speeds: dict[tuple[Any, ...], Speed] = {}
+        for spec, _ in runs:
+            key = speed_case(spec)
+            if key in speeds:
+                continue
+            log(f"calibrating {spec.algorithm} on {spec.task}: {updates} updates")
+            per_update, per_action = _timed_case(spec, updates, warmup)
+            source = (
+                f"calibrated here: {updates} updates after {warmup} warm-up, "
+                f"{_mode(resolve_config(spec))}, cpu, {threads} torch thread(s)"
+            )
+            speeds[key] = Speed(per_update, per_action, setup.get(spec.task), source)
+    finally:
+        torch.set_num_threads(before)
+    return speeds
+
+
+def speeds_from_benchmark(
+    path: Path, runs: Sequence[tuple[RunSpec, Path]]
+) -> tuple[dict[tuple[Any, ...], Speed], list[str]]:
+    """Training speeds of the grid's cases from ``edp-benchmark``'s JSON, and notes on what
+    differs between the benchmark's settings and the grid's runs.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not the benchmark's JSON, or no usable record for a case (each named).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"benchmark JSON {path} does not exist (scripts/benchmark.py)")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"benchmark JSON {path} is not readable JSON: {exc}") from exc
+    records = doc.get("training") if isinstance(doc, dict) else None
+    if not isinstance(records, list):
+        raise ValueError(f"benchmark JSON {path}: no 'training' list (scripts/benchmark.py schema)")
+    settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+    machine = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
+    device = machine.get("device_name") or machine.get("device") or "unknown device"
+    speeds: dict[tuple[Any, ...], Speed] = {}
+    notes: list[str] = []
+    missing: list[str] = []
+    for spec, _ in runs:
+        key = speed_case(spec)
+        if key in speeds:
+            continue
+        config = resolve_config(spec)
+        diffusion = getattr(config, "diffusion", None)
+        steps = None if diffusion is None else diffusion.num_steps
+        name = f"dql_k{steps}" if spec.algorithm == "dql" else spec.algorithm
+        mode = _mode(config)
+        found = [
+            r
+            for r in records
+            if isinstance(r, dict)
+            and r.get("name") == name
+            and r.get("mode") == mode
+            and not r.get("error")
+            and isinstance(r.get("iterations_per_second"), int | float)
+            and r["iterations_per_second"] > 0
+        ]
+        if not found:
+            missing.append(f"{spec.algorithm} (record {name!r}, {mode})")
+            continue
+        record = found[0]
+        if steps is not None and record.get("num_steps") not in (None, steps):
+            notes.append(
+                f"{spec.algorithm}: record {name!r} is measured at K = {record['num_steps']}, "
+                f"the runs use K = {steps}"
+            )
+        speeds[key] = Speed(
+            1.0 / float(record["iterations_per_second"]),
+            None,
+            None,
+            f"benchmark {path.name}: {name!r} ({mode}, {device})",
+        )
+    if missing:
+        raise ValueError(
+            f"benchmark JSON {path} has no usable training record for "
+            + "; ".join(missing)
+            + "; run scripts/benchmark.py with these algorithms, or estimate by calibration"
+        )
+    hidden = {resolve_config(s).network.hidden for s, _ in runs}
+    batch = {s.batch_size for s, _ in runs}
+    if runs and (settings.get("hidden") not in hidden or settings.get("batch_size") not in batch):
+        notes.append(
+            f"the benchmark measured width {settings.get('hidden')} x {settings.get('layers')} "
+            f"layers, batch {settings.get('batch_size')}; the grid's runs use width "
+            f"{sorted(hidden)}, batch {sorted(batch)}"
+        )
+    if machine.get("device") == "cuda" and any(s.device == "cpu" for s, _ in runs):
+        notes.append(
+            "the benchmark ran on CUDA and the grid's runs train on the CPU: this prices them "
+            "as if they ran at the benchmark's GPU speed"
+        )
+    return speeds, notes
 
 
 @dataclass(frozen=True)
@@ -91,7 +331,7 @@ class GridEstimate:
 
     title: str
     progress: tuple[RunProgress, ...]
-    speeds: dict[tuple[Any, ...], AgentSpeed]
+    speeds: dict[tuple[Any, ...], Speed]
     run_seconds: tuple[tuple[float | None, float, float | None], ...]
     datasets: tuple[tuple[str, float], ...]
     jobs: int
@@ -125,22 +365,21 @@ class GridEstimate:
             f"{sum(r.evaluations_left for r in p):,}",
             f"datasets to prepare: {data}",
             "",
-            "| agent | runs | to run | updates to run | ms / update | ms / policy call "
+            "| algorithm | runs | to run | updates to run | ms / update | ms / policy call "
             "| start-up s / run | hours | speeds from |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        agents: dict[tuple[str, str | None], list[int]] = {}
+        groups: dict[str, list[int]] = {}
         for i, r in enumerate(p):
-            agents.setdefault((r.spec.algorithm, r.spec.policy), []).append(i)
-        for (algorithm, policy), idx in agents.items():
+            groups.setdefault(r.spec.algorithm, []).append(i)
+        for algorithm, idx in groups.items():
             cases = dict.fromkeys(speed_case(p[i].spec) for i in idx)
             speeds = [self.speeds[c] for c in cases if c in self.speeds]
             act = [1e3 * s.seconds_per_action for s in speeds if s.seconds_per_action is not None]
             setup = [s.setup_seconds for s in speeds if s.setup_seconds is not None]
             low = self._sum(0, idx) + self._sum(1, idx)
             lines.append(
-                f"| {algorithm if policy is None else f'{algorithm}/{policy}'} | {len(idx)} | "
-                f"{sum(p[i].state != 'finished' for i in idx)} | "
+                f"| {algorithm} | {len(idx)} | {sum(p[i].state != 'finished' for i in idx)} | "
                 f"{sum(p[i].updates_left for i in idx):,} | "
                 f"{_span([1e3 * s.seconds_per_update for s in speeds])} | {_span(act)} | "
                 f"{_span(setup)} | {_span([low / 3600, (low + self._sum(2, idx)) / 3600])} | "
@@ -187,7 +426,7 @@ def _duration(seconds: float) -> str:
 
 
 def _span(values: Sequence[float]) -> str:
-    """``a`` or ``a-b``: the values of an agent's calibration cases (one per domain)."""
+    """``a`` or ``a-b``: the values of an algorithm's calibration cases (one per task width)."""
     if not values:
         return "-"
     lo, hi = min(values), max(values)
@@ -198,7 +437,7 @@ def estimate_grid(
     title: str,
     runs: Sequence[tuple[RunSpec, Path]],
     plans: Sequence[DataPlan],
-    speeds: dict[tuple[Any, ...], AgentSpeed],
+    speeds: dict[tuple[Any, ...], Speed],
     *,
     jobs: int = 1,
     notes: Sequence[str] = (),
@@ -208,12 +447,12 @@ def estimate_grid(
     progress = tuple(read_progress(spec, Path(run_dir)) for spec, run_dir in runs)
     run_seconds: list[tuple[float | None, float, float | None]] = []
     for r in progress:
-        speed = speeds.get(speed_case(r.spec))
         if r.state == "finished":
             run_seconds.append((None, 0.0, None))
             continue
+        speed = speeds.get(speed_case(r.spec))
         if speed is None:
-            raise ValueError(f"estimate_grid: no speed for the agent of {r.spec.name}")
+            raise ValueError(f"estimate_grid: no speed for the case of {r.spec.name}")
         envs = min(r.spec.eval_envs, r.spec.eval_episodes)
         steps = (
             math.ceil(r.spec.eval_episodes / envs) * paper_dataset(r.spec.task).max_episode_steps
@@ -226,17 +465,12 @@ def estimate_grid(
         run_seconds.append(
             (speed.setup_seconds, r.updates_left * speed.seconds_per_update, evaluation)
         )
-    # One behaviour training per (folder, environment), as ensure_datasets generates them.
-    groups: dict[tuple[str | None, str], list[DataPlan]] = {}
-    for plan in plans:
-        if plan.source == "local" and not plan.present and plan.generation is not None:
-            groups.setdefault((plan.local_root, plan.generation.env), []).append(plan)
     datasets = []
-    for (root, _), group in groups.items():
+    for (root, _), group in missing_generations(plans).items():
         gen = group[0].generation
         assert gen is not None
         kinds = tuple(dict.fromkeys(k for g in group if g.generation for k in g.generation.kinds))
-        cfg = dataclasses.replace(gen, kinds=kinds)
+        cfg = replace(gen, kinds=kinds)
         label = (
             f"generate {', '.join(g.task for g in group)} ({cfg.env_id}, SAC for "
             f"{cfg.train_steps:,} steps, {cfg.size:,} transitions) into {root or 'Minari'}"
@@ -260,8 +494,7 @@ def dry_run_estimate(
     log: Callable[[str], None] = print,
 ) -> GridEstimate:
     """The grid, its progress and its cost, priced from a benchmark JSON when ``benchmark`` is
-    given, else by a calibration on this machine with ``threads`` torch threads per run
-    (:func:`~edp_ref.runner.cost_speeds.calibrate`)."""
+    given, else by :func:`calibrate` on this machine with ``threads`` torch threads per run."""
     check_int("dry_run_estimate: jobs", jobs, 1)
     pending = [(s, d) for s, d in runs if read_progress(s, Path(d)).state != "finished"]
     if benchmark is not None:

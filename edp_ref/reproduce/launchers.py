@@ -5,7 +5,7 @@
 the cluster, else Ray's local one; docs/scale_out.md). Every launcher
 
 * reuses finished runs (``result.json``, checked against the checkpoint) and resumes interrupted
-  ones from their checkpoints (:func:`edp_ref.runner.loop.train_run`);
+  ones from their checkpoints (:func:`edp_ref.runner.training.train_run`);
 * lets a run that fails for a reason of its own (a damaged file, a folder of another
   configuration, missing data) fail alone: the others go on, and :class:`GridRunError` names
   every failed run with its error at the end;
@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from edp_ref.config_checks import check_int, check_real
-from edp_ref.runner.loop import train_run
-from edp_ref.runner.spec import RunResult, RunSpec
+from edp_ref.runner.run_folder import RESULT_FILE, RunResult
+from edp_ref.runner.spec import RunSpec
+from edp_ref.runner.training import train_run
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -221,11 +222,11 @@ def run_grid(
     """Run every missing run of the grid and return all results (finished runs are reused).
 
     Args:
-        runs: (spec, folder) pairs from :func:`build_grid`.
+        runs: (spec, folder) pairs from :func:`~edp_ref.reproduce.experiments.build_grid`.
         jobs: parallel processes (``local``) or Ray tasks in flight at once (``ray``; the
             cluster's free CPUs and GPUs limit them too).
         launcher: ``local`` or ``ray``.
-        threads: torch threads per run (1 is fastest on a shared 2-core machine).
+        threads: torch threads per run.
         progress: tqdm bars (local runs; Ray runs log one line each when they end).
         cpus_per_run: CPUs Ray reserves per run (None: ``threads``); fractions allowed.
         gpus_per_run: GPUs Ray reserves per run: 0 (default), a fraction in (0, 1] so that
@@ -247,8 +248,8 @@ def run_grid(
     check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries)
     for device in sorted({spec.device for spec, _ in runs}):
         check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries, device)
-    done = [(s, d) for s, d in runs if (d / "result.json").exists()]
-    todo = [(s, d) for s, d in runs if not (d / "result.json").exists()]
+    done = [(s, d) for s, d in runs if (d / RESULT_FILE).exists()]
+    todo = [(s, d) for s, d in runs if not (d / RESULT_FILE).exists()]
     log(f"grid: {len(runs)} run(s), {len(done)} finished (reused), {len(todo)} to run")
     if launcher == "ray":
         cpus = float(threads) if cpus_per_run is None else float(cpus_per_run)
@@ -302,13 +303,13 @@ def _collect(
         if run_dir in failures:
             failed.append(failures[run_dir])
             continue
-        if not (run_dir / "result.json").exists():
+        if not (run_dir / RESULT_FILE).exists():
             failed.append(
                 RunFailure(
                     spec,
                     run_dir,
                     "FileNotFoundError",
-                    f"the run ended without error but {run_dir / 'result.json'} is not visible "
+                    f"the run ended without error but {run_dir / RESULT_FILE} is not visible "
                     "to the driver: run folders must lie on storage that every node sees at "
                     "the same absolute path (docs/scale_out.md)",
                     "the driver",

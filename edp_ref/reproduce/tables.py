@@ -1,17 +1,27 @@
-"""Render the paper's tables from finished runs, beside the paper's numbers (Sec. 5, App. C).
+"""The paper's tables reproduced from finished runs, beside the paper's numbers (Sec. 5, App. C).
 
-Tables 1, 2, 4, 5, 6, 7 keep the paper's rows and columns. Every paper column is labelled
-``paper ...`` and holds only the number printed in the paper
-(:mod:`edp_ref.runner.paper_results`); each agent edp_ref trains gets ``measured RAT: <column>``
-and ``measured OMS: <column>`` beside it, holding only mean +- std over seeds of the final RAT
-and OMS of the runs (Sec. 5's metrics). A ``data`` column says which data each row used (D4RL
-file, Minari, locally generated) and a footer states the preset's budget against the paper's.
+* :func:`render_table`: Tables 1, 2, 4, 5, 6, 7 in the paper's rows and columns (Markdown and
+  CSV). Every paper column is labelled ``paper ...`` and holds only the number printed in the
+  paper (:data:`edp_ref.paper.PAPER_TABLES`); each measured column
+  (:data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) gets ``measured RAT: <column>`` and
+  ``measured OMS: <column>`` beside it, holding only mean +- std over seeds of the runs' final
+  RAT and OMS (Sec. 5's metrics). A ``data`` column says which data each row used and
+  :func:`budget_text` states the preset's budget against the paper's.
+* :func:`render_summary`: what ``edp-reproduce`` prints: only the rows that were run, within
+  100 columns. Each table compares columns in pairs (:data:`COMPARISONS`): Table 2 each
+  algorithm's feed-forward policy (FF) with its efficient diffusion policy (EDP); Tables 1 and 4
+  EDP with DQL; Table 6 TD3+Diff and TD3+EAS with TD3; Table 7 action approximation with DDPM.
+  For each dataset and pair, the paper's baseline, treatment and difference, then the measured
+  means with their 95 % bootstrap intervals over seeds and the measured difference with its
+  interval and verdict (:mod:`edp_ref.reproduce.verdict`). Table 5 has no pairs: each
+  EDP + algorithm gets its Average (RAT) and Best (OMS).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,65 +29,31 @@ from typing import Any
 import numpy as np
 
 from edp_ref.paper import TABLE3, PaperRow, domain_of, paper_table
-from edp_ref.runner.presets import Preset
-from edp_ref.runner.spec import RunResult, evaluation_epochs
+from edp_ref.reproduce.experiments import TABLE_LAYOUTS, ColumnGroup
+from edp_ref.reproduce.presets import Preset
+from edp_ref.reproduce.verdict import (
+    BOOTSTRAP_RESAMPLES,
+    VERDICT_RULE,
+    difference_interval,
+    seed_interval,
+    verdict,
+)
+from edp_ref.runner.config import resolve_config
+from edp_ref.runner.run_folder import RunResult
+from edp_ref.runner.spec import evaluation_epochs
 
 __all__ = [
-    "TABLE_LAYOUTS",
+    "COMPARISONS",
+    "SUMMARY_WIDTH",
     "Cell",
-    "ColumnGroup",
+    "Comparison",
     "RenderedTable",
     "budget_text",
     "measured_cell",
+    "normalization_text",
+    "render_summary",
     "render_table",
 ]
-
-
-@dataclass(frozen=True)
-class ColumnGroup:
-    """A measured agent and the paper columns it stands beside.
-
-    Attributes:
-        label: the paper's column label (``TD3+BC EDP``).
-        agent: (algorithm, policy) of the runs.
-        paper_rat: the paper column holding RAT numbers for it (or None).
-        paper_oms: the paper column holding OMS numbers for it (or None).
-    """
-
-    label: str
-    agent: tuple[str, str]
-    paper_rat: str | None = None
-    paper_oms: str | None = None
-
-
-TABLE_LAYOUTS: dict[int, tuple[ColumnGroup, ...]] = {
-    1: (
-        ColumnGroup("DQL (JAX)", ("dql", "diffusion"), paper_oms="DQL (JAX)"),
-        ColumnGroup("EDP", ("td3", "edp"), paper_oms="EDP"),
-    ),
-    2: tuple(
-        ColumnGroup(f"{name} {cls}", (algo, pol), paper_rat=f"{name} {cls}")
-        for name, algo in (("TD3+BC", "td3"), ("CRR", "crr"), ("IQL", "iql"))
-        for cls, pol in (("FF", "ff"), ("EDP", "edp"))
-    ),
-    4: (
-        ColumnGroup("DQL (JAX)", ("dql", "diffusion"), paper_oms="DQL (JAX)"),
-        ColumnGroup("EDP", ("td3", "edp"), paper_oms="EDP"),
-    ),
-    5: tuple(
-        ColumnGroup(f"EDP + {n}", (a, "edp"), f"EDP + {n} Average", f"EDP + {n} Best")
-        for n, a in (("TD3", "td3"), ("CRR", "crr"), ("IQL", "iql"))
-    ),
-    6: (
-        ColumnGroup("TD3+Diff", ("td3", "edp"), paper_rat="TD3+Diff"),
-        ColumnGroup("TD3+EAS", ("td3-eas", "ff"), paper_rat="TD3+EAS"),
-        ColumnGroup("TD3", ("td3", "ff"), paper_rat="TD3"),
-    ),
-    7: (
-        ColumnGroup("DDPM", ("td3-k100", "diffusion"), paper_oms="DDPM"),
-        ColumnGroup("Action Approx", ("td3-k100", "edp"), paper_oms="Action Approx"),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -133,9 +109,9 @@ def budget_text(preset: Preset, runs: Sequence[RunResult], tasks: Sequence[str])
     lines = [f"Preset `{preset.name}`; datasets: {', '.join(tasks)}."]
     seen = set()
     for r in runs:
-        s = r.spec
+        s, width = r.spec, resolve_config(r.spec).network.hidden
         key = (s.epochs, s.iterations_per_epoch, s.batch_size, s.eval_every, s.final_eval_every,
-               s.eval_episodes, s.eas_candidates, s.hidden)  # fmt: skip
+               s.eval_episodes, s.eas_candidates, width)  # fmt: skip
         if key in seen:
             continue
         seen.add(key)
@@ -151,7 +127,7 @@ def budget_text(preset: Preset, runs: Sequence[RunResult], tasks: Sequence[str])
             f"{paper_updates:,}, batch 256): {100 * s.total_steps / paper_updates:.3g}% of the "
             f"paper's updates; {n_eval} evaluations x {s.eval_episodes} episodes (paper: "
             f"{paper_evals} x 10); EAS N = {s.eas_candidates} (paper 10, official code 50); "
-            f"network width {s.hidden or 256} (paper 256). RAT = mean of the {stretch} "
+            f"network width {width} (paper 256). RAT = mean of the {stretch} "
             f"evaluations of the final stretch, updates {start:,}-{end:,} (the final "
             f"{100 * (end - start) / end:.3g}%; paper: the last 10 of 201 evaluations, the final "
             "5%); OMS = the best evaluation (Sec. 5)."
@@ -175,12 +151,10 @@ class RenderedTable:
     rows: tuple[tuple[str, ...], ...]
 
 
-def _by_task(
-    results: Sequence[RunResult],
-) -> dict[tuple[str, tuple[str, str | None]], list[RunResult]]:
-    out: dict[tuple[str, tuple[str, str | None]], list[RunResult]] = {}
+def _by_task(results: Sequence[RunResult]) -> dict[tuple[str, str], list[RunResult]]:
+    out: dict[tuple[str, str], list[RunResult]] = {}
     for r in results:
-        out.setdefault((r.spec.task, (r.spec.algorithm, r.spec.policy)), []).append(r)
+        out.setdefault((r.spec.task, r.spec.algorithm), []).append(r)
     return out
 
 
@@ -224,13 +198,13 @@ def render_table(
             return r.final_rat if metric == "rat" else r.final_oms
 
         if not row.is_average:
-            runs = grouped.get((row.label, g.agent), [])
+            runs = grouped.get((row.label, g.column.algorithm), [])
             return measured_cell([final(r) for r in runs]) if runs else None
         domain_tasks = per_domain_tasks.get(row.domain, [])
         means = [
-            float(np.mean([final(r) for r in grouped[(t, g.agent)]]))
+            float(np.mean([final(r) for r in grouped[(t, g.column.algorithm)]]))
             for t in domain_tasks
-            if grouped.get((t, g.agent))
+            if grouped.get((t, g.column.algorithm))
         ]
         if not means:
             return None
@@ -272,7 +246,7 @@ def render_table(
                 md.append(c.text(seeds))
                 cr += [repr(c.mean), repr(c.std), str(c.n), "1"]
         runs = (
-            [r for g in groups for r in grouped.get((row.label, g.agent), [])]
+            [r for g in groups for r in grouped.get((row.label, g.column.algorithm), [])]
             if not row.is_average
             else []
         )
@@ -281,7 +255,7 @@ def render_table(
                 r
                 for g in groups
                 for t in per_domain_tasks.get(row.domain, [])
-                for r in grouped.get((t, g.agent), [])
+                for r in grouped.get((t, g.column.algorithm), [])
             ]
         data = _data_text(runs)
         md.append(data)
@@ -315,3 +289,174 @@ def render_table(
     return RenderedTable(
         number, "\n".join(lines) + "\n", buf.getvalue(), tuple(header), tuple(md_rows)
     )
+
+
+# -- The printed summary ----------------------------------------------------------------------
+
+#: The widest line of a summary (a 100-column terminal).
+SUMMARY_WIDTH = 100
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two columns of a table compared (``treatment - baseline``), by their labels in
+    :data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`; ``label`` names the row block and
+    ``names`` the two columns in the summary's header."""
+
+    label: str
+    baseline: str
+    treatment: str
+    names: tuple[str, str]
+
+
+COMPARISONS: dict[int, tuple[Comparison, ...]] = {
+    1: (Comparison("EDP/DQL", "DQL (JAX)", "EDP", ("DQL (JAX)", "EDP")),),
+    2: tuple(
+        Comparison(name, f"{name} FF", f"{name} EDP", ("FF", "EDP"))
+        for name in ("TD3+BC", "CRR", "IQL")
+    ),
+    4: (Comparison("EDP/DQL", "DQL (JAX)", "EDP", ("DQL (JAX)", "EDP")),),
+    5: (),
+    6: (
+        Comparison("Diff", "TD3", "TD3+Diff", ("TD3", "TD3+Diff")),
+        Comparison("EAS", "TD3", "TD3+EAS", ("TD3", "TD3+EAS")),
+    ),
+    7: (Comparison("K=100", "DDPM", "Action Approx", ("DDPM", "Action Approx")),),
+}
+
+_LABEL, _KIND, _CELL = 8, 6, 22
+
+
+def _group(number: int, label: str) -> ColumnGroup:
+    return next(g for g in TABLE_LAYOUTS[number] if g.label == label)
+
+
+def _per_seed(
+    results: Sequence[RunResult], task: str, group: ColumnGroup, metric: str
+) -> list[float]:
+    runs = [r for r in results if (r.spec.task, r.spec.algorithm) == (task, group.column.algorithm)]
+    runs.sort(key=lambda r: r.spec.seed)
+    return [r.final_rat if metric == "rat" else r.final_oms for r in runs]
+
+
+def _paper_value(number: int, task: str, group: ColumnGroup) -> tuple[float | None, str]:
+    """The paper's number for ``group`` on ``task`` and the metric it is (rat or oms)."""
+    column, metric = (group.paper_rat, "rat") if group.paper_rat else (group.paper_oms, "oms")
+    assert column is not None
+    table = paper_table(4 if number == 1 else number)  # Table 1's rows are domain averages
+    try:
+        return table.value(task, column), metric
+    except KeyError:
+        return None, metric
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def _row(label: str, kind: str, cells: Sequence[str], tail: str = "") -> str:
+    text = f"{label:<{_LABEL}}{kind:<{_KIND}}" + "".join(f"{c:<{_CELL}}" for c in cells) + tail
+    return text.rstrip()
+
+
+def normalization_text(result: RunResult) -> str:
+    """How a run's scores are normalized, for tables and figures."""
+    d = result.data
+    if not d.get("normalized"):
+        return "raw returns (the dataset has no reference scores)"
+    lo, hi = d.get("ref_min_score"), d.get("ref_max_score")
+    refs = (
+        f" (returns {lo:.1f} and {hi:.1f})"
+        if isinstance(lo, float) and isinstance(hi, float)
+        else ""
+    )
+    if d.get("kind") == "locally generated":
+        return (
+            "normalized by the local dataset's own references: 0 = uniform random actions, "
+            f"100 = the local SAC expert{refs}, not D4RL's constants"
+        )
+    if d.get("kind") == "D4RL file":
+        return f"D4RL normalized score (D4RL's reference returns{refs})"
+    return f"normalized by the Minari dataset's reference scores{refs}"
+
+
+def _data_line(task: str, results: Sequence[RunResult]) -> list[str]:
+    run = next(r for r in results if r.spec.task == task)
+    d = run.data
+    head = f"{task}: {d.get('kind')} {d.get('id')}, {d.get('transitions', 0):,} transitions; "
+    return textwrap.wrap(head + normalization_text(run) + ".", SUMMARY_WIDTH)
+
+
+def _pair_lines(number: int, task: str, results: Sequence[RunResult]) -> list[str]:
+    lines: list[str] = []
+    header: tuple[str, str] | None = None
+    for c in COMPARISONS[number]:
+        base, treat = _group(number, c.baseline), _group(number, c.treatment)
+        paper_b, metric = _paper_value(number, task, base)
+        paper_t, _ = _paper_value(number, task, treat)
+        b = _per_seed(results, task, base, metric)
+        t = _per_seed(results, task, treat, metric)
+        if not b and not t:
+            continue
+        if c.names != header:
+            header = c.names
+            diff = f"{c.names[1]} - {c.names[0]}"
+            lines.append(_row("", "", [c.names[0], c.names[1], diff], "verdict"))
+        paper_diff = None if paper_b is None or paper_t is None else paper_t - paper_b
+        lines.append(_row(c.label, "paper", [_fmt(paper_b), _fmt(paper_t), _fmt(paper_diff, True)]))
+        b_cell = seed_interval(b).text() if b else "not run"
+        t_cell = seed_interval(t).text() if t else "not run"
+        if b and t:
+            d = difference_interval(t, b)
+            word = verdict(paper_diff, d)
+            lines.append(_row("", "here", [b_cell, t_cell, d.text(signed=True)], word))
+        else:
+            lines.append(_row("", "here", [b_cell, t_cell, "-"], "inconclusive"))
+    return lines
+
+
+def _single_lines(number: int, task: str, results: Sequence[RunResult]) -> list[str]:
+    """Table 5: each EDP + algorithm's Average (RAT) and Best (OMS), no verdict."""
+    lines = [_row("", "", ["Average (RAT)", "Best (OMS)"])]
+    table = paper_table(number)
+    for g in TABLE_LAYOUTS[number]:
+        rat, oms = _per_seed(results, task, g, "rat"), _per_seed(results, task, g, "oms")
+        if not rat:
+            continue
+        paper = [table.value(task, c) if c else None for c in (g.paper_rat, g.paper_oms)]
+        lines.append(_row(g.label.replace("EDP + ", "EDP+"), "paper", [_fmt(v) for v in paper]))
+        lines.append(_row("", "here", [seed_interval(rat).text(), seed_interval(oms).text()]))
+    return lines
+
+
+def _interval_note(results: Sequence[RunResult]) -> str:
+    seeds = sorted({r.spec.seed for r in results})
+    return (
+        f"Rows 'here': measured, mean over seeds ({', '.join(map(str, seeds))}) [95 % "
+        f"percentile-bootstrap interval, {BOOTSTRAP_RESAMPLES:,} seeded "
+        "resamples; a difference resamples the two agents' seeds independently]. Rows 'paper': "
+        "as printed (D4RL, 5 seeds)."
+    )
+
+
+def render_summary(number: int, results: Sequence[RunResult], tasks: Sequence[str]) -> str:
+    """The summary of Table ``number`` for the datasets run (lines of at most 100 columns)."""
+    metric = paper_table(number).metric
+    lines = [f"Table {number}: {metric}, rows run only (the full table: the Markdown file)."]
+    lines += textwrap.wrap(_interval_note(results), SUMMARY_WIDTH)
+    for task in tasks:
+        if not any(r.spec.task == task for r in results):
+            continue
+        lines.append("")
+        lines += _data_line(task, results)
+        lines += (
+            _pair_lines(number, task, results)
+            if COMPARISONS[number]
+            else _single_lines(number, task, results)
+        )
+    if COMPARISONS[number]:
+        lines.append("")
+        lines += textwrap.wrap(VERDICT_RULE, SUMMARY_WIDTH)
+    return "\n".join(lines) + "\n"

@@ -147,13 +147,14 @@ def _default(argv: Sequence[str]) -> TrainCommand:
     """The defaults of the options: the paper's and Table 3's for --algorithm and --dataset
     (read first; parsed again, and checked, by tyro)."""
     p = argparse.ArgumentParser(add_help=False)
-    for name in ("--algorithm", "--dataset", "--grad-clip"):
-        p.add_argument(name)
+    p.add_argument("--algorithm", default="edp_td3")
+    p.add_argument("--dataset", default="hopper-medium-v2")
+    p.add_argument("--grad-clip", default="paper")
     p.add_argument("--run.domain", dest="domain", default="auto")
     peek = p.parse_known_args(list(argv))[0]
     algorithm = peek.algorithm if peek.algorithm in REGISTRY else "edp_td3"
-    task = peek.dataset or "hopper-medium-v2"
-    clip = peek.grad_clip if peek.grad_clip in ("paper", "official") else "paper"
+    task = peek.dataset
+    clip: Literal["paper", "official"] = "official" if peek.grad_clip == "official" else "paper"
     try:
         config = default_config(algorithm, task, peek.domain, grad_clip=clip)
         row = TABLE3[dataset_domain(task, peek.domain)]
@@ -170,8 +171,13 @@ def _default(argv: Sequence[str]) -> TrainCommand:
     return TrainCommand(run=run, monitoring=_ParsedMonitoring())
 
 
-def _check_dataset(spec: RunSpec) -> None:
-    name, kind = spec.task, dataset_kind(spec.task)
+def _check_dataset(spec: _ParsedRun) -> None:
+    """The dataset exists (before RunSpec's checks, which would fail less clearly without it)."""
+    name = spec.task
+    try:
+        kind = dataset_kind(name)
+    except ValueError:  # RunSpec names the unknown dataset
+        return
     if kind == "hdf5" and not os.path.isfile(name):
         _error(f"argument --dataset: the HDF5 file {name} does not exist")
     if kind == "hdf5" and find_paper_dataset(name) is None and spec.env_id is None:
@@ -193,7 +199,6 @@ def _check_dataset(spec: RunSpec) -> None:
 
 def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
     """The run folder of a new or continued run; usage errors for what the options get wrong."""
-    _check_dataset(spec)
     if cmd.grad_clip == "official":
         try:
             default_config(spec.algorithm, spec.task, spec.domain, grad_clip="official")
@@ -257,6 +262,7 @@ def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, 
         if flag == "--eval-only" and cmd.episodes < 1:
             _error(f"argument --episodes: expected an integer >= 1, got {cmd.episodes}")
         return ("eval" if flag == "--eval-only" else "resume"), cmd, spec, monitoring, folder
+    _check_dataset(cmd.run)
     spec = _checked(RunSpec, cmd.run, _run_flag)
     return "train", cmd, spec, monitoring, _train_folder(cmd, spec)
 

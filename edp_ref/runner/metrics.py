@@ -102,7 +102,8 @@ class EvaluationRecord:
         step: updates trained before this evaluation.
         episodes: episodes evaluated.
         return_mean, return_std: undiscounted episode return (raw environment reward): mean and
-            population standard deviation over the episodes (:func:`edp_ref.runner.policy.evaluate`).
+            population standard deviation over the episodes
+            (:func:`edp_ref.runner.policy.evaluate`).
         normalized_mean, normalized_std: the same of 100 (return - REF_MIN) / (REF_MAX -
             REF_MIN), or None when the dataset has no reference scores.
         score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.

@@ -56,7 +56,9 @@ __all__ = [
 ]
 
 
-def acting_data(raw: TransitionDataset, prepared: TrainingData) -> tuple[dict[str, Tensor], dict[str, Any]]:
+def acting_data(
+    raw: TransitionDataset, prepared: TrainingData
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """What acting needs from a run's data, as its checkpoint stores it: the observation
     normalizer and the environment's action bounds (tensors), and the evaluation environment,
     whether actions were rescaled to [-1, 1] and the score references (JSON)."""
@@ -306,7 +308,9 @@ def evaluate_policy(
     """:func:`evaluate` in the Gymnasium environment ``env_id`` (None: the run's own), as JSON
     with the environment and the checkpoint's step."""
     own = env_id is None or env_id == policy.env_id
-    env = make_eval_env(env_id, envs) if env_id is not None and not own else policy.environment(envs)
+    env = (
+        make_eval_env(env_id, envs) if env_id is not None and not own else policy.environment(envs)
+    )
     try:
         result = evaluate(policy, env, episodes, seed=seed, normalized=own)
     finally:

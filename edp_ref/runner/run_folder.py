@@ -67,12 +67,12 @@ __all__ = [
     "CONFIG_FILE",
     "CONFIG_FORMAT",
     "RESULT_FILE",
+    "Checkpoint",
     "CheckpointCorruptError",
     "CheckpointError",
     "CheckpointFormatError",
     "CheckpointMismatchError",
     "FinishedRun",
-    "Checkpoint",
     "RunFolderError",
     "RunMismatchError",
     "RunResult",
@@ -320,9 +320,7 @@ def checkpoint_epoch(path: Path) -> int:
         return int(f.metadata()["epoch"])
 
 
-def load_checkpoint(
-    path: Path, expected_config: Mapping[str, Any] | None = None
-) -> Checkpoint:
+def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None) -> Checkpoint:
     """Read and verify a checkpoint (``expected_config``: the configuration document of the run
     that loads it; any difference is named).
 

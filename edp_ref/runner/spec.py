@@ -99,7 +99,7 @@ def tyro_readable(cls: C) -> C:
     with a generic one that says less; but its marker also empties ``typing.get_type_hints``,
     from which tyro builds ``edp-train``'s options.
     """
-    del cls.__no_type_check__
+    delattr(cls, "__no_type_check__")
     return cls
 
 

@@ -254,7 +254,9 @@ class _Training:
         if self.env is None:
             self.env = policy.environment(min(spec.eval_envs, spec.eval_episodes))
         env_seed, action_seed = evaluation_seeds(spec, index)
-        outcome = evaluate(policy, self.env, spec.eval_episodes, seed=env_seed, action_seed=action_seed)
+        outcome = evaluate(
+            policy, self.env, spec.eval_episodes, seed=env_seed, action_seed=action_seed
+        )
         score = outcome.score
         if not math.isfinite(score):
             raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
