@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
@@ -190,6 +189,9 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     summary = json.loads(capsys.readouterr().out)
     assert summary["env_id"] == "Hopper-v5" and summary["episodes"] == 2 and summary["step"] == 40
     assert np.isfinite(summary["return_mean"]) and summary["normalized_mean"] is not None
+    # One evaluation path, one std: the population std over the episodes, 0 for one episode.
+    assert main(["--eval-only", str(out), "--episodes", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["return_std"] == 0.0
     # The README's three-line example, in a Gymnasium environment.
     policy, config = edp_ref.load_policy(out)
     env = gym.make(policy.env_id or "Hopper-v5")
