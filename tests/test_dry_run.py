@@ -228,7 +228,7 @@ def test_bad_benchmark_json(
 
 
 REPRODUCE_CASES: list[tuple[dict[str, Any], str]] = [
-    ({"cpus_per_run": 2.0}, r"reproduce: cpus_per_run and gpus_per_run are requests to Ray's"),
+    ({"cpus_per_run": 2.0}, r"reproduce: cpus_per_run = 2\.0 is a request to Ray's scheduler"),
     ({"gpus_per_run": 0.25}, r"with the local launcher use jobs and threads"),
     ({"launcher": "ray", "gpus_per_run": 2.5}, r"reproduce: gpus_per_run above 1 must be a whole"),
     ({"launcher": "ray", "max_retries": -1}, r"reproduce: max_retries must be an int >= 0"),

@@ -349,8 +349,8 @@ def test_local_launcher_reports_every_failed_run(smoke_out: Path) -> None:
         ({"launcher": "ray", "gpus_per_run": -0.5}, r"run_grid: gpus_per_run must be a finite"),
         ({"launcher": "ray", "gpus_per_run": 1.5}, r"gpus_per_run above 1 must be a whole number"),
         ({"launcher": "ray", "max_retries": -1}, r"run_grid: max_retries must be an int >= 0"),
-        ({"gpus_per_run": 0.25}, r"requests to Ray's scheduler; with the local launcher"),
-        ({"cpus_per_run": 2.0}, r"requests to Ray's scheduler; with the local launcher"),
+        ({"gpus_per_run": 0.25}, r"a request to Ray's scheduler; with the local launcher"),
+        ({"cpus_per_run": 2.0}, r"a request to Ray's scheduler; with the local launcher"),
     ],
 )
 def test_run_grid_refuses_bad_resources(

@@ -46,11 +46,11 @@ from edp_ref.paper import paper_dataset
 from edp_ref.reproduce.columns import ALGOS, POLICIES
 from edp_ref.reproduce.experiments import experiment
 from edp_ref.reproduce.figures import read_benchmark
-from edp_ref.reproduce.launchers import DEFAULT_MAX_RETRIES, GridRunError
+from edp_ref.reproduce.launchers import DEFAULT_MAX_RETRIES, GridRunError, check_ray_options
 from edp_ref.reproduce.presets import PRESETS
 from edp_ref.reproduce.reproduction import DEFAULT_BENCHMARK, reproduce
 from edp_ref.runner.run_folder import CheckpointError, RunFolderError
-from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED
+from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED, FieldError
 
 __all__ = ["build_parser", "main", "parse_args"]
 
@@ -185,35 +185,17 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The checks argparse's types cannot do alone; ``p.error`` (exit 2) names the argument."""
     if args.out.exists() and not args.out.is_dir():
         p.error(f"argument --out: {args.out} is a file, not a folder")
-    if args.launcher != "ray":
-        for option, value, default in (
-            ("--cpus-per-run", args.cpus_per_run, None),
-            ("--gpus-per-run", args.gpus_per_run, 0.0),
-        ):
-            if value != default:
-                p.error(
-                    f"argument {option}: a request to Ray's scheduler; with --launcher "
-                    f"{args.launcher} use --jobs and --threads"
-                )
     try:
         torch.device(args.device)
     except RuntimeError as exc:
         p.error(f"argument --device: not a torch device ({exc})")
-    if args.launcher == "ray" and args.device.startswith("cuda") and args.gpus_per_run == 0:
-        p.error(
-            "argument --gpus-per-run: runs on --device cuda need a GPU share from Ray "
-            "(e.g. --gpus-per-run 0.25); Ray hides every GPU from a task that asks for none"
-        )
-    if args.launcher == "ray" and not args.device.startswith("cuda") and args.gpus_per_run > 0:
-        p.error(
-            f"argument --gpus-per-run: reserves GPUs for runs on --device {args.device}; add "
-            "--device cuda"
-        )
-    if args.gpus_per_run > 1 and args.gpus_per_run != int(args.gpus_per_run):
-        p.error(
-            f"argument --gpus-per-run: above 1 it must be a whole number of GPUs, got "
-            f"{args.gpus_per_run}"
-        )
+    try:
+        check_ray_options(
+            p.prog, args.launcher, args.cpus_per_run, args.gpus_per_run, args.max_retries,
+            args.device,
+        )  # fmt: skip
+    except FieldError as exc:
+        p.error(f"argument --{exc.field.replace('_', '-')}: {exc}")
     if args.cost_benchmark is not None and not args.dry_run:
         p.error("argument --cost-benchmark: only used with --dry-run")
     if args.cost_benchmark is not None and not args.cost_benchmark.is_file():

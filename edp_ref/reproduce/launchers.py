@@ -35,7 +35,7 @@ from typing import Any
 
 from edp_ref.config_checks import check_int, check_real
 from edp_ref.runner.run_folder import RESULT_FILE, RunResult
-from edp_ref.runner.spec import RunSpec
+from edp_ref.runner.spec import RunSpec, check_fields
 from edp_ref.runner.training import train_run
 
 __all__ = [
@@ -176,35 +176,46 @@ def check_ray_options(
     """Check the Ray resources of :func:`run_grid` (``where`` names the caller in errors) and,
     when ``device`` (the runs' ``RunSpec.device``) is given, that they agree with it: Ray shows
     a task only the GPUs it reserved for it, so CUDA runs need ``gpus_per_run`` > 0 and GPUs
-    reserved for CPU runs would sit idle."""
-    check_real(f"{where}: cpus_per_run", cpus_per_run, 0.0, optional=True)
-    check_real(f"{where}: gpus_per_run", gpus_per_run, 0.0)
-    check_int(f"{where}: max_retries", max_retries, 0)
-    if cpus_per_run is not None and cpus_per_run <= 0:
-        raise ValueError(f"{where}: cpus_per_run must be > 0 or None, got {cpus_per_run!r}")
-    if gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
-        raise ValueError(
-            f"{where}: gpus_per_run above 1 must be a whole number of GPUs, got {gpus_per_run!r}"
-        )
-    if launcher != "ray" and (cpus_per_run is not None or gpus_per_run != 0):
-        raise ValueError(
-            f"{where}: cpus_per_run and gpus_per_run are requests to Ray's scheduler; with the "
-            f"{launcher} launcher use jobs and threads (got cpus_per_run={cpus_per_run!r}, "
-            f"gpus_per_run={gpus_per_run!r})"
-        )
-    if launcher == "ray" and device is not None:
-        on_cuda = device.startswith("cuda")
-        if on_cuda and gpus_per_run == 0:
+    reserved for CPU runs would sit idle. A :class:`~edp_ref.runner.spec.FieldError` names the
+    option at fault (``cpus_per_run``, ``gpus_per_run``, ``max_retries``)."""
+    values = {
+        "cpus_per_run": cpus_per_run,
+        "gpus_per_run": gpus_per_run,
+        "max_retries": max_retries,
+    }
+
+    def check(name: str) -> None:
+        value, at = values[name], f"{where}: {name}"
+        if name == "max_retries":
+            check_int(at, value, 0)
+            return
+        check_real(at, value, 0.0, optional=name == "cpus_per_run")
+        if value is None:
+            return
+        if name == "cpus_per_run" and value <= 0:
+            raise ValueError(f"{at} must be > 0 or None, got {value!r}")
+        if launcher != "ray" and value != 0:
             raise ValueError(
-                f"{where}: the runs use device {device!r} but ask Ray for no GPU "
-                "(gpus_per_run = 0): Ray hides every GPU from such a task; give gpus_per_run "
-                "(0.25 shares one GPU between four runs)"
+                f"{at} = {value!r} is a request to Ray's scheduler; with the {launcher} "
+                "launcher use jobs and threads"
             )
-        if not on_cuda and gpus_per_run > 0:
+        if name != "gpus_per_run":
+            return
+        if value > 1 and value != int(value):
+            raise ValueError(f"{at} above 1 must be a whole number of GPUs, got {value!r}")
+        on_cuda = device is not None and device.startswith("cuda")
+        if launcher == "ray" and on_cuda and value == 0:
             raise ValueError(
-                f"{where}: gpus_per_run = {gpus_per_run!r} reserves GPUs for runs on device "
-                f"{device!r}; run them on cuda (device='cuda') or ask for no GPU"
+                f"{at}: the runs use device {device!r} but ask Ray for no GPU: Ray hides every "
+                "GPU from such a task; give a GPU share (0.25 shares one GPU between four runs)"
             )
+        if launcher == "ray" and device is not None and not on_cuda and value > 0:
+            raise ValueError(
+                f"{at} = {value!r} reserves GPUs for runs on device {device!r}; run them on "
+                "cuda or ask for no GPU"
+            )
+
+    check_fields(values, check)
 
 
 def run_grid(
@@ -245,7 +256,6 @@ def run_grid(
     check_int("run_grid: threads", threads, 1)
     if launcher not in LAUNCHERS:
         raise ValueError(f"run_grid: unknown launcher {launcher!r}; use 'local' or 'ray'")
-    check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries)
     for device in sorted({spec.device for spec, _ in runs}):
         check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries, device)
     done = [(s, d) for s, d in runs if (d / RESULT_FILE).exists()]

@@ -145,18 +145,7 @@ def load_run_dataset(
             return load_minari(task)
     entry = find_paper_dataset(task)
     if entry is not None:  # a paper dataset's D4RL file, wherever it lies
-        width_obs, width_act = entry.d4rl_widths
-        return load_d4rl_hdf5(
-            task,
-            name=entry.name,
-            max_episode_steps=entry.max_episode_steps,
-            observation_dim=width_obs,
-            action_dim=width_act,
-            environment=f"D4RL's environment for {entry.name}",
-            env_id=entry.env_id,
-            ref_min_score=entry.ref_min_score,
-            ref_max_score=entry.ref_max_score,
-        )
+        return load_dataset(entry.name, source="d4rl", d4rl_dir=os.path.dirname(task) or ".")
     if env_id is None:
         raise ValueError(
             f"RunSpec.env_id: the HDF5 file {task} is not one of the paper's D4RL files, so it "

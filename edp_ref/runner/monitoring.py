@@ -17,7 +17,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, no_type_check
 
@@ -49,7 +49,7 @@ class Monitoring:
     wandb_project: str = "edp_ref"
 
     def __post_init__(self) -> None:
-        check_fields(self, self._check)
+        check_fields((f.name for f in fields(self)), self._check)
 
     def _check(self, name: str) -> None:
         value, where = getattr(self, name), f"Monitoring.{name}"

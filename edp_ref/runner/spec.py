@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal, TypeVar, no_type_check
 
@@ -76,16 +76,16 @@ class FieldTypeError(FieldError, TypeError):
     """A field of a run's configuration has the wrong type."""
 
 
-def check_fields(obj: Any, check: Callable[[str], None]) -> None:
-    """``check(name)`` for every field of the dataclass ``obj`` in order; an error is re-raised
-    as :class:`FieldError` (:class:`FieldTypeError` for a wrong type) naming the field."""
-    for f in fields(obj):
+def check_fields(names: Iterable[str], check: Callable[[str], None]) -> None:
+    """``check(name)`` for every field name in order; an error is re-raised as
+    :class:`FieldError` (:class:`FieldTypeError` for a wrong type) naming the field."""
+    for name in names:
         try:
-            check(f.name)
+            check(name)
         except TypeError as exc:
-            raise FieldTypeError(f.name, str(exc)) from None
+            raise FieldTypeError(name, str(exc)) from None
         except ValueError as exc:
-            raise FieldError(f.name, str(exc)) from None
+            raise FieldError(name, str(exc)) from None
 
 
 C = TypeVar("C", bound=type)
@@ -157,7 +157,7 @@ class RunSpec:
     config: Annotated[AlgorithmConfig | None, tyro.conf.arg(prefix_name=False)] = None
 
     def __post_init__(self) -> None:
-        check_fields(self, self._check)
+        check_fields((f.name for f in fields(self)), self._check)
 
     def _check(self, name: str) -> None:
         """Check field ``name``, and that it agrees with the fields before it."""
