@@ -27,7 +27,7 @@ from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.registry import REGISTRY, register
 
-__all__ = ["ALGOS", "COLUMNS", "POLICIES", "Column", "column", "column_of"]
+__all__ = ["ALGOS", "COLUMNS", "POLICIES", "Column", "column"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,11 @@ class Column:
             ``td3-k100``).
         policy: its ``--policies`` value, the paper's policy class (``edp``, ``ff``,
             ``diffusion``).
-        title: the paper's name of the column.
         algorithm: the registered algorithm its runs train (``RunSpec.algorithm``).
     """
 
     algo: str
     policy: str
-    title: str
     algorithm: str
 
     @property
@@ -54,16 +52,16 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("td3", "edp", "EDP + TD3", "edp_td3"),
-    Column("crr", "edp", "EDP + CRR", "edp_crr"),
-    Column("iql", "edp", "EDP + IQL", "edp_iql"),
-    Column("td3", "ff", "TD3+BC (feed-forward)", "td3bc"),
-    Column("crr", "ff", "CRR (Gaussian feed-forward)", "gaussian_crr"),
-    Column("iql", "ff", "IQL (Gaussian feed-forward)", "gaussian_iql"),
-    Column("td3-eas", "ff", "TD3+BC acting by EAS (Table 6)", "td3bc_eas"),
-    Column("dql", "diffusion", "DQL: Diffusion-QL's configuration (vp, K = 5)", "dql"),
-    Column("td3-k100", "edp", "EDP + TD3 with K = 100 (Table 7, Action Approx)", "edp_td3_k100"),
-    Column("td3-k100", "diffusion", "EDP + TD3 through 100 DDPM steps (Table 7)", "edp_ddpm_k100"),
+    Column("td3", "edp", "edp_td3"),
+    Column("crr", "edp", "edp_crr"),
+    Column("iql", "edp", "edp_iql"),
+    Column("td3", "ff", "td3bc"),
+    Column("crr", "ff", "gaussian_crr"),
+    Column("iql", "ff", "gaussian_iql"),
+    Column("td3-eas", "ff", "td3bc_eas"),
+    Column("dql", "diffusion", "dql"),
+    Column("td3-k100", "edp", "edp_td3_k100"),
+    Column("td3-k100", "diffusion", "edp_ddpm_k100"),
 )
 #: The values of ``--algos``.
 ALGOS: tuple[str, ...] = tuple(dict.fromkeys(c.algo for c in COLUMNS))
@@ -82,14 +80,6 @@ def column(algo: str, policy: str) -> Column:
     raise ValueError(
         f"algorithm {algo!r} has no policy class {policy!r}; it has: {', '.join(known)}"
     )
-
-
-def column_of(algorithm: str) -> Column:
-    """The column a registered algorithm's runs stand in; ``ValueError`` for another."""
-    for c in COLUMNS:
-        if c.algorithm == algorithm:
-            return c
-    raise ValueError(f"the registered algorithm {algorithm!r} is no column of the paper's tables")
 
 
 # -- Until edp_ref.algorithms registers the paper's variants itself (td3bc_eas, edp_td3_k100,

@@ -21,19 +21,19 @@ cannot see is reported as a failure (the storage is not shared), never trained a
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edp_ref.config_checks import check_int, check_real
+from edp_ref.runner.dataset import environment_variables
 from edp_ref.runner.run_folder import RESULT_FILE, RunResult
 from edp_ref.runner.spec import RunSpec, check_fields
 from edp_ref.runner.training import train_run
@@ -109,21 +109,6 @@ def ray_task_name(spec: RunSpec) -> str:
     return f"edp_ref run {spec.name}"
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` for the block (the driver's dataset locations)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _run_one(
     spec_json: dict[str, Any],
     run_dir: str,
@@ -137,7 +122,7 @@ def _run_one(
     where = f"pid {os.getpid()} on {socket.gethostname()}"
     try:
         spec = RunSpec.from_json(spec_json)
-        with _environment(environment):
+        with environment_variables(environment):
             result = train_run(spec, run_dir, progress=progress, position=position, threads=threads)
     except Exception as exc:
         return {

@@ -112,7 +112,7 @@ def evaluate_final_checkpoint(
     check_int("evaluate_final_checkpoint: episodes", episodes, 1, optional=True)
     check_int("evaluate_final_checkpoint: stream", stream, 0)
     load_finished_run(spec, Path(run_dir))
-    policy, _ = load_policy(run_dir, settings=settings)
+    policy, _ = load_policy(run_dir, device=spec.device, settings=settings)
     n = spec.eval_episodes if episodes is None else episodes
     env_seed, action_seed = evaluation_seeds(spec, REEVALUATION + stream)
     env = policy.environment(min(spec.eval_envs, n))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ __all__ = [
     "dataset_kind",
     "dataset_slug",
     "describe_dataset",
+    "environment_variables",
     "load_run_dataset",
     "minari_root",
     "prepare_training_data",
@@ -109,20 +110,24 @@ def dataset_slug(name: str) -> str:
 
 
 @contextlib.contextmanager
-def minari_root(path: str | None) -> Iterator[None]:
-    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
-    if path is None:
-        yield
-        return
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(path)
+def environment_variables(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set the environment variables ``values`` for the block (None: leave one alone)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    old = {k: os.environ.get(k) for k in given}
+    os.environ.update(given)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("MINARI_DATASETS_PATH", None)
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def minari_root(path: str | None) -> contextlib.AbstractContextManager[None]:
+    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
+    return environment_variables({"MINARI_DATASETS_PATH": path})
 
 
 def load_run_dataset(

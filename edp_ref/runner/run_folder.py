@@ -72,7 +72,6 @@ __all__ = [
     "CheckpointError",
     "CheckpointFormatError",
     "CheckpointMismatchError",
-    "FinishedRun",
     "RunFolderError",
     "RunMismatchError",
     "RunResult",
@@ -588,17 +587,9 @@ def write_result(result: RunResult) -> None:
     atomic_write_text(result.run_dir / RESULT_FILE, json.dumps(result.to_json(), indent=2))
 
 
-@dataclass(frozen=True)
-class FinishedRun:
-    """A complete run folder whose ``result.json`` agrees with its checkpoint."""
-
-    result: RunResult
-    checkpoint: Checkpoint
-
-
 def load_finished_run(
     spec: RunSpec, run_dir: Path, document: Mapping[str, Any] | None = None
-) -> FinishedRun:
+) -> RunResult:
     """Read a finished run's ``result.json`` and check it against the checkpoint: the same
     configuration, a checkpoint at the last epoch, the same evaluation records, logs that agree
     (rewritten when deleted). ``document``: the run's configuration document (None: the one in
@@ -656,4 +647,4 @@ def load_finished_run(
         )
     if not check_logs(run_dir, sealed, finished=True):
         write_logs(run_dir, sealed)
-    return FinishedRun(result, ckpt)
+    return result

@@ -123,7 +123,7 @@ def train_run(
     document = configuration_document(spec, config)
     open_run_folder(run_dir, document)
     if (run_dir / RESULT_FILE).exists():
-        return load_finished_run(spec, run_dir, document).result
+        return load_finished_run(spec, run_dir, document)
     if threads is not None:
         torch.set_num_threads(threads)
     training = _Training(spec, config, run_dir, document, monitoring or Monitoring())
