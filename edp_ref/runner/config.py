@@ -31,8 +31,8 @@ __all__ = [
     "unrolled_ddpm_steps",
 ]
 
-#: ``compile="auto"`` compiles CPU runs of at least this many updates (compiling an update takes
-#: tens of seconds on a CPU; shorter runs finish sooner eagerly).
+#: ``compile="auto"`` compiles CPU runs of at least this many updates: compiling is a fixed cost
+#: that shorter runs do not earn back.
 AUTO_COMPILE_UPDATES = 5000
 #: ``compile="auto"`` never compiles an update that unrolls a DDPM chain longer than this: the
 #: graph holds every step of the chain and compiling it takes far longer than it saves.
