@@ -88,13 +88,10 @@ def check_real(
     value: object,
     minimum: float | None = None,
     optional: bool = False,
-    allow_nan: bool = False,
 ) -> None:
     """Raise unless ``value`` is a finite int or float (>= ``minimum`` when given; None allowed
-    when ``optional``; NaN allowed when ``allow_nan``: the std of a single episode)."""
+    when ``optional``)."""
     if optional and value is None:
-        return
-    if allow_nan and isinstance(value, float) and math.isnan(value):
         return
     expected = "a finite number" + ("" if minimum is None else f" >= {minimum:g}")
     if optional:

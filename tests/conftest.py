@@ -31,13 +31,13 @@ def smoke_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An output folder holding the smoke preset's local dataset of Table 2, generated once per
     test module as the driver of a reproduction does (with one torch thread: two on the 2 busy
     cores crawl). Each module gets its own folder: its tests count the runs they find there."""
-    from edp_ref.runner import PRESETS, build_grid, ensure_datasets, target
+    from edp_ref.reproduce import PRESETS, build_grid, ensure_datasets, experiment
 
     out = tmp_path_factory.mktemp("smoke-out")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _, plans = build_grid(target("table", 2), PRESETS["smoke"], out)
+        _, plans = build_grid(experiment("table", 2), PRESETS["smoke"], out)
         ensure_datasets(plans, out, progress=False, log=lambda _: None)
         yield out
     finally:

@@ -1,5 +1,5 @@
-"""The dry run of a reproduction (edp_ref.runner.cost): the grid, what is finished, the datasets to
-prepare and the cost, calibrated here or read from a benchmark JSON; checked against a measured
+"""The dry run of a reproduction (edp_ref.reproduce.cost): the grid, what is finished, the datasets
+to prepare and the cost, timed here or read from a benchmark JSON; checked against a measured
 smoke run.
 
 The smoke runs are tiny (200 updates of width-64 networks), so their wall time is dominated by
@@ -23,17 +23,14 @@ from typing import Any
 import pytest
 import torch
 
-from edp_ref.runner import (
-    PRESETS,
-    build_grid,
-    reproduce,
-    save_checkpoint,
-    target,
+from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce, run_grid
+from edp_ref.reproduce.cost import (
+    dry_run_estimate,
+    estimate_grid,
+    read_progress,
+    speeds_from_benchmark,
 )
-from edp_ref.runner.cost import dry_run_estimate, estimate_grid, read_progress
-from edp_ref.runner.cost_speeds import speeds_from_benchmark
-from edp_ref.runner.launchers import run_grid
-from edp_ref.runner.spec import RunSpec
+from edp_ref.runner import Checkpoint, RunSpec, save_checkpoint
 
 SMOKE = PRESETS["smoke"]
 FACTOR = 3.0
@@ -62,9 +59,9 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:
         "datasets to prepare: generate hopper-medium-replay-v2 (Hopper-v5, SAC for 300 steps, "
         f"500 transitions) into {data} (" in text
     )
-    for agent in ("td3/ff", "td3/edp", "crr/ff", "crr/edp", "iql/ff", "iql/edp"):
-        assert f"| {agent} | 1 | 1 | 200 | " in text
-        assert f"calibrating {agent} on hopper-medium-replay-v2: 5 updates" in logs
+    for name in ("td3bc", "edp_td3", "gaussian_crr", "edp_crr", "gaussian_iql", "edp_iql"):
+        assert f"| {name} | 1 | 1 | 200 | " in text
+        assert f"calibrating {name} on hopper-medium-replay-v2: 5 updates" in logs
     assert "calibrated here: 5 updates after 3 warm-up, eager, cpu" in text
     assert "note: start-up is not measured for datasets still to be generated" in text
     assert " device-hours (one run per device or process at a time)" in text
@@ -74,7 +71,7 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_estimate_brackets_a_measured_smoke_run(smoke_out: Path) -> None:
-    runs, plans = build_grid(target("table", 2), SMOKE, smoke_out, algos=["td3"])
+    runs, plans = build_grid(experiment("table", 2), SMOKE, smoke_out, algos=["td3"])
     estimate = dry_run_estimate("table 2 (TD3)", runs, plans, log=lambda _: None)
     assert [p.state for p in estimate.progress] == ["new", "new"]
     assert all(s is not None for s, _, _ in estimate.run_seconds)  # start-up measured: data here
@@ -112,8 +109,7 @@ def test_estimate_brackets_a_measured_smoke_run(smoke_out: Path) -> None:
 
 
 def _checkpoint(path: Path, spec: RunSpec, epoch: int) -> None:
-    save_checkpoint(
-        path,
+    checkpoint = Checkpoint(
         state={"x": torch.zeros(1)},
         rng={},
         config=spec.to_json(),
@@ -123,6 +119,7 @@ def _checkpoint(path: Path, spec: RunSpec, epoch: int) -> None:
         state_dim=11,
         action_dim=3,
     )
+    save_checkpoint(path, checkpoint)
 
 
 PROGRESS_CASES: list[tuple[str, dict[str, Any]]] = [
@@ -137,9 +134,7 @@ PROGRESS_CASES: list[tuple[str, dict[str, Any]]] = [
 def test_progress_is_read_from_the_run_folder(
     tmp_path: Path, folder: str, expected: dict[str, Any]
 ) -> None:
-    spec = RunSpec(
-        "hopper-medium-v2", "td3", "ff", epochs=5, iterations_per_epoch=100, eval_every=1
-    )
+    spec = RunSpec("hopper-medium-v2", "td3bc", epochs=5, iterations_per_epoch=100, eval_every=1)
     run_dir = tmp_path / folder
     run_dir.mkdir()
     if folder == "finished":
@@ -179,7 +174,7 @@ RECORDS = [
 
 def test_a_benchmark_json_prices_the_training(smoke_out: Path, tmp_path: Path) -> None:
     bench = _benchmark(tmp_path / "bench.json", RECORDS)
-    runs, _ = build_grid(target("table", 2), SMOKE, smoke_out, algos=["td3"], seeds=[5])
+    runs, _ = build_grid(experiment("table", 2), SMOKE, smoke_out, algos=["td3"], seeds=[5])
     speeds, notes = speeds_from_benchmark(bench, runs)
     estimate = estimate_grid("t", runs, [], speeds, notes=notes)
     # 200 updates at 50 and at 20 iterations per second (eager: the runner's mode on the CPU).
@@ -200,9 +195,9 @@ def test_a_benchmark_json_prices_the_training(smoke_out: Path, tmp_path: Path) -
         log=lambda _: None,
     )
     assert (
-        "| td3/ff | 1 | 1 | 200 | 20 | - | - | 0.00111 | benchmark bench.json: 'td3bc'" in dry.text
+        "| td3bc | 1 | 1 | 200 | 20 | - | - | 0.00111 | benchmark bench.json: 'td3bc'" in dry.text
     )
-    assert "| td3/edp | 1 | 1 | 200 | 50 | - | - | 0.00278 | benchmark bench.json" in dry.text
+    assert "| edp_td3 | 1 | 1 | 200 | 50 | - | - | 0.00278 | benchmark bench.json" in dry.text
     assert "note: a benchmark prices training only" in dry.text
     assert not (smoke_out / "runs" / "smoke" / runs[0][0].name).exists()
 
@@ -212,11 +207,11 @@ BENCHMARK_ERRORS: list[tuple[str | None, type[Exception], str]] = [
     ("{", ValueError, r"benchmark JSON .*bad\.json is not readable JSON"),
     ('{"training": {}}', ValueError, r"bad\.json: no 'training' list"),
     (json.dumps({"training": RECORDS[:1]}), ValueError,
-     r"no usable training record for td3/edp \(record 'edp_td3', eager\)"),
+     r"no usable training record for edp_td3 \(record 'edp_td3', eager\)"),
     (json.dumps({"training": [RECORDS[0], {**RECORDS[1], "error": "out of memory"}]}), ValueError,
-     r"no usable training record for td3/edp"),
+     r"no usable training record for edp_td3"),
     (json.dumps({"training": [{**RECORDS[0], "iterations_per_second": 0}, RECORDS[1]]}),
-     ValueError, r"no usable training record for td3/ff \(record 'td3bc', eager\)"),
+     ValueError, r"no usable training record for td3bc \(record 'td3bc', eager\)"),
 ]  # fmt: skip
 
 
@@ -224,7 +219,7 @@ BENCHMARK_ERRORS: list[tuple[str | None, type[Exception], str]] = [
 def test_bad_benchmark_json(
     tmp_path: Path, content: str | None, error: type[Exception], words: str
 ) -> None:
-    runs, _ = build_grid(target("table", 2), SMOKE, tmp_path, algos=["td3"])
+    runs, _ = build_grid(experiment("table", 2), SMOKE, tmp_path, algos=["td3"])
     path = tmp_path / ("missing.json" if content is None else "bad.json")
     if content is not None:
         path.write_text(content)
@@ -233,7 +228,7 @@ def test_bad_benchmark_json(
 
 
 REPRODUCE_CASES: list[tuple[dict[str, Any], str]] = [
-    ({"cpus_per_run": 2.0}, r"reproduce: cpus_per_run and gpus_per_run are requests to Ray's"),
+    ({"cpus_per_run": 2.0}, r"reproduce: cpus_per_run = 2\.0 is a request to Ray's scheduler"),
     ({"gpus_per_run": 0.25}, r"with the local launcher use jobs and threads"),
     ({"launcher": "ray", "gpus_per_run": 2.5}, r"reproduce: gpus_per_run above 1 must be a whole"),
     ({"launcher": "ray", "max_retries": -1}, r"reproduce: max_retries must be an int >= 0"),

@@ -46,7 +46,9 @@ def test_extras() -> None:
             "tyro",
         ]
     )
-    assert extras["test"] == sorted(["pytest", "hypothesis", "scipy", "mypy", "ruff"])
+    assert extras["test"] == sorted(
+        ["pytest", "hypothesis", "scipy", "mypy", "ruff", "import-linter"]
+    )
     assert {"peers", "ray", "wandb"} <= set(extras)
     assert "gymnasium[mujoco]>=1.0" in PROJECT["optional-dependencies"]["train"]
 

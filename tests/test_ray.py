@@ -36,9 +36,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from edp_ref.runner import PRESETS, RunSpec, build_grid, reproduce, target
-from edp_ref.runner.launchers import GridRunError, ray_task_name, run_grid
-from edp_ref.runner.run_config import configuration_document, resolve_config
+from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce
+from edp_ref.reproduce.launchers import GridRunError, ray_task_name, run_grid
+from edp_ref.runner import RunSpec, configuration_document, resolve_config
 from edp_ref.runner.run_folder import open_run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +204,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     shutil.move(out / "runs", local_runs)
     before, cwd_before = _snapshot(out), sorted(os.listdir(Path.cwd()))
     tables = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
-    victim = next(r for r in local.results if (r.spec.algorithm, r.spec.policy) == ("td3", "edp"))
+    victim = next(r for r in local.results if r.spec.algorithm == "edp_td3")
     victim_dir = out / "runs" / "smoke" / victim.spec.name
     killer = _WorkerKiller(victim.spec, victim_dir)
     killer.start()
@@ -248,14 +248,14 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
     out, root = smoke_out, smoke_out / "runs" / "smoke" / "hopper-medium-replay-v2"
     args = {"preset": "smoke", "algos": ["td3"], "seeds": [1, 2], "launcher": "ray", "jobs": 4}
     # A run with a damaged checkpoint: it fails for a reason of its own, every time.
-    damaged = root / "td3-edp" / "seed2"
+    damaged = root / "edp_td3" / "seed2"
     damaged.mkdir(parents=True)
     (damaged / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
 
     # A driver of its own on the cluster, killed once a run finished and another is midway
     # (the grid runs seed by seed: seed 1's runs first).
     code = (
-        "from pathlib import Path\nfrom edp_ref.runner import reproduce\n"
+        "from pathlib import Path\nfrom edp_ref.reproduce import reproduce\n"
         f"reproduce('table', 2, out=Path({str(out)!r}), progress=False, **{args!r})\n"
     )
     env = {**_python_env(), "RAY_ADDRESS": cluster.address}
@@ -263,9 +263,9 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
     with driver_log.open("wb") as sink:
         driver = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=sink, stderr=sink)
     ff1, ff2, edp1 = (
-        root / "td3-ff" / "seed1",
-        root / "td3-ff" / "seed2",
-        root / "td3-edp" / "seed1",
+        root / "td3bc" / "seed1",
+        root / "td3bc" / "seed2",
+        root / "edp_td3" / "seed1",
     )
 
     def midway() -> bool:
@@ -296,15 +296,16 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
     reused = len(finished)
     assert f"grid: 4 run(s), {reused} finished (reused), {4 - reused} to run" in logs
     error = caught.value
-    assert [f.spec.name for f in error.failures] == ["hopper-medium-replay-v2/td3-edp/seed2"]
+    assert [f.spec.name for f in error.failures] == ["hopper-medium-replay-v2/edp_td3/seed2"]
     failure = error.failures[0]
     assert failure.error.startswith("Checkpoint") and "Error" in failure.error
     assert str(damaged / "checkpoint.safetensors") in failure.message
     assert "1 of 4 run(s) failed (3 finished" in str(error)
-    assert f"hopper-medium-replay-v2/td3-edp/seed2 ({damaged}" in str(error)
+    assert f"hopper-medium-replay-v2/edp_td3/seed2 ({damaged}" in str(error)
     assert str(error) in logs
     assert sorted(r.spec.name for r in error.results) == sorted(
-        f"hopper-medium-replay-v2/td3-{p}/seed{s}" for p, s in (("ff", 1), ("ff", 2), ("edp", 1))
+        f"hopper-medium-replay-v2/{a}/seed{s}"
+        for a, s in (("td3bc", 1), ("td3bc", 2), ("edp_td3", 1))
     )
     # Finished runs reused as they were; the unfinished one resumed from its checkpoint.
     assert {d: (d / "result.json").stat().st_mtime_ns for d in finished} == stamps
@@ -319,7 +320,9 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
 def test_local_launcher_reports_every_failed_run(smoke_out: Path) -> None:
     """Runs that fail fast: one damaged checkpoint, one folder of another configuration. Both
     are attempted (the first failure stops nothing) and reported by name with their error."""
-    runs, _ = build_grid(target("table", 2), PRESETS["smoke"], smoke_out, algos=["iql"], seeds=[9])
+    runs, _ = build_grid(
+        experiment("table", 2), PRESETS["smoke"], smoke_out, algos=["iql"], seeds=[9]
+    )
     (ff_spec, ff_dir), (edp_spec, edp_dir) = runs
     ff_dir.mkdir(parents=True)
     (ff_dir / "checkpoint.safetensors").write_bytes(b"\x00" * 10)
@@ -346,14 +349,14 @@ def test_local_launcher_reports_every_failed_run(smoke_out: Path) -> None:
         ({"launcher": "ray", "gpus_per_run": -0.5}, r"run_grid: gpus_per_run must be a finite"),
         ({"launcher": "ray", "gpus_per_run": 1.5}, r"gpus_per_run above 1 must be a whole number"),
         ({"launcher": "ray", "max_retries": -1}, r"run_grid: max_retries must be an int >= 0"),
-        ({"gpus_per_run": 0.25}, r"requests to Ray's scheduler; with the local launcher"),
-        ({"cpus_per_run": 2.0}, r"requests to Ray's scheduler; with the local launcher"),
+        ({"gpus_per_run": 0.25}, r"a request to Ray's scheduler; with the local launcher"),
+        ({"cpus_per_run": 2.0}, r"a request to Ray's scheduler; with the local launcher"),
     ],
 )
 def test_run_grid_refuses_bad_resources(
     tmp_path: Path, arguments: dict[str, Any], words: str
 ) -> None:
-    runs = [(RunSpec("hopper-medium-v2", "td3", "ff", epochs=1), tmp_path / "run")]
+    runs = [(RunSpec("hopper-medium-v2", "td3bc", epochs=1), tmp_path / "run")]
     with pytest.raises(ValueError, match=words):
         run_grid(runs, progress=False, log=lambda _: None, **arguments)
     assert not (tmp_path / "run").exists()

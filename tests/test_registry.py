@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import subprocess
@@ -209,14 +210,34 @@ def test_the_benchmark_has_a_training_case_for_it(probe: dict[str, Any]) -> None
     assert probe["benchmark_case"] == NAME
 
 
-# TODO(lead, after the merge): the part below is the runner's; it
-# is marked xfail (strict) until it is written, so that it shows in every run as missing.
-@pytest.mark.xfail(reason="TODO: runner part, written after the runner rewrite", strict=True)
-def test_the_runner_trains_and_evaluates_it() -> None:
-    # TODO(lead): in a process with EDP_REF_ALGORITHM_PACKAGES naming the package above, run
-    # `edp-train --algorithm diffusion_bc` on the tiny dataset (tests/conftest.py's tiny_root)
-    # for 2 epochs and check that both evaluations are finite.
-    raise NotImplementedError("TODO: the runner part of 'adding an algorithm is one module'")
+def test_the_runner_trains_and_evaluates_it(
+    package_root: Path, tiny_root: str, tmp_path: Path
+) -> None:
+    """``edp-train --algorithm diffusion_bc`` trains it with the paper's protocol on the tiny
+    generated hopper data (tests/conftest.py) and evaluates it by EAS, like any algorithm."""
+    out = tmp_path / "run"
+    options = [
+        "--algorithm", NAME, "--dataset", "hopper-medium-v2", "--out", str(out),
+        "--run.data-source", "local", "--run.local-root", tiny_root,
+        "--config.network.hidden", "16", "--config.diffusion.num-steps", "50",
+        "--run.epochs", "2", "--run.iterations-per-epoch", "10", "--run.batch-size", "16",
+        "--run.eval-every", "1", "--run.eval-episodes", "1", "--run.eval-envs", "1",
+        "--run.eas-candidates", "2", "--threads", "1", "--no-progress",
+    ]  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "edp_ref.runner.cli", *options],
+        env=_environment(package_root),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluations = [
+        json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()
+    ]
+    assert [e["epoch"] for e in evaluations] == [0, 1, 2]
+    assert all(math.isfinite(e["normalized_mean"]) for e in evaluations)
+    assert json.loads((out / "config.json").read_text())["run"]["algorithm"] == NAME
 
 
 def test_the_peer_benchmark_times_it(package_root: Path, tmp_path: Path) -> None:

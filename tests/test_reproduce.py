@@ -14,17 +14,15 @@ from types import ModuleType
 import pytest
 
 from edp_ref.paper import FIGURE2, PAPER_TABLES, paper_table
+from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce, run_grid
+from edp_ref.reproduce.figures import read_benchmark
+from edp_ref.reproduce.tables import render_table
 from edp_ref.runner import (
-    PRESETS,
     EvaluationRecord,
     RunResult,
     RunSpec,
-    build_grid,
-    read_benchmark,
-    render_table,
-    reproduce,
-    run_grid,
-    target,
+    online_model_selection,
+    running_average_at_training,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +84,7 @@ def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
     rows = _csv((out / "tables" / "table2-smoke.csv").read_text())
     _check_paper_columns(2, rows)
     results: list[RunResult] = list(output.results)  # type: ignore[attr-defined]
-    assert {(r.spec.algorithm, r.spec.policy) for r in results} == {("td3", "ff"), ("td3", "edp")}
+    assert {r.spec.algorithm for r in results} == {"td3bc", "edp_td3"}
     for r in results:
         # Evaluations at updates 0 and 100 (sparse), then every update of the last ten (the final
         # 5 %); the table's RAT is the mean of those ten, the log's running RAT the curve.
@@ -97,7 +95,7 @@ def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
         assert r.final_rat == pytest.approx(sum(scores[2:]) / 10)
         assert recs[2]["rat"] == pytest.approx(sum(scores[:3]) / 3)
         assert recs[-1]["oms"] == max(scores)
-    by_label = {"ff": "TD3+BC FF", "edp": "TD3+BC EDP"}
+    by_label = {"td3bc": "TD3+BC FF", "edp_td3": "TD3+BC EDP"}
     for row in rows:
         measured = {k: v for k, v in row.items() if k.startswith("measured")}
         if row["Dataset"] != task:
@@ -105,7 +103,7 @@ def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
             continue
         assert row["data"].startswith("locally generated edp_ref/hopper/medium-replay-v0 (")
         for r in results:
-            label = by_label[r.spec.policy]
+            label = by_label[r.spec.algorithm]
             assert float(row[f"measured RAT: {label}"]) == r.final_rat
             assert float(row[f"measured OMS: {label}"]) == r.final_oms
             assert row[f"measured RAT: {label} (seeds)"] == "1"
@@ -122,11 +120,11 @@ def test_second_call_reuses_finished_runs(smoke: tuple[Path, object, list[str]])
     assert any("2 finished (reused), 0 to run" in line for line in logs)
     assert again.text == output.text  # type: ignore[attr-defined]
     # Without --algos / --policies the preset's subset runs; with them, the filters decide.
-    runs, _ = build_grid(target("table", 2), PRESETS["smoke"], out)
-    assert sorted({(s.algorithm, s.policy) for s, _ in runs}) == [("td3", "edp"), ("td3", "ff")]
-    assert runs[0][0].policy == "edp"  # diffusion runs first: parallel workers finish together
-    runs, _ = build_grid(target("table", 2), PRESETS["smoke"], out, policies=["ff"])
-    assert sorted({s.algorithm for s, _ in runs}) == ["crr", "iql", "td3"]
+    runs, _ = build_grid(experiment("table", 2), PRESETS["smoke"], out)
+    assert sorted({s.algorithm for s, _ in runs}) == ["edp_td3", "td3bc"]
+    assert runs[0][0].algorithm == "edp_td3"  # diffusion first: parallel workers end together
+    runs, _ = build_grid(experiment("table", 2), PRESETS["smoke"], out, policies=["ff"])
+    assert sorted({s.algorithm for s, _ in runs}) == ["gaussian_crr", "gaussian_iql", "td3bc"]
 
 
 def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[str]]) -> None:
@@ -153,10 +151,8 @@ def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[st
     assert (out / "figures" / "figure3-smoke.pdf").exists()
 
 
-def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> RunResult:
-    spec = RunSpec(task, agent[0], agent[1], seed=seed, epochs=len(scores) - 1, eval_every=1)
-    from edp_ref.runner.metrics import online_model_selection, running_average_at_training
-
+def _fake(task: str, algorithm: str, seed: int, scores: list[float]) -> RunResult:
+    spec = RunSpec(task, algorithm, seed=seed, epochs=len(scores) - 1, eval_every=1)
     rat, oms = running_average_at_training(scores), online_model_selection(scores)
     recs = [
         EvaluationRecord(i, i, i * 1000, 10, s, 0.0, s, 0.0, s, rat[i], oms[i])
@@ -167,7 +163,7 @@ def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> 
 
 
 def test_rendered_table_keeps_measured_and_paper_numbers_apart() -> None:
-    agents = [("td3", "edp"), ("crr", "edp"), ("iql", "edp")]
+    agents = ["edp_td3", "edp_crr", "edp_iql"]
     locomotion = [r.label for r in paper_table(5).task_rows() if r.domain == "locomotion"]
     results = [
         _fake(task, agent, seed, [1.0 + seed, 3.0 + seed, 2.0 + 10 * j])
@@ -213,9 +209,9 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
     assert caught.value.code == 2
     assert "argument --tasks: unknown dataset name 'hopper-mediun-v2'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown algorithm 'td4'"):
-        build_grid(target("table", 2), PRESETS["smoke"], tmp_path, algos=["td4"])
+        build_grid(experiment("table", 2), PRESETS["smoke"], tmp_path, algos=["td4"])
     with pytest.raises(ValueError, match="table 7 has no row for hopper-medium-v2; its datasets"):
-        build_grid(target("table", 7), PRESETS["smoke"], tmp_path, tasks=["hopper-medium-v2"])
+        build_grid(experiment("table", 7), PRESETS["smoke"], tmp_path, tasks=["hopper-medium-v2"])
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         reproduce("table", 2, preset="fast", out=tmp_path)
     missing = tmp_path / "nothing.json"
@@ -264,7 +260,7 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
 
 def test_ray_launcher_message_without_ray(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    spec = RunSpec("hopper-medium-v2", "td3", "ff", epochs=1)
+    spec = RunSpec("hopper-medium-v2", "td3bc", epochs=1)
     with pytest.raises(RuntimeError, match="pip install ray"):
         run_grid([(spec, tmp_path / "run")], launcher="ray", progress=False, log=lambda _: None)
 
@@ -272,7 +268,7 @@ def test_ray_launcher_message_without_ray(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_ray_launcher_runs_the_grid(smoke: tuple[Path, object, list[str]], tmp_path: Path) -> None:
     ray = pytest.importorskip("ray", reason="Ray is optional (pip install ray); not installed here")
     _, output, _ = smoke
-    base = next(r for r in output.results if r.spec.policy == "ff")  # type: ignore[attr-defined]
+    base = next(r for r in output.results if r.spec.algorithm == "td3bc")  # type: ignore[attr-defined]
     spec = RunSpec.from_json({**base.spec.to_json(), "seed": 7, "epochs": 1})
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
@@ -312,7 +308,7 @@ CLI_CASES: list[tuple[list[str], str]] = [
 def test_reproduce_command_line_mistakes_are_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], words: str
 ) -> None:
-    from edp_ref.runner.reproduce_cli import main
+    from edp_ref.reproduce.cli import main
 
     (tmp_path / "a-file").write_text("x")
     argv = ["--table", "2", "--preset", "smoke"]
@@ -341,7 +337,7 @@ def test_figure2_refuses_run_filters(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
 ) -> None:
     """Figure 2 reads the benchmark's JSON and trains nothing: a filter would be dropped."""
-    from edp_ref.runner.reproduce_cli import main
+    from edp_ref.reproduce.cli import main
 
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as caught:
@@ -353,7 +349,7 @@ def test_figure2_refuses_run_filters(
 
 
 def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
-    from edp_ref.runner.reproduce_cli import main
+    from edp_ref.reproduce.cli import main
 
     with pytest.raises(SystemExit) as caught:
         main(["--help"])

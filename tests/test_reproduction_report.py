@@ -10,27 +10,26 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edp_ref.runner import (
-    COMPARISONS,
-    PRESETS,
-    RAT_WINDOW,
-    EvaluationRecord,
+from edp_ref.reproduce import PRESETS, TABLE_LAYOUTS, figures
+from edp_ref.reproduce.figures import render_learning_curves
+from edp_ref.reproduce.tables import COMPARISONS, render_summary
+from edp_ref.reproduce.verdict import (
     Interval,
-    RunResult,
-    RunSpec,
     difference_interval,
-    evaluation_epochs,
-    final_stretch_mean,
-    online_model_selection,
-    render_learning_curves,
-    render_summary,
-    report_figures,
-    running_average_at_training,
+    percentile_bootstrap,
     seed_interval,
     verdict,
 )
-from edp_ref.runner.report_tables import TABLE_LAYOUTS
-from edp_ref.runner.verdict import percentile_bootstrap
+from edp_ref.runner import (
+    RAT_WINDOW,
+    EvaluationRecord,
+    RunResult,
+    RunSpec,
+    evaluation_epochs,
+    final_stretch_mean,
+    online_model_selection,
+    running_average_at_training,
+)
 
 # -- RAT over the final stretch (Sec. 5) --------------------------------------------------------
 
@@ -75,7 +74,7 @@ def test_evaluation_schedule_with_a_dense_final_stretch() -> None:
     with pytest.raises(ValueError, match="final_eval_every must be an int >= 1 or None, got 0"):
         evaluation_epochs(10, 1, 0)
     with pytest.raises(ValueError, match=r"RunSpec.final_eval_every must be <= RunSpec.eval_every"):
-        RunSpec("hopper-medium-v2", "td3", "ff", eval_every=2, final_eval_every=3)
+        RunSpec("hopper-medium-v2", "td3bc", eval_every=2, final_eval_every=3)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -83,8 +82,7 @@ def test_every_preset_measures_rat_over_the_final_five_percent(name: str) -> Non
     preset = PRESETS[name]
     spec = RunSpec(
         "hopper-medium-v2",
-        "td3",
-        "edp",
+        "edp_td3",
         epochs=preset.epochs_for("hopper-medium-v2"),
         iterations_per_epoch=preset.iterations_per_epoch,
         eval_every=preset.eval_every,
@@ -104,9 +102,9 @@ def _record(index: int, epoch: int, step: int, score: float) -> EvaluationRecord
     return EvaluationRecord(index, epoch, step, 10, score, 0.0, score, 0.0, score, score, score)
 
 
-def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> RunResult:
+def _fake(task: str, algorithm: str, seed: int, scores: list[float]) -> RunResult:
     """A finished run evaluated at epochs 0, 1, ... with ``scores`` on locally generated data."""
-    spec = RunSpec(task, agent[0], agent[1], seed=seed, epochs=len(scores) - 1, eval_every=1)
+    spec = RunSpec(task, algorithm, seed=seed, epochs=len(scores) - 1, eval_every=1)
     rat, oms = running_average_at_training(scores), online_model_selection(scores)
     records = [
         EvaluationRecord(i, i, i * 1000, 10, s, 0.0, s, 0.0, s, rat[i], oms[i])
@@ -124,7 +122,7 @@ def _fake(task: str, agent: tuple[str, str], seed: int, scores: list[float]) -> 
 
 
 def test_run_result_rat_is_the_final_stretch_mean() -> None:
-    r = _fake("hopper-medium-v2", ("td3", "edp"), 0, [50.0, *[float(i) for i in range(1, 13)]])
+    r = _fake("hopper-medium-v2", "edp_td3", 0, [50.0, *[float(i) for i in range(1, 13)]])
     # Evaluations at epochs 1..12 scored 1..12: the last ten are 3..12, mean 7.5.
     assert r.final_rat == 7.5 and r.final_oms == 50.0
     assert [x.epoch for x in r.final_stretch] == list(range(3, 13))
@@ -222,7 +220,9 @@ def _grid(number: int, task: str, seeds: int, spread: float) -> list[RunResult]:
     for j, group in enumerate(TABLE_LAYOUTS[number]):
         for seed in range(seeds):
             base = 104.5 - 30.0 * j + spread * seed
-            out.append(_fake(task, group.agent, seed, [0.0, base - 3.0, base, base + 1.0]))
+            out.append(
+                _fake(task, group.column.algorithm, seed, [0.0, base - 3.0, base, base + 1.0])
+            )
     return out
 
 
@@ -245,10 +245,8 @@ def test_summary_fits_100_columns_and_holds_only_the_rows_run(number: int) -> No
 def test_table2_summary_numbers() -> None:
     # TD3+BC FF: seeds' RAT 30, 32, 34 (each run scores 0 at epoch 0, then RAT-ish values).
     runs = [
-        _fake("hopper-medium-replay-v2", ("td3", "ff"), s, [90.0, 30.0 + 2 * s]) for s in range(3)
-    ] + [
-        _fake("hopper-medium-replay-v2", ("td3", "edp"), s, [90.0, 40.0 + 2 * s]) for s in range(3)
-    ]
+        _fake("hopper-medium-replay-v2", "td3bc", s, [90.0, 30.0 + 2 * s]) for s in range(3)
+    ] + [_fake("hopper-medium-replay-v2", "edp_td3", s, [90.0, 40.0 + 2 * s]) for s in range(3)]
     text = render_summary(2, runs, ["hopper-medium-replay-v2"])
     paper = next(line for line in text.splitlines() if line.startswith("TD3+BC  paper"))
     assert paper.split() == ["TD3+BC", "paper", "60.9", "101.0", "+40.1"]
@@ -265,7 +263,7 @@ def test_learning_curves_are_written_as_png_and_pdf_with_labelled_axes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, Any]] = []
-    original = report_figures._save
+    original = figures._save
 
     def spy(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
         axes = [a for a in fig.axes if a.get_visible()]
@@ -279,9 +277,9 @@ def test_learning_curves_are_written_as_png_and_pdf_with_labelled_axes(
         )
         return original(fig, png, caption)
 
-    monkeypatch.setattr(report_figures, "_save", spy)
+    monkeypatch.setattr(figures, "_save", spy)
     results = _grid(2, "hopper-medium-replay-v2", 2, 1.0)[:4]  # TD3+BC FF and EDP, 2 seeds
-    labels = {g.agent: g.label for g in TABLE_LAYOUTS[2]}
+    labels = {g.column.algorithm: g.label for g in TABLE_LAYOUTS[2]}
     (png, pdf), csv_text = render_learning_curves(results, labels, "Table 2", tmp_path / "c.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:5] == b"%PDF-"
     (info,) = seen

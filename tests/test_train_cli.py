@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import sys
@@ -17,28 +16,15 @@ import torch
 
 import edp_ref
 from edp_ref import algorithms as A
-from edp_ref.generation import generate, small_preset
-from edp_ref.runner import RunSpec, minari_root
+from edp_ref.runner import RunSpec, configuration_document, default_config, resolve_config
+from edp_ref.runner.cli import main, parse
 from edp_ref.runner.monitoring import Monitoring, RunMonitor
-from edp_ref.runner.run_config import configuration_document, resolve_config
-from edp_ref.runner.train_cli import RunOptions, main, parse
 
 
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """tyro's messages are boxed to the terminal width: no wrapping inside option names."""
     monkeypatch.setenv("COLUMNS", "400")
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """``$MINARI_DATASETS_PATH`` with edp_ref/hopper/medium-v0 of 500 transitions."""
-    base = tmp_path_factory.mktemp("cli-data")
-    root = str(base / "minari")
-    cfg = dataclasses.replace(small_preset("hopper"), kinds=("medium",))
-    with minari_root(root):
-        generate(cfg, str(base / "work"), progress=False)
-    return root
 
 
 def _tiny(root: str) -> list[str]:
@@ -49,18 +35,6 @@ def _tiny(root: str) -> list[str]:
         "--run.eval-every", "1", "--run.eval-episodes", "2", "--run.eval-envs", "2",
         "--run.eas-candidates", "3", "--threads", "1", "--no-progress", "--log-every", "10",
     ]  # fmt: skip
-
-
-def test_run_options_cover_every_field_of_the_run_spec() -> None:
-    # RunSpec's fields not under --run.*: the dataset and algorithm (top level), the config
-    # (--config.*), and hidden / grad_clip, which shape the preset config (--config.network.hidden,
-    # --grad-clip).
-    elsewhere = {"task", "algorithm", "policy", "config", "hidden", "grad_clip"}
-    spec_fields = {f.name for f in dataclasses.fields(RunSpec)} - elsewhere
-    assert spec_fields == {f.name for f in dataclasses.fields(RunOptions)}
-    defaults = RunSpec("hopper-medium-v2", "edp_td3")
-    for f in dataclasses.fields(RunOptions):
-        assert f.default == getattr(defaults, f.name), f.name
 
 
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -104,9 +78,10 @@ MINARI = ["--dataset", "mujoco/hopper/medium-v0", "--run.local-root", "{data}"]
 #: (arguments, words of the message naming the argument). Paths: {tmp} is a scratch folder,
 #: {run} a run folder of another configuration.
 USAGE_CASES: list[tuple[list[str], str]] = [
-    (["--algorithm", "edp_td4"], r"invalid choice 'edp_td4' for argument '--algorithm'"),
+    (["--algorithm", "edp_td4"],
+     r"argument --algorithm: RunSpec\.algorithm: unknown algorithm 'edp_td4'; registered"),
     (["--dataset", "hopper-mediun-v2"],
-     r"argument --dataset: unknown dataset name 'hopper-mediun-v2'"),
+     r"argument --dataset: RunSpec\.task: unknown dataset name 'hopper-mediun-v2'"),
     (["--dataset", "{tmp}/none.hdf5"],
      r"argument --dataset: the HDF5 file .*none\.hdf5 does not exist"),
     (["--dataset", "mujoco/nothing/here-v0", "--run.local-root", "{tmp}"],
@@ -134,7 +109,7 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["--run.domain", "kitchen"],
      r"argument --run\.domain: .*'hopper-medium-v2' is a locomotion dataset"),
     (["--grad-clip", "official", *MINARI],
-     r"argument --grad-clip: RunSpec\.grad_clip 'official' needs a dataset of the paper"),
+     r"argument --grad-clip: grad_clip 'official' needs a dataset of the paper"),
     (["--log-every", "0"],
      r"argument --log-every: Monitoring\.log_every must be an int >= 1, got 0"),
     (["--checkpoint-minutes", "-1"],
@@ -165,7 +140,8 @@ def test_command_line_mistakes_are_usage_errors_naming_the_argument(
     (data / "mujoco" / "hopper" / "medium-v0" / "data").mkdir(parents=True)
     run = tmp_path / "run"  # a run folder of another configuration (1 epoch)
     run.mkdir()
-    spec = RunSpec("hopper-medium-v2", "edp_td3", epochs=1)
+    config = default_config("edp_td3", "hopper-medium-v2")  # edp-train's default config
+    spec = RunSpec("hopper-medium-v2", "edp_td3", epochs=1, config=config)
     document = configuration_document(spec, resolve_config(spec))
     (run / "config.json").write_text(json.dumps(document))
     argv = [a.format(tmp=tmp_path, data=data, run=run) for a in arguments]
@@ -213,6 +189,9 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     summary = json.loads(capsys.readouterr().out)
     assert summary["env_id"] == "Hopper-v5" and summary["episodes"] == 2 and summary["step"] == 40
     assert np.isfinite(summary["return_mean"]) and summary["normalized_mean"] is not None
+    # One evaluation path, one std: the population std over the episodes, 0 for one episode.
+    assert main(["--eval-only", str(out), "--episodes", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["return_std"] == 0.0
     # The README's three-line example, in a Gymnasium environment.
     policy, config = edp_ref.load_policy(out)
     env = gym.make(policy.env_id or "Hopper-v5")

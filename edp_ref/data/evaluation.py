@@ -32,6 +32,7 @@ __all__ = [
     "Policy",
     "ScoreReference",
     "d4rl_reference",
+    "dataset_env",
     "eval_env_for",
     "evaluate",
     "make_eval_env",
@@ -137,39 +138,62 @@ def make_eval_env(
 def eval_env_for(
     dataset: TransitionDataset, num_envs: int = 1, *, rescale_actions: bool = False
 ) -> VectorEnv[Any, Any, Any]:
-    """The dataset's own evaluation environment.
+    """The dataset's own evaluation environment (:func:`dataset_env` of its ids and widths)."""
+    return dataset_env(
+        dataset.env_id,
+        dataset.minari_id,
+        dataset.state_dim,
+        dataset.action_dim,
+        num_envs,
+        source=dataset.source,
+        rescale_actions=rescale_actions,
+    )
 
-    Minari and locally generated datasets: Minari's ``recover_environment(eval_env=True)``;
-    D4RL files: the Gymnasium id of the registry. Raises ``ValueError`` if the environment's
-    (flattened) observation size or its action size differs from the dataset's.
+
+def dataset_env(
+    env_id: str | None,
+    minari_id: str | None,
+    state_dim: int,
+    action_dim: int,
+    num_envs: int = 1,
+    *,
+    source: str,
+    rescale_actions: bool = False,
+) -> VectorEnv[Any, Any, Any]:
+    """The evaluation environment of a dataset (``source`` names it in errors).
+
+    Minari and locally generated datasets (``minari_id``): Minari's
+    ``recover_environment(eval_env=True)``; D4RL files: the Gymnasium id ``env_id``. Raises
+    ``ValueError`` if neither is known, or if the environment's (flattened) observation size or
+    its action size differs from the dataset's ``state_dim`` / ``action_dim``.
     """
-    if dataset.minari_id is not None:
+    if minari_id is not None:
         import minari  # type: ignore[import-untyped]
 
-        mds = minari.load_dataset(dataset.minari_id)
+        mds = minari.load_dataset(minari_id)
         env = make_eval_env(
-            dataset.env_id or dataset.minari_id,
+            env_id or minari_id,
             num_envs,
             rescale_actions=rescale_actions,
             env_factory=lambda: mds.recover_environment(eval_env=True),
         )
-    elif dataset.env_id is not None:
-        env = make_eval_env(dataset.env_id, num_envs, rescale_actions=rescale_actions)
+    elif env_id is not None:
+        env = make_eval_env(env_id, num_envs, rescale_actions=rescale_actions)
     else:
-        raise ValueError(f"{dataset.source}: no evaluation environment is known for this dataset")
+        raise ValueError(f"{source}: no evaluation environment is known for this dataset")
     obs_shape = env.single_observation_space.shape
     act_shape = env.single_action_space.shape
-    if obs_shape is None or int(np.prod(obs_shape)) != dataset.state_dim:
+    if obs_shape is None or int(np.prod(obs_shape)) != state_dim:
         env.close()
         raise ValueError(
-            f"{dataset.source}: the evaluation environment's observations have shape {obs_shape} "
-            f"but the dataset's have {dataset.state_dim} dimensions"
+            f"{source}: the evaluation environment's observations have shape {obs_shape} "
+            f"but the dataset's have {state_dim} dimensions"
         )
-    if act_shape is None or int(np.prod(act_shape)) != dataset.action_dim:
+    if act_shape is None or int(np.prod(act_shape)) != action_dim:
         env.close()
         raise ValueError(
-            f"{dataset.source}: the evaluation environment's actions have shape {act_shape} "
-            f"but the dataset's have {dataset.action_dim} dimensions"
+            f"{source}: the evaluation environment's actions have shape {act_shape} "
+            f"but the dataset's have {action_dim} dimensions"
         )
     return env
 

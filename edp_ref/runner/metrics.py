@@ -10,7 +10,8 @@
 * OMS, online model selection (Diffusion-QL's metric): the best evaluation of the run.
 
 An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalized
-returns, the score the metrics use (normalized when the dataset has reference scores, else the
+returns (mean and population standard deviation over the episodes, 0 for one episode), the score
+the metrics use (normalized when the dataset has reference scores, else the
 raw return), and, for learning curves, the running RAT (:func:`running_average_at_training`:
 the mean of this and the previous nine evaluations, the official code's running window) and OMS
 up to that evaluation.
@@ -100,9 +101,11 @@ class EvaluationRecord:
         epoch: epochs trained before this evaluation (0: before training).
         step: updates trained before this evaluation.
         episodes: episodes evaluated.
-        return_mean, return_std: undiscounted episode return (raw environment reward).
-        normalized_mean, normalized_std: 100 (return - REF_MIN) / (REF_MAX - REF_MIN), or None
-            when the dataset has no reference scores.
+        return_mean, return_std: undiscounted episode return (raw environment reward): mean and
+            population standard deviation over the episodes
+            (:func:`edp_ref.runner.policy.evaluate`).
+        normalized_mean, normalized_std: the same of 100 (return - REF_MIN) / (REF_MAX -
+            REF_MIN), or None when the dataset has no reference scores.
         score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.
         rat: running RAT, over this and the previous evaluations (window :data:`RAT_WINDOW`),
             for curves; the run's RAT is :func:`final_stretch_mean` of its log.
@@ -152,11 +155,8 @@ class EvaluationRecord:
         for name in ("return_mean", "score", "rat", "oms"):
             check_real(f"EvaluationRecord.{name}", data[name])
         check_real("EvaluationRecord.normalized_mean", data["normalized_mean"], optional=True)
-        # A standard deviation over one episode is NaN (torch's unbiased estimate).
-        check_real("EvaluationRecord.return_std", data["return_std"], 0.0, allow_nan=True)
-        check_real(
-            "EvaluationRecord.normalized_std", data["normalized_std"], 0.0, True, allow_nan=True
-        )
+        check_real("EvaluationRecord.return_std", data["return_std"], 0.0)
+        check_real("EvaluationRecord.normalized_std", data["normalized_std"], 0.0, optional=True)
         for name in ("eval_seconds", "train_seconds"):
             check_real(f"EvaluationRecord.{name}", data.get(name, 0.0), 0.0)
         losses = data.get("losses", {})

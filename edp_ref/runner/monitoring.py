@@ -17,7 +17,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, no_type_check
 
@@ -25,42 +25,42 @@ import torch
 from torch import Tensor
 
 from edp_ref.config_checks import check_int, check_real, check_text
+from edp_ref.runner.spec import check_fields, tyro_readable
 
 __all__ = ["LossWindow", "Monitoring", "RunMonitor"]
 
 
-# ``no_type_check``: the class checks its fields itself, naming them (see RunSpec).
+@tyro_readable
 @no_type_check
 @dataclass(frozen=True)
 class Monitoring:
-    """How a run is watched (none of it changes the trained result).
+    """How a run is watched (none of it changes the trained result)."""
 
-    Attributes:
-        log_every: training metrics are averaged over this many updates (on the device) and
-            logged once per window, with the updates per second.
-        checkpoint_minutes: wall-clock minutes between checkpoints besides the evaluations'
-            (checked at the end of each log window); 0 checkpoints at every window.
-        tensorboard: write TensorBoard event files to ``<run>/tensorboard``.
-        wandb: also log to Weights & Biases (when the ``wandb`` package is installed).
-        wandb_project: the W&B project.
-    """
-
+    # Average the training losses over this many updates (on the device) before logging.
     log_every: int = 100
+    # Wall-clock minutes between checkpoints besides the evaluations' (checked at the end of
+    # each log window; 0: every log window).
     checkpoint_minutes: float = 5.0
+    # Write TensorBoard event files to <run folder>/tensorboard.
     tensorboard: bool = True
+    # Also log to Weights & Biases (pip install wandb).
     wandb: bool = False
+    # Weights & Biases project.
     wandb_project: str = "edp_ref"
 
     def __post_init__(self) -> None:
-        check_int("Monitoring.log_every", self.log_every, 1)
-        check_real("Monitoring.checkpoint_minutes", self.checkpoint_minutes, 0.0)
-        for name in ("tensorboard", "wandb"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(
-                    f"Monitoring.{name} must be a bool, got {getattr(self, name)!r} "
-                    f"({type(getattr(self, name)).__name__})"
-                )
-        check_text("Monitoring.wandb_project", self.wandb_project)
+        check_fields((f.name for f in fields(self)), self._check)
+
+    def _check(self, name: str) -> None:
+        value, where = getattr(self, name), f"Monitoring.{name}"
+        if name == "log_every":
+            check_int(where, value, 1)
+        elif name == "checkpoint_minutes":
+            check_real(where, value, 0.0)
+        elif name == "wandb_project":
+            check_text(where, value)
+        elif not isinstance(value, bool):
+            raise TypeError(f"{where} must be a bool, got {value!r} ({type(value).__name__})")
 
 
 class LossWindow:
@@ -165,10 +165,6 @@ class RunMonitor:
                 self._writer.add_scalar(tag, value, step)
         if self._wandb is not None and present:
             self._wandb.log(present, step=step)
-
-    def text(self, tag: str, text: str, step: int) -> None:
-        if self._writer is not None:
-            self._writer.add_text(tag, text, step)
 
     def flush(self) -> None:
         if self._writer is not None:

@@ -1,13 +1,20 @@
-"""A trained policy, loaded from its run folder: observations in, actions out (Sec. 4.5, Alg. 2).
+"""A trained run's policy, and the one way a policy is evaluated (Sec. 4.5, Alg. 2; Sec. 5).
 
-:func:`load_policy` reads a run folder's ``config.json`` and its sealed checkpoint and returns a
-:class:`Policy` and the algorithm config it was trained with. The policy acts as the run's
-evaluations did: the algorithm's own ``act`` (energy-based action selection over N DPM-Solver or
-DDPM samples for diffusion policies, App. C.4's settings; the actor or the Gaussian mean for
-feed-forward ones), after the run's observation transform, with its actions clipped to the
-action space and mapped back to the environment's bounds when the run rescaled them to [-1, 1].
-Every random draw comes from the policy's own seeded generator. No dataset is needed: the
-checkpoint holds what acting needs.
+:class:`Policy` maps observations to actions as the run's evaluations do: the registered
+algorithm's own ``act`` (energy-based action selection over N DPM-Solver or DDPM samples for
+diffusion policies, App. C.4's settings; the actor or the Gaussian mean for feed-forward ones;
+Table 6's perturbed-actor EAS for TD3+EAS), after the run's observation transform, with its
+actions clipped to the action space and mapped back to the environment's bounds when the run
+rescaled them to [-1, 1]. Every random draw comes from the policy's own seeded generator. The
+training loop builds it from its state and :func:`load_policy` from a run folder's checkpoint,
+both from the same acting data (:func:`acting_data`: the observation normalizer, the action
+bounds, the evaluation environment and the score references), so no dataset is needed to act.
+
+:func:`evaluate` is the one evaluation of a policy: the training's evaluations, the
+re-evaluations of Figs. 4-7 and ``edp-train --eval-only`` all run it. It reports the mean and the
+population standard deviation (NumPy's ``std``, ddof 0: the spread of the episodes run, 0 for one
+episode) of the undiscounted return and, when the policy's dataset has references and the
+environment is the run's own, of the normalized score.
 
     policy, config = edp_ref.load_policy("runs/train/hopper-medium-v2/edp_td3/seed0")
     action = policy(observation)  # numpy in, numpy out (torch in, torch out)
@@ -15,25 +22,65 @@ checkpoint holds what acting needs.
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import torch
+from gymnasium.vector import VectorEnv
 from torch import Tensor
 
-from edp_ref import algorithms as A
 from edp_ref.algorithms.acting import ActingSettings
-from edp_ref.data.evaluation import ScoreReference, evaluate, make_eval_env
+from edp_ref.algorithms.config import AlgorithmConfig
+from edp_ref.algorithms.state import TrainState, load_state_tensors
+from edp_ref.data import evaluation
+from edp_ref.data.evaluation import ScoreReference, make_eval_env
 from edp_ref.data.preprocessing import ObservationNormalizer
-from edp_ref.runner.agents import AgentSpec
-from edp_ref.runner.checkpoint import load_checkpoint
-from edp_ref.runner.config_json import config_from_json
-from edp_ref.runner.run_folder import CHECKPOINT_FILE, read_configuration_document
-from edp_ref.runner.spec import RunSpec
+from edp_ref.data.transitions import TransitionDataset
+from edp_ref.runner.dataset import TrainingData, minari_root
+from edp_ref.runner.run_folder import CHECKPOINT_FILE, load_checkpoint, read_configuration_document
+from edp_ref.runner.spec import EVAL_ACTIONS, EVAL_ENVS, RunSpec, config_from_json
 
-__all__ = ["Policy", "evaluate_policy", "load_policy"]
+__all__ = [
+    "Policy",
+    "PolicyEvaluation",
+    "acting_data",
+    "evaluate",
+    "evaluate_policy",
+    "evaluation_seeds",
+    "load_policy",
+]
+
+
+def acting_data(
+    raw: TransitionDataset, prepared: TrainingData
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """What acting needs from a run's data, as its checkpoint stores it: the observation
+    normalizer and the environment's action bounds (tensors), and the evaluation environment,
+    whether actions were rescaled to [-1, 1] and the score references (JSON)."""
+    tensors: dict[str, Tensor] = {}
+    transform = prepared.observation_transform
+    if transform is not None:
+        tensors["observation_mean"] = transform.mean
+        tensors["observation_std"] = transform.std
+        tensors["observation_eps"] = torch.tensor(transform.eps, dtype=torch.float64)
+        tensors["observation_clip"] = torch.tensor(transform.clip, dtype=torch.float64)
+    if raw.action_low is not None and raw.action_high is not None:
+        tensors["action_low"], tensors["action_high"] = raw.action_low, raw.action_high
+    reference = evaluation.reference_for(raw)
+    environment = {
+        "env_id": raw.env_id,
+        "minari_id": raw.minari_id,
+        "actions_rescaled": prepared.rescaled,
+        "ref_min_score": None if reference is None else reference.ref_min,
+        "ref_max_score": None if reference is None else reference.ref_max,
+        "reference": None if reference is None else reference.source,
+    }
+    return tensors, environment
 
 
 class Policy:
@@ -43,32 +90,41 @@ class Policy:
         spec: the run's :class:`~edp_ref.runner.spec.RunSpec`.
         config: the algorithm config it was trained with.
         settings: how it acts (EAS candidates N, sampler; App. C.4).
-        step: the training updates of the checkpoint it was loaded from.
+        step: the training updates of the state it acts with.
         env_id: the Gymnasium id of the run's evaluation environment (None if unknown).
         reference: REF_MIN / REF_MAX of normalized scores for the run's dataset, if known.
     """
 
     def __init__(
         self,
-        agent: AgentSpec,
         spec: RunSpec,
-        config: A.AlgorithmConfig,
-        state: A.TrainState,
+        config: AlgorithmConfig,
+        state: TrainState,
         settings: ActingSettings,
+        data: Mapping[str, Tensor],
+        environment: Mapping[str, Any],
         *,
-        seed: int,
-        step: int,
-        observation_transform: ObservationNormalizer | None,
-        action_bounds: tuple[Tensor, Tensor] | None,
-        actions_rescaled: bool,
-        env_id: str | None,
-        reference: ScoreReference | None,
+        seed: int = 0,
+        step: int = 0,
     ) -> None:
-        self._agent, self._state = agent, state
         self.spec, self.config, self.settings, self.step = spec, config, settings, step
-        self.env_id, self.reference = env_id, reference
-        self._transform = observation_transform
-        self._bounds, self._rescaled = action_bounds, actions_rescaled
+        self._state, self._act = state, spec.registered.act
+        self.env_id: str | None = environment.get("env_id")
+        self._minari_id: str | None = environment.get("minari_id")
+        lo, hi = environment.get("ref_min_score"), environment.get("ref_max_score")
+        self.reference = (
+            None if lo is None or hi is None else ScoreReference(lo, hi, environment["reference"])
+        )
+        self._transform = None
+        if "observation_mean" in data:
+            self._transform = ObservationNormalizer(
+                data["observation_mean"].to(state.device),
+                data["observation_std"].to(state.device),
+                float(data["observation_eps"]),
+                float(data["observation_clip"]),
+            )
+        self._bounds = (data["action_low"], data["action_high"]) if "action_low" in data else None
+        self._rescaled = bool(environment.get("actions_rescaled"))
         self.generator = torch.Generator().manual_seed(seed)
 
     @property
@@ -109,10 +165,10 @@ class Policy:
         with torch.no_grad():
             if self._transform is not None:
                 obs = self._transform(obs)
-            actions = self._agent.act(self._state, obs, self.config, self.settings, self.generator)
+            actions = self._act(self._state, obs, self.config, self.settings, self.generator)
         if self._bounds is not None:
-            # As the run's evaluations: actions clipped to the action space (the run's [-1, 1]
-            # when it rescaled them, then mapped back to the environment's bounds).
+            # Clipped to the action space (the run's [-1, 1] when it rescaled the actions, then
+            # mapped back to the environment's bounds).
             low, high = (b.to(actions) for b in self._bounds)
             if self._rescaled:
                 actions = low + (actions.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
@@ -122,6 +178,20 @@ class Policy:
             actions = actions.squeeze(0)
         return actions.cpu().numpy() if as_numpy else actions
 
+    def environment(self, envs: int = 1) -> VectorEnv[Any, Any, Any]:
+        """``envs`` copies of the run's own evaluation environment (Minari's
+        ``recover_environment`` for Minari and locally generated data, in the run's
+        ``local_root``; else the Gymnasium id), checked against the policy's widths."""
+        with minari_root(self.spec.local_root):
+            return evaluation.dataset_env(
+                self.env_id,
+                self._minari_id,
+                self.observation_dim,
+                self.action_dim,
+                envs,
+                source=f"the evaluation environment of {self.spec.task}",
+            )
+
 
 def load_policy(
     run_dir: str | Path,
@@ -129,7 +199,7 @@ def load_policy(
     device: str | torch.device = "cpu",
     seed: int = 0,
     settings: ActingSettings | None = None,
-) -> tuple[Policy, A.AlgorithmConfig]:
+) -> tuple[Policy, AlgorithmConfig]:
     """The policy of a run folder's latest checkpoint, and its algorithm config.
 
     Args:
@@ -146,76 +216,103 @@ def load_policy(
     run_dir = Path(run_dir)
     document = read_configuration_document(run_dir)
     spec = RunSpec.from_json(document["run"])
-    agent = spec.agent
     config = config_from_json(
-        agent.spec.config_class, document["algorithm"].get("config"), "config.json algorithm"
+        spec.registered.config_class, document["algorithm"].get("config"), "config.json algorithm"
     )
     ckpt = load_checkpoint(run_dir / CHECKPOINT_FILE, document)
-    template = agent.init(
-        config, ckpt.state_dim, ckpt.action_dim, torch.Generator().manual_seed(0), device
-    )
-    state = A.load_state_tensors(template, ckpt.state)
-    data = ckpt.data
-    transform = None
-    if "observation_mean" in data:
-        transform = ObservationNormalizer(
-            data["observation_mean"].to(device),
-            data["observation_std"].to(device),
-            float(data["observation_eps"]),
-            float(data["observation_clip"]),
-        )
-    bounds = (data["action_low"], data["action_high"]) if "action_low" in data else None
-    env: dict[str, Any] = ckpt.environment
-    reference = None
-    if env.get("ref_min_score") is not None and env.get("ref_max_score") is not None:
-        reference = ScoreReference(env["ref_min_score"], env["ref_max_score"], env["reference"])
+    init = spec.registered.init
+    template = init(config, ckpt.state_dim, ckpt.action_dim, torch.Generator(), device)
     policy = Policy(
-        agent,
         spec,
         config,
-        state,
+        load_state_tensors(template, ckpt.state),
         settings or ActingSettings(eas_candidates=spec.eas_candidates),
+        ckpt.data,
+        ckpt.environment,
         seed=seed,
         step=ckpt.step,
-        observation_transform=transform,
-        action_bounds=bounds,
-        actions_rescaled=bool(env.get("actions_rescaled")),
-        env_id=env.get("env_id"),
-        reference=reference,
     )
     return policy, config
+
+
+@dataclass(frozen=True)
+class PolicyEvaluation:
+    """One evaluation of a policy (:func:`evaluate`).
+
+    Attributes:
+        episodes: episodes run.
+        return_mean, return_std: undiscounted episode return (raw environment reward): mean and
+            population standard deviation over the episodes (0 for one episode).
+        normalized_mean, normalized_std: the same of D4RL's normalized score (or the local
+            dataset's own references), None without references.
+        seconds: wall time of the evaluation.
+    """
+
+    episodes: int
+    return_mean: float
+    return_std: float
+    normalized_mean: float | None
+    normalized_std: float | None
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        """What RAT and OMS use: the normalized mean when known, else the mean return."""
+        return self.normalized_mean if self.normalized_mean is not None else self.return_mean
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "score": self.score}
+
+
+def evaluation_seeds(spec: RunSpec, index: int) -> tuple[int, int]:
+    """(environment seed, action seed) of the run's evaluation number ``index``."""
+    return spec.stream_seed(EVAL_ENVS + index), spec.stream_seed(EVAL_ACTIONS + index)
+
+
+def evaluate(
+    policy: Policy,
+    env: VectorEnv[Any, Any, Any],
+    episodes: int,
+    *,
+    seed: int,
+    action_seed: int | None = None,
+    normalized: bool = True,
+) -> PolicyEvaluation:
+    """Run ``episodes`` episodes of ``policy`` in ``env`` (reset with ``seed``; the policy's draws
+    restarted from ``action_seed``, default ``seed``) and summarise them (see the module
+    docstring); ``normalized=False`` for an environment that is not the run's own."""
+    t0 = time.perf_counter()
+    policy.reset(seed if action_seed is None else action_seed)
+    out = evaluation.evaluate(
+        policy,
+        env,
+        episodes,
+        seed=seed,
+        reference=policy.reference if normalized else None,
+        device=policy.device,
+    )
+    norm = out.normalized
+    return PolicyEvaluation(
+        episodes=episodes,
+        return_mean=float(out.returns.mean()),
+        return_std=float(out.returns.std()),
+        normalized_mean=None if norm is None else float(norm.mean()),
+        normalized_std=None if norm is None else float(norm.std()),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def evaluate_policy(
     policy: Policy, env_id: str | None = None, *, episodes: int = 10, seed: int = 0, envs: int = 1
 ) -> dict[str, Any]:
-    """Run ``episodes`` episodes of ``policy`` in the Gymnasium environment ``env_id`` (None: the
-    run's own) and return the mean and std of the return and, when the run's dataset has
-    references and the environment is the run's own, of the normalized score."""
-    env_name = env_id or policy.env_id
-    if env_name is None:
-        raise ValueError(
-            "evaluate_policy: the run names no evaluation environment; pass a Gymnasium id"
-        )
-    env = make_eval_env(env_name, envs)
+    """:func:`evaluate` in the Gymnasium environment ``env_id`` (None: the run's own), as JSON
+    with the environment and the checkpoint's step."""
+    own = env_id is None or env_id == policy.env_id
+    env = (
+        make_eval_env(env_id, envs) if env_id is not None and not own else policy.environment(envs)
+    )
     try:
-        reference = policy.reference if env_name == policy.env_id else None
-        out = evaluate(
-            lambda obs: torch.as_tensor(policy(obs)),
-            env,
-            episodes,
-            seed=seed,
-            reference=reference,
-        )
+        result = evaluate(policy, env, episodes, seed=seed, normalized=own)
     finally:
         env.close()
-    normalized = out.normalized
-    return {
-        "env_id": env_name,
-        "episodes": episodes,
-        "return_mean": out.mean_return,
-        "return_std": float(out.returns.std()) if episodes > 1 else math.nan,
-        "normalized_mean": None if normalized is None else float(normalized.mean()),
-        "normalized_std": None if normalized is None else float(normalized.std()),
-        "step": policy.step,
-    }
+    return {"env_id": env_id or policy.env_id, **result.to_json(), "step": policy.step}

@@ -1,64 +1,188 @@
-"""The files of a run folder, kept consistent with the run's checkpoint (Sec. 5 protocol).
+"""A run folder: its files, its sealed checkpoint, and the errors that name a damaged file (Sec. 5).
 
 A run folder holds
 
-* ``config.json``: the run's resolved configuration: the :class:`~edp_ref.runner.spec.RunSpec`
-  and the algorithm config it trains with
-  (:func:`~edp_ref.runner.run_config.configuration_document`);
+* ``config.json``: the run's resolved configuration, the :class:`~edp_ref.runner.spec.RunSpec`
+  and the algorithm config it trains with (:func:`configuration_document`);
+* ``checkpoint.safetensors``: the authority for everything else (below);
 * ``evaluations.jsonl`` and ``evaluations.csv``: one line per evaluation (step, returns, RAT,
-  OMS), rewritten atomically after each checkpoint;
-* ``checkpoint.safetensors``: the training state, generator states and the evaluation log,
-  sealed by one checksum (:mod:`edp_ref.runner.checkpoint`); the authority for everything else;
-* ``data.json``: where the dataset came from; ``result.json`` once the run is complete;
-* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7);
-* ``run.log`` (what happened, appended) and ``tensorboard/`` (event files), written by
-  :mod:`edp_ref.runner.monitoring`; they are not checked (a log may hold a killed attempt).
+  OMS), rewritten after each checkpoint; ``data.json``: where the dataset came from;
+  ``result.json`` once the run is complete (:class:`RunResult`);
+* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7, written by
+  ``edp_ref.reproduce``);
+* ``run.log`` (appended) and ``tensorboard/``, written by :mod:`edp_ref.runner.monitoring`; they
+  are not checked (a log may hold a killed attempt).
 
-Every write is atomic (:mod:`edp_ref.atomic_files`). When a run starts, the temporary files a
-killed writer left (``.<name>.tmp-<pid>``) are removed, and every file it reads is checked: the
-evaluation log against the paper's protocol (indices, epochs, steps, RAT and OMS recomputed from
-the scores), the logs and ``result.json`` against the checkpoint. A damaged or disagreeing file
-raises :class:`~edp_ref.runner.errors.RunFolderError` naming the file and what to do.
+A checkpoint is one safetensors file (it loads without executing code) holding ``state/<key>``
+(every tensor of the TrainState: parameters, targets, EMA policy, Adam moments, step counter),
+``rng/<name>`` (the state of every generator of the run and of torch's global generator) and
+``data/<name>`` (what acting needs from the training data: the observation normalizer, the
+environment's action bounds, so that :func:`edp_ref.load_policy` needs no dataset), and, as string
+metadata, the format tag, the configuration document, the epoch and step it was written at (a
+wall-clock checkpoint lies inside an epoch), the training seconds since the last evaluation, the
+widths, the evaluation environment and score references, the evaluation records so far, and one
+SHA-256 over the tensors and all of that metadata: an edited score, a dropped evaluation or a
+changed epoch fails the checksum like a flipped tensor byte.
+
+Every write is atomic (temporary file, fsync, rename: :mod:`edp_ref.atomic_files`), so a process
+killed at any moment leaves the previous or the new file, never a partial one; when a run starts,
+the temporary files a killed writer left are removed. Every file read is checked: the evaluation
+log against the protocol (indices, epochs, steps, RAT and OMS recomputed from the scores), the
+logs and ``result.json`` against the checkpoint, the checkpoint against its checksum and the
+configuration. A damaged or disagreeing file raises :class:`RunFolderError` or
+:class:`CheckpointError` naming the file and what to do; a run never silently restarts.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edp_ref.atomic_files import atomic_write_text, remove_stale_temporaries
-from edp_ref.runner.checkpoint import LoadedCheckpoint, load_checkpoint
-from edp_ref.runner.config_json import config_diff
-from edp_ref.runner.errors import RunFolderError, RunMismatchError, read_json_file
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from edp_ref.algorithms.config import AlgorithmConfig
+from edp_ref.atomic_files import atomic_write, atomic_write_text, remove_stale_temporaries
+from edp_ref.config_checks import check_real
 from edp_ref.runner.metrics import (
+    RAT_WINDOW,
     EvaluationRecord,
+    final_stretch_mean,
     online_model_selection,
     running_average_at_training,
 )
-from edp_ref.runner.spec import RunResult, RunSpec
+from edp_ref.runner.spec import RunSpec, config_to_json
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "CHECKPOINT_FORMAT",
     "CONFIG_FILE",
-    "FinishedRun",
+    "CONFIG_FORMAT",
+    "RESULT_FILE",
+    "Checkpoint",
+    "CheckpointCorruptError",
+    "CheckpointError",
+    "CheckpointFormatError",
+    "CheckpointMismatchError",
+    "RunFolderError",
+    "RunMismatchError",
+    "RunResult",
     "check_logs",
+    "config_diff",
+    "configuration_document",
     "evaluation_log_problem",
+    "load_checkpoint",
     "load_finished_run",
     "open_run_folder",
     "read_configuration_document",
+    "read_json_file",
     "records_from_json",
+    "save_checkpoint",
     "write_logs",
     "write_result",
 ]
 
-CHECKPOINT_FILE = "checkpoint.safetensors"
-CONFIG_FILE = "config.json"
+CONFIG_FILE, CHECKPOINT_FILE, RESULT_FILE = "config.json", "checkpoint.safetensors", "result.json"
 _LOGS = ("evaluations.jsonl", "evaluations.csv")
+#: Format tag of ``config.json``. Format 2: ``RunSpec.algorithm`` is a registered algorithm.
+CONFIG_FORMAT = "edp_ref.runner.config/2"
+#: Format tag of every checkpoint. Format 2: the checksum covers the metadata. Format 3:
+#: positions inside an epoch (wall-clock checkpoints), the widths and ``data/`` tensors that
+#: loading a policy needs, the resolved configuration document.
+CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/3"
+#: Earlier formats, recognised to say so, with what this version would miss in them.
+OLDER_FORMATS: dict[str, str] = {
+    "edp_ref.runner.checkpoint/1": "its checksum covers the tensors only, not the evaluation "
+    "log and the configuration",
+    "edp_ref.runner.checkpoint/2": "it lacks the training position inside an epoch, the "
+    "widths and the data transforms a policy needs, and the resolved algorithm config",
+}
+
+
+class RunFolderError(RuntimeError):
+    """A file of a run folder is damaged, or disagrees with the run's checkpoint."""
+
+
+class RunMismatchError(RunFolderError):
+    """A run folder holds another configuration than the one asked for."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used to resume a run."""
+
+
+class CheckpointCorruptError(CheckpointError):
+    """The file is unreadable, truncated, not a runner checkpoint, or fails its checksum."""
+
+
+class CheckpointFormatError(CheckpointError):
+    """The file is a runner checkpoint of an older format, which this version does not read."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint belongs to a run with another configuration or state layout."""
+
+
+def read_json_file(path: Path, remedy: str) -> Any:
+    """The JSON document in ``path``; :class:`RunFolderError` naming the file, why it cannot be
+    read and ``remedy`` (what to do) when it is unreadable or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFolderError(
+            f"{path} cannot be read ({type(exc).__name__}: {exc}); {remedy}"
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunFolderError(f"{path} is damaged: not valid JSON ({exc}); {remedy}") from exc
+
+
+def config_diff(
+    first: object, second: object, labels: tuple[str, str] = ("stored", "asked"), where: str = ""
+) -> list[str]:
+    """The paths at which two JSON documents differ, each as ``path: stored X vs asked Y``
+    (``labels`` name the two documents)."""
+    if isinstance(first, Mapping) and isinstance(second, Mapping):
+        out: list[str] = []
+        for key in sorted(set(first) | set(second), key=str):
+            path = f"{where}.{key}" if where else str(key)
+            if key not in first:
+                out.append(f"{path}: absent from the {labels[0]} configuration")
+            elif key not in second:
+                out.append(f"{path}: absent from the {labels[1]} configuration")
+            else:
+                out += config_diff(first[key], second[key], labels, path)
+        return out
+    if first != second:
+        return [f"{where or 'value'}: {labels[0]} {first!r} vs {labels[1]} {second!r}"]
+    return []
+
+
+# ------------------------------------------------------------------------------------------
+# config.json
+# ------------------------------------------------------------------------------------------
+
+
+def configuration_document(spec: RunSpec, config: AlgorithmConfig) -> dict[str, Any]:
+    """``config.json``: the run spec and the resolved algorithm config (the run's identity)."""
+    return {
+        "format": CONFIG_FORMAT,
+        "run": spec.to_json(),
+        "algorithm": {
+            "name": spec.algorithm,
+            "title": spec.registered.title,
+            "config": config_to_json(config),
+        },
+    }
 
 
 def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
@@ -79,17 +203,16 @@ def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
         return
     stored = read_configuration_document(run_dir)
     if stored != wanted:
-        diffs = config_diff(stored, wanted)
         raise RunMismatchError(
             f"run folder {run_dir} holds a run with another configuration ("
-            + "; ".join(diffs)
+            + "; ".join(config_diff(stored, wanted))
             + "); use another output folder or delete this run folder"
         )
 
 
 def read_configuration_document(run_dir: Path) -> dict[str, Any]:
     """The JSON object in ``<run_dir>/config.json``; :class:`RunFolderError` naming the file when
-    it is missing or damaged."""
+    it is missing, damaged or of an older format."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         raise RunFolderError(
@@ -107,11 +230,177 @@ def read_configuration_document(run_dir: Path) -> dict[str, Any]:
         )
     if not isinstance(stored.get("run"), dict) or not isinstance(stored.get("algorithm"), dict):
         raise RunFolderError(f"{path} is damaged: it lacks its 'run' or 'algorithm' part; {remedy}")
+    if stored.get("format") != CONFIG_FORMAT:
+        raise RunFolderError(
+            f"{path} is of format {stored.get('format')!r}, not {CONFIG_FORMAT!r}: the run was "
+            "written by an older edp_ref; delete the run folder to train the run again"
+        )
     return stored
 
 
 # ------------------------------------------------------------------------------------------
-# The evaluation log
+# The checkpoint
+# ------------------------------------------------------------------------------------------
+
+
+def _digest(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata entry but the
+    digest itself (as one canonical JSON object)."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(key.encode("utf-8"))
+        h.update(str(t.dtype).encode("utf-8"))
+        h.update(str(tuple(t.shape)).encode("utf-8"))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    sealed = {k: v for k, v in metadata.items() if k != "sha256"}
+    h.update(b"metadata")
+    h.update(json.dumps(sealed, sort_keys=True).encode("utf-8"))
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint holds (:func:`save_checkpoint`, :func:`load_checkpoint`).
+
+    Attributes:
+        state: the flat state tensors (keys of ``state_tensors``).
+        rng: generator states by name.
+        config: the configuration document stored at save time.
+        epoch: whole epochs trained when it was written.
+        step: updates trained when it was written (``epoch * iterations_per_epoch`` plus the
+            updates of an unfinished epoch).
+        records: the evaluation records (JSON dicts) logged up to this checkpoint.
+        state_dim, action_dim: the widths of the networks' observations and actions.
+        train_seconds: training wall time since the last evaluation.
+        data: the ``data/`` tensors (observation normalizer, action bounds).
+        environment: the evaluation environment and the score references (JSON).
+    """
+
+    state: dict[str, Tensor]
+    rng: dict[str, Tensor]
+    config: dict[str, Any]
+    epoch: int
+    step: int
+    records: list[dict[str, Any]]
+    state_dim: int
+    action_dim: int
+    train_seconds: float = 0.0
+    data: dict[str, Tensor] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` atomically (temporary file, fsync, rename), sealed by its SHA-256."""
+    c = checkpoint
+    tensors: dict[str, Tensor] = {}
+    for prefix, group in (("state", c.state), ("rng", c.rng), ("data", c.data)):
+        for key, t in group.items():
+            tensors[f"{prefix}/{key}"] = t.detach().cpu().contiguous().clone()
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "config": json.dumps(dict(c.config), sort_keys=True),
+        "epoch": str(int(c.epoch)),
+        "step": str(int(c.step)),
+        "train_seconds": repr(float(c.train_seconds)),
+        "widths": json.dumps({"state": int(c.state_dim), "action": int(c.action_dim)}),
+        "environment": json.dumps(dict(c.environment), sort_keys=True),
+        "records": json.dumps(c.records),
+        "num_records": str(len(c.records)),
+    }
+    metadata["sha256"] = _digest(tensors, metadata)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The epoch in a checkpoint's header (read without hashing the file, for the dry run);
+    any error of the file is raised as it comes."""
+    with safe_open(str(path), "pt") as f:
+        return int(f.metadata()["epoch"])
+
+
+def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None) -> Checkpoint:
+    """Read and verify a checkpoint (``expected_config``: the configuration document of the run
+    that loads it; any difference is named).
+
+    Raises:
+        CheckpointCorruptError: unreadable, truncated, foreign or checksum-failing file.
+        CheckpointFormatError: a checkpoint of an older format.
+        CheckpointMismatchError: another run's checkpoint.
+    """
+    path = Path(path)
+    hint = f"delete {path} to restart the run from scratch, or restore the file"
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    found = meta.get("format")
+    if found in OLDER_FORMATS:
+        raise CheckpointFormatError(
+            f"checkpoint {path} is of an older format ({found!r}; this version reads "
+            f"{CHECKPOINT_FORMAT!r}; {OLDER_FORMATS[found]}): it is not resumed. Delete the run "
+            "folder to train the run again, or finish it with the edp_ref version that wrote it"
+        )
+    if found != CHECKPOINT_FORMAT:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is not an edp_ref runner checkpoint (format "
+            f"{found!r}, expected {CHECKPOINT_FORMAT!r}); {hint}"
+        )
+    if "sha256" not in meta or _digest(tensors, meta) != meta["sha256"]:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} is corrupt: the SHA-256 of its tensors and metadata "
+            "(configuration, epoch, step, evaluation log) does not match the one recorded when "
+            f"it was written, so the file was damaged or edited; {hint}"
+        )
+    try:
+        config, environment = json.loads(meta["config"]), json.loads(meta["environment"])
+        widths, records = json.loads(meta["widths"]), json.loads(meta["records"])
+        epoch, step, num_records = int(meta["epoch"]), int(meta["step"]), int(meta["num_records"])
+        state_dim, action_dim = int(widths["state"]), int(widths["action"])
+        train_seconds = float(meta["train_seconds"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} has damaged metadata ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    if not isinstance(config, dict) or not isinstance(environment, dict):
+        raise CheckpointCorruptError(f"checkpoint {path}: its configuration is damaged; {hint}")
+    if not isinstance(records, list) or len(records) != num_records:
+        raise CheckpointCorruptError(f"checkpoint {path}: its evaluation log is damaged; {hint}")
+    if expected_config is not None:
+        expected = json.loads(json.dumps(dict(expected_config), sort_keys=True))
+        if config != expected:
+            raise CheckpointMismatchError(
+                f"checkpoint {path} belongs to a run with a different configuration ("
+                + "; ".join(config_diff(config, expected, ("checkpoint", "this run")))
+                + "); use another output folder, or delete the run folder to start over"
+            )
+    groups: dict[str, dict[str, Tensor]] = {"state": {}, "rng": {}, "data": {}}
+    for key, value in tensors.items():
+        prefix, _, name = key.partition("/")
+        if prefix not in groups:
+            raise CheckpointCorruptError(f"checkpoint {path}: unexpected tensor {key!r}; {hint}")
+        groups[prefix][name] = value
+    return Checkpoint(
+        groups["state"],
+        groups["rng"],
+        config,
+        epoch,
+        step,
+        records,
+        state_dim,
+        action_dim,
+        train_seconds,
+        groups["data"],
+        environment,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# The evaluation logs
 # ------------------------------------------------------------------------------------------
 
 
@@ -213,42 +502,110 @@ def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: 
 
 
 # ------------------------------------------------------------------------------------------
-# A finished run
+# The result of a finished run
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FinishedRun:
-    """A complete run folder whose ``result.json`` agrees with its checkpoint."""
+@dataclass
+class RunResult:
+    """A finished (or reused) run: its spec, folder, evaluations and final metrics."""
 
-    result: RunResult
-    checkpoint: LoadedCheckpoint
+    spec: RunSpec
+    run_dir: Path
+    records: list[EvaluationRecord]
+    data: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def final_stretch(self) -> list[EvaluationRecord]:
+        """The evaluations the run's RAT averages: the last RAT_WINDOW after epoch 0
+        (:func:`~edp_ref.runner.metrics.final_stretch_mean`)."""
+        trained = [r for r in self.records if r.epoch > 0] or self.records[-1:]
+        return trained[-RAT_WINDOW:]
+
+    @property
+    def final_stretch_updates(self) -> tuple[int, int]:
+        """The updates the final stretch covers: from one evaluation interval before its first
+        evaluation to the end of training (the paper: 1,900,000 to 2,000,000, the final 5 %)."""
+        spacing = self.spec.final_eval_every or self.spec.eval_every
+        first = self.final_stretch[0].epoch
+        start = max(0, first - spacing) if first > 0 else 0
+        return start * self.spec.iterations_per_epoch, self.spec.total_steps
+
+    @property
+    def final_rat(self) -> float:
+        """RAT (Sec. 5): the mean score over the final stretch of training."""
+        return final_stretch_mean([r.score for r in self.records], [r.epoch for r in self.records])
+
+    @property
+    def final_oms(self) -> float:
+        return self.records[-1].oms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_json(),
+            "final_rat": self.final_rat,
+            "final_oms": self.final_oms,
+            "num_evaluations": len(self.records),
+            "data": self.data,
+            "seconds": self.seconds,
+            "records": [r.to_json() for r in self.records],
+        }
+
+    @classmethod
+    def from_json(cls, data: object, run_dir: Path) -> RunResult:
+        """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming what is wrong.
+        The redundant fields (``final_rat``, ``final_oms``, ``num_evaluations``) must agree with
+        the records."""
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+        missing = sorted({"spec", "records", "data", "seconds"} - set(data))
+        if missing:
+            raise ValueError(f"missing field(s) {missing}")
+        records = data["records"]
+        if not isinstance(records, list) or not records:
+            raise ValueError("'records' must be a non-empty list of evaluation records")
+        if not isinstance(data["data"], dict):
+            raise TypeError(f"'data' must be an object, got {type(data['data']).__name__}")
+        check_real("'seconds'", data["seconds"], 0.0)
+        result = cls(
+            RunSpec.from_json(data["spec"]),
+            Path(run_dir),
+            [EvaluationRecord.from_json(r) for r in records],
+            data["data"],
+            float(data["seconds"]),
+        )
+        stored = {k: data.get(k) for k in ("final_rat", "final_oms", "num_evaluations")}
+        expected = {k: result.to_json()[k] for k in stored}
+        if stored != expected:
+            raise ValueError(f"{stored} disagree with its records, which give {expected}")
+        return result
 
 
 def write_result(result: RunResult) -> None:
     """Write ``result.json`` atomically (the last file a run writes)."""
-    atomic_write_text(result.run_dir / "result.json", json.dumps(result.to_json(), indent=2))
-
-
-def _canonical(value: Any) -> str:
-    # Text, not ==: a NaN (the std of one episode) is unequal to itself.
-    return json.dumps(value, sort_keys=True)
+    atomic_write_text(result.run_dir / RESULT_FILE, json.dumps(result.to_json(), indent=2))
 
 
 def load_finished_run(
     spec: RunSpec, run_dir: Path, document: Mapping[str, Any] | None = None
-) -> FinishedRun:
+) -> RunResult:
     """Read a finished run's ``result.json`` and check it against the checkpoint: the same
-    configuration, a checkpoint at the last epoch, the same evaluation records, logs that agree.
-    ``document`` is the run's configuration document (None: the one in ``config.json``).
+    configuration, a checkpoint at the last epoch, the same evaluation records, logs that agree
+    (rewritten when deleted). ``document``: the run's configuration document (None: the one in
+    ``config.json``).
 
     Raises:
         RunMismatchError: ``result.json`` belongs to another configuration.
         RunFolderError: ``result.json`` or a log is damaged, or disagrees with the checkpoint.
         CheckpointError: the checkpoint is missing its seal, damaged or of an older format.
     """
-    path = run_dir / "result.json"
-    result = RunResult.load(run_dir)
+    path = run_dir / RESULT_FILE
+    remedy = "the next start of the run rewrites it from the checkpoint without training again"
+    try:
+        result = RunResult.from_json(read_json_file(path, f"delete it: {remedy}"), run_dir)
+    except (TypeError, ValueError) as exc:
+        raise RunFolderError(f"{path} is damaged: {exc}; delete it: {remedy}") from exc
     if result.spec != spec:
         raise RunMismatchError(f"{path} belongs to another configuration than the one asked for")
     ckpt_path = run_dir / CHECKPOINT_FILE
@@ -257,13 +614,7 @@ def load_finished_run(
             f"{path} cannot be checked: {ckpt_path} is missing; restore the checkpoint, or delete "
             f"the run folder {run_dir} to train the run again"
         )
-    if document is None:
-        document = read_configuration_document(run_dir)
-    ckpt = load_checkpoint(ckpt_path, document)
-    remedy = (
-        "delete result.json: the next start of the run rewrites it from the checkpoint without "
-        "training again"
-    )
+    ckpt = load_checkpoint(ckpt_path, document or read_configuration_document(run_dir))
     try:
         sealed = records_from_json(ckpt.records, f"checkpoint {ckpt_path}")
     except ValueError as exc:
@@ -280,22 +631,20 @@ def load_finished_run(
             f"the evaluation log sealed in {ckpt_path} breaks the protocol ({problem}); delete "
             f"the run folder {run_dir} to train the run again"
         )
-    stored = [_canonical(r.to_json()) for r in result.records]
-    expected = [_canonical(r.to_json()) for r in sealed]
+    stored, expected = [r.to_json() for r in result.records], [r.to_json() for r in sealed]
     if stored != expected:
         i = next(
             (i for i, (a, b) in enumerate(zip(stored, expected, strict=False)) if a != b),
             min(len(stored), len(expected)),
         )
         if i < min(len(stored), len(expected)):
-            a, b = result.records[i].to_json(), sealed[i].to_json()
-            what = ", ".join(k for k in b if _canonical(a[k]) != _canonical(b[k]))
+            what = ", ".join(k for k in expected[i] if stored[i][k] != expected[i][k])
         else:
             what = f"{len(stored)} evaluations vs {len(expected)}"
         raise RunFolderError(
             f"{path} disagrees with the evaluation log sealed in {ckpt_path} (evaluation {i}: "
-            f"{what}): it was damaged or edited; {remedy}"
+            f"{what}): it was damaged or edited; delete result.json: {remedy}"
         )
     if not check_logs(run_dir, sealed, finished=True):
         write_logs(run_dir, sealed)
-    return FinishedRun(result, ckpt)
+    return result

@@ -1,51 +1,55 @@
-"""The schema of a training run: what to train and how to evaluate it (Sec. 5, App. C.4).
+"""The schema of one training run: what to train, on what data, and how to evaluate it (Sec. 5).
 
-* :class:`RunSpec`: one (dataset, algorithm, config, seed) run with the paper's protocol
-  (Table 3: epochs x 1000 iterations, batch 256; evaluation every 10 epochs with 10 episodes).
-  The agent is a column of the paper's tables (``algorithm="td3", policy="edp"``: Table 3's
-  per-domain preset) or any registered algorithm (``algorithm="edp_td3"``, ``policy=None``)
-  with an explicit config; the dataset a paper name, a D4RL HDF5 file or a Minari id
-  (:mod:`edp_ref.runner.dataset_ref`).
-* :class:`RunResult`: a finished run (its ``result.json``).
-* :func:`evaluation_epochs`: the epochs after which a run evaluates: every ``eval_every`` epochs,
-  and densely (every ``final_eval_every`` epochs) at the end, where the table's RAT is measured.
+:class:`RunSpec` is one (dataset, registered algorithm, config, seed) run with the paper's protocol
+(Table 3: epochs x 1000 iterations, batch 256; an evaluation every 10 epochs with 10 episodes).
+Its commented fields are also ``edp-train``'s options (tyro reads the comments and the
+``tyro.conf.arg`` names: ``--dataset``, ``--algorithm``, ``--config.*``, ``--run.*``). Every field
+is checked when the object is built, in order, each against the fields before it: a wrong type
+raises :class:`FieldTypeError` (a ``TypeError``), a value out of range or contradicting another
+:class:`FieldError` (a ``ValueError``), each naming ``RunSpec.<field>``, the value and what is
+expected, so that a bad configuration fails before any data is loaded.
 
-Every field is checked when the object is built: a wrong type raises ``TypeError`` and a value
-out of range ``ValueError``, each naming ``RunSpec.<field>``, the
-value and what is expected, so that a bad configuration fails before any data is loaded.
+Also here: :func:`evaluation_epochs` (when a run evaluates) and the algorithm config as JSON
+(:func:`config_to_json`, :func:`config_from_json`: unknown or missing fields are errors naming
+their path, never silently dropped or defaulted).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Literal, no_type_check
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Literal, TypeVar, no_type_check
 
 import torch
+import tyro
 
-from edp_ref.algorithms import REGISTRY, AlgorithmConfig
-from edp_ref.config_checks import check_choice, check_int, check_real, check_text
-from edp_ref.paper import DATA_SOURCES, DataSource, find_paper_dataset
-from edp_ref.runner.agents import AgentSpec, agent_spec, registered_agent
-from edp_ref.runner.config_json import config_from_json, config_to_json
-from edp_ref.runner.dataset_ref import (
-    DOMAIN_CHOICES,
-    dataset_domain,
-    dataset_kind,
-    dataset_slug,
-)
-from edp_ref.runner.errors import RunFolderError, read_json_file
-from edp_ref.runner.metrics import RAT_WINDOW, EvaluationRecord, final_stretch_mean
+from edp_ref.algorithms.config import AlgorithmConfig
+from edp_ref.algorithms.registry import REGISTRY, Algorithm
+from edp_ref.config_checks import ConfigError, check_choice, check_int, check_text
+from edp_ref.paper import DATA_SOURCES, DataSource, Domain, find_paper_dataset
+from edp_ref.runner.dataset import DOMAIN_CHOICES, dataset_domain, dataset_kind, dataset_slug
+from edp_ref.runner.metrics import RAT_WINDOW
 
 __all__ = [
+    "BATCHES",
     "COMPILE_CHOICES",
+    "EVAL_ACTIONS",
+    "EVAL_ENVS",
+    "INIT",
     "MAX_SEED",
+    "UPDATES",
     "CompileChoice",
-    "RunResult",
+    "FieldError",
+    "FieldTypeError",
     "RunSpec",
+    "check_fields",
+    "config_from_json",
+    "config_to_json",
     "evaluation_epochs",
+    "tyro_readable",
 ]
 
 CompileChoice = Literal["auto", "on", "off"]
@@ -53,204 +57,196 @@ CompileChoice = Literal["auto", "on", "off"]
 COMPILE_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 #: The largest seed a run accepts (seeds are unsigned 32-bit numbers, as in NumPy).
 MAX_SEED = 2**32 - 1
+#: The generator streams of a run (:meth:`RunSpec.stream_seed`): initialisation, minibatch
+#: indices, update randomness; evaluation ``i`` draws its actions from stream
+#: ``EVAL_ACTIONS + i`` and seeds its environments from ``EVAL_ENVS + i``.
+INIT, BATCHES, UPDATES, EVAL_ACTIONS, EVAL_ENVS = 0, 1, 2, 1000, 2000
 
 
-def _fields_from_json(cls: type[Any], data: object, where: str) -> dict[str, Any]:
-    """``data`` as keyword arguments of the dataclass ``cls``; ``ValueError`` naming unknown or
-    missing fields."""
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    required = {
-        f.name
-        for f in fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    unknown = sorted(set(data) - known)
-    missing = sorted(required - set(data))
-    if unknown or missing:
-        raise ValueError(
-            f"{where}: unknown field(s) {unknown}, missing field(s) {missing}; "
-            f"the fields are {sorted(known)}"
-        )
-    return dict(data)
+class FieldError(ConfigError):
+    """A field of a run's configuration is wrong; ``field`` names it (``edp-train`` names the
+    option that sets it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-# ------------------------------------------------------------------------------------------
-# The run
-# ------------------------------------------------------------------------------------------
+class FieldTypeError(FieldError, TypeError):
+    """A field of a run's configuration has the wrong type."""
 
 
-# ``no_type_check``: the class checks the type and range of every field itself in
-# ``__post_init__``, with messages naming the field; it keeps jaxtyping's import hook (active
-# under pytest) from pre-empting those checks with a generic one that says less.
+def check_fields(names: Iterable[str], check: Callable[[str], None]) -> None:
+    """``check(name)`` for every field name in order; an error is re-raised as
+    :class:`FieldError` (:class:`FieldTypeError` for a wrong type) naming the field."""
+    for name in names:
+        try:
+            check(name)
+        except TypeError as exc:
+            raise FieldTypeError(name, str(exc)) from None
+        except ValueError as exc:
+            raise FieldError(name, str(exc)) from None
+
+
+C = TypeVar("C", bound=type)
+
+
+def tyro_readable(cls: C) -> C:
+    """Undo ``typing.no_type_check``'s marker on a class that checks its own fields.
+
+    ``no_type_check`` keeps jaxtyping's import hook (active under pytest; it goes by the
+    decorator's name) from pre-empting the class's own checks, whose messages name the field,
+    with a generic one that says less; but its marker also empties ``typing.get_type_hints``,
+    from which tyro builds ``edp-train``'s options.
+    """
+    delattr(cls, "__no_type_check__")
+    return cls
+
+
+def _registered_names() -> str:
+    """``{edp_td3,edp_crr,...}``: the choices of ``--algorithm`` in ``edp-train --help``."""
+    return "{" + ",".join(REGISTRY) + "}"
+
+
+@tyro_readable
 @no_type_check
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run: what to train, on what data, for how long, and how to evaluate it.
+    """One training run of a registered algorithm on a dataset (Sec. 5's protocol)."""
 
-    Attributes:
-        task: the dataset: a paper dataset name (``hopper-medium-v2``), a D4RL HDF5 file or a
-            Minari dataset id (:mod:`edp_ref.runner.dataset_ref`).
-        algorithm, policy: a paper agent (:data:`edp_ref.runner.agents.AGENTS`, e.g. ``td3`` /
-            ``edp``), or, with ``policy=None``, a registered algorithm
-            (:data:`edp_ref.algorithms.REGISTRY`, e.g. ``edp_td3``).
-        seed: the run's seed (initialisation, minibatches, update randomness, evaluation), in
-            [0, 2**32 - 1].
-        epochs: training epochs (paper: 2000 locomotion, 1000 otherwise).
-        iterations_per_epoch: updates per epoch (paper: 1000).
-        batch_size: minibatch size (paper: 256).
-        eval_every: epochs between evaluations (official: 10); also at epoch 0 and the last.
-        eval_episodes: episodes per evaluation (official: 10).
-        eas_candidates: N of EAS (paper: 10; official code: 50).
-        eval_envs: vector environments an evaluation runs at once (at most ``eval_episodes``).
-        data_source: where a paper dataset comes from: ``d4rl``, ``minari``, ``local`` or
-            ``auto`` (other datasets: ``auto``).
-        local_root: ``$MINARI_DATASETS_PATH`` that holds the locally generated or Minari dataset
-            (None: the default Minari folder).
-        hidden: network width of the preset config (None: the paper's 256; smoke runs).
-        grad_clip: gradient clip of the preset config: ``paper`` (Table 3: 5) or ``official``
-            (per paper task).
-        config: the algorithm's config (None: the agent's defaults with Table 3's preset for the
-            dataset's domain, :func:`edp_ref.runner.run_config.resolve_config`).
-        env_id: Gymnasium id of the evaluation environment, for HDF5 files outside the paper's
-            list (whose files do not name one).
-        domain: ``auto`` or a domain (Table 3's preset, official preprocessing) for datasets
-            outside the paper's list.
-        compile: ``auto``, ``on`` or ``off``: whether the update runs under torch.compile
-            (:func:`edp_ref.runner.run_config.compile_decision` states the rule).
-        device: where the networks and the dataset live (``cpu``, ``cuda``, ``cuda:1``).
-        final_eval_every: epochs between the last :data:`~edp_ref.runner.metrics.RAT_WINDOW`
-            evaluations, the final stretch whose mean is the run's RAT (None: ``eval_every``, the
-            paper's schedule, whose last ten of 201 evaluations span the final 5 % of training).
-            Shorter runs set it so the final stretch is still their last 5 %.
-    """
-
-    task: str
-    algorithm: str
-    policy: str | None = None
+    # Dataset: a paper name (hopper-medium-v2), a D4RL HDF5 file (*.hdf5) or a Minari id
+    # (mujoco/hopper/medium-v0).
+    task: Annotated[str, tyro.conf.arg(name="dataset", prefix_name=False)]
+    # Registered algorithm to train (its config is --config.*).
+    algorithm: Annotated[str, tyro.conf.arg(prefix_name=False, metavar=_registered_names())]
+    # Seed of the run: initialisation, minibatches, update randomness, evaluation.
     seed: int = 0
+    # Training epochs (Table 3: 2000 locomotion, 1000 antmaze / adroit / kitchen).
     epochs: int = 2000
+    # Updates per epoch (paper: 1000).
     iterations_per_epoch: int = 1000
+    # Minibatch size (Table 3: 256).
     batch_size: int = 256
+    # Epochs between evaluations (official: 10); also before training and at the last epoch.
     eval_every: int = 10
-    eval_episodes: int = 10
-    eas_candidates: int = 10
-    eval_envs: int = 10
-    data_source: DataSource = "auto"
-    local_root: str | None = None
-    hidden: int | None = None
-    grad_clip: Literal["paper", "official"] = "paper"
-    config: AlgorithmConfig | None = None
-    env_id: str | None = None
-    domain: str = "auto"
-    compile: CompileChoice = "auto"
-    device: str = "cpu"
+    # Epochs between the last 10 evaluations, whose mean is the run's RAT (None: eval_every, the
+    # paper's schedule; shorter runs set it so that those 10 span their final 5 %).
     final_eval_every: int | None = None
+    # Episodes per evaluation (official: 10).
+    eval_episodes: int = 10
+    # N of energy-based action selection at evaluation (paper: 10, official code: 50).
+    eas_candidates: int = 10
+    # Vector environments an evaluation steps at once (at most eval_episodes).
+    eval_envs: int = 10
+    # Source of a paper dataset: auto (D4RL file, else Minari port, else local), d4rl, minari,
+    # local (generated by edp-datasets).
+    data_source: DataSource = "auto"
+    # $MINARI_DATASETS_PATH holding a Minari or locally generated dataset (None: the default).
+    local_root: str | None = None
+    # Gymnasium id of the evaluation environment, for HDF5 files outside the paper's list.
+    env_id: str | None = None
+    # Domain of a dataset outside the paper's list (Table 3's values, official preprocessing);
+    # auto: read from its name.
+    domain: Literal["auto"] | Domain = "auto"
+    # torch.compile the update: auto (on CUDA, or >= 5000 updates on the CPU, unless the update
+    # unrolls a DDPM chain longer than 100 steps), on, off.
+    compile: CompileChoice = "auto"
+    # Device of the networks and the dataset: cpu, cuda, cuda:1, ...
+    device: str = "cpu"
+    # The algorithm's config (None: its defaults with Table 3's values for the dataset).
+    config: Annotated[AlgorithmConfig | None, tyro.conf.arg(prefix_name=False)] = None
 
     def __post_init__(self) -> None:
-        for name in ("task", "algorithm"):
-            check_text(f"RunSpec.{name}", getattr(self, name))
-        check_text("RunSpec.policy", self.policy, optional=True)
-        try:
-            kind = dataset_kind(self.task)  # names the unknown task and the accepted forms
-        except ValueError as exc:
-            raise ValueError(f"RunSpec.task: {exc}") from None
-        if self.policy is None:
-            if self.algorithm not in REGISTRY:
-                raise ValueError(
-                    f"RunSpec.algorithm: unknown algorithm {self.algorithm!r}; registered "
-                    f"algorithms: {', '.join(REGISTRY)} (or a paper agent such as td3 with "
-                    "RunSpec.policy edp)"
-                )
-        else:
-            try:
-                agent_spec(self.algorithm, self.policy)  # names the unknown agent
-            except ValueError as exc:
-                raise ValueError(f"RunSpec.algorithm / RunSpec.policy: {exc}") from None
-        check_int("RunSpec.seed", self.seed, 0, MAX_SEED)
-        for name in (
-            "epochs",
-            "iterations_per_epoch",
-            "batch_size",
-            "eval_every",
-            "eval_episodes",
-            "eas_candidates",
-            "eval_envs",
-        ):
-            check_int(f"RunSpec.{name}", getattr(self, name), 1)
-        check_int("RunSpec.final_eval_every", self.final_eval_every, 1, optional=True)
-        if self.final_eval_every is not None and self.final_eval_every > self.eval_every:
-            raise ValueError(
-                f"RunSpec.final_eval_every must be <= RunSpec.eval_every ({self.eval_every}): the "
-                f"final stretch is evaluated at least as densely as the rest, got "
-                f"{self.final_eval_every}"
-            )
-        check_choice("RunSpec.data_source", self.data_source, DATA_SOURCES)
-        if kind != "paper" and self.data_source != "auto":
-            raise ValueError(
-                f"RunSpec.data_source must be 'auto' for {self.task!r} (a {kind} dataset); it "
-                "picks among the sources of the paper's datasets only"
-            )
-        check_text("RunSpec.local_root", self.local_root, optional=True)
-        check_int("RunSpec.hidden", self.hidden, 1, optional=True)
-        check_choice("RunSpec.grad_clip", self.grad_clip, ("paper", "official"))
-        self._check_config()
-        check_text("RunSpec.env_id", self.env_id, optional=True)
-        if self.env_id is not None and (
-            kind != "hdf5" or find_paper_dataset(self.task) is not None
-        ):
-            raise ValueError(
-                f"RunSpec.env_id applies to HDF5 files outside the paper's list only; "
-                f"{self.task!r} names its own evaluation environment"
-            )
-        check_choice("RunSpec.domain", self.domain, DOMAIN_CHOICES)
-        try:
-            dataset_domain(self.task, self.domain)
-        except ValueError as exc:
-            raise ValueError(f"RunSpec.domain: {exc}") from None
-        check_choice("RunSpec.compile", self.compile, COMPILE_CHOICES)
-        check_text("RunSpec.device", self.device)
-        try:
-            torch.device(self.device)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"RunSpec.device must name a torch device (cpu, cuda, cuda:1), got "
-                f"{self.device!r}: {exc}"
-            ) from None
+        check_fields((f.name for f in fields(self)), self._check)
 
-    def _check_config(self) -> None:
-        if self.config is None:
-            if self.grad_clip == "official" and find_paper_dataset(self.task) is None:
-                raise ValueError(
-                    "RunSpec.grad_clip 'official' needs a dataset of the paper (the official "
-                    f"per-task clip); {self.task!r} is not one"
-                )
+    def _check(self, name: str) -> None:
+        """Check field ``name``, and that it agrees with the fields before it."""
+        value, where = getattr(self, name), f"RunSpec.{name}"
+        match name:
+            case "task":
+                check_text(where, value)
+                try:
+                    dataset_kind(value)  # names the unknown dataset and the accepted forms
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+            case "algorithm":
+                check_text(where, value)
+                if value not in REGISTRY:
+                    raise ValueError(
+                        f"{where}: unknown algorithm {value!r}; registered algorithms: "
+                        + ", ".join(REGISTRY)
+                    )
+            case "seed":
+                check_int(where, value, 0, MAX_SEED)
+            case "epochs" | "iterations_per_epoch" | "batch_size" | "eval_every":
+                check_int(where, value, 1)
+            case "eval_episodes" | "eas_candidates" | "eval_envs":
+                check_int(where, value, 1)
+            case "final_eval_every":
+                check_int(where, value, 1, optional=True)
+                if value is not None and value > self.eval_every:
+                    raise ValueError(
+                        f"{where} must be <= RunSpec.eval_every ({self.eval_every}): the final "
+                        f"stretch is evaluated at least as densely as the rest, got {value}"
+                    )
+            case "data_source":
+                check_choice(where, value, DATA_SOURCES)
+                kind = dataset_kind(self.task)
+                if kind != "paper" and value != "auto":
+                    raise ValueError(
+                        f"{where} must be 'auto' for {self.task!r} (a {kind} dataset); it picks "
+                        "among the sources of the paper's datasets only"
+                    )
+            case "local_root":
+                check_text(where, value, optional=True)
+            case "env_id":
+                check_text(where, value, optional=True)
+                paper_file = find_paper_dataset(self.task) is not None
+                if value is not None and (dataset_kind(self.task) != "hdf5" or paper_file):
+                    raise ValueError(
+                        f"{where} applies to HDF5 files outside the paper's list only; "
+                        f"{self.task!r} names its own evaluation environment"
+                    )
+            case "domain":
+                check_choice(where, value, DOMAIN_CHOICES)
+                try:
+                    dataset_domain(self.task, value)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+            case "compile":
+                check_choice(where, value, COMPILE_CHOICES)
+            case "device":
+                check_text(where, value)
+                try:
+                    torch.device(value)
+                except RuntimeError as exc:
+                    raise ValueError(
+                        f"{where} must name a torch device (cpu, cuda, cuda:1), got {value!r}: "
+                        f"{exc}"
+                    ) from None
+            case "config":
+                self._check_config(value)
+
+    def _check_config(self, config: AlgorithmConfig | None) -> None:
+        if config is None:
             return
-        expected = self.agent.spec.config_class
-        if not isinstance(self.config, expected):
+        expected = self.registered.config_class
+        if not isinstance(config, expected):
             raise TypeError(
                 f"RunSpec.config must be a {expected.__name__} (the config of "
-                f"{self.agent.registered}), got {type(self.config).__name__}"
-            )
-        if self.hidden is not None or self.grad_clip != "paper":
-            raise ValueError(
-                "RunSpec.hidden and RunSpec.grad_clip shape the preset config only; with an "
-                "explicit RunSpec.config set config.network.hidden and "
-                "config.optimizer.max_grad_norm instead"
+                f"{self.algorithm}), got {type(config).__name__}"
             )
         chosen = {"on": True, "off": False}.get(self.compile)
-        if chosen is not None and self.config.compile is not None and self.config.compile != chosen:
+        if chosen is not None and config.compile is not None and config.compile != chosen:
             raise ValueError(
                 f"RunSpec.compile {self.compile!r} contradicts RunSpec.config.compile "
-                f"{self.config.compile!r}; set one of them"
+                f"{config.compile!r}; set one of them"
             )
 
     @property
-    def agent(self) -> AgentSpec:
-        if self.policy is None:
-            return registered_agent(self.algorithm)
-        return agent_spec(self.algorithm, self.policy)
+    def registered(self) -> Algorithm:
+        """The registered algorithm the run trains (:data:`edp_ref.algorithms.REGISTRY`)."""
+        return REGISTRY[self.algorithm]
 
     @property
     def total_steps(self) -> int:
@@ -263,28 +259,37 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        """``<dataset>/<algorithm>[-<policy>]/seed<k>``: the run's folder below a grid's root."""
-        agent = self.algorithm if self.policy is None else f"{self.algorithm}-{self.policy}"
-        return f"{dataset_slug(self.task)}/{agent}/seed{self.seed}"
+        """``<dataset>/<algorithm>/seed<k>``: the run's folder below a grid's root."""
+        return f"{dataset_slug(self.task)}/{self.algorithm}/seed{self.seed}"
+
+    def stream_seed(self, stream: int) -> int:
+        """The seed of one purpose of the run (:data:`INIT`, :data:`BATCHES`, ...): every purpose
+        draws from its own generator, so a run and its resumption draw the same numbers."""
+        return (self.seed * 1_000_003 + stream * 7_919 + 12_345) % (2**31 - 1)
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["config"] = None if self.config is None else config_to_json(self.config)
-        if self.final_eval_every is None:
-            # Absent means the paper's schedule: run folders written before the field existed
-            # keep matching their config.json.
-            del data["final_eval_every"]
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSpec:
-        """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming a bad field."""
-        values = _fields_from_json(cls, data, "RunSpec.from_json")
-        config = values.get("config")
-        if config is not None:
-            probe = cls(**{**values, "config": None, "hidden": None, "grad_clip": "paper"})
+    def from_json(cls, data: object) -> RunSpec:
+        """Inverse of :meth:`to_json`; errors name a bad, unknown or missing field."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"RunSpec.from_json: expected a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is dataclasses.MISSING}
+        unknown, missing = sorted(set(data) - known), sorted(required - set(data))
+        if unknown or missing:
+            raise ValueError(
+                f"RunSpec.from_json: unknown field(s) {unknown}, missing field(s) {missing}; "
+                f"the fields are {sorted(known)}"
+            )
+        values = dict(data)
+        if values.get("config") is not None:
+            probe = cls(**{**values, "config": None})  # names any other bad field first
             values["config"] = config_from_json(
-                probe.agent.spec.config_class, config, "RunSpec.config"
+                probe.registered.config_class, values["config"], "RunSpec.config"
             )
         return cls(**values)
 
@@ -306,95 +311,58 @@ def evaluation_epochs(
     return sorted(out)
 
 
-@dataclass
-class RunResult:
-    """A finished (or reused) run: its spec, folder, evaluations and final metrics."""
+# ------------------------------------------------------------------------------------------
+# The algorithm config as JSON. A config is a tree of frozen dataclasses whose leaves are
+# numbers, strings, booleans and None; every config checks its own fields when it is built.
+# Hand-written (two dozen lines) rather than a library (dacite, cattrs): the configs need only
+# nested dataclasses, and the errors stay in edp_ref's style without a dependency.
+# ------------------------------------------------------------------------------------------
 
-    spec: RunSpec
-    run_dir: Path
-    records: list[EvaluationRecord]
-    data: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
+T = TypeVar("T")
 
-    @property
-    def final_stretch(self) -> list[EvaluationRecord]:
-        """The evaluations the run's RAT averages: the last RAT_WINDOW after epoch 0
-        (:func:`~edp_ref.runner.metrics.final_stretch_mean`)."""
-        trained = [r for r in self.records if r.epoch > 0] or self.records[-1:]
-        return trained[-RAT_WINDOW:]
 
-    @property
-    def final_stretch_updates(self) -> tuple[int, int]:
-        """The updates the final stretch covers: from one evaluation interval before its first
-        evaluation to the end of training (the paper: 1,900,000 to 2,000,000, the final 5 %)."""
-        spacing = self.spec.final_eval_every or self.spec.eval_every
-        first = self.final_stretch[0].epoch
-        start = max(0, first - spacing) if first > 0 else 0
-        return start * self.spec.iterations_per_epoch, self.spec.total_steps
+def config_to_json(config: object) -> dict[str, Any]:
+    """A config as a JSON-ready dict (nested configs as nested dicts)."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"config_to_json: expected a config dataclass, got {type(config).__name__}")
+    return dataclasses.asdict(config)
 
-    @property
-    def final_rat(self) -> float:
-        """RAT (Sec. 5): the mean score over the final stretch of training."""
-        return final_stretch_mean([r.score for r in self.records], [r.epoch for r in self.records])
 
-    @property
-    def final_oms(self) -> float:
-        return self.records[-1].oms
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass of an annotation (``X`` or ``X | None``), else None."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        classes = [a for a in typing.get_args(hint) if isinstance(a, type)]
+        found = [a for a in classes if dataclasses.is_dataclass(a)]
+        return found[0] if len(found) == 1 else None
+    return None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec.to_json(),
-            "final_rat": self.final_rat,
-            "final_oms": self.final_oms,
-            "num_evaluations": len(self.records),
-            "data": self.data,
-            "seconds": self.seconds,
-            "records": [r.to_json() for r in self.records],
-        }
 
-    @classmethod
-    def from_json(cls, data: object, run_dir: Path) -> RunResult:
-        """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming what is wrong.
+def config_from_json(cls: type[T], data: object, where: str = "config") -> T:
+    """Rebuild a config of class ``cls`` from :func:`config_to_json`'s dict.
 
-        The redundant fields (``final_rat``, ``final_oms``, ``num_evaluations``) must agree with
-        the records.
-        """
-        if not isinstance(data, dict):
-            raise TypeError(f"expected a JSON object, got {type(data).__name__}")
-        missing = sorted({"spec", "records", "data", "seconds"} - set(data))
-        if missing:
-            raise ValueError(f"missing field(s) {missing}")
-        records = data["records"]
-        if not isinstance(records, list) or not records:
-            raise ValueError("'records' must be a non-empty list of evaluation records")
-        if not isinstance(data["data"], dict):
-            raise TypeError(f"'data' must be an object, got {type(data['data']).__name__}")
-        check_real("'seconds'", data["seconds"], 0.0)
-        result = cls(
-            RunSpec.from_json(data["spec"]),
-            Path(run_dir),
-            [EvaluationRecord.from_json(r) for r in records],
-            data["data"],
-            float(data["seconds"]),
+    Raises:
+        TypeError: ``data`` (or a nested part) is not a JSON object, or a value has the wrong
+            type (raised by the config's own checks).
+        ValueError: unknown or missing fields (named with their path ``where.field``), or a value
+            out of range (the config's own checks).
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{where}: expected a JSON object, got {type(data).__name__} {data!r}")
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown, missing = sorted(set(data) - names), sorted(names - set(data))
+    if unknown or missing:
+        raise ValueError(
+            f"{where}: unknown field(s) {[f'{where}.{n}' for n in unknown]}, missing field(s) "
+            f"{[f'{where}.{n}' for n in missing]}; {cls.__name__} has the fields {sorted(names)}"
         )
-        stored = {k: data.get(k) for k in ("final_rat", "final_oms", "num_evaluations")}
-        expected = {k: result.to_json()[k] for k in stored}
-        if stored != expected:
-            raise ValueError(f"{stored} disagree with its records, which give {expected}")
-        return result
-
-    @classmethod
-    def load(cls, run_dir: Path | str) -> RunResult:
-        """Read ``<run_dir>/result.json``; :class:`~edp_ref.runner.errors.RunFolderError`
-        naming the file when it is damaged (it is not checked against the checkpoint here:
-        :func:`edp_ref.runner.run_folder.load_finished_run` does that)."""
-        path = Path(run_dir) / "result.json"
-        remedy = (
-            "delete it: the next start of the run rewrites it from the run's checkpoint "
-            "without training again"
-        )
-        data = read_json_file(path, remedy)
-        try:
-            return cls.from_json(data, Path(run_dir))
-        except (TypeError, ValueError) as exc:
-            raise RunFolderError(f"{path} is damaged: {exc}; {remedy}") from exc
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        nested = _dataclass_in(hints[name])
+        if nested is not None and isinstance(value, Mapping):
+            values[name] = config_from_json(nested, value, f"{where}.{name}")
+        else:
+            values[name] = value
+    return cls(**values)

@@ -1,5 +1,4 @@
-"""Render the figures of a reproduction from finished runs: PNG and PDF, with the plotted numbers
-as CSV.
+"""The paper's figures reproduced: PNG and PDF, with the plotted numbers as CSV.
 
 * Learning curves of every table (:func:`render_learning_curves`): per dataset, each agent's
   evaluation score against updates, the mean over seeds with the seeds' range as a band, and the
@@ -15,28 +14,34 @@ normalized (D4RL's constants or the local dataset's own random / expert returns)
 colour, marker and dash, and the points of a sweep are dodged sideways so that no line hides
 another. The paper prints no numbers for Figures 3-7; each text states the paper's claim beside
 the measured points (:data:`edp_ref.paper.FIGURES`).
+* Figure 2 (Sec. 5.1, :func:`render_figure2`): training and sampling speed, the paper's GPU
+  numbers (:data:`edp_ref.paper.FIGURE2`) beside the speeds measured by ``edp-benchmark``, whose
+  JSON :func:`read_benchmark` maps to the figure's variants (:data:`FIGURE2_BENCHMARK_NAMES`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edp_ref.paper import FIGURES
-from edp_ref.runner.presets import Preset
-from edp_ref.runner.report_summary import normalization_text
-from edp_ref.runner.report_tables import measured_cell
-from edp_ref.runner.spec import RunResult
+from edp_ref.paper import FIGURE2, FIGURES
+from edp_ref.reproduce.presets import Preset
+from edp_ref.reproduce.tables import measured_cell, normalization_text
+from edp_ref.runner.run_folder import RunResult
 
 __all__ = [
+    "FIGURE2_BENCHMARK_NAMES",
     "STYLES",
-    "figure_files",
-    "pyplot",
+    "read_benchmark",
+    "render_figure2",
     "render_learning_curves",
     "render_sweep_figure",
     "render_training_curves",
@@ -67,11 +72,6 @@ def pyplot() -> Any:
     return plt
 
 
-def figure_files(png: Path) -> tuple[Path, Path]:
-    """The PNG and the PDF a figure is written to (same name)."""
-    return png, png.with_suffix(".pdf")
-
-
 #: Caption font size (points) and the characters of that font per inch of figure width (about
 #: half an em per character, with a margin).
 _CAPTION_POINTS, _CAPTION_CHARS_PER_INCH = 7, 17
@@ -87,7 +87,7 @@ def _save(fig: Any, png: Path, caption: str) -> tuple[Path, Path]:
     caption_inches = (len(lines) * 1.35 * _CAPTION_POINTS + 10) / 72
     fig.tight_layout(rect=(0, min(0.5, caption_inches / height), 1, 1))
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=_CAPTION_POINTS, va="bottom", ha="left")
-    files = figure_files(png)
+    files = (png, png.with_suffix(".pdf"))
     for f in files:
         # No creation date in the PDF: the same runs give the same bytes (a grid reported from
         # Ray and from local processes is compared file by file).
@@ -114,20 +114,16 @@ def _score_label(runs: Sequence[RunResult]) -> str:
     return "return" if not any(r.data.get("normalized") for r in runs) else "score"
 
 
-def _agent_key(r: RunResult) -> tuple[str, str | None]:
-    return (r.spec.algorithm, r.spec.policy)
-
-
 def render_learning_curves(
     results: Sequence[RunResult],
-    labels: Mapping[tuple[str, str | None], str],
+    labels: Mapping[str, str],
     title: str,
     png: Path,
 ) -> tuple[tuple[Path, Path], str]:
     """Learning curves of a table's runs: per dataset, each agent's score against updates
     (mean over seeds, the seeds' range as a band) with the final stretch (the RAT) shaded.
 
-    ``labels`` names each (algorithm, policy). Returns the (PNG, PDF) written and the CSV of
+    ``labels`` names each registered algorithm. Returns the (PNG, PDF) written and the CSV of
     the plotted points."""
     plt = pyplot()
     tasks = list(dict.fromkeys(r.spec.task for r in results))
@@ -141,19 +137,19 @@ def render_learning_curves(
         runs = [r for r in results if r.spec.task == task]
         order = list(labels)
         agents = sorted(
-            dict.fromkeys(_agent_key(r) for r in runs),
+            dict.fromkeys(r.spec.algorithm for r in runs),
             key=lambda a: order.index(a) if a in order else len(order),
         )
         stretch: tuple[int, int] | None = None
         for i, agent in enumerate(agents):
-            mine = [r for r in runs if _agent_key(r) == agent]
+            mine = [r for r in runs if r.spec.algorithm == agent]
             n = min(len(r.records) for r in mine)
             steps = np.array([mine[0].records[j].step for j in range(n)])
             scores = np.array([[r.records[j].score for j in range(n)] for r in mine])
             mean = scores.mean(0)
             colour, marker, dash = STYLES[i % len(STYLES)]
             seeds = f"{len(mine)} seed" + ("s" if len(mine) > 1 else "")
-            label = f"{labels.get(agent, f'{agent[0]}/{agent[1]}')} ({seeds})"
+            label = f"{labels.get(agent, agent)} ({seeds})"
             ax.plot(steps, mean, dash, color=colour, marker=marker, ms=4, lw=1.6, label=label)
             if len(mine) > 1:
                 ax.fill_between(steps, scores.min(0), scores.max(0), color=colour, alpha=0.15)
@@ -294,3 +290,164 @@ def render_sweep_figure(
     files = _save(fig, png, caption)
     text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURES[number].claim}\n"
     return text, buf.getvalue(), files
+
+
+# -- Figure 2 ----------------------------------------------------------------------------------
+
+
+def _norm_name(name: str) -> str:
+    s = name.lower().replace("without", "wo").replace("w/o", "wo")
+    return re.sub(r"[^a-z0-9]", "", s)
+
+
+#: Figure 2's variants and the ``scripts/benchmark.py`` records that measure them: training
+#: record name, and sampler of the sampling record (DPM-Solver for EDP's sampling, DDPM for the
+#: others). Diffusion-QL's row is the official PyTorch code, which edp_ref does not contain.
+FIGURE2_BENCHMARK_NAMES: dict[str, tuple[str | None, str | None]] = {
+    "Diffusion-QL": (None, None),
+    "DQL (JAX)": ("dql_k5", "ddpm"),
+    "EDP w/o DPM": ("edp_without_dpm", "ddpm"),
+    "EDP w/o AP": ("edp_without_ap", "dpm_solver"),
+    "EDP": ("edp_td3", "dpm_solver"),
+}
+
+
+def _speed(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+
+
+def _from_schema(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Figure 2's rows from an ``edp_ref.benchmark/1`` document (eager records)."""
+    training = [r for r in raw.get("training", []) if isinstance(r, dict)]
+    sampling = [r for r in raw.get("sampling", []) if isinstance(r, dict)]
+    out: dict[str, dict[str, Any]] = {}
+    for variant, (train_name, sampler) in FIGURE2_BENCHMARK_NAMES.items():
+        row: dict[str, Any] = {}
+        for r in training:
+            ips = _speed(r.get("iterations_per_second"))
+            if r.get("name") == train_name and r.get("mode") == "eager" and ips is not None:
+                row["train_ips"] = ips
+                row["train_source"] = f"training '{train_name}' (eager)"
+        samples = [
+            r
+            for r in sampling
+            if r.get("sampler") == sampler
+            and r.get("mode") == "eager"
+            and _speed(r.get("actions_per_second")) is not None
+        ]
+        if samples:
+            best = min(samples, key=lambda r: abs(int(r.get("candidates") or 0) - 10))
+            row["sample_sps"] = float(best["actions_per_second"])
+            row["sample_source"] = (
+                f"sampling {sampler}, N = {best.get('candidates')}, {best.get('states')} states "
+                "(EAS actions per second, no environment)"
+            )
+        if row:
+            out[variant] = row
+    return out
+
+
+def read_benchmark(path: Path) -> dict[str, dict[str, Any]]:
+    """Read ``scripts/benchmark.py``'s JSON into Figure 2's rows.
+
+    An ``edp_ref.benchmark/1`` document (``training`` and ``sampling`` records) is mapped by
+    :data:`FIGURE2_BENCHMARK_NAMES`. Other shapes are accepted too: ``{"results": {name:
+    {...}}}``, ``{"results": [{"variant"|"name": ..., ...}]}`` or the mapping itself, where a key
+    containing ``ips`` is the training speed and one containing ``sps`` the sampling speed.
+    Returns {variant: {"train_ips", "sample_sps", and where each came from}}.
+    Raises ``FileNotFoundError`` naming the file and the command that writes it.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"Figure 2 needs the speed measurements of scripts/benchmark.py, but {path} does "
+            "not exist. Run `python scripts/benchmark.py` first (or pass --benchmark PATH)."
+        )
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not readable JSON ({type(exc).__name__}: {exc}); run "
+            "`python scripts/benchmark.py` again to rewrite it (or pass --benchmark PATH)"
+        ) from exc
+    if isinstance(raw, dict) and str(raw.get("schema", "")).startswith("edp_ref.benchmark/"):
+        out = _from_schema(raw)
+        if not out:
+            raise ValueError(f"{path}: no eager training or sampling record of Figure 2's variants")
+        return out
+    body = raw.get("results", raw.get("variants", raw)) if isinstance(raw, dict) else raw
+    items: list[tuple[str, Mapping[str, Any]]] = []
+    if isinstance(body, dict):
+        items = [(k, v) for k, v in body.items() if isinstance(v, dict)]
+    elif isinstance(body, list):
+        items = [(str(e.get("variant", e.get("name"))), e) for e in body if isinstance(e, dict)]
+    generic: dict[str, dict[str, Any]] = {}
+    for name, entry in items:
+        row: dict[str, Any] = {}
+        for k, v in entry.items():
+            speed = _speed(v) if not isinstance(v, bool) else None
+            if speed is None:
+                continue
+            if "ips" in k.lower() and "train_ips" not in row:
+                row["train_ips"] = speed
+            elif "sps" in k.lower() and "sample_sps" not in row:
+                row["sample_sps"] = speed
+        if row:
+            row["train_source"] = row["sample_source"] = name
+            generic[name] = row
+    if not generic:
+        raise ValueError(f"{path}: no variant with a training (ips) or sampling (sps) speed")
+    return generic
+
+
+def _fmt_speed(x: float) -> str:
+    return "" if not math.isfinite(x) else f"{x:.2f}"
+
+
+def _measured_as(found: tuple[str, Mapping[str, Any]] | None) -> str:
+    if found is None:
+        return "not measured"
+    srcs = dict.fromkeys(
+        str(found[1][k]) for k in ("train_source", "sample_source") if k in found[1]
+    )
+    return "; ".join(srcs) or found[0]
+
+
+def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str:
+    """Figure 2: paper's GPU speeds (labelled paper) beside the measured ones; PNG + markdown."""
+    plt = pyplot()
+    by_norm = {_norm_name(k): (k, v) for k, v in measured.items()}
+    rows = ["| variant | paper train IPS (GPU) | measured train IPS | paper sampling SPS (GPU) "
+            "| measured sampling per s | measured as |", "|---|---|---|---|---|---|"]  # fmt: skip
+    names = list(FIGURE2)
+    meas_ips: list[float] = []
+    meas_sps: list[float] = []
+    for name in names:
+        found = by_norm.get(_norm_name(name))
+        m = found[1] if found else {}
+        meas_ips.append(m.get("train_ips", float("nan")))
+        meas_sps.append(m.get("sample_sps", float("nan")))
+        p = FIGURE2[name]
+        rows.append(
+            f"| {name} | {p.train_ips:.2f} | {_fmt_speed(meas_ips[-1])} | "
+            f"{p.sample_sps:.2f} | {_fmt_speed(meas_sps[-1])} | "
+            f"{_measured_as(found)} |"
+        )
+    extra = [k for k in measured if _norm_name(k) not in {_norm_name(n) for n in names}]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    x = np.arange(len(names))
+    for ax, key, meas, title in (
+        (axes[0], "train_ips", meas_ips, "training iterations / s"),
+        (axes[1], "sample_sps", meas_sps, "sampling steps / s"),
+    ):
+        ax.bar(x - 0.2, [getattr(FIGURE2[n], key) for n in names], 0.4, label="paper (GPU)")
+        ax.bar(x + 0.2, np.nan_to_num(meas), 0.4, label="measured (edp_ref)")
+        ax.set_xticks(x, names, rotation=20)
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    note = (
+        f"\nOther measured variants (no paper counterpart): {', '.join(extra)}\n" if extra else ""
+    )
+    return "\n".join(rows) + "\n" + note

@@ -1,25 +1,27 @@
-"""Train one (algorithm, config, dataset, seed) run with the paper's protocol (Sec. 5).
+"""Train one run with the paper's protocol (Sec. 5): :func:`train_run`.
 
-Training: ``epochs x iterations_per_epoch`` updates (the paper: 2000 epochs on locomotion, 1000
-elsewhere, 1000 iterations an epoch, batch 256; Table 3), uniform minibatches of the dataset after
-the official per-domain preprocessing. Evaluation: before training (epoch 0) and every
-``eval_every`` epochs (official: 10), plus the last epoch and the final stretch
-(``RunSpec.final_eval_every``, :attr:`RunSpec.evaluation_schedule`), ``eval_episodes`` episodes each
-(official: 10) in the dataset's own environment; diffusion policies act by energy-based action
-selection over DPM-Solver samples (Sec. 4.5, Alg. 2; N candidates, paper 10, official code 50).
+Training: ``epochs x iterations_per_epoch`` steps of Algorithm 1 (the paper: 2000 epochs on
+locomotion, 1000 elsewhere, 1000 iterations an epoch, batch 256; Table 3), each a uniform
+minibatch of the dataset after the official per-domain preprocessing, the update's randomness and
+one update (:class:`edp_ref.algorithms.step.TrainingStep`). Evaluation: before training (epoch 0)
+and every ``eval_every`` epochs (official: 10), plus the last epoch and the final stretch
+(:attr:`RunSpec.evaluation_schedule`), ``eval_episodes`` episodes each (official: 10) in the
+dataset's own environment, by :func:`edp_ref.runner.policy.evaluate`; diffusion policies act by
+energy-based action selection (Sec. 4.5, Alg. 2; N candidates, paper 10, official code 50).
 Each evaluation records the step, raw and normalized return, RAT and OMS
 (:mod:`edp_ref.runner.metrics`).
 
-The run folder (:mod:`edp_ref.runner.run_folder`) gets its resolved configuration
-(``config.json``) and a checkpoint, written atomically at each evaluation and, between
-evaluations, every ``Monitoring.checkpoint_minutes`` of wall time (at the end of a log window, so
-a checkpoint may lie inside an epoch), with the generator states and the evaluation log. A run
-killed at any moment resumes from its last checkpoint: the training since then is redone with the
-restored generators, bit for bit (on one device, with the same compile setting), the evaluation
-schedule is kept and the logs are rewritten from the checkpoint, so every evaluation appears
-exactly once. A complete run is reused after its ``result.json`` is checked against the
-checkpoint. Losses, evaluations, speed and compile time go to ``run.log``, TensorBoard and
-optionally W&B (:mod:`edp_ref.runner.monitoring`).
+Randomness: every purpose (initialisation, minibatches, update randomness, each evaluation's
+actions and environment seeds) draws from its own generator seeded from the run's seed
+(:meth:`RunSpec.stream_seed`). The run folder (:mod:`edp_ref.runner.run_folder`) gets the resolved
+configuration and a checkpoint, written at each evaluation and, between evaluations, every
+``Monitoring.checkpoint_minutes`` of wall time (at the end of a log window, so a checkpoint may
+lie inside an epoch), with the generator states and the evaluation log. A run killed at any
+moment resumes from its last checkpoint: the training since then is redone with the restored
+generators, bit for bit (on one device, with the same compile setting), and the logs are
+rewritten from the checkpoint, so every evaluation appears exactly once. A complete run is reused
+after its ``result.json`` is checked against the checkpoint. Losses, evaluations, speed and
+compile time go to ``run.log``, TensorBoard and optionally W&B (:mod:`edp_ref.runner.monitoring`).
 """
 
 from __future__ import annotations
@@ -34,36 +36,60 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
-from edp_ref import algorithms as A
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.algorithms.execution import CompileRecord, compile_records
+from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
+from edp_ref.algorithms.step import TrainingStep
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.data import UniformSampler
-from edp_ref.runner.checkpoint import (
-    CheckpointCorruptError,
-    CheckpointMismatchError,
-    load_checkpoint,
-    save_checkpoint,
+from edp_ref.runner.config import compile_decision, resolve_config
+from edp_ref.runner.dataset import (
+    dataset_domain,
+    describe_dataset,
+    load_run_dataset,
+    prepare_training_data,
 )
 from edp_ref.runner.metrics import EvaluationRecord
 from edp_ref.runner.metrics import online_model_selection as oms_of
 from edp_ref.runner.metrics import running_average_at_training as rat_of
 from edp_ref.runner.monitoring import LossWindow, Monitoring, RunMonitor
-from edp_ref.runner.prepared_run import PreparedRun
-from edp_ref.runner.run_config import compile_reason, configuration_document, resolve_config
+from edp_ref.runner.policy import Policy, acting_data, evaluate, evaluation_seeds
 from edp_ref.runner.run_folder import (
     CHECKPOINT_FILE,
+    RESULT_FILE,
+    Checkpoint,
+    CheckpointCorruptError,
+    CheckpointMismatchError,
+    RunResult,
     check_logs,
+    configuration_document,
     evaluation_log_problem,
+    load_checkpoint,
     load_finished_run,
     open_run_folder,
     records_from_json,
+    save_checkpoint,
     write_logs,
     write_result,
 )
-from edp_ref.runner.spec import RunResult, RunSpec
+from edp_ref.runner.spec import BATCHES, INIT, UPDATES, RunSpec
 
-__all__ = ["train_run"]
+__all__ = ["run_device", "train_run"]
+
+
+def run_device(spec: RunSpec) -> torch.device:
+    """The run's device; ``ValueError`` naming ``RunSpec.device`` when it is not available."""
+    device = torch.device(spec.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"RunSpec.device {spec.device!r}: CUDA is not available on this machine "
+            "(torch.cuda.is_available() is False; a CPU build of torch, or no GPU)"
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"RunSpec.device {spec.device!r}: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    return device
 
 
 def train_run(
@@ -96,56 +122,68 @@ def train_run(
     config = resolve_config(spec)
     document = configuration_document(spec, config)
     open_run_folder(run_dir, document)
-    if (run_dir / "result.json").exists():
-        return load_finished_run(spec, run_dir, document).result
+    if (run_dir / RESULT_FILE).exists():
+        return load_finished_run(spec, run_dir, document)
     if threads is not None:
         torch.set_num_threads(threads)
-    t_start = time.perf_counter()
-    run = PreparedRun(spec, config)
+    training = _Training(spec, config, run_dir, document, monitoring or Monitoring())
     try:
-        training = _Training(run, run_dir, document, monitoring or Monitoring())
-        return training.run(progress, position, t_start)
+        return training.run(progress, position)
     finally:
-        run.close()
-
-
-def _rng_states(generators: dict[str, torch.Generator]) -> dict[str, Tensor]:
-    out = {name: g.get_state() for name, g in generators.items()}
-    out["torch_global"] = torch.get_rng_state()
-    return out
+        if training.env is not None:
+            training.env.close()
 
 
 class _Training:
-    """The state of one training run between updates (see the module docstring)."""
+    """One run between updates: its data, state, generators, log (see the module docstring)."""
 
     def __init__(
-        self, run: PreparedRun, run_dir: Path, document: dict[str, Any], monitoring: Monitoring
+        self,
+        spec: RunSpec,
+        config: Any,
+        run_dir: Path,
+        document: dict[str, Any],
+        monitoring: Monitoring,
     ) -> None:
-        self.run_, self.run_dir, self.document = run, run_dir, document
-        self.monitoring = monitoring
-        self.spec = run.spec
-        self.ckpt = run_dir / CHECKPOINT_FILE
-        self.state = run.init_state()
-        self.generators = run.generators()
+        self.t_start = time.perf_counter()
+        self.spec, self.config, self.run_dir, self.document = spec, config, run_dir, document
+        self.monitoring, self.ckpt = monitoring, run_dir / CHECKPOINT_FILE
+        device = run_device(spec)
+        raw = load_run_dataset(spec.task, spec.data_source, spec.local_root, spec.env_id)
+        self.data = describe_dataset(raw)
+        family = spec.registered.family
+        prepared = prepare_training_data(raw, dataset_domain(spec.task, spec.domain), family)
+        self.acting_tensors, self.environment = acting_data(raw, prepared)
+        dataset = prepared.dataset.to(device)
+        self.widths = (dataset.state_dim, dataset.action_dim)
+        self.step_fn = TrainingStep(
+            spec.registered,
+            config,
+            dataset,
+            spec.batch_size,
+            batches=torch.Generator(device).manual_seed(spec.stream_seed(BATCHES)),
+            randomness=torch.Generator(device).manual_seed(spec.stream_seed(UPDATES)),
+        )
+        init = torch.Generator().manual_seed(spec.stream_seed(INIT))
+        self.state: TrainState = spec.registered.init(config, *self.widths, init, device)
         self.records: list[EvaluationRecord] = []
-        self.step = 0
-        self.train_seconds = 0.0
+        self.step, self.train_seconds = 0, 0.0
+        self.env: Any = None
         resumed = self.ckpt.exists()
         if resumed:
             self._resume()
         write_logs(run_dir, self.records)
-        atomic_write_text(run_dir / "data.json", json.dumps(run.data, indent=2))
+        atomic_write_text(run_dir / "data.json", json.dumps(self.data, indent=2))
         self.monitor = RunMonitor(
-            run_dir,
-            self.spec.name,
-            document,
-            monitoring,
-            resume_step=self.step if resumed else None,
+            run_dir, spec.name, document, monitoring, resume_step=self.step if resumed else None
         )
         where = f"from the checkpoint at step {self.step}" if resumed else "from scratch"
-        self.monitor.log(f"start {where}: {self.spec.name} ({self.spec.total_steps} updates)")
-        self.acting_tensors, self.environment = run.acting_data()
+        self.monitor.log(f"start {where}: {spec.name} ({spec.total_steps} updates)")
         self.bar_info: dict[str, str] = {}
+
+    @property
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"batches": self.step_fn.batches, "updates": self.step_fn.randomness}
 
     def _resume(self) -> None:
         """Restore the state, generators, position and evaluation log of the checkpoint."""
@@ -153,7 +191,7 @@ class _Training:
         loaded = load_checkpoint(ckpt, self.document)
         hint = f"delete {ckpt} to restart the run from scratch, or restore the file"
         try:
-            self.state = A.load_state_tensors(self.state, loaded.state)
+            self.state = load_state_tensors(self.state, loaded.state)
         except ValueError as exc:
             raise CheckpointMismatchError(
                 f"checkpoint {ckpt} does not fit this run's networks: {exc}"
@@ -188,27 +226,37 @@ class _Training:
     # -- checkpoints, evaluations, logs ---------------------------------------------------------
 
     def _checkpoint(self, why: str) -> None:
-        save_checkpoint(
-            self.ckpt,
-            state=A.state_tensors(self.state),
-            rng=_rng_states(self.generators),
+        rng = {name: g.get_state() for name, g in self.generators.items()}
+        rng["torch_global"] = torch.get_rng_state()
+        checkpoint = Checkpoint(
+            state=state_tensors(self.state),
+            rng=rng,
             config=self.document,
             epoch=self.step // self.spec.iterations_per_epoch,
             step=self.step,
             records=[r.to_json() for r in self.records],
-            state_dim=self.run_.state_dim,
-            action_dim=self.run_.action_dim,
+            state_dim=self.widths[0],
+            action_dim=self.widths[1],
             train_seconds=self.train_seconds,
             data=self.acting_tensors,
             environment=self.environment,
         )
+        save_checkpoint(self.ckpt, checkpoint)
         self.monitor.log(f"checkpoint at step {self.step} ({why})")
         self.monitor.flush()
 
     def _evaluate(self, epoch: int, metrics: dict[str, Tensor]) -> None:
         spec, index = self.spec, len(self.records)
         settings = ActingSettings(eas_candidates=spec.eas_candidates)
-        outcome = self.run_.evaluate(self.state, index, settings, spec.eval_episodes)
+        policy = Policy(
+            spec, self.config, self.state, settings, self.acting_tensors, self.environment
+        )
+        if self.env is None:
+            self.env = policy.environment(min(spec.eval_envs, spec.eval_episodes))
+        env_seed, action_seed = evaluation_seeds(spec, index)
+        outcome = evaluate(
+            policy, self.env, spec.eval_episodes, seed=env_seed, action_seed=action_seed
+        )
         score = outcome.score
         if not math.isfinite(score):
             raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
@@ -254,15 +302,14 @@ class _Training:
     def _compile_report(self, before: list[CompileRecord]) -> None:
         """After the first update of this process: how the update runs, and what compiling it
         cost (:func:`edp_ref.algorithms.execution.compile_records`)."""
-        compiled, reason = bool(self.run_.config.compile), compile_reason(self.spec)
+        compiled, reason = compile_decision(self.spec)
         if not compiled:
             self.monitor.log(f"updates run eagerly ({reason})")
             self.bar_info["compile"] = "off"
             return
         new = [r for r in compile_records() if all(r is not b for b in before)]
-        name = getattr(self.run_.agent.update, "__name__", "")
-        earlier = [r for r in compile_records() if r.name == name]
-        found = new or earlier
+        name = getattr(self.spec.registered.update, "__name__", "")
+        found = new or [r for r in compile_records() if r.name == name]
         record = found[-1] if found else None
         if record is None:
             self.monitor.log(f"updates compiled ({reason}); no compile record was found")
@@ -280,18 +327,14 @@ class _Training:
 
     # -- the loop --------------------------------------------------------------------------------
 
-    def run(self, progress: bool, position: int, t_start: float) -> RunResult:
-        spec, run, config = self.spec, self.run_, self.run_.config
-        agent, per_epoch = run.agent, spec.iterations_per_epoch
+    def run(self, progress: bool, position: int) -> RunResult:
+        spec, per_epoch = self.spec, self.spec.iterations_per_epoch
         eval_at = set(spec.evaluation_schedule)
-        sampler = UniformSampler(run.dataset, spec.batch_size, self.generators["batches"])
-        self.bar_info["compile"] = "compiling..." if config.compile else "off"
+        self.bar_info["compile"] = "compiling..." if self.config.compile else "off"
         bar = tqdm(
             total=spec.total_steps,
             initial=self.step,
-            desc=f"{spec.task} {spec.algorithm}"
-            + (f"/{spec.policy}" if spec.policy else "")
-            + f" seed {spec.seed}",
+            desc=f"{spec.task} {spec.algorithm} seed {spec.seed}",
             unit="it",
             disable=not progress,
             position=position,
@@ -310,11 +353,7 @@ class _Training:
             t_window = time.perf_counter()
             first = True
             while self.step < spec.total_steps:
-                batch = sampler.sample()
-                randomness = agent.draw(
-                    config, spec.batch_size, run.action_dim, self.generators["updates"], run.device
-                )
-                self.state, metrics = agent.update(self.state, batch, randomness, config)
+                self.state, metrics = self.step_fn(self.state)
                 self.step += 1
                 window.add(metrics)
                 bar.update(1)
@@ -343,9 +382,8 @@ class _Training:
         finally:
             bar.close()
             self.monitor.close()
-        result = RunResult(
-            spec, self.run_dir, self.records, run.data, time.perf_counter() - t_start
-        )
+        seconds = time.perf_counter() - self.t_start
+        result = RunResult(spec, self.run_dir, self.records, self.data, seconds)
         write_result(result)
         self.monitor.log(f"finished: final RAT {result.final_rat:.3f}, OMS {result.final_oms:.3f}")
         return result

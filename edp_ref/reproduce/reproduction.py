@@ -1,11 +1,12 @@
-"""Reproduce one table or figure of the paper end to end (``scripts/reproduce.py``).
+"""Reproduce one experiment of the paper, a table or a figure, end to end (``edp-reproduce``).
 
-:func:`reproduce` builds the grid of runs the target needs (Sec. 5: tasks x algorithms x policy
-classes x seeds; :mod:`edp_ref.runner.grid`), generates missing local datasets, runs what is
-not finished (reusing finished runs), evaluates the sweeps of Figures 4-7 on the final
-checkpoints, and writes the table (Markdown + CSV) or figure (PNG + Markdown + CSV) under
-``<out>/tables`` or ``<out>/figures``, with the paper's numbers in columns labelled as the
-paper's and the budget stated.
+:func:`reproduce` builds the grid of runs the experiment needs (Sec. 5: tasks x columns x seeds;
+:mod:`edp_ref.reproduce.experiments`), generates missing local datasets, runs what is not
+finished (reusing finished runs), evaluates the sweeps of Figures 4-7 on the final checkpoints
+(:func:`evaluate_final_checkpoint`), and writes the table (Markdown + CSV) or figure (PNG, PDF,
+Markdown, CSV) under ``<out>/tables`` or ``<out>/figures``, with the paper's numbers in columns
+labelled as the paper's and the budget stated. With ``dry_run`` it prices the grid instead
+(:mod:`edp_ref.reproduce.cost`).
 """
 
 from __future__ import annotations
@@ -25,27 +26,51 @@ from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
 from edp_ref.config_checks import check_choice, check_int, check_text
 from edp_ref.paper import FIGURES
-from edp_ref.runner.cost import dry_run_estimate
-from edp_ref.runner.data_plans import ensure_datasets
-from edp_ref.runner.errors import RunFolderError, read_json_file
-from edp_ref.runner.figure2 import read_benchmark, render_figure2
-from edp_ref.runner.grid import build_grid, target
-from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, LAUNCHERS, check_ray_options, run_grid
-from edp_ref.runner.presets import PRESETS, Preset
-from edp_ref.runner.reevaluation import evaluate_final_checkpoint
-from edp_ref.runner.report_figures import (
+from edp_ref.reproduce.cost import dry_run_estimate
+from edp_ref.reproduce.experiments import TABLE_LAYOUTS, build_grid, experiment
+from edp_ref.reproduce.figures import (
+    read_benchmark,
+    render_figure2,
     render_learning_curves,
     render_sweep_figure,
     render_training_curves,
 )
-from edp_ref.runner.report_summary import SUMMARY_WIDTH, normalization_text, render_summary
-from edp_ref.runner.report_tables import TABLE_LAYOUTS, budget_text, render_table
-from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunResult
+from edp_ref.reproduce.launchers import (
+    DEFAULT_MAX_RETRIES,
+    LAUNCHERS,
+    check_ray_options,
+    run_grid,
+)
+from edp_ref.reproduce.presets import PRESETS, Preset, ensure_datasets
+from edp_ref.reproduce.tables import (
+    SUMMARY_WIDTH,
+    budget_text,
+    normalization_text,
+    render_summary,
+    render_table,
+)
+from edp_ref.runner.policy import evaluate, evaluation_seeds, load_policy
+from edp_ref.runner.run_folder import (
+    RunFolderError,
+    RunResult,
+    load_finished_run,
+    read_json_file,
+)
+from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunSpec
 
-__all__ = ["DEFAULT_BENCHMARK", "ReproduceOutput", "reproduce"]
+__all__ = [
+    "DEFAULT_BENCHMARK",
+    "REEVALUATION",
+    "ReproduceOutput",
+    "evaluate_final_checkpoint",
+    "reproduce",
+]
 
-#: Where Figure 2 looks for ``scripts/benchmark.py``'s JSON by default.
+#: Where Figure 2 looks for ``edp-benchmark``'s JSON by default.
 DEFAULT_BENCHMARK = Path("runs") / "benchmark" / "benchmark.json"
+#: Re-evaluation ``stream`` of a final checkpoint is the run's evaluation number
+#: ``REEVALUATION + stream`` (its seeds), apart from the training's evaluations (0, 1, ...).
+REEVALUATION = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,37 @@ def _sweep_settings(number: int, value: float, eas: int) -> ActingSettings:
     if number == 6:  # App. C.4: an alternative to EAS, so one sample (N = 1)
         return ActingSettings(eas_candidates=1, policy_scale=float(value))
     return ActingSettings(eas_candidates=1, initial_noise_scale=float(value))
+
+
+def evaluate_final_checkpoint(
+    spec: RunSpec,
+    run_dir: Path,
+    settings: ActingSettings,
+    *,
+    episodes: int | None = None,
+    stream: int = 0,
+) -> dict[str, Any]:
+    """Evaluate a finished run's final checkpoint with other acting settings (Figs. 4-7: EAS's
+    N, DPM-Solver's model calls, App. C.4's policy and initial noise scales), after checking its
+    folder as a reused run's; returns :class:`~edp_ref.runner.policy.PolicyEvaluation`'s JSON with
+    the checkpoint's step and the settings.
+
+    Raises:
+        ValueError: ``episodes`` or ``stream`` out of range.
+        RunFolderError, CheckpointError: the run folder fails its checks.
+    """
+    check_int("evaluate_final_checkpoint: episodes", episodes, 1, optional=True)
+    check_int("evaluate_final_checkpoint: stream", stream, 0)
+    load_finished_run(spec, Path(run_dir))
+    policy, _ = load_policy(run_dir, device=spec.device, settings=settings)
+    n = spec.eval_episodes if episodes is None else episodes
+    env_seed, action_seed = evaluation_seeds(spec, REEVALUATION + stream)
+    env = policy.environment(min(spec.eval_envs, n))
+    try:
+        outcome = evaluate(policy, env, n, seed=env_seed, action_seed=action_seed)
+    finally:
+        env.close()
+    return {**outcome.to_json(), "step": policy.step, "settings": dataclasses.asdict(settings)}
 
 
 def _cached_point(path: Path) -> dict[str, Any]:
@@ -139,15 +195,15 @@ def reproduce(
     Every argument is checked before any work starts (data generation, training). ``compile``
     (``auto``, ``on``, ``off``) is every run's ``RunSpec.compile``: ``auto`` compiles the update
     of runs of at least 5000 updates (the quick and paper presets) and on CUDA
-    (:func:`edp_ref.runner.run_config.compile_decision`).
+    (:func:`edp_ref.runner.config.compile_decision`).
 
     ``device`` is every run's ``RunSpec.device`` (``cuda``: with ``--launcher ray`` each run on
     the GPU, or fraction of one, that ``gpus_per_run`` reserved for it).
     ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid` (Ray only).
     ``dry_run``: build the grid and print its runs, what is finished, the datasets to prepare
-    and the cost in device-hours (:mod:`edp_ref.runner.cost`), priced from
-    ``cost_benchmark`` (``scripts/benchmark.py``'s JSON) when given, else by timing
-    ``calibration_updates`` updates of each agent here; nothing is generated, run or written.
+    and the cost in device-hours (:mod:`edp_ref.reproduce.cost`), priced from
+    ``cost_benchmark`` (``edp-benchmark``'s JSON) when given, else by timing
+    ``calibration_updates`` updates of each run's case here; nothing is generated, run or written.
 
     Raises:
         ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
@@ -171,9 +227,9 @@ def reproduce(
     check_text("reproduce: device", device)
     check_ray_options("reproduce", launcher, cpus_per_run, gpus_per_run, max_retries, device)
     check_int("reproduce: calibration_updates", calibration_updates, 1)
-    cfg = PRESETS[preset]
+    budget = PRESETS[preset]
     out = Path(out)
-    torch.set_num_threads(threads)  # also for the data generation; 1 is best on shared CPUs
+    torch.set_num_threads(threads)  # also for the data generation
     if kind == "figure" and number == 2:
         if dry_run:
             return ReproduceOutput(f"Figure 2 trains no run: it reads {benchmark}.\n", (), ())
@@ -195,10 +251,9 @@ def reproduce(
         mdp = out / "figures" / "figure2.md"
         atomic_write_text(mdp, md)
         return ReproduceOutput(md, (png, mdp), ())
-    tgt = target(kind, number)
     runs, plans = build_grid(
-        tgt,
-        cfg,
+        experiment(kind, number),
+        budget,
         out,
         tasks=tasks,
         algos=algos,
@@ -215,10 +270,10 @@ def reproduce(
     )
     if dry_run:
         notes = []
-        if kind == "figure" and number in cfg.sweeps:
+        if kind == "figure" and number in budget.sweeps:
             notes.append(
-                f"then {len(runs) * len(cfg.sweeps[number])} re-evaluations of final checkpoints "
-                f"({cfg.sweep_episodes} episodes each), not priced"
+                f"then {len(runs) * len(budget.sweeps[number])} re-evaluations of final "
+                f"checkpoints ({budget.sweep_episodes} episodes each), not priced"
             )
         estimate = dry_run_estimate(
             f"{kind} {number}, preset {preset}",
@@ -245,30 +300,29 @@ def reproduce(
         max_retries=max_retries,
     )
     if kind == "table":
-        return _write_table(number, results, cfg, chosen, out)
-    return _write_figure(number, results, cfg, chosen, out, log)
-
-
-def _agent_labels(number: int) -> dict[tuple[str, str | None], str]:
-    return {g.agent: g.label for g in TABLE_LAYOUTS[number]}
+        return _write_table(number, results, budget, chosen, out)
+    return _write_figure(number, results, budget, chosen, out, log)
 
 
 def _write_table(
-    number: int, results: Sequence[RunResult], cfg: Preset, chosen: Sequence[str], out: Path
+    number: int, results: Sequence[RunResult], budget: Preset, chosen: Sequence[str], out: Path
 ) -> ReproduceOutput:
     """The summary (printed), the full table (Markdown, CSV) and the learning curves."""
-    table = render_table(number, results, cfg, chosen)
+    table = render_table(number, results, budget, chosen)
     summary = render_summary(number, results, chosen)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    stem = out / "tables" / f"table{number}-{cfg.name}"
+    stem = out / "tables" / f"table{number}-{budget.name}"
     md_path, csv_path = stem.with_suffix(".md"), stem.with_suffix(".csv")
-    title = f"Table {number} (edp_ref, preset {cfg.name}): learning curves"
+    title = f"Table {number} (edp_ref, preset {budget.name}): learning curves"
     curves, curve_csv = render_learning_curves(
-        results, _agent_labels(number), title, stem.with_name(stem.name + "-curves.png")
+        results,
+        {g.column.algorithm: g.label for g in TABLE_LAYOUTS[number]},
+        title,
+        stem.with_name(stem.name + "-curves.png"),
     )
     curve_csv_path = stem.with_name(stem.name + "-curves.csv")
-    footer = budget_text(cfg, results, chosen)
-    note = cfg.subset_notes.get(f"table{number}")
+    footer = budget_text(budget, results, chosen)
+    note = budget.subset_notes.get(f"table{number}")
     if note is not None:
         footer += "\n" + note
     printed = (
@@ -280,7 +334,7 @@ def _write_table(
     )
     printed += f"\nFull table:\n  {md_path}\nLearning curves (and .pdf):\n  {curves[0]}\n"
     markdown = (
-        f"## Table {number}, preset {cfg.name}\n\n```text\n{summary}```\n\n"
+        f"## Table {number}, preset {budget.name}\n\n```text\n{summary}```\n\n"
         f"![learning curves]({curves[0].name})\n\n{footer}\n\n{table.markdown}"
     )
     atomic_write_text(md_path, markdown)
@@ -293,36 +347,36 @@ def _write_table(
 def _write_figure(
     number: int,
     results: Sequence[RunResult],
-    cfg: Preset,
+    budget: Preset,
     chosen: Sequence[str],
     out: Path,
     log: Callable[[str], None],
 ) -> ReproduceOutput:
     """Figure 3's curves or Figures 4-7's sweeps (PNG, PDF, Markdown, CSV)."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    png = out / "figures" / f"figure{number}-{cfg.name}.png"
+    png = out / "figures" / f"figure{number}-{budget.name}.png"
     if number == 3:
-        text, data, pictures = render_training_curves(results, cfg, png)
+        text, data, pictures = render_training_curves(results, budget, png)
     else:
         spec = FIGURES[number]
-        points = _sweep(number, results, cfg.sweeps[number], cfg.sweep_episodes, log)
+        points = _sweep(number, results, budget.sweeps[number], budget.sweep_episodes, log)
         normalization = "; ".join(
             dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
         )
         text, data, pictures = render_sweep_figure(
-            number, spec.label, points, cfg, png, normalization=f"Scores {normalization}."
+            number, spec.label, points, budget, png, normalization=f"Scores {normalization}."
         )
         text += (
             f"\nEach point: the final checkpoint of the training runs evaluated with "
-            f"{cfg.sweep_episodes} episodes per value and seed."
+            f"{budget.sweep_episodes} episodes per value and seed."
         )
     text = (
         f"### Figure {number}: {FIGURES[number].title}\n\n{text}\n"
-        + budget_text(cfg, results, chosen)
+        + budget_text(budget, results, chosen)
         + "\n"
     )
-    mdp = out / "figures" / f"figure{number}-{cfg.name}.md"
-    csp = out / "figures" / f"figure{number}-{cfg.name}.csv"
+    mdp = out / "figures" / f"figure{number}-{budget.name}.md"
+    csp = out / "figures" / f"figure{number}-{budget.name}.csv"
     atomic_write_text(mdp, text)
     atomic_write_text(csp, data)
     return ReproduceOutput(text, (*pictures, mdp, csp), tuple(results))

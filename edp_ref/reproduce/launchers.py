@@ -5,7 +5,7 @@
 the cluster, else Ray's local one; docs/scale_out.md). Every launcher
 
 * reuses finished runs (``result.json``, checked against the checkpoint) and resumes interrupted
-  ones from their checkpoints (:func:`edp_ref.runner.loop.train_run`);
+  ones from their checkpoints (:func:`edp_ref.runner.training.train_run`);
 * lets a run that fails for a reason of its own (a damaged file, a folder of another
   configuration, missing data) fail alone: the others go on, and :class:`GridRunError` names
   every failed run with its error at the end;
@@ -21,21 +21,22 @@ cannot see is reported as a failure (the storage is not shared), never trained a
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edp_ref.config_checks import check_int, check_real
-from edp_ref.runner.loop import train_run
-from edp_ref.runner.spec import RunResult, RunSpec
+from edp_ref.runner.dataset import environment_variables
+from edp_ref.runner.run_folder import RESULT_FILE, RunResult
+from edp_ref.runner.spec import RunSpec, check_fields
+from edp_ref.runner.training import train_run
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -108,21 +109,6 @@ def ray_task_name(spec: RunSpec) -> str:
     return f"edp_ref run {spec.name}"
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` for the block (the driver's dataset locations)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _run_one(
     spec_json: dict[str, Any],
     run_dir: str,
@@ -136,7 +122,7 @@ def _run_one(
     where = f"pid {os.getpid()} on {socket.gethostname()}"
     try:
         spec = RunSpec.from_json(spec_json)
-        with _environment(environment):
+        with environment_variables(environment):
             result = train_run(spec, run_dir, progress=progress, position=position, threads=threads)
     except Exception as exc:
         return {
@@ -175,35 +161,46 @@ def check_ray_options(
     """Check the Ray resources of :func:`run_grid` (``where`` names the caller in errors) and,
     when ``device`` (the runs' ``RunSpec.device``) is given, that they agree with it: Ray shows
     a task only the GPUs it reserved for it, so CUDA runs need ``gpus_per_run`` > 0 and GPUs
-    reserved for CPU runs would sit idle."""
-    check_real(f"{where}: cpus_per_run", cpus_per_run, 0.0, optional=True)
-    check_real(f"{where}: gpus_per_run", gpus_per_run, 0.0)
-    check_int(f"{where}: max_retries", max_retries, 0)
-    if cpus_per_run is not None and cpus_per_run <= 0:
-        raise ValueError(f"{where}: cpus_per_run must be > 0 or None, got {cpus_per_run!r}")
-    if gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
-        raise ValueError(
-            f"{where}: gpus_per_run above 1 must be a whole number of GPUs, got {gpus_per_run!r}"
-        )
-    if launcher != "ray" and (cpus_per_run is not None or gpus_per_run != 0):
-        raise ValueError(
-            f"{where}: cpus_per_run and gpus_per_run are requests to Ray's scheduler; with the "
-            f"{launcher} launcher use jobs and threads (got cpus_per_run={cpus_per_run!r}, "
-            f"gpus_per_run={gpus_per_run!r})"
-        )
-    if launcher == "ray" and device is not None:
-        on_cuda = device.startswith("cuda")
-        if on_cuda and gpus_per_run == 0:
+    reserved for CPU runs would sit idle. A :class:`~edp_ref.runner.spec.FieldError` names the
+    option at fault (``cpus_per_run``, ``gpus_per_run``, ``max_retries``)."""
+    values = {
+        "cpus_per_run": cpus_per_run,
+        "gpus_per_run": gpus_per_run,
+        "max_retries": max_retries,
+    }
+
+    def check(name: str) -> None:
+        value, at = values[name], f"{where}: {name}"
+        if name == "max_retries":
+            check_int(at, value, 0)
+            return
+        check_real(at, value, 0.0, optional=name == "cpus_per_run")
+        if value is None:
+            return
+        if name == "cpus_per_run" and value <= 0:
+            raise ValueError(f"{at} must be > 0 or None, got {value!r}")
+        if launcher != "ray" and value != 0:
             raise ValueError(
-                f"{where}: the runs use device {device!r} but ask Ray for no GPU "
-                "(gpus_per_run = 0): Ray hides every GPU from such a task; give gpus_per_run "
-                "(0.25 shares one GPU between four runs)"
+                f"{at} = {value!r} is a request to Ray's scheduler; with the {launcher} "
+                "launcher use jobs and threads"
             )
-        if not on_cuda and gpus_per_run > 0:
+        if name != "gpus_per_run":
+            return
+        if value > 1 and value != int(value):
+            raise ValueError(f"{at} above 1 must be a whole number of GPUs, got {value!r}")
+        on_cuda = device is not None and device.startswith("cuda")
+        if launcher == "ray" and on_cuda and value == 0:
             raise ValueError(
-                f"{where}: gpus_per_run = {gpus_per_run!r} reserves GPUs for runs on device "
-                f"{device!r}; run them on cuda (device='cuda') or ask for no GPU"
+                f"{at}: the runs use device {device!r} but ask Ray for no GPU: Ray hides every "
+                "GPU from such a task; give a GPU share (0.25 shares one GPU between four runs)"
             )
+        if launcher == "ray" and device is not None and not on_cuda and value > 0:
+            raise ValueError(
+                f"{at} = {value!r} reserves GPUs for runs on device {device!r}; run them on "
+                "cuda or ask for no GPU"
+            )
+
+    check_fields(values, check)
 
 
 def run_grid(
@@ -221,11 +218,11 @@ def run_grid(
     """Run every missing run of the grid and return all results (finished runs are reused).
 
     Args:
-        runs: (spec, folder) pairs from :func:`build_grid`.
+        runs: (spec, folder) pairs from :func:`~edp_ref.reproduce.experiments.build_grid`.
         jobs: parallel processes (``local``) or Ray tasks in flight at once (``ray``; the
             cluster's free CPUs and GPUs limit them too).
         launcher: ``local`` or ``ray``.
-        threads: torch threads per run (1 is fastest on a shared 2-core machine).
+        threads: torch threads per run.
         progress: tqdm bars (local runs; Ray runs log one line each when they end).
         cpus_per_run: CPUs Ray reserves per run (None: ``threads``); fractions allowed.
         gpus_per_run: GPUs Ray reserves per run: 0 (default), a fraction in (0, 1] so that
@@ -244,11 +241,10 @@ def run_grid(
     check_int("run_grid: threads", threads, 1)
     if launcher not in LAUNCHERS:
         raise ValueError(f"run_grid: unknown launcher {launcher!r}; use 'local' or 'ray'")
-    check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries)
     for device in sorted({spec.device for spec, _ in runs}):
         check_ray_options("run_grid", launcher, cpus_per_run, gpus_per_run, max_retries, device)
-    done = [(s, d) for s, d in runs if (d / "result.json").exists()]
-    todo = [(s, d) for s, d in runs if not (d / "result.json").exists()]
+    done = [(s, d) for s, d in runs if (d / RESULT_FILE).exists()]
+    todo = [(s, d) for s, d in runs if not (d / RESULT_FILE).exists()]
     log(f"grid: {len(runs)} run(s), {len(done)} finished (reused), {len(todo)} to run")
     if launcher == "ray":
         cpus = float(threads) if cpus_per_run is None else float(cpus_per_run)
@@ -302,13 +298,13 @@ def _collect(
         if run_dir in failures:
             failed.append(failures[run_dir])
             continue
-        if not (run_dir / "result.json").exists():
+        if not (run_dir / RESULT_FILE).exists():
             failed.append(
                 RunFailure(
                     spec,
                     run_dir,
                     "FileNotFoundError",
-                    f"the run ended without error but {run_dir / 'result.json'} is not visible "
+                    f"the run ended without error but {run_dir / RESULT_FILE} is not visible "
                     "to the driver: run folders must lie on storage that every node sees at "
                     "the same absolute path (docs/scale_out.md)",
                     "the driver",

@@ -1,49 +1,75 @@
 """A run's resolved configuration: the algorithm config it trains with, and whether it compiles.
 
+:func:`default_config` is a registered algorithm's config with the paper's defaults and Table 3's
+values for a dataset (learning rate, gradient clip, loss weight, expectile;
+:func:`edp_ref.algorithms.config.table3_config`): a paper dataset's own row, else its domain's.
+It switches the per-update batch check off (``check_batch=False``): the loaders already reject
+non-finite values when a dataset is read, and the check costs one host synchronisation per update.
 :func:`resolve_config` turns a :class:`~edp_ref.runner.spec.RunSpec` into the config the update
-runs with: the explicit ``RunSpec.config``, or the agent's defaults with Table 3's preset for the
-dataset's domain (learning rate, gradient clip, loss weight, expectile), with ``compile`` decided
-by :func:`compile_decision`. :func:`configuration_document` is what a run folder stores as
-``config.json`` and what its checkpoint seals: the run spec and the resolved algorithm config,
+runs with: ``RunSpec.config``, or the default config, with ``compile`` decided by
+:func:`compile_decision`. The run folder stores it (``config.json``) and its checkpoint seals it,
 so a run is reloaded, resumed or evaluated with exactly the configuration it was trained with.
-
-The runner's preset configs switch the per-update batch check off (``check_batch=False``): the
-loaders already reject non-finite values when a dataset is read, and the check costs one host
-synchronisation per update.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Literal
 
-from edp_ref.algorithms import AlgorithmConfig
+from edp_ref.algorithms.config import AlgorithmConfig, table3_config
+from edp_ref.algorithms.registry import REGISTRY
 from edp_ref.paper import find_paper_dataset
-from edp_ref.runner.agents import build_config
-from edp_ref.runner.config_json import config_to_json
-from edp_ref.runner.dataset_ref import dataset_domain
+from edp_ref.runner.dataset import dataset_domain
 from edp_ref.runner.spec import RunSpec
 
 __all__ = [
     "AUTO_COMPILE_UPDATES",
-    "CONFIG_FORMAT",
     "LONG_CHAIN_STEPS",
     "compile_decision",
-    "compile_reason",
-    "configuration_document",
+    "default_config",
     "resolve_config",
-    "unresolved_config",
     "unrolled_ddpm_steps",
 ]
 
-#: ``compile="auto"`` compiles CPU runs of at least this many updates (compiling an update takes
-#: tens of seconds on a CPU; shorter runs finish sooner eagerly).
+#: ``compile="auto"`` compiles CPU runs of at least this many updates: compiling is a fixed cost
+#: that shorter runs do not earn back.
 AUTO_COMPILE_UPDATES = 5000
 #: ``compile="auto"`` never compiles an update that unrolls a DDPM chain longer than this: the
 #: graph holds every step of the chain and compiling it takes far longer than it saves.
 LONG_CHAIN_STEPS = 100
-#: Format tag of ``config.json``.
-CONFIG_FORMAT = "edp_ref.runner.config/1"
+
+
+def default_config(
+    algorithm: str,
+    task: str,
+    domain: str = "auto",
+    *,
+    grad_clip: Literal["paper", "official"] = "paper",
+    hidden: int | None = None,
+) -> AlgorithmConfig:
+    """The registered ``algorithm``'s default config with Table 3's values for the dataset
+    ``task`` (``domain``: as ``RunSpec.domain``), the gradient clip of the paper (Table 3: 5) or
+    of the official code (per paper task), and an optional network width ``hidden`` (smoke runs).
+
+    Raises:
+        ValueError: an unknown algorithm or dataset domain, or ``grad_clip="official"`` for a
+            dataset outside the paper's list.
+    """
+    entry = find_paper_dataset(task)
+    if grad_clip == "official" and entry is None:
+        raise ValueError(
+            f"grad_clip 'official' needs a dataset of the paper (the official per-task clip); "
+            f"{task!r} is not one"
+        )
+    if algorithm not in REGISTRY:
+        raise ValueError(f"unknown algorithm {algorithm!r}; registered: {', '.join(REGISTRY)}")
+    key = entry.name if entry is not None else dataset_domain(task, domain)
+    config = table3_config(REGISTRY[algorithm].config_class(), key, grad_clip)
+    if hidden is not None:
+        config = dataclasses.replace(
+            config, network=dataclasses.replace(config.network, hidden=hidden)
+        )
+    return dataclasses.replace(config, check_batch=False)
 
 
 def unrolled_ddpm_steps(config: AlgorithmConfig) -> int:
@@ -60,7 +86,13 @@ def unrolled_ddpm_steps(config: AlgorithmConfig) -> int:
     return int(diffusion.num_steps) if ddpm else 0
 
 
-def compile_decision(spec: RunSpec, config: AlgorithmConfig) -> tuple[bool, str]:
+def _unresolved(spec: RunSpec) -> AlgorithmConfig:
+    if spec.config is not None:
+        return spec.config
+    return default_config(spec.algorithm, spec.task, spec.domain)
+
+
+def compile_decision(spec: RunSpec) -> tuple[bool, str]:
     """Whether the run's update runs under torch.compile, and why (for the run log).
 
     The rule: ``RunSpec.compile`` ``on`` / ``off`` decides; an explicit ``config.compile`` (True /
@@ -69,6 +101,7 @@ def compile_decision(spec: RunSpec, config: AlgorithmConfig) -> tuple[bool, str]
     :data:`AUTO_COMPILE_UPDATES` updates. Compiled and eager updates agree to float round-off,
     not bit for bit: a resumed run must keep its setting (it is part of the stored config).
     """
+    config = _unresolved(spec)
     if spec.compile != "auto":
         return spec.compile == "on", f"compile={spec.compile}"
     if config.compile is not None:
@@ -88,40 +121,5 @@ def compile_decision(spec: RunSpec, config: AlgorithmConfig) -> tuple[bool, str]
 
 def resolve_config(spec: RunSpec) -> AlgorithmConfig:
     """The algorithm config ``spec`` trains with (see the module docstring)."""
-    config = unresolved_config(spec)
-    compiled, _ = compile_decision(spec, config)
-    return dataclasses.replace(config, compile=compiled)
-
-
-def compile_reason(spec: RunSpec) -> str:
-    """Why ``spec``'s update runs compiled or eagerly (:func:`compile_decision`), for the log."""
-    return compile_decision(spec, unresolved_config(spec))[1]
-
-
-def unresolved_config(spec: RunSpec) -> AlgorithmConfig:
-    """The run's config before the compile decision: ``spec.config``, or the agent's defaults
-    with Table 3's preset (what ``edp-train --help`` shows as the defaults)."""
-    if spec.config is not None:
-        config = spec.config
-    else:
-        # A paper dataset picks its own task's preset (and official clip); other data their
-        # domain's.
-        entry = find_paper_dataset(spec.task)
-        key = entry.name if entry is not None else dataset_domain(spec.task, spec.domain)
-        config = build_config(spec.agent, key, hidden=spec.hidden, grad_clip=spec.grad_clip)
-        config = dataclasses.replace(config, check_batch=False)
-    return config
-
-
-def configuration_document(spec: RunSpec, config: AlgorithmConfig) -> dict[str, Any]:
-    """``config.json``: the run spec and the resolved algorithm config (the run's identity)."""
-    agent = spec.agent
-    return {
-        "format": CONFIG_FORMAT,
-        "run": spec.to_json(),
-        "algorithm": {
-            "name": agent.registered,
-            "title": agent.spec.title,
-            "config": config_to_json(config),
-        },
-    }
+    compiled, _ = compile_decision(spec)
+    return dataclasses.replace(_unresolved(spec), compile=compiled)

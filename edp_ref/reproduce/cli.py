@@ -5,10 +5,10 @@ Reproduce a table or figure of "Efficient Diffusion Policies for Offline RL" (Ka
 Examples::
 
     edp-reproduce --table 2                   # quick preset: TD3 family, 2 datasets, 3 seeds
-    edp-reproduce --table 2 --algos td3 crr iql            # every algorithm: about 3x longer
+    edp-reproduce --table 2 --algos td3 crr iql            # every algorithm: three times the runs
     edp-reproduce --table 5 --preset paper --jobs 8
     edp-reproduce --figure 3 --tasks hopper-medium-expert-v2 --seeds 0 1
-    edp-reproduce --table 2 --preset smoke    # under two minutes
+    edp-reproduce --table 2 --preset smoke    # tiny data and runs: a check of the pipeline
     edp-reproduce --figure 2                  # reads edp-benchmark's JSON
     edp-reproduce --table 2 --preset paper --dry-run     # the grid and its cost, nothing run
     edp-reproduce --table 2 --preset paper --launcher ray --cpus-per-run 1 --gpus-per-run 0.25
@@ -26,13 +26,9 @@ Quick preset, Table 2: TD3+BC FF and EDP + TD3 on hopper-medium-replay and hoppe
 paper's largest EDP - FF gaps: 60.9 -> 101.0 and 59.3 -> 81.9), 3 seeds, 20,000 updates per
 run with the final 5 % evaluated every 100 updates (10 episodes each), on locally generated
 D4RL-protocol datasets (SAC for 60,000 steps; normalized by that weak local expert, not by
-D4RL's constants) when no D4RL or Minari copy exists. Cost on this project's 2-core CPU machine:
-about 25 minutes of one core for the data, then about 30 ms per compiled EDP + TD3 update and
-20 ms per TD3+BC update plus evaluations: about 90 minutes with --jobs 2 on an idle machine;
-other jobs' load stretches it (docs/reproduction.md gives a measured wall time). CRR and IQL are
-left out to fit that budget (--algos td3 crr iql adds them: about 3x the runs' cost). The smoke
-preset (hopper-medium-replay only, 200 updates, tiny data) takes under two minutes. Runs of at
-least 5000 updates compile their update (--compile auto).
+D4RL's constants) when no D4RL or Minari copy exists. CRR and IQL are left out of its budget
+(--algos td3 crr iql adds them). Runs of at least 5000 updates compile their update (--compile
+auto). --dry-run prices a grid before it runs; docs/reproduction.md has measured wall times.
 """
 
 from __future__ import annotations
@@ -47,15 +43,14 @@ import torch
 
 from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.paper import paper_dataset
-from edp_ref.runner.agents import ALGORITHMS, POLICIES
-from edp_ref.runner.checkpoint import CheckpointError
-from edp_ref.runner.errors import RunFolderError
-from edp_ref.runner.figure2 import read_benchmark
-from edp_ref.runner.grid import target
-from edp_ref.runner.launchers import DEFAULT_MAX_RETRIES, GridRunError
-from edp_ref.runner.presets import PRESETS
-from edp_ref.runner.reproduce import DEFAULT_BENCHMARK, reproduce
-from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED
+from edp_ref.reproduce.columns import ALGOS, POLICIES
+from edp_ref.reproduce.experiments import experiment
+from edp_ref.reproduce.figures import read_benchmark
+from edp_ref.reproduce.launchers import DEFAULT_MAX_RETRIES, GridRunError, check_ray_options
+from edp_ref.reproduce.presets import PRESETS
+from edp_ref.reproduce.reproduction import DEFAULT_BENCHMARK, reproduce
+from edp_ref.runner.run_folder import CheckpointError, RunFolderError
+from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED, FieldError
 
 __all__ = ["build_parser", "main", "parse_args"]
 
@@ -94,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--algos",
         nargs="+",
-        choices=ALGORITHMS,
+        choices=ALGOS,
         metavar="ALGO",
-        help=f"algorithms: {', '.join(ALGORITHMS)} (default: the preset's; quick and smoke run "
+        help=f"algorithms: {', '.join(ALGOS)} (default: the preset's; quick and smoke run "
         "Table 2's td3 only)",
     )
     p.add_argument(
@@ -105,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=POLICIES,
         metavar="POLICY",
         help=f"policy classes: {', '.join(POLICIES)} (default: the preset's; with --algos or "
-        "--policies every agent of the target that passes both filters runs)",
+        "--policies every column of the experiment that passes both filters runs)",
     )
     p.add_argument(
         "--seeds",
@@ -176,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibration-updates",
         type=integer_in(1),
         default=20,
-        help="--dry-run: updates timed per agent on this machine to price the grid (%(default)s)",
+        help="--dry-run: updates timed per case on this machine to price the grid (%(default)s)",
     )
     ray.add_argument(
         "--cost-benchmark",
@@ -190,35 +185,17 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The checks argparse's types cannot do alone; ``p.error`` (exit 2) names the argument."""
     if args.out.exists() and not args.out.is_dir():
         p.error(f"argument --out: {args.out} is a file, not a folder")
-    if args.launcher != "ray":
-        for option, value, default in (
-            ("--cpus-per-run", args.cpus_per_run, None),
-            ("--gpus-per-run", args.gpus_per_run, 0.0),
-        ):
-            if value != default:
-                p.error(
-                    f"argument {option}: a request to Ray's scheduler; with --launcher "
-                    f"{args.launcher} use --jobs and --threads"
-                )
     try:
         torch.device(args.device)
     except RuntimeError as exc:
         p.error(f"argument --device: not a torch device ({exc})")
-    if args.launcher == "ray" and args.device.startswith("cuda") and args.gpus_per_run == 0:
-        p.error(
-            "argument --gpus-per-run: runs on --device cuda need a GPU share from Ray "
-            "(e.g. --gpus-per-run 0.25); Ray hides every GPU from a task that asks for none"
-        )
-    if args.launcher == "ray" and not args.device.startswith("cuda") and args.gpus_per_run > 0:
-        p.error(
-            f"argument --gpus-per-run: reserves GPUs for runs on --device {args.device}; add "
-            "--device cuda"
-        )
-    if args.gpus_per_run > 1 and args.gpus_per_run != int(args.gpus_per_run):
-        p.error(
-            f"argument --gpus-per-run: above 1 it must be a whole number of GPUs, got "
-            f"{args.gpus_per_run}"
-        )
+    try:
+        check_ray_options(
+            p.prog, args.launcher, args.cpus_per_run, args.gpus_per_run, args.max_retries,
+            args.device,
+        )  # fmt: skip
+    except FieldError as exc:
+        p.error(f"argument --{exc.field.replace('_', '-')}: {exc}")
     if args.cost_benchmark is not None and not args.dry_run:
         p.error("argument --cost-benchmark: only used with --dry-run")
     if args.cost_benchmark is not None and not args.cost_benchmark.is_file():
@@ -246,24 +223,23 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"argument --benchmark: {exc}")
         return
     kind, number = ("table", args.table) if args.table is not None else ("figure", args.figure)
-    tgt = target(kind, number)
-    outside = [t for t in args.tasks or () if kind == "table" and t not in tgt.paper_tasks]
+    exp = experiment(kind, number)
+    outside = [t for t in args.tasks or () if kind == "table" and t not in exp.paper_tasks]
     if outside:
         p.error(
             f"argument --tasks: {kind} {number} has no row for {', '.join(outside)}; its "
-            f"datasets: {', '.join(tgt.paper_tasks)}"
+            f"datasets: {', '.join(exp.paper_tasks)}"
         )
-    agents = tgt.agents
     left = [
-        (a, pol)
-        for a, pol in agents
-        if (args.algos is None or a in args.algos)
-        and (args.policies is None or pol in args.policies)
+        c
+        for c in exp.columns
+        if (args.algos is None or c.algo in args.algos)
+        and (args.policies is None or c.policy in args.policies)
     ]
     if not left:
         p.error(
             f"argument --algos/--policies: {kind} {number} has no agent left after the filters; "
-            "its agents: " + ", ".join(f"{a}/{pol}" for a, pol in agents)
+            "its agents: " + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns)
         )
 
 

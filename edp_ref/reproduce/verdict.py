@@ -1,5 +1,5 @@
 """Whether a measured difference agrees with the paper's: 95 % bootstrap intervals over seeds and
-a verdict in words (the summary of ``edp-reproduce``, :mod:`edp_ref.runner.report_summary`).
+a verdict in words (``edp-reproduce``'s summary, :func:`edp_ref.reproduce.tables.render_summary`).
 
 * :func:`seed_interval`: the mean of one agent's per-seed scores (each seed's RAT or OMS, Sec. 5)
   and its 95 % percentile-bootstrap interval.
@@ -13,7 +13,7 @@ The intervals are percentile-bootstrap intervals (Efron & Tibshirani 1993, ch. 1
 :data:`BOOTSTRAP_RESAMPLES` resamples with replacement of each agent's seeds from a NumPy
 generator with a fixed seed, so that a table is reproducible. Hand-written (a dozen lines of
 NumPy) rather than a library's because neither library that does it is a dependency of the
-runner: ``rliable`` (Agarwal et al. 2021) is not installed, and its stratified bootstrap over
+reproduction: ``rliable`` (Agarwal et al. 2021) is not installed, and its stratified bootstrap over
 tasks reduces to this one for one task and one agent; ``scipy.stats.bootstrap`` (percentile
 method) is only a test dependency, and ``tests/test_reproduction_report.py`` checks that it gives
 the same intervals as :func:`percentile_bootstrap`. With three seeds the percentile bootstrap

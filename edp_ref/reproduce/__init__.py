@@ -1,0 +1,44 @@
+"""Reproduce the paper's experiments, its tables and figures (Sec. 5, App. C): ``edp-reproduce``.
+
+The layer above :mod:`edp_ref.runner` (one run) and :mod:`edp_ref.benchmark` (speed):
+
+* :mod:`~edp_ref.reproduce.columns`: the columns of the paper's tables and the registered
+  algorithm that trains each;
+* :mod:`~edp_ref.reproduce.presets`: the budgets (``paper``, ``quick``, ``smoke``) and each
+  task's data;
+* :mod:`~edp_ref.reproduce.experiments`: what each table or figure measures, and its grid of runs;
+* :mod:`~edp_ref.reproduce.launchers`: local processes or a Ray cluster;
+* :mod:`~edp_ref.reproduce.cost`: the dry run, priced by the benchmark's timing code;
+* :mod:`~edp_ref.reproduce.verdict`, :mod:`~edp_ref.reproduce.tables`,
+  :mod:`~edp_ref.reproduce.figures`: the reports beside the paper's numbers;
+* :mod:`~edp_ref.reproduce.reproduction`: :func:`reproduce`, one experiment end to end;
+* :mod:`~edp_ref.reproduce.cli`: ``edp-reproduce``.
+"""
+
+from edp_ref.reproduce.columns import ALGOS, COLUMNS, POLICIES, Column, column
+from edp_ref.reproduce.experiments import TABLE_LAYOUTS, Experiment, build_grid, experiment
+from edp_ref.reproduce.launchers import GridRunError, run_grid
+from edp_ref.reproduce.presets import PRESETS, DataPlan, Preset, ensure_datasets, plan_data
+from edp_ref.reproduce.reproduction import ReproduceOutput, evaluate_final_checkpoint, reproduce
+
+__all__ = [
+    "ALGOS",
+    "COLUMNS",
+    "POLICIES",
+    "PRESETS",
+    "TABLE_LAYOUTS",
+    "Column",
+    "DataPlan",
+    "Experiment",
+    "GridRunError",
+    "Preset",
+    "ReproduceOutput",
+    "build_grid",
+    "column",
+    "ensure_datasets",
+    "evaluate_final_checkpoint",
+    "experiment",
+    "plan_data",
+    "reproduce",
+    "run_grid",
+]

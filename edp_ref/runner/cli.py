@@ -1,0 +1,305 @@
+"""``edp-train``: train one run of any registered algorithm on any dataset (Sec. 5's protocol).
+
+    edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
+        --config.optimizer.learning-rate 1e-4 --run.epochs 10
+    edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0      # continue a killed run
+    edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0   # evaluate its policy
+
+tyro parses the command line into :class:`TrainCommand`: the run itself
+(:class:`~edp_ref.runner.spec.RunSpec`: ``--dataset``, ``--algorithm``, ``--config.*`` for every
+field of the algorithm's config, ``--run.*`` for the others), how it is watched
+(:class:`~edp_ref.runner.monitoring.Monitoring`: ``--log-every``, ``--wandb``, ...) and what to
+do. ``--help`` shows each option with its type, its default and the comment above its field. The
+defaults are the paper's, with Table 3's values for ``--dataset``'s domain and ``--algorithm``'s
+config class: those two options are read first. Every mistake is a usage error naming the option
+before any work starts: tyro's own, and the checks of RunSpec and Monitoring, whose errors name
+the field (:class:`~edp_ref.runner.spec.FieldError`) that tyro named the option after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Literal, NoReturn, TypeVar, no_type_check
+
+import tyro
+
+from edp_ref.algorithms.registry import REGISTRY
+from edp_ref.data.minari_io import DatasetNotFoundError, minari_dataset_path
+from edp_ref.paper import TABLE3, find_paper_dataset
+from edp_ref.runner.config import default_config, resolve_config
+from edp_ref.runner.dataset import dataset_domain, dataset_kind, minari_root
+from edp_ref.runner.monitoring import Monitoring
+from edp_ref.runner.policy import evaluate_policy, load_policy
+from edp_ref.runner.run_folder import (
+    CONFIG_FILE,
+    CheckpointError,
+    RunFolderError,
+    config_diff,
+    configuration_document,
+    read_configuration_document,
+)
+from edp_ref.runner.spec import FieldError, RunSpec, tyro_readable
+from edp_ref.runner.training import run_device, train_run
+
+__all__ = ["TrainCommand", "main", "parse"]
+
+PROG = "edp-train"
+USAGE = "edp-train [-h] [--algorithm NAME] [--dataset NAME] [OPTIONS]"
+DESCRIPTION = """Train one run of a registered algorithm on a dataset with the protocol of the EDP
+paper (Kang et al. 2023, Sec. 5), or resume or evaluate one. The defaults shown are the paper's
+with Table 3's values for --dataset's domain, for --algorithm's config.
+
+  edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
+      --config.optimizer.learning-rate 1e-4 --run.epochs 10
+  edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0
+  edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0 --episodes 10"""
+
+
+@tyro_readable
+@no_type_check
+class _ParsedRun(RunSpec):
+    """RunSpec's fields as tyro parses them, not yet checked: :func:`parse` builds the RunSpec
+    and reports its errors naming the option."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+@tyro_readable
+@no_type_check
+class _ParsedMonitoring(Monitoring):
+    """Monitoring's fields as tyro parses them, not yet checked (see :class:`_ParsedRun`)."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TrainCommand:
+    """``edp-train``'s options (tyro shows each with its type, default and comment)."""
+
+    # The run.
+    run: _ParsedRun
+    # How the run is watched.
+    monitoring: Annotated[_ParsedMonitoring, tyro.conf.OmitArgPrefixes]
+    # Gradient-norm clip of the --config.* defaults: paper (Table 3: 5) or official (per task).
+    grad_clip: Literal["paper", "official"] = "paper"
+    # Run folder (None: runs/train/<dataset>/<algorithm>/seed<seed>); a folder holding this
+    # configuration resumes.
+    out: Path | None = None
+    # Resume the run in this folder with its stored configuration (config.json).
+    resume: Path | None = None
+    # Evaluate the policy of this run folder's latest checkpoint instead of training.
+    eval_only: Path | None = None
+    # --eval-only: episodes to run.
+    episodes: int = 10
+    # --eval-only: Gymnasium environment id (None: the run's own evaluation environment).
+    eval_env: str | None = None
+    # --eval-only: seed of the environments and of the policy's draws.
+    eval_seed: int = 0
+    # torch threads (None: torch's default).
+    threads: int | None = None
+    # Show a progress bar.
+    progress: bool = True
+
+
+#: Options that set the run's configuration (refused with --resume and --eval-only).
+_IDENTITY_OPTIONS = ("--run.", "--config.", "--algorithm", "--dataset", "--grad-clip")
+
+
+def _error(message: str) -> NoReturn:
+    """``usage: ...`` and ``edp-train: error: <message>`` on standard error; exit status 2."""
+    print(f"usage: {USAGE}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"({PROG} --help lists every option with its type and default)", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _run_flag(field: str) -> str:
+    """The option tyro names after ``RunSpec.<field>``: its ``tyro.conf.arg`` name when it
+    drops the prefix, else ``--run.<field>``."""
+    hint = typing.get_type_hints(_ParsedRun, include_extras=True)[field]
+    for meta in getattr(hint, "__metadata__", ()):
+        if getattr(meta, "prefix_name", None) is False:
+            return "--" + (getattr(meta, "name", None) or field).replace("_", "-")
+    return "--run." + field.replace("_", "-")
+
+
+T = TypeVar("T")
+
+
+def _checked(cls: type[T], parsed: object, flag: Callable[[str], str]) -> T:
+    """``cls`` built from the parsed fields; a usage error naming the option of a bad field."""
+    try:
+        return cls(**{f.name: getattr(parsed, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+    except FieldError as exc:
+        _error(f"argument {flag(exc.field)}: {exc}")
+
+
+def _default(argv: Sequence[str]) -> TrainCommand:
+    """The defaults of the options: the paper's and Table 3's for --algorithm and --dataset
+    (read first; parsed again, and checked, by tyro)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--algorithm", default="edp_td3")
+    p.add_argument("--dataset", default="hopper-medium-v2")
+    p.add_argument("--grad-clip", default="paper")
+    p.add_argument("--run.domain", dest="domain", default="auto")
+    peek = p.parse_known_args(list(argv))[0]
+    algorithm = peek.algorithm if peek.algorithm in REGISTRY else "edp_td3"
+    task = peek.dataset
+    clip: Literal["paper", "official"] = "official" if peek.grad_clip == "official" else "paper"
+    try:
+        config = default_config(algorithm, task, peek.domain, grad_clip=clip)
+        row = TABLE3[dataset_domain(task, peek.domain)]
+        run = _ParsedRun(
+            task,
+            algorithm,
+            epochs=row.epochs,
+            iterations_per_epoch=row.iterations_per_epoch,
+            batch_size=row.batch_size,
+            config=config,
+        )
+    except ValueError:  # reported, naming the option, once tyro has parsed
+        run = _ParsedRun(task, algorithm, config=REGISTRY[algorithm].config_class())
+    return TrainCommand(run=run, monitoring=_ParsedMonitoring())
+
+
+def _check_dataset(spec: _ParsedRun) -> None:
+    """The dataset exists (before RunSpec's checks, which would fail less clearly without it)."""
+    name = spec.task
+    try:
+        kind = dataset_kind(name)
+    except ValueError:  # RunSpec names the unknown dataset
+        return
+    if kind == "hdf5" and not os.path.isfile(name):
+        _error(f"argument --dataset: the HDF5 file {name} does not exist")
+    if kind == "hdf5" and find_paper_dataset(name) is None and spec.env_id is None:
+        _error(
+            f"argument --run.env-id: the HDF5 file {name} is not one of the paper's D4RL files, "
+            "so it names no evaluation environment; give its Gymnasium id (--run.env-id "
+            "Hopper-v5)"
+        )
+    if kind == "minari":
+        with minari_root(spec.local_root):
+            path = minari_dataset_path(name)
+        if not os.path.exists(os.path.join(path, "data")):
+            _error(
+                f"argument --dataset: the Minari dataset {name} is not in {path}; download it "
+                f"with `minari download {name}`, or point --run.local-root at the folder that "
+                "holds it"
+            )
+
+
+def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
+    """The run folder of a new or continued run; usage errors for what the options get wrong."""
+    if cmd.grad_clip == "official":
+        try:
+            default_config(spec.algorithm, spec.task, spec.domain, grad_clip="official")
+        except ValueError as exc:
+            _error(f"argument --grad-clip: {exc}")
+    if cmd.threads is not None and cmd.threads < 1:
+        _error(f"argument --threads: expected an integer >= 1, got {cmd.threads}")
+    try:
+        run_device(spec)
+    except ValueError as exc:
+        _error(f"argument --run.device: {exc}")
+    out = cmd.out if cmd.out is not None else Path("runs") / "train" / spec.name
+    if out.exists() and not out.is_dir():
+        _error(f"argument --out: {out} is a file, not a run folder")
+    if (out / CONFIG_FILE).exists():
+        try:
+            stored = read_configuration_document(out)
+        except RunFolderError as exc:
+            _error(f"argument --out: {exc}")
+        wanted = json.loads(json.dumps(configuration_document(spec, resolve_config(spec))))
+        if stored != wanted:
+            _error(
+                f"argument --out: {out} holds a run with another configuration ("
+                + "; ".join(config_diff(stored, wanted))
+                + f"); choose another --out, continue it with --resume {out}, or delete it"
+            )
+    return out
+
+
+def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, Path]:
+    """Parse and check ``argv``: (mode, command, run, monitoring, folder) with mode ``train``,
+    ``resume`` or ``eval``. Raises SystemExit(2) with a usage message naming the option on any
+    mistake."""
+    argv = list(argv)
+    cmd = tyro.cli(
+        TrainCommand,
+        default=_default(argv),
+        args=argv,
+        prog=PROG,
+        description=DESCRIPTION,
+        config=(tyro.conf.AvoidSubcommands,),
+    )
+    monitoring = _checked(Monitoring, cmd.monitoring, lambda f: "--" + f.replace("_", "-"))
+    if cmd.resume is not None and cmd.eval_only is not None:
+        _error("argument --eval-only: not allowed with argument --resume")
+    given = [a.split("=")[0] for a in argv if a.startswith(_IDENTITY_OPTIONS)]
+    for flag, folder in (("--resume", cmd.resume), ("--eval-only", cmd.eval_only)):
+        if folder is None:
+            continue
+        if given:
+            _error(
+                f"argument {flag}: {flag} uses the configuration stored in {folder}; "
+                f"{', '.join(given)} cannot change it"
+            )
+        if cmd.out is not None:
+            _error(f"argument --out: not allowed with argument {flag} (the run folder)")
+        try:
+            spec = RunSpec.from_json(read_configuration_document(folder)["run"])
+        except (RunFolderError, ValueError, TypeError) as exc:
+            _error(f"argument {flag}: {exc}")
+        if flag == "--eval-only" and cmd.episodes < 1:
+            _error(f"argument --episodes: expected an integer >= 1, got {cmd.episodes}")
+        return ("eval" if flag == "--eval-only" else "resume"), cmd, spec, monitoring, folder
+    _check_dataset(cmd.run)
+    spec = _checked(RunSpec, cmd.run, _run_flag)
+    return "train", cmd, spec, monitoring, _train_folder(cmd, spec)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``edp-train``: returns 0 on success, 1 when the run fails (a message, no traceback);
+    command-line mistakes exit with status 2 before any work."""
+    mode, cmd, spec, monitoring, folder = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        if mode == "eval":
+            policy, _ = load_policy(folder, seed=cmd.eval_seed)
+            summary = evaluate_policy(
+                policy, cmd.eval_env, episodes=cmd.episodes, seed=cmd.eval_seed
+            )
+            print(json.dumps({"run": str(folder), **summary}, indent=2))
+            return 0
+        result = train_run(
+            spec, folder, progress=cmd.progress, threads=cmd.threads, monitoring=monitoring
+        )
+    except (
+        DatasetNotFoundError,
+        FileNotFoundError,
+        ValueError,
+        RunFolderError,
+        CheckpointError,
+    ) as exc:
+        # Missing data, damaged run folders, bad data: the message names the file or value and
+        # what to do; a traceback would only hide it.
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{spec.name}: final RAT {result.final_rat:.2f}, OMS {result.final_oms:.2f} "
+        f"({len(result.records)} evaluations)\nrun folder: {folder} (config.json, "
+        f"evaluations.csv, run.log); curves: tensorboard --logdir {folder / 'tensorboard'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""A run's dataset: what its name refers to, where it is loaded from, how it is prepared (Sec. 5).
+
+``RunSpec.task`` (``edp-train --dataset``) is
+
+* a dataset name of the paper's tables (``hopper-medium-v2``): loaded from the D4RL file, the
+  Minari port or a locally generated dataset (``RunSpec.data_source``), with D4RL's references;
+* a D4RL-format HDF5 file (``*.hdf5``, ``*.h5``): a file named like a paper dataset's D4RL file
+  gets that dataset's environment, widths and references; another file needs
+  ``RunSpec.env_id`` for evaluation and reports raw returns;
+* a Minari dataset id (``mujoco/hopper/medium-v0``, or ``edp_ref/hopper/medium-v0`` for one
+  generated here), read from ``$MINARI_DATASETS_PATH`` (``RunSpec.local_root``).
+
+The domain (Table 3's values and the official preprocessing, Appendix A) is the paper's for its
+datasets and is read from the name otherwise (``RunSpec.domain`` overrides). Before training,
+actions are rescaled to [-1, 1] when the environment's bounds differ, and the official
+per-domain preprocessing is applied (reward scaling or shifting, observation normalization;
+sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from edp_ref.data.d4rl_hdf5 import load_d4rl_hdf5
+from edp_ref.data.evaluation import reference_for
+from edp_ref.data.minari_io import load_minari
+from edp_ref.data.preprocessing import (
+    ObservationNormalizer,
+    official_preprocessing,
+    rescale_actions,
+)
+from edp_ref.data.registry import load_dataset
+from edp_ref.data.transitions import TransitionDataset
+from edp_ref.paper import DOMAINS, PAPER_DATASETS, DataSource, Domain, domain_of, find_paper_dataset
+
+__all__ = [
+    "DOMAIN_CHOICES",
+    "DatasetKind",
+    "TrainingData",
+    "dataset_domain",
+    "dataset_kind",
+    "dataset_slug",
+    "describe_dataset",
+    "environment_variables",
+    "load_run_dataset",
+    "minari_root",
+    "prepare_training_data",
+]
+
+DatasetKind = Literal["paper", "hdf5", "minari"]
+#: The values of ``RunSpec.domain``: ``auto`` (the paper's, or read from the name) or a domain.
+DOMAIN_CHOICES: tuple[str, ...] = ("auto", *DOMAINS)
+
+_HDF5_SUFFIXES = (".hdf5", ".h5")
+# Minari's ids: (namespace/)*name-vN.
+_MINARI_ID = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*-v\d+$")
+
+
+def dataset_kind(name: str) -> DatasetKind:
+    """Which kind of dataset ``name`` refers to; ``ValueError`` naming the three forms."""
+    if name in PAPER_DATASETS:
+        return "paper"
+    if name.lower().endswith(_HDF5_SUFFIXES):
+        return "hdf5"
+    if "/" in name and _MINARI_ID.match(name):
+        return "minari"
+    raise ValueError(
+        f"unknown dataset name '{name}'; expected one of the paper's datasets "
+        f"({', '.join(sorted(PAPER_DATASETS))}), a D4RL HDF5 file (*.hdf5, *.h5) or a Minari "
+        "dataset id (namespace/name-vN, e.g. mujoco/hopper/medium-v0)"
+    )
+
+
+def dataset_domain(name: str, domain: str = "auto") -> Domain:
+    """The domain of a run on ``name`` (``domain``: ``auto`` or an explicit domain).
+
+    Raises:
+        ValueError: ``domain`` contradicts a paper dataset's domain, or ``auto`` cannot tell the
+            domain of a dataset outside the paper's list.
+    """
+    entry = find_paper_dataset(name)
+    if entry is not None:
+        if domain not in ("auto", entry.domain):
+            raise ValueError(f"'{name}' is a {entry.domain} dataset of the paper, not {domain}")
+        return entry.domain
+    if domain != "auto":
+        return domain_of(domain)
+    try:
+        return domain_of(name)
+    except ValueError:
+        raise ValueError(
+            f"cannot tell the domain of dataset '{name}' from its name; set it to one of "
+            f"{', '.join(DOMAINS)} (it picks Table 3's values and the official preprocessing)"
+        ) from None
+
+
+def dataset_slug(name: str) -> str:
+    """A folder name for a dataset: the paper name, the file's stem or the Minari id with ``/``
+    replaced by ``_``."""
+    if name.lower().endswith(_HDF5_SUFFIXES):
+        return os.path.splitext(os.path.basename(name))[0]
+    return name.replace("/", "_")
+
+
+@contextlib.contextmanager
+def environment_variables(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set the environment variables ``values`` for the block (None: leave one alone)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    old = {k: os.environ.get(k) for k in given}
+    os.environ.update(given)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def minari_root(path: str | None) -> contextlib.AbstractContextManager[None]:
+    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
+    return environment_variables({"MINARI_DATASETS_PATH": path})
+
+
+def load_run_dataset(
+    task: str, source: DataSource = "auto", local_root: str | None = None, env_id: str | None = None
+) -> TransitionDataset:
+    """The dataset ``task`` names (inside ``minari_root(local_root)``): a paper dataset from
+    ``source``, a D4RL HDF5 file (``env_id``: its evaluation environment when it is not a paper
+    dataset's file), or a Minari dataset.
+
+    Raises:
+        DatasetNotFoundError: the dataset is not on this machine (the message says where it was
+            looked for and how to get it); ``FileNotFoundError`` for a missing HDF5 file.
+        ValueError: a damaged file, or an HDF5 file outside the paper's list without ``env_id``.
+    """
+    kind = dataset_kind(task)
+    with minari_root(local_root):
+        if kind == "paper":
+            return load_dataset(task, source=source)
+        if kind == "minari":
+            return load_minari(task)
+    entry = find_paper_dataset(task)
+    if entry is not None:  # a paper dataset's D4RL file, wherever it lies
+        return load_dataset(entry.name, source="d4rl", d4rl_dir=os.path.dirname(task) or ".")
+    if env_id is None:
+        raise ValueError(
+            f"RunSpec.env_id: the HDF5 file {task} is not one of the paper's D4RL files, so it "
+            "names no evaluation environment; give its Gymnasium id (edp-train --run.env-id "
+            "Hopper-v5)"
+        )
+    return load_d4rl_hdf5(task, env_id=env_id)
+
+
+def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
+    """Where a dataset came from, for the tables: kind (D4RL file, Minari, locally generated),
+    id or file, size, its evaluation environment, and the references of normalized scores."""
+    if dataset.minari_id is None:
+        kind, ident = "D4RL file", dataset.source
+    elif dataset.minari_id.startswith("edp_ref/"):
+        kind, ident = "locally generated", dataset.minari_id
+    else:
+        kind, ident = "Minari", dataset.minari_id
+    reference = reference_for(dataset)
+    return {
+        "kind": kind,
+        "id": ident,
+        "transitions": len(dataset),
+        "env_id": dataset.env_id,
+        "reference": None if reference is None else reference.source,
+        "ref_min_score": None if reference is None else reference.ref_min,
+        "ref_max_score": None if reference is None else reference.ref_max,
+        "normalized": reference is not None,
+    }
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A dataset prepared for training.
+
+    Attributes:
+        dataset: actions in [-1, 1], after the official per-domain preprocessing.
+        rescaled: whether actions were rescaled (acting maps them back to the env's bounds).
+        observation_transform: what acting applies to observations before the policy.
+    """
+
+    dataset: TransitionDataset
+    rescaled: bool
+    observation_transform: ObservationNormalizer | None
+
+
+def prepare_training_data(
+    dataset: TransitionDataset, domain: Domain, family: Literal["td3", "crr", "iql"]
+) -> TrainingData:
+    """Rescale actions to [-1, 1] if the environment's bounds differ, then apply the official
+    preprocessing of ``domain`` for the algorithm's critic ``family``."""
+    rescaled = False
+    if dataset.action_low is not None and dataset.action_high is not None:
+        bounds = torch.stack([dataset.action_low, dataset.action_high])
+        if not torch.equal(bounds, torch.tensor([[-1.0], [1.0]]).expand_as(bounds)):
+            dataset = rescale_actions(dataset)
+            rescaled = True
+    pre = official_preprocessing(dataset, domain, family)
+    return TrainingData(pre.dataset, rescaled, pre.observation_transform)
