@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import torch
 
-from edp_ref import algorithms as A
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce, run_grid
 from edp_ref.reproduce.figures import read_benchmark
 from edp_ref.reproduce.reproduction import _cached_point
@@ -103,7 +103,7 @@ def test_run_spec_json_errors(data: object, error: type[Exception], words: str) 
 
 
 def test_valid_run_spec_round_trips() -> None:
-    spec = RunSpec(**BASE, seed=2**32 - 1, local_root="/data", config=A.EDPTD3Config(alpha=3.0))
+    spec = RunSpec(**BASE, seed=2**32 - 1, local_root="/data", config=EDPTD3Config(alpha=3.0))
     assert RunSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
 
 

@@ -19,6 +19,12 @@ import pytest
 import torch
 
 from edp_ref import algorithms as A
+from edp_ref.algorithms import REGISTRY
+from edp_ref.algorithms.catalog.ablations import EDPWithoutAPConfig
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
+from edp_ref.algorithms.catalog.td3bc import TD3BCConfig
+from edp_ref.algorithms.diffusion_policy import sample_actions, select_actions
+from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.paper import find_paper_dataset
 from edp_ref.reproduce.reproduction import evaluate_final_checkpoint
 from edp_ref.runner import (
@@ -454,17 +460,17 @@ def test_unknown_task_and_algorithm_are_named() -> None:
 
 def test_eas_noise_scale_zero_is_the_deterministic_sampler() -> None:
     # App. C.4: initial noise scale 0 with one candidate is DPM-Solver from a^K = 0.
-    config = A.EDPTD3Config(network=A.NetworkConfig(hidden=16))
-    state = A.init_edp_td3(config, 3, 2, torch.Generator().manual_seed(0))
+    config = EDPTD3Config(network=A.NetworkConfig(hidden=16))
+    state = REGISTRY["edp_td3"].init(config, 3, 2, torch.Generator().manual_seed(0))
     obs = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
-    noise = A.SamplerNoise(initial=torch.randn(4, 2, generator=torch.Generator().manual_seed(2)))
+    noise = SamplerNoise(initial=torch.randn(4, 2, generator=torch.Generator().manual_seed(2)))
     u = torch.rand(4, generator=torch.Generator().manual_seed(3))
-    got = A.select_actions(state, obs, noise, u, 1, config.diffusion, initial_noise_scale=0.0)
-    zero = A.sample_actions(state, obs, A.SamplerNoise(initial=torch.zeros(4, 2)), config.diffusion)
+    got = select_actions(state, obs, noise, u, 1, config.diffusion, initial_noise_scale=0.0)
+    zero = sample_actions(state, obs, SamplerNoise(initial=torch.zeros(4, 2)), config.diffusion)
     torch.testing.assert_close(got, zero)
     # Policy scaling changes the samples.
-    scaled = A.select_actions(state, obs, noise, u, 1, config.diffusion, policy_scale=2.0)
-    plain = A.select_actions(state, obs, noise, u, 1, config.diffusion)
+    scaled = select_actions(state, obs, noise, u, 1, config.diffusion, policy_scale=2.0)
+    plain = select_actions(state, obs, noise, u, 1, config.diffusion)
     assert not torch.allclose(scaled, plain)
     assert A.ActingSettings().eas_candidates == 10  # the paper's N by default (official code: 50)
 
@@ -475,7 +481,7 @@ def test_eas_noise_scale_zero_is_the_deterministic_sampler() -> None:
 def test_registered_algorithm_with_explicit_config_on_a_minari_id(
     tiny_root: str, tmp_path: Path
 ) -> None:
-    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=16), alpha=3.0)
+    config = TD3BCConfig(network=A.NetworkConfig(hidden=16), alpha=3.0)
     spec = RunSpec(
         task="edp_ref/hopper/medium-v0",  # the generated dataset by its Minari id
         algorithm="td3bc",
@@ -503,7 +509,7 @@ def _spec(**changes: Any) -> RunSpec:
 
 
 #: Table 7's "DDPM" column: L_pi through 100 DDPM steps (the longest chain auto compiles).
-_DDPM_K100 = A.EDPWithoutAPConfig(
+_DDPM_K100 = EDPWithoutAPConfig(
     diffusion=A.DiffusionConfig(num_steps=100), policy_action_sampler="ddpm"
 )
 #: (RunSpec changes, whether the update compiles, words of the reason).
@@ -512,7 +518,7 @@ COMPILE_CASES: list[tuple[dict[str, Any], bool, str]] = [
     ({"epochs": 5, "iterations_per_epoch": 1000}, True, "5000 updates >= 5000"),
     ({"epochs": 1, "compile": "on"}, True, "compile=on"),
     ({"compile": "off"}, False, "compile=off"),
-    ({"epochs": 1, "config": A.EDPTD3Config(compile=True)}, True, "config.compile=True"),
+    ({"epochs": 1, "config": EDPTD3Config(compile=True)}, True, "config.compile=True"),
     ({"algorithm": "edp_without_dpm"}, False, "unrolls a 1000-step DDPM chain (> 100)"),
     ({"algorithm": "dql"}, True, "2000000 updates >= 5000"),  # K = 5: compiles
     ({"algorithm": "edp_without_ap", "config": _DDPM_K100}, True, "updates >= 5000"),  # K = 100
@@ -529,9 +535,9 @@ def test_compile_rule(changes: dict[str, Any], compiled: bool, words: str) -> No
 
 def test_contradicting_compile_settings_are_refused() -> None:
     with pytest.raises(ValueError, match=r"RunSpec\.compile 'off' contradicts RunSpec\.config"):
-        _spec(compile="off", config=A.EDPTD3Config(compile=True))
+        _spec(compile="off", config=EDPTD3Config(compile=True))
     with pytest.raises(TypeError, match=r"RunSpec\.config must be a EDPTD3Config"):
-        _spec(config=A.TD3BCConfig())
+        _spec(config=TD3BCConfig())
 
 
 @pytest.mark.parametrize("fails", [False, True])
@@ -578,7 +584,7 @@ def test_a_d4rl_format_hdf5_file_outside_the_papers_list(tmp_path: Path) -> None
         f.create_dataset("rewards", data=rng.normal(size=n).astype(np.float32))
         f.create_dataset("terminals", data=np.zeros(n, dtype=bool))
         f.create_dataset("timeouts", data=(np.arange(n) % 100 == 99))
-    config = A.TD3BCConfig(network=A.NetworkConfig(hidden=8))
+    config = TD3BCConfig(network=A.NetworkConfig(hidden=8))
     common = {"task": str(path), "algorithm": "td3bc", "config": config}
     with pytest.raises(ValueError, match=r"RunSpec\.env_id: the HDF5 file .* names no evaluation"):
         train_run(RunSpec(**common), tmp_path / "no-env", progress=False)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import edp_ref
-from edp_ref import algorithms as A
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.runner import RunSpec, configuration_document, default_config, resolve_config
 from edp_ref.runner.cli import main, parse
 from edp_ref.runner.monitoring import Monitoring, RunMonitor
@@ -196,7 +196,7 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     policy, config = edp_ref.load_policy(out)
     env = gym.make(policy.env_id or "Hopper-v5")
     action = policy(env.reset(seed=0)[0])
-    assert isinstance(config, A.EDPTD3Config) and config.optimizer.learning_rate == 1e-4
+    assert isinstance(config, EDPTD3Config) and config.optimizer.learning_rate == 1e-4
     assert action.shape == env.action_space.shape and isinstance(action, np.ndarray)
     assert np.all(action >= env.action_space.low) and np.all(action <= env.action_space.high)
     batch = policy(torch.zeros(4, policy.observation_dim))
