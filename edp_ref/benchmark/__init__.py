@@ -24,9 +24,18 @@ beside them. One job per module:
 | :mod:`~edp_ref.benchmark.options`, :mod:`~edp_ref.benchmark.cli` | the command line |
 """
 
-from edp_ref.benchmark.report import format_report
-from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
-from edp_ref.benchmark.settings import BenchmarkSettings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edp_ref.lazy_imports import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
+    from edp_ref.benchmark.report import format_report
+    from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
+    from edp_ref.benchmark.settings import BenchmarkSettings
+
+__getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "DEFAULT_OUTPUT",

@@ -257,7 +257,7 @@ def run_grid(
                 failures[run_dir] = _failure(spec, run_dir, outcome)
     else:
         failures = _run_pool(todo, jobs, threads, progress)
-    return _collect(runs, failures, log)
+    return _collect(runs, failures)
 
 
 def _run_pool(
@@ -288,7 +288,6 @@ def _run_pool(
 def _collect(
     runs: Sequence[tuple[RunSpec, Path]],
     failures: dict[Path, RunFailure],
-    log: Callable[[str], None],
 ) -> list[RunResult]:
     """Read every result back from its run folder (checked against the checkpoint); raise
     :class:`GridRunError` naming the failed runs after all others are read."""
@@ -316,9 +315,7 @@ def _collect(
         except Exception as exc:
             failed.append(RunFailure(spec, run_dir, type(exc).__name__, str(exc), "the driver"))
     if failed:
-        error = GridRunError(failed, results, len(runs))
-        log(str(error))
-        raise error
+        raise GridRunError(failed, results, len(runs))  # printed once, by its catcher
     return results
 
 

@@ -24,6 +24,7 @@ import torch
 
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
+from edp_ref.benchmark.settings import DEFAULT_OUTPUT as DEFAULT_BENCHMARK
 from edp_ref.config_checks import check_choice, check_int, check_text
 from edp_ref.paper import FIGURES
 from edp_ref.reproduce.cost import dry_run_estimate
@@ -57,6 +58,7 @@ from edp_ref.runner.run_folder import (
     read_json_file,
 )
 from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunSpec
+from edp_ref.runner.training import run_device
 
 __all__ = [
     "DEFAULT_BENCHMARK",
@@ -66,8 +68,6 @@ __all__ = [
     "reproduce",
 ]
 
-#: Where Figure 2 looks for ``edp-benchmark``'s JSON by default.
-DEFAULT_BENCHMARK = Path("runs") / "benchmark" / "benchmark.json"
 #: Re-evaluation ``stream`` of a final checkpoint is the run's evaluation number
 #: ``REEVALUATION + stream`` (its seeds), apart from the training's evaluations (0, 1, ...).
 REEVALUATION = 10_000
@@ -262,6 +262,7 @@ def reproduce(
         eas_candidates=eas_candidates,
         compile=compile,
         device=device,
+        missing_ok=dry_run,
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
@@ -287,6 +288,9 @@ def reproduce(
             log=log,
         )
         return ReproduceOutput(estimate.text(), (), ())
+    if launcher == "local":  # the device is checked before any dataset is generated
+        for spec, _ in runs:
+            run_device(spec)
     ensure_datasets(plans, out, progress=progress, log=log)
     results = run_grid(
         runs,
