@@ -17,7 +17,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar, cast
 
 import tyro
 
@@ -27,6 +27,7 @@ __all__ = [
     "choice",
     "missing_extra",
     "parse",
+    "train",
     "usage_error",
     "version_text",
 ]
@@ -58,7 +59,7 @@ def version_text(prog: str) -> str:
 
 
 def parse(
-    cls: type[T] | Any,
+    cls: type[T],
     argv: Sequence[str],
     prog: str,
     description: str,
@@ -75,7 +76,7 @@ def parse(
     columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(min(shutil.get_terminal_size().columns, HELP_WIDTH))
     try:
-        parsed: T = tyro.cli(
+        parsed = tyro.cli(
             cls, args=list(argv), prog=prog, description=_help_text(description), default=default,
             config=config,
         )  # fmt: skip
@@ -84,7 +85,7 @@ def parse(
             del os.environ["COLUMNS"]
         else:
             os.environ["COLUMNS"] = columns
-    return parsed
+    return cast(T, parsed)
 
 
 def _help_text(text: str) -> str:
@@ -135,3 +136,14 @@ def missing_extra(prog: str, error: ModuleNotFoundError) -> NoReturn:
         file=sys.stderr,
     )
     raise SystemExit(1)
+
+
+def train() -> int:
+    """The ``edp-train`` console script: :func:`edp_ref.runner.cli.main`, whose package (the
+    runner) needs the training extra even for ``--help``; on a core install, one line says so."""
+    try:
+        runner_cli = importlib.import_module("edp_ref.runner.cli")
+    except ModuleNotFoundError as exc:
+        missing_extra("edp-train", exc)
+    status: int = runner_cli.main()
+    return status

@@ -109,14 +109,12 @@ class PeersCommand(Command):
     output: Path = PEERS_OUTPUT
 
 
-def _check_counts(prog: str, bounds: Sequence[tuple[str, float, float | None, bool]]) -> None:
+def _check_counts(prog: str, bounds: Sequence[tuple[str, int, float | int | None, bool]]) -> None:
     """A usage error naming the first option below its minimum (or not above it, ``strict``)."""
     for name, minimum, value, strict in bounds:
         if value is not None and (value <= minimum if strict else value < minimum):
-            usage_error(
-                prog,
-                f"argument {name}: expected {'>' if strict else '>='} {minimum:g}, got {value}",
-            )
+            bound = f"{'>' if strict else '>='} {minimum:g}"
+            usage_error(prog, f"argument {name}: expected a number {bound}, got {value}")
 
 
 def _output_problem(path: Path) -> str | None:

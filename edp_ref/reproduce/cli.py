@@ -40,7 +40,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import tyro
 
 from edp_ref.benchmark.settings import DEFAULT_OUTPUT
 from edp_ref.command_line import Command, choice, missing_extra, parse, usage_error
@@ -50,6 +52,9 @@ from edp_ref.reproduce.columns import ALGOS, POLICIES
 __all__ = ["ReproduceCommand", "main", "parse_args"]
 
 PROG = "edp-reproduce"
+
+#: How --help shows the default of a filter that keeps the preset's choice.
+_PRESETS = tyro.conf.arg(help_behavior_hint="(default: the preset's)")
 
 if TYPE_CHECKING:
     Algo = str
@@ -63,23 +68,23 @@ else:
 class ReproduceCommand(Command):
     """``edp-reproduce``'s options (one of --table and --figure is required)."""
 
-    # Table to reproduce.
-    table: Literal[1, 2, 4, 5, 6, 7] | None = None
-    # Figure to reproduce (2 reads edp-benchmark's JSON, --benchmark).
-    figure: Literal[2, 3, 4, 5, 6, 7] | None = None
+    # Table to reproduce: 1, 2, 4, 5, 6 or 7.
+    table: int | None = None
+    # Figure to reproduce: 2 (reads edp-benchmark's JSON, --benchmark), 3, 4, 5, 6 or 7.
+    figure: int | None = None
     # Budget: paper (Table 3's, 5 seeds), quick (docs/reproduction.md) or smoke (the tests').
     preset: Literal["paper", "quick", "smoke"] = "quick"
     # Output folder (run folders, local datasets, tables, figures).
     out: Path = Path("runs") / "reproduce"
-    # Paper dataset names (None: the preset's).
-    tasks: tuple[str, ...] | None = None
-    # Critic families (None: the preset's; quick and smoke run Table 2's td3 only).
-    algos: tuple[Algo, ...] | None = None
-    # Policy classes (None: the preset's; with --algos or --policies every column of the
-    # experiment that passes both filters runs).
-    policies: tuple[PolicyClass, ...] | None = None
-    # Seeds (None: the preset's).
-    seeds: tuple[int, ...] | None = None
+    # Paper dataset names.
+    tasks: Annotated[tuple[str, ...], _PRESETS] = ()
+    # Critic families (quick and smoke run Table 2's td3 only).
+    algos: Annotated[tuple[Algo, ...], _PRESETS] = ()
+    # Policy classes (with --algos or --policies every column of the experiment that passes
+    # both filters runs).
+    policies: Annotated[tuple[PolicyClass, ...], _PRESETS] = ()
+    # Seeds.
+    seeds: Annotated[tuple[int, ...], _PRESETS] = ()
     # EAS candidates N >= 1 (None: the preset's; paper 10, official code 50).
     eas: int | None = None
     # Runs in parallel (default: this machine's CPU count).
@@ -142,13 +147,20 @@ def _check_device(args: ReproduceCommand) -> None:
     usage_error(PROG, f"argument --device: {args.device!r}, but this machine has {has}: {why}")
 
 
-def _check(args: ReproduceCommand) -> tuple[str, int]:
+#: The experiments of the paper edp-reproduce reproduces.
+_NUMBERS = {"table": (1, 2, 4, 5, 6, 7), "figure": (2, 3, 4, 5, 6, 7)}
+
+
+def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
     """Every check a type cannot make, each a usage error naming the option, before any work;
     returns the experiment (``table`` or ``figure``, number)."""
     if (args.table is None) == (args.figure is None):
         usage_error(PROG, "argument --table/--figure: give exactly one of them")
     kind, number = ("table", args.table) if args.table is not None else ("figure", args.figure)
     assert number is not None
+    if number not in _NUMBERS[kind]:
+        choices = ", ".join(map(str, _NUMBERS[kind]))
+        usage_error(PROG, f"argument --{kind}: expected one of {choices}, got {number}")
     for name, minimum, value in (
         ("--jobs", 1, args.jobs),
         ("--threads", 1, args.threads),
@@ -159,14 +171,14 @@ def _check(args: ReproduceCommand) -> tuple[str, int]:
             usage_error(PROG, f"argument {name}: expected an integer >= {minimum}, got {value}")
     for name, values in (("--seeds", args.seeds), ("--tasks", args.tasks),
                          ("--algos", args.algos), ("--policies", args.policies)):  # fmt: skip
-        if values == ():
+        if not values and name in argv:
             usage_error(PROG, f"argument {name}: expected at least one value")
-    bad_seeds = [s for s in args.seeds or () if not 0 <= s < 2**32]
+    bad_seeds = [s for s in args.seeds if not 0 <= s < 2**32]
     if bad_seeds:
         usage_error(
             PROG, f"argument --seeds: expected integers in [0, 4294967295], got {bad_seeds}"
         )
-    for task in args.tasks or ():
+    for task in args.tasks:
         try:
             paper_dataset(task)
         except ValueError as exc:
@@ -204,7 +216,7 @@ def _check(args: ReproduceCommand) -> tuple[str, int]:
                 ("--seeds", args.seeds),
                 ("--eas", args.eas),
             )
-            if value is not None
+            if value not in (None, ())
         ]
         if ignored:
             usage_error(
@@ -218,7 +230,7 @@ def _check(args: ReproduceCommand) -> tuple[str, int]:
             usage_error(PROG, f"argument --benchmark: {exc}")
         return kind, number
     exp = experiment(kind, number)
-    outside = [t for t in args.tasks or () if kind == "table" and t not in exp.paper_tasks]
+    outside = [t for t in args.tasks if kind == "table" and t not in exp.paper_tasks]
     if outside:
         usage_error(
             PROG,
@@ -228,8 +240,8 @@ def _check(args: ReproduceCommand) -> tuple[str, int]:
     left = [
         c
         for c in exp.columns
-        if (args.algos is None or c.algo in args.algos)
-        and (args.policies is None or c.policy in args.policies)
+        if (not args.algos or c.algo in args.algos)
+        and (not args.policies or c.policy in args.policies)
     ]
     if not left:
         usage_error(
@@ -243,8 +255,9 @@ def _check(args: ReproduceCommand) -> tuple[str, int]:
 def parse_args(argv: Sequence[str] | None = None) -> tuple[ReproduceCommand, str, int]:
     """The parsed and checked options and the experiment (kind, number); a usage error (exit
     status 2) naming the option on any mistake."""
-    args = parse(ReproduceCommand, sys.argv[1:] if argv is None else argv, PROG, __doc__ or "")
-    kind, number = _check(args)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parse(ReproduceCommand, arguments, PROG, __doc__ or "")
+    kind, number = _check(args, arguments)
     return args, kind, number
 
 
@@ -262,10 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             number,
             preset=args.preset,
             out=args.out,
-            tasks=args.tasks,
-            algos=args.algos,
-            policies=args.policies,
-            seeds=args.seeds,
+            tasks=args.tasks or None,
+            algos=args.algos or None,
+            policies=args.policies or None,
+            seeds=args.seeds or None,
             eas_candidates=args.eas,
             jobs=args.jobs,
             launcher=args.launcher,
