@@ -330,7 +330,8 @@ class GridEstimate:
     """A priced grid: each run's progress and seconds left, the datasets to prepare, notes.
 
     ``run_seconds[i]`` = (start-up, training, evaluation bound) of ``progress[i]`` (None: not
-    measured). The cost lies between :attr:`low_seconds` (evaluation episodes that end at once)
+    measured); ``downloads``: the tasks without data here that cannot be generated. The cost
+    lies between :attr:`low_seconds` (evaluation episodes that end at once)
     and :attr:`high_seconds` (every episode to the episode limit).
     """
 
@@ -341,6 +342,7 @@ class GridEstimate:
     datasets: tuple[tuple[str, float], ...]
     jobs: int
     notes: tuple[str, ...]
+    downloads: tuple[str, ...] = ()
 
     def _sum(self, part: int, runs: Sequence[int] | None = None) -> float:
         idx = range(len(self.run_seconds)) if runs is None else runs
@@ -369,6 +371,11 @@ class GridEstimate:
             f"{sum(r.updates_left for r in p):,} to run; evaluations to run: "
             f"{sum(r.evaluations_left for r in p):,}",
             f"datasets to prepare: {data}",
+            *(
+                [f"datasets to download first: {'; '.join(self.downloads)}"]
+                if self.downloads
+                else []
+            ),
             "",
             "| algorithm | runs | to run | updates to run | ms / update | ms / policy call "
             "| start-up s / run | hours | speeds from |",
@@ -481,13 +488,13 @@ def estimate_grid(
             f"{cfg.train_steps:,} steps, {cfg.size:,} transitions) into {root or 'Minari'}"
         )
         datasets.append((label, float(estimate_seconds(cfg)["total"])))
-    for plan in plans:
-        if not plan.present and plan.generation is None:
-            file = paper_dataset(plan.task).d4rl_file
-            label = f"download {plan.task} ({file} into {d4rl_dataset_dir()}; not priced)"
-            datasets.append((label, 0.0))
+    downloads = tuple(
+        f"{p.task} ({paper_dataset(p.task).d4rl_file} into {d4rl_dataset_dir()})"
+        for p in plans
+        if not p.present and p.generation is None
+    )
     return GridEstimate(
-        title, progress, speeds, tuple(run_seconds), tuple(datasets), jobs, tuple(notes)
+        title, progress, speeds, tuple(run_seconds), tuple(datasets), jobs, tuple(notes), downloads
     )
 
 
