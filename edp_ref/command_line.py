@@ -141,6 +141,9 @@ def missing_extra(prog: str, error: ModuleNotFoundError) -> NoReturn:
 def train() -> int:
     """The ``edp-train`` console script: :func:`edp_ref.runner.cli.main`, whose package (the
     runner) needs the training extra even for ``--help``; on a core install, one line says so."""
+    if "--version" in sys.argv[1:]:
+        print(version_text("edp-train"))
+        return 0
     try:
         runner_cli = importlib.import_module("edp_ref.runner.cli")
     except ModuleNotFoundError as exc:

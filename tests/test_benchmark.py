@@ -267,4 +267,3 @@ def test_unknown_compile_name_is_refused_before_any_measurement() -> None:
     settings = BenchmarkSettings.tiny(compile_names=("edp_td3", "iql"))
     with pytest.raises(ValueError, match=r"compile_names.*\['iql'\].*gaussian_iql"):
         benchmark.run_benchmark(settings)
-
