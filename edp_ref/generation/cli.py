@@ -187,9 +187,14 @@ def generate_datasets(argv: Sequence[str] | None = None) -> dict[str, dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``edp-datasets``: 0 when every dataset was written; command-line mistakes exit with
-    status 2 before any work."""
-    generate_datasets(argv)
+    """``edp-datasets``: 0 when every dataset was written, 1 when one exists already (without
+    --force) or a training checkpoint is damaged or from other settings (a message naming the
+    file, no traceback); command-line mistakes exit with status 2 before any work."""
+    try:
+        generate_datasets(argv)
+    except (FileExistsError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
