@@ -175,9 +175,7 @@ def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
             usage_error(PROG, f"argument {name}: expected at least one value")
     bad_seeds = [s for s in args.seeds if not 0 <= s < 2**32]
     if bad_seeds:
-        usage_error(
-            PROG, f"argument --seeds: expected integers in [0, 4294967295], got {bad_seeds}"
-        )
+        usage_error(PROG, f"argument --seeds: expected integers in [0, 2**32 - 1], got {bad_seeds}")
     for task in args.tasks:
         try:
             paper_dataset(task)
