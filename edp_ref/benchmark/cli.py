@@ -23,9 +23,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from edp_ref.benchmark.settings import DEFAULT_OUTPUT, PEERS_OUTPUT
+from edp_ref.benchmark.settings import (
+    DEFAULT_OUTPUT,
+    PEERS_OUTPUT,
+    PRESETS,
+    BenchmarkSettings,
+    PresetName,
+    resolve_device,
+)
 from edp_ref.command_line import Command, missing_extra, parse, usage_error
 
 __all__ = ["BenchmarkCommand", "PeersCommand", "main", "peers_main"]
@@ -44,7 +51,7 @@ class BenchmarkCommand(Command):
     peers: bool = False
     # Budget: full (every measurement), quick (fewer iterations; DQL K=1000 extrapolated) or
     # tiny (tiny networks and K: seconds).
-    preset: Literal["full", "quick", "tiny"] = "full"
+    preset: PresetName = "full"
     # Same as --preset quick.
     quick: bool = False
     # Same as --preset tiny.
@@ -127,11 +134,9 @@ def _output_problem(path: Path) -> str | None:
     return None
 
 
-def _settings(args: BenchmarkCommand) -> Any:
+def _settings(args: BenchmarkCommand) -> BenchmarkSettings:
     """The BenchmarkSettings the options ask for; a usage error naming the options the settings
     reject."""
-    from edp_ref.benchmark.settings import PRESETS, resolve_device
-
     chosen = [p for p, flag in (("quick", args.quick), ("tiny", args.tiny)) if flag]
     if len(chosen) > 1 or (chosen and args.preset != "full"):
         usage_error(PROG, "argument --quick / --tiny / --preset: choose one preset")
@@ -156,10 +161,8 @@ def _settings(args: BenchmarkCommand) -> Any:
         changes["modes"] = ("eager",)
     if args.measure_longest_dql:
         changes["extrapolate_longest_dql"] = False
-    for field in ("seeds", "warmup", "min_iterations", "max_iterations"):
-        if getattr(args, field) is not None:
-            changes[field] = getattr(args, field)
-    for field in ("min_seconds", "max_seconds"):
+    for field in ("seeds", "warmup", "min_iterations", "max_iterations", "min_seconds",
+                  "max_seconds"):  # fmt: skip
         if getattr(args, field) is not None:
             changes[field] = getattr(args, field)
     preset = chosen[0] if chosen else args.preset
