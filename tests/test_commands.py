@@ -131,3 +131,18 @@ def test_golden_export_refuses_a_folder_that_holds_files(
     assert "--force" in text and sorted(p.name for p in (tmp_path / "kit").iterdir()) == [
         "notes.txt"
     ]
+
+
+def test_choices_written_in_the_light_command_modules_match_their_sources() -> None:
+    """edp-reproduce's choices are written out (their sources import torch): they must agree."""
+    import typing
+
+    from edp_ref.reproduce.cli import ReproduceCommand
+    from edp_ref.reproduce.launchers import DEFAULT_MAX_RETRIES
+    from edp_ref.reproduce.presets import PRESETS
+    from edp_ref.runner.spec import COMPILE_CHOICES
+
+    hints = typing.get_type_hints(ReproduceCommand)
+    assert set(typing.get_args(hints["preset"])) == set(PRESETS)
+    assert typing.get_args(hints["compile"]) == COMPILE_CHOICES
+    assert ReproduceCommand.max_retries == DEFAULT_MAX_RETRIES

@@ -21,12 +21,13 @@ cannot see is reported as a failure (the storage is not shared), never trained a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "GridRunError",
     "RunFailure",
     "check_ray_options",
+    "ray_cluster",
     "ray_task_name",
     "run_grid",
 ]
@@ -329,6 +331,31 @@ def _import_ray() -> Any:
             "--launcher ray needs Ray, an optional dependency: `pip install ray` (or "
             "`pip install edp_ref[ray]`; or use the default --launcher local with --jobs N)"
         ) from None
+
+
+@contextlib.contextmanager
+def ray_cluster(cpus_per_run: float, gpus_per_run: float) -> Iterator[None]:
+    """Ray connected (``RAY_ADDRESS``, or a new local instance) for a grid, after checking that
+    some node can hold one run's request (Ray would otherwise wait for ever); shut down after
+    if connected here. ``ValueError`` names the option and the cluster's nodes."""
+    ray = _import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
+    try:
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        if not any(
+            r.get("CPU", 0) >= cpus_per_run and r.get("GPU", 0) >= gpus_per_run for r in nodes
+        ):
+            sizes = ", ".join(f"{r.get('CPU', 0):g} CPUs / {r.get('GPU', 0):g} GPUs" for r in nodes)
+            raise ValueError(
+                f"--cpus-per-run {cpus_per_run:g} / --gpus-per-run {gpus_per_run:g}: no node of "
+                f"the Ray cluster has that much ({sizes or 'no node alive'}); ask for less"
+            )
+        yield
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def _run_ray(

@@ -16,6 +16,7 @@ import json
 import math
 import textwrap
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from edp_ref.reproduce.launchers import (
     DEFAULT_MAX_RETRIES,
     LAUNCHERS,
     check_ray_options,
+    ray_cluster,
     run_grid,
 )
 from edp_ref.reproduce.presets import PRESETS, Preset, ensure_datasets
@@ -288,21 +290,24 @@ def reproduce(
             log=log,
         )
         return ReproduceOutput(estimate.text(), (), ())
-    if launcher == "local":  # the device is checked before any dataset is generated
-        for spec, _ in runs:
-            run_device(spec)
-    ensure_datasets(plans, out, progress=progress, log=log)
-    results = run_grid(
-        runs,
-        jobs=jobs,
-        launcher=launcher,
-        threads=threads,
-        progress=progress,
-        log=log,
-        cpus_per_run=cpus_per_run,
-        gpus_per_run=gpus_per_run,
-        max_retries=max_retries,
-    )
+    # The device, or the Ray cluster's room for one run, is checked before any dataset is made.
+    for spec, _ in runs if launcher == "local" else ():
+        run_device(spec)
+    cpus = float(threads if cpus_per_run is None else cpus_per_run)
+    cluster = ray_cluster(cpus, float(gpus_per_run)) if launcher == "ray" else nullcontext()
+    with cluster:
+        ensure_datasets(plans, out, progress=progress, log=log)
+        results = run_grid(
+            runs,
+            jobs=jobs,
+            launcher=launcher,
+            threads=threads,
+            progress=progress,
+            log=log,
+            cpus_per_run=cpus_per_run,
+            gpus_per_run=gpus_per_run,
+            max_retries=max_retries,
+        )
     if kind == "table":
         return _write_table(number, results, budget, chosen, out)
     return _write_figure(number, results, budget, chosen, out, log)
