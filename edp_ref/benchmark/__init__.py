@@ -21,7 +21,7 @@ beside them. One job per module:
 | :mod:`~edp_ref.benchmark.targets` | the speed and memory targets |
 | :mod:`~edp_ref.benchmark.report` | :func:`format_report` (plain-text tables) |
 | :mod:`~edp_ref.benchmark.run` | :func:`run_benchmark`, :func:`write_json`, the JSON schema |
-| :mod:`~edp_ref.benchmark.options`, :mod:`~edp_ref.benchmark.cli` | the command line |
+| :mod:`~edp_ref.benchmark.cli` | the command lines (``edp-benchmark``, ``--peers``) |
 """
 
 from __future__ import annotations
