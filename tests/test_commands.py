@@ -146,3 +146,30 @@ def test_choices_written_in_the_light_command_modules_match_their_sources() -> N
     assert set(typing.get_args(hints["preset"])) == set(PRESETS)
     assert typing.get_args(hints["compile"]) == COMPILE_CHOICES
     assert ReproduceCommand.max_retries == DEFAULT_MAX_RETRIES
+
+
+#: The README's and docs' command lines, as written: each parses (nothing runs).
+DOCUMENTED: list[tuple[str, list[str]]] = [
+    ("edp-reproduce", ["--table", "2", "--preset", "quick", "--no-progress"]),
+    ("edp-reproduce", ["--table", "2", "--algos", "td3", "crr", "iql", "--seeds", "0", "1", "2"]),
+    ("edp-reproduce", ["--table", "5", "--preset", "paper", "--jobs", "8", "--eas", "50"]),
+    ("edp-reproduce", ["--figure", "3", "--tasks", "hopper-medium-expert-v2", "--seeds", "0"]),
+    ("edp-reproduce", ["--table", "2", "--policies", "edp", "ff", "--dry-run"]),
+    ("edp-datasets", ["--env", "hopper", "--preset", "small", "--kinds", "medium"]),
+    ("edp-datasets", ["--env", "hopper", "walker2d", "--size", "100000", "--train-steps", "9"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "argv"), DOCUMENTED)
+def test_documented_command_lines_parse(command: str, argv: list[str], tmp_path: Path) -> None:
+    if command == "edp-reproduce":
+        from edp_ref.reproduce.cli import parse_args
+
+        args, kind, number = parse_args([*argv, "--out", str(tmp_path / "out")])
+        assert (kind, number) == (argv[0][2:], int(argv[1]))
+        assert args.progress is ("--no-progress" not in argv)
+    else:
+        from edp_ref.generation.cli import parse_args as parse_datasets
+
+        args_, configs = parse_datasets([*argv, "--work-dir", str(tmp_path / "w")])
+        assert [c.env for c in configs] == list(args_.env)
