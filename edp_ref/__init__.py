@@ -15,52 +15,54 @@ import importlib.metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edp_ref.core.approximation import approximate_action, clip_action, noise_from_action
-from edp_ref.core.corruption import corrupt
-from edp_ref.core.ddpm import ddpm_sample, ddpm_step
-from edp_ref.core.dpm_solver import (
-    DPMSolverPlan,
-    DPMSolverStep,
-    dpm_solver_orders,
-    dpm_solver_plan,
-    dpm_solver_sample,
-)
-from edp_ref.core.losses import (
-    diffusion_loss,
-    elbo_weighted_loss,
-    elbo_weights,
-    gaussian_surrogate_loss,
-    squared_error,
-)
-from edp_ref.core.networks import (
-    NoisePredictionNetwork,
-    QNetwork,
-    ValueNetwork,
-    official_init_,
-    sinusoidal_time_embedding,
-)
-from edp_ref.core.rl import (
-    bellman_target,
-    capped_exponential_weights,
-    clipped_double_q_target,
-    crr_advantage,
-    expectile_loss,
-    gaussian_log_prob,
-    q_loss_scale,
-    target_policy_smoothing,
-    td_loss,
-)
-from edp_ref.core.schedule import SCHEDULE_KINDS, Schedule, make_schedule
-from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
-from edp_ref.validation import value_checks
+from edp_ref.lazy_imports import lazy_exports
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the API, imported on first use (lazy_exports): --help needs no torch
     import torch
 
     from edp_ref.algorithms import ActingSettings, AlgorithmConfig
+    from edp_ref.core.approximation import approximate_action, clip_action, noise_from_action
+    from edp_ref.core.corruption import corrupt
+    from edp_ref.core.ddpm import ddpm_sample, ddpm_step
+    from edp_ref.core.dpm_solver import (
+        DPMSolverPlan,
+        DPMSolverStep,
+        dpm_solver_orders,
+        dpm_solver_plan,
+        dpm_solver_sample,
+    )
+    from edp_ref.core.losses import (
+        diffusion_loss,
+        elbo_weighted_loss,
+        elbo_weights,
+        gaussian_surrogate_loss,
+        squared_error,
+    )
+    from edp_ref.core.networks import (
+        NoisePredictionNetwork,
+        QNetwork,
+        ValueNetwork,
+        official_init_,
+        sinusoidal_time_embedding,
+    )
+    from edp_ref.core.rl import (
+        bellman_target,
+        capped_exponential_weights,
+        clipped_double_q_target,
+        crr_advantage,
+        expectile_loss,
+        gaussian_log_prob,
+        q_loss_scale,
+        target_policy_smoothing,
+        td_loss,
+    )
+    from edp_ref.core.schedule import SCHEDULE_KINDS, Schedule, make_schedule
+    from edp_ref.core.selection import eas_index, eas_probabilities, energy_based_action_selection
     from edp_ref.runner.policy import Policy
+    from edp_ref.validation import value_checks
 
 __version__ = importlib.metadata.version("edp_ref")
+__getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "SCHEDULE_KINDS",

@@ -14,6 +14,10 @@ Two layers, one message style ("``<where>`` must be <expected>, got <value> (<ty
 
 A value of the wrong type raises :class:`ConfigTypeError` (a ``TypeError``), a value out of range
 :class:`ConfigError` (a ``ValueError``); ``ConfigTypeError`` is a ``ConfigError`` too.
+
+Not pydantic or attrs validators: the type checks are beartype's (a core dependency already), and
+a validating library would re-declare every config class of the core (and pydantic add its
+compiled core) for the range checks these few helpers make.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from edp_ref.benchmark.peers import main
+from edp_ref.benchmark.cli import peers_main as main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import torch
 
-from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce, run_grid
+from edp_ref.reproduce import PRESETS, build_grid, experiment, plan_data, reproduce, run_grid
 from edp_ref.reproduce.cost import (
     dry_run_estimate,
     estimate_grid,
@@ -246,4 +246,71 @@ def test_reproduce_refuses_bad_scale_out_arguments_before_any_work(
     out = tmp_path / "out"
     with pytest.raises(ValueError, match=words):
         reproduce("table", 2, preset="smoke", out=out, log=lambda _: None, **arguments)
+    assert not out.exists()
+
+
+def test_paper_dry_run_needs_no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's ``edp-reproduce --table 2 --preset paper --dry-run`` on a machine with no
+    data: a kitchen task is listed to download, a locomotion task to generate at D4RL's size."""
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    records = [{**r, "mode": "compiled"} for r in RECORDS[:2]]
+    dry = reproduce(
+        "table",
+        2,
+        preset="paper",
+        out=tmp_path / "out",
+        tasks=["kitchen-complete-v0", "hopper-medium-v2"],
+        algos=["td3"],
+        seeds=[0],
+        dry_run=True,
+        cost_benchmark=_benchmark(tmp_path / "bench.json", records),
+        log=lambda _: None,
+    )
+    file = "mini_kitchen_microwave_kettle_light_slider-v0.hdf5"
+    assert f"datasets to download first: kitchen-complete-v0 ({file} into {tmp_path / 'd4rl'})" in (
+        dry.text
+    )
+    assert "generate hopper-medium-v2 (Hopper-v5, SAC for 1,000,000 steps, 1,000,000" in dry.text
+    # The paper's 1000-iteration epochs are compiled runs, priced at the compiled record's speed.
+    assert "benchmark bench.json: 'edp_td3' (compiled, cpu)" in dry.text
+    assert not (tmp_path / "out").exists()
+
+
+def test_paper_preset_refuses_a_local_dataset_below_d4rl_size(
+    tiny_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path / "d4rl"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", tiny_root)
+    with pytest.raises(ValueError) as refused:
+        plan_data("hopper-medium-v2", PRESETS["paper"], tmp_path)
+    message = str(refused.value)
+    assert "hopper-medium-v2: the paper preset needs D4RL's sizes" in message
+    assert f"edp_ref/hopper/medium-v0 in {tiny_root}" in message
+    assert "holds 500 transitions (generated with 500 transitions per dataset" in message
+    assert plan_data("hopper-medium-v2", PRESETS["smoke"], tmp_path).source == "local"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([], "this machine has no CUDA device: the runs train here (--launcher local)"),
+        (["--dry-run"], "--dry-run times each run's update on --device here; price the grid"),
+    ],
+)
+def test_device_cuda_without_a_gpu_is_refused_before_any_work(
+    tmp_path: Path, extra: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edp_ref.reproduce.cli import main
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as caught:
+        main(["--table", "2", "--preset", "smoke", "--device", "cuda", "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("error:") == 1, err
+    assert "argument --device: 'cuda', but" in err and words in err and not out.exists()
+    # The library checks it too, before generating any dataset.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        reproduce("table", 2, preset="smoke", out=out, device="cuda", log=lambda _: None)
     assert not out.exists()

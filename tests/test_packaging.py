@@ -23,9 +23,9 @@ def _name(requirement: str) -> str:
     return re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0]
 
 
-def test_core_dependencies_are_torch_numpy_jaxtyping_beartype_with_lower_bounds() -> None:
+def test_core_dependencies_are_torch_numpy_jaxtyping_beartype_tyro_with_lower_bounds() -> None:
     core = PROJECT["dependencies"]
-    assert sorted(_name(r) for r in core) == ["beartype", "jaxtyping", "numpy", "torch"]
+    assert sorted(_name(r) for r in core) == ["beartype", "jaxtyping", "numpy", "torch", "tyro"]
     torch_requirement = next(r for r in core if _name(r) == "torch")
     assert torch_requirement == "torch>=2.4"  # a minimum (verified with 2.4.0), never a pin
     assert not any("==" in r for r in core)
@@ -43,7 +43,6 @@ def test_extras() -> None:
             "matplotlib",
             "safetensors",
             "tensorboard",
-            "tyro",
         ]
     )
     assert extras["test"] == sorted(
@@ -51,6 +50,23 @@ def test_extras() -> None:
     )
     assert {"peers", "ray", "wandb"} <= set(extras)
     assert "gymnasium[mujoco]>=1.0" in PROJECT["optional-dependencies"]["train"]
+
+
+def test_constraints_pin_every_requirement_of_the_reproduction() -> None:
+    """constraints.txt (scripts/run, .ci/run) fixes one version of every package the extras of
+    the reproduction and the tests bring, torch at the 2.13.0 CPU wheel's version."""
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+", n) and v for n, v in pins.items()), pins
+    assert pins["torch"] == "2.13.0" and pins["mujoco"].split(".")[0] in ("3", "4")
+    wanted = [*PROJECT["dependencies"]]
+    for extra in ("train", "test", "peers", "ray"):
+        wanted += PROJECT["optional-dependencies"][extra]
+    normal = {n.lower().replace("_", "-") for n in pins}
+    missing = [r for r in wanted if _name(r).lower().replace("_", "-") not in normal]
+    assert not missing, f"constraints.txt pins no version of {missing}"
+    run = (ROOT / "scripts" / "run").read_text()
+    assert '-c "$constraints"' in run and "constraints.txt" in (ROOT / ".ci" / "run").read_text()
 
 
 @pytest.mark.parametrize("script", sorted(PROJECT["scripts"]))

@@ -360,3 +360,12 @@ def test_run_grid_refuses_bad_resources(
     with pytest.raises(ValueError, match=words):
         run_grid(runs, progress=False, log=lambda _: None, **arguments)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.usefixtures("cluster")
+def test_a_run_no_node_can_hold_is_refused_before_any_work(tmp_path: Path) -> None:
+    """Ray would wait for ever on a request no node can meet: refused before any dataset."""
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"--cpus-per-run 3 / --gpus-per-run 0: no node of the"):
+        reproduce("table", 2, preset="smoke", out=out, launcher="ray", cpus_per_run=3.0)
+    assert not out.exists()

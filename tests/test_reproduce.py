@@ -284,23 +284,23 @@ def test_ray_launcher_runs_the_grid(smoke: tuple[Path, object, list[str]], tmp_p
 #: (arguments after ``--table 2 --preset smoke``, words naming the argument and the mistake).
 CLI_CASES: list[tuple[list[str], str]] = [
     (["--tasks", "hopper-mediun-v2"], r"argument --tasks: unknown dataset name 'hopper-mediun-v2'"),
-    (["--algos", "td4"], r"argument --algos: invalid choice: 'td4'"),
-    (["--policies", "edpp"], r"argument --policies: invalid choice: 'edpp'"),
-    (["--compile", "maybe"], r"argument --compile: invalid choice: 'maybe'"),
+    (["--algos", "td4"], r"invalid choice 'td4' for argument '--algos'"),
+    (["--policies", "edpp"], r"invalid choice 'edpp' for argument '--policies'"),
+    (["--compile", "maybe"], r"invalid choice 'maybe' for argument '--compile'"),
     (["--policies", "diffusion"], r"argument --algos/--policies: table 2 has no agent left"),
     (["--out", "{file}"], r"argument --out: .*a-file is a file, not a folder"),
-    (["--launcher", "slurm"], r"argument --launcher: invalid choice: 'slurm'"),
-    (["--table", "3"], r"argument --table: invalid choice: 3"),
-    (["--eas", "0"], r"argument --eas: expected an integer >= 1, got '0'"),
-    (["--jobs", "0"], r"argument --jobs: expected an integer >= 1, got '0'"),
-    (["--threads", "-1"], r"argument --threads: expected an integer >= 1, got '-1'"),
-    (["--seeds", "-3"], r"argument --seeds: expected an integer in \[0, 4294967295\]"),
-    (["--seeds"], r"argument --seeds: expected at least one argument"),
-    (["--algos"], r"argument --algos: expected at least one argument"),
+    (["--launcher", "slurm"], r"invalid choice 'slurm' for argument '--launcher'"),
+    (["--table", "3"], r"argument --table: expected one of 1, 2, 4, 5, 6, 7, got 3"),
+    (["--eas", "0"], r"argument --eas: expected an integer >= 1, got 0"),
+    (["--jobs", "0"], r"argument --jobs: expected an integer >= 1, got 0"),
+    (["--threads", "-1"], r"argument --threads: expected an integer >= 1, got -1"),
+    (["--seeds", "-3"], r"argument --seeds: expected integers in \[0, 2\*\*32 - 1\], got \[-3\]"),
+    (["--seeds"], r"argument --seeds: expected at least one value"),
+    (["--algos"], r"argument --algos: expected at least one value"),
     (["--table", "7", "--tasks", "hopper-medium-v2"],
      r"argument --tasks: table 7 has no row for hopper-medium-v2; its datasets: walker2d-medium"),
     (["--algos", "dql"], r"argument --algos/--policies: table 2 has no agent left"),
-    (["--preset", "fast"], r"argument --preset: invalid choice: 'fast'"),
+    (["--preset", "fast"], r"invalid choice 'fast' for argument '--preset'"),
 ]  # fmt: skip
 
 
@@ -346,14 +346,3 @@ def test_figure2_refuses_run_filters(
     err = capsys.readouterr().err
     assert f"argument {arguments[0]}: figure 2 trains no run" in err, err
     assert "select nothing" in err and not out.exists()
-
-
-def test_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
-    from edp_ref.reproduce.cli import main
-
-    with pytest.raises(SystemExit) as caught:
-        main(["--help"])
-    assert caught.value.code == 0
-    text = " ".join(capsys.readouterr().out.split())
-    assert "budget (quick)" in text and "runs in parallel (default: the CPU count," in text
-    assert "torch threads per run (1)" in text and "on, off (auto)" in text

@@ -21,12 +21,21 @@ beside them. One job per module:
 | :mod:`~edp_ref.benchmark.targets` | the speed and memory targets |
 | :mod:`~edp_ref.benchmark.report` | :func:`format_report` (plain-text tables) |
 | :mod:`~edp_ref.benchmark.run` | :func:`run_benchmark`, :func:`write_json`, the JSON schema |
-| :mod:`~edp_ref.benchmark.options`, :mod:`~edp_ref.benchmark.cli` | the command line |
+| :mod:`~edp_ref.benchmark.cli` | the command lines (``edp-benchmark``, ``--peers``) |
 """
 
-from edp_ref.benchmark.report import format_report
-from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
-from edp_ref.benchmark.settings import BenchmarkSettings
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edp_ref.lazy_imports import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
+    from edp_ref.benchmark.report import format_report
+    from edp_ref.benchmark.run import DEFAULT_OUTPUT, SCHEMA, run_benchmark, write_json
+    from edp_ref.benchmark.settings import BenchmarkSettings
+
+__getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "DEFAULT_OUTPUT",

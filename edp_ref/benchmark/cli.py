@@ -1,199 +1,171 @@
-"""The command line of the speed benchmark (``scripts/benchmark.py`` calls :func:`main`).
+"""``edp-benchmark`` (and ``scripts/benchmark.py``): the speed benchmark of edp_ref, Figure 2
+(Sec. 5.1) and Appendix C.5 of the EDP paper; ``edp-benchmark --peers`` (and
+``scripts/benchmark_peers.py``): edp_ref beside the official peers.
 
-The options come in groups (:class:`~edp_ref.benchmark.options.OptionGroup`), listed in
-:data:`OPTION_GROUPS`: the preset (``--preset``, ``--quick``, ``--tiny``), what to measure
-(device, threads, modes, seeds, timing limits) and the output. Every option's ``type=`` rejects
-a bad value (unknown preset or device, ``--threads 0``, a negative count or time) with a usage
-error naming the option (exit status 2) before any work starts; a combination the settings
-reject (``--min-iterations`` above the preset's maximum) is a usage error too.
+Examples::
 
-Adding an option group from another module is a one-line change here: define an
-``OptionGroup`` in that module (its options, the settings fields they change, an ``after_run``
-hook that adds the module's section to the document, the report lines it prints) and append it
-to :data:`OPTION_GROUPS`, e.g. ``OPTION_GROUPS = (..., peers.OPTIONS)`` with ``from
-edp_ref.benchmark import peers`` beside the other imports. Nothing else in this module changes.
-"""
-
-from __future__ import annotations
-
-import argparse
-import re
-import sys
-from collections.abc import Sequence
-from typing import Any
-
-from edp_ref.benchmark.options import (
-    OptionGroup,
-    device_name,
-    non_negative_float,
-    non_negative_int,
-    output_file,
-    positive_float,
-    positive_int,
-    preset_name,
-)
-from edp_ref.benchmark.report import format_report
-from edp_ref.benchmark.run import DEFAULT_OUTPUT, run_benchmark, write_json
-from edp_ref.benchmark.settings import PRESETS, BenchmarkSettings
-
-__all__ = ["OPTION_GROUPS", "build_parser", "main", "settings_from_args"]
-
-DESCRIPTION = """\
-Speed benchmark of edp_ref: Figure 2 (Sec. 5.1) and Appendix C.5 of the EDP paper.
-
-Examples:
-    python scripts/benchmark.py --threads 1   # everything
-    python scripts/benchmark.py --quick       # fewer iterations
-    python scripts/benchmark.py --tiny        # small networks (a smoke test)
-    python scripts/benchmark.py --peers ...   # beside the official peers (--peers --help)
+    edp-benchmark --threads 1   # everything
+    edp-benchmark --quick       # fewer iterations
+    edp-benchmark --tiny        # small networks (a smoke test, seconds)
+    edp-benchmark --peers --rounds 5   # beside the official peers (edp-benchmark --peers --help)
 
 Prints the tables (training IPS with ratios to EDP + TD3 next to the paper's, FLOP rates against
 the measured dense-matmul rate, EAS sampling speed, vmapped seeds, peak memory, and the targets
 on FLOP rate, speed-ups, seeds and memory) and writes every figure as JSON (schema:
 edp_ref.benchmark.run's docstring). Timings on a shared machine are noisy: the machine load is
-recorded next to every figure."""
+recorded next to every figure. Every option is checked before any work starts.
+"""
 
+from __future__ import annotations
 
-def _add_preset(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("preset (default full)")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--preset",
-        type=preset_name,
-        default="full",
-        metavar="NAME",
-        help=f"one of {', '.join(PRESETS)}",
-    )
-    choice.add_argument(
-        "--quick",
-        dest="preset",
-        action="store_const",
-        const="quick",
-        help="= --preset quick: fewer iterations; DQL K=1000 extrapolated",
-    )
-    choice.add_argument(
-        "--tiny",
-        dest="preset",
-        action="store_const",
-        const="tiny",
-        help="= --preset tiny: tiny networks and K (seconds)",
-    )
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-
-def _preset_changes(args: argparse.Namespace) -> dict[str, Any]:
-    return {"preset": args.preset}
-
-
-def _add_measurement(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("what to measure (default: the preset's)")
-    group.add_argument(
-        "--device",
-        type=device_name,
-        metavar="NAME",
-        default="auto",
-        help="auto (CUDA if present), cpu, cuda[:N]",
-    )
-    group.add_argument(
-        "--threads", type=positive_int, metavar="N", default=None, help="torch.set_num_threads"
-    )
-    group.add_argument("--eager-only", action="store_true", help="skip the compiled runs")
-    group.add_argument(
-        "--seeds", type=positive_int, metavar="S", default=None, help="S of the seeds speed-up"
-    )
-    group.add_argument(
-        "--measure-longest-dql",
-        action="store_true",
-        help="time Diffusion-QL at the largest K (its 1000-step chain with gradients takes "
-        "seconds and gigabytes per iteration on a CPU) instead of extrapolating it from K = 5 "
-        "and 100",
-    )
-    group.add_argument(
-        "--warmup", type=non_negative_int, metavar="N", help="untimed calls before timing"
-    )
-    group.add_argument(
-        "--min-iterations", type=positive_int, metavar="N", help="timed calls, at least"
-    )
-    group.add_argument(
-        "--max-iterations", type=positive_int, metavar="N", help="timed calls, at most"
-    )
-    group.add_argument(
-        "--min-seconds", type=non_negative_float, metavar="S", help="timing, at least (s)"
-    )
-    group.add_argument(
-        "--max-seconds", type=positive_float, metavar="S", help="timing, at most (s)"
-    )
-
-
-# Options whose value, when given, replaces the preset's field of the same name.
-_FIELD_OPTIONS = (
-    "seeds",
-    "warmup",
-    "min_iterations",
-    "max_iterations",
-    "min_seconds",
-    "max_seconds",
+from edp_ref.benchmark.settings import (
+    DEFAULT_OUTPUT,
+    PEERS_OUTPUT,
+    PRESETS,
+    BenchmarkSettings,
+    PresetName,
+    resolve_device,
 )
+from edp_ref.command_line import Command, missing_extra, parse, usage_error
+
+__all__ = ["BenchmarkCommand", "PeersCommand", "main", "peers_main"]
+
+PROG = "edp-benchmark"
+PEERS_PROG = "edp-benchmark --peers"
 
 
-def _measurement_changes(args: argparse.Namespace) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BenchmarkCommand(Command):
+    """``edp-benchmark``'s options: the preset, what to measure (default: the preset's), the
+    output."""
+
+    # Time edp_ref beside the official peers instead; the options after it are the peer
+    # benchmark's (edp-benchmark --peers --help lists them).
+    peers: bool = False
+    # Budget: full (every measurement), quick (fewer iterations; DQL K=1000 extrapolated) or
+    # tiny (tiny networks and K: seconds).
+    preset: PresetName = "full"
+    # Same as --preset quick.
+    quick: bool = False
+    # Same as --preset tiny.
+    tiny: bool = False
+    # auto (CUDA if present), cpu, cuda or cuda:N.
+    device: str = "auto"
+    # torch.set_num_threads (None: torch's default).
+    threads: int | None = None
+    # Skip the compiled runs.
+    eager_only: bool = False
+    # S of the seeds speed-up (None: the preset's).
+    seeds: int | None = None
+    # Time Diffusion-QL at the largest K (its 1000-step chain with gradients takes seconds and
+    # gigabytes per iteration on a CPU) instead of extrapolating it from K = 5 and 100.
+    measure_longest_dql: bool = False
+    # Untimed calls before timing (None: the preset's).
+    warmup: int | None = None
+    # Timed calls, at least (None: the preset's).
+    min_iterations: int | None = None
+    # Timed calls, at most (None: the preset's).
+    max_iterations: int | None = None
+    # Timing, at least, in seconds (None: the preset's).
+    min_seconds: float | None = None
+    # Timing, at most, in seconds (None: the preset's).
+    max_seconds: float | None = None
+    # JSON path (edp-reproduce --figure 2 reads it).
+    output: Path = DEFAULT_OUTPUT
+
+
+@dataclass(frozen=True)
+class PeersCommand(Command):
+    """Training speed of edp_ref next to the official EDP (JAX), Diffusion-QL and CORL on the
+    same synthetic walker2d-shaped data (edp_ref.benchmark.peers). Peer folders come from
+    --edp-root / --dql-root / --corl-root, --peers-root DIR (holding edp/, dql/, corl/) or the
+    variables EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT, CORL_ROOT; absent peers are skipped."""
+
+    # Tiny sizes (a smoke test, seconds).
+    tiny: bool = False
+    # Timed rounds (None: 5).
+    rounds: int | None = None
+    # Seconds per timed loop a round (None: 2).
+    round_seconds: float | None = None
+    # Warm-up iterations per timed loop (None: 2; tiny: 1).
+    warmup: int | None = None
+    # Skip edp_ref's compiled mode.
+    eager_only: bool = False
+    # Skip the DIAGNOSTIC row (the official EDP with a searchsorted interpolation).
+    diagnostic: bool = True
+    # Comparisons to run (None: every one with a peer); any registered algorithm is timed alone.
+    only: tuple[str, ...] | None = None
+    # Synthetic dataset size (None: 2,000,000; tiny: 200).
+    transitions: int | None = None
+    # Folder holding edp/, dql/ and corl/.
+    peers_root: Path | None = None
+    # Official EDP folder (None: $EDP_OFFICIAL_ROOT).
+    edp_root: Path | None = None
+    # Diffusion-QL folder (None: $DQL_OFFICIAL_ROOT).
+    dql_root: Path | None = None
+    # CORL folder (None: $CORL_ROOT).
+    corl_root: Path | None = None
+    # JSON path.
+    output: Path = PEERS_OUTPUT
+
+
+def _check_counts(prog: str, bounds: Sequence[tuple[str, int, float | int | None, bool]]) -> None:
+    """A usage error naming the first option below its minimum (or not above it, ``strict``)."""
+    for name, minimum, value, strict in bounds:
+        if value is not None and (value <= minimum if strict else value < minimum):
+            bound = f"{'>' if strict else '>='} {minimum:g}"
+            usage_error(prog, f"argument {name}: expected a number {bound}, got {value}")
+
+
+def _output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a JSON file to write, or None."""
+    if path.is_dir():
+        return f"{str(path)!r} is a folder; expected a file path"
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return f"{str(path)!r}: {str(parent)!r} is a file, not a folder"
+    return None
+
+
+def _settings(args: BenchmarkCommand) -> BenchmarkSettings:
+    """The BenchmarkSettings the options ask for; a usage error naming the options the settings
+    reject."""
+    chosen = [p for p, flag in (("quick", args.quick), ("tiny", args.tiny)) if flag]
+    if len(chosen) > 1 or (chosen and args.preset != "full"):
+        usage_error(PROG, "argument --quick / --tiny / --preset: choose one preset")
+    _check_counts(PROG, [
+        ("--threads", 1, args.threads, False), ("--seeds", 1, args.seeds, False),
+        ("--warmup", 0, args.warmup, False), ("--min-iterations", 1, args.min_iterations, False),
+        ("--max-iterations", 1, args.max_iterations, False),
+        ("--min-seconds", 0, args.min_seconds, False), ("--max-seconds", 0, args.max_seconds, True),
+    ])  # fmt: skip
+    for name, value in (("--min-seconds", args.min_seconds), ("--max-seconds", args.max_seconds)):
+        if value is not None and value != value:  # NaN
+            usage_error(PROG, f"argument {name}: expected a finite number, got {value}")
+    problem = _output_problem(args.output)
+    if problem:
+        usage_error(PROG, f"argument --output: {problem}")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        usage_error(PROG, f"argument --device: {exc}")
     changes: dict[str, Any] = {"device": args.device, "threads": args.threads}
     if args.eager_only:
         changes["modes"] = ("eager",)
     if args.measure_longest_dql:
         changes["extrapolate_longest_dql"] = False
-    for field in _FIELD_OPTIONS:
+    for field in ("seeds", "warmup", "min_iterations", "max_iterations", "min_seconds",
+                  "max_seconds"):  # fmt: skip
         if getattr(args, field) is not None:
             changes[field] = getattr(args, field)
-    return changes
-
-
-def _add_output(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("output")
-    group.add_argument(
-        "--output",
-        type=output_file,
-        metavar="PATH",
-        default=DEFAULT_OUTPUT,
-        help="JSON path (%(default)s)",
-    )
-
-
-PRESET_OPTIONS = OptionGroup("preset", _add_preset, _preset_changes)
-MEASUREMENT_OPTIONS = OptionGroup("measurement", _add_measurement, _measurement_changes)
-OUTPUT_OPTIONS = OptionGroup("output", _add_output)
-
-#: Every option group of the command line, in --help order (module docstring: adding one).
-OPTION_GROUPS: tuple[OptionGroup, ...] = (PRESET_OPTIONS, MEASUREMENT_OPTIONS, OUTPUT_OPTIONS)
-
-
-def build_parser(groups: Sequence[OptionGroup] = OPTION_GROUPS) -> argparse.ArgumentParser:
-    """The parser with every option of ``groups``."""
-    parser = argparse.ArgumentParser(
-        prog="benchmark.py", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
-    )
-    for group in groups:
-        group.add_arguments(parser)
-    return parser
-
-
-def settings_from_args(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    groups: Sequence[OptionGroup] = OPTION_GROUPS,
-) -> BenchmarkSettings:
-    """The settings the parsed options ask for; a usage error (``parser.error``, exit status 2)
-    naming the options when the settings reject their combination."""
-    changes: dict[str, Any] = {}
-    owner: dict[str, str] = {}
-    for group in groups:
-        for field, value in group.settings_changes(args).items():
-            if field in changes:
-                raise ValueError(
-                    f"option groups {owner[field]!r} and {group.title!r} both set "
-                    f"BenchmarkSettings.{field}"
-                )
-            changes[field], owner[field] = value, group.title
-    preset = changes.pop("preset", "full")
+    preset = chosen[0] if chosen else args.preset
     try:
         return PRESETS[preset](**changes)
     except ValueError as exc:
@@ -201,36 +173,79 @@ def settings_from_args(
         given = [f for f in changes if f in mentioned and changes[f] is not None]
         given = given or [f for f in changes if changes[f] is not None]
         options = " / ".join(f"--{f.replace('_', '-')}" for f in given)
-        parser.error(f"argument {options} (with --preset {preset}): {exc}")
+        usage_error(PROG, f"argument {options} (with --preset {preset}): {exc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the benchmark, print its report and write its JSON; returns 0.
-
-    ``--peers`` runs the comparison with the official peers instead
-    (:mod:`edp_ref.benchmark.peers`, whose own options follow ``--peers``).
-    """
+    ``--peers`` runs :func:`peers_main` with the other options."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if "--peers" in arguments:
-        from edp_ref.benchmark.peers import main as peers_main
-
         return peers_main([a for a in arguments if a != "--peers"])
-    groups = OPTION_GROUPS
-    parser = build_parser(groups)
-    args = parser.parse_args(arguments)
-    settings = settings_from_args(parser, args, groups)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    result = run_benchmark(settings, log=log)
-    for group in groups:
-        if group.after_run is not None:
-            group.after_run(args, settings, result, log)
+    args = parse(BenchmarkCommand, arguments, PROG, __doc__ or "")
+    try:
+        settings = _settings(args)
+        from edp_ref.benchmark.report import format_report
+        from edp_ref.benchmark.run import run_benchmark, write_json
+    except ModuleNotFoundError as exc:
+        missing_extra(PROG, exc)
+    result = run_benchmark(settings, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_report(result))
-    for group in groups:
-        if group.report is not None:
-            print("\n".join(group.report(result)))
-    path = write_json(result, args.output)
-    print(f"wrote {path}")
+    print(f"wrote {write_json(result, args.output)}")
+    return 0
+
+
+def peers_main(argv: Sequence[str] | None = None) -> int:
+    """``edp-benchmark --peers`` / ``scripts/benchmark_peers.py``: the peer benchmark
+    (:mod:`edp_ref.benchmark.peers`), its table printed and its JSON written; returns 0."""
+    args = parse(
+        PeersCommand, sys.argv[1:] if argv is None else argv, PEERS_PROG, PeersCommand.__doc__ or ""
+    )
+    _check_counts(PEERS_PROG, [
+        ("--rounds", 1, args.rounds, False), ("--round-seconds", 0, args.round_seconds, True),
+        ("--warmup", 0, args.warmup, False), ("--transitions", 1, args.transitions, False),
+    ])  # fmt: skip
+    problem = _output_problem(args.output)
+    if problem:
+        usage_error(PEERS_PROG, f"argument --output: {problem}")
+    try:
+        from edp_ref.benchmark.peers import configure_single_thread, run_peer_benchmark, write_json
+        from edp_ref.benchmark.peers_report import format_report
+        from edp_ref.benchmark.settings import PeerBenchmarkSettings, comparison_names
+    except ModuleNotFoundError as exc:
+        missing_extra(PEERS_PROG, exc)
+    unknown = [c for c in args.only or () if c not in comparison_names()]
+    if unknown or args.only == ():
+        usage_error(
+            PEERS_PROG,
+            f"argument --only: expected some of {', '.join(comparison_names())}; got "
+            f"{', '.join(unknown) or 'none'}",
+        )
+    configure_single_thread()  # before anything imports JAX
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("rounds", args.rounds),
+            ("round_seconds", args.round_seconds),
+            ("warmup", args.warmup),
+            ("dataset_transitions", args.transitions),
+            ("comparisons", args.only),
+        )
+        if value is not None
+    }
+    if args.eager_only:
+        changes["modes"] = ("eager",)
+    if not args.diagnostic:
+        changes["diagnostic"] = False
+    for name, sub in (("edp_root", "edp"), ("dql_root", "dql"), ("corl_root", "corl")):
+        explicit = getattr(args, name)
+        if explicit is not None:
+            changes[name] = str(explicit)
+        elif args.peers_root is not None:
+            changes[name] = str(args.peers_root / sub)
+    preset = PeerBenchmarkSettings.tiny if args.tiny else PeerBenchmarkSettings.full
+    settings = preset(**changes)
+    result = run_peer_benchmark(settings, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_report(result))
+    print(f"wrote {write_json(result, args.output)}")
     return 0

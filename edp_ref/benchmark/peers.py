@@ -37,7 +37,8 @@ JSON (schema ``edp_ref.benchmark.peers/1``): ``created``, ``elapsed_seconds``, `
 ``edp_ref_compiled_ips``, ``ratio_eager``, ``ratio_compiled`` (edp_ref / peer), ``note``) and
 ``notes``.
 
-``python scripts/benchmark_peers.py`` (or ``scripts/benchmark.py --peers``) runs :func:`main`;
+``python scripts/benchmark_peers.py`` (or ``edp-benchmark --peers``) runs it
+(:func:`edp_ref.benchmark.cli.peers_main`);
 meant to run pinned to one core::
 
     EDP_OFFICIAL_ROOT=... DQL_OFFICIAL_ROOT=... CORL_ROOT=... \\
@@ -46,7 +47,6 @@ meant to run pinned to one core::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import datetime
@@ -60,16 +60,16 @@ from typing import Any
 
 import torch
 
-from edp_ref.argument_types import integer_in, number_at_least
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.benchmark.peers_report import NOTES, comparison_rows, format_report
+from edp_ref.benchmark.peers_report import NOTES, comparison_rows
 from edp_ref.benchmark.peers_variants import (
     loop_builders,
     machine_info,
     peer_availability,
     peer_loop,
 )
-from edp_ref.benchmark.settings import PeerBenchmarkSettings, comparison_names
+from edp_ref.benchmark.settings import PEERS_OUTPUT as DEFAULT_OUTPUT
+from edp_ref.benchmark.settings import PeerBenchmarkSettings
 from edp_ref.benchmark.timing import TimedLoop, load1, time_rounds, warm_and_calibrate
 from edp_ref.peers.common import PeerRun, SyntheticTransitions, synthetic_transitions
 
@@ -77,14 +77,11 @@ __all__ = [
     "DEFAULT_OUTPUT",
     "SCHEMA",
     "configure_single_thread",
-    "main",
-    "parse_args",
     "run_peer_benchmark",
     "write_json",
 ]
 
 SCHEMA = "edp_ref.benchmark.peers/1"
-DEFAULT_OUTPUT = Path("runs/benchmark/peers.json")
 XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -199,77 +196,3 @@ def write_json(result: dict[str, Any], path: Path | str = DEFAULT_OUTPUT) -> Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=2, default=str) + "\n")
     return out
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line of ``scripts/benchmark_peers.py``."""
-    p = argparse.ArgumentParser(
-        prog="benchmark_peers.py",
-        description="Training speed of edp_ref next to the official EDP (JAX), Diffusion-QL "
-        "and CORL on the same synthetic walker2d-shaped data. Peer folders come from "
-        "--edp-root/--dql-root/--corl-root, --peers-root DIR (holding edp/, dql/, corl/) or the "
-        "variables EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT, CORL_ROOT; absent peers are skipped.",
-    )
-    p.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke test, seconds)")
-    p.add_argument("--rounds", type=integer_in(1), default=None, help="timed rounds (default 5)")
-    p.add_argument(
-        "--round-seconds",
-        type=number_at_least(0.0, strict=True),
-        default=None,
-        help="seconds per variant a round",
-    )
-    p.add_argument(
-        "--warmup", type=integer_in(0), default=None, help="warm-up iterations per variant"
-    )
-    p.add_argument("--eager-only", action="store_true", help="skip edp_ref's compiled mode")
-    p.add_argument("--no-diagnostic", action="store_true", help="skip the DIAGNOSTIC row")
-    p.add_argument(
-        "--only",
-        nargs="+",
-        choices=comparison_names(),
-        metavar="NAME",
-        help="comparisons to run: those with a peer (default) or any registered algorithm",
-    )
-    p.add_argument("--transitions", type=integer_in(1), default=None, help="synthetic dataset size")
-    p.add_argument("--peers-root", default=None, help="folder holding edp/, dql/ and corl/")
-    p.add_argument("--edp-root", default=None, help="official EDP folder (EDP_OFFICIAL_ROOT)")
-    p.add_argument("--dql-root", default=None, help="Diffusion-QL folder (DQL_OFFICIAL_ROOT)")
-    p.add_argument("--corl-root", default=None, help="CORL folder (CORL_ROOT)")
-    p.add_argument("--output", default=str(DEFAULT_OUTPUT), help="JSON path (%(default)s)")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the peer benchmark, print the table and write the JSON."""
-    args = parse_args(argv)
-    configure_single_thread()  # before anything imports JAX
-    changes: dict[str, Any] = {}
-    for name, value in (
-        ("rounds", args.rounds),
-        ("round_seconds", args.round_seconds),
-        ("warmup", args.warmup),
-        ("dataset_transitions", args.transitions),
-    ):
-        if value is not None:
-            changes[name] = value
-    if args.eager_only:
-        changes["modes"] = ("eager",)
-    if args.no_diagnostic:
-        changes["diagnostic"] = False
-    if args.only:
-        changes["comparisons"] = tuple(args.only)
-    for name, sub in (("edp_root", "edp"), ("dql_root", "dql"), ("corl_root", "corl")):
-        explicit = getattr(args, name)
-        if explicit is not None:
-            changes[name] = explicit
-        elif args.peers_root is not None:
-            changes[name] = str(Path(args.peers_root) / sub)
-    settings = (
-        PeerBenchmarkSettings.tiny(**changes)
-        if args.tiny
-        else PeerBenchmarkSettings.full(**changes)
-    )
-    result = run_peer_benchmark(settings, log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    print(format_report(result))
-    print(f"wrote {write_json(result, args.output)}")
-    return 0

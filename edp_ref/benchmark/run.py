@@ -71,7 +71,7 @@ from edp_ref.benchmark.multiseed import measure_multiseed
 from edp_ref.benchmark.paper_speeds import sampling_paper_summary
 from edp_ref.benchmark.profiling import profile_update
 from edp_ref.benchmark.sampling import measure_sampling
-from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
+from edp_ref.benchmark.settings import DEFAULT_OUTPUT, BenchmarkSettings, resolve_device
 from edp_ref.benchmark.targets import targets
 from edp_ref.benchmark.timing import loadavg, measure_matmul
 from edp_ref.benchmark.training import training_records
@@ -80,7 +80,6 @@ from edp_ref.data.synthetic import synthetic_dataset
 __all__ = ["DEFAULT_OUTPUT", "SCHEMA", "run_benchmark", "write_json"]
 
 SCHEMA = "edp_ref.benchmark/1"
-DEFAULT_OUTPUT = Path("runs/benchmark/benchmark.json")
 
 
 def _machine(device: torch.device) -> dict[str, Any]:

@@ -14,14 +14,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import torch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from edp_ref.config_checks import ConfigError, check_at_least, check_field_types, check_positive
 
+if TYPE_CHECKING:  # imported where a device is checked: the commands' --help needs no torch
+    import torch
+
 __all__ = [
     "COMPARISON_ALGORITHM",
+    "DEFAULT_OUTPUT",
+    "PEERS_OUTPUT",
     "PEER_COMPARISONS",
     "PRESETS",
     "BenchmarkSettings",
@@ -32,6 +36,11 @@ __all__ = [
     "comparison_names",
     "resolve_device",
 ]
+
+#: Where ``edp-benchmark`` writes its JSON (which ``edp-reproduce --figure 2`` reads), and where
+#: the peer benchmark writes its own.
+DEFAULT_OUTPUT = Path("runs/benchmark/benchmark.json")
+PEERS_OUTPUT = Path("runs/benchmark/peers.json")
 
 Mode = Literal["eager", "compiled"]
 PresetName = Literal["full", "quick", "tiny"]
@@ -205,6 +214,8 @@ def check_device(name: str, where: str = "BenchmarkSettings.device") -> torch.de
     Raises:
         ValueError: naming the device and the accepted spellings.
     """
+    import torch
+
     if name == "auto":
         return None
     expected = "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
@@ -223,6 +234,8 @@ def resolve_device(name: str) -> torch.device:
     Raises:
         ValueError: a misspelt name (:func:`check_device`), or a CUDA device this machine lacks.
     """
+    import torch
+
     device = check_device(name, "device")
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

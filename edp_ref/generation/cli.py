@@ -23,25 +23,59 @@ that differ; delete that file, or choose another --work-dir, to train again.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-import torch
-
-from edp_ref.argument_types import integer_in
+from edp_ref.command_line import Command, choice, missing_extra, parse, usage_error
 from edp_ref.config_checks import ConfigError
-from edp_ref.generation import (
-    KINDS,
-    GenerationConfig,
-    describe_estimate,
-    generate,
-    quick_preset,
-    small_preset,
-)
+from edp_ref.generation.config import KINDS, GenerationConfig, quick_preset, small_preset
 from edp_ref.paper import LOCAL_ENVS
+
+__all__ = ["DatasetsCommand", "config_for", "generate_datasets", "main", "parse_args"]
+
+PROG = "edp-datasets"
+
+if TYPE_CHECKING:
+    EnvName = str
+    Kind = str
+else:
+    EnvName = choice(sorted(LOCAL_ENVS))
+    Kind = choice(KINDS)
+
+
+@dataclass(frozen=True)
+class DatasetsCommand(Command):
+    """``edp-datasets``'s options."""
+
+    # Environments to generate for (one SAC training each).
+    env: tuple[EnvName, ...]
+    # Budget: d4rl (D4RL's sizes, 1M steps), quick (the reproduction's quick preset,
+    # edp_ref.generation.quick_preset) or small (seconds, for tests).
+    preset: Literal["d4rl", "quick", "small"] = "d4rl"
+    # Transitions per dataset (None: the preset's; D4RL: 1000000).
+    size: int | None = None
+    # SAC environment steps (None: the preset's; D4RL: 1000000).
+    train_steps: int | None = None
+    # Datasets to write (default: all five kinds of the D4RL protocol).
+    kinds: tuple[Kind, ...] = KINDS
+    # Seed of the SAC training, its evaluations and the collection (>= 0).
+    seed: int = 0
+    # Folder of the training checkpoints and run records (<work-dir>/<env>-seed<seed>).
+    work_dir: Path = Path("runs") / "datasets"
+    # torch threads (1 avoids contention when other jobs share the CPU).
+    threads: int = 2
+    # Overwrite existing datasets (never deletes a training checkpoint: see above).
+    force: bool = False
+    # Show progress bars.
+    progress: bool = True
+    # Print the time estimate and stop.
+    estimate_only: bool = False
+
 
 #: The command-line argument behind each GenerationConfig field it sets.
 _FIELD_ARGUMENTS = {
@@ -75,13 +109,13 @@ def _preset(name: str, env: str, seed: int) -> GenerationConfig:
     return GenerationConfig(env=env, seed=seed)
 
 
-def _work_name(args: argparse.Namespace, env: str) -> str:
+def _work_folder(args: DatasetsCommand, env: str) -> str:
     """The folder of one environment's run under ``--work-dir``."""
-    return f"{env}-seed{args.seed}"
+    return os.path.join(args.work_dir, f"{env}-seed{args.seed}")
 
 
-def config_for(args: argparse.Namespace, env: str) -> GenerationConfig:
-    """The GenerationConfig of ``env`` for the parsed arguments (a ConfigError names the field)."""
+def config_for(args: DatasetsCommand, env: str) -> GenerationConfig:
+    """The GenerationConfig of ``env`` for the parsed options (a ConfigError names the field)."""
     cfg = _preset(args.preset, env, args.seed)
     changes: dict[str, object] = {"kinds": tuple(args.kinds)}
     if args.size is not None:
@@ -94,68 +128,29 @@ def config_for(args: argparse.Namespace, env: str) -> GenerationConfig:
     return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="edp-datasets",
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    p.add_argument("--env", nargs="+", required=True, choices=sorted(LOCAL_ENVS))
-    p.add_argument(
-        "--preset",
-        choices=["d4rl", "quick", "small"],
-        default="d4rl",
-        help="d4rl: D4RL's sizes (1M); quick: the reproduction's quick preset "
-        "(edp_ref.generation.quick_preset); small: seconds, for tests",
-    )
-    p.add_argument("--size", type=integer_in(1), help="transitions per dataset (D4RL: 1000000)")
-    p.add_argument(
-        "--train-steps",
-        type=integer_in(1),
-        help="SAC environment steps (D4RL: 1000000)",
-    )
-    p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    p.add_argument("--seed", type=integer_in(0), default=0)
-    p.add_argument("--work-dir", default=os.path.join("runs", "datasets"))
-    p.add_argument(
-        "--threads",
-        type=integer_in(1),
-        default=2,
-        help="torch threads (default 2; 1 avoids contention when other jobs share the CPU)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="overwrite existing datasets (never deletes a training checkpoint: see above)",
-    )
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--estimate-only", action="store_true", help="print the estimate and stop")
-    return p
-
-
-def parse_args(
-    argv: Sequence[str] | None = None,
-) -> tuple[argparse.Namespace, list[GenerationConfig]]:
-    """The parsed arguments and one config per environment; any mistake is an argparse usage
-    error (exit status 2) naming the argument, before any work starts."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def parse_args(argv: Sequence[str] | None = None) -> tuple[DatasetsCommand, list[GenerationConfig]]:
+    """The parsed options and one config per environment; any mistake is a usage error (exit
+    status 2) naming the option, before any work starts."""
+    args = parse(DatasetsCommand, sys.argv[1:] if argv is None else argv, PROG, __doc__ or "")
+    for name, minimum, value in (("--threads", 1, args.threads), ("--seed", 0, args.seed)):
+        if value < minimum:
+            usage_error(PROG, f"argument {name}: expected an integer >= {minimum}, got {value}")
+    for name, optional in (("--size", args.size), ("--train-steps", args.train_steps)):
+        if optional is not None and optional < 1:
+            usage_error(PROG, f"argument {name}: expected an integer >= 1, got {optional}")
     for name, values in (("--env", args.env), ("--kinds", args.kinds)):
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
-            parser.error(f"argument {name}: {', '.join(repeated)} given more than once")
-    for folder in [
-        args.work_dir,
-        *(os.path.join(args.work_dir, _work_name(args, e)) for e in args.env),
-    ]:
+            usage_error(PROG, f"argument {name}: {', '.join(repeated)} given more than once")
+    for folder in [str(args.work_dir), *(_work_folder(args, e) for e in args.env)]:
         problem = _writable_folder_problem(folder)
         if problem:
-            parser.error(f"argument --work-dir: {problem}")
+            usage_error(PROG, f"argument --work-dir: {problem}")
     minari_root = os.environ.get("MINARI_DATASETS_PATH")
     if minari_root:
         problem = _writable_folder_problem(minari_root)
         if problem:
-            parser.error(f"$MINARI_DATASETS_PATH (where the datasets go): {problem}")
+            usage_error(PROG, f"$MINARI_DATASETS_PATH (where the datasets go): {problem}")
     configs = []
     for env in args.env:
         try:
@@ -163,13 +158,19 @@ def parse_args(
         except ConfigError as exc:
             field = str(exc).split(" ", 1)[0].removeprefix("GenerationConfig.")
             argument = _FIELD_ARGUMENTS.get(field, "--train-steps/--size")
-            parser.error(f"argument {argument}: {exc}")
+            usage_error(PROG, f"argument {argument}: {exc}")
     return args, configs
 
 
 def generate_datasets(argv: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
     """Parse ``argv`` and generate; returns {environment: {kind: Minari dataset id}}."""
     args, configs = parse_args(argv)
+    try:
+        import torch
+
+        from edp_ref.generation import describe_estimate, generate
+    except ModuleNotFoundError as exc:
+        missing_extra(PROG, exc)
     torch.set_num_threads(args.threads)
     for cfg in configs:
         print(describe_estimate(cfg), flush=True)
@@ -177,18 +178,23 @@ def generate_datasets(argv: Sequence[str] | None = None) -> dict[str, dict[str, 
         return {}
     written = {}
     for cfg in configs:
-        work = os.path.join(args.work_dir, _work_name(args, cfg.env))
+        work = _work_folder(args, cfg.env)
         print(f"{cfg.env_id}: seed {cfg.seed}, work dir {work}", flush=True)
-        written[cfg.env] = generate(cfg, work, force=args.force, progress=not args.no_progress)
+        written[cfg.env] = generate(cfg, work, force=args.force, progress=args.progress)
         for kind, dataset_id in written[cfg.env].items():
             print(f"  {kind:14s} -> {dataset_id}", flush=True)
     return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``edp-datasets``: 0 when every dataset was written; command-line mistakes exit with
-    status 2 before any work."""
-    generate_datasets(sys.argv[1:] if argv is None else argv)
+    """``edp-datasets``: 0 when every dataset was written, 1 when one exists already (without
+    --force) or a training checkpoint is damaged or from other settings (a message naming the
+    file, no traceback); command-line mistakes exit with status 2 before any work."""
+    try:
+        generate_datasets(argv)
+    except (FileExistsError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

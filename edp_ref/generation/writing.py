@@ -43,7 +43,7 @@ def check_not_written(config: GenerationConfig, force: bool) -> None:
     if existing:
         where = ", ".join(f"{i} at {p}" for i, p in existing.items())
         raise FileExistsError(
-            f"{where} already exist(s); pass force=True (make_datasets.py --force) to overwrite"
+            f"{where} already exist(s); pass force=True (edp-datasets --force) to overwrite"
         )
 
 

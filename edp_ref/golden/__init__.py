@@ -29,12 +29,21 @@ format), :mod:`~edp_ref.golden.manifest`, :mod:`~edp_ref.golden.export`,
 :mod:`~edp_ref.golden.check` and :mod:`~edp_ref.golden.cli`.
 """
 
-from edp_ref.golden.case import GoldenCase
-from edp_ref.golden.catalogue import golden_cases
-from edp_ref.golden.check import CheckReport, Finding, check
-from edp_ref.golden.cli import main
-from edp_ref.golden.export import export
-from edp_ref.golden.manifest import FORMAT_VERSION, GoldenKitError
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edp_ref.lazy_imports import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
+    from edp_ref.golden.case import GoldenCase
+    from edp_ref.golden.catalogue import golden_cases
+    from edp_ref.golden.check import CheckReport, Finding, check
+    from edp_ref.golden.cli import main
+    from edp_ref.golden.export import export
+    from edp_ref.golden.manifest import FORMAT_VERSION, GoldenKitError
+
+__getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "FORMAT_VERSION",

@@ -15,11 +15,20 @@ The layer above :mod:`edp_ref.runner` (one run) and :mod:`edp_ref.benchmark` (sp
 * :mod:`~edp_ref.reproduce.cli`: ``edp-reproduce``.
 """
 
-from edp_ref.reproduce.columns import ALGOS, COLUMNS, POLICIES, Column, column
-from edp_ref.reproduce.experiments import TABLE_LAYOUTS, Experiment, build_grid, experiment
-from edp_ref.reproduce.launchers import GridRunError, run_grid
-from edp_ref.reproduce.presets import PRESETS, DataPlan, Preset, ensure_datasets, plan_data
-from edp_ref.reproduce.reproduction import ReproduceOutput, evaluate_final_checkpoint, reproduce
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edp_ref.lazy_imports import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
+    from edp_ref.reproduce.columns import ALGOS, COLUMNS, POLICIES, Column, column
+    from edp_ref.reproduce.experiments import TABLE_LAYOUTS, Experiment, build_grid, experiment
+    from edp_ref.reproduce.launchers import GridRunError, run_grid
+    from edp_ref.reproduce.presets import PRESETS, DataPlan, Preset, ensure_datasets, plan_data
+    from edp_ref.reproduce.reproduction import ReproduceOutput, evaluate_final_checkpoint, reproduce
+
+__getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "ALGOS",

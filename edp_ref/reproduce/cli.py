@@ -1,6 +1,5 @@
-"""``edp-reproduce`` (and ``python scripts/reproduce.py``): a table or figure of the EDP paper.
-
-Reproduce a table or figure of "Efficient Diffusion Policies for Offline RL" (Kang et al. 2023).
+"""``edp-reproduce`` (and ``scripts/run reproduce``): a table or figure of "Efficient Diffusion
+Policies for Offline RL" (Kang et al. 2023).
 
 Examples::
 
@@ -28,179 +27,184 @@ run with the final 5 % evaluated every 100 updates (10 episodes each), on locall
 D4RL-protocol datasets (SAC for 60,000 steps; normalized by that weak local expert, not by
 D4RL's constants) when no D4RL or Minari copy exists. CRR and IQL are left out of its budget
 (--algos td3 crr iql adds them). Runs of at least 5000 updates compile their update (--compile
-auto). --dry-run prices a grid before it runs; docs/reproduction.md has measured wall times.
+auto). --dry-run prices a grid before it runs, from the tasks' widths (no data needed); the
+paper preset refuses a local dataset smaller than D4RL's. docs/reproduction.md has measured wall
+times.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import torch
+import tyro
 
-from edp_ref.argument_types import integer_in, number_at_least
+from edp_ref.benchmark.settings import DEFAULT_OUTPUT
+from edp_ref.command_line import Command, choice, missing_extra, parse, usage_error
 from edp_ref.paper import paper_dataset
 from edp_ref.reproduce.columns import ALGOS, POLICIES
-from edp_ref.reproduce.experiments import experiment
-from edp_ref.reproduce.figures import read_benchmark
-from edp_ref.reproduce.launchers import DEFAULT_MAX_RETRIES, GridRunError, check_ray_options
-from edp_ref.reproduce.presets import PRESETS
-from edp_ref.reproduce.reproduction import DEFAULT_BENCHMARK, reproduce
-from edp_ref.runner.run_folder import CheckpointError, RunFolderError
-from edp_ref.runner.spec import COMPILE_CHOICES, MAX_SEED, FieldError
 
-__all__ = ["build_parser", "main", "parse_args"]
+__all__ = ["ReproduceCommand", "main", "parse_args"]
+
+PROG = "edp-reproduce"
+
+#: How --help shows the default of a filter that keeps the preset's choice.
+_PRESETS = tyro.conf.arg(help_behavior_hint="(default: the preset's)")
+
+if TYPE_CHECKING:
+    Algo = str
+    PolicyClass = str
+else:
+    Algo = choice(ALGOS)
+    PolicyClass = choice(POLICIES)
 
 
-def _paper_task(text: str) -> str:
-    """An argparse type: a dataset name of the paper's tables."""
+@dataclass(frozen=True)
+class ReproduceCommand(Command):
+    """``edp-reproduce``'s options (one of --table and --figure is required)."""
+
+    # Table to reproduce: 1, 2, 4, 5, 6 or 7.
+    table: int | None = None
+    # Figure to reproduce: 2 (reads edp-benchmark's JSON, --benchmark), 3, 4, 5, 6 or 7.
+    figure: int | None = None
+    # Budget: paper (Table 3's, 5 seeds), quick (docs/reproduction.md) or smoke (the tests').
+    preset: Literal["paper", "quick", "smoke"] = "quick"
+    # Output folder (run folders, local datasets, tables, figures).
+    out: Path = Path("runs") / "reproduce"
+    # Paper dataset names.
+    tasks: Annotated[tuple[str, ...], _PRESETS] = ()
+    # Critic families (quick and smoke run Table 2's td3 only).
+    algos: Annotated[tuple[Algo, ...], _PRESETS] = ()
+    # Policy classes (with --algos or --policies every column of the experiment that passes
+    # both filters runs).
+    policies: Annotated[tuple[PolicyClass, ...], _PRESETS] = ()
+    # Seeds.
+    seeds: Annotated[tuple[int, ...], _PRESETS] = ()
+    # EAS candidates N >= 1 (None: the preset's; paper 10, official code 50).
+    eas: int | None = None
+    # Runs in parallel (default: this machine's CPU count).
+    jobs: int = os.cpu_count() or 1
+    # Where the runs go: local processes, or a Ray cluster (docs/scale_out.md).
+    launcher: Literal["local", "ray"] = "local"
+    # torch threads per run.
+    threads: int = 1
+    # torch.compile the updates: auto (>= 5000 updates or CUDA, no DDPM chain longer than 100
+    # steps in the update), on or off.
+    compile: Literal["auto", "on", "off"] = "auto"
+    # Where every run trains and acts: cpu, cuda, cuda:1 (--launcher ray: cuda, on the GPU share
+    # --gpus-per-run reserves; checked against this machine otherwise).
+    device: str = "cpu"
+    # Figure 2's JSON from edp-benchmark.
+    benchmark: Path = DEFAULT_OUTPUT
+    # Show progress bars.
+    progress: bool = True
+    # Ray: CPUs each run asks for (None: --threads).
+    cpus_per_run: float | None = None
+    # Ray: GPUs each run asks for; a fraction packs several runs on one GPU.
+    gpus_per_run: float = 0.0
+    # Ray: restarts of a run whose worker died; it resumes from its checkpoint.
+    max_retries: int = 3
+    # Print the grid, what is finished, the datasets to prepare and the cost in device-hours;
+    # run nothing (no data needed).
+    dry_run: bool = False
+    # --dry-run: updates timed per case on --device to price the grid.
+    calibration_updates: int = 20
+    # --dry-run: price the grid from edp-benchmark's JSON instead of a calibration here.
+    cost_benchmark: Path | None = None
+
+
+def _check_device(args: ReproduceCommand) -> None:
+    """``--device`` names a torch device this machine has, unless Ray runs the grid elsewhere;
+    a dry run times the runs here, so it needs the device here (or --cost-benchmark)."""
+    import torch
+
     try:
-        paper_dataset(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        usage_error(PROG, f"argument --device: not a torch device ({exc})")
+    if device.type not in ("cpu", "cuda"):
+        usage_error(PROG, f"argument --device: {args.device!r}; expected cpu, cuda or cuda:N")
+    if device.type == "cpu" or (args.launcher == "ray" and not args.dry_run):
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if (device.index or 0) < count:
+        return
+    if args.dry_run and args.cost_benchmark is not None:
+        return
+    has = f"{count} CUDA device(s)" if count else "no CUDA device"
+    why = (
+        "--dry-run times each run's update on --device here; price the grid from a GPU "
+        "machine's edp-benchmark JSON with --cost-benchmark, or dry-run where the GPUs are"
+        if args.dry_run
+        else "the runs train here (--launcher local); use --device cpu, or --launcher ray "
+        "with --gpus-per-run"
+    )
+    usage_error(PROG, f"argument --device: {args.device!r}, but this machine has {has}: {why}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="edp-reproduce",
-        description=__doc__.split("\n", 2)[2] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--table", type=int, choices=[1, 2, 4, 5, 6, 7], help="table number")
-    what.add_argument("--figure", type=int, choices=[2, 3, 4, 5, 6, 7], help="figure number")
-    p.add_argument(
-        "--preset", choices=sorted(PRESETS), default="quick", help="budget (%(default)s)"
-    )
-    p.add_argument(
-        "--out", type=Path, default=Path("runs") / "reproduce", help="output folder (%(default)s)"
-    )
-    p.add_argument(
-        "--tasks",
-        nargs="+",
-        type=_paper_task,
-        metavar="TASK",
-        help="paper dataset names (default: the preset's)",
-    )
-    p.add_argument(
-        "--algos",
-        nargs="+",
-        choices=ALGOS,
-        metavar="ALGO",
-        help=f"algorithms: {', '.join(ALGOS)} (default: the preset's; quick and smoke run "
-        "Table 2's td3 only)",
-    )
-    p.add_argument(
-        "--policies",
-        nargs="+",
-        choices=POLICIES,
-        metavar="POLICY",
-        help=f"policy classes: {', '.join(POLICIES)} (default: the preset's; with --algos or "
-        "--policies every column of the experiment that passes both filters runs)",
-    )
-    p.add_argument(
-        "--seeds",
-        nargs="+",
-        type=integer_in(0, MAX_SEED),
-        metavar="SEED",
-        help="seeds (default: the preset's)",
-    )
-    p.add_argument(
-        "--eas", type=integer_in(1), help="EAS candidates N >= 1 (paper 10, official code 50)"
-    )
-    p.add_argument(
-        "--jobs",
-        type=integer_in(1),
-        default=os.cpu_count() or 1,
-        help="runs in parallel (default: the CPU count, %(default)s here)",
-    )
-    p.add_argument("--launcher", choices=["local", "ray"], default="local", help="(%(default)s)")
-    p.add_argument(
-        "--threads", type=integer_in(1), default=1, help="torch threads per run (%(default)s)"
-    )
-    p.add_argument(
-        "--compile",
-        choices=COMPILE_CHOICES,
-        default="auto",
-        help="torch.compile the updates: auto (>= 5000 updates or CUDA, no DDPM chain longer "
-        "than 100 steps in the update), on, off (%(default)s)",
-    )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        help="where every run trains and acts: cpu, cuda, cuda:1 (with --launcher ray: cuda, on "
-        "the GPU share --gpus-per-run reserves) (%(default)s)",
-    )
-    p.add_argument(
-        "--benchmark",
-        type=Path,
-        default=DEFAULT_BENCHMARK,
-        help="Figure 2's JSON from edp-benchmark (%(default)s)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    ray = p.add_argument_group("scale-out (docs/scale_out.md)")
-    ray.add_argument(
-        "--cpus-per-run",
-        type=number_at_least(0.0, strict=True),
-        help="Ray: CPUs each run asks for (default: --threads)",
-    )
-    ray.add_argument(
-        "--gpus-per-run",
-        type=number_at_least(0.0),
-        default=0.0,
-        help="Ray: GPUs each run asks for; a fraction packs several runs on one GPU (%(default)s)",
-    )
-    ray.add_argument(
-        "--max-retries",
-        type=integer_in(0),
-        default=DEFAULT_MAX_RETRIES,
-        help="Ray: restarts of a run whose worker died; it resumes from its checkpoint "
-        "(%(default)s)",
-    )
-    ray.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the grid, what is finished, the datasets to prepare and the cost in "
-        "device-hours; run nothing",
-    )
-    ray.add_argument(
-        "--calibration-updates",
-        type=integer_in(1),
-        default=20,
-        help="--dry-run: updates timed per case on this machine to price the grid (%(default)s)",
-    )
-    ray.add_argument(
-        "--cost-benchmark",
-        type=Path,
-        help="--dry-run: price the grid from edp-benchmark's JSON instead of a calibration",
-    )
-    return p
+#: The experiments of the paper edp-reproduce reproduces.
+_NUMBERS = {"table": (1, 2, 4, 5, 6, 7), "figure": (2, 3, 4, 5, 6, 7)}
 
 
-def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The checks argparse's types cannot do alone; ``p.error`` (exit 2) names the argument."""
+def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
+    """Every check a type cannot make, each a usage error naming the option, before any work;
+    returns the experiment (``table`` or ``figure``, number)."""
+    if (args.table is None) == (args.figure is None):
+        usage_error(PROG, "argument --table/--figure: give exactly one of them")
+    kind, number = ("table", args.table) if args.table is not None else ("figure", args.figure)
+    assert number is not None
+    if number not in _NUMBERS[kind]:
+        choices = ", ".join(map(str, _NUMBERS[kind]))
+        usage_error(PROG, f"argument --{kind}: expected one of {choices}, got {number}")
+    for name, minimum, value in (
+        ("--jobs", 1, args.jobs),
+        ("--threads", 1, args.threads),
+        ("--eas", 1, args.eas),
+        ("--calibration-updates", 1, args.calibration_updates),
+    ):
+        if value is not None and value < minimum:
+            usage_error(PROG, f"argument {name}: expected an integer >= {minimum}, got {value}")
+    for name, values in (("--seeds", args.seeds), ("--tasks", args.tasks),
+                         ("--algos", args.algos), ("--policies", args.policies)):  # fmt: skip
+        if not values and name in argv:
+            usage_error(PROG, f"argument {name}: expected at least one value")
+    bad_seeds = [s for s in args.seeds if not 0 <= s < 2**32]
+    if bad_seeds:
+        usage_error(PROG, f"argument --seeds: expected integers in [0, 2**32 - 1], got {bad_seeds}")
+    for task in args.tasks:
+        try:
+            paper_dataset(task)
+        except ValueError as exc:
+            usage_error(PROG, f"argument --tasks: {exc}")
     if args.out.exists() and not args.out.is_dir():
-        p.error(f"argument --out: {args.out} is a file, not a folder")
+        usage_error(PROG, f"argument --out: {args.out} is a file, not a folder")
+    if args.cost_benchmark is not None and not args.dry_run:
+        usage_error(PROG, "argument --cost-benchmark: only used with --dry-run")
+    if args.cost_benchmark is not None and not args.cost_benchmark.is_file():
+        usage_error(PROG, f"argument --cost-benchmark: no file {args.cost_benchmark}")
+    if args.launcher == "ray" and importlib.util.find_spec("ray") is None:
+        usage_error(PROG, "argument --launcher: Ray is not installed: pip install 'edp_ref[ray]'")
     try:
-        torch.device(args.device)
-    except RuntimeError as exc:
-        p.error(f"argument --device: not a torch device ({exc})")
+        from edp_ref.reproduce.experiments import experiment
+        from edp_ref.reproduce.figures import read_benchmark
+        from edp_ref.reproduce.launchers import check_ray_options
+        from edp_ref.runner.spec import FieldError
+    except ModuleNotFoundError as exc:
+        missing_extra(PROG, exc)
+    _check_device(args)
     try:
         check_ray_options(
-            p.prog, args.launcher, args.cpus_per_run, args.gpus_per_run, args.max_retries,
+            PROG, args.launcher, args.cpus_per_run, args.gpus_per_run, args.max_retries,
             args.device,
         )  # fmt: skip
     except FieldError as exc:
-        p.error(f"argument --{exc.field.replace('_', '-')}: {exc}")
-    if args.cost_benchmark is not None and not args.dry_run:
-        p.error("argument --cost-benchmark: only used with --dry-run")
-    if args.cost_benchmark is not None and not args.cost_benchmark.is_file():
-        p.error(f"argument --cost-benchmark: no file {args.cost_benchmark}")
-    if args.figure == 2:
+        usage_error(PROG, f"argument --{exc.field.replace('_', '-')}: {exc}")
+    if kind == "figure" and number == 2:
         ignored = [
             option
             for option, value in (
@@ -210,66 +214,74 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                 ("--seeds", args.seeds),
                 ("--eas", args.eas),
             )
-            if value is not None
+            if value not in (None, ())
         ]
         if ignored:
-            p.error(
+            usage_error(
+                PROG,
                 f"argument {ignored[0]}: figure 2 trains no run (it reads --benchmark), so "
-                f"{', '.join(ignored)} would select nothing"
+                f"{', '.join(ignored)} would select nothing",
             )
         try:
             read_benchmark(args.benchmark)
         except (FileNotFoundError, ValueError) as exc:
-            p.error(f"argument --benchmark: {exc}")
-        return
-    kind, number = ("table", args.table) if args.table is not None else ("figure", args.figure)
+            usage_error(PROG, f"argument --benchmark: {exc}")
+        return kind, number
     exp = experiment(kind, number)
-    outside = [t for t in args.tasks or () if kind == "table" and t not in exp.paper_tasks]
+    outside = [t for t in args.tasks if kind == "table" and t not in exp.paper_tasks]
     if outside:
-        p.error(
+        usage_error(
+            PROG,
             f"argument --tasks: {kind} {number} has no row for {', '.join(outside)}; its "
-            f"datasets: {', '.join(exp.paper_tasks)}"
+            f"datasets: {', '.join(exp.paper_tasks)}",
         )
     left = [
         c
         for c in exp.columns
-        if (args.algos is None or c.algo in args.algos)
-        and (args.policies is None or c.policy in args.policies)
+        if (not args.algos or c.algo in args.algos)
+        and (not args.policies or c.policy in args.policies)
     ]
     if not left:
-        p.error(
-            f"argument --algos/--policies: {kind} {number} has no agent left after the filters; "
-            "its agents: " + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns)
+        usage_error(
+            PROG,
+            f"argument --algos/--policies: {kind} {number} has no agent left after the "
+            "filters; its agents: " + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns),
         )
+    return kind, number
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = build_parser()
-    args = p.parse_args(argv)
-    _check(p, args)
-    return args
+def parse_args(argv: Sequence[str] | None = None) -> tuple[ReproduceCommand, str, int]:
+    """The parsed and checked options and the experiment (kind, number); a usage error (exit
+    status 2) naming the option on any mistake."""
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parse(ReproduceCommand, arguments, PROG, __doc__ or "")
+    kind, number = _check(args, arguments)
+    return args, kind, number
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``edp-reproduce``: 0 on success, 1 when a run or data step fails (a message naming the
     file or value, no traceback); command-line mistakes exit with status 2 before any work."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    kind, number = ("table", args.table) if args.table is not None else ("figure", args.figure)
+    args, kind, number = parse_args(argv)
+    from edp_ref.reproduce.launchers import GridRunError
+    from edp_ref.reproduce.reproduction import reproduce
+    from edp_ref.runner.run_folder import CheckpointError, RunFolderError
+
     try:
         output = reproduce(
             kind,
             number,
             preset=args.preset,
             out=args.out,
-            tasks=args.tasks,
-            algos=args.algos,
-            policies=args.policies,
-            seeds=args.seeds,
+            tasks=args.tasks or None,
+            algos=args.algos or None,
+            policies=args.policies or None,
+            seeds=args.seeds or None,
             eas_candidates=args.eas,
             jobs=args.jobs,
             launcher=args.launcher,
             threads=args.threads,
-            progress=not args.no_progress,
+            progress=args.progress,
             benchmark=args.benchmark,
             compile=args.compile,
             device=args.device,
@@ -280,14 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             calibration_updates=args.calibration_updates,
             cost_benchmark=args.cost_benchmark,
         )
-    except GridRunError as exc:
-        # Every other run finished and is reused by the same command once the cause is fixed.
-        print(f"edp-reproduce: error: {exc}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, ValueError, RunFolderError, CheckpointError) as exc:
-        # Missing data and damaged run folders: the message names the file or value and what to
-        # do; a traceback would only hide it.
-        print(f"edp-reproduce: error: {exc}", file=sys.stderr)
+    except (GridRunError, FileNotFoundError, ValueError, RunFolderError, CheckpointError) as exc:
+        # Every other run finished and is reused by the same command once the cause is fixed;
+        # missing data and damaged run folders: the message names the file or value and what
+        # to do. A traceback would only hide it.
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     print(output.text)
     if output.files:

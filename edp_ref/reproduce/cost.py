@@ -44,6 +44,7 @@ from edp_ref.algorithms.step import TrainingStep
 from edp_ref.benchmark.timing import TimedLoop, time_loop, time_rounds, warm_and_calibrate
 from edp_ref.config_checks import check_int
 from edp_ref.data.evaluation import dataset_env
+from edp_ref.data.registry import d4rl_dataset_dir
 from edp_ref.data.synthetic import synthetic_dataset
 from edp_ref.generation import estimate_seconds
 from edp_ref.paper import paper_dataset
@@ -160,20 +161,23 @@ def _startup_seconds(spec: RunSpec) -> float:
 
 
 def _timed_case(spec: RunSpec, updates: int, warmup: int) -> tuple[float, float]:
-    """Seconds per training step and per policy call of ``spec``'s case (see the module
-    docstring)."""
+    """Seconds per training step and per policy call of ``spec``'s case, on ``spec.device``
+    (see the module docstring)."""
     config, algorithm = resolve_config(spec), spec.registered
+    device = torch.device(spec.device)
     obs_dim, action_dim = paper_dataset(spec.task).d4rl_widths
-    dataset = synthetic_dataset(max(4 * spec.batch_size, 1024), obs_dim, action_dim, seed=0)
+    size = max(4 * spec.batch_size, 1024)
+    dataset = synthetic_dataset(size, obs_dim, action_dim, seed=0, device=device)
     step = TrainingStep(
         algorithm,
         config,
         dataset,
         spec.batch_size,
-        batches=torch.Generator().manual_seed(1),
-        randomness=torch.Generator().manual_seed(2),
+        batches=torch.Generator(device).manual_seed(1),
+        randomness=torch.Generator(device).manual_seed(2),
     )
-    state = [algorithm.init(config, obs_dim, action_dim, torch.Generator().manual_seed(0))]
+    init = torch.Generator().manual_seed(0)
+    state = [algorithm.init(config, obs_dim, action_dim, init, device)]
 
     def iteration() -> None:
         state[0], _ = step(state[0])
@@ -184,12 +188,13 @@ def _timed_case(spec: RunSpec, updates: int, warmup: int) -> tuple[float, float]
     if loop.error is not None or not loop.round_ips:
         raise RuntimeError(f"calibrating {spec.algorithm} on {spec.task}: {loop.error}")
     settings = ActingSettings(eas_candidates=spec.eas_candidates)
-    g = torch.Generator().manual_seed(3)
-    obs = torch.randn(min(spec.eval_envs, spec.eval_episodes), obs_dim, generator=g)
+    g = torch.Generator(device).manual_seed(3)
+    envs = min(spec.eval_envs, spec.eval_episodes)
+    obs = torch.randn(envs, obs_dim, generator=g, device=device)
     calls = max(3, updates // 4)
     with torch.no_grad():
         act = lambda: algorithm.act(state[0], obs, config, settings, g)  # noqa: E731
-        action_times = time_loop(act, torch.device("cpu"), 1, calls, calls, 0.0, math.inf)
+        action_times = time_loop(act, device, 1, calls, calls, 0.0, math.inf)
     return 1.0 / loop.round_ips[0], statistics.median(action_times)
 
 
@@ -230,7 +235,7 @@ def calibrate(
             per_update, per_action = _timed_case(spec, updates, warmup)
             source = (
                 f"calibrated here: {updates} updates after {warmup} warm-up, "
-                f"{_mode(resolve_config(spec))}, cpu, {threads} torch thread(s)"
+                f"{_mode(resolve_config(spec))}, {spec.device}, {threads} torch thread(s)"
             )
             speeds[key] = Speed(per_update, per_action, setup.get(spec.task), source)
     finally:
@@ -325,7 +330,8 @@ class GridEstimate:
     """A priced grid: each run's progress and seconds left, the datasets to prepare, notes.
 
     ``run_seconds[i]`` = (start-up, training, evaluation bound) of ``progress[i]`` (None: not
-    measured). The cost lies between :attr:`low_seconds` (evaluation episodes that end at once)
+    measured); ``downloads``: the tasks without data here that cannot be generated. The cost
+    lies between :attr:`low_seconds` (evaluation episodes that end at once)
     and :attr:`high_seconds` (every episode to the episode limit).
     """
 
@@ -336,6 +342,7 @@ class GridEstimate:
     datasets: tuple[tuple[str, float], ...]
     jobs: int
     notes: tuple[str, ...]
+    downloads: tuple[str, ...] = ()
 
     def _sum(self, part: int, runs: Sequence[int] | None = None) -> float:
         idx = range(len(self.run_seconds)) if runs is None else runs
@@ -364,6 +371,11 @@ class GridEstimate:
             f"{sum(r.updates_left for r in p):,} to run; evaluations to run: "
             f"{sum(r.evaluations_left for r in p):,}",
             f"datasets to prepare: {data}",
+            *(
+                [f"datasets to download first: {'; '.join(self.downloads)}"]
+                if self.downloads
+                else []
+            ),
             "",
             "| algorithm | runs | to run | updates to run | ms / update | ms / policy call "
             "| start-up s / run | hours | speeds from |",
@@ -476,8 +488,13 @@ def estimate_grid(
             f"{cfg.train_steps:,} steps, {cfg.size:,} transitions) into {root or 'Minari'}"
         )
         datasets.append((label, float(estimate_seconds(cfg)["total"])))
+    downloads = tuple(
+        f"{p.task} ({paper_dataset(p.task).d4rl_file} into {d4rl_dataset_dir()})"
+        for p in plans
+        if not p.present and p.generation is None
+    )
     return GridEstimate(
-        title, progress, speeds, tuple(run_seconds), tuple(datasets), jobs, tuple(notes)
+        title, progress, speeds, tuple(run_seconds), tuple(datasets), jobs, tuple(notes), downloads
     )
 
 

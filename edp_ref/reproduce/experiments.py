@@ -130,6 +130,7 @@ def build_grid(
     eas_candidates: int | None = None,
     compile: CompileChoice = "auto",
     device: str = "cpu",
+    missing_ok: bool = False,
 ) -> tuple[list[tuple[RunSpec, Path]], list[DataPlan]]:
     """The runs (spec, folder) and data plans of an experiment under a preset and the filters.
 
@@ -139,7 +140,8 @@ def build_grid(
     ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N;
     ``compile`` and ``device`` are every run's ``RunSpec.compile`` and ``RunSpec.device``
     (``cuda`` under Ray: the GPU Ray assigned to the run's task). A filter that leaves no run
-    raises ``ValueError`` before any data is planned.
+    raises ``ValueError`` before any data is planned. ``missing_ok`` (the dry run) plans a task
+    without data instead of raising (:func:`~edp_ref.reproduce.presets.plan_data`).
     """
     _check_filter("tasks", tasks, exp.paper_tasks)
     _check_filter("algos", algos, ALGOS)
@@ -173,7 +175,7 @@ def build_grid(
             f"{exp.kind} {exp.number} has no agent left after the filters; its agents: "
             + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns)
         )
-    plans = [plan_data(t, preset, out) for t in chosen]
+    plans = [plan_data(t, preset, out, missing_ok=missing_ok) for t in chosen]
     runs: list[tuple[int, bool, RunSpec, Path]] = []
     for plan in plans:
         for c in columns:

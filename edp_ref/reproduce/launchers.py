@@ -21,12 +21,13 @@ cannot see is reported as a failure (the storage is not shared), never trained a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "GridRunError",
     "RunFailure",
     "check_ray_options",
+    "ray_cluster",
     "ray_task_name",
     "run_grid",
 ]
@@ -257,7 +259,7 @@ def run_grid(
                 failures[run_dir] = _failure(spec, run_dir, outcome)
     else:
         failures = _run_pool(todo, jobs, threads, progress)
-    return _collect(runs, failures, log)
+    return _collect(runs, failures)
 
 
 def _run_pool(
@@ -288,7 +290,6 @@ def _run_pool(
 def _collect(
     runs: Sequence[tuple[RunSpec, Path]],
     failures: dict[Path, RunFailure],
-    log: Callable[[str], None],
 ) -> list[RunResult]:
     """Read every result back from its run folder (checked against the checkpoint); raise
     :class:`GridRunError` naming the failed runs after all others are read."""
@@ -316,9 +317,7 @@ def _collect(
         except Exception as exc:
             failed.append(RunFailure(spec, run_dir, type(exc).__name__, str(exc), "the driver"))
     if failed:
-        error = GridRunError(failed, results, len(runs))
-        log(str(error))
-        raise error
+        raise GridRunError(failed, results, len(runs))  # printed once, by its catcher
     return results
 
 
@@ -332,6 +331,31 @@ def _import_ray() -> Any:
             "--launcher ray needs Ray, an optional dependency: `pip install ray` (or "
             "`pip install edp_ref[ray]`; or use the default --launcher local with --jobs N)"
         ) from None
+
+
+@contextlib.contextmanager
+def ray_cluster(cpus_per_run: float, gpus_per_run: float) -> Iterator[None]:
+    """Ray connected (``RAY_ADDRESS``, or a new local instance) for a grid, after checking that
+    some node can hold one run's request (Ray would otherwise wait for ever); shut down after
+    if connected here. ``ValueError`` names the option and the cluster's nodes."""
+    ray = _import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
+    try:
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        if not any(
+            r.get("CPU", 0) >= cpus_per_run and r.get("GPU", 0) >= gpus_per_run for r in nodes
+        ):
+            sizes = ", ".join(f"{r.get('CPU', 0):g} CPUs / {r.get('GPU', 0):g} GPUs" for r in nodes)
+            raise ValueError(
+                f"--cpus-per-run {cpus_per_run:g} / --gpus-per-run {gpus_per_run:g}: no node of "
+                f"the Ray cluster has that much ({sizes or 'no node alive'}); ask for less"
+            )
+        yield
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def _run_ray(

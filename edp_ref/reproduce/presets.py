@@ -31,6 +31,7 @@ what is missing, printing a time estimate first.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -198,16 +199,45 @@ def _on_disk(dataset_id: str) -> bool:
     return os.path.exists(os.path.join(minari_dataset_path(dataset_id), "data"))
 
 
-def plan_data(task: str, preset: Preset, out: Path) -> DataPlan:
+def _check_paper_size(task: str, dataset_id: str) -> None:
+    """Refuse a local dataset generated below D4RL's sizes for the paper preset (a ValueError
+    naming it, its folder and the size found)."""
+    folder = minari_dataset_path(dataset_id)
+    try:
+        metadata = json.loads(Path(folder, "data", "metadata.json").read_text())
+        config = json.loads(metadata["description"].split("config: ", 1)[1])
+        sizes = (int(config["size"]), int(config["train_steps"]))
+    except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{task}: cannot read the generation settings of the local dataset {dataset_id} in "
+            f"{folder} ({type(exc).__name__}: {exc}); the paper preset needs D4RL's sizes"
+        ) from None
+    d4rl = GenerationConfig(env=str(config["env"]))
+    if sizes != (d4rl.size, d4rl.train_steps):
+        raise ValueError(
+            f"{task}: the paper preset needs D4RL's sizes, but the local dataset {dataset_id} in "
+            f"{folder} holds {metadata.get('total_steps', '?'):,} transitions (generated with "
+            f"{sizes[0]:,} transitions per dataset and SAC for {sizes[1]:,} steps; D4RL: "
+            f"{d4rl.size:,} and {d4rl.train_steps:,}); generate it at D4RL's size (edp-datasets "
+            f"--env {config['env']} --force), put D4RL's file in {d4rl_dataset_dir()}, or choose "
+            "--preset quick"
+        )
+
+
+def plan_data(task: str, preset: Preset, out: Path, *, missing_ok: bool = False) -> DataPlan:
     """The data source of ``task``: the D4RL file, else the Minari port, else (locomotion) a
     local D4RL-protocol dataset, generated if missing. ``DatasetNotFoundError`` (naming the
-    task and the download commands) when a non-locomotion task has no data."""
+    task and the download commands) when a non-locomotion task has no data, unless
+    ``missing_ok`` (the dry run: a D4RL plan marked missing). The paper preset refuses a local
+    dataset below D4RL's sizes (``ValueError`` naming it and the size found)."""
     entry = paper_dataset(task)
     if os.path.exists(os.path.join(d4rl_dataset_dir(), entry.d4rl_file)):
         return DataPlan(task, "d4rl", None, None, True)
     if entry.minari_id is not None and _on_disk(entry.minari_id):
         return DataPlan(task, "minari", None, None, True)
     if entry.local_id is None:
+        if missing_ok:
+            return DataPlan(task, "d4rl", None, None, False)
         try:
             load_dataset(task)
         except DatasetNotFoundError as exc:
@@ -219,6 +249,8 @@ def plan_data(task: str, preset: Preset, out: Path) -> DataPlan:
     root = str((out / "datasets" / preset.name).resolve()) if preset.local_data_in_out else None
     with minari_root(root):
         present = _on_disk(entry.local_id)
+        if present and preset.name == "paper":
+            _check_paper_size(task, entry.local_id)
     env, kind = entry.local_id.split("/")[1], entry.local_id.split("/")[2][: -len("-v0")]
     generation = dataclasses.replace(preset.generation_for(env), kinds=(kind,))
     return DataPlan(task, "local", root, generation, present)

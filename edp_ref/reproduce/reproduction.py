@@ -16,6 +16,7 @@ import json
 import math
 import textwrap
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import torch
 
 from edp_ref.algorithms.acting import ActingSettings
 from edp_ref.atomic_files import atomic_write_text
+from edp_ref.benchmark.settings import DEFAULT_OUTPUT as DEFAULT_BENCHMARK
 from edp_ref.config_checks import check_choice, check_int, check_text
 from edp_ref.paper import FIGURES
 from edp_ref.reproduce.cost import dry_run_estimate
@@ -39,6 +41,7 @@ from edp_ref.reproduce.launchers import (
     DEFAULT_MAX_RETRIES,
     LAUNCHERS,
     check_ray_options,
+    ray_cluster,
     run_grid,
 )
 from edp_ref.reproduce.presets import PRESETS, Preset, ensure_datasets
@@ -57,6 +60,7 @@ from edp_ref.runner.run_folder import (
     read_json_file,
 )
 from edp_ref.runner.spec import COMPILE_CHOICES, CompileChoice, RunSpec
+from edp_ref.runner.training import run_device
 
 __all__ = [
     "DEFAULT_BENCHMARK",
@@ -66,8 +70,6 @@ __all__ = [
     "reproduce",
 ]
 
-#: Where Figure 2 looks for ``edp-benchmark``'s JSON by default.
-DEFAULT_BENCHMARK = Path("runs") / "benchmark" / "benchmark.json"
 #: Re-evaluation ``stream`` of a final checkpoint is the run's evaluation number
 #: ``REEVALUATION + stream`` (its seeds), apart from the training's evaluations (0, 1, ...).
 REEVALUATION = 10_000
@@ -262,6 +264,7 @@ def reproduce(
         eas_candidates=eas_candidates,
         compile=compile,
         device=device,
+        missing_ok=dry_run,
     )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
@@ -287,18 +290,24 @@ def reproduce(
             log=log,
         )
         return ReproduceOutput(estimate.text(), (), ())
-    ensure_datasets(plans, out, progress=progress, log=log)
-    results = run_grid(
-        runs,
-        jobs=jobs,
-        launcher=launcher,
-        threads=threads,
-        progress=progress,
-        log=log,
-        cpus_per_run=cpus_per_run,
-        gpus_per_run=gpus_per_run,
-        max_retries=max_retries,
-    )
+    # The device, or the Ray cluster's room for one run, is checked before any dataset is made.
+    for spec, _ in runs if launcher == "local" else ():
+        run_device(spec)
+    cpus = float(threads if cpus_per_run is None else cpus_per_run)
+    cluster = ray_cluster(cpus, float(gpus_per_run)) if launcher == "ray" else nullcontext()
+    with cluster:
+        ensure_datasets(plans, out, progress=progress, log=log)
+        results = run_grid(
+            runs,
+            jobs=jobs,
+            launcher=launcher,
+            threads=threads,
+            progress=progress,
+            log=log,
+            cpus_per_run=cpus_per_run,
+            gpus_per_run=gpus_per_run,
+            max_retries=max_retries,
+        )
     if kind == "table":
         return _write_table(number, results, budget, chosen, out)
     return _write_figure(number, results, budget, chosen, out, log)

@@ -12,11 +12,12 @@ a verdict in words (``edp-reproduce``'s summary, :func:`edp_ref.reproduce.tables
 The intervals are percentile-bootstrap intervals (Efron & Tibshirani 1993, ch. 13):
 :data:`BOOTSTRAP_RESAMPLES` resamples with replacement of each agent's seeds from a NumPy
 generator with a fixed seed, so that a table is reproducible. Hand-written (a dozen lines of
-NumPy) rather than a library's because neither library that does it is a dependency of the
-reproduction: ``rliable`` (Agarwal et al. 2021) is not installed, and its stratified bootstrap over
-tasks reduces to this one for one task and one agent; ``scipy.stats.bootstrap`` (percentile
-method) is only a test dependency, and ``tests/test_reproduction_report.py`` checks that it gives
-the same intervals as :func:`percentile_bootstrap`. With three seeds the percentile bootstrap
+NumPy) rather than a library's: ``rliable`` 1.2.0 (Agarwal et al. 2021, the field's standard)
+caps ``arch`` below 8, whose 7.2 fails to import under pandas 3, the version pip installs (checked
+2026-12), and its stratified bootstrap draws from NumPy's global generator and reduces to this one
+for one task; ``scipy.stats.bootstrap`` (percentile method) is only a test dependency, and
+``tests/test_reproduction_report.py`` checks that it gives the same intervals as
+:func:`percentile_bootstrap`. With three seeds the percentile bootstrap
 under-covers (its interval is the spread of means of resampled triples); the verdict is
 therefore "agrees at this budget", not a significance test.
 """

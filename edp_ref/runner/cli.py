@@ -24,13 +24,15 @@ import os
 import sys
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, TypeVar, no_type_check
 
 import tyro
 
 from edp_ref.algorithms.registry import REGISTRY
+from edp_ref.command_line import Command, usage_error
+from edp_ref.command_line import parse as parse_command_line
 from edp_ref.data.minari_io import DatasetNotFoundError, minari_dataset_path
 from edp_ref.paper import TABLE3, find_paper_dataset
 from edp_ref.runner.config import default_config, resolve_config
@@ -51,7 +53,6 @@ from edp_ref.runner.training import run_device, train_run
 __all__ = ["TrainCommand", "main", "parse"]
 
 PROG = "edp-train"
-USAGE = "edp-train [-h] [--algorithm NAME] [--dataset NAME] [OPTIONS]"
 DESCRIPTION = """Train one run of a registered algorithm on a dataset with the protocol of the EDP
 paper (Kang et al. 2023, Sec. 5), or resume or evaluate one. The defaults shown are the paper's
 with Table 3's values for --dataset's domain, for --algorithm's config.
@@ -82,7 +83,7 @@ class _ParsedMonitoring(Monitoring):
 
 
 @dataclass(frozen=True)
-class TrainCommand:
+class TrainCommand(Command):
     """``edp-train``'s options (tyro shows each with its type, default and comment)."""
 
     # The run.
@@ -116,10 +117,7 @@ _IDENTITY_OPTIONS = ("--run.", "--config.", "--algorithm", "--dataset", "--grad-
 
 def _error(message: str) -> NoReturn:
     """``usage: ...`` and ``edp-train: error: <message>`` on standard error; exit status 2."""
-    print(f"usage: {USAGE}", file=sys.stderr)
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    print(f"({PROG} --help lists every option with its type and default)", file=sys.stderr)
-    raise SystemExit(2)
+    usage_error(PROG, message)
 
 
 def _run_flag(field: str) -> str:
@@ -153,6 +151,7 @@ def _default(argv: Sequence[str]) -> TrainCommand:
     p.add_argument("--run.domain", dest="domain", default="auto")
     peek = p.parse_known_args(list(argv))[0]
     algorithm = peek.algorithm if peek.algorithm in REGISTRY else "edp_td3"
+    _check_config_options(algorithm, argv)
     task = peek.dataset
     clip: Literal["paper", "official"] = "official" if peek.grad_clip == "official" else "paper"
     try:
@@ -169,6 +168,31 @@ def _default(argv: Sequence[str]) -> TrainCommand:
     except ValueError:  # reported, naming the option, once tyro has parsed
         run = _ParsedRun(task, algorithm, config=REGISTRY[algorithm].config_class())
     return TrainCommand(run=run, monitoring=_ParsedMonitoring())
+
+
+def _check_config_options(algorithm: str, argv: Sequence[str]) -> None:
+    """Every ``--config.a.b`` names a field of ``algorithm``'s config (tyro would only say
+    "Unrecognized options"): a usage error naming the algorithm and the option otherwise."""
+    config_class = REGISTRY[algorithm].config_class
+    for flag in (a.split("=")[0] for a in argv if a.startswith("--config.")):
+        cls: type | None = config_class
+        for depth, part in enumerate(flag.removeprefix("--config.").split(".")):
+            hints = typing.get_type_hints(cls) if cls is not None else {}
+            name = part.replace("-", "_")
+            if name not in hints and name.removeprefix("no_") not in hints:
+                where = ".".join(flag.removeprefix("--config.").split(".")[:depth])
+                groups = [
+                    f"--config.{g.replace('_', '-')}.*"
+                    for g, t in typing.get_type_hints(config_class).items()
+                    if is_dataclass(t)
+                ]
+                _error(
+                    f"argument {flag}: {algorithm} has no {part} "
+                    + (f"field in its {where} config" if where else "config")
+                    + f" ({config_class.__name__}); its groups: {', '.join(groups)}"
+                )
+            hint = hints.get(name)
+            cls = hint if isinstance(hint, type) and is_dataclass(hint) else None
 
 
 def _check_dataset(spec: _ParsedRun) -> None:
@@ -233,12 +257,12 @@ def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, 
     ``resume`` or ``eval``. Raises SystemExit(2) with a usage message naming the option on any
     mistake."""
     argv = list(argv)
-    cmd = tyro.cli(
+    cmd = parse_command_line(
         TrainCommand,
+        argv,
+        PROG,
+        DESCRIPTION,
         default=_default(argv),
-        args=argv,
-        prog=PROG,
-        description=DESCRIPTION,
         config=(tyro.conf.AvoidSubcommands,),
     )
     monitoring = _checked(Monitoring, cmd.monitoring, lambda f: "--" + f.replace("_", "-"))
