@@ -120,8 +120,20 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["--eval-only", "{tmp}/nothing"], r"argument --eval-only: .*config\.json is missing"),
     (["--resume", "{tmp}", "--eval-only", "{tmp}"],
      r"argument --eval-only: not allowed with argument --resume"),
-    (["--resume", "{run}", "--run.epochs", "3"],
-     r"argument --resume: .*--run\.epochs cannot change it"),
+    (["--resume", "{run}", "--run.seed", "3"],
+     r"argument --resume: .*--run\.seed cannot change it \(it takes --run\.epochs, to extend"),
+    (["--resume", "{run}", "--run.epochs", "0"],
+     r"argument --run\.epochs: .* holds a run of 1 epochs; --resume extends a run, never "),
+    (["--resume", "{run}", "--config-file", "{run}/config.json"],
+     r"argument --resume: .*--config-file cannot change it"),
+    (["--config-file", "{tmp}/nothing.json"],
+     r"argument --config-file: .*nothing\.json cannot be read as JSON"),
+    (["--config-file", "{tmp}/unknown.json"],
+     r"argument --config-file: .*unknown\.json: unknown field\(s\) \['learning_rate'\]"),
+    (["--config-file", "{tmp}/bad.json"],
+     r"argument --config-file: .*bad\.json: RunSpec\.epochs must be an int"),
+    (["--config-file", "{tmp}/badconfig.json"],
+     r"argument --config-file: .*unknown field\(s\) \['config\.optimizer\.rate'\]"),
     (["--eval-only", "{run}", "--episodes", "0"], r"argument --episodes: expected an integer >= 1"),
     (["--out", "{run}"],
      r"argument --out: .* holds a run with another configuration \(.*run\.epochs: stored 1 vs "
@@ -135,6 +147,9 @@ def test_command_line_mistakes_are_usage_errors_naming_the_argument(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], words: str
 ) -> None:
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "unknown.json").write_text('{"learning_rate": 1e-4}')
+    (tmp_path / "bad.json").write_text('{"epochs": "ten"}')
+    (tmp_path / "badconfig.json").write_text('{"config": {"optimizer": {"rate": 1}}}')
     (tmp_path / "mine.hdf5").write_bytes(b"")
     data = tmp_path / "data"
     (data / "mujoco" / "hopper" / "medium-v0" / "data").mkdir(parents=True)
@@ -170,7 +185,7 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     assert config["compile"] is False and document["run"]["epochs"] == 2
     log = (out / "run.log").read_text()
     assert "updates run eagerly (auto: 40 updates < 5000 on the CPU)" in log
-    assert "Weights & Biases is not installed" in log and "finished: final RAT" in log
+    assert "Weights & Biases is not installed" in log and "finished: RAT" in log
     # TensorBoard: losses averaged per 10-update window, speed, evaluations.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
