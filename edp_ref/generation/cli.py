@@ -187,8 +187,13 @@ def generate_datasets(argv: Sequence[str] | None = None) -> dict[str, dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``edp-datasets``: 0 when every dataset was written; command-line mistakes exit with
-    status 2 before any work."""
-    generate_datasets(sys.argv[1:] if argv is None else argv)
+    status 2 before any work; a failure on the way (a damaged or foreign ``train.pt``, a dataset
+    that exists, a full disk) prints one line naming the file and exits with status 1."""
+    try:
+        generate_datasets(sys.argv[1:] if argv is None else argv)
+    except (ValueError, OSError) as exc:
+        print(f"edp-datasets: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
