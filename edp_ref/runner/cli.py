@@ -52,6 +52,7 @@ from edp_ref.runner.run_folder import (
     RunFolderError,
     config_diff,
     configuration_document,
+    identity,
     read_configuration_document,
 )
 from edp_ref.runner.spec import FieldError, RunSpec, config_from_json, config_to_json, tyro_readable
@@ -288,10 +289,10 @@ def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
         _error(f"argument --out: {out} is a file, not a run folder")
     if (out / CONFIG_FILE).exists():
         try:
-            stored = read_configuration_document(out)
+            stored = identity(read_configuration_document(out))
         except RunFolderError as exc:
             _error(f"argument --out: {exc}")
-        wanted = json.loads(json.dumps(configuration_document(spec, resolve_config(spec))))
+        wanted = identity(configuration_document(spec, resolve_config(spec)))
         if stored != wanted:
             _error(
                 f"argument --out: {out} holds a run with another configuration ("

@@ -351,7 +351,7 @@ class _Training:
             "folder with a lower learning rate (--config.optimizer.learning-rate) or a tighter "
             "gradient clip, or check the data"
         )
-        self.monitor.warn(message)
+        self.monitor.log(f"error: {message}")
         return DivergenceError(message)
 
     def _stop_if_asked(self) -> None:
