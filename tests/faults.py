@@ -60,7 +60,7 @@ def wait_for(
                     f"scaled by the machine's measured slowdown {factor:.1f}"
                 )
             factor = now
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 @dataclass

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from edp_ref.runner import (
     train_run,
 )
 from tests.error_kinds import assert_error_kind
+from tests.faults import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,10 +130,17 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     assert (ckpt.state_dim, ckpt.action_dim) == (11, 3)
     assert ckpt.environment["env_id"] == "Hopper-v5" and ckpt.environment["ref_max_score"]
     assert {"batches", "updates", "torch_global"} <= set(ckpt.rng)
-    # A finished run is reused, not retrained.
-    t0 = time.perf_counter()
+    # One RAT: the last evaluation logged (evaluations.jsonl, run.log) is the run's RAT.
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert lines[-1]["rat"] == result.final_rat == result.records[-1].rat
+    assert f"evaluation 2 at epoch 2: score {scores[-1]:.3f}, RAT {result.final_rat:.3f}" in log
+    assert f"finished: RAT {result.final_rat:.3f} (the mean of the last 10 evaluations" in log
+    # A finished run is reused, not retrained: no file of the folder is written again.
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir() if p.is_file()}
     again = train_run(spec, tmp_path / "run", progress=False)
-    assert time.perf_counter() - t0 < 1.0
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir() if p.is_file()} == (
+        stamps
+    )
     assert [r.to_json() for r in again.records] == [r.to_json() for r in result.records]
     # The same folder with another configuration is refused, naming the field.
     with pytest.raises(RunMismatchError, match="seed: stored 0 vs asked 1"):
@@ -198,12 +205,13 @@ def test_sigkill_after_a_mid_epoch_checkpoint_resumes_bit_identically(
         stderr=subprocess.PIPE,
     )
     ckpt = run_dir / "checkpoint.safetensors"
-    deadline = time.time() + 120
-    # Kill right after a wall-clock checkpoint early in the fourth epoch (steps 121-149).
-    while not (120 < _checkpoint_position(ckpt)[1] < 150):
+
+    def running() -> None:
         assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-        assert time.time() < deadline, "the child never checkpointed inside its fourth epoch"
-        time.sleep(0.01)
+
+    # Kill right after a wall-clock checkpoint early in the fourth epoch (steps 121-149).
+    wait_for(lambda: 120 < _checkpoint_position(ckpt)[1] < 150,
+             "a checkpoint inside the fourth epoch", 60, running)  # fmt: skip
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL
