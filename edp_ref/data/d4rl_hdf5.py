@@ -269,27 +269,23 @@ def load_d4rl_hdf5(
         dropped,
     )
     integers = {k: str(raw[k].dtype) for k in ("observations", "actions", "rewards")}
-    integers = {k: v for k, v in integers.items() if raw[k].dtype.kind in "biu"}
-    notes: tuple[str, ...] = ()
-    if integers:
-        fields = ", ".join(f"'{k}' ({v})" for k, v in integers.items())
-        notes = (f"{source}: {fields} stored as integers, converted exactly to float32",)
-        warnings.warn(
-            f"{notes[0]}; D4RL stores them as float32, so check that this is the file you meant",
-            UserWarning,
-            stacklevel=2,
-        )
+    fields = ", ".join(f"'{k}' ({v})" for k, v in integers.items() if raw[k].dtype.kind in "biu")
+    notes = (f"{source}: {fields} stored as integers, converted exactly to float32",)
     a_dim = arrays["actions"].shape[1] if arrays["actions"].ndim == 2 else 1
     low = high = None
     if action_bounds is not None:
         low = np.full(a_dim, action_bounds[0])
         high = np.full(a_dim, action_bounds[1])
-    return TransitionDataset.from_arrays(
+    dataset = TransitionDataset.from_arrays(
         arrays,
         source=source,
         action_low=low,
         action_high=high,
         dropped=dropped,
-        notes=notes,
+        notes=notes if fields else (),
         **provenance,
     )
+    if fields:  # accepted (float32 holds them exactly), but said
+        message = f"{notes[0]}; D4RL stores them as float32: check that this is the file meant"
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return dataset
