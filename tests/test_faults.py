@@ -35,6 +35,7 @@ from edp_ref.runner import RunSpec, default_config, load_checkpoint, resolve_con
 from edp_ref.runner import run_folder as folder_module
 from edp_ref.runner.cli import main
 from edp_ref.runner.dataset import load_run_dataset
+from edp_ref.runner.monitoring import Monitoring, RunMonitor
 from edp_ref.runner.run_folder import (
     Checkpoint,
     dataset_fingerprint,
@@ -140,6 +141,22 @@ def test_a_full_or_failing_disk_at_any_write_loses_nothing(
     # Nothing lost: the same command again ends as the uninterrupted run.
     assert main(_argv(tiny_root, out)) == 0
     _assert_same_run(out, reference)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+def test_run_log_on_a_full_device_is_said_once_in_one_line(tmp_path: Path) -> None:
+    """run.log appended on /dev/full (a device whose every write fails with ENOSPC): one line,
+    once, no traceback; the run's own writes name the disk (above)."""
+    (tmp_path / "run.log").symlink_to("/dev/full")
+    said: list[str] = []
+    monitor = RunMonitor(tmp_path, "a/run", {}, Monitoring(tensorboard=False), resume_step=None,
+                         notify=said.append)  # fmt: skip
+    monitor.log("start")
+    monitor.log("checkpoint at step 0")
+    monitor.close()
+    assert said == [
+        f"edp_ref: cannot append to {tmp_path / 'run.log'}: [Errno 28] No space left on device"
+    ]
 
 
 def test_generation_on_a_full_disk_keeps_its_checkpoint_and_datasets(

@@ -106,6 +106,26 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class _RunLog(logging.FileHandler):
+    """``run.log``'s handler: a line that cannot be appended (a full disk) is said once, in one
+    line, instead of logging's traceback per line; the run's own files report the disk."""
+
+    def __init__(self, path: Path, notify: Callable[[str], None]) -> None:
+        super().__init__(path, encoding="utf-8")
+        self._notify, self._failed = notify, False
+
+    def handleError(self, record: logging.LogRecord | None) -> None:  # noqa: N802 - logging's
+        if not self._failed:
+            self._failed = True
+            self._notify(f"edp_ref: cannot append to {self.baseFilename}: {sys.exc_info()[1]}")
+
+    def close(self) -> None:
+        try:
+            super().close()  # flushes what is buffered
+        except OSError:
+            self.handleError(None)
+
+
 class RunMonitor:
     """``run.log``, TensorBoard and (optionally) W&B for one run folder."""
 
@@ -125,7 +145,7 @@ class RunMonitor:
         folder_id = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
         self._logger = logging.getLogger(f"edp_ref.runner.run.{folder_id}")
         self._logger.setLevel(logging.INFO)
-        self._handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+        self._handler = _RunLog(run_dir / "run.log", notify)
         stamp = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
         self._handler.setFormatter(stamp)
         self._logger.addHandler(self._handler)

@@ -852,18 +852,9 @@ def _extension_problem(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | 
     before, after = RunSpec.from_json(old["run"]), RunSpec.from_json(new["run"])
     if after.epochs < before.epochs:
         return f"a run is extended, never shortened ({before.epochs} epochs asked {after.epochs})"
-    changes = [
-        d
-        for d in config_diff(identity(old), identity(new))
-        if not d.startswith("run.epochs:") and not d.startswith("algorithm.config.compile:")
-    ]
-    if changes:
+    changes = [d for d in config_diff(identity(old), identity(new)) if "run.epochs:" not in d]
+    if changes:  # algorithm.config.compile: RunSpec.compile 'auto' decides by the updates
         return "more than the epochs would change (" + "; ".join(changes) + ")"
-    if identity(old)["algorithm"] != identity(new)["algorithm"]:
-        return (
-            "the longer run would switch torch.compile (RunSpec.compile 'auto' decides by the "
-            "number of updates); set --run.compile on or off when starting a run to extend"
-        )
     shared = [e for e in after.evaluation_schedule if e <= before.epochs]
     extra = sorted(set(before.evaluation_schedule) - set(shared))
     if extra:
