@@ -192,7 +192,7 @@ def train_run(
     run_dir = Path(run_dir)
     config = resolve_config(spec)
     document = configuration_document(spec, config)
-    with run_folder_writer(run_dir) as takeover, _stop_requests() as stop:
+    with _stop_requests() as stop, run_folder_writer(run_dir) as takeover:
         if extend:
             extend_run_folder(run_dir, document)
         open_run_folder(run_dir, document)
@@ -362,10 +362,11 @@ class _Training:
         name = signal.Signals(self.stop[0]).name
         if self.records and self.checkpointed != self.step:  # before evaluation 0: nothing yet
             self._checkpoint(f"stopped by {name}")
+        kept = f"checkpoint {self.ckpt} written" if self.records else "nothing to keep yet"
         message = (
             f"{self.spec.name}: stopped by {name} at update {self.step} of "
-            f"{self.spec.total_steps}, checkpoint {self.ckpt} written; the same command (or "
-            f"edp-train --resume {self.run_dir}) continues it"
+            f"{self.spec.total_steps}, {kept}; the same command (or edp-train --resume "
+            f"{self.run_dir}) continues it"
         )
         self.monitor.log(message)
         raise RunInterrupted(self.stop[0], message)
