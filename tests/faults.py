@@ -4,6 +4,7 @@
   disk: the flush to disk (``os.fsync``) of its temporary file raises, after its bytes were
   written, which is where a disk with delayed allocation reports a full disk. What the file held
   just before is recorded, so a test can show that it is intact afterwards.
+* :func:`untimed`: a run's JSON without its wall times, to compare two runs of one run.
 * :func:`wait_for`: poll for an event (a file, a log line, a process state) with a generous limit
   scaled by the machine's measured speed (:func:`slowdown`, measured when the wait starts and
   again when the limit is reached), never a fixed wall-clock deadline that load can exceed.
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -102,6 +104,19 @@ def failing_disk(name: str, nth: int = 1, code: int = errno.ENOSPC) -> Iterator[
         patch.setattr(os, "fsync", fsync)
         yield failed
     assert failed.target is not None, f"{failed.writes} write(s) of {name}; write {nth} was to fail"
+
+
+#: The fields of a run's files that are wall times: the only ones two runs of a run differ in.
+TIMINGS = ("seconds", "eval_seconds", "train_seconds")
+
+
+def untimed(value: Any) -> Any:
+    """A run's JSON (``result.json``, an evaluation record) without its wall times."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
 
 
 def temporaries(folder: Path) -> list[Path]:

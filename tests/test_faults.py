@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import h5py  # type: ignore[import-untyped]
 import pytest
@@ -43,10 +42,9 @@ from edp_ref.runner.run_folder import (
     run_folder_writer,
     save_checkpoint,
 )
-from tests.faults import failing_disk, snapshot, temporaries, wait_for
+from tests.faults import failing_disk, snapshot, temporaries, untimed, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMINGS = ("seconds", "eval_seconds", "train_seconds")
 #: The process's global torch generator: no draw of a run comes from it (see tests/test_ray.py).
 PROCESS_RNG = "rng/torch_global"
 
@@ -63,14 +61,6 @@ def _argv(root: str, out: Path, epochs: int = 2, iterations: int = 10, *extra: s
     ]  # fmt: skip
 
 
-def _untimed(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _untimed(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [_untimed(v) for v in value]
-    return value
-
-
 def _assert_same_run(a: Path, b: Path) -> None:
     """Two folders of one run: bit-identical checkpoint tensors, the same evaluations, result
     and configuration (timings aside)."""
@@ -81,9 +71,9 @@ def _assert_same_run(a: Path, b: Path) -> None:
     for name in ("evaluations.jsonl", "result.json", "config.json"):
         lines = [(a / name).read_text().splitlines(), (b / name).read_text().splitlines()]
         if name == "evaluations.jsonl":
-            lines = [[json.dumps(_untimed(json.loads(x))) for x in side] for side in lines]
+            lines = [[json.dumps(untimed(json.loads(x))) for x in side] for side in lines]
         else:
-            lines = [[json.dumps(_untimed(json.loads("\n".join(side))))] for side in lines]
+            lines = [[json.dumps(untimed(json.loads("\n".join(side))))] for side in lines]
         assert lines[0] == lines[1], (a, name)
 
 

@@ -41,10 +41,9 @@ from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce
 from edp_ref.reproduce.launchers import GridRunError, ray_task_name, run_grid
 from edp_ref.runner import RunSpec, configuration_document, resolve_config
 from edp_ref.runner.run_folder import open_run_folder, run_folder_writer
-from tests.faults import wait_for
+from tests.faults import untimed, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMINGS = ("seconds", "eval_seconds", "train_seconds")  # wall times: the only fields that differ
 # The process's global torch generator, saved in the checkpoint and restored on resume: no draw
 # of a run comes from it (each purpose has its own seeded generator), so its state is whatever
 # the worker process did before the run, and differs between launchers.
@@ -142,14 +141,6 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def _untimed(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _untimed(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [_untimed(v) for v in value]
-    return value
-
-
 def _assert_same_run(a: Path, b: Path) -> None:
     """Two folders of one run: the same files, bit-identical tensors, the same results."""
     assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
@@ -158,7 +149,7 @@ def _assert_same_run(a: Path, b: Path) -> None:
     for key in ta.keys() - {PROCESS_RNG}:
         assert torch.equal(ta[key], tb[key]), (a, key)
     for name in ("result.json", "config.json", "data.json"):
-        assert _untimed(json.loads((a / name).read_text())) == _untimed(
+        assert untimed(json.loads((a / name).read_text())) == untimed(
             json.loads((b / name).read_text())
         ), (a, name)
 
