@@ -5,11 +5,12 @@
 Trains one run of a small network through the real loop (``edp_ref.runner.train_run``: log
 windows, TensorBoard, a wall-clock checkpoint at the end of every log window, evaluations) on
 the small local Hopper dataset (generated into ``--out`` on the first call), samples the
-process's resident memory (RSS, from ``/proc/self/statm``: Linux) every second in a thread,
-reads the update speed TensorBoard logged per window, and prints both over the run and as
-start / end / least-squares slope after the warm-up (the first 10 % of the updates). A loop
-without leaks has a flat RSS after the warm-up. The run folder is deleted first: every call
-trains from scratch. docs/reliability.md reports the measurements.
+process's resident memory (RSS, from ``/proc/self/statm``: Linux) and the machine's load average
+every second in a thread, reads the update speed TensorBoard logged per window, and prints them
+over the run and as start / end (medians of the first and last tenth) / least-squares slope after
+the warm-up (the first 10 % of the updates). A loop without leaks has a flat RSS after the
+warm-up; the update time follows the load of a shared machine. The run folder is deleted first:
+every call trains from scratch. docs/reliability.md reports the measurements.
 """
 
 from __future__ import annotations
@@ -36,16 +37,16 @@ def rss_mb() -> float:
 
 
 class Sampler(threading.Thread):
-    """(wall time, RSS) every ``every`` seconds until stopped."""
+    """(wall time, RSS, 1-minute load average) every ``every`` seconds until stopped."""
 
     def __init__(self, every: float = 1.0) -> None:
         super().__init__(daemon=True)
-        self.every, self.samples = every, [(time.time(), rss_mb())]
+        self.every, self.samples = every, [(time.time(), rss_mb(), os.getloadavg()[0])]
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(self.every):
-            self.samples.append((time.time(), rss_mb()))
+            self.samples.append((time.time(), rss_mb(), os.getloadavg()[0]))
 
 
 def slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -98,27 +99,28 @@ def main() -> None:
     speed = events.Scalars("train/updates_per_second")
     steps = np.array([e.step for e in speed], dtype=float)
     ms = np.array([1000.0 / e.value for e in speed])
-    times, rss = (np.array(v) for v in zip(*sampler.samples, strict=True))
+    times, rss, load = (np.array(v) for v in zip(*sampler.samples, strict=True))
     # The RSS at each log window: the last sample taken before TensorBoard's point.
     at = np.clip(np.searchsorted(times, [e.wall_time for e in speed]) - 1, 0, len(rss) - 1)
-    rss_at = rss[at]
+    rss_at, load_at = rss[at], load[at]
     print(
         f"{spec.name}: {spec.total_steps} updates in {seconds:.0f} s ({args.device}, "
         f"{args.threads} thread(s), compile {spec.compile}); RSS at start {rss[0]:.0f} MB"
     )
-    print("| updates | RSS (MB) | ms / update |\n|---|---|---|")
+    print("| updates | RSS (MB) | ms / update | load average |\n|---|---|---|---|")
     for k in np.linspace(0, len(steps) - 1, 11).astype(int):
-        print(f"| {steps[k]:.0f} | {rss_at[k]:.1f} | {ms[k]:.2f} |")
+        print(f"| {steps[k]:.0f} | {rss_at[k]:.1f} | {ms[k]:.2f} | {load_at[k]:.1f} |")
     warm = steps >= 0.1 * spec.total_steps
-    w_steps, w_rss, w_ms = steps[warm], rss_at[warm], ms[warm]
-    tenth = max(1, len(w_steps) // 10)
-    per = 10_000
+    w_steps, w_rss, w_ms, w_load = steps[warm], rss_at[warm], ms[warm], load_at[warm]
+    tenth, per = max(1, len(w_steps) // 10), 10_000
+    first, last = slice(0, tenth), slice(-tenth, None)
     print(
-        f"after warm-up ({w_steps[0]:.0f}-{w_steps[-1]:.0f}): RSS start {w_rss[:tenth].mean():.1f}"
-        f" MB, end {w_rss[-tenth:].mean():.1f} MB, slope {slope(w_steps, w_rss) * per:+.2f} MB "
-        f"per {per} updates; update time start {w_ms[:tenth].mean():.2f} ms, end "
-        f"{w_ms[-tenth:].mean():.2f} ms, slope {slope(w_steps, w_ms) * per:+.3f} ms per {per} "
-        "updates"
+        f"after warm-up ({w_steps[0]:.0f}-{w_steps[-1]:.0f}): RSS start "
+        f"{np.median(w_rss[first]):.1f} MB, end {np.median(w_rss[last]):.1f} MB, slope "
+        f"{slope(w_steps, w_rss) * per:+.2f} MB per {per} updates; update time start "
+        f"{np.median(w_ms[first]):.2f} ms, end {np.median(w_ms[last]):.2f} ms, slope "
+        f"{slope(w_steps, w_ms) * per:+.3f} ms per {per} updates; load average start "
+        f"{np.median(w_load[first]):.1f}, end {np.median(w_load[last]):.1f}"
     )
 
 
