@@ -44,6 +44,7 @@ def test_extras() -> None:
             "safetensors",
             "tensorboard",
             "tyro",
+            "filelock",
         ]
     )
     assert extras["test"] == sorted(
