@@ -32,12 +32,17 @@ REFERENCE_SECONDS = 0.08
 
 def slowdown() -> float:
     """How many times slower than :data:`REFERENCE_SECONDS` a fixed piece of Python and torch
-    work runs in this process now (at least 1)."""
-    start = time.perf_counter()
-    x = torch.full((96, 96), 0.5)
-    for _ in range(600):
-        x = torch.tanh(x @ x * 1e-2)
-    sum(i * i for i in range(1_000_000))
+    work runs in this process now (at least 1), on one thread (torch's several threads spin
+    against each other on a busy machine, which says nothing of the processes waited for)."""
+    threads, start = torch.get_num_threads(), time.perf_counter()
+    torch.set_num_threads(1)
+    try:
+        x = torch.full((96, 96), 0.5)
+        for _ in range(600):
+            x = torch.tanh(x @ x * 1e-2)
+        sum(i * i for i in range(1_000_000))
+    finally:
+        torch.set_num_threads(threads)
     return max(1.0, (time.perf_counter() - start) / REFERENCE_SECONDS)
 
 
