@@ -1,23 +1,33 @@
 """Crash-safe file writes: every file edp_ref writes for later reuse (checkpoints, run logs,
-results, golden archives, dataset-generation state) goes through here.
+results, generated datasets, golden archives, dataset-generation state) goes through here.
 
 A write goes to a temporary file in the same folder (``.<name>.tmp-<pid>``), is flushed to disk
 and renamed over the target, then the folder entry is flushed too, so a process killed at any
-moment leaves either the previous file or the new one, never a partial one. A kill between the
-write and the rename leaves the temporary file behind: :func:`remove_stale_temporaries` deletes
-those of processes that no longer run (a run folder calls it when it starts).
+moment leaves either the previous file or the new one, never a partial one. A write that fails
+(a full disk, ENOSPC; an I/O error, EIO; any ``OSError``) removes its temporary file and raises
+:class:`WriteError`, which names the file, the cause and the free space, and leaves the previous
+file as it was. A kill between the write and the rename leaves the temporary behind:
+:func:`remove_stale_temporaries` deletes those of processes that no longer run (run folders,
+generation work folders, Minari roots and golden kits call it when they are opened).
+
+:func:`atomic_write_many` writes several files all or none (a golden kit: its archives and its
+manifest); :func:`atomic_write_folder` writes a whole folder (a Minari dataset) the same way.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 __all__ = [
+    "WriteError",
     "atomic_write",
     "atomic_write_bytes",
+    "atomic_write_folder",
+    "atomic_write_many",
     "atomic_write_text",
     "remove_stale_temporaries",
     "temporary_path",
@@ -26,9 +36,54 @@ __all__ = [
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
+class WriteError(OSError):
+    """A file could not be written (disk full, I/O error, permissions); ``errno`` is the cause's.
+    The previous version of the file is intact and no temporary file is left."""
+
+
 def temporary_path(path: Path) -> Path:
     """The temporary file a write of ``path`` goes through: ``.<name>.tmp-<pid>`` beside it."""
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _free_space(path: Path) -> str:
+    """``"1.2 GB free"`` on the file system holding ``path`` (its nearest existing folder)."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = float(shutil.disk_usage(folder).free)
+    except OSError:
+        return "free space unknown"
+    for unit in ("B", "KB", "MB", "GB"):
+        if free < 1000 or unit == "GB":
+            return f"{free:.1f} {unit} free" if unit != "B" else f"{free:.0f} B free"
+        free /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_error(path: Path, exc: OSError, existed: bool) -> WriteError:
+    kept = f"the previous {path.name} is intact" if existed else f"no {path.name} was written"
+    error = WriteError(
+        f"cannot write {path}: {exc.strerror or exc} ({_free_space(path.parent)} on the disk "
+        f"that holds {path.parent}); {kept}; free space or fix the disk, then run again"
+    )
+    error.errno = exc.errno
+    return error
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or every file of a folder and the folder entries, to disk."""
+    if path.is_dir():
+        for entry in path.iterdir():
+            _fsync(entry)
+        fd = os.open(path, os.O_RDONLY)
+    else:
+        fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -44,22 +99,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` to produce the file at a temporary path, then move it to ``path``.
 
     For writers that take a file name (``safetensors.torch.save_file``, ``torch.save``).
+
+    Raises:
+        WriteError: the write, the flush or the rename failed (naming ``path`` and the free
+            space); ``path`` is as it was before.
     """
-    path = Path(path)
-    tmp = temporary_path(path)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    atomic_write_many({Path(path): write})
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
@@ -70,6 +126,65 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
 def atomic_write_text(path: Path | str, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_many(files: Mapping[Path, Callable[[Path], object] | bytes]) -> None:
+    """Write several files (a writer ``write(tmp)`` or the bytes of each), all or none: every
+    temporary is written and flushed before the first rename, then they are renamed in order
+    (put the file that indexes the others last). :class:`WriteError` as :func:`atomic_write`."""
+    temporaries = {Path(path): temporary_path(Path(path)) for path in files}
+    current = next(iter(temporaries))
+    try:
+        for current, tmp in temporaries.items():
+            content = files[current]
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                content(tmp)
+            _fsync(tmp)
+        for current, tmp in temporaries.items():
+            os.replace(tmp, current)
+    except OSError as exc:
+        existed = current.exists()
+        for tmp in temporaries.values():
+            _remove(tmp)
+        raise _write_error(current, exc, existed) from exc
+    except BaseException:
+        for tmp in temporaries.values():
+            _remove(tmp)
+        raise
+    for folder in {path.parent for path in temporaries}:
+        _fsync_dir(folder)
+
+
+def atomic_write_folder(path: Path | str, write: Callable[[Path], Path]) -> None:
+    """Write a whole folder: ``write(tmp)`` fills the new folder under the empty temporary folder
+    ``tmp`` and returns it (``tmp`` itself or a folder below it); it is flushed and moved to
+    ``path``, replacing the folder there. A failure leaves ``path`` as it was (:class:`WriteError`
+    for an ``OSError``). An existing ``path`` is moved aside before the new folder is moved in and
+    deleted after: a kill between those two renames leaves ``path`` missing."""
+    path = Path(path)
+    tmp, old = temporary_path(path), path.with_name(f".{path.name}.old.tmp-{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove(tmp)
+    tmp.mkdir()
+    try:
+        made = write(tmp)
+        _fsync(made)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(made, path)
+    except OSError as exc:
+        if old.exists() and not path.exists():
+            os.replace(old, path)
+        _remove(tmp)
+        raise _write_error(path, exc, path.exists()) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    _remove(tmp)
+    _remove(old)
+    _fsync_dir(path.parent)
 
 
 def _alive(pid: int) -> bool:
@@ -85,7 +200,8 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: Path | str) -> list[Path]:
-    """Delete the temporary files that killed writers left in ``folder``; return them.
+    """Delete the temporary files and folders that killed writers left in ``folder``; return
+    them.
 
     Only names of the form ``.<name>.tmp-<pid>`` whose process no longer runs are removed, so a
     writer still at work in another process keeps its file.
@@ -96,7 +212,7 @@ def remove_stale_temporaries(folder: Path | str) -> list[Path]:
         return removed
     for entry in folder.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if match and entry.is_file() and not _alive(int(match.group(1))):
-            entry.unlink(missing_ok=True)
+        if match and not _alive(int(match.group(1))):
+            _remove(entry)
             removed.append(entry)
     return removed

@@ -174,6 +174,25 @@ def test_batch_of_other_widths_is_named(name: str) -> None:
         algorithm.update(state, batch, other, config)
 
 
+@pytest.mark.parametrize("name", list(alg.REGISTRY))
+def test_every_variant_names_itself_for_a_nan_or_out_of_bound_action(name: str) -> None:
+    """Each registered algorithm's errors name that algorithm's update (Diffusion-QL's its own,
+    not EDP + TD3's whose core it runs); an action beyond the config's max_action is refused,
+    naming the tensor, the element and the bound."""
+    config, state, batch, randomness, algorithm = _setup(name)
+    actions = batch.actions.clone()
+    actions[2, 1] = math.nan
+    with pytest.raises(ValueError, match=rf"^{name}_update: argument 'batch\.actions' contains 1 "):
+        algorithm.update(state, dataclasses.replace(batch, actions=actions), randomness, config)
+    actions[2, 1] = -1.5
+    with pytest.raises(
+        ValueError,
+        match=rf"^{name}_update: batch\.actions\[2, 1\] = -1\.5 lies outside \[-1\.0, 1\.0\], "
+        r"the config's max_action",
+    ):
+        algorithm.update(state, dataclasses.replace(batch, actions=actions), randomness, config)
+
+
 @pytest.mark.parametrize("value", [0.5, 2.0, -1.0])
 def test_terminal_flags_must_be_zero_or_one(value: float) -> None:
     config, state, batch, randomness, algorithm = _setup("edp_td3")

@@ -243,7 +243,8 @@ def test_d4rl_bad_max_episode_steps(tmp_path: Path) -> None:
 
 # Accepted on purpose: flags stored as bool, integer 0/1 or float 0.0/1.0; rewards and flags of
 # shape [N, 1] (D4RL's own loader squeezes them); integer observations, actions and rewards that
-# float32 holds exactly. Each loads to exactly the values stored.
+# float32 holds exactly, but not in silence (D4RL stores float32: such a file is likely another
+# kind of data). Each loads to exactly the values stored.
 D4RL_ACCEPTED = [
     pytest.param(_set(terminals=d4rl_arrays()["terminals"].astype(np.int8)), id="int8-flags"),
     pytest.param(_set(timeouts=d4rl_arrays()["timeouts"].astype(np.float64)), id="float-flags"),
@@ -263,7 +264,20 @@ def test_d4rl_accepted_inputs_load_exactly(
     tmp_path: Path, change: Callable[[Arrays], Arrays]
 ) -> None:
     data = change(d4rl_arrays())
-    ds = load_d4rl_hdf5(write_h5(tmp_path / "x.hdf5", data))
+    integers = [k for k in ("observations", "actions", "rewards") if data[k].dtype.kind in "iub"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load_d4rl_hdf5(write_h5(tmp_path / "x.hdf5", data))
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if integers:
+        (field,) = integers
+        note = f"x.hdf5: '{field}' ({data[field].dtype}) stored as integers, converted exactly"
+        assert (
+            len(said) == 1 and note in said[0] and "D4RL stores them as float32: check" in said[0]
+        )
+        assert len(ds.notes) == 1 and note in ds.notes[0]
+    else:
+        assert said == [] and ds.notes == ()
     kept = [0, 1, 2, 4, 5]
     assert ds.observations.tolist() == data["observations"][kept].astype(float).tolist()
     assert ds.actions.tolist() == data["actions"][kept].astype(float).tolist()

@@ -206,7 +206,7 @@ CHECKPOINT_CASES: list[tuple[str, Callable[[dict[str, str]], None], type[Excepti
     ("checksum removed", lambda meta: meta.pop("sha256"), CheckpointCorruptError, SEALED),
     ("format 1", _set("format", "edp_ref.runner.checkpoint/1"), CheckpointFormatError,
      r"is of an older format \('edp_ref\.runner\.checkpoint/1'; this version reads "
-     r"'edp_ref\.runner\.checkpoint/3'.*Delete the run folder to train the run again"),
+     r"'edp_ref\.runner\.checkpoint/4'.*Delete the run folder to train the run again"),
     ("foreign format", _set("format", "other/3"), CheckpointCorruptError,
      r"is not an edp_ref runner checkpoint \(format 'other/3'"),
 ]  # fmt: skip

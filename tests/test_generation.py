@@ -328,6 +328,27 @@ def test_checkpoint_of_other_settings_names_them(trained: Path) -> None:
         train_behaviour(other, str(trained), progress=False)
 
 
+@pytest.mark.parametrize("content", [b"\x00garbage", "foreign"])
+def test_damaged_or_foreign_checkpoint_is_one_line_from_the_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | str,
+) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    ckpt = tmp_path / "work" / "invertedpendulum-seed0" / "train.pt"
+    ckpt.parent.mkdir(parents=True)
+    if isinstance(content, bytes):
+        ckpt.write_bytes(content)
+    else:  # a torch file of something else
+        torch.save({"weights": torch.zeros(3)}, ckpt)
+    argv = ["--env", "invertedpendulum", "--preset", "small", "--work-dir", str(tmp_path / "work")]
+    assert load_script().main([*argv, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"edp-datasets: error: the training checkpoint {ckpt} is damaged or ")
+
+
 def test_checkpoint_with_inconsistent_evaluations(trained: Path, tmp_path: Path) -> None:
     state = torch.load(trained / "train.pt", weights_only=True)
     state["snapshots"] = state["snapshots"][:-1]

@@ -4,8 +4,11 @@ tolerances, unknown cases, corrupt files and manifests)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from edp_ref.algorithms import REGISTRY
 from edp_ref.golden.archive import archive_bytes, read_archive, sha256_hex
 from edp_ref.golden.case import SEED
 from edp_ref.golden.cases_updates import small_config, update_seed
+from tests.faults import failing_disk, snapshot, temporaries
 
 Arrays = dict[str, np.ndarray]
 
@@ -419,6 +423,37 @@ def test_command_line_reports_a_kit_error(
 ) -> None:
     assert golden.main(["check", str(tmp_path / "missing")]) == 2
     assert "error: cannot read the golden manifest" in capsys.readouterr().err
+
+
+def test_export_on_a_full_disk_keeps_the_previous_kit(
+    exported: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kit is written all or nothing: a full disk at the manifest (written last, after the
+    archives) leaves the previous kit as it was, no temporary file (a killed export's are
+    removed by the next one), and one line naming the file and the free space."""
+    cases = golden.golden_cases()[::20]  # a few cases: the export's writes are what is tested
+    export_module = importlib.import_module("edp_ref.golden.export")  # golden.export: the function
+    monkeypatch.setattr(export_module, "golden_cases", lambda: cases)
+    kit = tmp_path / "kit"
+    shutil.copytree(exported, kit)
+    for file in sorted(kit.glob("*.npz"))[:3]:  # an older kit: some files differ
+        file.write_bytes(b"older " + file.read_bytes())
+    before = snapshot(kit)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (kit / f".manifest.json.tmp-{dead.pid}").write_text("{")
+    with failing_disk("manifest.json"):
+        assert golden.main(["export", str(kit), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(
+        f"error: cannot write the kit to {kit}: cannot write {kit / 'manifest.json'}: No space "
+    )
+    assert " free on the disk that holds " in err
+    assert snapshot(kit) == before and temporaries(kit) == []
 
 
 # ------------------------------------------------------------------------------------------

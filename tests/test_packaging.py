@@ -43,6 +43,7 @@ def test_extras() -> None:
             "matplotlib",
             "safetensors",
             "tensorboard",
+            "filelock",
         ]
     )
     assert extras["test"] == sorted(

@@ -17,6 +17,7 @@ too (``RAY_AUTH_TOKEN_PATH``: else Ray writes ``~/.ray/auth_token``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,10 @@ from safetensors.torch import load_file
 from edp_ref.reproduce import PRESETS, build_grid, experiment, reproduce
 from edp_ref.reproduce.launchers import GridRunError, ray_task_name, run_grid
 from edp_ref.runner import RunSpec, configuration_document, resolve_config
-from edp_ref.runner.run_folder import open_run_folder
+from edp_ref.runner.run_folder import open_run_folder, run_folder_writer
+from tests.faults import untimed, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMINGS = ("seconds", "eval_seconds", "train_seconds")  # wall times: the only fields that differ
 # The process's global torch generator, saved in the checkpoint and restored on resume: no draw
 # of a run comes from it (each purpose has its own seeded generator), so its state is whatever
 # the worker process did before the run, and differs between launchers.
@@ -132,27 +133,12 @@ def _workers_running(prefix: str) -> list[int]:
     return pids
 
 
-def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {seconds} s waiting for {what}"
-        time.sleep(0.05)
-
-
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return {
         str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
         for p in root.rglob("*")
         if p.is_file()
     }
-
-
-def _untimed(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _untimed(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [_untimed(v) for v in value]
-    return value
 
 
 def _assert_same_run(a: Path, b: Path) -> None:
@@ -163,7 +149,7 @@ def _assert_same_run(a: Path, b: Path) -> None:
     for key in ta.keys() - {PROCESS_RNG}:
         assert torch.equal(ta[key], tb[key]), (a, key)
     for name in ("result.json", "config.json", "data.json"):
-        assert _untimed(json.loads((a / name).read_text())) == _untimed(
+        assert untimed(json.loads((a / name).read_text())) == untimed(
             json.loads((b / name).read_text())
         ), (a, name)
 
@@ -177,10 +163,11 @@ class _WorkerKiller(threading.Thread):
         self.killed: int | None = None
         self.log_at_kill = ""
         self.finished_at_kill = True
+        self.grid_ended = threading.Event()  # set by the test: no deadline, the grid's end
 
     def run(self) -> None:
-        log, deadline = self.run_dir / "evaluations.jsonl", time.monotonic() + 240
-        while time.monotonic() < deadline:
+        log = self.run_dir / "evaluations.jsonl"
+        while not self.grid_ended.is_set():
             pids = _workers_running(self.task)
             if pids and log.exists() and log.read_text().strip():
                 self.log_at_kill = log.read_text()
@@ -210,6 +197,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     killer.start()
     logs: list[str] = []
     on_ray = reproduce("table", 2, launcher="ray", jobs=4, log=logs.append, **grid)  # type: ignore[arg-type]
+    killer.grid_ended.set()
     killer.join()
 
     # Every run finished and the table is the local launcher's, byte for byte.
@@ -279,13 +267,14 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
         )
 
     try:
-        _wait(midway, 240, "a finished run and another one midway")
+        wait_for(midway, "a finished run and another one midway", 240)
         log_at_kill = (edp1 / "evaluations.jsonl").read_text()
     finally:
+        workers = _workers_running("edp_ref run ")
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-    # Ray ends the tasks of a driver that died.
-    _wait(lambda: not _workers_running("edp_ref run "), 60, "the dead driver's workers to end")
+    # Ray ends the tasks of a driver that died (their processes exit: their locks are free).
+    wait_for(lambda: all(_ended(pid) for pid in workers), "the dead driver's workers to end", 60)
     assert not (edp1 / "result.json").exists()
     finished = [d for d in (ff1, ff2) if (d / "result.json").exists()]
     stamps = {d: (d / "result.json").stat().st_mtime_ns for d in finished}
@@ -312,6 +301,61 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
     resumed = (edp1 / "evaluations.jsonl").read_text().splitlines()
     assert resumed[0] == log_at_kill.splitlines()[0]
     assert len(resumed) == len(json.loads((edp1 / "result.json").read_text())["records"])
+
+
+def test_a_task_relaunched_beside_a_live_one_is_refused_naming_it(
+    cluster: Cluster, smoke_out: Path, tmp_path: Path
+) -> None:
+    """A grid relaunched while a Ray worker of an earlier driver still trains one of its runs:
+    the new task is refused (the run folder has one writer), naming the live worker; once that
+    worker is gone its lock is taken over."""
+    runs, _ = build_grid(experiment("table", 2), PRESETS["smoke"], smoke_out, algos=["td3"])
+    spec = dataclasses.replace(runs[0][0], epochs=10_000)  # trains until its driver dies
+    run_dir = tmp_path / "run"
+    code = (
+        "import json\nfrom pathlib import Path\nfrom edp_ref.reproduce.launchers import run_grid"
+        "\nfrom edp_ref.runner import RunSpec\n"
+        f"spec = RunSpec.from_json(json.loads({json.dumps(spec.to_json())!r}))\n"
+        f"run_grid([(spec, Path({str(run_dir)!r}))], launcher='ray', progress=False)\n"
+    )
+    env = {**_python_env(), "RAY_ADDRESS": cluster.address}
+    driver = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    holder_file = run_dir / ".writer.json"
+    try:
+        wait_for(lambda: holder_file.exists(), "the live task to take its run folder", 240,
+                 lambda: _alive(driver))  # fmt: skip
+        holder = json.loads(holder_file.read_text())
+        assert holder["pid"] in _workers_running(ray_task_name(spec))
+        logs: list[str] = []
+        with pytest.raises(GridRunError) as caught:
+            run_grid([(spec, run_dir)], launcher="ray", progress=False, log=logs.append)
+        (failure,) = caught.value.failures
+        assert failure.error == "RunLockedError"
+        assert failure.message.startswith(
+            f"run folder {run_dir} is being written by pid {holder['pid']} on host "
+            f"{holder['host']}, started {holder['started']}; one process at a time trains a run"
+        )
+        _alive(driver)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    wait_for(lambda: _ended(holder["pid"]), "the live worker to end", 60)
+    # Its lock is free again: taken over from the killed worker (or released by a worker that
+    # Ray stopped with SIGTERM, which checkpoints first).
+    with run_folder_writer(run_dir) as note:
+        assert note is None or f"from pid {holder['pid']} " in note
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` has exited (gone, or a zombie: its files are closed)."""
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+def _alive(process: subprocess.Popen[bytes]) -> None:
+    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
 
 
 # -- Without a cluster ----------------------------------------------------------------------------

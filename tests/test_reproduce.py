@@ -87,13 +87,14 @@ def test_smoke_table2_end_to_end(smoke: tuple[Path, object, list[str]]) -> None:
     assert {r.spec.algorithm for r in results} == {"td3bc", "edp_td3"}
     for r in results:
         # Evaluations at updates 0 and 100 (sparse), then every update of the last ten (the final
-        # 5 %); the table's RAT is the mean of those ten, the log's running RAT the curve.
+        # 5 %); the table's RAT is the mean of those ten, also the log's last RAT.
         lines = (r.run_dir / "evaluations.jsonl").read_text().splitlines()
         recs = [json.loads(x) for x in lines]
         assert [x["step"] for x in recs] == [0, 100, *range(191, 201)]
         scores = [x["score"] for x in recs]
         assert r.final_rat == pytest.approx(sum(scores[2:]) / 10)
-        assert recs[2]["rat"] == pytest.approx(sum(scores[:3]) / 3)
+        assert recs[2]["rat"] == pytest.approx(sum(scores[1:3]) / 2)
+        assert recs[-1]["rat"] == r.final_rat
         assert recs[-1]["oms"] == max(scores)
     by_label = {"td3bc": "TD3+BC FF", "edp_td3": "TD3+BC EDP"}
     for row in rows:
@@ -153,7 +154,8 @@ def test_figure_sweep_reuses_the_training_run(smoke: tuple[Path, object, list[st
 
 def _fake(task: str, algorithm: str, seed: int, scores: list[float]) -> RunResult:
     spec = RunSpec(task, algorithm, seed=seed, epochs=len(scores) - 1, eval_every=1)
-    rat, oms = running_average_at_training(scores), online_model_selection(scores)
+    epochs = list(range(len(scores)))
+    rat, oms = running_average_at_training(scores, epochs), online_model_selection(scores)
     recs = [
         EvaluationRecord(i, i, i * 1000, 10, s, 0.0, s, 0.0, s, rat[i], oms[i])
         for i, s in enumerate(scores)

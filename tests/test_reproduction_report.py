@@ -45,8 +45,8 @@ def test_final_stretch_rat_by_hand() -> None:
     # A run evaluated only before training (0 epochs) has that one evaluation.
     assert final_stretch_mean([7.0], [0]) == 7.0
     assert final_stretch_mean([1.0, 4.0, 2.0], [0, 5, 10], window=1) == 2.0
-    # The running RAT of the curves still averages the last ten evaluations, epoch 0 included.
-    assert running_average_at_training(scores[:3]) == [100.0, 50.0, 110.0 / 3]
+    # The RAT logged at each evaluation is the same mean over the log so far.
+    assert running_average_at_training(scores[:3], epochs[:3]) == [100.0, 0.0, 5.0]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,8 @@ def _record(index: int, epoch: int, step: int, score: float) -> EvaluationRecord
 def _fake(task: str, algorithm: str, seed: int, scores: list[float]) -> RunResult:
     """A finished run evaluated at epochs 0, 1, ... with ``scores`` on locally generated data."""
     spec = RunSpec(task, algorithm, seed=seed, epochs=len(scores) - 1, eval_every=1)
-    rat, oms = running_average_at_training(scores), online_model_selection(scores)
+    epochs = list(range(len(scores)))
+    rat, oms = running_average_at_training(scores, epochs), online_model_selection(scores)
     records = [
         EvaluationRecord(i, i, i * 1000, 10, s, 0.0, s, 0.0, s, rat[i], oms[i])
         for i, s in enumerate(scores)

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from edp_ref.runner import (
     train_run,
 )
 from tests.error_kinds import assert_error_kind
+from tests.faults import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,18 +56,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_rat_and_oms_by_hand() -> None:
     scores = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0, 5.0]
-    rat = running_average_at_training(scores)
-    # Fewer than 10 evaluations: the mean of all so far.
-    assert rat[:4] == [0.0, 5.0, 10.0, 15.0]
-    assert rat[9] == 45.0  # (0 + 10 + ... + 90) / 10
-    assert rat[10] == 55.0  # (10 + ... + 100) / 10: the first score left the window
-    assert rat[11] == 54.5  # (20 + ... + 100 + 5) / 10
+    epochs = list(range(len(scores)))
+    rat = running_average_at_training(scores, epochs)
+    # One RAT: the mean of the last ten evaluations after epoch 0 (the untrained policy's
+    # score counts only while it is the only one).
+    assert rat[:4] == [0.0, 10.0, 15.0, 20.0]
+    assert rat[9] == 50.0  # (10 + ... + 90) / 9
+    assert rat[10] == 55.0  # (10 + ... + 100) / 10
+    assert rat[11] == 54.5  # (20 + ... + 100 + 5) / 10: the first trained score left the window
+    assert rat[-1] == final_stretch_mean(scores, epochs)  # the last logged RAT is the run's
     oms = online_model_selection(scores)
     assert oms == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0, 100.0]
-    assert running_average_at_training([1.0, 4.0, 2.0], window=2) == [1.0, 2.5, 3.0]
+    assert running_average_at_training([1.0, 4.0, 2.0], [0, 1, 2], window=2) == [1.0, 4.0, 3.0]
     assert online_model_selection([3.0, -1.0, 2.0]) == [3.0, 3.0, 3.0]
     with pytest.raises(ValueError, match="score 1 is nan"):
-        running_average_at_training([1.0, float("nan")])
+        running_average_at_training([1.0, float("nan")], [0, 1])
     assert evaluation_epochs(25, 10) == [0, 10, 20, 25]
     assert evaluation_epochs(2000, 10)[-3:] == [1980, 1990, 2000]
 
@@ -110,7 +113,8 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     assert [r["step"] for r in lines] == [0, 30, 60]
     assert [r["index"] for r in lines] == [0, 1, 2]
     scores = [float(r["score"]) for r in lines]  # type: ignore[arg-type]
-    assert [r["rat"] for r in lines] == running_average_at_training(scores)
+    epochs = [int(r["epoch"]) for r in lines]  # type: ignore[call-overload]
+    assert [r["rat"] for r in lines] == running_average_at_training(scores, epochs)
     assert [r["oms"] for r in lines] == online_model_selection(scores)
     # Locally generated data carries reference scores: the score is the normalized return.
     assert all(r["score"] == r["normalized_mean"] for r in lines)
@@ -126,10 +130,17 @@ def test_run_logs_metrics_and_reuse(tiny_root: str, tmp_path: Path) -> None:
     assert (ckpt.state_dim, ckpt.action_dim) == (11, 3)
     assert ckpt.environment["env_id"] == "Hopper-v5" and ckpt.environment["ref_max_score"]
     assert {"batches", "updates", "torch_global"} <= set(ckpt.rng)
-    # A finished run is reused, not retrained.
-    t0 = time.perf_counter()
+    # One RAT: the last evaluation logged (evaluations.jsonl, run.log) is the run's RAT.
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert lines[-1]["rat"] == result.final_rat == result.records[-1].rat
+    assert f"evaluation 2 at epoch 2: score {scores[-1]:.3f}, RAT {result.final_rat:.3f}" in log
+    assert f"finished: RAT {result.final_rat:.3f} (the mean of the last 10 evaluations" in log
+    # A finished run is reused, not retrained: no file of the folder is written again.
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir() if p.is_file()}
     again = train_run(spec, tmp_path / "run", progress=False)
-    assert time.perf_counter() - t0 < 1.0
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir() if p.is_file()} == (
+        stamps
+    )
     assert [r.to_json() for r in again.records] == [r.to_json() for r in result.records]
     # The same folder with another configuration is refused, naming the field.
     with pytest.raises(RunMismatchError, match="seed: stored 0 vs asked 1"):
@@ -194,12 +205,13 @@ def test_sigkill_after_a_mid_epoch_checkpoint_resumes_bit_identically(
         stderr=subprocess.PIPE,
     )
     ckpt = run_dir / "checkpoint.safetensors"
-    deadline = time.time() + 120
-    # Kill right after a wall-clock checkpoint early in the fourth epoch (steps 121-149).
-    while not (120 < _checkpoint_position(ckpt)[1] < 150):
+
+    def running() -> None:
         assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-        assert time.time() < deadline, "the child never checkpointed inside its fourth epoch"
-        time.sleep(0.01)
+
+    # Kill right after a wall-clock checkpoint early in the fourth epoch (steps 121-149).
+    wait_for(lambda: 120 < _checkpoint_position(ckpt)[1] < 150,
+             "a checkpoint inside the fourth epoch", 60, running)  # fmt: skip
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert child.returncode == -signal.SIGKILL

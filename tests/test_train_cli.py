@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import re
 import sys
 from pathlib import Path
@@ -120,8 +122,20 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["--eval-only", "{tmp}/nothing"], r"argument --eval-only: .*config\.json is missing"),
     (["--resume", "{tmp}", "--eval-only", "{tmp}"],
      r"argument --eval-only: not allowed with argument --resume"),
-    (["--resume", "{run}", "--run.epochs", "3"],
-     r"argument --resume: .*--run\.epochs cannot change it"),
+    (["--resume", "{run}", "--run.seed", "3"],
+     r"argument --resume: .*--run\.seed cannot change it \(it takes --run\.epochs, to extend"),
+    (["--resume", "{run}", "--run.epochs", "0"],
+     r"argument --run\.epochs: .* holds a run of 1 epochs; --resume extends a run, never "),
+    (["--resume", "{run}", "--config-file", "{run}/config.json"],
+     r"argument --resume: .*--config-file cannot change it"),
+    (["--config-file", "{tmp}/nothing.json"],
+     r"argument --config-file: .*nothing\.json cannot be read as JSON"),
+    (["--config-file", "{tmp}/unknown.json"],
+     r"argument --config-file: .*unknown\.json: unknown field\(s\) \['learning_rate'\]"),
+    (["--config-file", "{tmp}/bad.json"],
+     r"argument --config-file: .*bad\.json: RunSpec\.epochs must be an int"),
+    (["--config-file", "{tmp}/badconfig.json"],
+     r"argument --config-file: .*unknown field\(s\) \['config\.optimizer\.rate'\]"),
     (["--eval-only", "{run}", "--episodes", "0"], r"argument --episodes: expected an integer >= 1"),
     (["--out", "{run}"],
      r"argument --out: .* holds a run with another configuration \(.*run\.epochs: stored 1 vs "
@@ -135,6 +149,9 @@ def test_command_line_mistakes_are_usage_errors_naming_the_argument(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], words: str
 ) -> None:
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "unknown.json").write_text('{"learning_rate": 1e-4}')
+    (tmp_path / "bad.json").write_text('{"epochs": "ten"}')
+    (tmp_path / "badconfig.json").write_text('{"config": {"optimizer": {"rate": 1}}}')
     (tmp_path / "mine.hdf5").write_bytes(b"")
     data = tmp_path / "data"
     (data / "mujoco" / "hopper" / "medium-v0" / "data").mkdir(parents=True)
@@ -159,7 +176,14 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: said, not a crash
     argv = ["--algorithm", "edp_td3", "--dataset", "hopper-medium-v2", *_tiny(tiny_root)]
     argv += ["--config.optimizer.learning-rate", "1e-4", "--out", str(out), "--wandb"]
-    assert main(argv) == 0
+    heard: list[str] = []  # run.log goes through logging: an application's handler hears it
+    handler = logging.Handler()
+    handler.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("edp_ref.runner.run").addHandler(handler)
+    try:
+        assert main(argv) == 0
+    finally:
+        logging.getLogger("edp_ref.runner.run").removeHandler(handler)
     captured = capsys.readouterr()
     assert "Weights & Biases is not installed (pip install wandb)" in captured.err
     assert "final RAT" in captured.out and "tensorboard --logdir" in captured.out
@@ -170,7 +194,8 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     assert config["compile"] is False and document["run"]["epochs"] == 2
     log = (out / "run.log").read_text()
     assert "updates run eagerly (auto: 40 updates < 5000 on the CPU)" in log
-    assert "Weights & Biases is not installed" in log and "finished: final RAT" in log
+    assert "Weights & Biases is not installed" in log and "finished: RAT" in log
+    assert [line.split(" ", 2)[2] for line in log.splitlines()] == heard
     # TensorBoard: losses averaged per 10-update window, speed, evaluations.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -182,6 +207,16 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     assert "train/updates_per_second" in tags and losses, tags
     assert [e.step for e in events.Scalars("eval/score")] == [0, 20, 40]
     assert [e.step for e in events.Scalars("train/updates_per_second")] == [10, 20, 30, 40]
+    final_rat = json.loads((out / "result.json").read_text())["final_rat"]
+    assert events.Scalars("eval/rat")[-1].value == pytest.approx(final_rat)  # one RAT
+    # The configuration in TensorBoard's HParams dashboard, beside RAT, OMS and the score.
+    hparams = _tensorboard_hparams(out / "tensorboard")
+    assert hparams["run.seed"] == 0 and hparams["algorithm.name"] == "edp_td3"
+    assert hparams["algorithm.config.optimizer.learning_rate"] == 1e-4
+    assert hparams["dataset.sha256"] == document["dataset"]["sha256"]
+    # --config-file: this run's config.json with one change is this run with that change.
+    _, _, again, _, _ = parse(["--config-file", str(out / "config.json"), "--run.seed", "1"])
+    assert again == dataclasses.replace(RunSpec.from_json(document["run"]), seed=1)
     # --resume of a finished run reuses it; --eval-only evaluates its policy.
     assert main(["--resume", str(out), "--no-progress", "--no-tensorboard"]) == 0
     assert "final RAT" in capsys.readouterr().out
@@ -207,6 +242,48 @@ def test_train_resume_eval_only_and_the_three_line_policy_example(
     assert np.array_equal(first, policy(np.zeros(policy.observation_dim)))  # seeded draws
     with pytest.raises(ValueError, match=r"observations must have shape \[11\] or \[B, 11\]"):
         policy(np.zeros(5))
+
+
+def _tensorboard_hparams(folder: Path) -> dict[str, Any]:
+    """The hyper-parameters a run folder's TensorBoard events give the HParams plugin."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.tag == "_hparams_/session_start_info":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content
+                    )
+                    found = data.session_start_info.hparams
+                    return {k: getattr(v, v.WhichOneof("kind")) for k, v in found.items()}
+    raise AssertionError(f"no hyper-parameters in {folder}")
+
+
+def test_config_file_sets_defaults_the_command_line_overrides(tmp_path: Path) -> None:
+    """A hand-written --config-file: the fields it names (a partial config keeps the other
+    defaults, Table 3's for its dataset), then the command line."""
+    path = tmp_path / "mine.json"
+    mine = {"task": "walker2d-medium-v2", "algorithm": "td3bc", "epochs": 7,
+            "config": {"optimizer": {"learning_rate": 1e-4}}}  # fmt: skip
+    path.write_text(json.dumps(mine))
+    _, _, spec, _, _ = parse(["--config-file", str(path), "--run.seed", "4"])
+    table3 = default_config("td3bc", "walker2d-medium-v2")
+    assert (spec.task, spec.algorithm, spec.epochs, spec.seed) == (
+        "walker2d-medium-v2",
+        "td3bc",
+        7,
+        4,
+    )
+    assert spec.config == dataclasses.replace(
+        table3, optimizer=dataclasses.replace(table3.optimizer, learning_rate=1e-4)
+    )
+    _, _, spec, _, _ = parse(
+        ["--config-file", str(path), "--config.optimizer.learning-rate", "2e-4"]
+    )
+    assert spec.config is not None and spec.config.optimizer.learning_rate == 2e-4
+    assert spec.epochs == 7  # the file's, over Table 3's
 
 
 def test_wandb_receives_the_same_scalars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,9 @@ which checks that the randomness is the core's class and fits the config (a fiel
 some configs), that batch and state share a device and dtype, that the batch's widths are the
 networks' and that the randomness was drawn for this batch size and action width (free:
 shapes only, each error names the argument), then the batch's values (one host sync,
-``ValueError`` naming a NaN/inf tensor or a terminal flag that is not 0/1; off with
-``check_batch=False``), then runs the algorithm's core with the
+``ValueError`` naming a NaN/inf tensor, a terminal flag that is not 0/1 or an action beyond
+the config's ``max_action``; off with ``check_batch=False``), then runs the algorithm's core
+with the
 data-dependent checks of the core functions switched off, so that the core itself never reads a
 tensor value on the host. With ``config.compile`` true (default: when the state is on CUDA) the
 core runs under ``torch.compile`` (through :func:`edp_ref.compilation.compile_function`); the
@@ -128,7 +129,7 @@ class Update:
         check_widths(where, state, batch, randomness)
         check_schedule(where, state, config)
         if config.check_batch:
-            batch.check_values(where)
+            batch.check_values(where, _action_bound(config))
         core = self.core
         with value_checks(False):
             if not uses_compile(config, state):
@@ -140,6 +141,14 @@ class Update:
             if record.seconds is not None:
                 return _compiled(core, state.device)(state, batch, randomness, config)
             return _first_compiled_call(core, record, state, batch, randomness, config)
+
+
+def _action_bound(config: Any) -> float | None:
+    """The bound of the actions the config trains on: the ``max_action`` of its diffusion
+    policy (None: unclipped) or of its feed-forward actor."""
+    owner = getattr(config, "diffusion", config)
+    bound = getattr(owner, "max_action", None)
+    return None if bound is None else float(bound)
 
 
 def _first_compiled_call(

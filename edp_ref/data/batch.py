@@ -93,9 +93,10 @@ class Batch:
         """The same batch on ``device`` (and cast to ``dtype`` if given)."""
         return Batch(**{n: t.to(device=device, dtype=dtype) for n, t in self.tensors().items()})
 
-    def check_values(self, where: str) -> None:
-        """Raise ``ValueError`` naming the first tensor that holds NaN or inf, or terminal flags
-        that are not exactly 0 or 1.
+    def check_values(self, where: str, action_bound: float | None = None) -> None:
+        """Raise ``ValueError`` naming the first tensor that holds NaN or inf, terminal flags
+        that are not exactly 0 or 1, or an action outside [-action_bound, action_bound] (None:
+        no bound).
 
         One host synchronisation for the whole batch (a single reduction); the per-tensor checks
         run only to name the culprit. Skipped where value checks are off
@@ -107,10 +108,21 @@ class Batch:
         flags = self.terminals
         checks = [torch.isfinite(t).all() for t in tensors.values()]
         checks.append(((flags == 0) | (flags == 1)).all())
+        bound = torch.inf if action_bound is None else action_bound
+        checks.append((self.actions.abs() <= bound).all())
         if bool(torch.stack(checks).all()):
             return
         for name, t in tensors.items():
             check_finite(f"batch.{name}", t, where)
+        outside = torch.nonzero(self.actions.abs() > bound)
+        if len(outside):
+            i, j = (int(k) for k in outside[0])
+            raise ValueError(
+                f"{where}: batch.actions[{i}, {j}] = {float(self.actions[i, j])!r} lies outside "
+                f"[-{bound}, {bound}], the config's max_action ({len(outside)} value(s) outside); "
+                "rescale the actions to it (edp_ref.data.preprocessing.rescale_actions) or raise "
+                "max_action"
+            )
         bad = int(torch.nonzero((flags != 0) & (flags != 1))[0, 0])
         raise ValueError(
             f"{where}: batch.terminals[{bad}] = {float(flags[bad])!r}; terminal flags must be "

@@ -16,13 +16,18 @@ Files without ``timeouts`` (early v0 files) fall back to D4RL's rule: an episode
 The file is checked before anything is converted (``edp_ref.data.checks``): arrays, not groups;
 numbers, not strings; D4RL's shapes; finite values in every row; flags exactly 0 or 1 (a cast
 to bool would make NaN, 2 or 0.5 a terminal). Each error names the file, the key, the row and
-the value.
+the value. Integer or boolean observations, actions or rewards (D4RL stores float32) are
+accepted when float32 holds them exactly, as ``edp_ref.data.checks`` documents, but not in
+silence: a ``UserWarning`` names the file, the fields and their dtypes, and the dataset's
+``notes`` (a run's ``data.json``) record the conversion; integers where D4RL has floats usually
+mean a file of another kind (pixels, indices), which a user wants to hear about.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -263,16 +268,24 @@ def load_d4rl_hdf5(
         len(raw["rewards"]),
         dropped,
     )
+    integers = {k: str(raw[k].dtype) for k in ("observations", "actions", "rewards")}
+    fields = ", ".join(f"'{k}' ({v})" for k, v in integers.items() if raw[k].dtype.kind in "biu")
+    notes = (f"{source}: {fields} stored as integers, converted exactly to float32",)
     a_dim = arrays["actions"].shape[1] if arrays["actions"].ndim == 2 else 1
     low = high = None
     if action_bounds is not None:
         low = np.full(a_dim, action_bounds[0])
         high = np.full(a_dim, action_bounds[1])
-    return TransitionDataset.from_arrays(
+    dataset = TransitionDataset.from_arrays(
         arrays,
         source=source,
         action_low=low,
         action_high=high,
         dropped=dropped,
+        notes=notes if fields else (),
         **provenance,
     )
+    if fields:  # accepted (float32 holds them exactly), but said
+        message = f"{notes[0]}; D4RL stores them as float32: check that this is the file meant"
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return dataset

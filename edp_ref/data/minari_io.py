@@ -15,8 +15,9 @@ access and ``huggingface_hub``).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import minari  # type: ignore[import-untyped]
@@ -34,16 +35,39 @@ from edp_ref.data.transitions import TransitionDataset
 
 __all__ = [
     "DatasetNotFoundError",
+    "environment_variables",
     "episodes_to_transitions",
     "flatten_batch",
     "load_minari",
     "minari_dataset_path",
+    "minari_root",
 ]
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset is not on this machine; the message says where it was looked for and how to
     download or generate it."""
+
+
+@contextlib.contextmanager
+def environment_variables(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set the environment variables ``values`` for the block (None: leave one alone)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    old = {k: os.environ.get(k) for k in given}
+    os.environ.update(given)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def minari_root(path: str | None) -> contextlib.AbstractContextManager[None]:
+    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
+    return environment_variables({"MINARI_DATASETS_PATH": path})
 
 
 def minari_dataset_path(dataset_id: str) -> str:

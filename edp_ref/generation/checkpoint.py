@@ -93,11 +93,13 @@ def save_checkpoint(
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def _damaged(path: Path | str) -> str:
+def _damaged(path: Path | str, exc: Exception) -> str:
+    """The one-line message of a damaged ``path`` (the first line of ``exc``'s: torch's run on)."""
+    cause = (str(exc).splitlines() or [""])[0]
     return (
         f"the training checkpoint {path} is damaged or not a checkpoint of this version of "
         "edp_ref (an interrupted write, a truncated copy?); delete it to train from the "
-        "start, or use another work directory"
+        f"start, or use another work directory ({type(exc).__name__}: {cause})"
     )
 
 
@@ -115,7 +117,7 @@ def read_checkpoint(path: Path | str, config: GenerationConfig | None = None) ->
         if not isinstance(stored, dict):
             raise TypeError(f"config is {type(stored).__name__}, not a mapping")
     except Exception as exc:  # zip / unpickling errors, EOFError, a missing key, bad JSON
-        raise ValueError(f"{_damaged(path)} ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(_damaged(path, exc)) from exc
     if config is not None:
         current = json.loads(training_key(config))
         differences = [
@@ -167,5 +169,5 @@ def load_checkpoint(
                 f"expected {n} of each"
             )
     except Exception as exc:  # missing keys, wrong shapes or types
-        raise ValueError(f"{_damaged(path)} ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(_damaged(path, exc)) from exc
     return progress

@@ -187,12 +187,12 @@ def generate_datasets(argv: Sequence[str] | None = None) -> dict[str, dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``edp-datasets``: 0 when every dataset was written, 1 when one exists already (without
-    --force) or a training checkpoint is damaged or from other settings (a message naming the
-    file, no traceback); command-line mistakes exit with status 2 before any work."""
+    """``edp-datasets``: 0 when every dataset was written; command-line mistakes exit with
+    status 2 before any work; a failure on the way (a damaged or foreign ``train.pt``, a dataset
+    that exists, a full disk) prints one line naming the file and exits with status 1."""
     try:
         generate_datasets(argv)
-    except (FileExistsError, ValueError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
+from edp_ref.atomic_files import remove_stale_temporaries
 from edp_ref.generation.checkpoint import Progress, load_checkpoint, save_checkpoint
 from edp_ref.generation.config import GenerationConfig
 from edp_ref.generation.environment import (
@@ -91,8 +92,11 @@ def train_behaviour(
     Raises:
         ValueError: ``train.pt`` is damaged or was written with other training settings (the
             message names the file and the differing settings; the file is left in place).
+        WriteError: ``train.pt`` cannot be written (disk full, I/O error; the previous one is
+            kept).
     """
     os.makedirs(work_dir, exist_ok=True)
+    remove_stale_temporaries(work_dir)  # the writes a killed generation left
     ckpt = os.path.join(work_dir, "train.pt")
     s_dim, space = environment_dims(config.env_id)
     a_dim = int(space.shape[0])

@@ -17,14 +17,11 @@ import io
 import zipfile
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from torch import Tensor
-
-from edp_ref.atomic_files import atomic_write_bytes
 
 __all__ = [
     "ArchiveError",
@@ -32,7 +29,6 @@ __all__ = [
     "read_archive",
     "sha256_hex",
     "to_numpy",
-    "write_archive",
 ]
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -67,13 +63,6 @@ def archive_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, member.getvalue())
     return buffer.getvalue()
-
-
-def write_archive(path: Path, arrays: Mapping[str, NDArray[Any]]) -> str:
-    """Write the archive of ``arrays`` to ``path`` atomically; return its SHA-256."""
-    data = archive_bytes(arrays)
-    atomic_write_bytes(path, data)
-    return sha256_hex(data)
 
 
 def read_archive(data: bytes, label: str) -> dict[str, NDArray[Any]]:

@@ -23,7 +23,6 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from edp_ref.atomic_files import atomic_write_text
 from edp_ref.golden.case import SEED, GoldenCase
 
 __all__ = [
@@ -34,8 +33,8 @@ __all__ = [
     "describe",
     "manifest_document",
     "manifest_entry",
+    "manifest_text",
     "read_manifest",
-    "write_manifest",
 ]
 
 #: The kit's format; fields added since (``algorithm``, ``title``, ``tolerances``,
@@ -140,10 +139,9 @@ def manifest_document(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def write_manifest(directory: Path, document: Mapping[str, Any]) -> None:
-    """Write ``document`` as ``directory/manifest.json`` (sorted keys, atomically)."""
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    atomic_write_text(directory / MANIFEST_NAME, text)
+def manifest_text(document: Mapping[str, Any]) -> str:
+    """``manifest.json``'s text for ``document`` (sorted keys)."""
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def _safe_path(directory: Path, file: str, where: str) -> Path:

@@ -196,7 +196,7 @@ def render_training_curves(
         steps = [runs[0].records[i].step for i in range(n)]
         lines = (
             ("oms", "Best (OMS): best evaluation so far", 0),
-            ("rat", "Average (running RAT): last 10 evaluations", 1),
+            ("rat", "Average (RAT): last 10 evaluations after epoch 0", 1),
             ("score", "each evaluation", 2),
         )
         for metric, label, k in lines:

@@ -7,8 +7,16 @@ the cluster, else Ray's local one; docs/scale_out.md). Every launcher
 * reuses finished runs (``result.json``, checked against the checkpoint) and resumes interrupted
   ones from their checkpoints (:func:`edp_ref.runner.training.train_run`);
 * lets a run that fails for a reason of its own (a damaged file, a folder of another
-  configuration, missing data) fail alone: the others go on, and :class:`GridRunError` names
-  every failed run with its error at the end;
+  configuration, missing data, a diverged training, a full disk) fail alone: the others go on,
+  and :class:`GridRunError` names every failed run with its error at the end;
+* lets one process at a time write a run folder (its writer lock, taken by
+  :func:`~edp_ref.runner.training.train_run` in whichever process or Ray task trains the run): a
+  run whose folder another live process writes (a grid relaunched beside a worker of a killed
+  driver) fails with ``RunLockedError`` naming that process's pid, host and start time; the lock
+  of a killed process is taken over;
+* ends a process that trains a run by SIGTERM or SIGINT after the run checkpointed, as the
+  signal's default action would: a preempted Ray worker is retried like a killed one and
+  resumes from that checkpoint, Ctrl-C stops a local grid;
 * on Ray, asks the scheduler for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs per run
   (fractions share a device) and has a run whose worker process died (killed, out of memory,
   node lost) retried ``max_retries`` times; the retry resumes from the run's last checkpoint.
@@ -37,7 +45,7 @@ from edp_ref.config_checks import check_int, check_real
 from edp_ref.runner.dataset import environment_variables
 from edp_ref.runner.run_folder import RESULT_FILE, RunResult
 from edp_ref.runner.spec import RunSpec, check_fields
-from edp_ref.runner.training import train_run
+from edp_ref.runner.training import RunInterrupted, exit_by_signal, train_run
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -126,6 +134,8 @@ def _run_one(
         spec = RunSpec.from_json(spec_json)
         with environment_variables(environment):
             result = train_run(spec, run_dir, progress=progress, position=position, threads=threads)
+    except RunInterrupted as exc:  # checkpointed: die by the signal (module docstring)
+        exit_by_signal(exc.signum)
     except Exception as exc:
         return {
             "ok": False,

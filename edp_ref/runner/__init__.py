@@ -39,7 +39,9 @@ from edp_ref.runner.run_folder import (
     CheckpointError,
     CheckpointFormatError,
     CheckpointMismatchError,
+    DatasetChangedError,
     RunFolderError,
+    RunLockedError,
     RunMismatchError,
     RunResult,
     configuration_document,
@@ -47,7 +49,7 @@ from edp_ref.runner.run_folder import (
     save_checkpoint,
 )
 from edp_ref.runner.spec import FieldError, FieldTypeError, RunSpec, evaluation_epochs
-from edp_ref.runner.training import train_run
+from edp_ref.runner.training import DivergenceError, RunInterrupted, train_run
 
 __all__ = [
     "RAT_WINDOW",
@@ -56,6 +58,8 @@ __all__ = [
     "CheckpointError",
     "CheckpointFormatError",
     "CheckpointMismatchError",
+    "DatasetChangedError",
+    "DivergenceError",
     "EvaluationRecord",
     "FieldError",
     "FieldTypeError",
@@ -63,6 +67,8 @@ __all__ = [
     "Policy",
     "PolicyEvaluation",
     "RunFolderError",
+    "RunInterrupted",
+    "RunLockedError",
     "RunMismatchError",
     "RunResult",
     "RunSpec",

@@ -3,6 +3,8 @@
     edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
         --config.optimizer.learning-rate 1e-4 --run.epochs 10
     edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0      # continue a killed run
+    edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0 --run.epochs 3000  # extend it
+    edp-train --config-file runs/train/hopper-medium-v2/edp_td3/seed0/config.json --run.seed 1
     edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0   # evaluate its policy
 
 tyro parses the command line into :class:`TrainCommand`: the run itself
@@ -11,22 +13,29 @@ field of the algorithm's config, ``--run.*`` for the others), how it is watched
 (:class:`~edp_ref.runner.monitoring.Monitoring`: ``--log-every``, ``--wandb``, ...) and what to
 do. ``--help`` shows each option with its type, its default and the comment above its field. The
 defaults are the paper's, with Table 3's values for ``--dataset``'s domain and ``--algorithm``'s
-config class: those two options are read first. Every mistake is a usage error naming the option
-before any work starts: tyro's own, and the checks of RunSpec and Monitoring, whose errors name
-the field (:class:`~edp_ref.runner.spec.FieldError`) that tyro named the option after.
+config class: those two options are read first, and ``--config-file`` (a run's ``config.json``
+or a hand-written JSON object of RunSpec fields; a partial ``config`` keeps the other defaults)
+replaces the defaults it names, the command line overriding it. ``--resume DIR --run.epochs N``
+extends a run (finished or not) to N epochs, bit-identical to having asked for N from the start.
+Every mistake is a usage error naming the option before any work starts: tyro's own, and the
+checks of RunSpec and Monitoring, whose errors name the field
+(:class:`~edp_ref.runner.spec.FieldError`) that tyro named the option after. A run that fails
+prints one line naming the cause and exits with status 1; SIGTERM or SIGINT stop it after a
+checkpoint and it ends by that signal (a shell reports 143 or 130).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, TypeVar, no_type_check
+from typing import Annotated, Any, Literal, NoReturn, TypeVar, no_type_check
 
 import tyro
 
@@ -45,10 +54,17 @@ from edp_ref.runner.run_folder import (
     RunFolderError,
     config_diff,
     configuration_document,
+    identity,
     read_configuration_document,
 )
-from edp_ref.runner.spec import FieldError, RunSpec, tyro_readable
-from edp_ref.runner.training import run_device, train_run
+from edp_ref.runner.spec import FieldError, RunSpec, config_from_json, config_to_json, tyro_readable
+from edp_ref.runner.training import (
+    DivergenceError,
+    RunInterrupted,
+    exit_by_signal,
+    run_device,
+    train_run,
+)
 
 __all__ = ["TrainCommand", "main", "parse"]
 
@@ -59,7 +75,8 @@ with Table 3's values for --dataset's domain, for --algorithm's config.
 
   edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
       --config.optimizer.learning-rate 1e-4 --run.epochs 10
-  edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0
+  edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0 [--run.epochs 3000]
+  edp-train --config-file runs/train/hopper-medium-v2/edp_td3/seed0/config.json --run.seed 1
   edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0 --episodes 10"""
 
 
@@ -92,10 +109,14 @@ class TrainCommand(Command):
     monitoring: Annotated[_ParsedMonitoring, tyro.conf.OmitArgPrefixes]
     # Gradient-norm clip of the --config.* defaults: paper (Table 3: 5) or official (per task).
     grad_clip: Literal["paper", "official"] = "paper"
+    # JSON of the run's settings: a run's config.json or an object of RunSpec fields (a partial
+    # "config" keeps the other defaults); the command line overrides it.
+    config_file: Path | None = None
     # Run folder (None: runs/train/<dataset>/<algorithm>/seed<seed>); a folder holding this
     # configuration resumes.
     out: Path | None = None
-    # Resume the run in this folder with its stored configuration (config.json).
+    # Resume the run in this folder with its stored configuration (config.json); with
+    # --run.epochs N, extend it to N epochs.
     resume: Path | None = None
     # Evaluate the policy of this run folder's latest checkpoint instead of training.
     eval_only: Path | None = None
@@ -111,8 +132,9 @@ class TrainCommand(Command):
     progress: bool = True
 
 
-#: Options that set the run's configuration (refused with --resume and --eval-only).
-_IDENTITY_OPTIONS = ("--run.", "--config.", "--algorithm", "--dataset", "--grad-clip")
+#: Options that set the run's configuration (refused with --resume and --eval-only, but
+#: --resume's --run.epochs).
+_IDENTITY_OPTIONS = ("--run.", "--config", "--algorithm", "--dataset", "--grad-clip")
 
 
 def _error(message: str) -> NoReturn:
@@ -141,22 +163,53 @@ def _checked(cls: type[T], parsed: object, flag: Callable[[str], str]) -> T:
         _error(f"argument {flag(exc.field)}: {exc}")
 
 
+def _config_file(path: str) -> dict[str, Any]:
+    """The RunSpec fields of a ``--config-file``: a run's ``config.json`` (its ``run``) or a
+    JSON object of them; a usage error naming the file and the problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _error(f"argument --config-file: {path} cannot be read as JSON ({exc})")
+    if isinstance(data, dict) and "format" in data and "run" in data:
+        data = data["run"]  # a run folder's config.json
+    if not isinstance(data, dict):
+        _error(f"argument --config-file: {path} must hold a JSON object of RunSpec fields")
+    unknown = sorted(set(data) - {f.name for f in fields(RunSpec)})
+    if unknown:
+        _error(
+            f"argument --config-file: {path}: unknown field(s) {unknown}; the fields are "
+            f"RunSpec's, as in a run's config.json 'run': {[f.name for f in fields(RunSpec)]}"
+        )
+    return data
+
+
+def _merged(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with the (nested) values of ``patch`` put in."""
+    out = dict(base)
+    for key, value in patch.items():
+        nested = isinstance(value, Mapping) and isinstance(base.get(key), Mapping)
+        out[key] = _merged(base[key], value) if nested else value
+    return out
+
+
 def _default(argv: Sequence[str]) -> TrainCommand:
     """The defaults of the options: the paper's and Table 3's for --algorithm and --dataset
-    (read first; parsed again, and checked, by tyro)."""
+    (read first; parsed again, and checked, by tyro), then those of --config-file."""
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--algorithm", default="edp_td3")
-    p.add_argument("--dataset", default="hopper-medium-v2")
-    p.add_argument("--grad-clip", default="paper")
-    p.add_argument("--run.domain", dest="domain", default="auto")
+    for option in ("--algorithm", "--dataset", "--grad-clip", "--config-file"):
+        p.add_argument(option)
+    p.add_argument("--run.domain", dest="domain")
     peek = p.parse_known_args(list(argv))[0]
-    algorithm = peek.algorithm if peek.algorithm in REGISTRY else "edp_td3"
+    file = _config_file(peek.config_file) if peek.config_file else {}
+    algorithm = peek.algorithm or file.get("algorithm") or "edp_td3"
+    algorithm = algorithm if algorithm in REGISTRY else "edp_td3"
     _check_config_options(algorithm, argv)
-    task = peek.dataset
+    task = str(peek.dataset or file.get("task") or "hopper-medium-v2")
+    domain = str(peek.domain or file.get("domain") or "auto")
     clip: Literal["paper", "official"] = "official" if peek.grad_clip == "official" else "paper"
     try:
-        config = default_config(algorithm, task, peek.domain, grad_clip=clip)
-        row = TABLE3[dataset_domain(task, peek.domain)]
+        config = default_config(algorithm, task, domain, grad_clip=clip)
+        row = TABLE3[dataset_domain(task, domain)]
         run = _ParsedRun(
             task,
             algorithm,
@@ -167,6 +220,8 @@ def _default(argv: Sequence[str]) -> TrainCommand:
         )
     except ValueError:  # reported, naming the option, once tyro has parsed
         run = _ParsedRun(task, algorithm, config=REGISTRY[algorithm].config_class())
+    if file:
+        run = _with_file(run, file, peek.config_file)
     return TrainCommand(run=run, monitoring=_ParsedMonitoring())
 
 
@@ -193,6 +248,25 @@ def _check_config_options(algorithm: str, argv: Sequence[str]) -> None:
                 )
             hint = hints.get(name)
             cls = hint if isinstance(hint, type) and is_dataclass(hint) else None
+
+
+def _with_file(run: _ParsedRun, file: Mapping[str, Any], path: str) -> _ParsedRun:
+    """``run`` with the fields of a ``--config-file`` (its ``config`` merged into the default
+    config, unless the command line names another algorithm); checked as a RunSpec."""
+    values = {k: v for k, v in file.items() if k not in ("task", "algorithm", "config")}
+    config = run.config
+    if file.get("config") is not None and file.get("algorithm", run.algorithm) == run.algorithm:
+        cls = REGISTRY[run.algorithm].config_class
+        try:
+            config = config_from_json(cls, _merged(config_to_json(config), file["config"]))
+        except (TypeError, ValueError) as exc:
+            _error(f"argument --config-file: {path}: {exc}")
+    merged = dataclasses.replace(run, **values, config=config)
+    try:
+        RunSpec(**{f.name: getattr(merged, f.name) for f in fields(RunSpec)})
+    except (TypeError, ValueError) as exc:
+        _error(f"argument --config-file: {path}: {exc}")
+    return merged
 
 
 def _check_dataset(spec: _ParsedRun) -> None:
@@ -239,10 +313,10 @@ def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
         _error(f"argument --out: {out} is a file, not a run folder")
     if (out / CONFIG_FILE).exists():
         try:
-            stored = read_configuration_document(out)
+            stored = identity(read_configuration_document(out))
         except RunFolderError as exc:
             _error(f"argument --out: {exc}")
-        wanted = json.loads(json.dumps(configuration_document(spec, resolve_config(spec))))
+        wanted = identity(configuration_document(spec, resolve_config(spec)))
         if stored != wanted:
             _error(
                 f"argument --out: {out} holds a run with another configuration ("
@@ -254,8 +328,8 @@ def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
 
 def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, Path]:
     """Parse and check ``argv``: (mode, command, run, monitoring, folder) with mode ``train``,
-    ``resume`` or ``eval``. Raises SystemExit(2) with a usage message naming the option on any
-    mistake."""
+    ``resume``, ``extend`` or ``eval``. Raises SystemExit(2) with a usage message naming the
+    option on any mistake."""
     argv = list(argv)
     cmd = parse_command_line(
         TrainCommand,
@@ -272,20 +346,31 @@ def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, 
     for flag, folder in (("--resume", cmd.resume), ("--eval-only", cmd.eval_only)):
         if folder is None:
             continue
-        if given:
+        extend = flag == "--resume" and set(given) == {"--run.epochs"}
+        if given and not extend:
             _error(
                 f"argument {flag}: {flag} uses the configuration stored in {folder}; "
                 f"{', '.join(given)} cannot change it"
+                + (" (it takes --run.epochs, to extend the run)" if flag == "--resume" else "")
             )
         if cmd.out is not None:
             _error(f"argument --out: not allowed with argument {flag} (the run folder)")
         try:
-            spec = RunSpec.from_json(read_configuration_document(folder)["run"])
+            stored = read_configuration_document(folder)["run"]
+            spec = RunSpec.from_json(stored)
         except (RunFolderError, ValueError, TypeError) as exc:
             _error(f"argument {flag}: {exc}")
+        if extend and cmd.run.epochs < spec.epochs:
+            _error(
+                f"argument --run.epochs: {folder} holds a run of {spec.epochs} epochs; --resume "
+                f"extends a run, never shortens it (got {cmd.run.epochs})"
+            )
+        if extend:
+            spec = _checked(RunSpec, dataclasses.replace(spec, epochs=cmd.run.epochs), _run_flag)
         if flag == "--eval-only" and cmd.episodes < 1:
             _error(f"argument --episodes: expected an integer >= 1, got {cmd.episodes}")
-        return ("eval" if flag == "--eval-only" else "resume"), cmd, spec, monitoring, folder
+        mode = "eval" if flag == "--eval-only" else "extend" if extend else "resume"
+        return mode, cmd, spec, monitoring, folder
     _check_dataset(cmd.run)
     spec = _checked(RunSpec, cmd.run, _run_flag)
     return "train", cmd, spec, monitoring, _train_folder(cmd, spec)
@@ -293,7 +378,8 @@ def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``edp-train``: returns 0 on success, 1 when the run fails (a message, no traceback);
-    command-line mistakes exit with status 2 before any work."""
+    command-line mistakes exit with status 2 before any work; SIGTERM or SIGINT end it by that
+    signal after a checkpoint."""
     mode, cmd, spec, monitoring, folder = parse(sys.argv[1:] if argv is None else argv)
     try:
         if mode == "eval":
@@ -304,17 +390,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"run": str(folder), **summary}, indent=2))
             return 0
         result = train_run(
-            spec, folder, progress=cmd.progress, threads=cmd.threads, monitoring=monitoring
+            spec,
+            folder,
+            progress=cmd.progress,
+            threads=cmd.threads,
+            monitoring=monitoring,
+            extend=mode == "extend",
         )
+    except RunInterrupted as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        exit_by_signal(exc.signum)
     except (
         DatasetNotFoundError,
-        FileNotFoundError,
+        OSError,
         ValueError,
         RunFolderError,
         CheckpointError,
+        DivergenceError,
     ) as exc:
-        # Missing data, damaged run folders, bad data: the message names the file or value and
-        # what to do; a traceback would only hide it.
+        # Missing data, damaged or locked run folders, bad data, a full disk, a diverged run:
+        # the message names the file or value and what to do; a traceback would only hide it.
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     print(

@@ -19,10 +19,8 @@ sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +28,7 @@ import torch
 
 from edp_ref.data.d4rl_hdf5 import load_d4rl_hdf5
 from edp_ref.data.evaluation import reference_for
-from edp_ref.data.minari_io import load_minari
+from edp_ref.data.minari_io import environment_variables, load_minari, minari_root
 from edp_ref.data.preprocessing import (
     ObservationNormalizer,
     official_preprocessing,
@@ -109,27 +107,6 @@ def dataset_slug(name: str) -> str:
     return name.replace("/", "_")
 
 
-@contextlib.contextmanager
-def environment_variables(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set the environment variables ``values`` for the block (None: leave one alone)."""
-    given = {k: v for k, v in values.items() if v is not None}
-    old = {k: os.environ.get(k) for k in given}
-    os.environ.update(given)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def minari_root(path: str | None) -> contextlib.AbstractContextManager[None]:
-    """Point ``$MINARI_DATASETS_PATH`` at ``path`` for the block (None: leave it alone)."""
-    return environment_variables({"MINARI_DATASETS_PATH": path})
-
-
 def load_run_dataset(
     task: str, source: DataSource = "auto", local_root: str | None = None, env_id: str | None = None
 ) -> TransitionDataset:
@@ -162,7 +139,8 @@ def load_run_dataset(
 
 def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
     """Where a dataset came from, for the tables: kind (D4RL file, Minari, locally generated),
-    id or file, size, its evaluation environment, and the references of normalized scores."""
+    id or file, size, its evaluation environment, the references of normalized scores, and
+    what the loader did to it (its notes: integer fields converted, ...)."""
     if dataset.minari_id is None:
         kind, ident = "D4RL file", dataset.source
     elif dataset.minari_id.startswith("edp_ref/"):
@@ -179,6 +157,7 @@ def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
         "ref_min_score": None if reference is None else reference.ref_min,
         "ref_max_score": None if reference is None else reference.ref_max,
         "normalized": reference is not None,
+        "notes": list(dataset.notes),
     }
 
 

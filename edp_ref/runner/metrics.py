@@ -3,18 +3,19 @@
 * RAT, running average at training (the paper's metric): "the running average of evaluation
   performance for ten consecutive checkpoints" at the end of training. The paper evaluates every
   10 of 2000 epochs, so its RAT is the mean of the last 10 of 201 evaluations: the final 5 % of
-  training. A run's RAT here (:func:`final_stretch_mean`, what the tables report) is the mean of
-  its last ten evaluations after training began, never the untrained policy's at epoch 0; the
-  presets evaluate densely there so that these ten span the final 5 % of the updates
-  (``RunSpec.final_eval_every``).
+  training. RAT has one meaning everywhere here (the tables, ``result.json``, the evaluation
+  logs, ``run.log``, TensorBoard): the mean of the last ten evaluations after training began,
+  never the untrained policy's at epoch 0 (:func:`final_stretch_mean`; before any trained
+  evaluation, the untrained one). The RAT of evaluation ``i`` in a log is that of the log up to
+  ``i`` (:func:`running_average_at_training`), so a run's last logged RAT is its RAT; the
+  presets evaluate densely at the end so that its ten evaluations span the final 5 % of the
+  updates (``RunSpec.final_eval_every``).
 * OMS, online model selection (Diffusion-QL's metric): the best evaluation of the run.
 
 An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalized
 returns (mean and population standard deviation over the episodes, 0 for one episode), the score
-the metrics use (normalized when the dataset has reference scores, else the
-raw return), and, for learning curves, the running RAT (:func:`running_average_at_training`:
-the mean of this and the previous nine evaluations, the official code's running window) and OMS
-up to that evaluation.
+the metrics use (normalized when the dataset has reference scores, else the raw return), and
+the RAT and OMS of the run up to that evaluation (for learning curves).
 """
 
 from __future__ import annotations
@@ -45,19 +46,13 @@ def _check_scores(scores: Sequence[float], where: str) -> None:
             raise ValueError(f"{where}: score {i} is {s}; scores must be finite")
 
 
-def running_average_at_training(scores: Sequence[float], window: int = RAT_WINDOW) -> list[float]:
-    """Running RAT after every evaluation: ``mean(scores[max(0, i - window + 1) : i + 1])``
-    for each i (the official code's running window, for learning curves). A run's reported RAT
-    is :func:`final_stretch_mean`: the last element once ten evaluations after epoch 0 exist.
-    """
-    if window < 1:
-        raise ValueError(f"running_average_at_training: window must be >= 1, got {window}")
-    _check_scores(scores, "running_average_at_training")
-    out = []
-    for i in range(len(scores)):
-        chunk = scores[max(0, i - window + 1) : i + 1]
-        out.append(math.fsum(chunk) / len(chunk))
-    return out
+def running_average_at_training(
+    scores: Sequence[float], epochs: Sequence[int], window: int = RAT_WINDOW
+) -> list[float]:
+    """The RAT after every evaluation: :func:`final_stretch_mean` of the evaluations up to it
+    (the last element is the run's RAT)."""
+    n = len(scores)
+    return [final_stretch_mean(scores[: i + 1], epochs[: i + 1], window) for i in range(n)]
 
 
 def final_stretch_mean(
@@ -107,8 +102,7 @@ class EvaluationRecord:
         normalized_mean, normalized_std: the same of 100 (return - REF_MIN) / (REF_MAX -
             REF_MIN), or None when the dataset has no reference scores.
         score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.
-        rat: running RAT, over this and the previous evaluations (window :data:`RAT_WINDOW`),
-            for curves; the run's RAT is :func:`final_stretch_mean` of its log.
+        rat: the run's RAT up to this evaluation (:func:`running_average_at_training`).
         oms: OMS, the best ``score`` up to this evaluation.
         eval_seconds: wall time of this evaluation.
         train_seconds: wall time of the training since the previous evaluation (in this process).

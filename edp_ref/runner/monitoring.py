@@ -4,18 +4,22 @@ plain-text run log (the paper's training curves, Fig. 3, come from these evaluat
 * :class:`Monitoring`: how a run is watched and how often it checkpoints on the wall clock;
   none of it changes what is trained, so it is not part of the run's configuration.
 * :class:`LossWindow`: the update metrics summed on the device over ``log_every`` updates, then
-  averaged with one host synchronisation per window (never one per update).
-* :class:`RunMonitor`: ``run.log`` (appended: starts, resumes, compile time, checkpoints,
-  evaluations), TensorBoard event files in ``tensorboard/`` (``torch.utils.tensorboard``) and,
-  when asked and installed, Weights & Biases. A resumed run purges the TensorBoard points after
-  its checkpoint (``SummaryWriter(purge_step=...)``), so each step appears once.
+  averaged with one host synchronisation per window (never one per update), with the number of
+  updates before the first non-finite metric (the training loop stops a diverged run there).
+* :class:`RunMonitor`: ``run.log`` (the standard ``logging`` module, appended: starts, resumes,
+  compile time, checkpoints, evaluations; logger ``edp_ref.runner.run.<folder id>``, which also
+  reaches the handlers an application configures), TensorBoard event files in ``tensorboard/``
+  (``torch.utils.tensorboard``, with the run's configuration in the HParams dashboard) and, when
+  asked and installed, Weights & Biases (the configuration as the W&B run config). A resumed run
+  purges the TensorBoard points after its checkpoint (``SummaryWriter(purge_step=...)``), so
+  each step appears once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -27,7 +31,7 @@ from torch import Tensor
 from edp_ref.config_checks import check_int, check_real, check_text
 from edp_ref.runner.spec import check_fields, tyro_readable
 
-__all__ = ["LossWindow", "Monitoring", "RunMonitor"]
+__all__ = ["LossWindow", "Monitoring", "RunMonitor", "flat_hyperparameters"]
 
 
 @tyro_readable
@@ -64,31 +68,62 @@ class Monitoring:
 
 
 class LossWindow:
-    """Sums of the update metrics over a window of updates, kept on the device."""
+    """Sums of the update metrics over a window of updates, kept on the device, and how many
+    updates of the window came before the first one with a non-finite metric."""
 
     def __init__(self) -> None:
         self._sums: dict[str, Tensor] = {}
+        self._finite: Tensor | None = None
         self.count = 0
 
     def add(self, metrics: Mapping[str, Tensor]) -> None:
         """Add one update's scalar metrics (no host synchronisation)."""
-        for name, value in metrics.items():
-            value = value.detach().to(torch.float32)
+        values = {name: value.detach().to(torch.float32) for name, value in metrics.items()}
+        for name, value in values.items():
             self._sums[name] = value if name not in self._sums else self._sums[name] + value
+        if values:
+            finite = torch.isfinite(torch.stack(list(values.values()))).all()
+            if self._finite is None:
+                self._finite = finite.to(torch.int64)
+            else:  # grows while every update so far was finite
+                self._finite = self._finite + (finite & (self._finite == self.count))
         self.count += 1
 
-    def take_means(self) -> dict[str, float]:
-        """The window's means (one host synchronisation), then start a new window."""
-        if not self.count:
-            return {}
+    def take_means(self) -> tuple[dict[str, float], int]:
+        """The window's means and its number of updates before the first non-finite metric
+        (one host synchronisation), then start a new window."""
+        if not self.count or self._finite is None:
+            count, self.count = self.count, 0
+            return {}, count
         names = sorted(self._sums)
-        means = (torch.stack([self._sums[n] for n in names]) / self.count).tolist()
-        self._sums, self.count = {}, 0
-        return dict(zip(names, means, strict=True))
+        stacked = torch.stack([self._sums[n] for n in names]) / self.count
+        *means, finite = torch.cat([stacked, self._finite.reshape(1).to(stacked)]).tolist()
+        self._sums, self._finite, self.count = {}, None, 0
+        return dict(zip(names, means, strict=True)), int(finite)
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _RunLog(logging.FileHandler):
+    """``run.log``'s handler: a line that cannot be appended (a full disk) is said once, in one
+    line, instead of logging's traceback per line; the run's own files report the disk."""
+
+    def __init__(self, path: Path, notify: Callable[[str], None]) -> None:
+        super().__init__(path, encoding="utf-8")
+        self._notify, self._failed = notify, False
+
+    def handleError(self, record: logging.LogRecord | None) -> None:  # noqa: N802 - logging's
+        if not self._failed:
+            self._failed = True
+            self._notify(f"edp_ref: cannot append to {self.baseFilename}: {sys.exc_info()[1]}")
+
+    def close(self) -> None:
+        try:
+            super().close()  # flushes what is buffered
+        except OSError:
+            self.handleError(None)
 
 
 class RunMonitor:
@@ -105,18 +140,26 @@ class RunMonitor:
         notify: Callable[[str], None] = _stderr,
     ) -> None:
         self.run_dir = run_dir
-        self._log_path = run_dir / "run.log"
         self._notify = notify
+        # One logger per run folder; the handler is this monitor's (closed with it).
+        folder_id = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:16]
+        self._logger = logging.getLogger(f"edp_ref.runner.run.{folder_id}")
+        self._logger.setLevel(logging.INFO)
+        self._handler = _RunLog(run_dir / "run.log", notify)
+        stamp = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        self._handler.setFormatter(stamp)
+        self._logger.addHandler(self._handler)
         self._writer: Any = None
         self._wandb: Any = None
         if monitoring.tensorboard:
-            self._writer = self._open_tensorboard(resume_step)
+            self._writer = self._open_tensorboard(resume_step, document)
         if monitoring.wandb:
-            self._wandb = self._open_wandb(name, document, monitoring.wandb_project)
+            self._wandb = self._open_wandb(name, document, monitoring.wandb_project, folder_id)
 
-    def _open_tensorboard(self, resume_step: int | None) -> Any:
+    def _open_tensorboard(self, resume_step: int | None, document: Mapping[str, Any]) -> Any:
         try:
             from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard.summary import hparams
         except ImportError as exc:  # the package is in edp_ref[train]
             self.warn(
                 f"TensorBoard logging is off: the tensorboard package is missing ({exc}); "
@@ -124,9 +167,14 @@ class RunMonitor:
             )
             return None
         # purge_step: TensorBoard hides the points a killed attempt logged after the checkpoint.
-        return SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=resume_step)
+        writer: Any = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=resume_step)
+        # The HParams dashboard: this run's configuration, beside its RAT, OMS and score.
+        metrics = {"eval/rat": 0.0, "eval/oms": 0.0, "eval/score": 0.0}
+        for summary in hparams(flat_hyperparameters(document), metrics):  # type: ignore[no-untyped-call]
+            writer.file_writer.add_summary(summary)
+        return writer
 
-    def _open_wandb(self, name: str, document: Mapping[str, Any], project: str) -> Any:
+    def _open_wandb(self, name: str, document: Mapping[str, Any], project: str, run_id: str) -> Any:
         try:
             import wandb  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
@@ -136,7 +184,6 @@ class RunMonitor:
             )
             return None
         # One W&B run per run folder, resumed with it.
-        run_id = hashlib.sha256(str(self.run_dir.resolve()).encode()).hexdigest()[:16]
         return wandb.init(
             project=project,
             name=name,
@@ -148,13 +195,11 @@ class RunMonitor:
 
     def log(self, message: str) -> None:
         """Append a time-stamped line to ``run.log``."""
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with open(self._log_path, "a", encoding="utf-8") as f:
-            f.write(f"{stamp} {message}\n")
+        self._logger.info(message)
 
     def warn(self, message: str) -> None:
         """Log ``message`` and tell the user (standard error)."""
-        self.log(f"warning: {message}")
+        self._logger.warning("warning: %s", message)
         self._notify(f"edp_ref: {message}")
 
     def scalars(self, values: Mapping[str, float | None], step: int) -> None:
@@ -177,3 +222,21 @@ class RunMonitor:
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None
+        self._logger.removeHandler(self._handler)
+        self._handler.close()
+
+
+def flat_hyperparameters(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A configuration document as ``{"run.seed": 0, "algorithm.config.optimizer.learning_rate":
+    3e-4, ...}`` with the values TensorBoard's HParams take (numbers, strings, booleans; None as
+    ``"None"``, lists as text)."""
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flat_hyperparameters(value, f"{name}."))
+        elif isinstance(value, bool | int | float | str):
+            out[name] = value
+        else:
+            out[name] = str(value)
+    return out

@@ -1,9 +1,12 @@
-"""A run folder: its files, its sealed checkpoint, and the errors that name a damaged file (Sec. 5).
+"""A run folder: its files, its one writer, its sealed checkpoint, and the errors that name a
+damaged file (Sec. 5).
 
 A run folder holds
 
 * ``config.json``: the run's resolved configuration, the :class:`~edp_ref.runner.spec.RunSpec`
-  and the algorithm config it trains with (:func:`configuration_document`);
+  and the algorithm config it trains with (:func:`configuration_document`), and the fingerprint
+  of the dataset it trains on (size and SHA-256 of what was loaded, :func:`dataset_fingerprint`:
+  a run never resumes on other data);
 * ``checkpoint.safetensors``: the authority for everything else (below);
 * ``evaluations.jsonl`` and ``evaluations.csv``: one line per evaluation (step, returns, RAT,
   OMS), rewritten after each checkpoint; ``data.json``: where the dataset came from;
@@ -11,7 +14,9 @@ A run folder holds
 * ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7, written by
   ``edp_ref.reproduce``);
 * ``run.log`` (appended) and ``tensorboard/``, written by :mod:`edp_ref.runner.monitoring`; they
-  are not checked (a log may hold a killed attempt).
+  are not checked (a log may hold a killed attempt);
+* ``.writer.lock`` and, while a process writes the folder, ``.writer.json`` (its pid, host and
+  start time): :func:`run_folder_writer` lets one process at a time write the folder.
 
 A checkpoint is one safetensors file (it loads without executing code) holding ``state/<key>``
 (every tensor of the TrainState: parameters, targets, EMA policy, Adam moments, step counter),
@@ -25,8 +30,11 @@ SHA-256 over the tensors and all of that metadata: an edited score, a dropped ev
 changed epoch fails the checksum like a flipped tensor byte.
 
 Every write is atomic (temporary file, fsync, rename: :mod:`edp_ref.atomic_files`), so a process
-killed at any moment leaves the previous or the new file, never a partial one; when a run starts,
-the temporary files a killed writer left are removed. Every file read is checked: the evaluation
+killed at any moment leaves the previous or the new file, never a partial one, and a write that
+fails (disk full, I/O error) leaves the previous file and names the free space; when a run
+starts, the temporary files a killed writer left are removed. A checkpoint never holds a
+non-finite state: :func:`save_checkpoint` refuses to write one and :func:`load_checkpoint` to
+read one. Every file read is checked: the evaluation
 log against the protocol (indices, epochs, steps, RAT and OMS recomputed from the scores), the
 logs and ``result.json`` against the checkpoint, the checkpoint against its checksum and the
 configuration. A damaged or disagreeing file raises :class:`RunFolderError` or
@@ -35,15 +43,21 @@ configuration. A damaged or disagreeing file raises :class:`RunFolderError` or
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import filelock
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
@@ -52,6 +66,7 @@ from torch import Tensor
 from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.atomic_files import atomic_write, atomic_write_text, remove_stale_temporaries
 from edp_ref.config_checks import check_real
+from edp_ref.data.transitions import FIELDS, TransitionDataset
 from edp_ref.runner.metrics import (
     RAT_WINDOW,
     EvaluationRecord,
@@ -72,19 +87,29 @@ __all__ = [
     "CheckpointError",
     "CheckpointFormatError",
     "CheckpointMismatchError",
+    "DatasetChangedError",
+    "NonFiniteStateError",
     "RunFolderError",
+    "RunLockedError",
     "RunMismatchError",
     "RunResult",
+    "check_dataset",
     "check_logs",
     "config_diff",
     "configuration_document",
+    "dataset_fingerprint",
     "evaluation_log_problem",
+    "extend_run_folder",
+    "identity",
     "load_checkpoint",
     "load_finished_run",
+    "nonfinite_tensors",
     "open_run_folder",
     "read_configuration_document",
     "read_json_file",
+    "record_dataset",
     "records_from_json",
+    "run_folder_writer",
     "save_checkpoint",
     "write_logs",
     "write_result",
@@ -94,16 +119,21 @@ CONFIG_FILE, CHECKPOINT_FILE, RESULT_FILE = "config.json", "checkpoint.safetenso
 _LOGS = ("evaluations.jsonl", "evaluations.csv")
 #: Format tag of ``config.json``. Format 2: ``RunSpec.algorithm`` is a registered algorithm.
 CONFIG_FORMAT = "edp_ref.runner.config/2"
+_LOCK, _HOLDER = ".writer.lock", ".writer.json"
 #: Format tag of every checkpoint. Format 2: the checksum covers the metadata. Format 3:
 #: positions inside an epoch (wall-clock checkpoints), the widths and ``data/`` tensors that
-#: loading a policy needs, the resolved configuration document.
-CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/3"
+#: loading a policy needs, the resolved configuration document. Format 4: the running RAT of the
+#: evaluation log is the run's RAT (:mod:`edp_ref.runner.metrics`), the document holds the
+#: dataset's fingerprint.
+CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/4"
 #: Earlier formats, recognised to say so, with what this version would miss in them.
 OLDER_FORMATS: dict[str, str] = {
     "edp_ref.runner.checkpoint/1": "its checksum covers the tensors only, not the evaluation "
     "log and the configuration",
     "edp_ref.runner.checkpoint/2": "it lacks the training position inside an epoch, the "
     "widths and the data transforms a policy needs, and the resolved algorithm config",
+    "edp_ref.runner.checkpoint/3": "its evaluation log's running RAT counts the untrained "
+    "evaluation, and it lacks the dataset's fingerprint",
 }
 
 
@@ -129,6 +159,22 @@ class CheckpointFormatError(CheckpointError):
 
 class CheckpointMismatchError(CheckpointError):
     """The checkpoint belongs to a run with another configuration or state layout."""
+
+
+class RunLockedError(RunFolderError):
+    """Another live process writes the run folder."""
+
+
+class DatasetChangedError(RunMismatchError):
+    """The dataset differs from the one the run started on (its fingerprint)."""
+
+
+class NonFiniteStateError(ValueError):
+    """A state holds NaN or inf (a diverged run); ``names`` lists the tensors."""
+
+    def __init__(self, message: str, names: Sequence[str]) -> None:
+        super().__init__(message)
+        self.names = list(names)
 
 
 def read_json_file(path: Path, remedy: str) -> Any:
@@ -168,6 +214,67 @@ def config_diff(
 
 
 # ------------------------------------------------------------------------------------------
+# One writer per run folder
+# ------------------------------------------------------------------------------------------
+
+
+def _holder(run_dir: Path) -> dict[str, Any] | None:
+    """The writer record of ``run_dir`` (pid, host, start time), None if absent or unreadable."""
+    try:
+        found = json.loads((run_dir / _HOLDER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _describe_holder(holder: Mapping[str, Any] | None) -> str:
+    if holder is None:
+        return "another process (starting: its pid is not recorded yet)"
+    return f"pid {holder.get('pid')} on host {holder.get('host')}, started {holder.get('started')}"
+
+
+@contextlib.contextmanager
+def run_folder_writer(run_dir: Path) -> Iterator[str | None]:
+    """Hold ``run_dir``'s writer lock for the block (``filelock``: an OS lock on
+    ``.writer.lock``, released by the kernel when its process dies, so a stale lock of a killed
+    writer is taken over), with the holder's pid, host and start time in ``.writer.json``.
+    Yields a note naming the killed writer whose lock was taken over, else None.
+
+    Raises:
+        RunLockedError: another live process holds the lock (named by pid, host, start time).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(run_dir / _LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise RunLockedError(
+            f"run folder {run_dir} is being written by {_describe_holder(_holder(run_dir))}; "
+            "one process at a time trains a run: wait for it to end, or stop it (it checkpoints "
+            "on SIGTERM) and start again"
+        ) from None
+    try:
+        stale = _holder(run_dir)  # a record the holder did not remove: it was killed
+        me = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        }
+        atomic_write_text(run_dir / _HOLDER, json.dumps(me))
+        yield (
+            None
+            if stale is None
+            else (
+                f"took over the run folder from {_describe_holder(stale)}, which ended without "
+                "releasing it (killed)"
+            )
+        )
+    finally:
+        (run_dir / _HOLDER).unlink(missing_ok=True)
+        lock.release()
+
+
+# ------------------------------------------------------------------------------------------
 # config.json
 # ------------------------------------------------------------------------------------------
 
@@ -185,6 +292,15 @@ def configuration_document(spec: RunSpec, config: AlgorithmConfig) -> dict[str, 
     }
 
 
+def identity(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes a configuration document a run: all of it but the dataset's fingerprint
+    (known once the data is loaded, checked by :func:`record_dataset`), as plain JSON."""
+    plain: dict[str, Any] = json.loads(
+        json.dumps({k: v for k, v in document.items() if k != "dataset"})
+    )
+    return plain
+
+
 def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
     """Create ``run_dir`` if needed, remove the temporary files of killed writers, and check
     ``config.json`` against ``document`` (writing it if absent).
@@ -197,17 +313,48 @@ def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
     remove_stale_temporaries(run_dir)
     remove_stale_temporaries(run_dir / "sweeps")
     path = run_dir / CONFIG_FILE
-    wanted = json.loads(json.dumps(dict(document)))
     if not path.exists():
-        atomic_write_text(path, json.dumps(wanted, indent=2, sort_keys=True))
+        atomic_write_text(path, json.dumps(identity(document), indent=2, sort_keys=True))
         return
-    stored = read_configuration_document(run_dir)
-    if stored != wanted:
+    stored = identity(read_configuration_document(run_dir))
+    if stored != identity(document):
         raise RunMismatchError(
             f"run folder {run_dir} holds a run with another configuration ("
-            + "; ".join(config_diff(stored, wanted))
+            + "; ".join(config_diff(stored, identity(document)))
             + "); use another output folder or delete this run folder"
         )
+
+
+def _data_part(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``dataset`` entry of a document, as a one-entry dict (empty when absent)."""
+    return {"dataset": document["dataset"]} if "dataset" in document else {}
+
+
+def _describe_data(fingerprint: Mapping[str, Any]) -> str:
+    return f"{fingerprint.get('transitions')} transitions, SHA-256 {fingerprint.get('sha256')}"
+
+
+def check_dataset(where: str, stored: object, found: Mapping[str, Any], run_dir: Path) -> None:
+    """:class:`DatasetChangedError` naming both fingerprints when ``stored`` (the one ``where``
+    holds, None: none recorded) is not ``found``."""
+    if stored is not None and stored != dict(found):
+        stored_text = _describe_data(stored) if isinstance(stored, Mapping) else repr(stored)
+        raise DatasetChangedError(
+            f"the dataset changed since the run in {run_dir} started: {where} records "
+            f"{stored_text}, the data loaded now has {_describe_data(found)}; a run resumes "
+            "on the data it started on only: restore that dataset, or train in a new folder"
+        )
+
+
+def record_dataset(run_dir: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the dataset's fingerprint to ``config.json`` (checked against the one recorded);
+    return the document with it."""
+    stored = read_configuration_document(run_dir)
+    check_dataset(str(run_dir / CONFIG_FILE), stored.get("dataset"), fingerprint, run_dir)
+    document = {**identity(stored), "dataset": dict(fingerprint)}
+    if stored != document:
+        atomic_write_text(run_dir / CONFIG_FILE, json.dumps(document, indent=2, sort_keys=True))
+    return document
 
 
 def read_configuration_document(run_dir: Path) -> dict[str, Any]:
@@ -243,20 +390,46 @@ def read_configuration_document(run_dir: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 
 
-def _digest(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]) -> str:
-    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata entry but the
-    digest itself (as one canonical JSON object)."""
+def _hash_tensors(tensors: Mapping[str, Tensor], trailer: bytes = b"") -> str:
+    """The SHA-256 of every tensor's name, dtype, shape and bytes, in name order, then
+    ``trailer``."""
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
         h.update(key.encode("utf-8"))
         h.update(str(t.dtype).encode("utf-8"))
         h.update(str(tuple(t.shape)).encode("utf-8"))
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    sealed = {k: v for k, v in metadata.items() if k != "sha256"}
-    h.update(b"metadata")
-    h.update(json.dumps(sealed, sort_keys=True).encode("utf-8"))
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().data)
+    h.update(trailer)
     return h.hexdigest()
+
+
+def dataset_fingerprint(dataset: TransitionDataset) -> dict[str, Any]:
+    """What a run trains on, as loaded (before any preprocessing): its transitions, its bytes
+    and the SHA-256 of its arrays (``config.json``'s ``dataset``)."""
+    tensors = {name: getattr(dataset, name) for name in FIELDS}
+    return {
+        "transitions": len(dataset),
+        "bytes": sum(t.numel() * t.element_size() for t in tensors.values()),
+        "sha256": _hash_tensors(tensors),
+    }
+
+
+def nonfinite_tensors(tensors: Mapping[str, Tensor]) -> list[str]:
+    """The names of the floating-point tensors holding NaN or inf (one host sync)."""
+    floats = {k: t for k, t in tensors.items() if t.is_floating_point() and t.numel()}
+    if not floats:
+        return []
+    finite = torch.stack([torch.isfinite(t).all().cpu() for t in floats.values()]).tolist()
+    return [k for k, ok in zip(floats, finite, strict=True) if not ok]
+
+
+def _digest(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata entry but the
+    digest itself (as one canonical JSON object)."""
+    sealed = {k: v for k, v in metadata.items() if k != "sha256"}
+    return _hash_tensors(tensors, b"metadata" + json.dumps(sealed, sort_keys=True).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -291,8 +464,18 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` atomically (temporary file, fsync, rename), sealed by its SHA-256."""
+    """Write ``checkpoint`` atomically (temporary file, fsync, rename), sealed by its SHA-256.
+
+    Raises:
+        NonFiniteStateError: the state holds NaN or inf (nothing is written).
+        WriteError: the disk is full or failing (the previous checkpoint is intact).
+    """
     c = checkpoint
+    bad = nonfinite_tensors(c.state)
+    if bad:
+        raise NonFiniteStateError(
+            f"{path} is not written: the state holds NaN or inf in {', '.join(bad)}", bad
+        )
     tensors: dict[str, Tensor] = {}
     for prefix, group in (("state", c.state), ("rng", c.rng), ("data", c.data)):
         for key, t in group.items():
@@ -370,20 +553,26 @@ def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None
         raise CheckpointCorruptError(f"checkpoint {path}: its configuration is damaged; {hint}")
     if not isinstance(records, list) or len(records) != num_records:
         raise CheckpointCorruptError(f"checkpoint {path}: its evaluation log is damaged; {hint}")
-    if expected_config is not None:
-        expected = json.loads(json.dumps(dict(expected_config), sort_keys=True))
-        if config != expected:
-            raise CheckpointMismatchError(
-                f"checkpoint {path} belongs to a run with a different configuration ("
-                + "; ".join(config_diff(config, expected, ("checkpoint", "this run")))
-                + "); use another output folder, or delete the run folder to start over"
+    if expected_config is not None and identity(config) != identity(expected_config):
+        raise CheckpointMismatchError(
+            f"checkpoint {path} belongs to a run with a different configuration ("
+            + "; ".join(
+                config_diff(identity(config), identity(expected_config), ("checkpoint", "this run"))
             )
+            + "); use another output folder, or delete the run folder to start over"
+        )
     groups: dict[str, dict[str, Tensor]] = {"state": {}, "rng": {}, "data": {}}
     for key, value in tensors.items():
         prefix, _, name = key.partition("/")
         if prefix not in groups:
             raise CheckpointCorruptError(f"checkpoint {path}: unexpected tensor {key!r}; {hint}")
         groups[prefix][name] = value
+    bad = nonfinite_tensors(groups["state"])
+    if bad:
+        raise CheckpointCorruptError(
+            f"checkpoint {path} holds a diverged state (NaN or inf in {', '.join(bad)}), which "
+            f"cannot be resumed or evaluated; {hint}"
+        )
     return Checkpoint(
         groups["state"],
         groups["rng"],
@@ -426,7 +615,8 @@ def evaluation_log_problem(records: Sequence[EvaluationRecord], spec: RunSpec) -
     if len(records) > len(epochs):
         return f"{len(records)} evaluations, but the run evaluates {len(epochs)} times"
     scores = [r.score for r in records]
-    rat, oms = running_average_at_training(scores), online_model_selection(scores)
+    rat = running_average_at_training(scores, epochs[: len(records)])
+    oms = online_model_selection(scores)
     for i, r in enumerate(records):
         expected: dict[str, Any] = {
             "index": i,
@@ -648,3 +838,60 @@ def load_finished_run(
     if not check_logs(run_dir, sealed, finished=True):
         write_logs(run_dir, sealed)
     return result
+
+
+# ------------------------------------------------------------------------------------------
+# Extending a run
+# ------------------------------------------------------------------------------------------
+
+
+def _extension_problem(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """Why the run of document ``old`` cannot go on as the run of ``new`` (None: it can)."""
+    if identity(old) == identity(new):
+        return None
+    before, after = RunSpec.from_json(old["run"]), RunSpec.from_json(new["run"])
+    if after.epochs < before.epochs:
+        return f"a run is extended, never shortened ({before.epochs} epochs asked {after.epochs})"
+    changes = [d for d in config_diff(identity(old), identity(new)) if "run.epochs:" not in d]
+    if changes:  # algorithm.config.compile: RunSpec.compile 'auto' decides by the updates
+        return "more than the epochs would change (" + "; ".join(changes) + ")"
+    shared = [e for e in after.evaluation_schedule if e <= before.epochs]
+    extra = sorted(set(before.evaluation_schedule) - set(shared))
+    if extra:
+        return (
+            f"the run evaluated at epochs {extra}, which a {after.epochs}-epoch run does not "
+            "(its last epoch or its denser final stretch), so the extension would not be that "
+            "run"
+        )
+    return None
+
+
+def extend_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
+    """Make the run in ``run_dir`` (finished or not) the run of ``document``, which differs in
+    ``RunSpec.epochs`` only, so that training it on is bit-identical to having asked for those
+    epochs from the start: ``config.json`` and the checkpoint's sealed configuration become
+    ``document`` and ``result.json`` goes (each step atomic; a killed extension is completed by
+    the same command).
+
+    Raises:
+        RunMismatchError: fewer epochs, another change than the epochs, or evaluations that the
+            longer run would not make.
+    """
+    stored = read_configuration_document(run_dir)
+    ckpt_path = run_dir / CHECKPOINT_FILE
+    ckpt = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    for old in (stored, *([ckpt.config] if ckpt else [])):
+        problem = _extension_problem(old, document)
+        if problem is not None:
+            raise RunMismatchError(
+                f"{run_dir} cannot be extended to the configuration asked for: {problem}; "
+                "train the longer run in a new folder"
+            )
+    if ckpt is not None and identity(ckpt.config) != identity(document):
+        (run_dir / RESULT_FILE).unlink(missing_ok=True)
+        sealed = {**identity(document), **_data_part(ckpt.config)}
+        save_checkpoint(ckpt_path, dataclasses.replace(ckpt, config=sealed))
+    if identity(stored) != identity(document):
+        (run_dir / RESULT_FILE).unlink(missing_ok=True)
+        renewed = {**identity(document), **_data_part(stored)}
+        atomic_write_text(run_dir / CONFIG_FILE, json.dumps(renewed, indent=2, sort_keys=True))

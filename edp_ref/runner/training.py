@@ -22,15 +22,30 @@ generators, bit for bit (on one device, with the same compile setting), and the 
 rewritten from the checkpoint, so every evaluation appears exactly once. A complete run is reused
 after its ``result.json`` is checked against the checkpoint. Losses, evaluations, speed and
 compile time go to ``run.log``, TensorBoard and optionally W&B (:mod:`edp_ref.runner.monitoring`).
+
+Faults: one process at a time trains a run folder (its writer lock,
+:func:`~edp_ref.runner.run_folder.run_folder_writer`; another is refused with the holder's pid,
+host and start time). SIGTERM and SIGINT stop the run at the next update boundary after a
+checkpoint (:class:`RunInterrupted`; ``edp-train`` then ends by that signal), so a preempted run
+loses nothing. The losses synchronised for logging are checked at the end of every log window
+(no further host synchronisation): a non-finite one stops the run with :class:`DivergenceError`
+naming the update and the last finite checkpoint, before anything of the diverged state is
+written. The dataset's fingerprint is recorded when a run starts and checked when it resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 import torch
 from torch import Tensor
@@ -48,9 +63,8 @@ from edp_ref.runner.dataset import (
     load_run_dataset,
     prepare_training_data,
 )
-from edp_ref.runner.metrics import EvaluationRecord
+from edp_ref.runner.metrics import RAT_WINDOW, EvaluationRecord, final_stretch_mean
 from edp_ref.runner.metrics import online_model_selection as oms_of
-from edp_ref.runner.metrics import running_average_at_training as rat_of
 from edp_ref.runner.monitoring import LossWindow, Monitoring, RunMonitor
 from edp_ref.runner.policy import Policy, acting_data, evaluate, evaluation_seeds
 from edp_ref.runner.run_folder import (
@@ -59,21 +73,70 @@ from edp_ref.runner.run_folder import (
     Checkpoint,
     CheckpointCorruptError,
     CheckpointMismatchError,
+    NonFiniteStateError,
     RunResult,
+    check_dataset,
     check_logs,
     configuration_document,
+    dataset_fingerprint,
     evaluation_log_problem,
+    extend_run_folder,
     load_checkpoint,
     load_finished_run,
     open_run_folder,
+    record_dataset,
     records_from_json,
+    run_folder_writer,
     save_checkpoint,
     write_logs,
     write_result,
 )
 from edp_ref.runner.spec import BATCHES, INIT, UPDATES, RunSpec
 
-__all__ = ["run_device", "train_run"]
+__all__ = ["DivergenceError", "RunInterrupted", "exit_by_signal", "run_device", "train_run"]
+
+
+class DivergenceError(RuntimeError):
+    """The training losses or the state became NaN or inf; nothing of that state was written."""
+
+
+class RunInterrupted(BaseException):
+    """SIGTERM or SIGINT stopped the run at an update boundary, after a checkpoint
+    (``signum``: the signal). A BaseException, as KeyboardInterrupt: not a run's failure."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+def exit_by_signal(signum: int) -> NoReturn:
+    """End this process as signal ``signum``'s default action does (a shell then reports
+    128 + signum: 143 for SIGTERM, 130 for SIGINT), as a scheduler or a terminal expects."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    raise SystemExit(128 + signum)  # pragma: no cover - only if the signal is blocked
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[list[int]]:
+    """Record SIGTERM and SIGINT in the yielded list for the block instead of dying (in the
+    main thread, where Python handles signals); a second signal ends the process at once."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if received:
+            exit_by_signal(signum)
+        received.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def run_device(spec: RunSpec) -> torch.device:
@@ -100,6 +163,7 @@ def train_run(
     position: int = 0,
     threads: int | None = None,
     monitoring: Monitoring | None = None,
+    extend: bool = False,
 ) -> RunResult:
     """Train and evaluate one run, resuming from its checkpoint; reuse it if complete.
 
@@ -111,27 +175,39 @@ def train_run(
         threads: ``torch.set_num_threads`` for this process (None: leave as is).
         monitoring: log window, wall-clock checkpoint interval, TensorBoard and W&B (None: the
             defaults of :class:`~edp_ref.runner.monitoring.Monitoring`).
+        extend: the folder holds this run with fewer epochs (finished or not): train it on to
+            ``spec.epochs`` (:func:`~edp_ref.runner.run_folder.extend_run_folder`).
 
     Raises:
-        RunMismatchError: the folder holds another configuration.
+        RunMismatchError: the folder holds another configuration; DatasetChangedError: the
+            dataset is not the one the run started on.
+        RunLockedError: another process writes the folder.
         RunFolderError: a file of the folder is damaged or disagrees with the checkpoint.
         CheckpointCorruptError, CheckpointFormatError, CheckpointMismatchError: the checkpoint
             cannot be resumed.
+        DivergenceError: the losses or the state became non-finite.
+        WriteError: a file could not be written (disk full, I/O error).
+        RunInterrupted: SIGTERM or SIGINT stopped the run after a checkpoint.
     """
     run_dir = Path(run_dir)
     config = resolve_config(spec)
     document = configuration_document(spec, config)
-    open_run_folder(run_dir, document)
-    if (run_dir / RESULT_FILE).exists():
-        return load_finished_run(spec, run_dir, document)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    training = _Training(spec, config, run_dir, document, monitoring or Monitoring())
-    try:
-        return training.run(progress, position)
-    finally:
-        if training.env is not None:
-            training.env.close()
+    with _stop_requests() as stop, run_folder_writer(run_dir) as takeover:
+        if extend:
+            extend_run_folder(run_dir, document)
+        open_run_folder(run_dir, document)
+        if (run_dir / RESULT_FILE).exists():
+            return load_finished_run(spec, run_dir, document)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        training = _Training(spec, config, run_dir, document, monitoring or Monitoring(), stop)
+        try:
+            if takeover is not None:
+                training.monitor.log(takeover)
+            return training.run(progress, position)
+        finally:
+            if training.env is not None:
+                training.env.close()
 
 
 class _Training:
@@ -144,13 +220,15 @@ class _Training:
         run_dir: Path,
         document: dict[str, Any],
         monitoring: Monitoring,
+        stop: list[int],
     ) -> None:
         self.t_start = time.perf_counter()
-        self.spec, self.config, self.run_dir, self.document = spec, config, run_dir, document
-        self.monitoring, self.ckpt = monitoring, run_dir / CHECKPOINT_FILE
+        self.spec, self.config, self.run_dir, self.stop = spec, config, run_dir, stop
+        self.monitoring, self.ckpt, self.document = monitoring, run_dir / CHECKPOINT_FILE, document
         device = run_device(spec)
         raw = load_run_dataset(spec.task, spec.data_source, spec.local_root, spec.env_id)
         self.data = describe_dataset(raw)
+        self.fingerprint = dataset_fingerprint(raw)
         family = spec.registered.family
         prepared = prepare_training_data(raw, dataset_domain(spec.task, spec.domain), family)
         self.acting_tensors, self.environment = acting_data(raw, prepared)
@@ -168,14 +246,20 @@ class _Training:
         self.state: TrainState = spec.registered.init(config, *self.widths, init, device)
         self.records: list[EvaluationRecord] = []
         self.step, self.train_seconds = 0, 0.0
+        self.checkpointed: int | None = None  # the step of the last checkpoint written or read
         self.env: Any = None
         resumed = self.ckpt.exists()
         if resumed:
-            self._resume()
+            self._resume()  # checks the checkpoint's fingerprint first: it is the authority
+        self.document = record_dataset(run_dir, self.fingerprint)
         write_logs(run_dir, self.records)
         atomic_write_text(run_dir / "data.json", json.dumps(self.data, indent=2))
         self.monitor = RunMonitor(
-            run_dir, spec.name, document, monitoring, resume_step=self.step if resumed else None
+            run_dir,
+            spec.name,
+            self.document,
+            monitoring,
+            resume_step=self.step if resumed else None,
         )
         where = f"from the checkpoint at step {self.step}" if resumed else "from scratch"
         self.monitor.log(f"start {where}: {spec.name} ({spec.total_steps} updates)")
@@ -189,6 +273,8 @@ class _Training:
         """Restore the state, generators, position and evaluation log of the checkpoint."""
         spec, ckpt = self.spec, self.ckpt
         loaded = load_checkpoint(ckpt, self.document)
+        found = loaded.config.get("dataset")
+        check_dataset(f"checkpoint {ckpt}", found, self.fingerprint, self.run_dir)
         hint = f"delete {ckpt} to restart the run from scratch, or restore the file"
         try:
             self.state = load_state_tensors(self.state, loaded.state)
@@ -221,7 +307,7 @@ class _Training:
             )
         check_logs(ckpt.parent, records, finished=False)
         self.records, self.step = records, loaded.step
-        self.train_seconds = loaded.train_seconds
+        self.train_seconds, self.checkpointed = loaded.train_seconds, loaded.step
 
     # -- checkpoints, evaluations, logs ---------------------------------------------------------
 
@@ -241,9 +327,49 @@ class _Training:
             data=self.acting_tensors,
             environment=self.environment,
         )
-        save_checkpoint(self.ckpt, checkpoint)
+        try:
+            save_checkpoint(self.ckpt, checkpoint)
+        except NonFiniteStateError as exc:
+            raise self._diverged(
+                f"by update {self.step}: the state holds NaN or inf ({', '.join(exc.names)}) "
+                "although the logged losses are finite"
+            ) from None
+        self.checkpointed = self.step
         self.monitor.log(f"checkpoint at step {self.step} ({why})")
         self.monitor.flush()
+
+    def _diverged(self, what: str) -> DivergenceError:
+        """The error of a diverged run: ``what`` (the update and the losses), the last finite
+        checkpoint, what to do."""
+        if self.checkpointed is None:
+            last = "no checkpoint was written yet"
+        else:
+            last = f"the last checkpoint, {self.ckpt} at update {self.checkpointed}, is finite"
+        message = (
+            f"{self.spec.name}: training diverged {what}; the run stopped before writing any of "
+            f"that state ({last}; resuming it repeats the same updates). Train again in a new "
+            "folder with a lower learning rate (--config.optimizer.learning-rate) or a tighter "
+            "gradient clip, or check the data"
+        )
+        self.monitor.log(f"error: {message}")
+        return DivergenceError(message)
+
+    def _stop_if_asked(self) -> None:
+        """After a SIGTERM or SIGINT: checkpoint this update boundary (unless just done), raise
+        :class:`RunInterrupted`."""
+        if not self.stop:
+            return
+        name = signal.Signals(self.stop[0]).name
+        if self.records and self.checkpointed != self.step:  # before evaluation 0: nothing yet
+            self._checkpoint(f"stopped by {name}")
+        kept = f"checkpoint {self.ckpt} written" if self.records else "nothing to keep yet"
+        message = (
+            f"{self.spec.name}: stopped by {name} at update {self.step} of "
+            f"{self.spec.total_steps}, {kept}; the same command (or edp-train --resume "
+            f"{self.run_dir}) continues it"
+        )
+        self.monitor.log(message)
+        raise RunInterrupted(self.stop[0], message)
 
     def _evaluate(self, epoch: int, metrics: dict[str, Tensor]) -> None:
         spec, index = self.spec, len(self.records)
@@ -261,6 +387,7 @@ class _Training:
         if not math.isfinite(score):
             raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
         scores = [r.score for r in self.records] + [score]
+        epochs = [r.epoch for r in self.records] + [epoch]
         record = EvaluationRecord(
             index=index,
             epoch=epoch,
@@ -271,7 +398,7 @@ class _Training:
             normalized_mean=outcome.normalized_mean,
             normalized_std=outcome.normalized_std,
             score=score,
-            rat=rat_of(scores)[-1],
+            rat=final_stretch_mean(scores, epochs),
             oms=oms_of(scores)[-1],
             eval_seconds=outcome.seconds,
             train_seconds=self.train_seconds,
@@ -348,11 +475,15 @@ class _Training:
         last_checkpoint = time.monotonic()
         before = compile_records()
         try:
+            self._stop_if_asked()
             if not self.records:
                 self._evaluate(0, metrics)
             t_window = time.perf_counter()
             first = True
             while self.step < spec.total_steps:
+                if self.stop:
+                    self.train_seconds += time.perf_counter() - t_window
+                    self._stop_if_asked()
                 self.state, metrics = self.step_fn(self.state)
                 self.step += 1
                 window.add(metrics)
@@ -366,7 +497,15 @@ class _Training:
                 if window.count < self.monitoring.log_every and not evaluate_now:
                     continue
                 # End of a log window: the one host synchronisation of the window.
-                count, means = window.count, window.take_means()
+                count, (means, finite) = window.count, window.take_means()
+                bad = {k: v for k, v in means.items() if not math.isfinite(v)}
+                if bad or finite < count:
+                    first_bad = self.step - count + min(finite, count - 1) + 1
+                    raise self._diverged(
+                        f"at update {first_bad}: non-finite training losses ("
+                        + ", ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+                        + f", the means over updates {self.step - count + 1}-{self.step})"
+                    )
                 seconds = time.perf_counter() - t_window
                 self.train_seconds += seconds
                 self.monitor.scalars({f"train/{k}": v for k, v in means.items()}, self.step)
@@ -379,11 +518,14 @@ class _Training:
                     self._checkpoint("wall clock")
                     last_checkpoint = time.monotonic()
                 t_window = time.perf_counter()
+            seconds = time.perf_counter() - self.t_start
+            result = RunResult(spec, self.run_dir, self.records, self.data, seconds)
+            write_result(result)
+            self.monitor.log(
+                f"finished: RAT {result.final_rat:.3f} (the mean of the last {RAT_WINDOW} "
+                f"evaluations after epoch 0), OMS {result.final_oms:.3f}"
+            )
+            return result
         finally:
             bar.close()
             self.monitor.close()
-        seconds = time.perf_counter() - self.t_start
-        result = RunResult(spec, self.run_dir, self.records, self.data, seconds)
-        write_result(result)
-        self.monitor.log(f"finished: final RAT {result.final_rat:.3f}, OMS {result.final_oms:.3f}")
-        return result
