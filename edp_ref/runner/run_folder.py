@@ -508,13 +508,18 @@ def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: 
 
 @dataclass
 class RunResult:
-    """A finished (or reused) run: its spec, folder, evaluations and final metrics."""
+    """A finished (or reused) run: its spec, folder, evaluations and final metrics.
+
+    ``phases``: where the wall time of the process that finished it went (set-up, compilation,
+    training, evaluation; seconds), empty for a reused run; not stored in ``result.json``.
+    """
 
     spec: RunSpec
     run_dir: Path
     records: list[EvaluationRecord]
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def final_stretch(self) -> list[EvaluationRecord]:

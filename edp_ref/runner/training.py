@@ -180,6 +180,13 @@ class _Training:
         where = f"from the checkpoint at step {self.step}" if resumed else "from scratch"
         self.monitor.log(f"start {where}: {spec.name} ({spec.total_steps} updates)")
         self.bar_info: dict[str, str] = {}
+        # Wall time of this process on the run, by phase (RunResult.phases).
+        self.phases = {
+            "setup": time.perf_counter() - self.t_start,
+            "compilation": 0.0,
+            "training": 0.0,
+            "evaluation": 0.0,
+        }
 
     @property
     def generators(self) -> dict[str, torch.Generator]:
@@ -257,6 +264,7 @@ class _Training:
         outcome = evaluate(
             policy, self.env, spec.eval_episodes, seed=env_seed, action_seed=action_seed
         )
+        self.phases["evaluation"] += outcome.seconds
         score = outcome.score
         if not math.isfinite(score):
             raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
@@ -320,6 +328,9 @@ class _Training:
             )
             self.bar_info["compile"] = "failed"
         elif record.seconds is not None:
+            if new:
+                self.phases["compilation"] += record.seconds
+                self.phases["training"] -= record.seconds
             when = "" if new else " (earlier in this process)"
             self.monitor.log(f"compiled {record.name} in {record.seconds:.1f} s{when} ({reason})")
             self.monitor.scalars({"compile/seconds": record.seconds}, self.step)
@@ -369,6 +380,7 @@ class _Training:
                 count, means = window.count, window.take_means()
                 seconds = time.perf_counter() - t_window
                 self.train_seconds += seconds
+                self.phases["training"] += seconds
                 self.monitor.scalars({f"train/{k}": v for k, v in means.items()}, self.step)
                 self.monitor.scalars({"train/updates_per_second": count / seconds}, self.step)
                 if evaluate_now:
@@ -383,7 +395,8 @@ class _Training:
             bar.close()
             self.monitor.close()
         seconds = time.perf_counter() - self.t_start
-        result = RunResult(spec, self.run_dir, self.records, self.data, seconds)
+        self.phases["other"] = seconds - sum(self.phases.values())
+        result = RunResult(spec, self.run_dir, self.records, self.data, seconds, self.phases)
         write_result(result)
         self.monitor.log(f"finished: final RAT {result.final_rat:.3f}, OMS {result.final_oms:.3f}")
         return result
