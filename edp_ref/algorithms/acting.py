@@ -6,7 +6,7 @@ from ``generator`` (on the CPU; moved to the observations' device), or, given on
 row (:data:`Generators`; an evaluation gives each episode its own), row b's from the b-th: the
 same draws, in the same order, as a call on that row alone with that generator.
 
-* :func:`diffusion_act` (made by :func:`make_diffusion_act`): energy-based action selection
+* :func:`diffusion_act` (as :class:`DiffusionAct`): energy-based action selection
   (Alg. 2) over N samples of the diffusion policy (DPM-Solver for EDP, DDPM for Diffusion-QL),
   scored by min(Q1, Q2) of the online critics (official: sail-sg/edp, diffusion/dql.py), with
   App. C.4's policy scaling and initial-noise scale; N = 1 is one plain sample.
@@ -40,10 +40,10 @@ from edp_ref.validation import value_checks
 __all__ = [
     "ActFn",
     "ActingSettings",
+    "DiffusionAct",
     "Generators",
     "diffusion_act",
     "feedforward_act",
-    "make_diffusion_act",
     "perturbed_actor_eas_act",
 ]
 
@@ -95,13 +95,17 @@ def _by_row(
     return [draw(1, g) for g in generators]
 
 
-def make_diffusion_act(
-    default_sampler: SamplerKind, critics: Literal["online", "target"] = "online"
-) -> ActFn:
-    """:func:`diffusion_act` with ``default_sampler`` when ``settings.sampler`` is None, scoring
-    the candidates with the ``critics`` (online: official EDP; target: Diffusion-QL)."""
+@dataclass(frozen=True)
+class DiffusionAct:
+    """The ``act`` of a diffusion policy: :func:`diffusion_act` with ``sampler`` when
+    ``settings.sampler`` is None, scoring the candidates with the ``critics`` (online: official
+    EDP; target: Diffusion-QL)."""
 
-    def act(
+    sampler: SamplerKind = "dpm_solver"
+    critics: Literal["online", "target"] = "online"
+
+    def __call__(
+        self,
         state: TrainState,
         observations: Float[Tensor, "batch state"],
         config: Any,
@@ -109,12 +113,8 @@ def make_diffusion_act(
         generator: Generators,
     ) -> Float[Tensor, "batch action"]:
         return diffusion_act(
-            state, observations, config, settings, generator, default_sampler, critics
+            state, observations, config, settings, generator, self.sampler, self.critics
         )
-
-    act.__name__ = f"diffusion_act_{default_sampler}_{critics}"
-    act.__doc__ = f"EAS over {default_sampler} samples scored by the {critics} critics."
-    return act
 
 
 def diffusion_act(

@@ -184,20 +184,31 @@ class Policy:
                 f"[B, {self.observation_dim}] (the run's observation width), got "
                 f"{shape}"
             )
-        obs = obs.to(device=self.device, dtype=self._state.dtype)
         with torch.no_grad():
-            if self._transform is not None:
-                obs = self._transform(obs)
+            obs = self.prepare(obs)
             actions = self._act(self._state, obs, self.config, self.settings, generators)
-        if self._bounds is not None:
-            # Clipped to the action space (the run's [-1, 1] when it rescaled the actions, then
-            # mapped back to the environment's bounds).
-            low, high = (b.to(actions) for b in self._bounds)
-            if self._rescaled:
-                actions = low + (actions.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
-            else:
-                actions = torch.minimum(torch.maximum(actions, low), high)
-        return actions
+        return self.to_environment(actions)
+
+    @property
+    def state(self) -> TrainState:
+        """The training state it acts with."""
+        return self._state
+
+    def prepare(self, observations: Tensor) -> Tensor:
+        """Environment observations ``[B, S]`` as the networks take them (the state's device and
+        dtype, the run's observation transform)."""
+        obs = observations.to(device=self.device, dtype=self._state.dtype)
+        return obs if self._transform is None else self._transform(obs)
+
+    def to_environment(self, actions: Tensor) -> Tensor:
+        """The networks' actions clipped to the action space: the run's [-1, 1] mapped back to
+        the environment's bounds when it rescaled them, else the environment's bounds."""
+        if self._bounds is None:
+            return actions
+        low, high = (b.to(actions) for b in self._bounds)
+        if self._rescaled:
+            return low + (actions.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
+        return torch.minimum(torch.maximum(actions, low), high)
 
     def environment(self, envs: int = 1) -> VectorEnv[Any, Any, Any]:
         """``envs`` copies of the run's own evaluation environment (Minari's
@@ -243,10 +254,13 @@ def load_policy(
     ckpt = load_checkpoint(run_dir / CHECKPOINT_FILE, document)
     init = spec.registered.init
     template = init(config, ckpt.state_dim, ckpt.action_dim, torch.Generator(), device)
+    # Fresh (aligned) copies of the file's tensors: MKL's float32 products round differently with
+    # the operands' alignment, and a policy acts the same wherever the file put them.
+    state = {k: v.clone(memory_format=torch.contiguous_format) for k, v in ckpt.state.items()}
     policy = Policy(
         spec,
         config,
-        load_state_tensors(template, ckpt.state),
+        load_state_tensors(template, state),
         settings or ActingSettings(eas_candidates=spec.eas_candidates),
         ckpt.data,
         ckpt.environment,
