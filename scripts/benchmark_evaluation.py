@@ -19,9 +19,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -66,33 +64,6 @@ def measure(run: str | None, evaluations: int, compile_eas: bool) -> dict[str, f
     return result
 
 
-def run_worker(source: Path, args: argparse.Namespace, compile_eas: bool) -> dict[str, float]:
-    """:func:`measure` in a fresh process importing ``edp_ref`` from ``source``."""
-    command = [sys.executable, __file__, "--worker", f"--evaluations={args.evaluations}"]
-    command += [f"--run={args.run}"] if args.run else []
-    command += ["--compile"] if compile_eas else []
-    if args.cpu is not None:
-        command = ["taskset", "-c", str(args.cpu), *command]
-    env = {**os.environ, "PYTHONPATH": str(source)}
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
-def package_at(revision: str, into: Path) -> Path:
-    """The ``edp_ref`` package of ``revision`` (``git archive``), extracted under ``into``."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "edp_ref"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    tar_path = into / "edp_ref.tar"
-    tar_path.write_bytes(archive)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description="Time one evaluation of a policy (10 episodes, EAS N = 10), optionally "
@@ -111,19 +82,26 @@ def main(argv: list[str]) -> int:
     if args.worker:
         print(json.dumps(measure(args.run, args.evaluations, args.compile)))
         return 0
+    # Imported here: a worker imports the other revision's edp_ref, which may lack this module.
+    from edp_ref.benchmark.revisions import package_at, run_worker
+
     with tempfile.TemporaryDirectory() as tmp:
         variants: dict[str, tuple[Path, bool]] = {"this checkout": (ROOT, False)}
         if args.compile:
             variants["this, compiled"] = (ROOT, True)
         if args.against:
-            variants[args.against] = (package_at(args.against, Path(tmp)), False)
+            variants[args.against] = (package_at(ROOT, args.against, Path(tmp)), False)
         names = list(variants)
         results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         load_before = os.getloadavg()
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 source, compile_eas = variants[name]
-                results[name].append(run_worker(source, args, compile_eas))
+                flags = [f"--evaluations={args.evaluations}"]
+                flags += ([f"--run={args.run}"] if args.run else []) + (
+                    ["--compile"] if compile_eas else []
+                )
+                results[name].append(run_worker(__file__, source, flags, args.cpu))
         load_after = os.getloadavg()
     print(f"{args.run or 'untrained EDP + TD3, Hopper-v5'}: one torch thread, {args.rounds} rounds")
     before, after = (", ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
