@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -27,6 +28,7 @@ import torch
 from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
 __all__ = [
+    "MIN_PRODUCT",
     "ONEDNN_MATMUL",
     "OneDNNMatmulPass",
     "compile_function",
@@ -73,7 +75,10 @@ def onednn_matmul(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None) -
     """``a @ b + bias`` (``bias`` [N] or None) for float32 CPU matrices ``a`` [M, K], ``b``
     [K, N], computed by oneDNN's inner-product kernel (``linear(a, b^T, bias)``)."""
     assert _LINEAR is not None
-    out: torch.Tensor = _LINEAR.default(a, b.t(), bias, "none", [], "")
+    # oneDNN is fast on row- or column-major operands and very slow on other strides (a slice
+    # of a wider matrix's columns): those are copied first.
+    a, w = (x if x.is_contiguous() or x.t().is_contiguous() else x.contiguous() for x in (a, b.t()))
+    out: torch.Tensor = _LINEAR.default(a, w, bias, "none", [], "")
     return out
 
 
@@ -84,13 +89,14 @@ def _onednn_matmul_shape(
     return a.new_empty((a.shape[0], b.shape[1]))
 
 
+#: Products of fewer multiply-adds (M K N) stay on ATen: oneDNN's call costs about 10 us more.
+MIN_PRODUCT = 1 << 20
+
+
 class OneDNNMatmulPass(CustomGraphPass):
     """Inductor post-grad pass: every float32 CPU ``aten.mm`` and ``aten.addmm`` (bias a vector,
-    default scales) becomes :func:`onednn_matmul` (module docstring). ``replaced`` counts the
-    products it sent to oneDNN in this process."""
-
-    def __init__(self) -> None:
-        self.replaced = 0
+    default scales) of static sizes and at least :data:`MIN_PRODUCT` multiply-adds becomes
+    :func:`onednn_matmul` (module docstring)."""
 
     def __call__(self, graph: torch.fx.Graph) -> None:
         aten = torch.ops.aten
@@ -108,12 +114,14 @@ class OneDNNMatmulPass(CustomGraphPass):
             values = [a.meta["val"], b.meta["val"]]
             if any(v.dtype != torch.float32 or v.device.type != "cpu" for v in values):
                 continue
+            sizes = (*values[0].shape, values[1].shape[1])
+            if not all(isinstance(d, int) for d in sizes) or math.prod(sizes) < MIN_PRODUCT:
+                continue
             with graph.inserting_before(node):
                 product = graph.call_function(onednn_matmul._opoverload, (a, b, bias))
             product.meta = dict(node.meta)
             node.replace_all_uses_with(product)
             graph.erase_node(node)
-            self.replaced += 1
 
     def uuid(self) -> Any:
         return get_hash_for_files((__file__,))
