@@ -22,9 +22,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -88,32 +86,6 @@ def measure(updates: int, transitions: int) -> dict[str, float]:
     }
 
 
-def run_worker(source: Path, args: argparse.Namespace) -> dict[str, float]:
-    """:func:`measure` in a fresh process importing ``edp_ref`` from ``source``."""
-    command = [sys.executable, __file__, "--worker", f"--updates={args.updates}"]
-    command += [f"--transitions={args.transitions}"]
-    if args.cpu is not None:
-        command = ["taskset", "-c", str(args.cpu), *command]
-    env = {**os.environ, "PYTHONPATH": str(source)}
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
-def package_at(revision: str, into: Path) -> Path:
-    """The ``edp_ref`` package of ``revision`` (``git archive``), extracted under ``into``."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "edp_ref"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    tar_path = into / "edp_ref.tar"
-    tar_path.write_bytes(archive)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def quick_minutes(figures: dict[str, float]) -> float:
     """The quick preset's SAC training and rollout collection for one environment, in minutes,
     at these per-step figures."""
@@ -150,16 +122,20 @@ def main(argv: list[str]) -> int:
     if args.worker:
         print(json.dumps(measure(args.updates, args.transitions)))
         return 0
+    # Imported here: a worker imports the other revision's edp_ref, which may lack this module.
+    from edp_ref.benchmark.revisions import package_at, run_worker
+
     with tempfile.TemporaryDirectory() as tmp:
         variants = {"this checkout": ROOT}
         if args.against:
-            variants[args.against] = package_at(args.against, Path(tmp))
+            variants[args.against] = package_at(ROOT, args.against, Path(tmp))
         names = list(variants)
         results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         load_before = os.getloadavg()
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                results[name].append(run_worker(variants[name], args))
+                flags = [f"--updates={args.updates}", f"--transitions={args.transitions}"]
+                results[name].append(run_worker(__file__, variants[name], flags, args.cpu))
         load_after = os.getloadavg()
     print(f"{ENV_ID}, one torch thread, {args.rounds} interleaved rounds, medians")
     before, after = (", ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))

@@ -169,10 +169,17 @@ def test_nan_batch_raises_naming_the_tensor(name: str, field: str) -> None:
         update(state, dataclasses.replace(batch, **{field: poisoned}), randomness, config)
 
 
+def _output_layer(state: TrainState) -> torch.nn.Module:
+    """The noise network's output layer: it runs once per model call, a sampler's included."""
+    body = state.networks.policy.body
+    assert isinstance(body, torch.nn.Sequential)
+    return body[-1]
+
+
 def test_iql_update_never_samples_from_the_policy() -> None:
     config, state, randomness, update = _setup("edp_iql")
     calls: list[int] = []
-    handle = state.networks.policy.register_forward_hook(lambda *args: calls.append(1))
+    handle = _output_layer(state).register_forward_hook(lambda *args: calls.append(1))
     try:
         update(state, _batch(), randomness, config)
     finally:
@@ -184,7 +191,8 @@ def test_iql_update_never_samples_from_the_policy() -> None:
 def test_td3_runs_the_sampler_for_next_actions() -> None:
     config, state, randomness, update = _setup("edp_td3")
     calls: list[int] = []
-    handle = state.networks.policy.register_forward_hook(lambda *args: calls.append(1))
+    # The sampler's calls skip the module's forward (Networks.conditioned_noise).
+    handle = _output_layer(state).register_forward_hook(lambda *args: calls.append(1))
     try:
         update(state, _batch(), randomness, config)
     finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -103,3 +106,64 @@ def test_rescaled_env_and_dataset_env(tmp_path, monkeypatch) -> None:  # type: i
         eval_env_for(wrong)
     with pytest.raises(ValueError, match=r"gymnasium-robotics"):
         make_eval_env("NoSuchEnv-v9")
+
+
+def _edp_policy(candidates: int) -> Any:
+    from edp_ref.algorithms.acting import ActingSettings
+    from edp_ref.runner import RunSpec, default_config
+    from edp_ref.runner.policy import Policy
+
+    spec = RunSpec(task="hopper-medium-v2", algorithm="edp_td3", eas_candidates=candidates)
+    config = default_config("edp_td3", "hopper-medium-v2", hidden=64)
+    state = spec.registered.init(config, 11, 3, torch.Generator().manual_seed(0), "cpu")
+    settings = ActingSettings(eas_candidates=candidates)
+    return Policy(spec, config, state, settings, {}, {"env_id": "Hopper-v5"})
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_an_evaluation_is_the_same_with_any_number_of_sub_environments() -> None:
+    # Episode j: environment seed seed + j and its own action draws, whichever episodes run
+    # beside it; with one thread (the runs') every product of the policy has >= 5 rows (N = 5
+    # candidates), where MKL's float32 rows do not depend on the batch's other rows (with 1 or 2
+    # rows, or two threads, they do: other kernels), so the returns are equal bit for bit.
+    from edp_ref.runner.policy import evaluate as evaluate_policy
+
+    policy = _edp_policy(candidates=5)
+    results = [
+        evaluate_policy(policy, make_eval_env("Hopper-v5", n), 3, seed=3, action_seed=9)
+        for n in (3, 1, 2)
+    ]
+    assert len({(r.return_mean, r.return_std) for r in results}) == 1
+    other = evaluate_policy(policy, make_eval_env("Hopper-v5", 3), 3, seed=3, action_seed=10)
+    assert other.return_mean != results[0].return_mean  # the action seed matters
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("algorithm", ["edp_td3", "td3bc_eas"])
+def test_acting_with_one_generator_per_row_is_acting_row_by_row(algorithm: str) -> None:
+    from edp_ref.algorithms import REGISTRY
+    from edp_ref.algorithms.acting import ActingSettings
+    from edp_ref.runner import default_config
+
+    spec = REGISTRY[algorithm]
+    config = default_config(algorithm, "hopper-medium-v2", hidden=64)
+    state = spec.init(config, 11, 3, torch.Generator().manual_seed(0), "cpu")
+    settings, obs = ActingSettings(eas_candidates=5), torch.randn(3, 11)
+
+    def generators() -> list[torch.Generator]:
+        return [torch.Generator().manual_seed(s) for s in (4, 5, 6)]
+
+    together = spec.act(state, obs, config, settings, generators())
+    alone = [
+        spec.act(state, obs[b : b + 1], config, settings, g) for b, g in enumerate(generators())
+    ]
+    assert torch.equal(together, torch.cat(alone))
+    assert not torch.equal(together, spec.act(state, obs, config, settings, generators()[0]))

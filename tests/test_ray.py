@@ -181,6 +181,19 @@ class _WorkerKiller(threading.Thread):
 # -- The grid on the cluster ----------------------------------------------------------------------
 
 
+def _results(text: str) -> str:
+    """A table's text without the command's wall-time breakdown (measured anew each time)."""
+    return text.split("Wall time of this command by phase")[0]
+
+
+def _tables(out: Path) -> dict[str, str | bytes]:
+    """The files of ``out/tables``, Markdown without the wall-time breakdown."""
+    return {
+        p.name: _results(p.read_text()) if p.suffix == ".md" else p.read_bytes()
+        for p in (out / "tables").iterdir()
+    }
+
+
 def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     cluster: Cluster, smoke_out: Path, tmp_path: Path
 ) -> None:
@@ -190,7 +203,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     local_runs = tmp_path / "local-runs"
     shutil.move(out / "runs", local_runs)
     before, cwd_before = _snapshot(out), sorted(os.listdir(Path.cwd()))
-    tables = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
+    tables = _tables(out)
     victim = next(r for r in local.results if r.spec.algorithm == "edp_td3")
     victim_dir = out / "runs" / "smoke" / victim.spec.name
     killer = _WorkerKiller(victim.spec, victim_dir)
@@ -203,7 +216,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     # Every run finished and the table is the local launcher's, byte for byte.
     assert "grid: 2 run(s), 0 finished (reused), 2 to run" in logs
     assert sum(line.startswith("run ") and " ended: " in line for line in logs) == 2
-    assert on_ray.text == local.text and len(on_ray.results) == 2
+    assert _results(on_ray.text) == _results(local.text) and len(on_ray.results) == 2
     for r in local.results:
         _assert_same_run(local_runs / "smoke" / r.spec.name, out / "runs" / "smoke" / r.spec.name)
 
@@ -217,7 +230,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     first_line = killer.log_at_kill.splitlines()[0]
     assert (victim_dir / "evaluations.jsonl").read_text().splitlines()[0] == first_line
 
-    # Nothing written outside the run folders but the table (rewritten with the same bytes);
+    # Nothing written outside the run folders but the table (rewritten with the same results);
     # nothing in the working directory; Ray's session files in its own temporary folder.
     after = _snapshot(out)
     folders = tuple(f"runs/smoke/{r.spec.name}/" for r in local.results)
@@ -225,7 +238,7 @@ def test_smoke_grid_on_ray_equals_local_and_survives_a_killed_worker(
     for name, stamp in before.items():
         if not name.startswith("tables/"):
             assert after[name] == stamp, name
-    assert {p.name: p.read_bytes() for p in (out / "tables").iterdir()} == tables
+    assert _tables(out) == tables
     assert sorted(os.listdir(Path.cwd())) == cwd_before
     assert list(cluster.temp.glob("session_*")), "Ray's session folder is not in its temp dir"
 
@@ -291,7 +304,7 @@ def test_failed_runs_are_reported_and_a_killed_driver_is_resumed(
     assert str(damaged / "checkpoint.safetensors") in failure.message
     assert "1 of 4 run(s) failed (3 finished" in str(error)
     assert f"hopper-medium-replay-v2/edp_td3/seed2 ({damaged}" in str(error)
-    assert str(error) in logs
+    assert str(error) not in logs  # printed once, by the command that catches it
     assert sorted(r.spec.name for r in error.results) == sorted(
         f"hopper-medium-replay-v2/{a}/seed{s}"
         for a, s in (("td3bc", 1), ("td3bc", 2), ("edp_td3", 1))
@@ -383,7 +396,7 @@ def test_local_launcher_reports_every_failed_run(smoke_out: Path) -> None:
     assert error.failures[0].error.startswith("Checkpoint")
     assert "epochs: stored 3 vs asked 2" in error.failures[1].message
     assert error.results == () and error.total == 2
-    assert "2 of 2 run(s) failed" in str(error) and str(error) in logs
+    assert "2 of 2 run(s) failed" in str(error) and str(error) not in logs
 
 
 @pytest.mark.parametrize(

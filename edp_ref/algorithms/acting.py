@@ -2,9 +2,11 @@
 
 Each registered algorithm has one of these as its ``act``; every one has the signature
 ``act(state, observations, config, settings, generator) -> actions`` and draws its randomness
-from ``generator`` (on the CPU; moved to the observations' device):
+from ``generator`` (on the CPU; moved to the observations' device), or, given one generator per
+row (:data:`Generators`; an evaluation gives each episode its own), row b's from the b-th: the
+same draws, in the same order, as a call on that row alone with that generator.
 
-* :func:`diffusion_act` (made by :func:`make_diffusion_act`): energy-based action selection
+* :func:`diffusion_act` (as :class:`DiffusionAct`): energy-based action selection
   (Alg. 2) over N samples of the diffusion policy (DPM-Solver for EDP, DDPM for Diffusion-QL),
   scored by min(Q1, Q2) of the online critics (official: sail-sg/edp, diffusion/dql.py), with
   App. C.4's policy scaling and initial-noise scale; N = 1 is one plain sample.
@@ -17,9 +19,9 @@ from ``generator`` (on the CPU; moved to the observations' device):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from jaxtyping import Float
@@ -28,7 +30,7 @@ from torch import Tensor
 from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.diffusion_policy import select_actions
 from edp_ref.algorithms.feedforward_policy import feedforward_actions
-from edp_ref.algorithms.randomness import draw_eas_uniforms, draw_sampler_noise
+from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function, compile_options
 from edp_ref.config_checks import check_at_least, check_field_types, check_positive
@@ -38,9 +40,10 @@ from edp_ref.validation import value_checks
 __all__ = [
     "ActFn",
     "ActingSettings",
+    "DiffusionAct",
+    "Generators",
     "diffusion_act",
     "feedforward_act",
-    "make_diffusion_act",
     "perturbed_actor_eas_act",
 ]
 
@@ -72,30 +75,46 @@ class ActingSettings:
         check_at_least(self, 0.0, "policy_scale", "initial_noise_scale", "perturbation_std")
 
 
+#: One generator for every row, or one per row (row b draws from the b-th).
+Generators = torch.Generator | Sequence[torch.Generator]
+
 #: ``act(state, observations, config, settings, generator) -> actions`` at evaluation.
-ActFn = Callable[[TrainState, Tensor, Any, ActingSettings, torch.Generator], Tensor]
+ActFn = Callable[[TrainState, Tensor, Any, ActingSettings, Generators], Tensor]
+
+T = TypeVar("T")
 
 
-def make_diffusion_act(
-    default_sampler: SamplerKind, critics: Literal["online", "target"] = "online"
-) -> ActFn:
-    """:func:`diffusion_act` with ``default_sampler`` when ``settings.sampler`` is None, scoring
-    the candidates with the ``critics`` (online: official EDP; target: Diffusion-QL)."""
+def _by_row(
+    generators: Generators, rows: int, draw: Callable[[int, torch.Generator], T]
+) -> list[T]:
+    """``[draw(rows, generator)]``, or ``[draw(1, generators[b]) for b in range(rows)]``."""
+    if isinstance(generators, torch.Generator):
+        return [draw(rows, generators)]
+    if len(generators) != rows:
+        raise ValueError(f"act: {len(generators)} generators for {rows} observations")
+    return [draw(1, g) for g in generators]
 
-    def act(
+
+@dataclass(frozen=True)
+class DiffusionAct:
+    """The ``act`` of a diffusion policy: :func:`diffusion_act` with ``sampler`` when
+    ``settings.sampler`` is None, scoring the candidates with the ``critics`` (online: official
+    EDP; target: Diffusion-QL)."""
+
+    sampler: SamplerKind = "dpm_solver"
+    critics: Literal["online", "target"] = "online"
+
+    def __call__(
+        self,
         state: TrainState,
         observations: Float[Tensor, "batch state"],
         config: Any,
         settings: ActingSettings,
-        generator: torch.Generator,
+        generator: Generators,
     ) -> Float[Tensor, "batch action"]:
         return diffusion_act(
-            state, observations, config, settings, generator, default_sampler, critics
+            state, observations, config, settings, generator, self.sampler, self.critics
         )
-
-    act.__name__ = f"diffusion_act_{default_sampler}_{critics}"
-    act.__doc__ = f"EAS over {default_sampler} samples scored by the {critics} critics."
-    return act
 
 
 def diffusion_act(
@@ -103,7 +122,7 @@ def diffusion_act(
     observations: Float[Tensor, "batch state"],
     config: Any,
     settings: ActingSettings,
-    generator: torch.Generator,
+    generator: Generators,
     default_sampler: SamplerKind = "dpm_solver",
     critics: Literal["online", "target"] = "online",
 ) -> Float[Tensor, "batch action"]:
@@ -111,24 +130,26 @@ def diffusion_act(
     min(Q1, Q2) of the online (official EDP) or target (Diffusion-QL) critics.
 
     Draws, in this order, the candidates' sampler noise for B * N rows and one uniform per
-    state from ``generator``.
+    state from ``generator`` (per row: N rows' noise, then its uniform).
     """
     diffusion: DiffusionConfig = config.diffusion
     if settings.dpm_steps is not None:
         diffusion = dataclasses.replace(diffusion, dpm_steps=settings.dpm_steps)
     sampler = settings.sampler or default_sampler
     n = settings.eas_candidates
-    batch = observations.shape[0]
-    noise = draw_sampler_noise(
-        sampler,
-        diffusion.num_steps,
-        batch * n,
-        state.networks.action_dim,
-        generator,
-        observations.device,
-        observations.dtype,
+    device, dtype, A = observations.device, observations.dtype, state.networks.action_dim
+
+    def draw(rows: int, g: torch.Generator) -> tuple[SamplerNoise, Tensor]:
+        noise = draw_sampler_noise(sampler, diffusion.num_steps, rows * n, A, g, device, dtype)
+        return noise, draw_eas_uniforms(rows, g, device, dtype)
+
+    draws = _by_row(generator, observations.shape[0], draw)
+    steps = [d[0].steps for d in draws]
+    noise = SamplerNoise(
+        initial=torch.cat([d[0].initial for d in draws]),
+        steps=None if steps[0] is None else torch.cat(steps, dim=1),  # type: ignore[arg-type]
     )
-    uniforms = draw_eas_uniforms(batch, generator, observations.device, observations.dtype)
+    uniforms = torch.cat([d[1] for d in draws])
     use_compile = settings.compile if settings.compile is not None else state.device.type == "cuda"
     select = _compiled_select_actions(state.device) if use_compile else select_actions
     return select(
@@ -160,7 +181,7 @@ def feedforward_act(
     observations: Float[Tensor, "batch state"],
     config: Any,
     settings: ActingSettings,
-    generator: torch.Generator,
+    generator: Generators,
 ) -> Float[Tensor, "batch action"]:
     """The deterministic actor's output or the Gaussian policy's mean (draws nothing)."""
     return feedforward_actions(state, observations)
@@ -171,19 +192,25 @@ def perturbed_actor_eas_act(
     observations: Float[Tensor, "batch state"],
     config: Any,
     settings: ActingSettings,
-    generator: torch.Generator,
+    generator: Generators,
 ) -> Float[Tensor, "batch action"]:
     """Table 6's TD3+EAS: candidates clip(pi(s) + sigma xi_i, -1, 1), i = 1..N, one picked with
     probability proportional to exp(min(Q1, Q2)) (Alg. 2).
 
-    Draws, in this order, xi [B * N, A] ~ N(0, I) and one uniform per state from ``generator``.
+    Draws, in this order, xi [B * N, A] ~ N(0, I) and one uniform per state from ``generator``
+    (per row: its N rows of xi, then its uniform).
     """
     n = settings.eas_candidates
     batch = observations.shape[0]
-    dtype = observations.dtype
-    xi = torch.randn((batch * n, state.networks.action_dim), generator=generator, dtype=dtype)
-    uniforms = torch.rand((batch,), generator=generator, dtype=dtype)
-    xi, uniforms = xi.to(observations.device), uniforms.to(observations.device)
+    dtype, A = observations.dtype, state.networks.action_dim
+
+    def draw(rows: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+        xi = torch.randn((rows * n, A), generator=g, dtype=dtype)
+        return xi, torch.rand((rows,), generator=g, dtype=dtype)
+
+    draws = _by_row(generator, batch, draw)
+    xi = torch.cat([d[0] for d in draws]).to(observations.device)
+    uniforms = torch.cat([d[1] for d in draws]).to(observations.device)
     repeated = observations.repeat_interleave(n, dim=0)
     with torch.no_grad(), value_checks(False):
         base = feedforward_actions(state, repeated)

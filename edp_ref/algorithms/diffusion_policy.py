@@ -64,24 +64,34 @@ def sample_diffusion_actions(
     sampler: SamplerKind,
     policy_scale: float = 1.0,
     initial_noise_scale: float = 1.0,
-) -> Float[Tensor, "batch action"]:
+    repeats: int = 1,
+) -> Float[Tensor, "rows action"]:
     """Sample a ~ pi_theta(. | s) with DPM-Solver or DDPM (differentiable in ``policy_params``).
+
+    The noise network runs as :meth:`~edp_ref.algorithms.state.Networks.conditioned_noise`: the
+    states' and the timestep's parts of its first layer once per run (equal to evaluating it
+    whole to round-off).
 
     Args:
         networks: the agent's structure and schedule.
         policy_params: noise-network parameters (online or EMA).
-        observations: the conditioning states.
+        observations: the conditioning states; row b * repeats + i of the sample is drawn for
+            state b.
         noise: the run's randomness (DDPM needs ``noise.steps``).
         diffusion: steps, order, clipping and variance of the samplers.
         sampler: "dpm_solver" or "ddpm".
         policy_scale: App. C.4's policy scaling tau, multiplies the predicted noise (1: none).
         initial_noise_scale: App. C.4's scale of the initial noise (0: deterministic sampling).
+        repeats: samples per state (EAS's N candidates); the noise holds B * repeats rows.
     """
     schedule = networks.require_schedule()
     check_same_dtype_device("sample_diffusion_actions", observations=observations, a=noise.initial)
-
-    def eps_fn(a: Tensor, t: Tensor) -> Tensor:
-        return networks.noise(policy_params, observations, a, t)
+    if noise.initial.shape[0] != observations.shape[0] * repeats:
+        raise ValueError(
+            f"sample_diffusion_actions: the noise must hold B * repeats = "
+            f"{observations.shape[0] * repeats} rows, got {noise.initial.shape[0]}"
+        )
+    eps_fn = networks.conditioned_noise(policy_params, observations, repeats)
 
     if sampler == "dpm_solver":
         return dpm_solver_sample(
@@ -177,19 +187,20 @@ def select_actions(
             f"select_actions: candidate_noise must hold B * N = {batch * num_candidates} rows, "
             f"got {candidate_noise.initial.shape[0]}"
         )
-    repeated = observations.repeat_interleave(num_candidates, dim=0)
     with torch.no_grad(), value_checks(False):
         candidates = sample_diffusion_actions(
             state.networks,
             state.params["policy"],
-            repeated,
+            observations,
             candidate_noise,
             diffusion,
             sampler,
             policy_scale,
             initial_noise_scale,
+            repeats=num_candidates,
         )
         scoring = state.params if critics == "online" else state.target_params
+        repeated = observations.repeat_interleave(num_candidates, dim=0)
         q = state.networks.min_q(scoring["q1"], scoring["q2"], repeated, candidates)
     actions = candidates.reshape(batch, num_candidates, -1)
     return energy_based_action_selection(

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from edp_ref.algorithms.acting import ActFn, feedforward_act, make_diffusion_act
+from edp_ref.algorithms.acting import ActFn, DiffusionAct, feedforward_act
 from edp_ref.algorithms.config import AlgorithmConfig, DiffusionAlgorithmConfig
 from edp_ref.algorithms.execution import Update, UpdateCore
 from edp_ref.algorithms.feedforward_policy import GaussianPolicyConfig
@@ -184,7 +184,7 @@ def register_algorithm(
     """
     _check_declaration(name, config_class, network, family, policy)
     draw = draw_randomness(randomness)
-    default_act = make_diffusion_act("dpm_solver") if network == "diffusion" else feedforward_act
+    default_act = DiffusionAct("dpm_solver") if network == "diffusion" else feedforward_act
 
     def register(core: UpdateCore) -> Update:
         update = Update(core, randomness, f"{name}_update")

@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from edp_ref.algorithms.optim import AdamState, Params, adam_init
+from edp_ref.core.eps_model import EpsFn
+from edp_ref.core.networks import NoisePredictionNetwork, conditioned_noise_prediction
 from edp_ref.core.schedule import Schedule
 
 __all__ = [
@@ -67,6 +69,16 @@ class Networks:
         """eps_theta(a^k, t; s) with the given policy parameters."""
         out: Tensor = functional_call(self.policy, params, (observations, noisy_actions, t))
         return out
+
+    def conditioned_noise(
+        self, params: Params, observations: Float[Tensor, "batch state"], repeats: int = 1
+    ) -> EpsFn:
+        """eps_theta(., t; s) of one sampler run on ``observations``, each repeated ``repeats``
+        times (:func:`~edp_ref.core.networks.conditioned_noise_prediction`: equal to
+        :meth:`noise` to round-off, the work that does not depend on the noisy action done once)."""
+        if not isinstance(self.policy, NoisePredictionNetwork):
+            raise ValueError("Networks.conditioned_noise: the policy is not a noise network")
+        return conditioned_noise_prediction(self.policy, params, observations, repeats)
 
     def q_value(
         self,

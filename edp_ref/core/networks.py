@@ -10,6 +10,11 @@ a LeCun-normal distribution truncated at two standard deviations, biases zero; `
 keeps PyTorch's default Linear init (Diffusion-QL's PyTorch code). Randomness comes in through
 an explicit ``torch.Generator``.
 
+Sampling: :func:`conditioned_noise_prediction` is eps_theta(., t; s) for a sampler run on fixed
+states, equal to :class:`NoisePredictionNetwork` to float round-off, with the work that does not
+depend on the noisy action done once per run (the states' and the timestep's parts of the first
+layer).
+
 Activation: :class:`Mish` is Mish(x) = x tanh(softplus(x)) evaluated as x n / (n + 2) with
 n = e^x (e^x + 2) (one exponential instead of exp, log1p and tanh); it equals ``nn.Mish`` to
 float round-off and makes a training step markedly faster on CPU (see ``edp_ref.benchmark``).
@@ -18,11 +23,16 @@ float round-off and makes a training step markedly faster on CPU (see ``edp_ref.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
+from torch.func import functional_call
+
+from edp_ref.core.eps_model import EpsFn
 
 __all__ = [
     "Activation",
@@ -32,6 +42,7 @@ __all__ = [
     "NoisePredictionNetwork",
     "QNetwork",
     "ValueNetwork",
+    "conditioned_noise_prediction",
     "mish",
     "mlp",
     "official_init_",
@@ -204,6 +215,51 @@ class NoisePredictionNetwork(nn.Module):
         emb = self.time_mlp(sinusoidal_time_embedding(t, self.time_dim, self.embedding))
         out: Tensor = self.body(torch.cat([state, a_k, emb], dim=-1))
         return out
+
+
+def _sub_params(params: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def conditioned_noise_prediction(
+    network: NoisePredictionNetwork,
+    params: Mapping[str, Tensor],
+    state: Float[Tensor, "batch state"],
+    repeats: int = 1,
+) -> EpsFn:
+    """eps_theta(., t; s) of one sampler run (Sec. 4.2, Alg. 2) on fixed states ``state``, each
+    repeated ``repeats`` times (row b * repeats + i: EAS's candidate i of state b).
+
+    The returned ``eps_fn(a [B * repeats, A], t [B * repeats])`` equals
+    ``network(state.repeat_interleave(repeats, 0), a, t)`` with ``params`` to float round-off,
+    for every ``t`` that holds one timestep for all rows (both samplers call their model so). The
+    first layer is W [s, a^k, emb] + b = (W_s s + b) + W_a a^k + W_e emb: its part that does not
+    depend on a^k is done once, not at every model call:
+
+    * W_s s + b once per run, not at each of DPM-Solver's 15 calls;
+    * the time embedding MLP(emb(t)) and W_e of it for one row, not for every row.
+
+    The sum is taken in that order instead of in one product, hence round-off, not bit equality.
+    """
+    w, bias = params["body.0.weight"], params["body.0.bias"]
+    s_dim, a_dim = network.state_dim, network.action_dim
+    w_state, w_action, w_time = w[:, :s_dim], w[:, s_dim : s_dim + a_dim], w[:, s_dim + a_dim :]
+    # Every row multiplied, not each state once: a product's rows then do not depend on how many
+    # states share the batch (BLAS kernels differ for 1-2 rows), and this runs once per run.
+    h_state = F.linear(state.repeat_interleave(repeats, dim=0), w_state, bias)
+    time_params = _sub_params(params, "time_mlp.")
+    rest = network.body[1:]
+    rest_params = {k: v for k, v in _sub_params(params, "body.").items() if not k.startswith("0.")}
+
+    def eps_fn(a: Tensor, t: Tensor) -> Tensor:
+        embedding = sinusoidal_time_embedding(t[:1], network.time_dim, network.embedding)
+        h_time = F.linear(functional_call(network.time_mlp, time_params, (embedding,)), w_time)
+        out: Tensor = functional_call(
+            rest, rest_params, (h_state + F.linear(a, w_action) + h_time,)
+        )
+        return out
+
+    return eps_fn
 
 
 class QNetwork(nn.Module):

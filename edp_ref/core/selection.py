@@ -74,4 +74,6 @@ def energy_based_action_selection(
     check_same_dtype_device(where, actions=actions, q=q, uniform=uniform)
     check_finite("actions", actions, where)
     index = eas_index(q, uniform, temperature)
-    return torch.take_along_dim(actions, index[:, None, None], dim=1)[:, 0]
+    # gather, not take_along_dim: the latter's broadcast fixes B when traced (torch.export).
+    picked = index[:, None, None].expand(-1, 1, actions.shape[-1])
+    return torch.gather(actions, 1, picked)[:, 0]

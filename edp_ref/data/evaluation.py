@@ -7,15 +7,22 @@ edp_ref uses D4RL's constants (``edp_ref.paper.D4RL_REFERENCE_SCORES``); for Min
 generated data the ``ref_min_score`` / ``ref_max_score`` of the dataset's metadata (Minari's own
 ``get_normalized_score`` returns the fraction; edp_ref reports percentages, 0-100).
 
-Environments run as Gymnasium vector environments (``SyncVectorEnv``: on 2 CPU cores it beats
-``AsyncVectorEnv``). A policy is any callable mapping observations [B, S] to actions [B, A].
+Environments run as Gymnasium synchronous vector environments (``SyncVectorEnv``: on 2 CPU cores
+it beats ``AsyncVectorEnv``). :func:`evaluate` steps the episodes of an evaluation together, one
+sub-environment each, and calls the policy once per step on the observations of the episodes
+still running. Episode j starts from ``reset(seed=seed + j)`` whichever sub-environment runs it.
+A policy is a callable mapping observations [B, S] to actions [B, A], or an
+:class:`EpisodicPolicy`, whose random draws belong to episodes: episode j's actions then do not
+depend on which other episodes run beside it, so an evaluation returns the same episodes with
+any number of sub-environments (to the round-off of the policy's arithmetic on batches of other
+sizes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -28,6 +35,7 @@ from edp_ref.data.transitions import TransitionDataset
 from edp_ref.paper import D4RL_REFERENCE_SCORES, paper_dataset
 
 __all__ = [
+    "EpisodicPolicy",
     "EvaluationResult",
     "Policy",
     "ScoreReference",
@@ -41,6 +49,17 @@ __all__ = [
 ]
 
 Policy = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class EpisodicPolicy(Protocol):
+    """A policy whose random draws belong to episodes (one stream per episode)."""
+
+    def act_in_episodes(
+        self, observations: Float[Tensor, "rows state"], episodes: Sequence[int]
+    ) -> Float[Tensor, "rows action"]:
+        """Actions for ``observations``, row i from episode ``episodes[i]``'s draws."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -216,7 +235,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    policy: Policy,
+    policy: Policy | EpisodicPolicy,
     env: VectorEnv[Any, Any, Any],
     episodes: int = 10,
     *,
@@ -226,65 +245,64 @@ def evaluate(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> EvaluationResult:
-    """Run ``episodes`` full episodes of ``policy`` in the vector environment ``env``.
+    """Run ``episodes`` full episodes of ``policy`` in the sub-environments of ``env``.
 
-    Sub-environment i runs a fixed quota of episodes (episodes // n, one more for the first
-    episodes % n), so that short episodes are not over-represented. ``env`` is reset with
-    ``seed`` (sub-environment i gets seed + i). Actions are clipped to the action space;
-    non-finite actions are a ``ValueError`` (MuJoCo only prints a warning and steps on, so the
-    episode would score as if the policy were sane). The policy runs under ``torch.no_grad``.
+    Episode j starts from ``reset(seed=seed + j)`` in a free sub-environment (all of them at once
+    when ``env`` has one per episode); at each step the episodes still running are stepped
+    together, after one policy call on their observations (an :class:`EpisodicPolicy` is told
+    which episode each row belongs to). Actions are clipped to the action space; non-finite
+    actions are a ``ValueError`` (MuJoCo only prints a warning and steps on, so the episode would
+    score as if the policy were sane). The policy runs under ``torch.no_grad``.
     ``observation_transform`` (e.g. the dataset's observation normalizer) is applied to
-    observations before the policy.
+    observations before the policy. Returns and lengths are in episode order.
     """
     if episodes < 1:
         raise ValueError(f"evaluate: episodes must be >= 1, got {episodes}")
-    if env.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP) != (
-        gym.vector.AutoresetMode.NEXT_STEP
-    ):
-        raise ValueError("evaluate: the vector environment must use AutoresetMode.NEXT_STEP")
-    n = env.num_envs
-    quota = [episodes // n + (i < episodes % n) for i in range(n)]
+    subenvs: list[gym.Env[Any, Any]] | None = getattr(env, "envs", None)
+    if not isinstance(env, gym.vector.SyncVectorEnv) or subenvs is None:
+        raise ValueError(f"evaluate: env must be a SyncVectorEnv, got {type(env).__name__}")
     space = env.single_action_space
     if not isinstance(space, gym.spaces.Box):
         raise ValueError(f"evaluate: only Box action spaces are supported, got {space}")
     low, high = space.low, space.high
-    returns: list[list[float]] = [[] for _ in range(n)]
-    lengths: list[list[int]] = [[] for _ in range(n)]
-    ep_ret = np.zeros(n)
-    ep_len = np.zeros(n, dtype=np.int64)
-    resetting = np.zeros(n, dtype=bool)
-    obs, _ = env.reset(seed=seed)
-    while any(len(returns[i]) < quota[i] for i in range(n)):
-        o = torch.as_tensor(np.asarray(obs), dtype=dtype, device=device).reshape(n, -1)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
+    running: dict[int, tuple[int, Any]] = {}  # sub-environment -> (episode, observation)
+    started = 0
+    while started < episodes or running:
+        for i in range(len(subenvs)):
+            if i not in running and started < episodes:
+                running[i] = (started, subenvs[i].reset(seed=seed + started)[0])
+                started += 1
+        where = sorted(running)
+        ids = [running[i][0] for i in where]
+        obs = np.stack([np.asarray(running[i][1], dtype=np.float64).reshape(-1) for i in where])
+        o = torch.as_tensor(obs, dtype=dtype, device=device)
         with torch.no_grad():
             if observation_transform is not None:
                 o = observation_transform(o)
-            a = policy(o)
-        if a.shape != (n, *space.shape):
+            a = policy.act_in_episodes(o, ids) if isinstance(policy, EpisodicPolicy) else policy(o)
+        if a.shape != (len(where), *space.shape):
             raise ValueError(
                 f"evaluate: the policy returned actions of shape {tuple(a.shape)}, expected "
-                f"{(n, *space.shape)}"
+                f"{(len(where), *space.shape)}"
             )
         raw = a.detach().cpu().numpy()
         if not bool(np.isfinite(raw).all()):
-            row = int(np.argwhere(~np.isfinite(raw).reshape(n, -1))[0, 0])
+            row = int(np.argwhere(~np.isfinite(raw).reshape(len(where), -1))[0, 0])
             raise ValueError(
-                f"evaluate: the policy returned non-finite actions (NaN or inf) for "
-                f"sub-environment {row}: {raw[row].tolist()}; clipping would hide them"
+                f"evaluate: the policy returned non-finite actions (NaN or inf) in episode "
+                f"{ids[row]}: {raw[row].tolist()}; clipping would hide them"
             )
-        action = np.clip(raw.astype(space.dtype), low, high)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        done = np.logical_or(terminated, truncated)
-        for i in range(n):
-            if resetting[i]:  # this step only reset sub-environment i (NEXT_STEP autoreset)
-                ep_ret[i], ep_len[i] = 0.0, 0
-                continue
-            ep_ret[i] += float(reward[i])
-            ep_len[i] += 1
-            if done[i] and len(returns[i]) < quota[i]:
-                returns[i].append(float(ep_ret[i]))
-                lengths[i].append(int(ep_len[i]))
-        resetting = done
-    r = np.array([x for per_env in returns for x in per_env])
-    lens = np.array([x for per_env in lengths for x in per_env])
-    return EvaluationResult(r, lens, None if reference is None else normalized_score(r, reference))
+        actions = np.clip(raw.astype(space.dtype), low, high)
+        for row, i in enumerate(where):
+            episode = running[i][0]
+            observation, reward, terminated, truncated, _ = subenvs[i].step(actions[row])
+            returns[episode] += float(reward)
+            lengths[episode] += 1
+            if terminated or truncated:
+                del running[i]
+            else:
+                running[i] = (episode, observation)
+    return EvaluationResult(
+        returns, lengths, None if reference is None else normalized_score(returns, reference)
+    )

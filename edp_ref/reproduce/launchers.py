@@ -30,6 +30,7 @@ cannot see is reported as a failure (the storage is not shared), never trained a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import multiprocessing
 import os
@@ -54,6 +55,7 @@ __all__ = [
     "GridRunError",
     "RunFailure",
     "check_ray_options",
+    "longest_first",
     "ray_cluster",
     "ray_task_name",
     "run_grid",
@@ -144,7 +146,7 @@ def _run_one(
             "where": where,
             "details": traceback.format_exc(),
         }
-    return {"ok": True, "where": where, "seconds": result.seconds}
+    return {"ok": True, "where": where, "seconds": result.seconds, "phases": result.phases}
 
 
 def _failure(spec: RunSpec, run_dir: Path, outcome: Mapping[str, Any]) -> RunFailure:
@@ -258,31 +260,39 @@ def run_grid(
     done = [(s, d) for s, d in runs if (d / RESULT_FILE).exists()]
     todo = [(s, d) for s, d in runs if not (d / RESULT_FILE).exists()]
     log(f"grid: {len(runs)} run(s), {len(done)} finished (reused), {len(todo)} to run")
+    todo = longest_first(todo)
     if launcher == "ray":
         cpus = float(threads) if cpus_per_run is None else float(cpus_per_run)
-        failures = _run_ray(todo, jobs, threads, cpus, float(gpus_per_run), max_retries, log)
+        outcomes = _run_ray(todo, jobs, threads, cpus, float(gpus_per_run), max_retries, log)
     elif jobs == 1 or len(todo) <= 1:
-        failures = {}
-        for spec, run_dir in todo:
-            outcome = _run_one(spec.to_json(), str(run_dir), threads, progress, 0, {})
-            if not outcome["ok"]:
-                failures[run_dir] = _failure(spec, run_dir, outcome)
+        outcomes = {
+            run_dir: _run_one(spec.to_json(), str(run_dir), threads, progress, 0, {})
+            for spec, run_dir in todo
+        }
     else:
-        failures = _run_pool(todo, jobs, threads, progress)
-    return _collect(runs, failures)
+        outcomes = _run_pool(todo, jobs, threads, progress)
+    return _collect(runs, outcomes)
+
+
+def longest_first(runs: Sequence[tuple[RunSpec, Path]]) -> list[tuple[RunSpec, Path]]:
+    """``runs`` in the order a pool of workers finishes soonest (longest processing time
+    first): the most updates first and, among equals, diffusion policies before feed-forward
+    ones (each update of theirs also runs a sampler, and their evaluations run EAS), so that the
+    short runs fill the end; otherwise in the grid's order."""
+    return sorted(runs, key=lambda run: (-run[0].total_steps, run[0].registered.policy == "ff"))
 
 
 def _run_pool(
     todo: Sequence[tuple[RunSpec, Path]], jobs: int, threads: int, progress: bool
-) -> dict[Path, RunFailure]:
-    failures: dict[Path, RunFailure] = {}
+) -> dict[Path, dict[str, Any]]:
+    outcomes: dict[Path, dict[str, Any]] = {}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = [
             pool.submit(_run_one, s.to_json(), str(d), threads, progress, i % jobs, {})
             for i, (s, d) in enumerate(todo)
         ]
-        for (spec, run_dir), future in zip(todo, futures, strict=True):
+        for (_, run_dir), future in zip(todo, futures, strict=True):
             try:
                 outcome = future.result()
             except Exception as exc:  # the worker process died (BrokenProcessPool)
@@ -292,22 +302,23 @@ def _run_pool(
                     "message": str(exc) or "the worker process died",
                     "where": "a spawned worker process",
                 }
-            if not outcome["ok"]:
-                failures[run_dir] = _failure(spec, run_dir, outcome)
-    return failures
+            outcomes[run_dir] = outcome
+    return outcomes
 
 
 def _collect(
     runs: Sequence[tuple[RunSpec, Path]],
-    failures: dict[Path, RunFailure],
+    outcomes: dict[Path, dict[str, Any]],
 ) -> list[RunResult]:
-    """Read every result back from its run folder (checked against the checkpoint); raise
-    :class:`GridRunError` naming the failed runs after all others are read."""
+    """Read every result back from its run folder (checked against the checkpoint), with the
+    phases of the process that ran it here; raise :class:`GridRunError` naming the failed runs
+    after all others are read."""
     results: list[RunResult] = []
     failed: list[RunFailure] = []
     for spec, run_dir in runs:
-        if run_dir in failures:
-            failed.append(failures[run_dir])
+        outcome = outcomes.get(run_dir, {"ok": True})
+        if not outcome["ok"]:
+            failed.append(_failure(spec, run_dir, outcome))
             continue
         if not (run_dir / RESULT_FILE).exists():
             failed.append(
@@ -323,7 +334,8 @@ def _collect(
             )
             continue
         try:  # a finished folder: only read and checked, never trained again
-            results.append(train_run(spec, run_dir, progress=False))
+            result = train_run(spec, run_dir, progress=False)
+            results.append(dataclasses.replace(result, phases=outcome.get("phases", {})))
         except Exception as exc:
             failed.append(RunFailure(spec, run_dir, type(exc).__name__, str(exc), "the driver"))
     if failed:
@@ -376,12 +388,12 @@ def _run_ray(
     gpus: float,
     max_retries: int,
     log: Callable[[str], None],
-) -> dict[Path, RunFailure]:
-    """Run ``todo`` as Ray tasks, at most ``jobs`` in flight; the failed runs by folder."""
+) -> dict[Path, dict[str, Any]]:
+    """Run ``todo`` as Ray tasks, at most ``jobs`` in flight; their outcomes by folder."""
     ray = _import_ray()
-    failures: dict[Path, RunFailure] = {}
+    outcomes: dict[Path, dict[str, Any]] = {}
     if not todo:
-        return failures
+        return outcomes
     started_here = not ray.is_initialized()
     if started_here:
         # RAY_ADDRESS (or a cluster started on this machine with `ray start`), else a new
@@ -420,11 +432,10 @@ def _run_ray(
                 f"{outcome['seconds']:.0f} s" if outcome["ok"] else f"FAILED ({outcome['error']})"
             )
             log(f"run {finished}/{len(todo)} ended: {spec.name}, {outcome['where']}, {status}")
-            if not outcome["ok"]:
-                failures[Path(run_dir)] = _failure(spec, run_dir, outcome)
+            outcomes[Path(run_dir)] = outcome
     finally:
         if started_here:
             ray.shutdown()
     # Keys as the caller gave the folders (relative or absolute).
     by_abs = {Path(os.path.abspath(d)): d for _, d in todo}
-    return {by_abs[k]: v for k, v in failures.items()}
+    return {by_abs[k]: v for k, v in outcomes.items()}

@@ -52,6 +52,7 @@ from edp_ref.reproduce.tables import (
     render_summary,
     render_table,
 )
+from edp_ref.reproduce.timing import PhaseClock
 from edp_ref.runner.policy import evaluate, evaluation_seeds, load_policy
 from edp_ref.runner.run_folder import (
     RunFolderError,
@@ -253,25 +254,28 @@ def reproduce(
         mdp = out / "figures" / "figure2.md"
         atomic_write_text(mdp, md)
         return ReproduceOutput(md, (png, mdp), ())
-    runs, plans = build_grid(
-        experiment(kind, number),
-        budget,
-        out,
-        tasks=tasks,
-        algos=algos,
-        policies=policies,
-        seeds=seeds,
-        eas_candidates=eas_candidates,
-        compile=compile,
-        device=device,
-        missing_ok=dry_run,
-    )
+    clock = PhaseClock()
+    with clock.phase("set-up", "the grid, the data plan"):
+        runs, plans = build_grid(
+            experiment(kind, number),
+            budget,
+            out,
+            tasks=tasks,
+            algos=algos,
+            policies=policies,
+            seeds=seeds,
+            eas_candidates=eas_candidates,
+            compile=compile,
+            device=device,
+            missing_ok=dry_run,
+        )
     chosen = list(dict.fromkeys(p.task for p in plans))
     log(
         f"{kind} {number}, preset {preset}: "
         + ", ".join(f"{p.task} ({p.source} data)" for p in plans)
     )
     if dry_run:
+        clock.stop()
         notes = []
         if kind == "figure" and number in budget.sweeps:
             notes.append(
@@ -295,22 +299,38 @@ def reproduce(
         run_device(spec)
     cpus = float(threads if cpus_per_run is None else cpus_per_run)
     cluster = ray_cluster(cpus, float(gpus_per_run)) if launcher == "ray" else nullcontext()
+    missing = [p.task for p in plans if p.source == "local" and not p.present]
     with cluster:
-        ensure_datasets(plans, out, progress=progress, log=log)
-        results = run_grid(
-            runs,
-            jobs=jobs,
-            launcher=launcher,
-            threads=threads,
-            progress=progress,
-            log=log,
-            cpus_per_run=cpus_per_run,
-            gpus_per_run=gpus_per_run,
-            max_retries=max_retries,
-        )
-    if kind == "table":
-        return _write_table(number, results, budget, chosen, out)
-    return _write_figure(number, results, budget, chosen, out, log)
+        with clock.phase("data generation", ", ".join(missing) or "nothing missing"):
+            ensure_datasets(plans, out, progress=progress, log=log)
+        with clock.phase("runs", f"{len(runs)} run(s) in the grid, --jobs {jobs}"):
+            results = run_grid(
+                runs,
+                jobs=jobs,
+                launcher=launcher,
+                threads=threads,
+                progress=progress,
+                log=log,
+                cpus_per_run=cpus_per_run,
+                gpus_per_run=gpus_per_run,
+                max_retries=max_retries,
+            )
+    with clock.phase("report", "tables, figures, curves"):
+        if kind == "table":
+            output = _write_table(number, results, budget, chosen, out)
+        else:
+            output = _write_figure(number, results, budget, chosen, out, log)
+    return _with_timing(output, clock.text(results, jobs))
+
+
+def _with_timing(output: ReproduceOutput, timing: str) -> ReproduceOutput:
+    """``output`` with the command's wall-time breakdown printed after it and appended to its
+    Markdown file."""
+    for path in output.files:
+        if path.suffix == ".md":
+            text = path.read_text()
+            atomic_write_text(path, f"{text.rstrip()}\n\n```text\n{timing}```\n")
+    return dataclasses.replace(output, text=f"{output.text.rstrip()}\n\n{timing}")
 
 
 def _write_table(

@@ -14,6 +14,8 @@ Read top to bottom:
   checkpoint, logs, ``result.json``, the errors naming a damaged file);
 * :mod:`~edp_ref.runner.policy`: :class:`Policy`, :func:`load_policy` and :func:`evaluate`, the
   one evaluation of a policy;
+* :mod:`~edp_ref.runner.export`: :func:`export_policy`, a run's policy as a ``torch.export``
+  file that acts without edp_ref;
 * :mod:`~edp_ref.runner.monitoring`: run.log, TensorBoard, W&B;
 * :mod:`~edp_ref.runner.training`: :func:`train_run`, the training loop;
 * :mod:`~edp_ref.runner.cli`: ``edp-train``, which parses :class:`RunSpec` itself.
@@ -24,6 +26,7 @@ are the layer above: :mod:`edp_ref.reproduce`.
 
 from edp_ref.runner.config import compile_decision, default_config, resolve_config
 from edp_ref.runner.dataset import minari_root
+from edp_ref.runner.export import export_policy
 from edp_ref.runner.metrics import (
     RAT_WINDOW,
     EvaluationRecord,
@@ -78,6 +81,7 @@ __all__ = [
     "evaluate",
     "evaluate_policy",
     "evaluation_epochs",
+    "export_policy",
     "final_stretch_mean",
     "load_checkpoint",
     "load_policy",

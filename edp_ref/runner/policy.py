@@ -5,13 +5,17 @@ algorithm's own ``act`` (energy-based action selection over N DPM-Solver or DDPM
 diffusion policies, App. C.4's settings; the actor or the Gaussian mean for feed-forward ones;
 Table 6's perturbed-actor EAS for TD3+EAS), after the run's observation transform, with its
 actions clipped to the action space and mapped back to the environment's bounds when the run
-rescaled them to [-1, 1]. Every random draw comes from the policy's own seeded generator. The
+rescaled them to [-1, 1]. Every random draw comes from the policy's own seeded generator, or, in
+an evaluation, from its episode's own (:meth:`Policy.act_in_episodes`). The
 training loop builds it from its state and :func:`load_policy` from a run folder's checkpoint,
 both from the same acting data (:func:`acting_data`: the observation normalizer, the action
 bounds, the evaluation environment and the score references), so no dataset is needed to act.
 
 :func:`evaluate` is the one evaluation of a policy: the training's evaluations, the
-re-evaluations of Figs. 4-7 and ``edp-train --eval-only`` all run it. It reports the mean and the
+re-evaluations of Figs. 4-7 and ``edp-train --eval-only`` all run it, stepping its episodes
+together (:func:`edp_ref.data.evaluation.evaluate`); episode j's environment seed and action
+draws depend on the evaluation's seeds and j alone, so its result does not depend on how many
+episodes run at once (to float round-off). It reports the mean and the
 population standard deviation (NumPy's ``std``, ddof 0: the spread of the episodes run, 0 for one
 episode) of the undiscounted return and, when the policy's dataset has references and the
 environment is the run's own, of the normalized score.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -34,7 +38,7 @@ import torch
 from gymnasium.vector import VectorEnv
 from torch import Tensor
 
-from edp_ref.algorithms.acting import ActingSettings
+from edp_ref.algorithms.acting import ActingSettings, Generators
 from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.algorithms.state import TrainState, load_state_tensors
 from edp_ref.data import evaluation
@@ -126,6 +130,7 @@ class Policy:
         self._bounds = (data["action_low"], data["action_high"]) if "action_low" in data else None
         self._rescaled = bool(environment.get("actions_rescaled"))
         self.generator = torch.Generator().manual_seed(seed)
+        self._seed, self._episodes = seed, dict[int, torch.Generator]()
 
     @property
     def device(self) -> torch.device:
@@ -140,8 +145,21 @@ class Policy:
         return int(self._state.networks.action_dim)
 
     def reset(self, seed: int) -> None:
-        """Restart the policy's random draws from ``seed``."""
+        """Restart the policy's random draws from ``seed``, its episodes' too."""
         self.generator.manual_seed(seed)
+        self._seed, self._episodes = seed, {}
+
+    def act_in_episodes(self, observations: Tensor, episodes: Sequence[int]) -> Tensor:
+        """Actions for observations ``[B, S]`` (torch), row b in episode ``episodes[b]``: its
+        draws come from that episode's generator (seeded from the last :meth:`reset`'s seed and
+        the episode's index), the same as acting on that row alone
+        (:class:`edp_ref.data.evaluation.EpisodicPolicy`)."""
+        for j in episodes:
+            if j not in self._episodes:
+                seed = np.random.SeedSequence((self._seed, j)).generate_state(1)[0]
+                self._episodes[j] = torch.Generator().manual_seed(int(seed))
+        generators = [self._episodes[j] for j in episodes]
+        return self._actions(observations, generators, tuple(observations.shape))
 
     @overload
     def __call__(self, observations: np.ndarray) -> np.ndarray: ...
@@ -153,30 +171,44 @@ class Policy:
         as_numpy = not isinstance(observations, Tensor)
         obs = torch.as_tensor(np.asarray(observations) if as_numpy else observations)
         single = obs.dim() == 1
+        shape = tuple(obs.shape)
+        actions = self._actions(obs.unsqueeze(0) if single else obs, self.generator, shape)
         if single:
-            obs = obs.unsqueeze(0)
+            actions = actions.squeeze(0)
+        return actions.cpu().numpy() if as_numpy else actions
+
+    def _actions(self, obs: Tensor, generators: Generators, shape: tuple[int, ...]) -> Tensor:
         if obs.dim() != 2 or obs.shape[1] != self.observation_dim:
             raise ValueError(
                 f"Policy: observations must have shape [{self.observation_dim}] or "
                 f"[B, {self.observation_dim}] (the run's observation width), got "
-                f"{tuple(observations.shape)}"
+                f"{shape}"
             )
-        obs = obs.to(device=self.device, dtype=self._state.dtype)
         with torch.no_grad():
-            if self._transform is not None:
-                obs = self._transform(obs)
-            actions = self._act(self._state, obs, self.config, self.settings, self.generator)
-        if self._bounds is not None:
-            # Clipped to the action space (the run's [-1, 1] when it rescaled the actions, then
-            # mapped back to the environment's bounds).
-            low, high = (b.to(actions) for b in self._bounds)
-            if self._rescaled:
-                actions = low + (actions.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
-            else:
-                actions = torch.minimum(torch.maximum(actions, low), high)
-        if single:
-            actions = actions.squeeze(0)
-        return actions.cpu().numpy() if as_numpy else actions
+            obs = self.prepare(obs)
+            actions = self._act(self._state, obs, self.config, self.settings, generators)
+        return self.to_environment(actions)
+
+    @property
+    def state(self) -> TrainState:
+        """The training state it acts with."""
+        return self._state
+
+    def prepare(self, observations: Tensor) -> Tensor:
+        """Environment observations ``[B, S]`` as the networks take them (the state's device and
+        dtype, the run's observation transform)."""
+        obs = observations.to(device=self.device, dtype=self._state.dtype)
+        return obs if self._transform is None else self._transform(obs)
+
+    def to_environment(self, actions: Tensor) -> Tensor:
+        """The networks' actions clipped to the action space: the run's [-1, 1] mapped back to
+        the environment's bounds when it rescaled them, else the environment's bounds."""
+        if self._bounds is None:
+            return actions
+        low, high = (b.to(actions) for b in self._bounds)
+        if self._rescaled:
+            return low + (actions.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
+        return torch.minimum(torch.maximum(actions, low), high)
 
     def environment(self, envs: int = 1) -> VectorEnv[Any, Any, Any]:
         """``envs`` copies of the run's own evaluation environment (Minari's
@@ -225,7 +257,7 @@ def load_policy(
     policy = Policy(
         spec,
         config,
-        load_state_tensors(template, ckpt.state),
+        load_state_tensors(template, dict(ckpt.state)),
         settings or ActingSettings(eas_candidates=spec.eas_candidates),
         ckpt.data,
         ckpt.environment,

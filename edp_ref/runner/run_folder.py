@@ -516,7 +516,13 @@ def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
-        tensors = load_file(str(path))
+        # Fresh (aligned) copies of the file's tensors: MKL's float32 products round differently
+        # with the operands' alignment, and a resumed run or a loaded policy computes bit for bit
+        # as the process that wrote the file did.
+        tensors = {
+            k: v.clone(memory_format=torch.contiguous_format)
+            for k, v in load_file(str(path)).items()
+        }
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointCorruptError(
             f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); {hint}"
@@ -698,13 +704,18 @@ def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: 
 
 @dataclass
 class RunResult:
-    """A finished (or reused) run: its spec, folder, evaluations and final metrics."""
+    """A finished (or reused) run: its spec, folder, evaluations and final metrics.
+
+    ``phases``: where the wall time of the process that finished it went (set-up, compilation,
+    training, evaluation; seconds), empty for a reused run; not stored in ``result.json``.
+    """
 
     spec: RunSpec
     run_dir: Path
     records: list[EvaluationRecord]
     data: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def final_stretch(self) -> list[EvaluationRecord]:

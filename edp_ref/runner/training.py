@@ -264,6 +264,13 @@ class _Training:
         where = f"from the checkpoint at step {self.step}" if resumed else "from scratch"
         self.monitor.log(f"start {where}: {spec.name} ({spec.total_steps} updates)")
         self.bar_info: dict[str, str] = {}
+        # Wall time of this process on the run, by phase (RunResult.phases).
+        self.phases = {
+            "setup": time.perf_counter() - self.t_start,
+            "compilation": 0.0,
+            "training": 0.0,
+            "evaluation": 0.0,
+        }
 
     @property
     def generators(self) -> dict[str, torch.Generator]:
@@ -383,6 +390,7 @@ class _Training:
         outcome = evaluate(
             policy, self.env, spec.eval_episodes, seed=env_seed, action_seed=action_seed
         )
+        self.phases["evaluation"] += outcome.seconds
         score = outcome.score
         if not math.isfinite(score):
             raise ValueError(f"{spec.name}: evaluation {index} gave a non-finite score {score}")
@@ -447,6 +455,9 @@ class _Training:
             )
             self.bar_info["compile"] = "failed"
         elif record.seconds is not None:
+            if new:
+                self.phases["compilation"] += record.seconds
+                self.phases["training"] -= record.seconds
             when = "" if new else " (earlier in this process)"
             self.monitor.log(f"compiled {record.name} in {record.seconds:.1f} s{when} ({reason})")
             self.monitor.scalars({"compile/seconds": record.seconds}, self.step)
@@ -508,6 +519,7 @@ class _Training:
                     )
                 seconds = time.perf_counter() - t_window
                 self.train_seconds += seconds
+                self.phases["training"] += seconds
                 self.monitor.scalars({f"train/{k}": v for k, v in means.items()}, self.step)
                 self.monitor.scalars({"train/updates_per_second": count / seconds}, self.step)
                 if evaluate_now:
@@ -519,7 +531,8 @@ class _Training:
                     last_checkpoint = time.monotonic()
                 t_window = time.perf_counter()
             seconds = time.perf_counter() - self.t_start
-            result = RunResult(spec, self.run_dir, self.records, self.data, seconds)
+            self.phases["other"] = seconds - sum(self.phases.values())
+            result = RunResult(spec, self.run_dir, self.records, self.data, seconds, self.phases)
             write_result(result)
             self.monitor.log(
                 f"finished: RAT {result.final_rat:.3f} (the mean of the last {RAT_WINDOW} "

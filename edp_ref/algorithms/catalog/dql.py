@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from edp_ref.algorithms.acting import make_diffusion_act
+from edp_ref.algorithms.acting import DiffusionAct
 from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.algorithms.config import (
     DiffusionConfig,
@@ -91,5 +91,5 @@ register_variant(
     title="Diffusion-QL (DQL; vp, K = 5)",
     equations="Sec. 4.4 (backpropagation through the K-step DDPM chain)",
     policy="diffusion",
-    act=make_diffusion_act("ddpm", critics="target"),
+    act=DiffusionAct("ddpm", critics="target"),
 )

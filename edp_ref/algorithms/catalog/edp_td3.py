@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from edp_ref.algorithms.config import DiffusionAlgorithmConfig, NextActionPolicy, SamplerKind
@@ -44,7 +44,7 @@ from edp_ref.algorithms.randomness import (
     uniform,
 )
 from edp_ref.algorithms.registry import register_algorithm
-from edp_ref.algorithms.state import TrainState
+from edp_ref.algorithms.state import Networks, TrainState
 from edp_ref.algorithms.targets import finish_diffusion_update
 from edp_ref.config_checks import check_at_least
 from edp_ref.core.losses import diffusion_loss
@@ -52,7 +52,7 @@ from edp_ref.core.rl import q_loss_scale
 from edp_ref.data.batch import Batch
 from edp_ref.pytree import pytree_dataclass
 
-__all__ = ["EDPTD3Config", "TD3Randomness", "edp_td3_update"]
+__all__ = ["EDPTD3Config", "TD3Randomness", "chosen_head_q", "edp_td3_update"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,25 @@ class TD3Randomness:
     )
 
 
+def chosen_head_q(
+    networks: Networks,
+    q1_params: Params,
+    q2_params: Params,
+    use_q1: Bool[Tensor, ""],
+    observations: Float[Tensor, "batch state"],
+    actions: Float[Tensor, "batch action"],
+) -> Float[Tensor, " batch"]:
+    """Q_i(s, a) of the head i that drives L_pi (App. A.1: Q1 where ``use_q1``, else Q2).
+
+    The head's parameters are picked, then one critic runs: the same numbers, values and
+    gradients, bit for bit, as running both critics and picking the output
+    (``torch.where(use_q1, Q1(s, a), Q2(s, a))``, whose unpicked branch gets a zero gradient),
+    at half the critics' forward and backward work in L_pi.
+    """
+    chosen = {k: torch.where(use_q1, q1_params[k], q2_params[k]) for k in q1_params}
+    return networks.q_value(chosen, observations, actions)
+
+
 @register_algorithm(
     "edp_td3",
     title="EDP + TD3",
@@ -149,21 +168,20 @@ def edp_td3_update(
             a_pi = sample_diffusion_actions(
                 nets, pp, s, randomness.policy_actions, dc, config.policy_action_sampler
             )
-        q1_pi = nets.q_value(q1_params, s, a_pi)
         if config.q_head == "q1":
             use_q1 = torch.ones((), dtype=torch.bool, device=s.device)
         else:
             use_q1 = randomness.head_uniform > 0.5
-        needs_q2 = config.q_head == "random" or config.q_normalization == "other_head"
-        q2_pi = nets.q_value(q2_params, s, a_pi) if needs_q2 else q1_pi
-        q_chosen = torch.where(use_q1, q1_pi, q2_pi)
-        q_other = torch.where(use_q1, q2_pi, q1_pi)
-        if config.q_normalization == "chosen_head":
-            scale = q_loss_scale(q_chosen, config.alpha)
-        elif config.q_normalization == "other_head":
-            scale = q_loss_scale(q_other, config.alpha)
+        if config.q_normalization == "other_head":  # both heads' values are needed
+            q1_pi, q2_pi = nets.q_value(q1_params, s, a_pi), nets.q_value(q2_params, s, a_pi)
+            q_chosen = torch.where(use_q1, q1_pi, q2_pi)
+            scale = q_loss_scale(torch.where(use_q1, q2_pi, q1_pi), config.alpha)
         else:
-            scale = torch.full((), config.alpha, dtype=s.dtype, device=s.device)
+            q_chosen = chosen_head_q(nets, q1_params, q2_params, use_q1, s, a_pi)
+            if config.q_normalization == "chosen_head":
+                scale = q_loss_scale(q_chosen, config.alpha)
+            else:
+                scale = torch.full((), config.alpha, dtype=s.dtype, device=s.device)
         l_pi = -scale * q_chosen.mean()
         total = l_diff + config.loss_weight * l_pi
         return total, {
