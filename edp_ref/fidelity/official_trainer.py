@@ -32,7 +32,13 @@ import numpy as np
 
 from edp_ref.peers import load_official_edp
 
-__all__ = ["GymAPI", "official_dataset", "official_evaluation", "stubbed_loading"]
+__all__ = [
+    "GymAPI",
+    "official_dataset",
+    "official_evaluation",
+    "sampler_policy",
+    "stubbed_loading",
+]
 
 Root = str | os.PathLike[str] | None
 
@@ -137,21 +143,28 @@ def official_dataset(
     return dataset.data, stats, sampler
 
 
+def sampler_policy(run: Any) -> Any:
+    """The official ``SamplerPolicy`` of the agent with the trainer's act method
+    (``sample_method + "ensemble"`` = ``dpmensemble``), made once per run as
+    ``DiffusionTrainer._setup`` does (its jitted methods take the instance as a static argument:
+    a new instance compiles them again)."""
+    policy = run.modules["diffusion.trainer"].SamplerPolicy(run.agent.policy, run.agent.qf)
+    policy.act_method = "dpmensemble"
+    return policy
+
+
 def official_evaluation(
     run: Any,
+    policy: Any,
     sampler: Any,
     episodes: int,
     obs_statistics: tuple[float, float, float] = (0, 1, np.inf),
 ) -> list[float]:
-    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates: the
-    official ``SamplerPolicy`` (act method ``dpmensemble``) with the agent's current
-    parameters, ``sampler.sample(..., deterministic=True, obs_statistics=...)``."""
-    trainer = run.modules["diffusion.trainer"]
-    agent = run.agent
-    policy = trainer.SamplerPolicy(agent.policy, agent.qf)
-    policy.act_method = "dpmensemble"
+    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates:
+    ``sampler.sample(policy.update_params(agent.train_params), episodes, deterministic=True,
+    obs_statistics=...)`` with the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
     trajs = sampler.sample(
-        policy.update_params(agent.train_params),
+        policy.update_params(run.agent.train_params),
         episodes,
         deterministic=True,
         obs_statistics=obs_statistics,
