@@ -138,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = load_runs(args.out)
     if not runs:
         raise SystemExit(f"fidelity_curves.py report: no complete runs in {args.out}")
+    try:
+        text = report_markdown(summarise(runs, args.window), args.window, args.margin)
+    except ValueError as exc:
+        raise SystemExit(f"fidelity_curves.py report: {exc}") from None
     plot(runs, args.figure, runs[0]["settings"]["dataset"])
-    print(report_markdown(summarise(runs, args.window), args.window, args.margin))
+    print(text)
     return 0
 
 
