@@ -372,7 +372,9 @@ def test_gaussian_iql_update_order_picks_the_value_network(order: str) -> None:
     new, metrics = update(state, batch, randomness, config)
     value = new.params["value"] if order == "iql" else state.params["value"]
     nets = state.networks
-    q_target = nets.min_q(state.target_params["q1"], state.target_params["q2"], batch.observations, batch.actions)
+    q_target = nets.min_q(
+        state.target_params["q1"], state.target_params["q2"], batch.observations, batch.actions
+    )
     advantage = q_target - nets.state_value(value, batch.observations)
     torch.testing.assert_close(metrics["advantage_mean"], advantage.mean().detach())
     y = batch.rewards + (1 - batch.terminals) * config.discount * nets.state_value(

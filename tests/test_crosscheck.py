@@ -169,7 +169,9 @@ def test_power_subset_is_caught(quick_run: tuple[int, list[str]]) -> None:
         status = _script().main(argv)  # type: ignore[attr-defined]
     lines = out.getvalue().splitlines()
     assert status == 0, "\n".join(lines)
-    assert any(line.startswith("unmutated run: crosscheck:") and " 0 failed" in line for line in lines)
+    assert any(
+        line.startswith("unmutated run: crosscheck:") and " 0 failed" in line for line in lines
+    )
     for bug in POWER_SUBSET:
         assert f"# {bug}: caught" in lines, "\n".join(lines)
     assert f"power: {len(POWER_SUBSET)} of {len(POWER_SUBSET)} bugs caught" in out.getvalue()

@@ -103,9 +103,7 @@ def benchmark_config(
     return dataclasses.replace(default, **changes)
 
 
-def _case(
-    spec: Algorithm, s: BenchmarkSettings, name: str, label: str, k: int
-) -> BenchmarkCase:
+def _case(spec: Algorithm, s: BenchmarkSettings, name: str, label: str, k: int) -> BenchmarkCase:
     config = benchmark_config(spec, s.hidden, s.layers, k)
     diffusion = isinstance(config, DiffusionAlgorithmConfig)
     return BenchmarkCase(

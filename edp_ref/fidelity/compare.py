@@ -139,7 +139,9 @@ def _grouped(
         r = np.zeros_like(b) if reference is None else _as_array(reference[key])
         problem = _array_problem(key, a, b) or _array_problem(f"{key} (start)", r, b)
         if problem:
-            return Comparison(name, math.inf, math.inf, math.nan, tolerance, count, problem, **flags)
+            return Comparison(
+                name, math.inf, math.inf, math.nan, tolerance, count, problem, **flags
+            )
         count += a.size
         if a.size == 0:
             continue
@@ -223,7 +225,9 @@ def compare_values(
             worst, worst_abs, worst_scale, worst_key = _ratio(diff, scale), diff, scale, key
     where = f"largest at {worst_key}" if worst_abs > 0 else ""
     text = _join("each value at its own scale", where, note)
-    return Comparison(name, max(worst, 0.0), worst_abs, worst_scale, tolerance, len(peer), text, **flags)
+    return Comparison(
+        name, max(worst, 0.0), worst_abs, worst_scale, tolerance, len(peer), text, **flags
+    )
 
 
 def format_line(c: Comparison) -> str:

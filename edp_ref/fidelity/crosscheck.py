@@ -81,9 +81,7 @@ def _edp_drift(setting: EDPSetting, updates: int) -> Check:
     def run(r: PeerRoots) -> list[Comparison]:
         every = max(1, updates // 20)
         f32 = many_updates(setting, r.edp, updates, every)
-        wide = dataclasses.replace(
-            setting, float64=True, peer_tables=True, peer_embedding_f64=True
-        )
+        wide = dataclasses.replace(setting, float64=True, peer_tables=True, peer_embedding_f64=True)
         f64 = many_updates(wide, r.edp, updates, every)
         label = f"{setting.label} {updates}-update"
         worst32, worst64 = max(f32.params), max(f64.params)

@@ -4,10 +4,10 @@ Prints one line per comparison (PASS / FAIL / INFO / DIAG, the deviation and its
 the checks finish, ``SKIP`` lines for checks whose peer is absent, and a final line
 ``crosscheck: N passed, M failed``; the exit status is 1 when a comparison failed, else 0.
 
-``--power`` runs the plan's checks (without the drift runs) as they are and then once per bug of
-:data:`edp_ref.fidelity.power.BUGS` (or those named by ``--bugs``) put into edp_ref, prints the
-power table (bug, the worst failing line, deviation / tolerance) and exits 1 when the unmutated
-run fails or a bug survives.
+``--power`` runs the plan's checks (without the drift runs) as they are, prints their lines, then
+runs them once per bug of :data:`edp_ref.fidelity.power.BUGS` (or those named by ``--bugs``) put
+into edp_ref, prints the power table (bug, the worst failing line, deviation / tolerance) and
+exits 1 when the unmutated run fails or a bug survives.
 """
 
 from __future__ import annotations
@@ -130,8 +130,7 @@ def _power(checks: list[Any], roots: Any, names: list[str] | None) -> int:
     for line in skipped:
         print(line)
     for c in clean:
-        if not c.passed:
-            print(format_line(c))
+        print(format_line(c))
     print(f"unmutated run: {summary_line(clean)} ({len(checks)} checks, {len(skipped)} skipped)")
     for r in results:
         verdict = "caught" if r.caught else "NOT CAUGHT"

@@ -120,7 +120,8 @@ def run_path(out_dir: str | os.PathLike[str], settings: CurveSettings) -> Path:
 
 def _single_env(ds: TransitionDataset) -> Any:
     """One Gymnasium environment of the dataset (the first copy of its evaluation vector env)."""
-    return eval_env_for(ds, 1).envs[0]
+    vector: Any = eval_env_for(ds, 1)
+    return vector.envs[0]
 
 
 def _official_side(
@@ -215,7 +216,11 @@ def _edp_ref_side(
         batches=torch.Generator().manual_seed(settings.seed + 1),
         randomness=torch.Generator().manual_seed(settings.seed + 2),
     )
-    state = {"now": spec.init(config, ds.state_dim, ds.action_dim, torch.Generator().manual_seed(settings.seed))}
+    state = {
+        "now": spec.init(
+            config, ds.state_dim, ds.action_dim, torch.Generator().manual_seed(settings.seed)
+        )
+    }
     acting = ActingSettings(eas_candidates=50)
     env = eval_env_for(ds, min(settings.eval_episodes, 5))
 
@@ -261,7 +266,9 @@ def run_curve(
     if settings.mutant is not None:
         known = {b.name: b for b in BUGS}
         if settings.mutant not in known:
-            raise ValueError(f"run_curve: unknown mutant {settings.mutant!r}; known: {sorted(known)}")
+            raise ValueError(
+                f"run_curve: unknown mutant {settings.mutant!r}; known: {sorted(known)}"
+            )
         bug = known[settings.mutant].apply()  # type: ignore[assignment]
     record: dict[str, Any] = {
         "schema": SCHEMA,

@@ -15,8 +15,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
+from edp_ref.fidelity.curves import CurveSettings, run_curve, run_path
 from edp_ref.paper import DATA_SOURCES
 
 __all__ = ["main"]
@@ -60,22 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _grid(args: argparse.Namespace) -> list[object]:
-    from edp_ref.fidelity.curves import CurveSettings
-
-    common = dict(
+def _grid(args: argparse.Namespace) -> list[CurveSettings]:
+    common: dict[str, Any] = dict(
         dataset=args.dataset, source=args.source, algorithm=args.algorithm,
         updates=args.updates, eval_every=args.eval_every, eval_episodes=args.episodes,
         hidden=args.hidden, layers=args.layers,
     )  # fmt: skip
-    grid: list[object] = []
+    grid: list[CurveSettings] = []
     for seed in args.seeds:
-        grid.append(CurveSettings(implementation="official", seed=seed, **common))  # type: ignore[arg-type]
-        grid.append(CurveSettings(implementation="edp_ref", seed=seed, **common))  # type: ignore[arg-type]
+        grid.append(CurveSettings(implementation="official", seed=seed, **common))
+        grid.append(CurveSettings(implementation="edp_ref", seed=seed, **common))
         for mutant in args.mutants:
-            grid.append(
-                CurveSettings(implementation="edp_ref", seed=seed, mutant=mutant, **common)  # type: ignore[arg-type]
-            )
+            grid.append(CurveSettings(implementation="edp_ref", seed=seed, mutant=mutant, **common))
     return grid
 
 
@@ -83,7 +80,6 @@ def _run(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from edp_ref.fidelity.curves import run_path
     from edp_ref.fidelity.power import BUGS
 
     unknown = sorted(set(args.mutants) - {b.name for b in BUGS})
@@ -91,9 +87,9 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"fidelity_curves.py: unknown mutant(s) {unknown}")
     todo = []
     for s in _grid(args):
-        path = run_path(args.out, s)  # type: ignore[arg-type]
+        path = run_path(args.out, s)
         if path.exists() and '"complete": true' in path.read_text(encoding="utf-8"):
-            print(f"{s.name}: complete, skipped", flush=True)  # type: ignore[attr-defined]
+            print(f"{s.name}: complete, skipped", flush=True)
             continue
         todo.append(s)
     running: list[tuple[subprocess.Popen[bytes], str, float]] = []
@@ -102,10 +98,10 @@ def _run(args: argparse.Namespace) -> int:
         while todo and len(running) < args.jobs:
             s = todo.pop(0)
             command = [sys.executable, "-m", "edp_ref.fidelity.curves_cli", "one",
-                       json.dumps(asdict(s)), "--out", args.out]  # type: ignore[call-overload]  # fmt: skip
+                       json.dumps(asdict(s)), "--out", args.out]  # fmt: skip
             if args.edp:
                 command += ["--edp", args.edp]
-            running.append((subprocess.Popen(command), s.name, time.time()))  # type: ignore[attr-defined]
+            running.append((subprocess.Popen(command), s.name, time.time()))
         time.sleep(2)
         for proc, name, t0 in list(running):
             if proc.poll() is not None:
@@ -128,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} {XLA_SINGLE_THREAD}".strip()
-        from edp_ref.fidelity.curves import CurveSettings, run_curve
-
         settings = CurveSettings(**json.loads(args.settings))
         run_curve(settings, args.out, args.edp, log=lambda m: print(m, flush=True))
         return 0

@@ -154,10 +154,7 @@ def power_check(mutant: Summary, official: Summary, alpha: float = 0.05) -> Comp
     from scipy import stats
 
     diff, se, df = _welch(mutant, official)
-    if se == 0:
-        p = 0.0 if diff != 0 else 1.0
-    else:
-        p = float(2 * stats.t.sf(abs(diff) / se, df))
+    p = (0.0 if diff != 0 else 1.0) if se == 0 else float(2 * stats.t.sf(abs(diff) / se, df))
     half = float(stats.t.ppf(1 - alpha, df)) * se if se > 0 else 0.0
     return Comparison(diff, se, df, (diff - half, diff + half), p, p < alpha)
 
@@ -189,8 +186,8 @@ def report_markdown(summaries: list[Summary], window: int, margin: float) -> str
             verdict = "equivalent" if c.verdict else "equivalence NOT shown"
             lines.append(
                 f"- {alg}: TOST of edp_ref - official within +-{margin:g}: difference "
-                f"{c.difference:+.1f} (90 % interval {c.interval[0]:+.1f} to {c.interval[1]:+.1f}), "
-                f"p = {c.p:.3f}: {verdict}."
+                f"{c.difference:+.1f} (90 % interval {c.interval[0]:+.1f} to "
+                f"{c.interval[1]:+.1f}), p = {c.p:.3f}: {verdict}."
             )
         for side, s in sorted(sides.items()):
             if "+" not in side:

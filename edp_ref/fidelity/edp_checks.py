@@ -283,13 +283,15 @@ def one_update(
     prefix = f"{setting.label} one-update"
     official = _official_groups(off.states, off.targets, new)
     starts = state_groups(start)
-    ours_l, official_l = _losses(
-        setting, off.metrics, {k: v.detach() for k, v in metrics.items()}
-    )
+    ours_l, official_l = _losses(setting, off.metrics, {k: v.detach() for k, v in metrics.items()})
     out = compare_states(prefix, state_groups(new), official, starts, rules, diagnostic)
     tolerance, note = _own_float32(setting, off, rules)
     losses = compare_values(
-        f"{prefix} losses", ours_l, official_l, tolerance, "; ".join(filter(None, (off.batch_note, note)))
+        f"{prefix} losses",
+        ours_l,
+        official_l,
+        tolerance,
+        "; ".join(filter(None, (off.batch_note, note))),
     )
     out.append(losses if not diagnostic else _as_diagnostic(losses))
     return out
@@ -325,8 +327,8 @@ def _own_float32(setting: EDPSetting, off: OfficialUpdate, rules: Rules) -> tupl
             q = jnp.minimum(
                 agent.qf.apply(tree["qf1"], s2, a2), agent.qf.apply(tree["qf2"], s2, a2)
             )
-            d = np.asarray(batch["dones"], dtype=cast)
-            r = np.asarray(batch["rewards"], dtype=cast)
+            d = jnp.asarray(batch["dones"], dtype=cast)
+            r = jnp.asarray(batch["rewards"], dtype=cast)
             return float(jnp.mean(r + (1 - d) * float(agent.config.discount) * q))
 
     t32, t64 = mean_target(False), mean_target(True)

@@ -50,8 +50,11 @@ def powered_rows(arrays: dict[str, np.ndarray], batch_size: int, seed: int) -> n
     terminal = np.flatnonzero(arrays["terminals"] > 0)
     timeout = np.flatnonzero(arrays["timeouts"] > 0)
     other = np.flatnonzero((arrays["terminals"] == 0) & (arrays["timeouts"] == 0))
-    kinds = (("terminal", terminal, quarter), ("time-out", timeout, quarter))
-    kinds += (("other", other, batch_size - 2 * quarter),)
+    kinds = [
+        ("terminal", terminal, quarter),
+        ("time-out", timeout, quarter),
+        ("other", other, batch_size - 2 * quarter),
+    ]
     chosen = []
     for name, rows, count in kinds:
         if len(rows) < count:

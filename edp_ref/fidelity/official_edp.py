@@ -47,17 +47,17 @@ from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
 from edp_ref.peers import SyntheticTransitions, official_edp_run
 
 __all__ = [
+    "Q_SCALE",
     "SCHEDULE_TABLES",
     "EDPSetting",
+    "compared_batch",
     "edp_ref_batch",
     "edp_ref_config",
-    "Q_SCALE",
-    "compared_batch",
     "edp_ref_state",
     "jax_precision",
     "official_agent",
-    "powered_start",
     "peer_embedding_dtype",
+    "powered_start",
     "schedule_from_tables",
     "to_jax",
 ]

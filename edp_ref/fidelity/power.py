@@ -18,7 +18,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -82,7 +82,9 @@ def _max_twin(original: Any) -> Any:
 
 
 def _tau_zero(original: Any) -> Any:
-    def advance_state(state: Any, params: Any, optimizers: Any, critic_tau: float, **kw: Any) -> Any:
+    def advance_state(
+        state: Any, params: Any, optimizers: Any, critic_tau: float, **kw: Any
+    ) -> Any:
         return original(state, params, optimizers, 0.0, **kw)
 
     return advance_state
@@ -154,12 +156,12 @@ def _lambda_alpha_swapped() -> Iterator[None]:
     record = REGISTRY["edp_td3"]
     update = record.update
 
-    def swapped(state: Any, batch: Any, randomness: Any, config: Any) -> Any:
+    def swapped(state: Any, batch: Any, randomness: Any, config: Any) -> Any:  # an Update
         config = dataclasses.replace(config, alpha=config.loss_weight, loss_weight=config.alpha)
         return update(state, batch, randomness, config)
 
     # The registry is read-only to its users; the bug replaces the record for its block.
-    REGISTRY._algorithms["edp_td3"] = dataclasses.replace(record, update=swapped)
+    REGISTRY._algorithms["edp_td3"] = dataclasses.replace(record, update=cast(Any, swapped))
     try:
         yield
     finally:
@@ -173,7 +175,9 @@ def _action_not_clipped(original: Any) -> Any:
 def _obs_norm_bessel(original: Any) -> Any:
     from edp_ref.data.preprocessing import Preprocessed
 
-    def normalize_observations(dataset: Any, mode: Any = "scalar", eps: float = 1e-6, clip: float = 10.0) -> Any:
+    def normalize_observations(
+        dataset: Any, mode: Any = "scalar", eps: float = 1e-6, clip: float = 10.0
+    ) -> Any:
         norm = original(dataset, mode, eps, clip).observation_transform
         obs = dataset.observations
         n = obs.numel() if mode == "scalar" else obs.shape[0]

@@ -58,8 +58,13 @@ __all__ = [
 Root = str | os.PathLike[str] | None
 
 
+def _key(root: Root) -> str | None:
+    """The folder as a cache key (a path and its string are the same peer)."""
+    return None if root is None else str(root)
+
+
 @functools.cache
-def _official(setting: EDPSetting, root: Root) -> Any:
+def _official(setting: EDPSetting, root: str | None) -> Any:
     """The official agent (no warmup) with :func:`powered_start`'s critics (Q spread)."""
     with jax_precision(setting.float64):
         run = official_agent(setting, root, warmup=0)
@@ -70,7 +75,7 @@ def _official(setting: EDPSetting, root: Root) -> Any:
 def _edp_ref(setting: EDPSetting, root: Root) -> tuple[Any, Any]:
     """edp_ref's config and state for the official agent (rebuilt on every call: the power
     suite's bugs act on edp_ref's code)."""
-    run = _official(setting, root)
+    run = _official(setting, _key(root))
     with jax_precision(setting.float64):
         config = edp_ref_config(setting, run.agent)
     return config, edp_ref_state(setting, run.agent, config)
@@ -131,7 +136,7 @@ class _OfficialSamples:
 
 
 @functools.cache
-def _official_dpm(setting: EDPSetting, root: Root, rows: int) -> _OfficialSamples:
+def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
     import jax
 
     run = _official(setting, root)
@@ -181,7 +186,7 @@ def dpm_solver_check(
     adds a line checking that the replica equals ``dpm_sample`` to float32 round-off
     (``REPLICA_TOLERANCE``).
     """
-    off = _official_dpm(setting, root, rows)
+    off = _official_dpm(setting, _key(root), rows)
     config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
     ours = sample_diffusion_actions(
@@ -202,7 +207,7 @@ def dpm_solver_check(
 
 
 @functools.cache
-def _official_ddpm(setting: EDPSetting, root: Root, rows: int) -> _OfficialSamples:
+def _official_ddpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
     import jax
 
     agent = _official(setting, root).agent
@@ -218,7 +223,7 @@ def _official_ddpm(setting: EDPSetting, root: Root, rows: int) -> _OfficialSampl
 
 def ddpm_check(setting: EDPSetting, root: Root, rules: Rules, rows: int = 64) -> Comparison:
     """Official ``ddpm_sample`` (p_sample_loop) vs edp_ref's DDPM, same parameters and noise."""
-    off = _official_ddpm(setting, root, rows)
+    off = _official_ddpm(setting, _key(root), rows)
     config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
     assert off.steps is not None
@@ -256,7 +261,7 @@ class _OfficialEAS:
 
 
 @functools.cache
-def _official_eas(setting: EDPSetting, root: Root, rows: int, n: int) -> _OfficialEAS:
+def _official_eas(setting: EDPSetting, root: str | None, rows: int, n: int) -> _OfficialEAS:
     """The official ``SamplerPolicy.dpmensemble_act`` on each of ``rows`` states (one state per
     call, as its evaluation calls it), and the pieces it computes from the same key: the
     candidates (``dpm_sample(rng, ..., repeat=N)``), min(Q1, Q2), the categorical index; plus
@@ -326,7 +331,7 @@ def eas_check(
     below :data:`EAS_MIN_Q_SPREAD` raises.
     """
     n = num_candidates
-    off = _official_eas(setting, root, rows, n)
+    off = _official_eas(setting, _key(root), rows, n)
     spread = float(off.q.std(axis=1).mean())
     if spread < EAS_MIN_Q_SPREAD:
         raise ValueError(
@@ -400,7 +405,7 @@ class ModelTimes:
 
 
 @functools.cache
-def recorded_model_times(setting: EDPSetting, root: Root) -> ModelTimes:
+def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
     """Run the official ``dpm_sample`` once and record every time its noise network receives.
 
     A ``flax.linen.intercept_methods`` interceptor sees each ``PolicyNet.__call__(state, action,
@@ -452,7 +457,7 @@ def model_time_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     DPM-Solver library's own ``model_wrapper`` mapping ``(t - 1/N) * 1000`` against them (far
     off unless N = 1000, so the official EDP does not use it).
     """
-    official = {"t": np.asarray(recorded_model_times(setting, root).official)}
+    official = {"t": np.asarray(list(recorded_model_times(setting, _key(root)).official))}
     ours = np.asarray(_plan(setting, root).model_times)
     N = setting.num_steps
     label = f"{setting.label} model times"
@@ -486,7 +491,7 @@ def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     out = []
     for f64 in (True, False):
         wide = replace(setting, float64=f64)
-        mt = recorded_model_times(wide, root)
+        mt = recorded_model_times(wide, _key(root))
         plan = _plan(wide, root)
         ours = tuple(i for u in plan.updates for i in u.clip_indices)
         if len(ours) != len(mt.official_index):

@@ -36,8 +36,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from edp_ref.algorithms import Batch, TrainState
 from edp_ref.fidelity.compare import Comparison, Rules, compare_group, compare_values
 from edp_ref.fidelity.torch_sides import (
@@ -109,7 +107,9 @@ def torch_one_update(
             dataclasses.replace(
                 c,
                 informational=(c.name[-2:] in ("q1", "q2")) != critics_only,
-                note=c.note if c.name[-2:] not in ("q1", "q2") or critics_only else f"{c.note}; {why}",
+                note=c.note
+                if c.name[-2:] not in ("q1", "q2") or critics_only
+                else f"{c.note}; {why}",
             )
             for c in out
         ]

@@ -35,7 +35,8 @@ from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
 from edp_ref.algorithms.catalog.gaussian_iql import GaussianIQLConfig
 from edp_ref.algorithms.catalog.td3bc import TD3BCConfig, TD3BCRandomness
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
-from edp_ref.fidelity.official_edp import SCHEDULE_TABLES, schedule_from_tables
+from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
+from edp_ref.fidelity.official_edp import Q_SCALE, SCHEDULE_TABLES, schedule_from_tables
 from edp_ref.fidelity.torch_layout import (
     CORL_IQL,
     CORL_TD3BC,
@@ -45,8 +46,6 @@ from edp_ref.fidelity.torch_layout import (
     dql_first_layer_columns,
     params_from_torch,
 )
-from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
-from edp_ref.fidelity.official_edp import Q_SCALE
 from edp_ref.peers import SyntheticTransitions, corl_run, diffusion_ql_run, main_py_settings
 
 __all__ = [
@@ -417,9 +416,7 @@ def compared_batch(setting: TorchSetting, seed: int) -> tuple[Batch, str]:
     rows = powered_rows(arrays, setting.batch_size, seed)
     note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
     fields = ("observations", "actions", "rewards", "next_observations", "terminals")
-    batch = Batch(
-        **{f: torch.tensor(arrays[f][rows], dtype=setting.dtype) for f in fields}  # type: ignore[arg-type]
-    )
+    batch = Batch(**{f: torch.tensor(arrays[f][rows], dtype=setting.dtype) for f in fields})
     return batch, note
 
 
@@ -429,7 +426,9 @@ def _critics(setting: TorchSetting, agent: Any) -> tuple[list[Any], list[Any]]:
         return [agent.critic], [agent.critic_target, agent.ema_model]
     if setting.peer == "td3bc":
         return [agent.critic_1, agent.critic_2], [
-            agent.critic_1_target, agent.critic_2_target, agent.actor_target
+            agent.critic_1_target,
+            agent.critic_2_target,
+            agent.actor_target,
         ]
     return [agent.qf, agent.vf], [agent.q_target]
 

@@ -263,8 +263,7 @@ def _check_outputs(
     for name in sorted(set(computed) - set(stored) - listed):
         who = "the port" if port else "this edp_ref"
         detail = f"{who} also computes this output; the kit has none"
-        kind: FindingKind = "unexpected_output" if port else "output_not_in_kit"
-        findings.append(Finding(case.name, name, kind, detail))
+        findings.append(Finding(case.name, name, "output_not_in_kit", detail))
     return findings
 
 
