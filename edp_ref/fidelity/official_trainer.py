@@ -104,7 +104,7 @@ def official_dataset(
     *,
     obs_norm: bool = False,
     env: Any = None,
-) -> tuple[dict[str, np.ndarray], tuple[float, float, float], Any]:
+) -> tuple[dict[str, np.ndarray], tuple[Any, Any, Any], Any]:
     """The dataset the official trainer trains on, made by its own ``_setup_d4rl``.
 
     Args:
@@ -158,7 +158,7 @@ def official_evaluation(
     policy: Any,
     sampler: Any,
     episodes: int,
-    obs_statistics: tuple[float, float, float] = (0, 1, np.inf),
+    obs_statistics: tuple[Any, Any, Any] = (0, 1, np.inf),
 ) -> list[float]:
     """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates:
     ``sampler.sample(policy.update_params(agent.train_params), episodes, deterministic=True,
