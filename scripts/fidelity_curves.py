@@ -2,12 +2,14 @@
 
 Usage::
 
-    # 3 seeds x {EDP + TD3, EDP + IQL} x {official, edp_ref}, one run at a time (resumable):
+    # the study of docs/fidelity.md, section 5 (5 seeds x {official, edp_ref, edp_ref + a bug},
+    # two runs in parallel, resumable):
     python scripts/fidelity_curves.py run --dataset hopper-medium-v2 --source local \\
-        --edp ../shared/peers/edp --out /tmp/fidelity_curves --updates 10000 --eval-every 1000
-    # figure and table from the runs' JSON files:
-    python scripts/fidelity_curves.py report --out /tmp/fidelity_curves \\
-        --figure docs/fidelity_curves.png --table docs/fidelity_curves.md
+        --out runs/fidelity --updates 20000 --eval-every 4000 --episodes 10 \\
+        --hidden 64 --layers 2 --mutants eas_ignores_q --jobs 2
+    # TOST, power check, per-seed table and figure:
+    python scripts/fidelity_curves.py report --out runs/fidelity --margin 10 \\
+        --figure docs/fidelity_curves.png
 
 The official EDP folder comes from ``--edp`` or ``EDP_OFFICIAL_ROOT``. A run whose JSON says
 ``complete`` is not repeated. See ``edp_ref.fidelity.curves`` for what each run does.

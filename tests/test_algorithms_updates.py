@@ -368,3 +368,26 @@ def test_eas_selects_among_sampled_candidates_by_q() -> None:
     )
     best = candidates[torch.arange(B), q.argmax(1)]
     torch.testing.assert_close(chosen, best.detach())
+
+
+@pytest.mark.parametrize("order", ["iql", "corl"])
+def test_gaussian_iql_update_order_picks_the_value_network(order: str) -> None:
+    """IQL's order: the advantage and the TD target use V after this update's value step; CORL's
+    (``update_order="corl"``): V before it (SPEC.md section 4)."""
+    config, state, randomness, update = _setup("gaussian_iql")
+    config = dataclasses.replace(config, update_order=order)
+    batch = _batch()
+    new, metrics = update(state, batch, randomness, config)
+    value = new.params["value"] if order == "iql" else state.params["value"]
+    nets = state.networks
+    q_target = nets.min_q(
+        state.target_params["q1"], state.target_params["q2"], batch.observations, batch.actions
+    )
+    advantage = q_target - nets.state_value(value, batch.observations)
+    torch.testing.assert_close(metrics["advantage_mean"], advantage.mean().detach())
+    y = batch.rewards + (1 - batch.terminals) * config.discount * nets.state_value(
+        value, batch.next_observations
+    )
+    torch.testing.assert_close(metrics["target_q_mean"], y.mean().detach())
+    other = dataclasses.replace(config, update_order="corl" if order == "iql" else "iql")
+    assert not _equal(new.params["q1"], update(state, batch, randomness, other)[0].params["q1"])

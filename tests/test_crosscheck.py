@@ -1,16 +1,18 @@
-"""edp_ref trains like the official code: scripts/crosscheck_official.py's quick plan passes.
+"""edp_ref trains like the official code: scripts/crosscheck_official.py's quick plan passes, and
+its power suite catches every bug it is given.
 
 The quick plan (:mod:`edp_ref.fidelity.crosscheck`) runs, against the peers loaded unmodified:
 one update of EDP + TD3 (K = 1000, DPM-Solver-15, small networks), EDP + CRR and EDP + IQL (small
-K) from the same state with the same batch and draws (float32; the official EDP in float64 is in
-the script's full plan); DPM-Solver, DDPM and EAS against the official evaluation code; the
-model times the official wrapper feeds and the K = 1000 clip indices; one update of DQL against
-the official Diffusion-QL and of TD3+BC and IQL against CORL, float32 and float64; 30- and
-50-update drift (TD3+BC also in float64, where it must shrink). The script runs once per
-module (its lines are checked by several tests); negative controls show that a wrong switch or
-a perturbed parameter is caught. Peer folders come from EDP_OFFICIAL_ROOT, DQL_OFFICIAL_ROOT and
-CORL_ROOT (CI exports them, pointing at ../shared/peers); a test whose peer (or JAX) is absent
-skips with the reason.
+K) from the same powered state (separate targets, Q values spread over several units) with the
+same batch (a quarter terminals, a quarter time-outs) and draws; DPM-Solver, DDPM and the official
+``SamplerPolicy``'s EAS; the model times the official wrapper feeds and the K = 1000 clip
+indices; the official trainer's preprocessing; one update of DQL against the official
+Diffusion-QL and of TD3+BC and IQL (as shipped and in IQL's order) against CORL, float32 and
+float64. The script runs once per module; then a subset of the power suite (bugs put into edp_ref
+in-process) reuses the peers' results and must be caught, by name; negative controls show that a
+wrong switch or a perturbed parameter is caught. Peer folders come from EDP_OFFICIAL_ROOT,
+DQL_OFFICIAL_ROOT and CORL_ROOT (CI exports them, pointing at ../shared/peers); a test whose peer
+(or JAX) is absent skips with the reason, naming the variable.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from pathlib import Path
 
 import pytest
 
-from edp_ref.fidelity.compare import Comparison, compare_group, format_line, summary_line
+from edp_ref.fidelity.compare import (
+    Comparison,
+    compare_change,
+    compare_group,
+    compare_values,
+    format_line,
+    summary_line,
+)
 from edp_ref.peers import PEERS, unavailable_reason
 
 pytestmark = [
@@ -88,18 +97,23 @@ EXPECTED = [
     ("edp", "sampler dpm_solver actions", 1),
     ("edp", "sampler official dpm_sample == its replica", 1),
     ("edp", "sampler ddpm actions", 1),
-    ("edp", "EAS N=10", 3),
+    ("edp", "official SamplerPolicy.dpmensemble_act == its candidates", 1),
+    ("edp", "EAS N=50 selection law", 1),
+    ("edp", "EAS N=50 min-Q of the candidates", 1),
     ("edp", "model times: edp_ref N t - 1 vs those the official wrapper feeds", 1),
     ("edp", "DPM-Solver clip indices vs the official code in float64 (x64) (all equal)", 1),
     ("edp", "clip indices vs the official code in float32 (expected differences only)", 1),
-    ("edp", "30-update params drift", 1),
+    ("edp", "preprocessing hopper-medium-v2 iql", 6),
+    ("edp", "preprocessing antmaze-umaze-v0 td3 (obs_norm)", 6),
+    ("edp", "preprocessing pen-human-v1 crr (obs_norm)", 6),
     ("dql", "dql vs Diffusion-QL f32 one-update", 14),
     ("dql", "dql vs Diffusion-QL f64 one-update", 14),
     ("corl", "td3bc vs CORL f32 one-update", 14),
     ("corl", "td3bc vs CORL f64 one-update", 14),
-    ("corl", "gaussian_iql vs CORL (original order) f64 one-update", 8),
-    ("corl", "edp_ref Adam eps 2e-08, critics only", 8),
-    ("corl", "td3bc vs CORL f64 50-update params drift", 1),
+    ("corl", "gaussian_iql vs CORL (as shipped) f32 one-update", 8),
+    ("corl", "gaussian_iql vs CORL (as shipped) f64 one-update", 8),
+    ("corl", "gaussian_iql vs CORL (its methods in IQL's order) f32 one-update", 8),
+    ("corl", "edp_ref Adam eps 2e-08, critics only", 16),
 ]
 
 
@@ -131,15 +145,52 @@ def test_quick_crosscheck_summary_and_status(quick_run: tuple[int, list[str]]) -
     assert all(PEERS[p].env_var not in line for p in available for line in skipped)
 
 
-def test_corl_iql_as_shipped_is_reported_not_checked(quick_run: tuple[int, list[str]]) -> None:
-    """CORL's IQL uses the pre-update V: its lines are INFO and show a real difference."""
-    _need("corl")
+def test_lines_judge_the_update_and_powered_inputs(quick_run: tuple[int, list[str]]) -> None:
+    """State lines are relative to the update's change; the compared batches hold terminals and
+    time-outs."""
+    _need("edp", "corl")
     _, lines = quick_run
-    info = [line for line in lines if "(corl order)" in line and not line.startswith("#")]
-    assert info and all(line.startswith("INFO") for line in info)
-    policy = next(line for line in info if "params/policy" in line)
-    deviation = float(re.search(r"max deviation (\S+)", policy).group(1))  # type: ignore[union-attr]
-    assert deviation > 1e-5  # far above round-off: an algorithmic difference, documented
+    state = [line for line in lines if "one-update params/" in line and line[:4] == "PASS"]
+    assert state and all("relative to the update's change" in line for line in state)
+    losses = [line for line in lines if "one-update losses" in line and line[:4] == "PASS"]
+    assert losses and all("25% terminals, 25% time-outs" in line for line in losses)
+
+
+POWER_SUBSET = ["done_dropped", "tau_zero", "eas_ignores_q", "ema_late", "obs_norm_bessel"]
+
+
+def test_power_subset_is_caught(quick_run: tuple[int, list[str]]) -> None:
+    """A quick subset of the power suite: each bug put into edp_ref fails the quick plan, by
+    name, and the unmutated run passes (the peers' sides are reused from the quick run)."""
+    _need("edp", "dql", "corl")
+    argv = ["--plan", "quick", "--fast-compile", "--power", "--bugs", *POWER_SUBSET]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = _script().main(argv)  # type: ignore[attr-defined]
+    lines = out.getvalue().splitlines()
+    assert status == 0, "\n".join(lines)
+    assert any(
+        line.startswith("unmutated run: crosscheck:") and " 0 failed" in line for line in lines
+    )
+    for bug in POWER_SUBSET:
+        assert f"# {bug}: caught" in lines, "\n".join(lines)
+    assert f"power: {len(POWER_SUBSET)} of {len(POWER_SUBSET)} bugs caught" in out.getvalue()
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("iql", "corl"), ("corl", "iql")])
+def test_iql_update_order_switch_both_ways(ours: str, theirs: str) -> None:
+    """edp_ref's ``update_order`` must match CORL run in that order: crossed, the update fails."""
+    _need("corl")
+    from edp_ref.fidelity.crosscheck import F32
+    from edp_ref.fidelity.torch_checks import TorchSetting, torch_one_update
+
+    lines = torch_one_update(
+        TorchSetting("iql", iql_order=theirs), _roots()["corl"], F32,
+        edit_config=lambda c: dataclasses.replace(c, update_order=ours),
+    )  # fmt: skip
+    failed = {c.name.rsplit(" ", 1)[-1] for c in lines if not c.passed}
+    assert "params/policy" in failed
+    assert "params/value" not in failed  # the value step is the same in both orders
 
 
 def test_wrong_switch_is_caught_edp_iql() -> None:
@@ -216,12 +267,31 @@ def test_compare_group_table(ours: dict, peer: dict, deviation: float, words: st
     assert format_line(c).startswith("PASS" if c.passed else "FAIL")
 
 
+def test_compare_change_is_relative_to_the_update() -> None:
+    """A target that moved 1e-3 of the way the peer's did fails although it is 1e-6 of the
+    parameters' size; a frozen group passes only when the peer's is frozen too."""
+    start = {"w": [1.0, -1.0]}
+    peer = {"w": [1.0 + 1e-3, -1.0]}
+    assert compare_change("t", start, peer, start, 1e-2).deviation == pytest.approx(1.0)
+    half = {"w": [1.0 + 0.5e-3, -1.0]}
+    assert compare_change("t", half, peer, start, 1e-2).deviation == pytest.approx(0.5)
+    assert compare_change("t", start, start, start, 0.0).passed
+    assert not compare_change("t", peer, start, start, 1.0).passed
+
+
+def test_compare_values_each_at_its_own_scale() -> None:
+    c = compare_values("m", {"big": 1000.1, "small": 1.1e-3}, {"big": 1000.0, "small": 1e-3}, 0.2)
+    assert c.deviation == pytest.approx(0.1) and "largest at small" in c.note
+
+
 def test_summary_counts_and_info_lines() -> None:
     ok = Comparison("a", 0.0, 0.0, 1.0, 1.0, 1)
     bad = Comparison("b", 2.0, 2.0, 1.0, 1.0, 1)
     info = Comparison("c", 5.0, 5.0, 1.0, 1.0, 1, informational=True)
-    assert summary_line([ok, bad, info]) == "crosscheck: 1 passed, 1 failed"
+    diag = Comparison("d", 5.0, 5.0, 1.0, 1.0, 1, diagnostic=True)
+    assert summary_line([ok, bad, info, diag]) == "crosscheck: 1 passed, 1 failed"
     assert format_line(info).startswith("INFO") and "not checked" in format_line(info)
+    assert format_line(diag).startswith("DIAG") and "outside; not deciding" in format_line(diag)
 
 
 def test_script_refuses_an_unknown_check_name(capsys: pytest.CaptureFixture[str]) -> None:

@@ -481,3 +481,72 @@ def test_numpy_port_of_approximate_action_passes(exported: Path) -> None:
         np.testing.assert_allclose(ours, expected, rtol=case["rtol"], atol=case["atol"])
         checked += 1
     assert checked == 4
+
+
+# checking a port through an adapter (edp-golden check --adapter)
+# ------------------------------------------------------------------------------------------
+
+_TOY_PORT = '''
+import numpy as np
+
+ALPHA_BARS = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))
+
+
+def adapter(case):
+    x = case.inputs
+    if case.function == "corrupt":
+        ab = ALPHA_BARS[x["k"]][:, None]
+        a_k = np.sqrt(ab) * x["a0"] + np.sqrt(1 - ab) * x["eps"]
+        return {"a_k": a_k.astype(x["a0"].dtype)}
+    if case.function == "approximate_action" and case.params["clip"] is None:
+        return {"a0_hat": x["a_k"]}  # a wrong port: forgets the noise
+    return None
+'''
+
+
+def test_a_port_is_checked_through_its_adapter(
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kit's own reader and tolerances judge a port's outputs: the right corruption
+    matches, the wrong approximation fails by name, the rest is 'not implemented'."""
+    port = tmp_path / "toy_port.py"
+    port.write_text(_TOY_PORT)
+    status = golden.main(["check", str(exported), "--adapter", f"{port}:adapter"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "MISMATCH approximate_action_clip_None_f64 [a0_hat]" in out
+    assert "corrupt_f64" not in out.replace("NOTE", "")  # no finding at all for corrupt
+    cases = len(_manifest(exported)["cases"])
+    assert f"2 of {cases} cases match, 2 fail, {cases - 4} not implemented by the port" in out
+
+
+def test_an_adapter_that_cannot_be_loaded_is_named(
+    exported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert golden.main(["check", str(exported), "--adapter", "no_such_module:adapter"]) == 2
+    assert "--adapter 'no_such_module:adapter': cannot import no_such_module" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_official_edp_as_a_port(exported: Path, tmp_path: Path) -> None:
+    """docs/fidelity.md section 6 on a few cases: the official code matches the kit where
+    edp_ref follows it, and differs where a documented switch separates them."""
+    from edp_ref.peers import unavailable_reason
+
+    reason = unavailable_reason("edp")
+    if reason is not None:
+        pytest.skip(f"the official EDP is unavailable: {reason}")
+    from edp_ref.fidelity.golden_official import official_adapter
+
+    names = {"corrupt_f32", "noise_prediction_network_f32", "update_edp_td3_f32",
+             "update_edp_crr_f32", "update_dql_f32"}  # fmt: skip
+    manifest = _manifest(exported)
+    manifest["cases"] = [c for c in manifest["cases"] if c["name"] in names]
+    for case in manifest["cases"]:
+        (tmp_path / case["file"]).write_bytes((exported / case["file"]).read_bytes())
+    _write_manifest(tmp_path, manifest)
+    report = golden.check(tmp_path, official_adapter)
+    assert report.failed_cases() == ["update_edp_crr_f32"]  # the surrogate form, SPEC section 4
+    assert {p.array for p in report.problems} >= {"state/params/policy/body.0.weight"}
+    assert report.not_implemented() == ["update_dql_f32"]  # Diffusion-QL, not the official EDP

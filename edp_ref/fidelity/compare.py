@@ -1,11 +1,22 @@
 """How the crosscheck compares edp_ref with a peer: one line per group of tensors.
 
 A *group* is what the crosscheck reports on one line, e.g. the new parameters of the policy, the
-Adam second moments of Q1, or the losses of one update. Its deviation is the largest absolute
-difference over the group's elements divided by the largest magnitude of the peer's values in
-the group (a relative deviation that is meaningful for parameters, moments and losses alike and
-does not blow up on the many exact zeros of a fresh Adam state). Each group has a tolerance on
-that number; :class:`Comparison` records both and whether the group passed.
+Adam second moments of Q1, or the losses of one update. Three measures, each at the scale of
+what it judges (docs/fidelity.md, "Pass rules"):
+
+* :func:`compare_change`: state after an update (parameters, targets, EMA parameters, Adam
+  moments). Both sides start from the same state, so the deviation is
+  max |edp_ref - peer| / max |peer - start|: the error as a fraction of the largest change the
+  peer's update made in the group. A frozen target network, a skipped EMA step or a wrong 1 % of
+  an update show in full, however small the update is next to the parameters.
+* :func:`compare_values`: losses and metrics, each at its own scale, max over names of
+  |edp_ref - peer| / |peer|.
+* :func:`compare_group`: outputs (sampled actions, Q values, preprocessed arrays):
+  max |edp_ref - peer| / max |peer| over the group.
+
+Each :class:`Comparison` holds its tolerance and whether it decides the verdict: an INFO line
+documents a known difference, a DIAGNOSTIC line runs the official code with a replaced function
+(reported, never deciding).
 """
 
 from __future__ import annotations
@@ -16,7 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Comparison", "compare_group", "format_line", "summary_line"]
+__all__ = [
+    "Comparison",
+    "Rules",
+    "compare_change",
+    "compare_group",
+    "compare_values",
+    "format_line",
+    "summary_line",
+]
 
 
 @dataclass(frozen=True)
@@ -25,15 +44,16 @@ class Comparison:
 
     Attributes:
         name: what was compared, e.g. ``"edp_td3 f32 one-update params/policy"``.
-        deviation: max |ours - peer| / max |peer| over the group (``inf`` on a shape mismatch or
-            a non-finite value, ``nan`` never).
-        max_abs: max |ours - peer| over the group.
-        scale: max |peer| over the group.
+        deviation: the group's measure (module docstring); ``inf`` on a shape mismatch, a
+            missing key or a non-finite value.
+        max_abs: max |edp_ref - peer| over the group.
+        scale: what ``max_abs`` was divided by (the change, the value, or the peer's scale).
         tolerance: the largest deviation that passes.
         elements: number of compared scalars.
         note: extra context (e.g. which tensor holds the largest deviation).
-        informational: a line that documents a known difference (printed as INFO, never a
-            failure; e.g. CORL's IQL as shipped, whose update order differs from IQL's).
+        informational: an INFO line: documents a known difference, never decides.
+        diagnostic: a DIAGNOSTIC line: the official code with a function replaced; judged by
+            its tolerance in the report, never deciding.
     """
 
     name: str
@@ -44,16 +64,94 @@ class Comparison:
     elements: int
     note: str = ""
     informational: bool = False
+    diagnostic: bool = False
+
+    @property
+    def deciding(self) -> bool:
+        """Whether the line counts towards the verdict (neither INFO nor DIAGNOSTIC)."""
+        return not (self.informational or self.diagnostic)
+
+    @property
+    def within(self) -> bool:
+        """Whether the deviation is within the tolerance (whatever the line's role)."""
+        return self.deviation <= self.tolerance
 
     @property
     def passed(self) -> bool:
-        """Whether the deviation is within the tolerance (always true for an INFO line)."""
-        return self.informational or self.deviation <= self.tolerance
+        """Whether the line does not fail the crosscheck (always true when not deciding)."""
+        return not self.deciding or self.within
 
 
 def _as_array(value: object) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    return array
+    return np.asarray(value, dtype=np.float64)
+
+
+def _key_problem(name: str, ours: Mapping[str, object], peer: Mapping[str, object]) -> str:
+    missing = sorted(set(peer) - set(ours))
+    extra = sorted(set(ours) - set(peer))
+    if missing or extra:
+        return f"keys differ: missing in edp_ref {missing[:4]}, extra in edp_ref {extra[:4]}"
+    return ""
+
+
+def _array_problem(key: str, a: np.ndarray, b: np.ndarray) -> str:
+    if a.shape != b.shape:
+        return f"{key}: edp_ref shape {a.shape} vs peer shape {b.shape}"
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return (
+            f"{key}: non-finite values (edp_ref {int((~np.isfinite(a)).sum())}, "
+            f"peer {int((~np.isfinite(b)).sum())})"
+        )
+    return ""
+
+
+def _ratio(diff: float, scale: float) -> float:
+    """diff / scale; a zero scale passes only a zero difference."""
+    if scale > 0.0:
+        return diff / scale
+    return 0.0 if diff == 0.0 else math.inf
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _grouped(
+    name: str,
+    ours: Mapping[str, object],
+    peer: Mapping[str, object],
+    reference: Mapping[str, object] | None,
+    tolerance: float,
+    note: str,
+    informational: bool,
+    diagnostic: bool,
+) -> Comparison:
+    """max |ours - peer| over the group / max |peer - reference| (reference None: zero)."""
+    flags = {"informational": informational, "diagnostic": diagnostic}
+    problem = _key_problem(name, ours, peer)
+    if not problem and reference is not None:
+        problem = _key_problem(name, peer, reference).replace("edp_ref", "the start")
+    if problem:
+        return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
+    worst, scale, count, worst_key = 0.0, 0.0, 0, ""
+    for key in sorted(peer):
+        a, b = _as_array(ours[key]), _as_array(peer[key])
+        r = np.zeros_like(b) if reference is None else _as_array(reference[key])
+        problem = _array_problem(key, a, b) or _array_problem(f"{key} (start)", r, b)
+        if problem:
+            return Comparison(
+                name, math.inf, math.inf, math.nan, tolerance, count, problem, **flags
+            )
+        count += a.size
+        if a.size == 0:
+            continue
+        diff = float(np.max(np.abs(a - b)))
+        scale = max(scale, float(np.max(np.abs(b - r))))
+        if diff >= worst:
+            worst, worst_key = diff, key
+    where = f"largest at {worst_key}" if worst_key and worst > 0 else ""
+    deviation = _ratio(worst, scale)
+    return Comparison(name, deviation, worst, scale, tolerance, count, _join(where, note), **flags)
 
 
 def compare_group(
@@ -63,8 +161,9 @@ def compare_group(
     tolerance: float,
     note: str = "",
     informational: bool = False,
+    diagnostic: bool = False,
 ) -> Comparison:
-    """Compare two dicts of arrays (same keys, same shapes) as one group.
+    """Outputs compared as one group: max |ours - peer| / max |peer| (same keys, same shapes).
 
     Args:
         name: the group's name for the report.
@@ -72,51 +171,77 @@ def compare_group(
         peer: the peer's values under the same keys.
         tolerance: the largest relative deviation that passes.
         note: appended to the line.
-        informational: an INFO line (see :class:`Comparison`).
+        informational: an INFO line; diagnostic: a DIAGNOSTIC line (see :class:`Comparison`).
 
     Returns:
         The :class:`Comparison`; missing or extra keys, shape mismatches and non-finite values
         give an infinite deviation with a note that names them.
     """
-    missing = sorted(set(peer) - set(ours))
-    extra = sorted(set(ours) - set(peer))
-    if missing or extra:
-        why = f"keys differ: missing in edp_ref {missing[:4]}, extra in edp_ref {extra[:4]}"
-        return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, why, informational)
-    worst_abs, scale, count, worst_key = 0.0, 0.0, 0, ""
+    return _grouped(name, ours, peer, None, tolerance, note, informational, diagnostic)
+
+
+def compare_change(
+    name: str,
+    ours: Mapping[str, object],
+    peer: Mapping[str, object],
+    start: Mapping[str, object],
+    tolerance: float,
+    note: str = "",
+    informational: bool = False,
+    diagnostic: bool = False,
+) -> Comparison:
+    """State after one update, relative to what the update changed: max |ours - peer| over the
+    group / max |peer - start|, both sides having started from ``start`` (same keys and shapes).
+    A group the peer's update left unchanged passes only when edp_ref's is equal to it."""
+    return _grouped(
+        name, ours, peer, start, tolerance, _join("relative to the update's change", note),
+        informational, diagnostic,
+    )  # fmt: skip
+
+
+def compare_values(
+    name: str,
+    ours: Mapping[str, object],
+    peer: Mapping[str, object],
+    tolerance: float,
+    note: str = "",
+    informational: bool = False,
+    diagnostic: bool = False,
+) -> Comparison:
+    """Scalars (losses, metrics, counts), each at its own scale: max over names of
+    |ours - peer| / |peer| (a peer value of exactly 0 passes only an exact 0)."""
+    flags = {"informational": informational, "diagnostic": diagnostic}
+    problem = _key_problem(name, ours, peer)
+    if problem:
+        return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
+    worst, worst_abs, worst_scale, worst_key = -1.0, 0.0, 0.0, ""
     for key in sorted(peer):
         a, b = _as_array(ours[key]), _as_array(peer[key])
-        if a.shape != b.shape:
-            why = f"{key}: edp_ref shape {a.shape} vs peer shape {b.shape}"
-            return Comparison(
-                name, math.inf, math.inf, math.nan, tolerance, count, why, informational
-            )
-        if not (np.isfinite(a).all() and np.isfinite(b).all()):
-            why = (
-                f"{key}: non-finite values (edp_ref {int((~np.isfinite(a)).sum())}, "
-                f"peer {int((~np.isfinite(b)).sum())})"
-            )
-            return Comparison(
-                name, math.inf, math.inf, math.nan, tolerance, count, why, informational
-            )
-        count += a.size
-        if a.size == 0:
-            continue
-        diff = float(np.max(np.abs(a - b)))
-        scale = max(scale, float(np.max(np.abs(b))))
-        if diff >= worst_abs:
-            worst_abs, worst_key = diff, key
-    # A group of exact zeros on the peer's side passes only if edp_ref's are zeros too.
-    deviation = worst_abs / scale if scale > 0.0 else (0.0 if worst_abs == 0.0 else math.inf)
-    where = f"largest at {worst_key}" if worst_key and worst_abs > 0 else ""
-    text = "; ".join(x for x in (where, note) if x)
-    return Comparison(name, deviation, worst_abs, scale, tolerance, count, text, informational)
+        problem = _array_problem(key, a, b)
+        if problem:
+            return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
+        diff, scale = float(np.max(np.abs(a - b))), float(np.max(np.abs(b)))
+        if _ratio(diff, scale) > worst:
+            worst, worst_abs, worst_scale, worst_key = _ratio(diff, scale), diff, scale, key
+    where = f"largest at {worst_key}" if worst_abs > 0 else ""
+    text = _join("each value at its own scale", where, note)
+    return Comparison(
+        name, max(worst, 0.0), worst_abs, worst_scale, tolerance, len(peer), text, **flags
+    )
 
 
 def format_line(c: Comparison) -> str:
-    """One report line: verdict, name, deviation and tolerance, absolute difference and scale."""
-    verdict = "INFO" if c.informational else ("PASS" if c.passed else "FAIL")
-    bound = "not checked" if c.informational else f"tolerance {c.tolerance:.0e}"
+    """One report line: verdict, name, deviation and tolerance, absolute difference and scale.
+
+    Verdicts: PASS / FAIL (deciding lines), INFO (not checked), DIAG (a DIAGNOSTIC line, with
+    what its tolerance would say)."""
+    if c.informational:
+        verdict, bound = "INFO", "not checked"
+    elif c.diagnostic:
+        would = "within" if c.within else "outside"
+        verdict, bound = "DIAG", f"tolerance {c.tolerance:.0e}, {would}; not deciding"
+    else:
+        verdict, bound = ("PASS" if c.passed else "FAIL"), f"tolerance {c.tolerance:.0e}"
     line = (
         f"{verdict}  {c.name}: max deviation {c.deviation:.2e} ({bound}); "
         f"max |diff| {c.max_abs:.2e} at scale {c.scale:.2e} over {c.elements} values"
@@ -125,6 +250,21 @@ def format_line(c: Comparison) -> str:
 
 
 def summary_line(comparisons: Iterable[Comparison]) -> str:
-    """``crosscheck: N passed, M failed`` (INFO lines are not counted)."""
-    results = [c.passed for c in comparisons if not c.informational]
+    """``crosscheck: N passed, M failed`` (INFO and DIAGNOSTIC lines are not counted)."""
+    results = [c.passed for c in comparisons if c.deciding]
     return f"crosscheck: {sum(results)} passed, {len(results) - sum(results)} failed"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The tolerances of one precision (docs/fidelity.md, "Pass rules").
+
+    Attributes:
+        change: state groups, relative to the update's change (:func:`compare_change`).
+        values: losses and metrics, each at its own scale (:func:`compare_values`).
+        outputs: sampled actions, Q values, preprocessed arrays (:func:`compare_group`).
+    """
+
+    change: float
+    values: float
+    outputs: float

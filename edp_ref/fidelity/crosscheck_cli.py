@@ -1,8 +1,13 @@
 """Command line of ``scripts/crosscheck_official.py`` (see :mod:`edp_ref.fidelity.crosscheck`).
 
-Prints one line per comparison (PASS / FAIL / INFO, the largest deviation and its tolerance) as
+Prints one line per comparison (PASS / FAIL / INFO / DIAG, the deviation and its tolerance) as
 the checks finish, ``SKIP`` lines for checks whose peer is absent, and a final line
 ``crosscheck: N passed, M failed``; the exit status is 1 when a comparison failed, else 0.
+
+``--power`` runs the plan's checks (without the drift runs) as they are, prints their lines, then
+runs them once per bug of :data:`edp_ref.fidelity.power.BUGS` (or those named by ``--bugs``) put
+into edp_ref, prints the power table (bug, the worst failing line, deviation / tolerance) and
+exits 1 when the unmutated run fails or a bug survives.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 import os
 import time
 import warnings
+from typing import Any
 
 __all__ = ["main"]
 
@@ -36,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", default="full", choices=["full", "quick"])
     p.add_argument(
         "--only", nargs="+", default=None, help="run the checks whose name has one of these"
+    )
+    p.add_argument(
+        "--power",
+        action="store_true",
+        help="run the power suite: every bug of edp_ref.fidelity.power must fail the crosscheck",
+    )
+    p.add_argument(
+        "--bugs", nargs="+", default=None, help="with --power: only these bugs (their names)"
     )
     p.add_argument(
         "--fast-compile",
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         if not checks:
             raise SystemExit(f"crosscheck_official.py: no check matches --only {args.only}")
     roots = PeerRoots(args.edp, args.dql, args.corl)
+    if args.power:
+        return _power(checks, roots, args.bugs)
     results: list[Comparison] = []
     skipped = 0
     t0 = time.time()
@@ -80,3 +96,48 @@ def main(argv: list[str] | None = None) -> int:
     print(f"({len(checks)} checks, {skipped} skipped, {time.time() - t0:.0f} s)")
     print(summary_line(results), flush=True)
     return 0 if all(c.passed for c in results) else 1
+
+
+def _power(checks: list[Any], roots: Any, names: list[str] | None) -> int:
+    from edp_ref.fidelity.compare import Comparison, format_line, summary_line
+    from edp_ref.fidelity.crosscheck import run_checks
+    from edp_ref.fidelity.power import BUGS, power_run, power_table
+
+    bugs = BUGS
+    if names:
+        unknown = sorted(set(names) - {b.name for b in BUGS})
+        if unknown:
+            raise SystemExit(
+                f"crosscheck_official.py: unknown bug(s) {unknown}; known: "
+                f"{', '.join(b.name for b in BUGS)}"
+            )
+        bugs = tuple(b for b in BUGS if b.name in names)
+    checks = [c for c in checks if not c.drift]
+    skipped: list[str] = []
+
+    def run() -> list[Comparison]:
+        lines: list[Comparison] = []
+        skipped.clear()
+        for item in run_checks(checks, roots, log=lambda _m: None):
+            if isinstance(item, str):
+                skipped.append(item)
+            else:
+                lines.append(item)
+        return lines
+
+    t0 = time.time()
+    clean, results = power_run(run, bugs)
+    for line in skipped:
+        print(line)
+    for c in clean:
+        print(format_line(c))
+    print(f"unmutated run: {summary_line(clean)} ({len(checks)} checks, {len(skipped)} skipped)")
+    for r in results:
+        verdict = "caught" if r.caught else "NOT CAUGHT"
+        print(f"# {r.bug.name}: {verdict} ({len(r.failed)} failing lines)", flush=True)
+    print()
+    print("\n".join(power_table(results)))
+    caught = sum(r.caught for r in results)
+    print(f"\npower: {caught} of {len(results)} bugs caught ({time.time() - t0:.0f} s)")
+    ok = all(c.passed for c in clean) and caught == len(results)
+    return 0 if ok else 1

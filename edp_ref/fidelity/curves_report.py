@@ -1,14 +1,16 @@
-"""The learning-curve runs (:mod:`edp_ref.fidelity.curves`) as one figure and one table.
+"""The learning-curve study's verdict (:mod:`edp_ref.fidelity.curves`): tests, table, figure.
 
-* :func:`load_runs`: every complete run's JSON in a folder.
-* :func:`summarise`: per algorithm and implementation, each seed's final score (the mean of its
-  last ``window`` evaluations' normalized scores, RAT-style: the paper's running average at
-  training over the last evaluations) and their mean and standard deviation; per algorithm,
-  whether the two implementations agree within the seed spread (|difference of means| at most
-  the pooled standard deviation sqrt(s_a^2 + s_b^2)) and Welch's t-test p-value.
-* :func:`plot`: one panel per algorithm, mean normalized score and the band between the lowest
-  and highest seed at each evaluation, per implementation (matplotlib, PNG).
-* :func:`table_markdown`: the summary as a Markdown table.
+The protocol (docs/fidelity.md, section 5, fixed before the runs): each run's *final score* is
+the mean normalized score of its last ``window`` evaluations; the sides are compared on their
+seeds' final scores with Welch's t statistics.
+
+* :func:`tost`: the two one-sided tests of equivalence (Schuirmann's TOST) of edp_ref and the
+  official agent within the margin +-delta: equivalent when both one-sided tests reject at
+  ``alpha`` (equivalently: the 1 - 2 alpha confidence interval of the difference lies inside the
+  margin).
+* :func:`power_check`: the mutant against the official agent: told apart when Welch's two-sided
+  test rejects equality at ``alpha``.
+* :func:`load_runs`, :func:`summarise`, :func:`report_markdown`, :func:`plot`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Summary", "load_runs", "plot", "summarise", "table_markdown"]
+__all__ = [
+    "Comparison",
+    "Summary",
+    "load_runs",
+    "plot",
+    "power_check",
+    "report_markdown",
+    "summarise",
+    "tost",
+]
 
-_TITLES = {"td3": "EDP + TD3", "iql": "EDP + IQL"}
 _SIDES = {"official": "official EDP (JAX)", "edp_ref": "edp_ref (PyTorch, compiled)"}
 
 
@@ -34,42 +44,42 @@ def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every complete run record (``complete: true``) in ``folder``, sorted by file name.
 
     Raises:
-        ValueError: when a JSON file is not a learning-curve record.
+        ValueError: when a JSON file is not a learning-curve record of this schema.
     """
     runs = []
     for path in sorted(Path(folder).glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("schema") != "edp_ref.fidelity.curves/1":
-            raise ValueError(f"load_runs: {path} is not an edp_ref.fidelity.curves/1 record")
+        if record.get("schema") != "edp_ref.fidelity.curves/2":
+            raise ValueError(f"load_runs: {path} is not an edp_ref.fidelity.curves/2 record")
         if record.get("complete"):
             runs.append(record)
     return runs
 
 
+def _side(record: dict[str, Any]) -> str:
+    s = record["settings"]
+    return str(s["implementation"]) + (f"+{s['mutant']}" if s.get("mutant") else "")
+
+
 def _scores(record: dict[str, Any]) -> tuple[list[int], list[float]]:
     evaluations = record["evaluations"]
-    updates = [int(e["update"]) for e in evaluations]
-    values = [
-        float(e["mean_normalized"] if e["mean_normalized"] is not None else e["mean_return"])
-        for e in evaluations
+    return [int(e["update"]) for e in evaluations], [
+        float(e["mean_normalized"]) for e in evaluations
     ]
-    return updates, values
 
 
 @dataclass(frozen=True)
 class Summary:
-    """One algorithm x implementation: per-seed final scores and their mean and spread."""
+    """One side (algorithm x implementation [+ mutant]): per-seed final scores."""
 
     algorithm: str
-    implementation: str
+    side: str
     seeds: tuple[int, ...]
     finals: tuple[float, ...]
     updates: int
-    train_seconds: float
 
     @property
     def mean(self) -> float:
-        """Mean of the seeds' final scores."""
         return statistics.fmean(self.finals)
 
     @property
@@ -78,104 +88,148 @@ class Summary:
         return statistics.stdev(self.finals) if len(self.finals) > 1 else 0.0
 
 
-def summarise(runs: list[dict[str, Any]], window: int = 3) -> list[Summary]:
-    """Per (algorithm, implementation): each seed's mean of its last ``window`` evaluations."""
+def summarise(runs: list[dict[str, Any]], window: int) -> list[Summary]:
+    """Per (algorithm, side): each seed's mean of its last ``window`` evaluations."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
-        s = r["settings"]
-        groups[(s["algorithm"], s["implementation"])].append(r)
+        groups[(r["settings"]["algorithm"], _side(r))].append(r)
     out = []
-    for (alg, impl), records in sorted(groups.items()):
+    for (alg, side), records in sorted(groups.items()):
         records.sort(key=lambda r: r["settings"]["seed"])
         finals = tuple(statistics.fmean(_scores(r)[1][-window:]) for r in records)
-        out.append(
-            Summary(
-                alg,
-                impl,
-                tuple(r["settings"]["seed"] for r in records),
-                finals,
-                int(records[0]["settings"]["updates"]),
-                sum(float(r["train_seconds"]) for r in records),
-            )
-        )
+        seeds = tuple(int(r["settings"]["seed"]) for r in records)
+        out.append(Summary(alg, side, seeds, finals, int(records[0]["settings"]["updates"])))
     return out
 
 
-def agreement(a: Summary, b: Summary) -> tuple[float, float, float]:
-    """(difference of means, pooled spread sqrt(s_a^2 + s_b^2), Welch's t-test p-value)."""
+@dataclass(frozen=True)
+class Comparison:
+    """Welch's statistics of ``a - b`` on the seeds' final scores.
+
+    Attributes:
+        difference: mean(a) - mean(b).
+        se: its standard error sqrt(s_a^2 / n_a + s_b^2 / n_b).
+        df: Welch-Satterthwaite degrees of freedom.
+        interval: the 1 - 2 alpha confidence interval (TOST's) of the difference.
+        p: the test's p-value (TOST: the larger one-sided p; power check: two-sided).
+        verdict: True when the test rejects (TOST: equivalent; power check: told apart).
+    """
+
+    difference: float
+    se: float
+    df: float
+    interval: tuple[float, float]
+    p: float
+    verdict: bool
+
+
+def _welch(a: Summary, b: Summary) -> tuple[float, float, float]:
+    na, nb = len(a.finals), len(b.finals)
+    if na < 2 or nb < 2:
+        raise ValueError("curves_report: Welch's test needs at least 2 seeds on each side")
+    va, vb = a.std**2 / na, b.std**2 / nb
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1)) if se > 0 else math.inf
+    return a.mean - b.mean, se, df
+
+
+def tost(a: Summary, b: Summary, margin: float, alpha: float = 0.05) -> Comparison:
+    """Schuirmann's two one-sided Welch tests of |mean(a) - mean(b)| < ``margin``."""
     from scipy import stats
 
-    diff = a.mean - b.mean
-    spread = math.sqrt(a.std**2 + b.std**2)
-    if len(a.finals) < 2 or len(b.finals) < 2:
-        return diff, spread, math.nan
-    p = float(stats.ttest_ind(a.finals, b.finals, equal_var=False).pvalue)
-    return diff, spread, p
+    diff, se, df = _welch(a, b)
+    t = stats.t
+    if se == 0:
+        p = 0.0 if abs(diff) < margin else 1.0
+        return Comparison(diff, se, df, (diff, diff), p, p < alpha)
+    p_low = float(t.sf((diff + margin) / se, df))  # H0: diff <= -margin
+    p_high = float(t.cdf((diff - margin) / se, df))  # H0: diff >= +margin
+    half = float(t.ppf(1 - alpha, df)) * se
+    p = max(p_low, p_high)
+    return Comparison(diff, se, df, (diff - half, diff + half), p, p < alpha)
 
 
-def table_markdown(summaries: list[Summary], window: int = 3) -> str:
-    """The per-seed final scores, mean ± std, and the agreement verdict per algorithm."""
+def power_check(mutant: Summary, official: Summary, alpha: float = 0.05) -> Comparison:
+    """Welch's two-sided test of mean(mutant) = mean(official)."""
+    from scipy import stats
+
+    diff, se, df = _welch(mutant, official)
+    p = (0.0 if diff != 0 else 1.0) if se == 0 else float(2 * stats.t.sf(abs(diff) / se, df))
+    half = float(stats.t.ppf(1 - alpha, df)) * se if se > 0 else 0.0
+    return Comparison(diff, se, df, (diff - half, diff + half), p, p < alpha)
+
+
+def report_markdown(summaries: list[Summary], window: int, margin: float) -> str:
+    """Per-seed final scores per side, the TOST of edp_ref against the official agent and the
+    power check of each mutant against it."""
     lines = [
-        f"| algorithm | implementation | updates | final score per seed (mean of the last {window} "
+        f"| algorithm | side | updates | final score per seed (mean of the last {window} "
         "evaluations, normalized) | mean ± std |",
         "|---|---|---|---|---|",
     ]
     for s in summaries:
         per_seed = ", ".join(f"s{seed}: {v:.1f}" for seed, v in zip(s.seeds, s.finals, strict=True))
         lines.append(
-            f"| {_TITLES.get(s.algorithm, s.algorithm)} | {_SIDES.get(s.implementation)} | "
-            f"{s.updates} | {per_seed} | {s.mean:.1f} ± {s.std:.1f} |"
+            f"| {s.algorithm} | {_SIDES.get(s.side, s.side)} | {s.updates} | {per_seed} | "
+            f"{s.mean:.1f} ± {s.std:.1f} |"
         )
     lines.append("")
     by_alg: dict[str, dict[str, Summary]] = defaultdict(dict)
     for s in summaries:
-        by_alg[s.algorithm][s.implementation] = s
+        by_alg[s.algorithm][s.side] = s
     for alg, sides in sorted(by_alg.items()):
-        if {"official", "edp_ref"} <= set(sides):
-            diff, spread, p = agreement(sides["edp_ref"], sides["official"])
-            verdict = "within" if abs(diff) <= spread else "outside"
-            if min(len(sides["edp_ref"].finals), len(sides["official"].finals)) < 2:
-                verdict = "no verdict with one seed on a side (no spread to compare with), not"
+        official = sides.get("official")
+        if official is None:
+            continue
+        if "edp_ref" in sides:
+            c = tost(sides["edp_ref"], official, margin)
+            verdict = "equivalent" if c.verdict else "equivalence NOT shown"
             lines.append(
-                f"- {_TITLES.get(alg, alg)}: edp_ref - official = {diff:+.1f} points; pooled seed "
-                f"spread sqrt(s_a^2 + s_b^2) = {spread:.1f}: {verdict} the seed spread; Welch's "
-                f"t-test p = {p:.2f} ({len(sides['edp_ref'].finals)} vs "
-                f"{len(sides['official'].finals)} seeds)."
+                f"- {alg}: TOST of edp_ref - official within +-{margin:g}: difference "
+                f"{c.difference:+.1f} (90 % interval {c.interval[0]:+.1f} to "
+                f"{c.interval[1]:+.1f}), p = {c.p:.3f}: {verdict}."
+            )
+        for side, s in sorted(sides.items()):
+            if "+" not in side:
+                continue
+            c = power_check(s, official)
+            verdict = "told apart" if c.verdict else "NOT told apart"
+            beyond = c.interval[0] > margin or c.interval[1] < -margin
+            lines.append(
+                f"- {alg}: power check, {side} - official: difference {c.difference:+.1f} "
+                f"(90 % interval {c.interval[0]:+.1f} to {c.interval[1]:+.1f}), Welch's "
+                f"two-sided p = {c.p:.4f}: {verdict}"
+                + ("; the interval lies beyond the margin." if beyond else ".")
             )
     return "\n".join(lines) + "\n"
 
 
 def plot(runs: list[dict[str, Any]], path: str | os.PathLike[str], dataset: str = "") -> None:
-    """One panel per algorithm: per implementation the mean over seeds and the min-max band."""
+    """One panel per algorithm: per side the mean over seeds and the min-max band."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     algorithms = sorted({r["settings"]["algorithm"] for r in runs})
-    fig, axes = plt.subplots(1, len(algorithms), figsize=(5.5 * len(algorithms), 4), squeeze=False)
-    colours = {"official": "tab:blue", "edp_ref": "tab:orange"}
+    fig, axes = plt.subplots(1, len(algorithms), figsize=(6 * len(algorithms), 4), squeeze=False)
     for ax, alg in zip(axes[0], algorithms, strict=True):
-        for impl in ("official", "edp_ref"):
-            records = [
-                r
-                for r in runs
-                if r["settings"]["algorithm"] == alg and r["settings"]["implementation"] == impl
-            ]
-            if not records:
-                continue
+        sides = sorted({_side(r) for r in runs if r["settings"]["algorithm"] == alg})
+        for side in sides:
+            records = [r for r in runs if r["settings"]["algorithm"] == alg and _side(r) == side]
             updates = _scores(records[0])[0]
             values = np.array([_scores(r)[1] for r in records])
-            label = f"{_SIDES[impl]} ({len(records)} seeds)"
-            ax.plot(updates, values.mean(axis=0), color=colours[impl], label=label)
+            label = f"{_SIDES.get(side, side)} ({len(records)} seeds)"
+            (line,) = ax.plot(updates, values.mean(axis=0), label=label)
             ax.fill_between(
-                updates, values.min(axis=0), values.max(axis=0), color=colours[impl], alpha=0.2
+                updates, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2
             )
-        ax.set_title(f"{_TITLES.get(alg, alg)} {dataset}".strip())
+        episodes = runs[0]["settings"]["eval_episodes"]
+        ax.set_title(f"EDP + {alg.upper()} {dataset}".strip())
         ax.set_xlabel("training updates")
-        ax.set_ylabel("normalized score (mean of 5 episodes)")
+        ax.set_ylabel(f"normalized score (mean of {episodes} episodes)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -26,6 +26,7 @@ __all__ = [
     "adam_state_from_optax",
     "dense_paths",
     "find_adam_state",
+    "flax_from_params",
     "params_from_flax",
     "replace_adam_state",
 ]
@@ -78,6 +79,32 @@ def params_from_flax(tree: Mapping[str, Any], kind: NetworkKind, dtype: torch.dt
         out[f"{prefix}.weight"] = torch.tensor(kernel.T.copy(), dtype=dtype)
         out[f"{prefix}.bias"] = torch.tensor(np.asarray(layer["bias"]).copy(), dtype=dtype)
     return out
+
+
+def flax_from_params(
+    template: Mapping[str, Any], kind: NetworkKind, params: Mapping[str, Any]
+) -> Any:
+    """The inverse of :func:`params_from_flax`: edp_ref-layout parameters (NumPy or torch,
+    ``[out, in]`` weights) as a Flax variables dict shaped like ``template`` (an official
+    network's ``init`` output); kernels transposed back to ``[in, out]``.
+
+    Raises:
+        KeyError: naming the edp_ref parameter that ``params`` lacks.
+    """
+
+    def copy(node: Any) -> Any:
+        return {k: copy(v) for k, v in node.items()} if isinstance(node, Mapping) else node
+
+    tree = copy(template)
+    for prefix, path in dense_paths(tree, kind).items():
+        layer = _tree_get(tree, path)
+        for ours, theirs, transpose in (("weight", "kernel", True), ("bias", "bias", False)):
+            name = f"{prefix}.{ours}"
+            if name not in params:
+                raise KeyError(f"flax_from_params: no parameter {name!r} for the official {kind}")
+            value = np.asarray(params[name])
+            layer[theirs] = value.T.copy() if transpose else value.copy()
+    return tree
 
 
 def find_adam_state(opt_state: Any) -> Any:

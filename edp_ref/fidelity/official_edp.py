@@ -21,7 +21,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +43,21 @@ from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
 from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.core.schedule import Schedule
 from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, params_from_flax
-from edp_ref.peers import official_edp_run, synthetic_transitions
+from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
+from edp_ref.peers import SyntheticTransitions, official_edp_run
 
 __all__ = [
+    "Q_SCALE",
     "SCHEDULE_TABLES",
     "EDPSetting",
+    "compared_batch",
     "edp_ref_batch",
     "edp_ref_config",
     "edp_ref_state",
     "jax_precision",
     "official_agent",
     "peer_embedding_dtype",
+    "powered_start",
     "schedule_from_tables",
     "to_jax",
 ]
@@ -189,24 +193,29 @@ def _cast_floats(tree: Any, float64: bool) -> Any:
     return jax.tree_util.tree_map(cast, tree)
 
 
+def _data(setting: EDPSetting) -> SyntheticTransitions:
+    """The check's data (:func:`~edp_ref.fidelity.inputs.check_arrays`) in the peers' layout."""
+    arrays = check_arrays(
+        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
+    )
+    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
+
+
 def official_agent(
     setting: EDPSetting, root: str | os.PathLike[str] | None, warmup: int = 0
 ) -> Any:
     """The official agent for ``setting`` (call inside :func:`jax_precision`), after ``warmup``
-    of its own updates (``_train_step`` on batches of its own sampler, EMA policy moved) on
-    synthetic data, so that targets, Adam moments and counts are no longer at their initial
-    values. In float64 the
-    parameters and optimiser states are cast to float64 after construction.
+    of its own updates (``_train_step`` on batches of its own sampler, EMA policy moved) on the
+    check's data (:mod:`edp_ref.fidelity.inputs`), so that targets, Adam moments and counts are
+    no longer at their initial values. In float64 the parameters and optimiser states are cast
+    to float64 after construction.
 
     Returns:
         The :class:`~edp_ref.peers.PeerRun` (``run.agent`` is the ``DiffusionQL`` agent).
     """
-    data = synthetic_transitions(
-        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, seed=setting.seed
-    )
     run = official_edp_run(
         setting.algorithm,
-        data,
+        _data(setting),
         root=root,
         interpolation=setting.interpolation,
         num_steps=setting.num_steps,
@@ -240,6 +249,74 @@ def official_agent(
             agent._train_states, agent._tgt_params = states, targets
             agent._total_steps += 1
     return run
+
+
+#: The factor on the critics' and the value network's last layer at the start of a check:
+#: Q values spread over several units (as a trained critic's do), so that the weights of
+#: CRR and IQL, the clipped gradients and EAS's selection probabilities are far from uniform.
+Q_SCALE = 10.0
+
+
+def _scale_last_layer(params: Any, factor: float) -> Any:
+    """A Flax critic / value network's parameters with its last ``Dense`` multiplied by
+    ``factor`` (kernel and bias)."""
+    inner = dict(params["params"])
+    last = max((k for k in inner if k.startswith("Dense_")), key=lambda k: int(k[6:]))
+    inner[last] = {n: v * factor for n, v in inner[last].items()}
+    return {**params, "params": inner}
+
+
+def powered_start(run: Any, setting: EDPSetting) -> None:
+    """Give the official agent a start state whose every part a one-update check can see move
+    (call inside :func:`jax_precision`):
+
+    * the EMA policy and the target critics are separately initialised networks (the official
+      ``init`` calls), far from the online ones, so that a Polyak step changes them by about
+      tau times their distance and a' or y computed from the wrong copy shows;
+    * the critics, their targets and V have their last layer multiplied by :data:`Q_SCALE`.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    agent = run.agent
+    key = jax.random.PRNGKey(setting.seed + 1000)
+    keys = jax.random.split(key, 4)
+    obs = jnp.zeros((10, setting.obs_dim))
+    act = jnp.zeros((10, setting.action_dim))
+    fresh = {
+        "policy": agent.policy.init(keys[0], keys[1], obs),
+        "qf1": _scale_last_layer(agent.qf.init(keys[2], obs, act), Q_SCALE),
+        "qf2": _scale_last_layer(agent.qf.init(keys[3], obs, act), Q_SCALE),
+    }
+    agent._tgt_params = {**agent._tgt_params, **to_jax(fresh, setting.float64)}
+    states = dict(agent.train_states)
+    for net in ("qf1", "qf2", "vf"):
+        if net in states:
+            st = states[net]
+            states[net] = st.replace(params=_scale_last_layer(st.params, Q_SCALE))
+    agent._train_states = states
+
+
+def compared_batch(run: Any, setting: EDPSetting, seed: int) -> tuple[Any, str]:
+    """The compared batch (:func:`~edp_ref.fidelity.inputs.powered_rows` of the check's data,
+    retrieved by the official ``index_batch`` and ``batch_to_jax`` with the trainer's action
+    clip) and the report note on its terminals and time-outs."""
+    arrays = check_arrays(
+        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
+    )
+    rows = powered_rows(arrays, setting.batch_size, seed)
+    note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
+    dataset = {
+        "observations": arrays["observations"],
+        "actions": np.clip(arrays["actions"], -0.999, 0.999),
+        "next_observations": arrays["next_observations"],
+        "rewards": arrays["rewards"],
+        "dones": arrays["terminals"],
+        "dones_float": arrays["terminals"],
+    }
+    index_batch = run.modules["utilities.replay_buffer"].index_batch
+    batch = run.modules["utilities.jax_utils"].batch_to_jax(index_batch(dataset, rows))
+    return to_jax(batch, setting.float64), note
 
 
 def edp_ref_config(setting: EDPSetting, agent: Any) -> Any:
@@ -336,38 +413,43 @@ def edp_ref_config(setting: EDPSetting, agent: Any) -> Any:
     raise ValueError(f"edp_ref_config: unknown algorithm {setting.algorithm!r}")
 
 
-def edp_ref_state(setting: EDPSetting, agent: Any, config: Any) -> TrainState:
+def edp_ref_state(
+    setting: EDPSetting,
+    agent: Any,
+    config: Any,
+    states: Any = None,
+    targets: Any = None,
+    step: int | None = None,
+) -> TrainState:
     """edp_ref's state holding the official agent's parameters, targets (EMA policy and target
-    critics), Adam states and update count; its schedule is edp_ref's own (float64, built from K)
-    or, with ``setting.peer_tables``, the official float32 tables (:func:`official_schedule`)."""
+    critics), Adam states and update count, or those of ``states`` / ``targets`` / ``step``
+    when given (an official state other than the agent's current one); its schedule is
+    edp_ref's own (float64, built from K) or, with ``setting.peer_tables``, the official
+    float32 tables (:func:`official_schedule`)."""
     dtype = setting.torch_dtype
-    init: dict[str, Callable[..., TrainState]] = {
-        "td3": REGISTRY["edp_td3"].init,
-        "dql_jax": REGISTRY["edp_td3"].init,
-        "crr": REGISTRY["edp_crr"].init,
-        "iql": REGISTRY["edp_iql"].init,
-    }
-    template: TrainState = init[setting.algorithm](
+    name = {"td3": "edp_td3", "dql_jax": "edp_td3", "crr": "edp_crr", "iql": "edp_iql"}
+    template: TrainState = REGISTRY[name[setting.algorithm]].init(
         config, setting.obs_dim, setting.action_dim, torch.Generator().manual_seed(0), "cpu", dtype
     )
-    states = agent.train_states
-    params, optimizers, targets = {}, {}, {}
+    states = agent.train_states if states is None else states
+    targets = agent._tgt_params if targets is None else targets
+    params, optimizers, target_params = {}, {}, {}
     for official, (ours, kind) in _NETWORKS.items():
         if ours not in template.params:
             continue
         params[ours] = params_from_flax(states[official].params, kind, dtype)
         optimizers[ours] = adam_state_from_optax(states[official].opt_state, kind, dtype)
         if ours in template.target_params:
-            targets[ours] = params_from_flax(agent._tgt_params[official], kind, dtype)
+            target_params[ours] = params_from_flax(targets[official], kind, dtype)
     networks = template.networks
     if setting.peer_tables:
         networks = dataclasses.replace(networks, schedule=official_schedule(agent))
     return template.replace(
         networks=networks,
         params=params,
-        target_params=targets,
+        target_params=target_params,
         optimizers=optimizers,
-        step=torch.tensor(int(agent.total_steps), dtype=torch.int64),
+        step=torch.tensor(int(agent.total_steps if step is None else step), dtype=torch.int64),
     )
 
 

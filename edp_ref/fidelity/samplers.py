@@ -5,27 +5,26 @@ For the same parameters (the official agent's, converted), states and noise:
 * :func:`dpm_solver_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
   DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler;
 * :func:`ddpm_check`: the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against
-  edp_ref's DDPM, with the official chain's per-step noise (:func:`~edp_ref.fidelity.official_edp.
-  official_draws`' split order);
-* :func:`eas_check`: the official evaluation's ``dpmensemble_act`` (diffusion/trainer.py, see
-  :func:`edp_ref.fidelity.curves.official_policy`) against edp_ref's
-  :func:`~edp_ref.algorithms.select_actions`. The official index comes from
-  ``jax.random.categorical`` (Gumbel-max), which edp_ref cannot draw from a uniform; the check
-  reproduces the official draw by mapping the official index i of each state to the uniform
-  u = (CDF_{i-1} + CDF_i) / 2 at the middle of edp_ref's CDF bin of i, then requires the same
-  action, and separately compares the frequencies of the official indices over many keys with
-  edp_ref's selection probabilities softmax(min(Q1, Q2)).
-* :func:`recorded_model_times`: the times the official DPM-Solver wrapper hands to the noise
-  network (recorded with a Flax method interceptor), and the clip index it derives from each
-  (``t.astype(int32)``), for the questions of which index the official code uses at model time
-  666 and how it maps t to the model time when K != 1000.
+  edp_ref's DDPM, with the official chain's per-step noise (:func:`~edp_ref.fidelity.
+  official_draws._ddpm_draws`' split order);
+* :func:`eas_check`: the official evaluation's action choice, ``SamplerPolicy.dpmensemble_act``
+  of diffusion/trainer.py (the real class, imported with stubs for what the trainer cannot
+  import), against edp_ref's :func:`~edp_ref.algorithms.diffusion_policy.select_actions`, on
+  critics whose Q values spread over several units across the candidates (Sec. 4.5, Alg. 2);
+* :func:`model_time_lines` and :func:`clip_index_lines`: the times the official DPM-Solver
+  wrapper hands to the noise network (recorded with a Flax method interceptor) and the clip index
+  it derives from each (``t.astype(int32)``), against edp_ref's plan.
+
+The official side of each check is computed once per process and setting (the power suite,
+:mod:`edp_ref.fidelity.power`, reruns only edp_ref's side).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,7 @@ import torch
 from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select_actions
 from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
-from edp_ref.core.selection import eas_probabilities
-from edp_ref.fidelity.compare import Comparison, compare_group
+from edp_ref.fidelity.compare import Comparison, Rules, compare_group
 from edp_ref.fidelity.official_draws import _ddpm_draws
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
@@ -43,25 +41,44 @@ from edp_ref.fidelity.official_edp import (
     edp_ref_state,
     jax_precision,
     official_agent,
+    powered_start,
 )
 
 __all__ = [
-    "ModelTimes",
+    "EAS_DRAWS",
+    "EAS_MIN_Q_SPREAD",
     "clip_index_lines",
     "ddpm_check",
     "dpm_solver_check",
     "eas_check",
     "model_time_lines",
     "official_dpm_from_noise",
-    "recorded_model_times",
 ]
 
+Root = str | os.PathLike[str] | None
 
-def _setup(setting: EDPSetting, root: str | os.PathLike[str] | None) -> tuple[Any, Any, Any]:
+
+def _key(root: Root) -> str | None:
+    """The folder as a cache key (a path and its string are the same peer)."""
+    return None if root is None else str(root)
+
+
+@functools.cache
+def _official(setting: EDPSetting, root: str | None) -> Any:
+    """The official agent (no warmup) with :func:`powered_start`'s critics (Q spread)."""
     with jax_precision(setting.float64):
         run = official_agent(setting, root, warmup=0)
+        powered_start(run, setting)
+    return run
+
+
+def _edp_ref(setting: EDPSetting, root: Root) -> tuple[Any, Any]:
+    """edp_ref's config and state for the official agent (rebuilt on every call: the power
+    suite's bugs act on edp_ref's code)."""
+    run = _official(setting, _key(root))
+    with jax_precision(setting.float64):
         config = edp_ref_config(setting, run.agent)
-    return run, config, edp_ref_state(setting, run.agent, config)
+    return config, edp_ref_state(setting, run.agent, config)
 
 
 def _observations(setting: EDPSetting, rows: int) -> np.ndarray:
@@ -80,7 +97,7 @@ def official_dpm_from_noise(run: Any, params: Any, observations: Any, x: Any) ->
     ``(t - 1/N) * N`` and clips eps with the tables at ``t.astype(int32)``, ``DPM_Solver(...,
     predict_x0=False).sample(x, steps, t_end)``) built from the official classes, with the
     network called through ``DiffusionPolicy.forward``. :func:`dpm_solver_check` verifies that
-    it equals ``dpm_sample`` exactly on ``dpm_sample``'s own noise.
+    it equals ``dpm_sample`` on ``dpm_sample``'s own noise.
     """
     import jax.numpy as jnp
 
@@ -109,55 +126,33 @@ def official_dpm_from_noise(run: Any, params: Any, observations: Any, x: Any) ->
 REPLICA_TOLERANCE = 2e-5
 
 
-def dpm_solver_check(
-    setting: EDPSetting, root: str | os.PathLike[str] | None, tolerance: float, rows: int = 64
-) -> list[Comparison]:
-    """Official ``dpm_sample`` vs edp_ref's DPM-Solver on the same parameters, states, noise.
+@dataclass(frozen=True)
+class _OfficialSamples:
+    observations: np.ndarray
+    initial: np.ndarray
+    steps: np.ndarray | None
+    actions: np.ndarray
+    extra: tuple[Comparison, ...] = ()
 
-    In float32 the official sampler takes its clip index ``(t - 1/N) * N`` cast to int32 from
-    float32 times, which at model times that are integers in exact arithmetic (333, 666 at
-    K = 1000) falls on either side by round-off; so the float32 comparison's tolerance is
-    ``max(tolerance, 2 x`` the official sampler's own float32-vs-float64 difference on the same
-    noise) (:func:`official_dpm_from_noise` run under x64), reported on the line. Float64 runs
-    compare with ``tolerance`` itself. Float32 adds a line checking that the replica equals
-    ``dpm_sample`` to float32 round-off (``REPLICA_TOLERANCE``).
-    """
+
+@functools.cache
+def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
     import jax
 
-    run, config, state = _setup(setting, root)
-    agent = run.agent
+    run = _official(setting, root)
+    agent, policy = run.agent, run.agent.policy
     obs = _observations(setting, rows)
     key = jax.random.PRNGKey(setting.seed + 21)
     params = agent.train_params["policy"]
-    policy = agent.policy
     with jax_precision(setting.float64):
         sample = jax.jit(lambda p, k, o: policy.apply(p, k, o, method=policy.dpm_sample))
         official = np.asarray(sample(params, key, obs))
-        initial = jax.random.normal(key, (rows, setting.action_dim))  # dpm_sample's own draw
-    dtype = setting.torch_dtype
-    ours = sample_diffusion_actions(
-        state.networks,
-        state.params["policy"],
-        torch.tensor(obs, dtype=dtype),
-        SamplerNoise(initial=torch.tensor(np.asarray(initial), dtype=dtype)),
-        config.diffusion,
-        "dpm_solver",
-    ).detach()
-    name = f"{setting.label} sampler dpm_solver actions"
+        initial = np.asarray(jax.random.normal(key, (rows, setting.action_dim)))
     if setting.float64:
-        return [compare_group(name, {"a": ours}, {"a": official}, tolerance)]
+        return _OfficialSamples(obs, initial, None, official)
     replica = np.asarray(
         jax.jit(official_dpm_from_noise, static_argnums=0)(run, params, obs, initial)
     )
-    out = [
-        compare_group(
-            f"{setting.label} sampler official dpm_sample == its replica with passed-in noise",
-            {"a": replica},
-            {"a": official},
-            REPLICA_TOLERANCE,
-            note="two separately compiled XLA programs: float32 round-off only",
-        )
-    ]
     with jax_precision(True):
         up = jax.tree_util.tree_map(lambda p: np.asarray(p, dtype=np.float64), params)
         wide = np.asarray(
@@ -165,152 +160,236 @@ def dpm_solver_check(
                 run, up, obs.astype(np.float64), np.asarray(initial, dtype=np.float64)
             )
         )
-    own = compare_group("own", {"a": wide}, {"a": official}, 1.0)
-    allowed = max(tolerance, 2.0 * own.deviation)
-    note = f"official float32 vs its own float64 on this noise: {own.deviation:.2e}"
-    out.append(compare_group(name, {"a": ours}, {"a": official}, allowed, note=note))
-    return out
+    lines = (
+        compare_group(
+            f"{setting.label} sampler official dpm_sample == its replica with passed-in noise",
+            {"a": replica},
+            {"a": official},
+            REPLICA_TOLERANCE,
+            note="two separately compiled XLA programs: float32 round-off only",
+        ),
+        compare_group("own", {"a": wide}, {"a": official}, 1.0),
+    )
+    return _OfficialSamples(obs, initial, None, official, lines)
 
 
-def ddpm_check(
-    setting: EDPSetting, root: str | os.PathLike[str] | None, tolerance: float, rows: int = 64
-) -> Comparison:
-    """Official ``ddpm_sample`` (p_sample_loop) vs edp_ref's DDPM, same parameters and noise."""
-    import jax
+def dpm_solver_check(
+    setting: EDPSetting, root: Root, rules: Rules, rows: int = 64
+) -> list[Comparison]:
+    """Official ``dpm_sample`` vs edp_ref's DPM-Solver on the same parameters, states, noise.
 
-    run, config, state = _setup(setting, root)
-    agent = run.agent
-    obs = _observations(setting, rows)
-    key = jax.random.PRNGKey(setting.seed + 22)
-    shape = (rows, setting.action_dim)
-    with jax_precision(setting.float64):
-        official = agent.policy.apply(
-            agent.train_params["policy"], key, obs, method=agent.policy.ddpm_sample
-        )
-        initial, steps = _ddpm_draws(key, shape, setting.num_steps)
+    In float32 the official sampler takes its clip index ``(t - 1/N) * N`` cast to int32 from
+    float32 times, which at model times that are integers in exact arithmetic (333, 666 at
+    K = 1000) falls on either side by round-off; so the float32 comparison's tolerance is
+    ``max(rules.outputs, 2 x`` the official sampler's own float32-vs-float64 difference on the
+    same noise) (:func:`official_dpm_from_noise` run under x64), reported on the line. Float32
+    adds a line checking that the replica equals ``dpm_sample`` to float32 round-off
+    (``REPLICA_TOLERANCE``).
+    """
+    off = _official_dpm(setting, _key(root), rows)
+    config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
     ours = sample_diffusion_actions(
         state.networks,
         state.params["policy"],
-        torch.tensor(obs, dtype=dtype),
+        torch.tensor(off.observations, dtype=dtype),
+        SamplerNoise(initial=torch.tensor(off.initial, dtype=dtype)),
+        config.diffusion,
+        "dpm_solver",
+    ).detach()
+    name = f"{setting.label} sampler dpm_solver actions"
+    if setting.float64:
+        return [compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)]
+    replica, own = off.extra
+    allowed = max(rules.outputs, 2.0 * own.deviation)
+    note = f"official float32 vs its own float64 on this noise: {own.deviation:.2e}"
+    return [replica, compare_group(name, {"a": ours}, {"a": off.actions}, allowed, note=note)]
+
+
+@functools.cache
+def _official_ddpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
+    import jax
+
+    agent = _official(setting, root).agent
+    obs = _observations(setting, rows)
+    key = jax.random.PRNGKey(setting.seed + 22)
+    with jax_precision(setting.float64):
+        official = agent.policy.apply(
+            agent.train_params["policy"], key, obs, method=agent.policy.ddpm_sample
+        )
+        initial, steps = _ddpm_draws(key, (rows, setting.action_dim), setting.num_steps)
+    return _OfficialSamples(obs, np.asarray(initial), np.asarray(steps), np.asarray(official))
+
+
+def ddpm_check(setting: EDPSetting, root: Root, rules: Rules, rows: int = 64) -> Comparison:
+    """Official ``ddpm_sample`` (p_sample_loop) vs edp_ref's DDPM, same parameters and noise."""
+    off = _official_ddpm(setting, _key(root), rows)
+    config, state = _edp_ref(setting, root)
+    dtype = setting.torch_dtype
+    assert off.steps is not None
+    ours = sample_diffusion_actions(
+        state.networks,
+        state.params["policy"],
+        torch.tensor(off.observations, dtype=dtype),
         SamplerNoise(
-            initial=torch.tensor(np.asarray(initial), dtype=dtype),
-            steps=torch.tensor(np.asarray(steps), dtype=dtype),
+            initial=torch.tensor(off.initial, dtype=dtype),
+            steps=torch.tensor(off.steps, dtype=dtype),
         ),
         config.diffusion,
         "ddpm",
     ).detach()
     name = f"{setting.label} sampler ddpm actions"
-    return compare_group(name, {"a": ours}, {"a": np.asarray(official)}, tolerance)
+    return compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)
 
 
-def _official_eas(agent: Any, num_candidates: int) -> Any:
-    """``dpmensemble_act`` of diffusion/trainer.py, returning candidates, q and the index too."""
+#: Official categorical draws per state behind the selection-law line, and edp_ref's
+#: stratified uniforms u_j = (j + 1/2) / EAS_GRID per state.
+EAS_DRAWS, EAS_GRID = 4000, 1000
+#: The least mean (over states) standard deviation of min(Q1, Q2) across the candidates for
+#: which EAS lines have power (a 2x temperature error or Q ignored must change the law).
+EAS_MIN_Q_SPREAD = 1.0
+
+
+@dataclass(frozen=True)
+class _OfficialEAS:
+    observations: np.ndarray
+    noise: np.ndarray  # [B, N, A]: dpm_sample's initial noise for each state's key
+    candidates: np.ndarray  # [B, N, A]
+    q: np.ndarray  # [B, N]: min(Q1, Q2) of the online critics
+    frequencies: np.ndarray  # [B, N]: official categorical draws over EAS_DRAWS keys
+    consistency: Comparison
+
+
+@functools.cache
+def _official_eas(setting: EDPSetting, root: str | None, rows: int, n: int) -> _OfficialEAS:
+    """The official ``SamplerPolicy.dpmensemble_act`` on each of ``rows`` states (one state per
+    call, as its evaluation calls it), and the pieces it computes from the same key: the
+    candidates (``dpm_sample(rng, ..., repeat=N)``), min(Q1, Q2), the categorical index; plus
+    the frequencies of ``jax.random.categorical`` on that min-Q over many keys."""
     import jax
     import jax.numpy as jnp
 
-    policy, qf = agent.policy, agent.qf
-
-    def act(params: Any, rng: Any, observations: Any) -> Any:
-        rng, _key = jax.random.split(rng)
-        actions = policy.apply(
-            params["policy"], rng, observations, True, num_candidates, method=policy.dpm_sample
+    run = _official(setting, root)
+    agent = run.agent
+    sampler_policy = run.modules["diffusion.trainer"].SamplerPolicy(agent.policy, agent.qf)
+    params = agent.train_params
+    obs = _observations(setting, rows)
+    base = jax.random.PRNGKey(setting.seed + 23)
+    chosen, picked, noise, cands, qs, freqs = [], [], [], [], [], []
+    with jax_precision(setting.float64):
+        count = jax.jit(
+            lambda q, keys: jax.vmap(lambda k: jax.random.categorical(k, q))(keys),
         )
-        q = jnp.minimum(
-            qf.apply(params["qf1"], observations, actions),
-            qf.apply(params["qf2"], observations, actions),
-        )
-        idx = jax.random.categorical(rng, q)
-        chosen = jnp.take_along_axis(actions, idx[:, None, None], axis=-2)[:, 0]
-        return chosen, actions, q, idx, rng
-
-    return jax.jit(act)
+        for b in range(rows):
+            key = jax.random.fold_in(base, b)
+            o = obs[b : b + 1]
+            out = sampler_policy.dpmensemble_act(params, key, o, True, n)
+            chosen.append(np.asarray(out).reshape(-1))
+            # dpmensemble_act: rng, key = split(rng); candidates from rng; categorical(rng, q).
+            rng, _ = jax.random.split(key)
+            c = agent.policy.apply(
+                params["policy"], rng, o, True, n, method=agent.policy.dpm_sample
+            )
+            q = jnp.minimum(
+                agent.qf.apply(params["qf1"], o, c), agent.qf.apply(params["qf2"], o, c)
+            )
+            idx = int(jax.random.categorical(rng, q)[0])
+            picked.append(np.asarray(c)[0, idx])
+            noise.append(np.asarray(jax.random.normal(rng, (1, n, setting.action_dim)))[0])
+            cands.append(np.asarray(c)[0])
+            qs.append(np.asarray(q)[0])
+            draws = np.asarray(count(q[0], jax.random.split(jax.random.fold_in(key, 1), EAS_DRAWS)))
+            freqs.append(np.bincount(draws, minlength=n) / EAS_DRAWS)
+    consistency = compare_group(
+        f"{setting.label} EAS N={n} official SamplerPolicy.dpmensemble_act == "
+        "its candidates[categorical(min-Q)]",
+        {"a": np.stack(chosen)},
+        {"a": np.stack(picked)},
+        REPLICA_TOLERANCE,
+        note="the real class of diffusion/trainer.py against the pieces it computes",
+    )
+    return _OfficialEAS(
+        obs, np.stack(noise), np.stack(cands), np.stack(qs), np.stack(freqs), consistency
+    )
 
 
 def eas_check(
-    setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
-    tolerance: float,
-    rows: int = 16,
-    num_candidates: int = 50,
-    keys: int = 4000,
+    setting: EDPSetting, root: Root, rules: Rules, rows: int = 8, num_candidates: int = 50
 ) -> list[Comparison]:
-    """The official evaluation's EAS vs edp_ref's on the same parameters, states and draws.
+    """The official evaluation's EAS vs edp_ref's on the same parameters, states and noise.
 
-    Returns three comparisons: the candidates (official ``dpm_sample`` with ``repeat=N`` vs
-    edp_ref's sampler on the same ``[B * N, A]`` noise, row ``b * N + i``), the chosen actions
-    (official categorical index mapped to edp_ref's uniform as the module says), and the
-    official index frequencies over ``keys`` keys against edp_ref's probabilities (deviation:
-    the largest |frequency - probability| in units of its binomial standard error, tolerance 5).
+    Lines: the official ``SamplerPolicy.dpmensemble_act`` equals the candidate its own pieces
+    pick (the decomposition below is the official function); the candidates (official
+    ``dpm_sample(..., repeat=N)`` vs edp_ref's sampler on the same ``[B, N, A]`` noise); their
+    min(Q1, Q2); and the selection law: for each state, edp_ref's ``select_actions`` (the whole
+    edp_ref path: candidates, scores, softmax, inverse CDF) on the stratified uniforms
+    u_j = (j + 1/2) / EAS_GRID gives edp_ref's probability of each candidate; the official
+    ``jax.random.categorical`` on the official min-Q over EAS_DRAWS keys gives frequencies; the
+    deviation is the largest |frequency - probability| beyond the grid's resolution 1/EAS_GRID,
+    in binomial standard errors (tolerance 5). The critics are scaled (:data:`~edp_ref.fidelity.
+    official_edp.Q_SCALE`) so that min-Q spreads across the candidates; a check whose spread is
+    below :data:`EAS_MIN_Q_SPREAD` raises.
     """
-    import jax
-    import jax.numpy as jnp
-
-    run, config, state = _setup(setting, root)
-    agent = run.agent
-    obs = _observations(setting, rows)
-    act = _official_eas(agent, num_candidates)
-    with jax_precision(setting.float64):
-        chosen, candidates, q, idx, used = act(
-            agent.train_params, jax.random.PRNGKey(setting.seed + 23), obs
+    n = num_candidates
+    off = _official_eas(setting, _key(root), rows, n)
+    spread = float(off.q.std(axis=1).mean())
+    if spread < EAS_MIN_Q_SPREAD:
+        raise ValueError(
+            f"eas_check {setting.label}: min-Q spreads {spread:.2f} across the candidates "
+            f"(mean std over states); the check needs at least {EAS_MIN_Q_SPREAD}"
         )
-        noise = jax.random.normal(used, (rows, num_candidates, setting.action_dim))
+    config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
-    q_t = torch.tensor(np.asarray(q), dtype=dtype)
-    probs = eas_probabilities(q_t).double()
-    cdf = torch.cumsum(probs, dim=-1)
-    cdf = cdf / cdf[:, -1:]
-    index = torch.tensor(np.asarray(idx), dtype=torch.int64)
-    upper = cdf.gather(1, index[:, None])[:, 0]
-    lower = torch.where(index > 0, cdf.gather(1, (index - 1).clamp(min=0)[:, None])[:, 0], 0.0)
-    uniforms = ((lower + upper) / 2).to(dtype)
-    obs_t = torch.tensor(obs, dtype=dtype)
-    flat_noise = torch.tensor(np.asarray(noise).reshape(rows * num_candidates, -1), dtype=dtype)
-    ours = select_actions(
-        state, obs_t, SamplerNoise(initial=flat_noise), uniforms, num_candidates, config.diffusion
-    )
-    ours_candidates = sample_diffusion_actions(
+    A = setting.action_dim
+    obs_t = torch.tensor(off.observations, dtype=dtype)
+    flat_noise = torch.tensor(off.noise.reshape(rows * n, A), dtype=dtype)
+    candidates = sample_diffusion_actions(
         state.networks,
         state.params["policy"],
-        obs_t.repeat_interleave(num_candidates, dim=0),
+        obs_t.repeat_interleave(n, dim=0),
         SamplerNoise(initial=flat_noise),
         config.diffusion,
         "dpm_solver",
     ).detach()
-    label = f"{setting.label} EAS N={num_candidates}"
+    repeated = obs_t.repeat_interleave(n, dim=0)
+    q = state.networks.min_q(state.params["q1"], state.params["q2"], repeated, candidates)
+    label = f"{setting.label} EAS N={n}"
     out = [
+        off.consistency,
         compare_group(
-            f"{label} candidates",
-            {"a": ours_candidates.reshape(rows, num_candidates, -1)},
-            {"a": np.asarray(candidates)},
-            tolerance,
+            f"{label} candidates", {"a": candidates.reshape(rows, n, A)}, {"a": off.candidates},
+            rules.outputs,
         ),
         compare_group(
-            f"{label} chosen actions",
-            {"a": ours},
-            {"a": np.asarray(chosen)},
-            tolerance,
-            note="official categorical index -> uniform at the middle of its CDF bin",
+            f"{label} min-Q of the candidates", {"q": q.detach().reshape(rows, n)}, {"q": off.q},
+            rules.outputs, note=f"spread across candidates {spread:.2f} (mean std)",
         ),
-    ]
-    # The selection law: official Gumbel-max draws over many keys vs edp_ref's probabilities.
-    with jax_precision(setting.float64):
-        draw = jax.jit(jax.vmap(lambda k: jax.random.categorical(k, jnp.asarray(q))))
-        sample = np.asarray(draw(jax.random.split(jax.random.PRNGKey(setting.seed + 24), keys)))
-    counts = np.stack([np.bincount(sample[:, b], minlength=num_candidates) for b in range(rows)])
-    freq = counts / keys
-    p = probs.numpy()
-    se = np.sqrt(np.maximum(p * (1 - p), 1.0 / keys) / keys)
-    z = float(np.max(np.abs(freq - p) / se))
+    ]  # fmt: skip
+    # edp_ref's law: select_actions on a stratified grid of uniforms, the same candidates.
+    grid = (torch.arange(EAS_GRID, dtype=torch.float64) + 0.5) / EAS_GRID
+    probs = np.zeros((rows, n))
+    for b in range(rows):
+        noise_b = flat_noise[b * n : (b + 1) * n].repeat(EAS_GRID, 1)
+        obs_b = obs_t[b : b + 1].expand(EAS_GRID, -1)
+        picked = select_actions(
+            state, obs_b, SamplerNoise(initial=noise_b), grid.to(dtype), n, config.diffusion
+        )
+        own = candidates.reshape(rows, n, A)[b]
+        index = torch.cdist(picked.double(), own.double()).argmin(dim=1)
+        probs[b] = np.bincount(index.numpy(), minlength=n) / EAS_GRID
+    se = np.sqrt(np.maximum(probs * (1 - probs), 1.0 / EAS_DRAWS) / EAS_DRAWS)
+    excess = np.maximum(np.abs(off.frequencies - probs) - 1.0 / EAS_GRID, 0.0)
+    z = float(np.max(excess / se))
     out.append(
         Comparison(
-            f"{label} selection law ({keys} official draws per state)",
+            f"{label} selection law (edp_ref select_actions on {EAS_GRID} stratified uniforms "
+            f"vs {EAS_DRAWS} official categorical draws per state)",
             z,
-            float(np.max(np.abs(freq - p))),
-            float(np.max(p)),
+            float(np.max(np.abs(off.frequencies - probs))),
+            float(np.max(probs)),
             5.0,
-            int(p.size),
-            "deviation in binomial standard errors",
+            int(probs.size),
+            f"deviation in binomial standard errors; largest probability {probs.max():.2f}",
         )
     )
     return out
@@ -318,27 +397,15 @@ def eas_check(
 
 @dataclass(frozen=True)
 class ModelTimes:
-    """The noise network's inputs in one official DPM-Solver run and edp_ref's plan.
+    """The model times the official DPM-Solver wrapper fed, in call order, and the official
+    clip index ``t.astype(int32)`` of each."""
 
-    Attributes:
-        setting: K, steps, end time, dtype.
-        official: the model times the official wrapper fed, in call order.
-        official_index: ``t.astype(int32)`` of each: the official clip index.
-        edp_ref: edp_ref's model times N t - 1 (float64 plan).
-        edp_ref_index: edp_ref's clip index floor(N t - 1), clamped to [0, N - 1].
-        thousand: what ``(t - 1/N) * 1000`` (the DPM-Solver library's own ``model_wrapper``)
-            would have fed for edp_ref's times.
-    """
-
-    setting: EDPSetting
     official: tuple[float, ...]
     official_index: tuple[int, ...]
-    edp_ref: tuple[float, ...]
-    edp_ref_index: tuple[int, ...]
-    thousand: tuple[float, ...]
 
 
-def recorded_model_times(setting: EDPSetting, root: str | os.PathLike[str] | None) -> ModelTimes:
+@functools.cache
+def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
     """Run the official ``dpm_sample`` once and record every time its noise network receives.
 
     A ``flax.linen.intercept_methods`` interceptor sees each ``PolicyNet.__call__(state, action,
@@ -348,7 +415,7 @@ def recorded_model_times(setting: EDPSetting, root: str | os.PathLike[str] | Non
     import flax.linen as nn
     import jax
 
-    run, _config, state = _setup(setting, root)
+    run = _official(setting, root)
     agent = run.agent
     policy_net = run.modules["diffusion.nets"].PolicyNet
     seen: list[np.ndarray] = []
@@ -372,41 +439,38 @@ def recorded_model_times(setting: EDPSetting, root: str | os.PathLike[str] | Non
         jax.block_until_ready(out)
         jax.effects_barrier()
     official = tuple(float(np.asarray(t).reshape(-1)[0]) for t in seen)
-    N = setting.num_steps
-    plan = dpm_solver_plan(
+    return ModelTimes(official, tuple(int(np.trunc(t)) for t in official))
+
+
+def _plan(setting: EDPSetting, root: Root) -> Any:
+    """edp_ref's DPM-Solver plan for the setting's schedule (float64)."""
+    _config, state = _edp_ref(setting, root)
+    return dpm_solver_plan(
         state.networks.require_schedule(), setting.dpm_steps, 3, setting.dpm_t_end
     )
-    ours = plan.model_times
-    return ModelTimes(
-        setting=setting,
-        official=official,
-        official_index=tuple(int(np.trunc(t)) for t in official),
-        edp_ref=tuple(ours),
-        edp_ref_index=tuple(i for u in plan.updates for i in u.clip_indices),
-        thousand=tuple((m + 1.0) / N * 1000.0 - 1000.0 / N for m in ours),
-    )
 
 
-def model_time_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -> list[Comparison]:
-    """Which model time the official wrapper feeds (part 2 of the fidelity questions).
+def model_time_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
+    """Which model time the official wrapper feeds.
 
     A PASS line: edp_ref's N t - 1 against the recorded official times; an INFO line: the
     DPM-Solver library's own ``model_wrapper`` mapping ``(t - 1/N) * 1000`` against them (far
     off unless N = 1000, so the official EDP does not use it).
     """
-    mt = recorded_model_times(setting, root)
-    official = {"t": np.asarray(mt.official)}
+    official = {"t": np.asarray(list(recorded_model_times(setting, _key(root)).official))}
+    ours = np.asarray(_plan(setting, root).model_times)
+    N = setting.num_steps
     label = f"{setting.label} model times"
     return [
         compare_group(
             f"{label}: edp_ref N t - 1 vs those the official wrapper feeds",
-            {"t": np.asarray(mt.edp_ref)},
+            {"t": ours},
             official,
             1e-5,
         ),
         compare_group(
             f"{label}: (t - 1/N) * 1000 (dpm_solver.py model_wrapper) vs the official wrapper's",
-            {"t": np.asarray(mt.thousand)},
+            {"t": (ours + 1.0) / N * 1000.0 - 1000.0 / N},
             official,
             math.inf,
             informational=True,
@@ -414,7 +478,7 @@ def model_time_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -
     ]
 
 
-def clip_index_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -> list[Comparison]:
+def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     """edp_ref's DPM-Solver clip indices against the official ones (SPEC.md section 4).
 
     edp_ref takes floor(N t - 1) in exact arithmetic (:func:`edp_ref.core.dpm_solver.clip_index`).
@@ -424,16 +488,20 @@ def clip_index_lines(setting: EDPSetting, root: str | os.PathLike[str] | None) -
     the differences are exactly ``OFFICIAL_FLOAT32_CLIP_FLIPS`` for this setting (none for others),
     so a change of either side's behaviour is caught.
     """
-    import dataclasses
-
     out = []
     for f64 in (True, False):
-        mt = recorded_model_times(dataclasses.replace(setting, float64=f64), root)
-        seen = {
-            (round(m), o, e)
-            for m, o, e in zip(mt.edp_ref, mt.official_index, mt.edp_ref_index, strict=True)
-            if o != e
-        }
+        wide = replace(setting, float64=f64)
+        mt = recorded_model_times(wide, _key(root))
+        plan = _plan(wide, root)
+        ours = tuple(i for u in plan.updates for i in u.clip_indices)
+        if len(ours) != len(mt.official_index):
+            seen = {(-1, len(mt.official_index), len(ours))}
+        else:
+            seen = {
+                (round(m), o, e)
+                for m, o, e in zip(plan.model_times, mt.official_index, ours, strict=True)
+                if o != e
+            }
         expected: set[tuple[int, int, int]] = set()
         if not f64:
             expected = set(OFFICIAL_FLOAT32_CLIP_FLIPS.get(_flip_key(setting), ()))

@@ -35,7 +35,8 @@ from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
 from edp_ref.algorithms.catalog.gaussian_iql import GaussianIQLConfig
 from edp_ref.algorithms.catalog.td3bc import TD3BCConfig, TD3BCRandomness
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
-from edp_ref.fidelity.official_edp import SCHEDULE_TABLES, schedule_from_tables
+from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
+from edp_ref.fidelity.official_edp import Q_SCALE, SCHEDULE_TABLES, schedule_from_tables
 from edp_ref.fidelity.torch_layout import (
     CORL_IQL,
     CORL_TD3BC,
@@ -45,9 +46,17 @@ from edp_ref.fidelity.torch_layout import (
     dql_first_layer_columns,
     params_from_torch,
 )
-from edp_ref.peers import corl_run, diffusion_ql_run, main_py_settings, synthetic_transitions
+from edp_ref.peers import SyntheticTransitions, corl_run, diffusion_ql_run, main_py_settings
 
-__all__ = ["Side", "TorchSetting", "make_side", "peer_draws", "peer_step", "synthetic_batch"]
+__all__ = [
+    "Side",
+    "TorchSetting",
+    "compared_batch",
+    "make_side",
+    "peer_draws",
+    "peer_step",
+    "powered_start",
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,9 @@ class TorchSetting:
         action_dim: A of the synthetic data.
         float64: run both in float64.
         seed: the peer's seed and the data's.
-        iql_order: CORL IQL only: "corl" (its ``train`` as shipped) or "original" (its methods in
-            IQL's original order).
+        iql_order: CORL IQL only: "corl" (its ``train`` as shipped, against edp_ref's
+            ``GaussianIQLConfig(update_order="corl")``) or "iql" (its methods composed in IQL's
+            order, against edp_ref's default).
         peer_tables: DQL only: give edp_ref Diffusion-QL's float32 schedule buffers.
         task: Diffusion-QL's ``main.py`` row (lr, eta, gn).
         q_adam_eps: CORL IQL only, a diagnostic: edp_ref's Adam epsilon (all networks) and only
@@ -77,7 +87,7 @@ class TorchSetting:
     action_dim: int = 3
     float64: bool = False
     seed: int = 0
-    iql_order: str = "original"
+    iql_order: str = "iql"
     peer_tables: bool = False
     task: str = "walker2d-medium-expert-v2"
     q_adam_eps: float | None = None
@@ -95,7 +105,8 @@ class TorchSetting:
             "td3bc": "td3bc vs CORL",
             "iql": "gaussian_iql vs CORL",
         }
-        extra = f" ({self.iql_order} order)" if self.peer == "iql" else ""
+        orders = {"corl": " (as shipped)", "iql": " (its methods in IQL's order)"}
+        extra = orders[self.iql_order] if self.peer == "iql" else ""
         if self.q_adam_eps is not None:
             extra += f" edp_ref Adam eps {self.q_adam_eps:g}, critics only"
         tables = " peer-tables" if self.peer_tables else ""
@@ -155,7 +166,7 @@ def peer_draws(setting: TorchSetting, seed: int, num_steps: int = 5) -> Any:
 def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
     s = setting
     cfg = main_py_settings(root, s.task)
-    data = synthetic_transitions(256, s.obs_dim, s.action_dim, seed=s.seed)
+    data = _data(s)
     run = diffusion_ql_run(data, root=root, batch_size=s.batch_size, task=s.task, seed=s.seed)
     agent = run.agent
     for m in (agent.actor, agent.ema_model, agent.critic, agent.critic_target):
@@ -237,7 +248,7 @@ def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Sid
 def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
     s = setting
     algorithm = "td3_bc" if s.peer == "td3bc" else "iql"
-    data = synthetic_transitions(256, s.obs_dim, s.action_dim, seed=s.seed)
+    data = _data(s)
     run = corl_run(algorithm, data, root=root, batch_size=s.batch_size, seed=s.seed)
     tr = run.agent
     hp = run.hyperparameters
@@ -313,6 +324,7 @@ def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Si
             log_std_max=2.0,
             max_action=1.0,
             compile=False,
+            update_order="corl" if s.iql_order == "corl" else "iql",
         )
 
         def to_state(run: Any, template: TrainState) -> TrainState:
@@ -353,7 +365,7 @@ def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Si
     def peer_update(run: Any, batch: list[torch.Tensor]) -> dict[str, float]:
         s_, a_, r, s2, d = batch
         peer_batch = [s_, a_, r[:, None], s2, d[:, None]]
-        if s.peer == "iql" and s.iql_order == "original":
+        if s.peer == "iql" and s.iql_order == "iql":
             return _iql_original_order(run.agent, peer_batch)
         return {k: float(v) for k, v in run.update(peer_batch).items()}
 
@@ -361,7 +373,7 @@ def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Si
 
 
 def _iql_original_order(trainer: Any, batch: list[torch.Tensor]) -> dict[str, float]:
-    """One CORL IQL update made of CORL's own methods in IQL's original order: the value step,
+    """One CORL IQL update made of CORL's own methods in IQL's order: the value step,
     then the policy step with the advantage of the updated V, then the Q step towards
     r + gamma V_new(s') (CORL's ``train`` uses the pre-update V for both and updates Q first)."""
     observations, actions, rewards, next_observations, dones = batch
@@ -391,17 +403,59 @@ def make_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Sid
     raise ValueError(f"TorchSetting.peer must be 'dql', 'td3bc' or 'iql', got {setting.peer!r}")
 
 
-def synthetic_batch(setting: TorchSetting, seed: int) -> Batch:
-    rng = np.random.default_rng(seed)
-    B, S, A = setting.batch_size, setting.obs_dim, setting.action_dim
-    f = np.float64
-    return Batch(
-        observations=torch.tensor(rng.standard_normal((B, S)), dtype=setting.dtype),
-        actions=torch.tensor(rng.uniform(-0.999, 0.999, (B, A)).astype(f), dtype=setting.dtype),
-        rewards=torch.tensor(rng.standard_normal(B), dtype=setting.dtype),
-        next_observations=torch.tensor(rng.standard_normal((B, S)), dtype=setting.dtype),
-        terminals=torch.tensor((rng.random(B) < 0.1).astype(f), dtype=setting.dtype),
-    )
+def _data(setting: TorchSetting) -> SyntheticTransitions:
+    """The check's data (:func:`~edp_ref.fidelity.inputs.check_arrays`) in the peers' layout."""
+    arrays = check_arrays(256, setting.obs_dim, setting.action_dim, setting.seed)
+    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
+
+
+def compared_batch(setting: TorchSetting, seed: int) -> tuple[Batch, str]:
+    """A batch of the check's data (:func:`~edp_ref.fidelity.inputs.powered_rows`: a quarter
+    terminals, a quarter time-outs) and the report note on them."""
+    arrays = check_arrays(256, setting.obs_dim, setting.action_dim, setting.seed)
+    rows = powered_rows(arrays, setting.batch_size, seed)
+    note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
+    fields = ("observations", "actions", "rewards", "next_observations", "terminals")
+    batch = Batch(**{f: torch.tensor(arrays[f][rows], dtype=setting.dtype) for f in fields})
+    return batch, note
+
+
+def _critics(setting: TorchSetting, agent: Any) -> tuple[list[Any], list[Any]]:
+    """The peer's (online critics and V, target networks) as module lists."""
+    if setting.peer == "dql":
+        return [agent.critic], [agent.critic_target, agent.ema_model]
+    if setting.peer == "td3bc":
+        return [agent.critic_1, agent.critic_2], [
+            agent.critic_1_target,
+            agent.critic_2_target,
+            agent.actor_target,
+        ]
+    return [agent.qf, agent.vf], [agent.q_target]
+
+
+def _last_linears(module: torch.nn.Module) -> list[torch.nn.Linear]:
+    """The output layer of each MLP in ``module`` (a Linear with one output)."""
+    return [m for m in module.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 1]
+
+
+def powered_start(side: Side) -> None:
+    """Give the peer a start state whose every part a one-update check can see move: its target
+    networks (and Diffusion-QL's EMA actor) re-initialised with PyTorch's default init from a
+    fixed seed, far from the online ones; the last layer of every critic and value network
+    multiplied by :data:`~edp_ref.fidelity.official_edp.Q_SCALE` (Q values spread over several
+    units, as :func:`edp_ref.fidelity.official_edp.powered_start` does for the official EDP)."""
+    online, targets = _critics(side.setting, side.run.agent)
+    torch.manual_seed(side.setting.seed + 1000)
+    with torch.no_grad(), _default_dtype(side.setting.dtype):
+        for module in targets:
+            for layer in module.modules():
+                if isinstance(layer, torch.nn.Linear):
+                    layer.reset_parameters()
+        target_critics = targets[:2] if side.setting.peer == "td3bc" else targets[:1]
+        for module in (*online, *target_critics):
+            for layer in _last_linears(module):
+                layer.weight.mul_(Q_SCALE)
+                layer.bias.mul_(Q_SCALE)
 
 
 def _peer_batch(b: Batch) -> list[torch.Tensor]:

@@ -20,6 +20,10 @@ case with the installed edp_ref; it trusts nothing the kit says without checking
 * a case of the kit this edp_ref does not know fails the check; a case (or output) of this
   edp_ref that the kit lacks is a note, so that kits made by older versions still check.
 
+``check DIR --adapter MODULE:FUNCTION`` checks a port instead: the same reader hands every case's
+stored inputs to the port's function and judges its outputs by the same tolerances
+(:class:`~edp_ref.golden.check.PortCase`; docs/fidelity.md has the official EDP as the example).
+
 Modules: :mod:`~edp_ref.golden.case` (a case and its tolerances),
 :mod:`~edp_ref.golden.core_inputs` (the shared draws), the cases by what they check
 (:mod:`~edp_ref.golden.cases_equations`, :mod:`~edp_ref.golden.cases_samplers`,

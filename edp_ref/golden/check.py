@@ -12,11 +12,17 @@ that cannot be checked at all (manifest unreadable, malformed or unsafe) raises
 
 Notes, which do not fail the check, list what the kit lacks and this edp_ref has (cases and
 outputs added since the kit was made) and archives in the folder that the manifest does not list.
+
+With a port's ``adapter`` (:data:`Adapter`), the kit checks the port instead of this edp_ref: each
+case's stored inputs go to the adapter (:class:`PortCase`), and the outputs it returns are
+compared with the kit's outputs by the same reader and the same tolerances; a case the adapter
+declines (returns None) and an output it does not return are notes ("not implemented by the
+port"), a case it fails on is a problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +37,7 @@ from edp_ref.golden.cases_updates import RENAMED_OUTPUTS
 from edp_ref.golden.catalogue import golden_cases
 from edp_ref.golden.manifest import ManifestEntry, read_manifest
 
-__all__ = ["CheckReport", "Finding", "FindingKind", "check"]
+__all__ = ["Adapter", "CheckReport", "Finding", "FindingKind", "PortCase", "check"]
 
 FindingKind = Literal[
     # problems: they fail the check
@@ -45,14 +51,43 @@ FindingKind = Literal[
     "unexpected_array",  # an archive member neither inputs/... nor outputs/...
     "wrong_input",  # an input of another shape or dtype than the case takes
     "manifest_disagrees",  # the manifest describes an array with another shape or dtype
-    "compute_failed",  # edp_ref raised on the stored inputs
+    "compute_failed",  # edp_ref (or the port's adapter) raised on the stored inputs
     "unknown_case",  # a case this edp_ref does not have
     # notes: they do not
     "case_not_in_kit",  # a case of this edp_ref the kit lacks
     "output_not_in_kit",  # an output this edp_ref computes that the kit (and manifest) lack
     "unlisted_file",  # an .npz archive in the folder that no case names
+    "not_implemented",  # a case, or an output, the port's adapter does not compute
 ]
-_NOTE_KINDS = frozenset({"case_not_in_kit", "output_not_in_kit", "unlisted_file"})
+_NOTE_KINDS = frozenset(
+    {"case_not_in_kit", "output_not_in_kit", "unlisted_file", "not_implemented"}
+)
+
+
+@dataclass(frozen=True)
+class PortCase:
+    """What a port's adapter gets for one case: the kit's description and stored inputs.
+
+    Attributes:
+        name: the case, e.g. ``corrupt_f32``.
+        function: the edp_ref function or update it checks (the manifest's ``function``).
+        equation: the paper's equation or section.
+        dtype: ``f64`` or ``f32``.
+        params: the non-tensor arguments (the manifest's ``params``).
+        inputs: the stored inputs by name (NumPy arrays).
+    """
+
+    name: str
+    function: str
+    equation: str
+    dtype: str
+    params: Mapping[str, Any]
+    inputs: Mapping[str, NDArray[Any]]
+
+
+#: A port's computation of one case: its outputs by name, or None when the port does not
+#: implement the case.
+Adapter = Callable[[PortCase], Mapping[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -92,6 +127,10 @@ class CheckReport:
     def failed_cases(self) -> list[str]:
         """The kit's cases with at least one problem, in the order found."""
         return list(dict.fromkeys(p.case for p in self.problems))
+
+    def not_implemented(self) -> list[str]:
+        """The kit's cases a port's adapter declined as a whole."""
+        return [n.case for n in self.notes if n.kind == "not_implemented" and n.array == "-"]
 
 
 def _shape_dtype(array: NDArray[Any]) -> tuple[tuple[int, ...], str]:
@@ -195,7 +234,8 @@ def _check_outputs(
     entry: ManifestEntry,
     case: GoldenCase,
     stored: dict[str, NDArray[Any]],
-    computed: Mapping[str, torch.Tensor],
+    computed: Mapping[str, NDArray[Any]],
+    port: bool = False,
 ) -> list[Finding]:
     # A kit made before an output was renamed holds it under its old name.
     renamed = {old: new for old, new in RENAMED_OUTPUTS.items() if new in computed}
@@ -207,22 +247,29 @@ def _check_outputs(
         findings.append(Finding(case.name, name, "missing_output", detail))
     for name, golden in sorted(stored.items()):
         if name not in computed:
+            if port:
+                detail = "the port's adapter does not compute this output"
+                findings.append(Finding(case.name, name, "not_implemented", detail))
+                continue
             detail = f"edp_ref's case {case.name} does not compute an output {name!r}"
             findings.append(Finding(case.name, name, "unexpected_output", detail))
             continue
         if name not in listed:
             detail = "the archive holds an output the manifest does not list"
             findings.append(Finding(case.name, name, "unexpected_output", detail))
-        mismatch = _compare(case, name, to_numpy(computed[name]), golden)
+        mismatch = _compare(case, name, np.asarray(computed[name]), golden)
         if mismatch is not None:
             findings.append(mismatch)
     for name in sorted(set(computed) - set(stored) - listed):
-        detail = "this edp_ref also computes this output; the kit has none (an older kit?)"
+        who = "the port" if port else "this edp_ref"
+        detail = f"{who} also computes this output; the kit has none"
         findings.append(Finding(case.name, name, "output_not_in_kit", detail))
     return findings
 
 
-def _check_case(entry: ManifestEntry, case: GoldenCase) -> list[Finding]:
+def _check_case(
+    entry: ManifestEntry, case: GoldenCase, adapter: Adapter | None = None
+) -> list[Finding]:
     """Every finding of one known case (see the module docstring for the order)."""
     try:
         data = entry.path.read_bytes()
@@ -246,18 +293,29 @@ def _check_case(entry: ManifestEntry, case: GoldenCase) -> list[Finding]:
     findings += input_findings
     if any(f.kind in ("missing_input", "wrong_input") for f in input_findings):
         return findings  # the case cannot be recomputed from these inputs
-    tensors = {k: torch.from_numpy(v.copy()) for k, v in inputs.items() if k in case.inputs}
+    who = "edp_ref" if adapter is None else "the port's adapter"
     try:
-        with torch.no_grad():
-            computed = case.compute(tensors)
+        if adapter is None:
+            tensors = {k: torch.from_numpy(v.copy()) for k, v in inputs.items() if k in case.inputs}
+            with torch.no_grad():
+                computed = {k: to_numpy(v) for k, v in case.compute(tensors).items()}
+        else:
+            port = adapter(
+                PortCase(case.name, case.function, case.equation, case.dtype, case.params, inputs)
+            )
+            if port is None:
+                detail = "the port's adapter does not implement this case"
+                return [*findings, Finding(entry.name, "-", "not_implemented", detail)]
+            computed = {k: np.asarray(v) for k, v in port.items()}
     except Exception as exc:  # reported as this case's problem, so that the others still check
-        detail = f"edp_ref raised on the stored inputs: {type(exc).__name__}: {exc}"
+        detail = f"{who} raised on the stored inputs: {type(exc).__name__}: {exc}"
         return [*findings, Finding(entry.name, "-", "compute_failed", detail)]
-    return findings + _check_outputs(entry, case, outputs, computed)
+    return findings + _check_outputs(entry, case, outputs, computed, port=adapter is not None)
 
 
-def check(directory: Path) -> CheckReport:
-    """Check every case of the kit in ``directory`` against this edp_ref.
+def check(directory: Path, adapter: Adapter | None = None) -> CheckReport:
+    """Check every case of the kit in ``directory`` against this edp_ref, or against a port
+    through its ``adapter`` (module docstring).
 
     Raises:
         GoldenKitError: naming the manifest when it is unreadable, malformed, or points a case
@@ -272,9 +330,9 @@ def check(directory: Path) -> CheckReport:
             detail = "this edp_ref has no case of that name (a kit from a newer edp_ref?)"
             findings.append(Finding(entry.name, "-", "unknown_case", detail))
             continue
-        findings += _check_case(entry, case)
+        findings += _check_case(entry, case, adapter)
     in_kit = {entry.name for entry in entries}
-    for name in cases:
+    for name in cases if adapter is None else ():
         if name not in in_kit:
             detail = "this edp_ref has this case; the kit lacks it (an older kit?)"
             findings.append(Finding(name, "-", "case_not_in_kit", detail))

@@ -39,6 +39,8 @@ official code's time goes, never the official code path, and every label naming 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -59,6 +61,8 @@ __all__ = [
     "OFFICIAL",
     "EDPAlgorithm",
     "Interpolation",
+    "RandSampler",
+    "TrainerDataset",
     "load_official_edp",
     "official_edp_run",
     "official_hyperparameters",
@@ -84,6 +88,8 @@ _MODULES = (
     "diffusion.hps",
     "utilities.jax_utils",
     "utilities.replay_buffer",
+    "utilities.sampler",
+    "diffusion.trainer",
 )
 _LOADED: dict[tuple[str, str], PeerModules] = {}
 
@@ -110,6 +116,85 @@ def searchsorted_interpolate(x: Any, xp: Any, yp: Any) -> Any:
         return start_y + (xc - start_x) * (end_y - start_y) / (end_x - start_x)
 
     return jax.vmap(per_channel, in_axes=(1, 0, 0), out_axes=1)(x, xp, yp)
+
+
+class TrainerDataset:
+    """Stand-in for ``data.Dataset``, which the official trainer imports from a ``data``
+    package that the kept snapshot lacks: holds the dict ``_setup_d4rl`` builds and, with a
+    :class:`RandSampler`, draws a batch with the official ``index_batch`` retrieval."""
+
+    def __init__(self, data: dict[str, np.ndarray]) -> None:
+        self.data = data
+        self._sampler: RandSampler | None = None
+
+    def size(self) -> int:
+        """Number of transitions."""
+        return len(self.data["observations"])
+
+    def set_sampler(self, sampler: RandSampler) -> None:
+        """The index sampler of :meth:`sample`."""
+        self._sampler = sampler
+
+    def sample(self) -> dict[str, np.ndarray]:
+        """One batch: the sampler's indices, every array indexed."""
+        if self._sampler is None:
+            raise RuntimeError("TrainerDataset.sample: no sampler set (set_sampler)")
+        indices = self._sampler.sample()
+        return {k: v[indices, ...] for k, v in self.data.items()}
+
+
+class RandSampler:
+    """Stand-in for ``data.RandSampler`` (absent from the snapshot, see
+    :class:`TrainerDataset`): ``batch_size`` indices by ``np.random.randint``."""
+
+    def __init__(self, size: int, batch_size: int) -> None:
+        self.size, self.batch_size = size, batch_size
+
+    def sample(self) -> np.ndarray:
+        """``np.random.randint(size, size=batch_size)``."""
+        return np.random.randint(self.size, size=self.batch_size)
+
+
+def _stubs() -> dict[str, Any]:
+    """Stub modules for what the official modules import at module level but never call here:
+    D4RL and gym (utilities/traj_dataset.py), wandb (utilities/utils.py), viskit and the absent
+    ``data`` package (diffusion/trainer.py; :class:`TrainerDataset` and :class:`RandSampler`
+    stand in for the two classes ``_setup_d4rl`` uses). A caller may set ``gym.make`` and
+    ``d4rl.qlearning_dataset`` on them (:mod:`edp_ref.fidelity.official_trainer`)."""
+    why = "imported at module level by the official EDP code, not used by edp_ref's drivers"
+    viskit_logging = stub_module("viskit.logging", why, {"logger": None, "setup_logger": None})
+    return {
+        "d4rl": stub_module("d4rl", why),
+        "gym": gym_stub(why),
+        "wandb": stub_module("wandb", why),
+        "viskit": stub_module("viskit", why, {"logging": viskit_logging}),
+        "viskit.logging": viskit_logging,
+        "data": stub_module(
+            "data",
+            why,
+            {
+                "Dataset": TrainerDataset,
+                "RandSampler": RandSampler,
+                "DM2Gym": None,
+                "RLUPDataset": None,
+            },
+        ),
+    }
+
+
+@contextmanager
+def _trainer_flags_removed() -> Iterator[None]:
+    """diffusion/trainer.py defines absl flags at import; take the ones it added out of
+    ``absl.flags.FLAGS`` afterwards, so that importing it again (the DIAGNOSTIC copy) or other
+    code's flags do not collide."""
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    try:
+        yield
+    finally:
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
 
 
 def load_official_edp(
@@ -139,11 +224,9 @@ def load_official_edp(
     if key in _LOADED:
         return _LOADED[key]
     install_jax_adapters()
-    why = "imported at module level by the official EDP's utilities/traj_dataset.py (D4RL loading)"
-    stubs = {"d4rl": stub_module("d4rl", why), "gym": gym_stub(why)}
     import importlib
 
-    with isolated_import(folder, _TOP_LEVEL, stubs) as loaded:
+    with isolated_import(folder, _TOP_LEVEL, _stubs()) as loaded, _trainer_flags_removed():
         for name in _MODULES:
             importlib.import_module(name)
     modules = PeerModules(folder, loaded)

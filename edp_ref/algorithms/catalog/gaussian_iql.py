@@ -5,12 +5,15 @@ One update, with t = state.step + 1, in IQL's order V -> policy -> Q: the expect
 the target critics' min (Eq. 22, first line); AWR policy step on -mean min(exp(beta (Q - V)), 100)
 log pi(a | s) with the updated V; the critics towards r + gamma V(s') (Eq. 22, second line). IQL
 never samples an action, so the update draws no randomness. ``inverse_temperature = 0`` is
-Gaussian behaviour cloning.
+Gaussian behaviour cloning. ``update_order="corl"`` is CORL's ``ImplicitQLearning.train``
+(corl-team/CORL, algorithms/offline/iql.py): the pre-update V in the advantage and in the Q
+target (SPEC.md section 4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -41,6 +44,10 @@ class GaussianIQLConfig(GaussianPolicyConfig):
     inverse_temperature: float = 3.0
     # Cap of the weight (IQL: 100).
     weight_cap: float | None = 100.0
+    # Which V the policy's advantage Q - V(s) and the critics' target r + gamma V(s') use:
+    # "iql" (IQL's paper, the official EDP: V after this update's value step) or "corl"
+    # (CORL's train(): V before it; CORL steps V -> Q -> policy).
+    update_order: Literal["iql", "corl"] = "iql"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -77,9 +84,10 @@ def gaussian_iql_update(
         state, s, q_target, config.optimizer, config.expectile
     )
 
-    # 2. Policy: advantage-weighted regression with the updated V.
+    # 2. Policy: advantage-weighted regression with the updated V (CORL: the pre-update V).
+    value_used = new_value if config.update_order == "iql" else state.params["value"]
     with torch.no_grad():
-        advantage = q_target - nets.state_value(new_value, s)
+        advantage = q_target - nets.state_value(value_used, s)
         weights = capped_exponential_weights(
             config.inverse_temperature * advantage, config.weight_cap
         )
@@ -88,9 +96,9 @@ def gaussian_iql_update(
         state, weighted_log_likelihood_loss(nets, s, a, weights), config.optimizer
     )
 
-    # 3. Critics towards y = r + (1 - d) gamma V_new(s') (Eq. 22).
+    # 3. Critics towards y = r + (1 - d) gamma V(s') (Eq. 22), the same V as the advantage's.
     with torch.no_grad():
-        next_v = nets.state_value(new_value, batch.next_observations)
+        next_v = nets.state_value(value_used, batch.next_observations)
         y = bellman_target(batch.rewards, batch.terminals, next_v, config.discount)
     new_q1, new_q2, opt_q1, opt_q2, critic_metrics = td_critic_step(state, batch, y, config)
     new_state = advance_state(

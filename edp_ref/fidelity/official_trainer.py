@@ -1,0 +1,172 @@
+"""The official trainer's data pipeline and evaluation (sail-sg/edp, diffusion/trainer.py), run as
+shipped on arrays and Gymnasium environments of this machine.
+
+The official trainer loads D4RL through ``gym.make(task)`` and ``d4rl.qlearning_dataset(env)``
+and evaluates in a gym (< 0.26) environment. Its modules are imported with stubs for those
+packages (:mod:`edp_ref.peers.edp_official`); here the stubs answer with the caller's data and
+environment, and the official functions do the rest:
+
+* :func:`official_dataset`: ``DiffusionTrainer._setup_d4rl`` (its trajectory split and sort,
+  ``norm_reward``'s 1000 / (max - min return), the reward scale and bias, the action clip, the
+  AntMaze / Kitchen / Adroit reward transforms and ``obs_norm``) called on a stand-in for the
+  trainer that holds its flags as attributes (``FLAGS_DEF`` defaults, overridden as the
+  official run scripts do per task and algorithm).
+* :class:`GymAPI`: a Gymnasium environment under the gym API ``utilities/sampler.py``'s
+  ``TrajSampler`` calls (``reset() -> obs``, ``step(a) -> (obs, r, done, info)``) and D4RL's
+  ``get_normalized_score``.
+* :func:`official_evaluation`: ``TrajSampler.sample`` of the official ``SamplerPolicy`` with the
+  trainer's ``act_method`` (``dpmensemble``: 50 DPM-Solver candidates, min of the online critics,
+  ``jax.random.categorical``) and ``deterministic=True``, as ``DiffusionTrainer.train`` evaluates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from edp_ref.peers import load_official_edp
+
+__all__ = [
+    "GymAPI",
+    "official_dataset",
+    "official_evaluation",
+    "sampler_policy",
+    "stubbed_loading",
+]
+
+Root = str | os.PathLike[str] | None
+
+
+class GymAPI:
+    """A Gymnasium environment as the old gym API and D4RL's environment methods.
+
+    ``reset()`` returns the observation (the first reset seeded with ``seed``, later ones
+    continuing the environment's generator, as gym's did); ``step(a)`` returns
+    ``(obs, reward, terminated or truncated, info)``; ``get_normalized_score(return)`` is D4RL's
+    fraction (return - REF_MIN) / (REF_MAX - REF_MIN).
+    """
+
+    def __init__(self, env: Any, ref_min: float, ref_max: float, seed: int) -> None:
+        self.env, self.ref_min, self.ref_max = env, ref_min, ref_max
+        self._seed: int | None = seed
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self._seed)
+        self._seed = None
+        return np.asarray(obs)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return np.asarray(obs), float(reward), bool(terminated or truncated), info
+
+    def get_normalized_score(self, score: float) -> float:
+        return (score - self.ref_min) / (self.ref_max - self.ref_min)
+
+
+@contextlib.contextmanager
+def stubbed_loading(root: Root, arrays: dict[str, np.ndarray], env: Any) -> Iterator[Any]:
+    """Inside the block the official modules' ``gym.make`` returns ``env`` and
+    ``d4rl.qlearning_dataset`` a copy of ``arrays`` (D4RL's keys); yields the modules."""
+    modules = load_official_edp(root)
+    trainer = modules["diffusion.trainer"]
+    d4rl = modules["utilities.traj_dataset"].d4rl
+    keys = ("observations", "actions", "next_observations", "rewards", "terminals")
+    trainer.gym.make = lambda *_a, **_k: env
+    d4rl.qlearning_dataset = lambda *_a, **_k: {k: np.array(arrays[k]) for k in keys}
+    try:
+        yield modules
+    finally:
+        del trainer.gym.make, d4rl.qlearning_dataset
+
+
+def _environment(modules: Any, task: str) -> Any:
+    """The trainer's ``self._env``: the first ``ENV_MAP`` scenario named in the task."""
+    constants = modules["diffusion.constants"]
+    for scenario, env in constants.ENV_MAP.items():
+        if scenario in task:
+            return env
+    raise ValueError(f"official_dataset: no scenario of diffusion/constants.py in {task!r}")
+
+
+def official_dataset(
+    arrays: dict[str, np.ndarray],
+    task: str,
+    algorithm: str,
+    root: Root = None,
+    *,
+    obs_norm: bool = False,
+    env: Any = None,
+) -> tuple[dict[str, np.ndarray], tuple[Any, Any, Any], Any]:
+    """The dataset the official trainer trains on, made by its own ``_setup_d4rl``.
+
+    Args:
+        arrays: D4RL ``qlearning_dataset`` arrays (observations, actions, next_observations,
+            rewards, terminals); trajectories end where a transition is terminal or the next
+            row does not continue it (the official ``split_into_trajectories``).
+        task: the trainer's ``--env`` (e.g. "hopper-medium-v2", "antmaze-umaze-v0").
+        algorithm: "td3", "crr" or "iql": ``algo_cfg.loss_type``; IQL on locomotion sets
+            ``norm_reward`` (1000 / (max - min trajectory return)) as the official runs do.
+        root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
+        obs_norm: the trainer's ``--obs_norm`` (acts on Kitchen, Adroit and AntMaze only).
+        env: what ``gym.make(task)`` returns (the evaluation environment; None: a placeholder).
+
+    Returns:
+        The dataset dict (``observations``, ``actions``, ``next_observations``, ``rewards``,
+        ``dones``, ``dones_float``), the observation statistics ``(mean, std, clip)`` its
+        evaluation applies, and the trainer's ``TrajSampler``.
+    """
+    modules = load_official_edp(root)
+    trainer = modules["diffusion.trainer"]
+    kind = _environment(modules, task)
+    locomotion = kind == modules["diffusion.constants"].ENV.Mujoco
+    flags = dict(trainer.FLAGS_DEF)
+    flags.update(
+        env=task,
+        obs_norm=obs_norm,
+        norm_reward=algorithm == "iql" and locomotion,
+        algo_cfg=trainer.DiffusionQL.get_default_config({"loss_type": algorithm.upper()}),
+    )
+    stand_in = SimpleNamespace(
+        _cfgs=SimpleNamespace(**flags), _env=kind, _obs_mean=0, _obs_std=1, _obs_clip=np.inf
+    )
+    with stubbed_loading(root, arrays, env), contextlib.redirect_stderr(io.StringIO()):
+        dataset, sampler = trainer.DiffusionTrainer._setup_d4rl(stand_in)  # tqdm bars: muted
+    stats = (stand_in._obs_mean, stand_in._obs_std, stand_in._obs_clip)
+    return dataset.data, stats, sampler
+
+
+def sampler_policy(run: Any) -> Any:
+    """The official ``SamplerPolicy`` of the agent with the trainer's act method
+    (``sample_method + "ensemble"`` = ``dpmensemble``), made once per run as
+    ``DiffusionTrainer._setup`` does (its jitted methods take the instance as a static argument:
+    a new instance compiles them again)."""
+    policy = run.modules["diffusion.trainer"].SamplerPolicy(run.agent.policy, run.agent.qf)
+    policy.act_method = "dpmensemble"
+    return policy
+
+
+def official_evaluation(
+    run: Any,
+    policy: Any,
+    sampler: Any,
+    episodes: int,
+    obs_statistics: tuple[Any, Any, Any] = (0, 1, np.inf),
+) -> list[float]:
+    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates:
+    ``sampler.sample(policy.update_params(agent.train_params), episodes, deterministic=True,
+    obs_statistics=...)`` with the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
+    trajs = sampler.sample(
+        policy.update_params(run.agent.train_params),
+        episodes,
+        deterministic=True,
+        obs_statistics=obs_statistics,
+    )
+    return [float(np.sum(t["rewards"])) for t in trajs]
