@@ -486,7 +486,7 @@ def test_numpy_port_of_approximate_action_passes(exported: Path) -> None:
 # checking a port through an adapter (edp-golden check --adapter)
 # ------------------------------------------------------------------------------------------
 
-_TOY_PORT = '''
+_TOY_PORT = """
 import numpy as np
 
 ALPHA_BARS = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))
@@ -501,7 +501,7 @@ def adapter(case):
     if case.function == "approximate_action" and case.params["clip"] is None:
         return {"a0_hat": x["a_k"]}  # a wrong port: forgets the noise
     return None
-'''
+"""
 
 
 def test_a_port_is_checked_through_its_adapter(
