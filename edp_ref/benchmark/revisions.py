@@ -34,11 +34,19 @@ def run_worker(
     script: str, source: Path, flags: Sequence[str], cpu: int | None
 ) -> dict[str, float]:
     """``python script --worker *flags`` in a fresh process importing ``edp_ref`` from
-    ``source`` (pinned to ``cpu`` with taskset when given); the JSON of its last line."""
+    ``source`` (pinned to ``cpu`` with taskset when given); the JSON of its last line.
+
+    Raises:
+        RuntimeError: the worker failed; the message names the package and its last error line.
+    """
     command = [sys.executable, script, "--worker", *flags]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
     env = {**os.environ, "PYTHONPATH": str(source)}
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"the worker importing edp_ref from {source} failed: {last}")
+    out = done.stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
