@@ -89,7 +89,12 @@ def test_generation_small_preset(
     with pytest.raises(FileExistsError, match=r"edp_ref/invertedpendulum/random-v0 at .*force"):
         script.generate_datasets(argv)
     script.generate_datasets([*argv, "--force", "--kinds", "medium-replay"])
-    assert len(load_minari(written["medium-replay"])) == record["medium_step"]
+    again = load_minari(written["medium-replay"])
+    assert len(again) == record["medium_step"]
+    # A dataset's references do not depend on which kinds are written (REF_MAX: the expert's
+    # episodes, collected whether or not the expert dataset is written).
+    assert again.ref_min_score == pytest.approx(record["ref_min_score"])
+    assert again.ref_max_score == pytest.approx(record["ref_max_score"])
 
 
 def test_existing_dataset_refused_before_training(

@@ -74,7 +74,10 @@ def generate(
         / config.reference_episodes
     )
     seeds = kind_seeds(config)
-    needed = set(config.kinds)
+    # The expert's episodes are always collected: REF_MAX is their mean return, so a dataset's
+    # references do not depend on which other kinds are written (the expert's are not written
+    # unless asked for).
+    needed = set(config.kinds) | {"expert"}
     if "medium-expert" in needed:
         needed |= {"medium", "expert"}
     rollouts: dict[str, list[Any]] = {}
