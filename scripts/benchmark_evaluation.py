@@ -121,7 +121,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except RuntimeError as exc:  # a worker failed: its message, no traceback
-        sys.exit(f"{Path(__file__).name}: error: {exc}")
+    sys.exit(main(sys.argv[1:]))

@@ -37,7 +37,8 @@ def run_worker(
     ``source`` (pinned to ``cpu`` with taskset when given); the JSON of its last line.
 
     Raises:
-        RuntimeError: the worker failed; the message names the package and its last error line.
+        SystemExit: the worker failed; the message names the script, the package and the
+            worker's last error line (the callers are command-line scripts: no traceback).
     """
     command = [sys.executable, script, "--worker", *flags]
     if cpu is not None:
@@ -46,7 +47,10 @@ def run_worker(
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise RuntimeError(f"the worker importing edp_ref from {source} failed: {last}")
+        name = os.path.basename(script)
+        raise SystemExit(
+            f"{name}: error: the worker importing edp_ref from {source} failed: {last}"
+        )
     out = done.stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result

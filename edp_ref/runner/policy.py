@@ -257,7 +257,7 @@ def load_policy(
     policy = Policy(
         spec,
         config,
-        load_state_tensors(template, dict(ckpt.state)),
+        load_state_tensors(template, ckpt.state),
         settings or ActingSettings(eas_candidates=spec.eas_candidates),
         ckpt.data,
         ckpt.environment,
