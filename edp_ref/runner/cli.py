@@ -1,26 +1,21 @@
-"""``edp-train``: train one run of any registered algorithm on any dataset (Sec. 5's protocol).
+"""``edp-train``: train one run of a registered algorithm on a dataset with the protocol of the
+EDP paper (Kang et al. 2023, Sec. 5), or resume, extend or evaluate one.
+
+Examples::
 
     edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
         --config.optimizer.learning-rate 1e-4 --run.epochs 10
-    edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0      # continue a killed run
-    edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0 --run.epochs 3000  # extend it
+    edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0 [--run.epochs 3000]
     edp-train --config-file runs/train/hopper-medium-v2/edp_td3/seed0/config.json --run.seed 1
-    edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0   # evaluate its policy
+    edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0 --episodes 10
 
-tyro parses the command line into :class:`TrainCommand`: the run itself
-(:class:`~edp_ref.runner.spec.RunSpec`: ``--dataset``, ``--algorithm``, ``--config.*`` for every
-field of the algorithm's config, ``--run.*`` for the others), how it is watched
-(:class:`~edp_ref.runner.monitoring.Monitoring`: ``--log-every``, ``--wandb``, ...) and what to
-do. ``--help`` shows each option with its type, its default and the comment above its field. The
-defaults are the paper's, with Table 3's values for ``--dataset``'s domain and ``--algorithm``'s
-config class: those two options are read first, and ``--config-file`` (a run's ``config.json``
-or a hand-written JSON object of RunSpec fields; a partial ``config`` keeps the other defaults)
-replaces the defaults it names, the command line overriding it. ``--resume DIR --run.epochs N``
-extends a run (finished or not) to N epochs, bit-identical to having asked for N from the start.
-Every mistake is a usage error naming the option before any work starts: tyro's own, and the
-checks of RunSpec and Monitoring, whose errors name the field
-(:class:`~edp_ref.runner.spec.FieldError`) that tyro named the option after. A run that fails
-prints one line naming the cause and exits with status 1; SIGTERM or SIGINT stop it after a
+The options are RunSpec's fields (--dataset, --algorithm, --config.* for the algorithm's config,
+--run.* for the others) and Monitoring's. The defaults shown are the paper's with Table 3's
+values for --dataset's domain, for --algorithm's config; --config-file (a run's config.json or a
+JSON object of RunSpec fields) replaces the defaults it names, the command line overriding it.
+--resume DIR --run.epochs N extends a run to N epochs, bit-identical to asking for N from the
+start. Every mistake is a usage error naming the option before any work starts (status 2); a run
+that fails prints one line naming the cause (status 1); SIGTERM or SIGINT stop it after a
 checkpoint and it ends by that signal (a shell reports 143 or 130).
 """
 
@@ -69,22 +64,12 @@ from edp_ref.runner.training import (
 __all__ = ["TrainCommand", "main", "parse"]
 
 PROG = "edp-train"
-DESCRIPTION = """Train one run of a registered algorithm on a dataset with the protocol of the EDP
-paper (Kang et al. 2023, Sec. 5), or resume or evaluate one. The defaults shown are the paper's
-with Table 3's values for --dataset's domain, for --algorithm's config.
-
-  edp-train --algorithm edp_td3 --dataset hopper-medium-v2 \\
-      --config.optimizer.learning-rate 1e-4 --run.epochs 10
-  edp-train --resume runs/train/hopper-medium-v2/edp_td3/seed0 [--run.epochs 3000]
-  edp-train --config-file runs/train/hopper-medium-v2/edp_td3/seed0/config.json --run.seed 1
-  edp-train --eval-only runs/train/hopper-medium-v2/edp_td3/seed0 --episodes 10"""
 
 
 @tyro_readable
 @no_type_check
 class _ParsedRun(RunSpec):
-    """RunSpec's fields as tyro parses them, not yet checked: :func:`parse` builds the RunSpec
-    and reports its errors naming the option."""
+    """RunSpec's fields as tyro parses them, unchecked: :func:`parse` checks them."""
 
     def __post_init__(self) -> None:
         pass
@@ -138,13 +123,11 @@ _IDENTITY_OPTIONS = ("--run.", "--config", "--algorithm", "--dataset", "--grad-c
 
 
 def _error(message: str) -> NoReturn:
-    """``usage: ...`` and ``edp-train: error: <message>`` on standard error; exit status 2."""
     usage_error(PROG, message)
 
 
 def _run_flag(field: str) -> str:
-    """The option tyro names after ``RunSpec.<field>``: its ``tyro.conf.arg`` name when it
-    drops the prefix, else ``--run.<field>``."""
+    """The option tyro names after ``RunSpec.<field>``."""
     hint = typing.get_type_hints(_ParsedRun, include_extras=True)[field]
     for meta in getattr(hint, "__metadata__", ()):
         if getattr(meta, "prefix_name", None) is False:
@@ -164,8 +147,7 @@ def _checked(cls: type[T], parsed: object, flag: Callable[[str], str]) -> T:
 
 
 def _config_file(path: str) -> dict[str, Any]:
-    """The RunSpec fields of a ``--config-file``: a run's ``config.json`` (its ``run``) or a
-    JSON object of them; a usage error naming the file and the problem."""
+    """The RunSpec fields of a ``--config-file`` (a run's ``config.json`` or an object)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -193,8 +175,8 @@ def _merged(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _default(argv: Sequence[str]) -> TrainCommand:
-    """The defaults of the options: the paper's and Table 3's for --algorithm and --dataset
-    (read first; parsed again, and checked, by tyro), then those of --config-file."""
+    """The defaults of the options: Table 3's for --algorithm and --dataset (read first), then
+    those of --config-file."""
     p = argparse.ArgumentParser(add_help=False)
     for option in ("--algorithm", "--dataset", "--grad-clip", "--config-file"):
         p.add_argument(option)
@@ -252,7 +234,7 @@ def _check_config_options(algorithm: str, argv: Sequence[str]) -> None:
 
 def _with_file(run: _ParsedRun, file: Mapping[str, Any], path: str) -> _ParsedRun:
     """``run`` with the fields of a ``--config-file`` (its ``config`` merged into the default
-    config, unless the command line names another algorithm); checked as a RunSpec."""
+    one unless the command line names another algorithm), checked."""
     values = {k: v for k, v in file.items() if k not in ("task", "algorithm", "config")}
     config = run.config
     if file.get("config") is not None and file.get("algorithm", run.algorithm) == run.algorithm:
@@ -270,7 +252,7 @@ def _with_file(run: _ParsedRun, file: Mapping[str, Any], path: str) -> _ParsedRu
 
 
 def _check_dataset(spec: _ParsedRun) -> None:
-    """The dataset exists (before RunSpec's checks, which would fail less clearly without it)."""
+    """A usage error unless the dataset exists (clearer than RunSpec's checks without it)."""
     name = spec.task
     try:
         kind = dataset_kind(name)
@@ -328,14 +310,13 @@ def _train_folder(cmd: TrainCommand, spec: RunSpec) -> Path:
 
 def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, Path]:
     """Parse and check ``argv``: (mode, command, run, monitoring, folder) with mode ``train``,
-    ``resume``, ``extend`` or ``eval``. Raises SystemExit(2) with a usage message naming the
-    option on any mistake."""
+    ``resume``, ``extend`` or ``eval``; SystemExit(2) naming the option on any mistake."""
     argv = list(argv)
     cmd = parse_command_line(
         TrainCommand,
         argv,
         PROG,
-        DESCRIPTION,
+        __doc__ or "",
         default=_default(argv),
         config=(tyro.conf.AvoidSubcommands,),
     )
@@ -377,9 +358,7 @@ def parse(argv: Sequence[str]) -> tuple[str, TrainCommand, RunSpec, Monitoring, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``edp-train``: returns 0 on success, 1 when the run fails (a message, no traceback);
-    command-line mistakes exit with status 2 before any work; SIGTERM or SIGINT end it by that
-    signal after a checkpoint."""
+    """``edp-train`` (module docstring): its exit status."""
     mode, cmd, spec, monitoring, folder = parse(sys.argv[1:] if argv is None else argv)
     try:
         if mode == "eval":

@@ -1,21 +1,14 @@
 """The paper's two evaluation metrics, RAT and OMS (Sec. 5, "Evaluation Protocol").
 
 * RAT, running average at training (the paper's metric): "the running average of evaluation
-  performance for ten consecutive checkpoints" at the end of training. The paper evaluates every
-  10 of 2000 epochs, so its RAT is the mean of the last 10 of 201 evaluations: the final 5 % of
-  training. RAT has one meaning everywhere here (the tables, ``result.json``, the evaluation
-  logs, ``run.log``, TensorBoard): the mean of the last ten evaluations after training began,
-  never the untrained policy's at epoch 0 (:func:`final_stretch_mean`; before any trained
-  evaluation, the untrained one). The RAT of evaluation ``i`` in a log is that of the log up to
-  ``i`` (:func:`running_average_at_training`), so a run's last logged RAT is its RAT; the
-  presets evaluate densely at the end so that its ten evaluations span the final 5 % of the
-  updates (``RunSpec.final_eval_every``).
+  performance for ten consecutive checkpoints" at the end of training; the paper evaluates every
+  10 of 2000 epochs, so its RAT averages the final 5 % of training. Everywhere here RAT is the
+  mean of the last ten evaluations after epoch 0 (:func:`final_stretch_mean`; the untrained
+  policy's only when it is the only one), and the RAT of evaluation ``i`` in a log is that of the
+  log up to ``i``, so a run's last logged RAT is its RAT.
 * OMS, online model selection (Diffusion-QL's metric): the best evaluation of the run.
 
-An :class:`EvaluationRecord` is one line of a run's JSONL log: the step, raw and normalized
-returns (mean and population standard deviation over the episodes, 0 for one episode), the score
-the metrics use (normalized when the dataset has reference scores, else the raw return), and
-the RAT and OMS of the run up to that evaluation (for learning curves).
+An :class:`EvaluationRecord` is one line of a run's JSONL log.
 """
 
 from __future__ import annotations
@@ -49,8 +42,7 @@ def _check_scores(scores: Sequence[float], where: str) -> None:
 def running_average_at_training(
     scores: Sequence[float], epochs: Sequence[int], window: int = RAT_WINDOW
 ) -> list[float]:
-    """The RAT after every evaluation: :func:`final_stretch_mean` of the evaluations up to it
-    (the last element is the run's RAT)."""
+    """The RAT after every evaluation: :func:`final_stretch_mean` of the evaluations up to it."""
     n = len(scores)
     return [final_stretch_mean(scores[: i + 1], epochs[: i + 1], window) for i in range(n)]
 
@@ -58,11 +50,8 @@ def running_average_at_training(
 def final_stretch_mean(
     scores: Sequence[float], epochs: Sequence[int], window: int = RAT_WINDOW
 ) -> float:
-    """A run's RAT: the mean of the last ``window`` scores of evaluations after epoch 0.
-
-    ``epochs[i]`` is the epoch of evaluation ``i`` (ascending). The untrained policy's
-    evaluation (epoch 0) counts only when it is the run's only evaluation.
-    """
+    """A run's RAT: the mean of the last ``window`` scores of evaluations after epoch 0 (the
+    epoch-0 one counts only when it is the only one); ``epochs`` ascending."""
     if window < 1:
         raise ValueError(f"final_stretch_mean: window must be >= 1, got {window}")
     if len(scores) != len(epochs) or not scores:
@@ -89,25 +78,10 @@ def online_model_selection(scores: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class EvaluationRecord:
-    """One evaluation of a run (one JSONL line and one CSV row).
-
-    Attributes:
-        index: 0-based evaluation number.
-        epoch: epochs trained before this evaluation (0: before training).
-        step: updates trained before this evaluation.
-        episodes: episodes evaluated.
-        return_mean, return_std: undiscounted episode return (raw environment reward): mean and
-            population standard deviation over the episodes
-            (:func:`edp_ref.runner.policy.evaluate`).
-        normalized_mean, normalized_std: the same of 100 (return - REF_MIN) / (REF_MAX -
-            REF_MIN), or None when the dataset has no reference scores.
-        score: what RAT and OMS average / maximise: ``normalized_mean``, else ``return_mean``.
-        rat: the run's RAT up to this evaluation (:func:`running_average_at_training`).
-        oms: OMS, the best ``score`` up to this evaluation.
-        eval_seconds: wall time of this evaluation.
-        train_seconds: wall time of the training since the previous evaluation (in this process).
-        losses: the training metrics of the last update before the evaluation.
-    """
+    """One evaluation of a run (one JSONL line and one CSV row): the returns as
+    :class:`edp_ref.runner.policy.PolicyEvaluation` has them, ``score`` (what RAT and OMS use),
+    the run's RAT and OMS up to it, the wall time of the evaluation and of the training since the
+    previous one (in this process), and the training metrics of the last update before it."""
 
     index: int
     epoch: int
@@ -125,7 +99,6 @@ class EvaluationRecord:
     losses: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (the JSONL line)."""
         return asdict(self)
 
     @classmethod
@@ -161,24 +134,12 @@ class EvaluationRecord:
             raise TypeError(f"EvaluationRecord.losses must map names to numbers, got {losses!r}")
         return cls(**data)
 
-    #: Columns of the CSV log, in order.
-    CSV_COLUMNS = (
-        "index",
-        "epoch",
-        "step",
-        "episodes",
-        "return_mean",
-        "return_std",
-        "normalized_mean",
-        "normalized_std",
-        "score",
-        "rat",
-        "oms",
-        "eval_seconds",
-        "train_seconds",
-    )
+    @classmethod
+    def csv_columns(cls) -> list[str]:
+        """The columns of the CSV log: every field but ``losses``."""
+        return [f.name for f in fields(cls) if f.name != "losses"]
 
     def csv_row(self) -> list[str]:
         """The CSV row (empty cells for None)."""
         data = self.to_json()
-        return ["" if data[c] is None else str(data[c]) for c in self.CSV_COLUMNS]
+        return ["" if data[c] is None else str(data[c]) for c in self.csv_columns()]

@@ -1,42 +1,18 @@
 """A run folder: its files, its one writer, its sealed checkpoint, and the errors that name a
 damaged file (Sec. 5).
 
-A run folder holds
+* ``config.json``: the :class:`~edp_ref.runner.spec.RunSpec`, the resolved algorithm config and
+  the dataset's fingerprint (:func:`dataset_fingerprint`: a run never resumes on other data);
+* ``checkpoint.safetensors``: the authority for everything else (:func:`save_checkpoint`);
+* ``evaluations.jsonl`` / ``.csv`` (one line per evaluation, rewritten after each checkpoint),
+  ``data.json`` (where the data came from), ``result.json`` once complete (:class:`RunResult`);
+* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7, ``edp_ref.reproduce``);
+* ``run.log`` and ``tensorboard/`` (:mod:`edp_ref.runner.monitoring`; not checked);
+* ``.writer.lock`` / ``.writer.json``: one writer at a time (:func:`run_folder_writer`).
 
-* ``config.json``: the run's resolved configuration, the :class:`~edp_ref.runner.spec.RunSpec`
-  and the algorithm config it trains with (:func:`configuration_document`), and the fingerprint
-  of the dataset it trains on (size and SHA-256 of what was loaded, :func:`dataset_fingerprint`:
-  a run never resumes on other data);
-* ``checkpoint.safetensors``: the authority for everything else (below);
-* ``evaluations.jsonl`` and ``evaluations.csv``: one line per evaluation (step, returns, RAT,
-  OMS), rewritten after each checkpoint; ``data.json``: where the dataset came from;
-  ``result.json`` once the run is complete (:class:`RunResult`);
-* ``sweeps/``: re-evaluations of the final checkpoint (Figs. 4-7, written by
-  ``edp_ref.reproduce``);
-* ``run.log`` (appended) and ``tensorboard/``, written by :mod:`edp_ref.runner.monitoring`; they
-  are not checked (a log may hold a killed attempt);
-* ``.writer.lock`` and, while a process writes the folder, ``.writer.json`` (its pid, host and
-  start time): :func:`run_folder_writer` lets one process at a time write the folder.
-
-A checkpoint is one safetensors file (it loads without executing code) holding ``state/<key>``
-(every tensor of the TrainState: parameters, targets, EMA policy, Adam moments, step counter),
-``rng/<name>`` (the state of every generator of the run and of torch's global generator) and
-``data/<name>`` (what acting needs from the training data: the observation normalizer, the
-environment's action bounds, so that :func:`edp_ref.load_policy` needs no dataset), and, as string
-metadata, the format tag, the configuration document, the epoch and step it was written at (a
-wall-clock checkpoint lies inside an epoch), the training seconds since the last evaluation, the
-widths, the evaluation environment and score references, the evaluation records so far, and one
-SHA-256 over the tensors and all of that metadata: an edited score, a dropped evaluation or a
-changed epoch fails the checksum like a flipped tensor byte.
-
-Every write is atomic (temporary file, fsync, rename: :mod:`edp_ref.atomic_files`), so a process
-killed at any moment leaves the previous or the new file, never a partial one, and a write that
-fails (disk full, I/O error) leaves the previous file and names the free space; when a run
-starts, the temporary files a killed writer left are removed. A checkpoint never holds a
-non-finite state: :func:`save_checkpoint` refuses to write one and :func:`load_checkpoint` to
-read one. Every file read is checked: the evaluation
-log against the protocol (indices, epochs, steps, RAT and OMS recomputed from the scores), the
-logs and ``result.json`` against the checkpoint, the checkpoint against its checksum and the
+Every write is atomic (:mod:`edp_ref.atomic_files`); the temporaries of a killed writer are
+removed when a run starts. Every file read is checked: the evaluation log against the protocol,
+the logs and ``result.json`` against the checkpoint, the checkpoint against its checksum and the
 configuration. A damaged or disagreeing file raises :class:`RunFolderError` or
 :class:`CheckpointError` naming the file and what to do; a run never silently restarts.
 """
@@ -120,11 +96,7 @@ _LOGS = ("evaluations.jsonl", "evaluations.csv")
 #: Format tag of ``config.json``. Format 2: ``RunSpec.algorithm`` is a registered algorithm.
 CONFIG_FORMAT = "edp_ref.runner.config/2"
 _LOCK, _HOLDER = ".writer.lock", ".writer.json"
-#: Format tag of every checkpoint. Format 2: the checksum covers the metadata. Format 3:
-#: positions inside an epoch (wall-clock checkpoints), the widths and ``data/`` tensors that
-#: loading a policy needs, the resolved configuration document. Format 4: the running RAT of the
-#: evaluation log is the run's RAT (:mod:`edp_ref.runner.metrics`), the document holds the
-#: dataset's fingerprint.
+#: Format tag of every checkpoint.
 CHECKPOINT_FORMAT = "edp_ref.runner.checkpoint/4"
 #: Earlier formats, recognised to say so, with what this version would miss in them.
 OLDER_FORMATS: dict[str, str] = {
@@ -178,8 +150,7 @@ class NonFiniteStateError(ValueError):
 
 
 def read_json_file(path: Path, remedy: str) -> Any:
-    """The JSON document in ``path``; :class:`RunFolderError` naming the file, why it cannot be
-    read and ``remedy`` (what to do) when it is unreadable or not JSON."""
+    """The JSON in ``path``; :class:`RunFolderError` naming the file and ``remedy`` otherwise."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -195,8 +166,7 @@ def read_json_file(path: Path, remedy: str) -> Any:
 def config_diff(
     first: object, second: object, labels: tuple[str, str] = ("stored", "asked"), where: str = ""
 ) -> list[str]:
-    """The paths at which two JSON documents differ, each as ``path: stored X vs asked Y``
-    (``labels`` name the two documents)."""
+    """The paths at which two JSON documents differ, each as ``path: stored X vs asked Y``."""
     if isinstance(first, Mapping) and isinstance(second, Mapping):
         out: list[str] = []
         for key in sorted(set(first) | set(second), key=str):
@@ -219,7 +189,6 @@ def config_diff(
 
 
 def _holder(run_dir: Path) -> dict[str, Any] | None:
-    """The writer record of ``run_dir`` (pid, host, start time), None if absent or unreadable."""
     try:
         found = json.loads((run_dir / _HOLDER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -235,14 +204,10 @@ def _describe_holder(holder: Mapping[str, Any] | None) -> str:
 
 @contextlib.contextmanager
 def run_folder_writer(run_dir: Path) -> Iterator[str | None]:
-    """Hold ``run_dir``'s writer lock for the block (``filelock``: an OS lock on
-    ``.writer.lock``, released by the kernel when its process dies, so a stale lock of a killed
-    writer is taken over), with the holder's pid, host and start time in ``.writer.json``.
-    Yields a note naming the killed writer whose lock was taken over, else None.
-
-    Raises:
-        RunLockedError: another live process holds the lock (named by pid, host, start time).
-    """
+    """Hold ``run_dir``'s writer lock for the block (an OS lock, released by the kernel when its
+    process dies, so a killed writer's is taken over; the holder in ``.writer.json``). Yields a
+    note naming the killed writer whose lock was taken over, else None; raises
+    :class:`RunLockedError` naming a live holder."""
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(run_dir / _LOCK, timeout=0)
     try:
@@ -293,8 +258,7 @@ def configuration_document(spec: RunSpec, config: AlgorithmConfig) -> dict[str, 
 
 
 def identity(document: Mapping[str, Any]) -> dict[str, Any]:
-    """What makes a configuration document a run: all of it but the dataset's fingerprint
-    (known once the data is loaded, checked by :func:`record_dataset`), as plain JSON."""
+    """A configuration document without the dataset's fingerprint (:func:`record_dataset`)."""
     plain: dict[str, Any] = json.loads(
         json.dumps({k: v for k, v in document.items() if k != "dataset"})
     )
@@ -302,13 +266,8 @@ def identity(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
-    """Create ``run_dir`` if needed, remove the temporary files of killed writers, and check
-    ``config.json`` against ``document`` (writing it if absent).
-
-    Raises:
-        RunMismatchError: the folder holds another configuration (the differing fields named).
-        RunFolderError: ``config.json`` is damaged.
-    """
+    """Create ``run_dir``, remove killed writers' temporaries, write ``config.json`` or check it
+    against ``document`` (:class:`RunMismatchError` naming the differing fields)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(run_dir)
     remove_stale_temporaries(run_dir / "sweeps")
@@ -326,7 +285,6 @@ def open_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
 
 
 def _data_part(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``dataset`` entry of a document, as a one-entry dict (empty when absent)."""
     return {"dataset": document["dataset"]} if "dataset" in document else {}
 
 
@@ -335,8 +293,7 @@ def _describe_data(fingerprint: Mapping[str, Any]) -> str:
 
 
 def check_dataset(where: str, stored: object, found: Mapping[str, Any], run_dir: Path) -> None:
-    """:class:`DatasetChangedError` naming both fingerprints when ``stored`` (the one ``where``
-    holds, None: none recorded) is not ``found``."""
+    """:class:`DatasetChangedError` when ``stored`` (None: none recorded) is not ``found``."""
     if stored is not None and stored != dict(found):
         stored_text = _describe_data(stored) if isinstance(stored, Mapping) else repr(stored)
         raise DatasetChangedError(
@@ -347,8 +304,7 @@ def check_dataset(where: str, stored: object, found: Mapping[str, Any], run_dir:
 
 
 def record_dataset(run_dir: Path, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-    """Add the dataset's fingerprint to ``config.json`` (checked against the one recorded);
-    return the document with it."""
+    """Add the dataset's fingerprint to ``config.json`` (checked); return the document."""
     stored = read_configuration_document(run_dir)
     check_dataset(str(run_dir / CONFIG_FILE), stored.get("dataset"), fingerprint, run_dir)
     document = {**identity(stored), "dataset": dict(fingerprint)}
@@ -358,8 +314,7 @@ def record_dataset(run_dir: Path, fingerprint: Mapping[str, Any]) -> dict[str, A
 
 
 def read_configuration_document(run_dir: Path) -> dict[str, Any]:
-    """The JSON object in ``<run_dir>/config.json``; :class:`RunFolderError` naming the file when
-    it is missing, damaged or of an older format."""
+    """``<run_dir>/config.json``; :class:`RunFolderError` if missing, damaged or older."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         raise RunFolderError(
@@ -391,8 +346,7 @@ def read_configuration_document(run_dir: Path) -> dict[str, Any]:
 
 
 def _hash_tensors(tensors: Mapping[str, Tensor], trailer: bytes = b"") -> str:
-    """The SHA-256 of every tensor's name, dtype, shape and bytes, in name order, then
-    ``trailer``."""
+    """SHA-256 of every tensor's name, dtype, shape and bytes, in name order, then ``trailer``."""
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].detach().cpu().contiguous()
@@ -406,8 +360,7 @@ def _hash_tensors(tensors: Mapping[str, Tensor], trailer: bytes = b"") -> str:
 
 
 def dataset_fingerprint(dataset: TransitionDataset) -> dict[str, Any]:
-    """What a run trains on, as loaded (before any preprocessing): its transitions, its bytes
-    and the SHA-256 of its arrays (``config.json``'s ``dataset``)."""
+    """A dataset as loaded (before preprocessing): transitions, bytes, SHA-256 of its arrays."""
     tensors = {name: getattr(dataset, name) for name in FIELDS}
     return {
         "transitions": len(dataset),
@@ -426,29 +379,18 @@ def nonfinite_tensors(tensors: Mapping[str, Tensor]) -> list[str]:
 
 
 def _digest(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]) -> str:
-    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata entry but the
-    digest itself (as one canonical JSON object)."""
+    """SHA-256 over the tensors and every metadata entry but the digest (canonical JSON)."""
     sealed = {k: v for k, v in metadata.items() if k != "sha256"}
     return _hash_tensors(tensors, b"metadata" + json.dumps(sealed, sort_keys=True).encode("utf-8"))
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What a checkpoint holds (:func:`save_checkpoint`, :func:`load_checkpoint`).
-
-    Attributes:
-        state: the flat state tensors (keys of ``state_tensors``).
-        rng: generator states by name.
-        config: the configuration document stored at save time.
-        epoch: whole epochs trained when it was written.
-        step: updates trained when it was written (``epoch * iterations_per_epoch`` plus the
-            updates of an unfinished epoch).
-        records: the evaluation records (JSON dicts) logged up to this checkpoint.
-        state_dim, action_dim: the widths of the networks' observations and actions.
-        train_seconds: training wall time since the last evaluation.
-        data: the ``data/`` tensors (observation normalizer, action bounds).
-        environment: the evaluation environment and the score references (JSON).
-    """
+    """What a checkpoint holds (:func:`save_checkpoint`). ``step`` may lie inside an epoch (a
+    wall-clock checkpoint); ``records`` are the evaluation records as JSON; ``train_seconds``
+    the training time since the last evaluation; ``data`` the observation normalizer and action
+    bounds and ``environment`` the evaluation environment and score references (acting needs
+    them, not the dataset)."""
 
     state: dict[str, Tensor]
     rng: dict[str, Tensor]
@@ -464,12 +406,12 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` atomically (temporary file, fsync, rename), sealed by its SHA-256.
-
-    Raises:
-        NonFiniteStateError: the state holds NaN or inf (nothing is written).
-        WriteError: the disk is full or failing (the previous checkpoint is intact).
-    """
+    """Write ``checkpoint`` atomically as one safetensors file (it loads without executing
+    code): ``state/``, ``rng/`` (every generator, torch's global one too) and ``data/`` tensors,
+    and as metadata the format, the configuration document, the position, the widths, the
+    environment, the evaluation records and one SHA-256 over all of it, so that an edited score
+    or epoch fails the checksum like a flipped tensor byte. :class:`NonFiniteStateError` (nothing
+    written) for a state holding NaN or inf; :class:`WriteError` for a full or failing disk."""
     c = checkpoint
     bad = nonfinite_tensors(c.state)
     if bad:
@@ -496,21 +438,15 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 
 
 def checkpoint_epoch(path: Path) -> int:
-    """The epoch in a checkpoint's header (read without hashing the file, for the dry run);
-    any error of the file is raised as it comes."""
+    """The epoch in a checkpoint's header, unverified (for the dry run)."""
     with safe_open(str(path), "pt") as f:
         return int(f.metadata()["epoch"])
 
 
 def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None) -> Checkpoint:
-    """Read and verify a checkpoint (``expected_config``: the configuration document of the run
-    that loads it; any difference is named).
-
-    Raises:
-        CheckpointCorruptError: unreadable, truncated, foreign or checksum-failing file.
-        CheckpointFormatError: a checkpoint of an older format.
-        CheckpointMismatchError: another run's checkpoint.
-    """
+    """Read and verify a checkpoint (against ``expected_config``, the loading run's document):
+    :class:`CheckpointCorruptError`, :class:`CheckpointFormatError` (an older format) or
+    :class:`CheckpointMismatchError` (another run's, the differences named)."""
     path = Path(path)
     hint = f"delete {path} to restart the run from scratch, or restore the file"
     try:
@@ -600,7 +536,7 @@ def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None
 
 
 def records_from_json(raw: Sequence[Any], where: str) -> list[EvaluationRecord]:
-    """Parse evaluation records; ``ValueError`` naming ``where`` and the record at fault."""
+    """Parse evaluation records; ``ValueError`` naming ``where`` and the record."""
     out = []
     for i, item in enumerate(raw):
         try:
@@ -611,12 +547,8 @@ def records_from_json(raw: Sequence[Any], where: str) -> list[EvaluationRecord]:
 
 
 def evaluation_log_problem(records: Sequence[EvaluationRecord], spec: RunSpec) -> str | None:
-    """What is wrong with an evaluation log of ``spec``'s run, or None.
-
-    The log must follow the protocol: evaluation i at epoch ``spec.evaluation_schedule[i]`` and
-    step epoch x iterations, ``spec.eval_episodes`` episodes, score = the normalized mean (else
-    the mean return), RAT and OMS recomputed from the scores (Sec. 5).
-    """
+    """What breaks the protocol (Sec. 5) in an evaluation log of ``spec``'s run, or None: each
+    evaluation's epoch, step and episodes, its score, RAT and OMS recomputed."""
     epochs = spec.evaluation_schedule
     if len(records) > len(epochs):
         return f"{len(records)} evaluations, but the run evaluates {len(epochs)} times"
@@ -646,7 +578,7 @@ def _jsonl(records: Sequence[EvaluationRecord]) -> str:
 def _csv(records: Sequence[EvaluationRecord]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(EvaluationRecord.CSV_COLUMNS)
+    writer.writerow(EvaluationRecord.csv_columns())
     for r in records:
         writer.writerow(r.csv_row())
     return buf.getvalue()
@@ -660,11 +592,8 @@ def write_logs(run_dir: Path, records: Sequence[EvaluationRecord]) -> None:
 
 def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: bool) -> bool:
     """Check the logs present against the checkpoint's ``records``; return whether both exist.
-
-    A run killed after writing a checkpoint and before its logs leaves logs one evaluation
-    behind; that is accepted unless the run is ``finished`` (its logs are written before
-    ``result.json``). Anything else raises :class:`RunFolderError` naming the file.
-    """
+    Logs one evaluation behind (killed between checkpoint and logs) pass unless ``finished``;
+    anything else is a :class:`RunFolderError` naming the file."""
     remedy = (
         "delete evaluations.jsonl and evaluations.csv to have them rewritten from the "
         "checkpoint at the next start of the run"
@@ -704,11 +633,8 @@ def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: 
 
 @dataclass
 class RunResult:
-    """A finished (or reused) run: its spec, folder, evaluations and final metrics.
-
-    ``phases``: where the wall time of the process that finished it went (set-up, compilation,
-    training, evaluation; seconds), empty for a reused run; not stored in ``result.json``.
-    """
+    """A finished (or reused) run. ``phases``: where the finishing process's wall time went
+    (seconds by phase; empty for a reused run, not in ``result.json``)."""
 
     spec: RunSpec
     run_dir: Path
@@ -719,8 +645,7 @@ class RunResult:
 
     @property
     def final_stretch(self) -> list[EvaluationRecord]:
-        """The evaluations the run's RAT averages: the last RAT_WINDOW after epoch 0
-        (:func:`~edp_ref.runner.metrics.final_stretch_mean`)."""
+        """The evaluations the run's RAT averages (:func:`final_stretch_mean`)."""
         trained = [r for r in self.records if r.epoch > 0] or self.records[-1:]
         return trained[-RAT_WINDOW:]
 
@@ -755,9 +680,7 @@ class RunResult:
 
     @classmethod
     def from_json(cls, data: object, run_dir: Path) -> RunResult:
-        """Inverse of :meth:`to_json`; ``ValueError`` / ``TypeError`` naming what is wrong.
-        The redundant fields (``final_rat``, ``final_oms``, ``num_evaluations``) must agree with
-        the records."""
+        """Inverse of :meth:`to_json`; errors name what is wrong (the redundant fields too)."""
         if not isinstance(data, dict):
             raise TypeError(f"expected a JSON object, got {type(data).__name__}")
         missing = sorted({"spec", "records", "data", "seconds"} - set(data))
@@ -791,16 +714,10 @@ def write_result(result: RunResult) -> None:
 def load_finished_run(
     spec: RunSpec, run_dir: Path, document: Mapping[str, Any] | None = None
 ) -> RunResult:
-    """Read a finished run's ``result.json`` and check it against the checkpoint: the same
-    configuration, a checkpoint at the last epoch, the same evaluation records, logs that agree
-    (rewritten when deleted). ``document``: the run's configuration document (None: the one in
-    ``config.json``).
-
-    Raises:
-        RunMismatchError: ``result.json`` belongs to another configuration.
-        RunFolderError: ``result.json`` or a log is damaged, or disagrees with the checkpoint.
-        CheckpointError: the checkpoint is missing its seal, damaged or of an older format.
-    """
+    """Read a finished run's ``result.json`` and check it against the checkpoint (configuration,
+    last epoch, records; logs rewritten when deleted). ``document``: the run's configuration
+    (None: ``config.json``'s). Raises :class:`RunMismatchError`, :class:`RunFolderError` or
+    :class:`CheckpointError` naming the file."""
     path = run_dir / RESULT_FILE
     remedy = "the next start of the run rewrites it from the checkpoint without training again"
     try:
@@ -857,7 +774,7 @@ def load_finished_run(
 
 
 def _extension_problem(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
-    """Why the run of document ``old`` cannot go on as the run of ``new`` (None: it can)."""
+    """Why the run of ``old`` cannot go on as the run of ``new`` (None: it can)."""
     if identity(old) == identity(new):
         return None
     before, after = RunSpec.from_json(old["run"]), RunSpec.from_json(new["run"])
@@ -878,16 +795,9 @@ def _extension_problem(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | 
 
 
 def extend_run_folder(run_dir: Path, document: Mapping[str, Any]) -> None:
-    """Make the run in ``run_dir`` (finished or not) the run of ``document``, which differs in
-    ``RunSpec.epochs`` only, so that training it on is bit-identical to having asked for those
-    epochs from the start: ``config.json`` and the checkpoint's sealed configuration become
-    ``document`` and ``result.json`` goes (each step atomic; a killed extension is completed by
-    the same command).
-
-    Raises:
-        RunMismatchError: fewer epochs, another change than the epochs, or evaluations that the
-            longer run would not make.
-    """
+    """Make the run in ``run_dir`` the run of ``document``, which has more epochs and no other
+    change, so that training on is bit-identical to asking for them from the start (each step
+    atomic; :class:`RunMismatchError` otherwise)."""
     stored = read_configuration_document(run_dir)
     ckpt_path = run_dir / CHECKPOINT_FILE
     ckpt = load_checkpoint(ckpt_path) if ckpt_path.exists() else None

@@ -1,17 +1,13 @@
 """The schema of one training run: what to train, on what data, and how to evaluate it (Sec. 5).
 
 :class:`RunSpec` is one (dataset, registered algorithm, config, seed) run with the paper's protocol
-(Table 3: epochs x 1000 iterations, batch 256; an evaluation every 10 epochs with 10 episodes).
-Its commented fields are also ``edp-train``'s options (tyro reads the comments and the
-``tyro.conf.arg`` names: ``--dataset``, ``--algorithm``, ``--config.*``, ``--run.*``). Every field
-is checked when the object is built, in order, each against the fields before it: a wrong type
-raises :class:`FieldTypeError` (a ``TypeError``), a value out of range or contradicting another
-:class:`FieldError` (a ``ValueError``), each naming ``RunSpec.<field>``, the value and what is
-expected, so that a bad configuration fails before any data is loaded.
+(Table 3). Its commented fields are also ``edp-train``'s options (tyro reads the comments). Every
+field is checked when the object is built, in order, each against the fields before it, raising
+:class:`FieldTypeError` or :class:`FieldError` naming ``RunSpec.<field>``, so that a bad
+configuration fails before any data is loaded.
 
-Also here: :func:`evaluation_epochs` (when a run evaluates) and the algorithm config as JSON
-(:func:`config_to_json`, :func:`config_from_json`: unknown or missing fields are errors naming
-their path, never silently dropped or defaulted).
+Also here: :func:`evaluation_epochs` and the algorithm config as JSON (:func:`config_to_json`,
+:func:`config_from_json`: unknown or missing fields are errors naming their path).
 """
 
 from __future__ import annotations
@@ -77,8 +73,7 @@ class FieldTypeError(FieldError, TypeError):
 
 
 def check_fields(names: Iterable[str], check: Callable[[str], None]) -> None:
-    """``check(name)`` for every field name in order; an error is re-raised as
-    :class:`FieldError` (:class:`FieldTypeError` for a wrong type) naming the field."""
+    """``check(name)`` for every field in order, errors re-raised as :class:`FieldError`."""
     for name in names:
         try:
             check(name)
@@ -160,7 +155,6 @@ class RunSpec:
         check_fields((f.name for f in fields(self)), self._check)
 
     def _check(self, name: str) -> None:
-        """Check field ``name``, and that it agrees with the fields before it."""
         value, where = getattr(self, name), f"RunSpec.{name}"
         match name:
             case "task":
@@ -245,7 +239,6 @@ class RunSpec:
 
     @property
     def registered(self) -> Algorithm:
-        """The registered algorithm the run trains (:data:`edp_ref.algorithms.REGISTRY`)."""
         return REGISTRY[self.algorithm]
 
     @property
@@ -254,7 +247,6 @@ class RunSpec:
 
     @property
     def evaluation_schedule(self) -> list[int]:
-        """The epochs after which this run evaluates (:func:`evaluation_epochs`)."""
         return evaluation_epochs(self.epochs, self.eval_every, self.final_eval_every)
 
     @property
@@ -263,8 +255,7 @@ class RunSpec:
         return f"{dataset_slug(self.task)}/{self.algorithm}/seed{self.seed}"
 
     def stream_seed(self, stream: int) -> int:
-        """The seed of one purpose of the run (:data:`INIT`, :data:`BATCHES`, ...): every purpose
-        draws from its own generator, so a run and its resumption draw the same numbers."""
+        """The seed of one purpose of the run (:data:`INIT`, :data:`BATCHES`, ...)."""
         return (self.seed * 1_000_003 + stream * 7_919 + 12_345) % (2**31 - 1)
 
     def to_json(self) -> dict[str, Any]:
@@ -340,14 +331,8 @@ def _dataclass_in(hint: Any) -> type | None:
 
 
 def config_from_json(cls: type[T], data: object, where: str = "config") -> T:
-    """Rebuild a config of class ``cls`` from :func:`config_to_json`'s dict.
-
-    Raises:
-        TypeError: ``data`` (or a nested part) is not a JSON object, or a value has the wrong
-            type (raised by the config's own checks).
-        ValueError: unknown or missing fields (named with their path ``where.field``), or a value
-            out of range (the config's own checks).
-    """
+    """Rebuild a config of class ``cls`` from :func:`config_to_json`'s dict; unknown or missing
+    fields are a ``ValueError`` naming their path ``where.field``."""
     if not isinstance(data, Mapping):
         raise TypeError(f"{where}: expected a JSON object, got {type(data).__name__} {data!r}")
     names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]

@@ -1,36 +1,22 @@
 """Train one run with the paper's protocol (Sec. 5): :func:`train_run`.
 
-Training: ``epochs x iterations_per_epoch`` steps of Algorithm 1 (the paper: 2000 epochs on
-locomotion, 1000 elsewhere, 1000 iterations an epoch, batch 256; Table 3), each a uniform
-minibatch of the dataset after the official per-domain preprocessing, the update's randomness and
-one update (:class:`edp_ref.algorithms.step.TrainingStep`). Evaluation: before training (epoch 0)
-and every ``eval_every`` epochs (official: 10), plus the last epoch and the final stretch
-(:attr:`RunSpec.evaluation_schedule`), ``eval_episodes`` episodes each (official: 10) in the
-dataset's own environment, by :func:`edp_ref.runner.policy.evaluate`; diffusion policies act by
-energy-based action selection (Sec. 4.5, Alg. 2; N candidates, paper 10, official code 50).
-Each evaluation records the step, raw and normalized return, RAT and OMS
-(:mod:`edp_ref.runner.metrics`).
+Training: ``epochs x iterations_per_epoch`` steps of Algorithm 1 (Table 3), each a uniform
+minibatch of the preprocessed dataset, the update's randomness and one update
+(:class:`edp_ref.algorithms.step.TrainingStep`). Evaluation: at the epochs of
+:attr:`RunSpec.evaluation_schedule` (0, every ``eval_every``, the last, the final stretch), by
+:func:`edp_ref.runner.policy.evaluate`; each records the returns, RAT and OMS.
 
-Randomness: every purpose (initialisation, minibatches, update randomness, each evaluation's
-actions and environment seeds) draws from its own generator seeded from the run's seed
-(:meth:`RunSpec.stream_seed`). The run folder (:mod:`edp_ref.runner.run_folder`) gets the resolved
-configuration and a checkpoint, written at each evaluation and, between evaluations, every
-``Monitoring.checkpoint_minutes`` of wall time (at the end of a log window, so a checkpoint may
-lie inside an epoch), with the generator states and the evaluation log. A run killed at any
-moment resumes from its last checkpoint: the training since then is redone with the restored
-generators, bit for bit (on one device, with the same compile setting), and the logs are
-rewritten from the checkpoint, so every evaluation appears exactly once. A complete run is reused
-after its ``result.json`` is checked against the checkpoint. Losses, evaluations, speed and
-compile time go to ``run.log``, TensorBoard and optionally W&B (:mod:`edp_ref.runner.monitoring`).
+Randomness: every purpose draws from its own generator seeded from the run's seed
+(:meth:`RunSpec.stream_seed`). A checkpoint is written at each evaluation and, at the end of a log
+window, every ``Monitoring.checkpoint_minutes``; a run killed at any moment resumes from it bit
+for bit (one device, the same compile setting), its logs rewritten from it, and a complete run is
+reused after its ``result.json`` is checked.
 
-Faults: one process at a time trains a run folder (its writer lock,
-:func:`~edp_ref.runner.run_folder.run_folder_writer`; another is refused with the holder's pid,
-host and start time). SIGTERM and SIGINT stop the run at the next update boundary after a
-checkpoint (:class:`RunInterrupted`; ``edp-train`` then ends by that signal), so a preempted run
-loses nothing. The losses synchronised for logging are checked at the end of every log window
-(no further host synchronisation): a non-finite one stops the run with :class:`DivergenceError`
-naming the update and the last finite checkpoint, before anything of the diverged state is
-written. The dataset's fingerprint is recorded when a run starts and checked when it resumes.
+Faults: one writer per run folder (:func:`~edp_ref.runner.run_folder.run_folder_writer`).
+SIGTERM and SIGINT stop the run at the next update boundary after a checkpoint
+(:class:`RunInterrupted`). The losses are checked at the end of every log window (the one host
+synchronisation): a non-finite one stops the run with :class:`DivergenceError` before anything of
+the diverged state is written. The dataset's fingerprint is checked when a run resumes.
 """
 
 from __future__ import annotations
@@ -119,8 +105,8 @@ def exit_by_signal(signum: int) -> NoReturn:
 
 @contextlib.contextmanager
 def _stop_requests() -> Iterator[list[int]]:
-    """Record SIGTERM and SIGINT in the yielded list for the block instead of dying (in the
-    main thread, where Python handles signals); a second signal ends the process at once."""
+    """Record SIGTERM and SIGINT in the yielded list for the block (main thread only); a second
+    signal ends the process at once."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -165,29 +151,13 @@ def train_run(
     monitoring: Monitoring | None = None,
     extend: bool = False,
 ) -> RunResult:
-    """Train and evaluate one run, resuming from its checkpoint; reuse it if complete.
+    """Train and evaluate one run in ``run_dir``, resuming from its checkpoint; reuse it if
+    complete. ``position``: the progress bar's line; ``threads``: ``torch.set_num_threads``;
+    ``extend``: the folder holds this run with fewer epochs, train it on
+    (:func:`~edp_ref.runner.run_folder.extend_run_folder`).
 
-    Args:
-        spec: the run.
-        run_dir: its folder (created if missing).
-        progress: show a tqdm bar (iterations per second, compile time, score, RAT and OMS).
-        position: the bar's line (parallel runs).
-        threads: ``torch.set_num_threads`` for this process (None: leave as is).
-        monitoring: log window, wall-clock checkpoint interval, TensorBoard and W&B (None: the
-            defaults of :class:`~edp_ref.runner.monitoring.Monitoring`).
-        extend: the folder holds this run with fewer epochs (finished or not): train it on to
-            ``spec.epochs`` (:func:`~edp_ref.runner.run_folder.extend_run_folder`).
-
-    Raises:
-        RunMismatchError: the folder holds another configuration; DatasetChangedError: the
-            dataset is not the one the run started on.
-        RunLockedError: another process writes the folder.
-        RunFolderError: a file of the folder is damaged or disagrees with the checkpoint.
-        CheckpointCorruptError, CheckpointFormatError, CheckpointMismatchError: the checkpoint
-            cannot be resumed.
-        DivergenceError: the losses or the state became non-finite.
-        WriteError: a file could not be written (disk full, I/O error).
-        RunInterrupted: SIGTERM or SIGINT stopped the run after a checkpoint.
+    Raises the run folder's errors (:mod:`edp_ref.runner.run_folder`), :class:`DivergenceError`,
+    ``WriteError`` (a full disk) and :class:`RunInterrupted`.
     """
     run_dir = Path(run_dir)
     config = resolve_config(spec)
@@ -211,7 +181,7 @@ def train_run(
 
 
 class _Training:
-    """One run between updates: its data, state, generators, log (see the module docstring)."""
+    """One run between updates: its data, state, generators, log."""
 
     def __init__(
         self,
@@ -346,8 +316,6 @@ class _Training:
         self.monitor.flush()
 
     def _diverged(self, what: str) -> DivergenceError:
-        """The error of a diverged run: ``what`` (the update and the losses), the last finite
-        checkpoint, what to do."""
         if self.checkpointed is None:
             last = "no checkpoint was written yet"
         else:
@@ -362,8 +330,6 @@ class _Training:
         return DivergenceError(message)
 
     def _stop_if_asked(self) -> None:
-        """After a SIGTERM or SIGINT: checkpoint this update boundary (unless just done), raise
-        :class:`RunInterrupted`."""
         if not self.stop:
             return
         name = signal.Signals(self.stop[0]).name
@@ -435,8 +401,7 @@ class _Training:
         self.bar_info.update(score=f"{score:.1f}", rat=f"{record.rat:.1f}", oms=f"{record.oms:.1f}")
 
     def _compile_report(self, before: list[CompileRecord]) -> None:
-        """After the first update of this process: how the update runs, and what compiling it
-        cost (:func:`edp_ref.algorithms.execution.compile_records`)."""
+        """Log how the update runs and what compiling it cost, after its first call."""
         compiled, reason = compile_decision(self.spec)
         if not compiled:
             self.monitor.log(f"updates run eagerly ({reason})")
