@@ -64,10 +64,12 @@ class ObservationNormalizer:
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """A preprocessed dataset and the observation transform evaluation must apply (or None)."""
+    """A preprocessed dataset, the observation transform evaluation must apply (or None), and
+    whether its actions were rescaled to [-1, 1] (acting maps them back)."""
 
     dataset: TransitionDataset
     observation_transform: ObservationNormalizer | None
+    rescaled: bool = False
 
 
 def scale_rewards(

@@ -1,14 +1,11 @@
 """A run's resolved configuration: the algorithm config it trains with, and whether it compiles.
 
-:func:`default_config` is a registered algorithm's config with the paper's defaults and Table 3's
-values for a dataset (learning rate, gradient clip, loss weight, expectile;
-:func:`edp_ref.algorithms.config.table3_config`): a paper dataset's own row, else its domain's.
-It switches the per-update batch check off (``check_batch=False``): the loaders already reject
-non-finite values when a dataset is read, and the check costs one host synchronisation per update.
-:func:`resolve_config` turns a :class:`~edp_ref.runner.spec.RunSpec` into the config the update
-runs with: ``RunSpec.config``, or the default config, with ``compile`` decided by
-:func:`compile_decision`. The run folder stores it (``config.json``) and its checkpoint seals it,
-so a run is reloaded, resumed or evaluated with exactly the configuration it was trained with.
+:func:`default_config` is a registered algorithm's config with Table 3's values for a dataset
+(:func:`edp_ref.algorithms.config.table3_config`) and the per-update batch check off (the
+loaders already reject non-finite data; the check costs a host synchronisation per update).
+:func:`resolve_config` is the config a :class:`~edp_ref.runner.spec.RunSpec` trains with,
+``compile`` decided (:func:`compile_decision`); the run folder stores it and its checkpoint seals
+it, so a run is resumed or evaluated with exactly the configuration it was trained with.
 """
 
 from __future__ import annotations
@@ -47,14 +44,9 @@ def default_config(
     grad_clip: Literal["paper", "official"] = "paper",
     hidden: int | None = None,
 ) -> AlgorithmConfig:
-    """The registered ``algorithm``'s default config with Table 3's values for the dataset
-    ``task`` (``domain``: as ``RunSpec.domain``), the gradient clip of the paper (Table 3: 5) or
-    of the official code (per paper task), and an optional network width ``hidden`` (smoke runs).
-
-    Raises:
-        ValueError: an unknown algorithm or dataset domain, or ``grad_clip="official"`` for a
-            dataset outside the paper's list.
-    """
+    """``algorithm``'s default config with Table 3's values for the dataset ``task`` (a paper
+    dataset's row, else its domain's), the gradient clip of the paper (Table 3: 5) or of the
+    official code (per paper task), and an optional network width ``hidden`` (smoke runs)."""
     entry = find_paper_dataset(task)
     if grad_clip == "official" and entry is None:
         raise ValueError(
@@ -73,9 +65,8 @@ def default_config(
 
 
 def unrolled_ddpm_steps(config: AlgorithmConfig) -> int:
-    """Steps of the DDPM chains an update of ``config`` runs (0 if it samples with DPM-Solver or
-    not at all): the next actions' sampler, and the policy action's when L_pi backpropagates
-    through the sampler (Diffusion-QL, "EDP w/o AP")."""
+    """Steps of the DDPM chain an update of ``config`` unrolls (0: DPM-Solver or none): the next
+    actions' sampler, or the policy action's (Diffusion-QL, "EDP w/o AP")."""
     diffusion = getattr(config, "diffusion", None)
     if diffusion is None:
         return 0
@@ -93,14 +84,10 @@ def _unresolved(spec: RunSpec) -> AlgorithmConfig:
 
 
 def compile_decision(spec: RunSpec) -> tuple[bool, str]:
-    """Whether the run's update runs under torch.compile, and why (for the run log).
-
-    The rule: ``RunSpec.compile`` ``on`` / ``off`` decides; an explicit ``config.compile`` (True /
-    False) decides under ``auto``; otherwise ``auto`` compiles when the update unrolls no DDPM
-    chain longer than :data:`LONG_CHAIN_STEPS` steps and the run trains on CUDA or for at least
-    :data:`AUTO_COMPILE_UPDATES` updates. Compiled and eager updates agree to float round-off,
-    not bit for bit: a resumed run must keep its setting (it is part of the stored config).
-    """
+    """Whether the run's update runs under torch.compile, and why (for the run log): as
+    ``RunSpec.compile`` says, else as ``config.compile`` says, else when the update unrolls no
+    long DDPM chain and the run trains on CUDA or for many updates. Compiled and eager updates
+    agree to round-off only: the setting is part of the stored config."""
     config = _unresolved(spec)
     if spec.compile != "auto":
         return spec.compile == "on", f"compile={spec.compile}"

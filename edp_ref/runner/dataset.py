@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Literal
 
 import torch
@@ -29,11 +29,7 @@ import torch
 from edp_ref.data.d4rl_hdf5 import load_d4rl_hdf5
 from edp_ref.data.evaluation import reference_for
 from edp_ref.data.minari_io import environment_variables, load_minari, minari_root
-from edp_ref.data.preprocessing import (
-    ObservationNormalizer,
-    official_preprocessing,
-    rescale_actions,
-)
+from edp_ref.data.preprocessing import Preprocessed, official_preprocessing, rescale_actions
 from edp_ref.data.registry import load_dataset
 from edp_ref.data.transitions import TransitionDataset
 from edp_ref.paper import DOMAINS, PAPER_DATASETS, DataSource, Domain, domain_of, find_paper_dataset
@@ -41,7 +37,6 @@ from edp_ref.paper import DOMAINS, PAPER_DATASETS, DataSource, Domain, domain_of
 __all__ = [
     "DOMAIN_CHOICES",
     "DatasetKind",
-    "TrainingData",
     "dataset_domain",
     "dataset_kind",
     "dataset_slug",
@@ -62,7 +57,7 @@ _MINARI_ID = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*-v\d+$")
 
 
 def dataset_kind(name: str) -> DatasetKind:
-    """Which kind of dataset ``name`` refers to; ``ValueError`` naming the three forms."""
+    """Which kind of dataset ``name`` refers to (module docstring)."""
     if name in PAPER_DATASETS:
         return "paper"
     if name.lower().endswith(_HDF5_SUFFIXES):
@@ -77,12 +72,8 @@ def dataset_kind(name: str) -> DatasetKind:
 
 
 def dataset_domain(name: str, domain: str = "auto") -> Domain:
-    """The domain of a run on ``name`` (``domain``: ``auto`` or an explicit domain).
-
-    Raises:
-        ValueError: ``domain`` contradicts a paper dataset's domain, or ``auto`` cannot tell the
-            domain of a dataset outside the paper's list.
-    """
+    """The domain of a run on ``name`` (``domain``: ``auto`` or an explicit domain, which must
+    agree with a paper dataset's)."""
     entry = find_paper_dataset(name)
     if entry is not None:
         if domain not in ("auto", entry.domain):
@@ -110,15 +101,8 @@ def dataset_slug(name: str) -> str:
 def load_run_dataset(
     task: str, source: DataSource = "auto", local_root: str | None = None, env_id: str | None = None
 ) -> TransitionDataset:
-    """The dataset ``task`` names (inside ``minari_root(local_root)``): a paper dataset from
-    ``source``, a D4RL HDF5 file (``env_id``: its evaluation environment when it is not a paper
-    dataset's file), or a Minari dataset.
-
-    Raises:
-        DatasetNotFoundError: the dataset is not on this machine (the message says where it was
-            looked for and how to get it); ``FileNotFoundError`` for a missing HDF5 file.
-        ValueError: a damaged file, or an HDF5 file outside the paper's list without ``env_id``.
-    """
+    """The dataset ``task`` names (module docstring), inside ``minari_root(local_root)``;
+    ``DatasetNotFoundError`` says where it was looked for and how to get it."""
     kind = dataset_kind(task)
     with minari_root(local_root):
         if kind == "paper":
@@ -138,9 +122,7 @@ def load_run_dataset(
 
 
 def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
-    """Where a dataset came from, for the tables: kind (D4RL file, Minari, locally generated),
-    id or file, size, its evaluation environment, the references of normalized scores, and
-    what the loader did to it (its notes: integer fields converted, ...)."""
+    """Where a dataset came from, for the tables (``data.json``)."""
     if dataset.minari_id is None:
         kind, ident = "D4RL file", dataset.source
     elif dataset.minari_id.startswith("edp_ref/"):
@@ -161,24 +143,9 @@ def describe_dataset(dataset: TransitionDataset) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class TrainingData:
-    """A dataset prepared for training.
-
-    Attributes:
-        dataset: actions in [-1, 1], after the official per-domain preprocessing.
-        rescaled: whether actions were rescaled (acting maps them back to the env's bounds).
-        observation_transform: what acting applies to observations before the policy.
-    """
-
-    dataset: TransitionDataset
-    rescaled: bool
-    observation_transform: ObservationNormalizer | None
-
-
 def prepare_training_data(
     dataset: TransitionDataset, domain: Domain, family: Literal["td3", "crr", "iql"]
-) -> TrainingData:
+) -> Preprocessed:
     """Rescale actions to [-1, 1] if the environment's bounds differ, then apply the official
     preprocessing of ``domain`` for the algorithm's critic ``family``."""
     rescaled = False
@@ -187,5 +154,4 @@ def prepare_training_data(
         if not torch.equal(bounds, torch.tensor([[-1.0], [1.0]]).expand_as(bounds)):
             dataset = rescale_actions(dataset)
             rescaled = True
-    pre = official_preprocessing(dataset, domain, family)
-    return TrainingData(pre.dataset, rescaled, pre.observation_transform)
+    return replace(official_preprocessing(dataset, domain, family), rescaled=rescaled)

@@ -46,12 +46,9 @@ METADATA_FILE = "edp_ref.json"
 
 class PolicyProgram(nn.Module):
     """``forward(observations, noise, uniforms) -> actions`` of a :class:`Policy` (module
-    docstring), its networks' parameters as buffers; ``forward(observations)`` for a
-    feed-forward policy.
-
-    Raises:
-        ValueError: the policy acts otherwise (DDPM candidates, Table 6's perturbed actor).
-    """
+    docstring; ``forward(observations)`` for a feed-forward one), its parameters as buffers.
+    ``ValueError`` for a policy that acts otherwise (DDPM candidates, Table 6's perturbed
+    actor)."""
 
     def __init__(self, policy: Policy) -> None:
         super().__init__()
@@ -112,19 +109,10 @@ class PolicyProgram(nn.Module):
 def export_policy(
     run_dir: str | Path, path: str | Path, *, settings: ActingSettings | None = None
 ) -> Path:
-    """Write the policy of a run folder's latest checkpoint to ``path`` as a ``torch.export``
-    program (module docstring), on the CPU; returns ``path``.
-
-    Args:
-        run_dir: a run folder of ``edp-train`` or ``edp-reproduce``.
-        path: the file to write (``.pt2``).
-        settings: how it acts (None: EAS with the run's ``eas_candidates``); its ``compile``
-            is not used.
-
-    Raises:
-        RunFolderError, CheckpointError: as :func:`~edp_ref.runner.policy.load_policy`.
-        ValueError: a policy that is not exported (:class:`PolicyProgram`).
-    """
+    """Write the policy of a run folder's latest checkpoint (``settings`` as
+    :func:`~edp_ref.runner.policy.load_policy`'s) to ``path`` (``.pt2``) as a ``torch.export``
+    program (module docstring), on the CPU; returns ``path``. Errors as :func:`load_policy` and
+    :class:`PolicyProgram`."""
     policy, _ = load_policy(run_dir, settings=settings)
     program = PolicyProgram(policy).eval()
     batch = torch.export.Dim("batch", min=1, max=1 << 16)

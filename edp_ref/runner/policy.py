@@ -1,24 +1,19 @@
 """A trained run's policy, and the one way a policy is evaluated (Sec. 4.5, Alg. 2; Sec. 5).
 
 :class:`Policy` maps observations to actions as the run's evaluations do: the registered
-algorithm's own ``act`` (energy-based action selection over N DPM-Solver or DDPM samples for
-diffusion policies, App. C.4's settings; the actor or the Gaussian mean for feed-forward ones;
-Table 6's perturbed-actor EAS for TD3+EAS), after the run's observation transform, with its
-actions clipped to the action space and mapped back to the environment's bounds when the run
-rescaled them to [-1, 1]. Every random draw comes from the policy's own seeded generator, or, in
-an evaluation, from its episode's own (:meth:`Policy.act_in_episodes`). The
-training loop builds it from its state and :func:`load_policy` from a run folder's checkpoint,
-both from the same acting data (:func:`acting_data`: the observation normalizer, the action
-bounds, the evaluation environment and the score references), so no dataset is needed to act.
+algorithm's own ``act`` (energy-based action selection for diffusion policies, App. C.4's
+settings), after the run's observation transform, its actions clipped to the action space and
+mapped back to the environment's bounds when the run rescaled them to [-1, 1]. Every random draw
+comes from the policy's own seeded generator, or, in an evaluation, from its episode's own. The
+training loop and :func:`load_policy` build it from the same acting data (:func:`acting_data`),
+so no dataset is needed to act.
 
-:func:`evaluate` is the one evaluation of a policy: the training's evaluations, the
-re-evaluations of Figs. 4-7 and ``edp-train --eval-only`` all run it, stepping its episodes
-together (:func:`edp_ref.data.evaluation.evaluate`); episode j's environment seed and action
-draws depend on the evaluation's seeds and j alone, so its result does not depend on how many
-episodes run at once (to float round-off). It reports the mean and the
-population standard deviation (NumPy's ``std``, ddof 0: the spread of the episodes run, 0 for one
-episode) of the undiscounted return and, when the policy's dataset has references and the
-environment is the run's own, of the normalized score.
+:func:`evaluate` is the one evaluation of a policy (training, the re-evaluations of Figs. 4-7,
+``edp-train --eval-only``); episode j's environment seed and action draws depend on the
+evaluation's seeds and j alone, so its result does not depend on how many episodes run at once
+(to float round-off). It reports the mean and population standard deviation (ddof 0: 0 for one
+episode) of the undiscounted return and, with references in the run's own environment, of the
+normalized score.
 
     policy, config = edp_ref.load_policy("runs/train/hopper-medium-v2/edp_td3/seed0")
     action = policy(observation)  # numpy in, numpy out (torch in, torch out)
@@ -43,9 +38,9 @@ from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.algorithms.state import TrainState, load_state_tensors
 from edp_ref.data import evaluation
 from edp_ref.data.evaluation import ScoreReference, make_eval_env
-from edp_ref.data.preprocessing import ObservationNormalizer
+from edp_ref.data.preprocessing import ObservationNormalizer, Preprocessed
 from edp_ref.data.transitions import TransitionDataset
-from edp_ref.runner.dataset import TrainingData, minari_root
+from edp_ref.runner.dataset import minari_root
 from edp_ref.runner.run_folder import CHECKPOINT_FILE, load_checkpoint, read_configuration_document
 from edp_ref.runner.spec import EVAL_ACTIONS, EVAL_ENVS, RunSpec, config_from_json
 
@@ -61,11 +56,10 @@ __all__ = [
 
 
 def acting_data(
-    raw: TransitionDataset, prepared: TrainingData
+    raw: TransitionDataset, prepared: Preprocessed
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """What acting needs from a run's data, as its checkpoint stores it: the observation
-    normalizer and the environment's action bounds (tensors), and the evaluation environment,
-    whether actions were rescaled to [-1, 1] and the score references (JSON)."""
+    """What acting needs from a run's data, as its checkpoint stores it: tensors (observation
+    normalizer, action bounds) and JSON (environment, rescaling, score references)."""
     tensors: dict[str, Tensor] = {}
     transform = prepared.observation_transform
     if transform is not None:
@@ -88,16 +82,8 @@ def acting_data(
 
 
 class Policy:
-    """observations -> actions of a trained run (see the module docstring).
-
-    Attributes:
-        spec: the run's :class:`~edp_ref.runner.spec.RunSpec`.
-        config: the algorithm config it was trained with.
-        settings: how it acts (EAS candidates N, sampler; App. C.4).
-        step: the training updates of the state it acts with.
-        env_id: the Gymnasium id of the run's evaluation environment (None if unknown).
-        reference: REF_MIN / REF_MAX of normalized scores for the run's dataset, if known.
-    """
+    """observations -> actions of a trained run (module docstring); ``step``: the updates of
+    the state it acts with, ``reference``: the run's score references, if known."""
 
     def __init__(
         self,
@@ -150,10 +136,8 @@ class Policy:
         self._seed, self._episodes = seed, {}
 
     def act_in_episodes(self, observations: Tensor, episodes: Sequence[int]) -> Tensor:
-        """Actions for observations ``[B, S]`` (torch), row b in episode ``episodes[b]``: its
-        draws come from that episode's generator (seeded from the last :meth:`reset`'s seed and
-        the episode's index), the same as acting on that row alone
-        (:class:`edp_ref.data.evaluation.EpisodicPolicy`)."""
+        """Actions for observations ``[B, S]``, row b drawing from episode ``episodes[b]``'s
+        generator (seeded from :meth:`reset`'s seed and the episode's index)."""
         for j in episodes:
             if j not in self._episodes:
                 seed = np.random.SeedSequence((self._seed, j)).generate_state(1)[0]
@@ -191,18 +175,15 @@ class Policy:
 
     @property
     def state(self) -> TrainState:
-        """The training state it acts with."""
         return self._state
 
     def prepare(self, observations: Tensor) -> Tensor:
-        """Environment observations ``[B, S]`` as the networks take them (the state's device and
-        dtype, the run's observation transform)."""
+        """Environment observations ``[B, S]`` as the networks take them."""
         obs = observations.to(device=self.device, dtype=self._state.dtype)
         return obs if self._transform is None else self._transform(obs)
 
     def to_environment(self, actions: Tensor) -> Tensor:
-        """The networks' actions clipped to the action space: the run's [-1, 1] mapped back to
-        the environment's bounds when it rescaled them, else the environment's bounds."""
+        """The networks' actions in the environment's bounds (mapped back if rescaled)."""
         if self._bounds is None:
             return actions
         low, high = (b.to(actions) for b in self._bounds)
@@ -211,9 +192,7 @@ class Policy:
         return torch.minimum(torch.maximum(actions, low), high)
 
     def environment(self, envs: int = 1) -> VectorEnv[Any, Any, Any]:
-        """``envs`` copies of the run's own evaluation environment (Minari's
-        ``recover_environment`` for Minari and locally generated data, in the run's
-        ``local_root``; else the Gymnasium id), checked against the policy's widths."""
+        """``envs`` copies of the run's own evaluation environment (in its ``local_root``)."""
         with minari_root(self.spec.local_root):
             return evaluation.dataset_env(
                 self.env_id,
@@ -232,19 +211,9 @@ def load_policy(
     seed: int = 0,
     settings: ActingSettings | None = None,
 ) -> tuple[Policy, AlgorithmConfig]:
-    """The policy of a run folder's latest checkpoint, and its algorithm config.
-
-    Args:
-        run_dir: a run folder of ``edp-train`` or ``edp-reproduce`` (finished or not).
-        device: where the networks act.
-        seed: the seed of the policy's random draws (EAS candidates).
-        settings: how it acts (None: EAS with the run's ``eas_candidates``).
-
-    Raises:
-        RunFolderError: ``config.json`` is missing or damaged.
-        CheckpointError: the checkpoint is missing, damaged, of an older format or of another
-            configuration.
-    """
+    """The policy of a run folder's latest checkpoint (finished or not), and its algorithm
+    config. ``settings``: how it acts (None: EAS with the run's ``eas_candidates``). Raises
+    ``RunFolderError`` or ``CheckpointError`` naming the file."""
     run_dir = Path(run_dir)
     document = read_configuration_document(run_dir)
     spec = RunSpec.from_json(document["run"])
@@ -269,16 +238,8 @@ def load_policy(
 
 @dataclass(frozen=True)
 class PolicyEvaluation:
-    """One evaluation of a policy (:func:`evaluate`).
-
-    Attributes:
-        episodes: episodes run.
-        return_mean, return_std: undiscounted episode return (raw environment reward): mean and
-            population standard deviation over the episodes (0 for one episode).
-        normalized_mean, normalized_std: the same of D4RL's normalized score (or the local
-            dataset's own references), None without references.
-        seconds: wall time of the evaluation.
-    """
+    """One evaluation of a policy (:func:`evaluate`): undiscounted return and normalized score
+    (None without references), mean and population standard deviation over the episodes."""
 
     episodes: int
     return_mean: float
@@ -310,9 +271,8 @@ def evaluate(
     action_seed: int | None = None,
     normalized: bool = True,
 ) -> PolicyEvaluation:
-    """Run ``episodes`` episodes of ``policy`` in ``env`` (reset with ``seed``; the policy's draws
-    restarted from ``action_seed``, default ``seed``) and summarise them (see the module
-    docstring); ``normalized=False`` for an environment that is not the run's own."""
+    """Run ``episodes`` episodes of ``policy`` in ``env`` (reset with ``seed``, the policy's draws
+    from ``action_seed``, default ``seed``); ``normalized=False`` in another environment."""
     t0 = time.perf_counter()
     policy.reset(seed if action_seed is None else action_seed)
     out = evaluation.evaluate(
