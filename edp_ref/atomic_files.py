@@ -1,14 +1,12 @@
-"""Crash-safe file writes: every file edp_ref writes for later reuse (checkpoints, run logs,
-results, generated datasets, golden archives, dataset-generation state) goes through here.
+"""Crash-safe file writes: every file edp_ref writes for later reuse goes through here.
 
 A write goes to a temporary file in the same folder (``.<name>.tmp-<pid>``), is flushed to disk
 and renamed over the target, then the folder entry is flushed too, so a process killed at any
-moment leaves either the previous file or the new one, never a partial one. A write that fails
-(a full disk, ENOSPC; an I/O error, EIO; any ``OSError``) removes its temporary file and raises
-:class:`WriteError`, which names the file, the cause and the free space, and leaves the previous
-file as it was. A kill between the write and the rename leaves the temporary behind:
-:func:`remove_stale_temporaries` deletes those of processes that no longer run (run folders,
-generation work folders, Minari roots and golden kits call it when they are opened).
+moment leaves either the previous file or the new one. A write that fails (any ``OSError``: a
+full disk, an I/O error) removes its temporary file and raises :class:`WriteError`, naming the
+file, the cause and the free space; the previous file is as it was. A kill between the write and
+the rename leaves the temporary behind: :func:`remove_stale_temporaries` deletes those of
+processes that no longer run (folders call it when they are opened).
 
 :func:`atomic_write_many` writes several files all or none (a golden kit: its archives and its
 manifest); :func:`atomic_write_folder` writes a whole folder (a Minari dataset) the same way.
@@ -25,7 +23,6 @@ from pathlib import Path
 __all__ = [
     "WriteError",
     "atomic_write",
-    "atomic_write_bytes",
     "atomic_write_folder",
     "atomic_write_many",
     "atomic_write_text",
@@ -37,8 +34,7 @@ _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
 class WriteError(OSError):
-    """A file could not be written (disk full, I/O error, permissions); ``errno`` is the cause's.
-    The previous version of the file is intact and no temporary file is left."""
+    """A file could not be written (disk full, I/O error); ``errno`` is the cause's."""
 
 
 def temporary_path(path: Path) -> Path:
@@ -107,25 +103,14 @@ def _remove(path: Path) -> None:
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` to produce the file at a temporary path, then move it to ``path``.
-
-    For writers that take a file name (``safetensors.torch.save_file``, ``torch.save``).
-
-    Raises:
-        WriteError: the write, the flush or the rename failed (naming ``path`` and the free
-            space); ``path`` is as it was before.
-    """
+    """Call ``write(tmp)`` (a writer that takes a file name, ``torch.save``) to produce the file
+    at a temporary path, then move it to ``path``."""
     atomic_write_many({Path(path): write})
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
 def atomic_write_text(path: Path | str, text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_many({Path(path): text.encode("utf-8")})
 
 
 def atomic_write_many(files: Mapping[Path, Callable[[Path], object] | bytes]) -> None:
@@ -200,12 +185,8 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: Path | str) -> list[Path]:
-    """Delete the temporary files and folders that killed writers left in ``folder``; return
-    them.
-
-    Only names of the form ``.<name>.tmp-<pid>`` whose process no longer runs are removed, so a
-    writer still at work in another process keeps its file.
-    """
+    """Delete (and return) the temporaries ``.<name>.tmp-<pid>`` in ``folder`` whose process no
+    longer runs."""
     removed: list[Path] = []
     folder = Path(folder)
     if not folder.is_dir():

@@ -1,23 +1,15 @@
-"""Validation of configuration values where they enter edp_ref: every config dataclass
-(algorithms, runs, acting, benchmark, generation) checks its fields in ``__post_init__``, and
-functions check their option arguments, with these helpers.
-
-Two layers, one message style ("``<where>`` must be <expected>, got <value> (<type>)"):
+"""Validation of configuration values where they enter edp_ref: every config dataclass checks its
+fields in ``__post_init__``, and functions their option arguments, with these helpers, in one
+message style ("``<where>`` must be <expected>, got <value> (<type>)"):
 
 * per value: :func:`check_int`, :func:`check_real`, :func:`check_choice`, :func:`check_text`;
-* per dataclass: :func:`check_field_types` checks each field against its annotation with
-  beartype's ``is_bearable`` (``Literal`` options, ``int`` vs ``float`` vs ``None``, nested config
-  types), so a misspelled option (``q_head="q3"``), a string where a number belongs
-  (``epochs="2"``) or a bool where a number belongs fails at construction instead of silently
-  selecting another code path; :func:`check_positive`, :func:`check_at_least` and
-  :func:`check_interval` check numeric ranges of named fields.
+* per dataclass: :func:`check_field_types` (each field against its annotation, with beartype's
+  ``is_bearable``: a misspelled option or a string or bool where a number belongs fails at
+  construction), :func:`check_positive`, :func:`check_at_least`, :func:`check_interval`.
 
-A value of the wrong type raises :class:`ConfigTypeError` (a ``TypeError``), a value out of range
-:class:`ConfigError` (a ``ValueError``); ``ConfigTypeError`` is a ``ConfigError`` too.
-
-Not pydantic or attrs validators: the type checks are beartype's (a core dependency already), and
-a validating library would re-declare every config class of the core (and pydantic add its
-compiled core) for the range checks these few helpers make.
+A wrong type raises :class:`ConfigTypeError` (a ``TypeError``), a value out of range
+:class:`ConfigError` (a ``ValueError``). Not pydantic or attrs: beartype is a core dependency
+already, and a validating library would re-declare every config class for a few range checks.
 """
 
 from __future__ import annotations
@@ -164,15 +156,8 @@ def _mentions(hint: Any, kind: type) -> bool:
 
 
 def check_field_types(config: Any) -> None:
-    """Check every field of the dataclass ``config`` against its type annotation.
-
-    Bools are rejected where only numbers are allowed (``True`` is an ``int`` to Python, never a
-    learning rate or a width), and floats must be finite.
-
-    Raises:
-        ConfigTypeError: naming ``Class.field``, the value and the expected type.
-        ConfigError: a NaN or infinite number.
-    """
+    """Check every field of the dataclass ``config`` against its type annotation (a bool is no
+    number here) and that floats are finite; errors name ``Class.field``."""
     cls = type(config)
     hints = _hints(cls)
     for f in dataclasses.fields(config):

@@ -19,24 +19,15 @@ from edp_ref.validation import check_finite, value_checks_enabled
 
 __all__ = ["Batch"]
 
-_FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals")
+FIELDS = ("observations", "actions", "rewards", "next_observations", "terminals")
 
 
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """A minibatch of transitions, all on one device and (floating fields) of one dtype.
-
-    Attributes:
-        observations: s, ``[B, S]``.
-        actions: a, ``[B, A]`` (the official code clips dataset actions to +-0.999; that is the
-            dataset module's job).
-        rewards: r(s, a), ``[B]`` (after the per-domain reward transform of the presets).
-        next_observations: s', ``[B, S]``.
-        terminals: 1.0 where s' is a true terminal state, else 0.0, ``[B]``. Timeouts are not
-            terminal (D4RL's ``qlearning_dataset``, which sail-sg/edp,
-            utilities/traj_dataset.py calls).
-    """
+    """A minibatch of transitions, all on one device and of one dtype (module docstring).
+    Timeouts are not terminal (D4RL's ``qlearning_dataset``, which sail-sg/edp,
+    utilities/traj_dataset.py calls)."""
 
     observations: Float[Tensor, "batch state"]
     actions: Float[Tensor, "batch action"]
@@ -72,36 +63,27 @@ class Batch:
 
     @property
     def batch_size(self) -> int:
-        """B, the number of transitions."""
         return int(self.observations.shape[0])
 
     @property
     def state_dim(self) -> int:
-        """S, the observation size."""
         return int(self.observations.shape[1])
 
     @property
     def action_dim(self) -> int:
-        """A, the action size."""
         return int(self.actions.shape[1])
 
     def tensors(self) -> dict[str, Tensor]:
-        """The five tensors by field name."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        return {name: getattr(self, name) for name in FIELDS}
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
         """The same batch on ``device`` (and cast to ``dtype`` if given)."""
         return Batch(**{n: t.to(device=device, dtype=dtype) for n, t in self.tensors().items()})
 
     def check_values(self, where: str, action_bound: float | None = None) -> None:
-        """Raise ``ValueError`` naming the first tensor that holds NaN or inf, terminal flags
-        that are not exactly 0 or 1, or an action outside [-action_bound, action_bound] (None:
-        no bound).
-
-        One host synchronisation for the whole batch (a single reduction); the per-tensor checks
-        run only to name the culprit. Skipped where value checks are off
-        (``edp_ref.value_checks(False)``, under compile or vmap).
-        """
+        """``ValueError`` naming the first tensor holding NaN or inf, a terminal flag other than
+        0 or 1, or an action outside [-action_bound, action_bound] (None: no bound). One host
+        synchronisation for the batch; skipped where value checks are off (compile, vmap)."""
         tensors = self.tensors()
         if not value_checks_enabled(*tensors.values()):
             return

@@ -1,11 +1,9 @@
 """Checks of raw dataset arrays shared by the loaders, before anything is converted.
 
-Every offline RL dataset of the paper (Sec. 5, D4RL) arrives as NumPy arrays read from a file:
-the checks here run on those arrays, so that a bad value is reported as it is in the file (the
-file's row, the value as stored) and before a conversion could hide it (``astype(bool)`` turns
-NaN into True; ``np.asarray(x, dtype=float)`` turns the string "1.0" into 1.0). Each failure
-raises ``ValueError`` naming the source (file or dataset id), the field, the first bad index and
-its value, and what was expected.
+The checks run on the arrays as read from a file, so that a bad value is reported as stored and
+before a conversion could hide it (``astype(bool)`` turns NaN into True; ``np.asarray(x,
+dtype=float)`` turns the string "1.0" into 1.0). Each failure raises ``ValueError`` naming the
+source, the field, the first bad index and its value, and what was expected.
 
 Accepted without error (documented choices):
 
@@ -62,12 +60,8 @@ def check_numeric(source: str, field: str, arr: np.ndarray) -> None:
 
 
 def check_flags(source: str, field: str, arr: np.ndarray, *, offset: str = "index") -> np.ndarray:
-    """The 0/1 flags of ``arr`` as a bool array; ``ValueError`` if any value is not 0 or 1.
-
-    Booleans pass as they are; numbers must be exactly 0 or 1 (NaN, inf, 2, -1 and 0.5 are
-    rejected: a cast would make them True and cut a TD bootstrap or drop a transition).
-    ``offset`` names what the reported position counts ("index", "row", "step").
-    """
+    """The 0/1 flags of ``arr`` as a bool array; ``ValueError`` if a number is not exactly 0 or
+    1 (a cast would make NaN or 0.5 True). ``offset`` names what the position counts ("row")."""
     check_numeric(source, field, arr)
     if arr.dtype.kind == "b":
         return arr
@@ -96,8 +90,7 @@ def check_finite(source: str, field: str, arr: np.ndarray, *, offset: str = "ind
 
 
 def check_representable(source: str, field: str, arr: np.ndarray, dtype: torch.dtype) -> None:
-    """Reject values that ``dtype`` cannot hold: integers beyond its exact range (they would be
-    rounded) and finite floats beyond its largest value (they would become inf)."""
+    """Reject integers beyond ``dtype``'s exact range and finite floats beyond its largest."""
     if not dtype.is_floating_point or arr.size == 0:
         return
     info = torch.finfo(dtype)

@@ -3,24 +3,17 @@
 D4RL (Fu et al., 2020) stores a dataset as flat arrays ``observations``, ``actions``,
 ``rewards``, ``terminals`` and ``timeouts`` (episodes back to back). The official EDP code loads
 them with ``d4rl.qlearning_dataset(env)``, which builds transition i as
-(o_i, a_i, r_i, o_{i+1}, terminal_i) for i = 0..N-2 and skips every i with ``timeouts[i]`` set:
-there o_{i+1} is the first observation of the next episode, so the pair is not a real transition
-(with ``terminate_on_end=True`` it is kept instead). The last row is always skipped (it has no
-successor). ``import d4rl`` needs the retired MuJoCo 2.1 binaries, so this module reimplements
-that function on h5py; the skipped rows are counted in ``TransitionDataset.dropped`` and
-logged, never dropped silently.
+(o_i, a_i, r_i, o_{i+1}, terminal_i) for i = 0..N-2 and skips every i with ``timeouts[i]`` set
+(o_{i+1} starts the next episode; ``terminate_on_end=True`` keeps it) and the last row.
+``import d4rl`` needs the retired MuJoCo 2.1 binaries, so this module reimplements that function
+on h5py; the skipped rows are counted in ``TransitionDataset.dropped`` and logged. Files without
+``timeouts`` (early v0 files) fall back to D4RL's rule: an episode is cut after
+``max_episode_steps`` steps since the last terminal or cut.
 
-Files without ``timeouts`` (early v0 files) fall back to D4RL's rule: an episode is cut after
-``max_episode_steps`` steps counted since the last terminal or cut.
-
-The file is checked before anything is converted (``edp_ref.data.checks``): arrays, not groups;
-numbers, not strings; D4RL's shapes; finite values in every row; flags exactly 0 or 1 (a cast
-to bool would make NaN, 2 or 0.5 a terminal). Each error names the file, the key, the row and
-the value. Integer or boolean observations, actions or rewards (D4RL stores float32) are
-accepted when float32 holds them exactly, as ``edp_ref.data.checks`` documents, but not in
-silence: a ``UserWarning`` names the file, the fields and their dtypes, and the dataset's
-``notes`` (a run's ``data.json``) record the conversion; integers where D4RL has floats usually
-mean a file of another kind (pixels, indices), which a user wants to hear about.
+The file is checked before anything is converted (``edp_ref.data.checks``), each error naming
+the file, the key, the row and the value. Integer or boolean observations, actions or rewards
+are accepted when float32 holds them exactly, but with a ``UserWarning`` and a note in the
+dataset's ``notes``: where D4RL has floats they usually mean a file of another kind.
 """
 
 from __future__ import annotations
@@ -145,15 +138,9 @@ def qlearning_arrays(
     terminate_on_end: bool = False,
     max_episode_steps: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """D4RL's ``qlearning_dataset`` on arrays: the transition arrays and the dropped-row counts.
-
-    Returns (arrays keyed by ``FIELDS``, {reason: count}). ``timeouts`` of the result marks the
-    kept rows that ended at a time limit (only non-zero with ``terminate_on_end=True``).
-
-    Every row of the input is checked, the dropped ones too (a NaN in a row that the protocol
-    drops still says the file is damaged): numbers only, the shapes of ``_SHAPES``, equal
-    lengths, finite values, flags exactly 0 or 1. Errors name ``source``, the key and the row.
-    """
+    """D4RL's ``qlearning_dataset`` on arrays: (arrays keyed by ``FIELDS``, {reason: dropped
+    rows}); the result's ``timeouts`` are non-zero only with ``terminate_on_end=True``. Every
+    input row is checked, the dropped ones too (a NaN there still says the file is damaged)."""
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if "timeouts" not in data and max_episode_steps is None:
         missing.append("timeouts")
@@ -203,11 +190,7 @@ def qlearning_arrays(
 def check_widths(
     data: Mapping[str, np.ndarray], source: str, expected: Mapping[str, int], environment: str
 ) -> None:
-    """``ValueError`` if the width (second dimension) of a field differs from ``expected``.
-
-    ``expected`` maps "observations" / "actions" to the width of the environment's space;
-    ``environment`` says which environment, for the message.
-    """
+    """``ValueError`` if a field's width differs from ``expected`` (``environment``'s)."""
     for k, width in expected.items():
         found = int(data[k].shape[1]) if data[k].ndim == 2 else 1
         if found != width:
@@ -228,26 +211,13 @@ def load_d4rl_hdf5(
     environment: str = "the environment",
     **provenance: Any,
 ) -> TransitionDataset:
-    """Load a D4RL HDF5 file as ``qlearning_dataset`` would.
+    """Load a D4RL HDF5 file as ``qlearning_dataset`` would (module docstring).
 
     Args:
-        path: the .hdf5 file (D4RL keeps them in ``$D4RL_DATASET_DIR``, default
-            ~/.d4rl/datasets).
         name: the D4RL dataset name, for messages.
-        terminate_on_end: keep the rows at timeouts (D4RL's flag; default False drops them).
-        max_episode_steps: episode limit for files without ``timeouts``.
-        action_bounds: declared action bounds checked on every action (D4RL: [-1, 1]);
-            None skips the check.
-        observation_dim, action_dim: widths of the environment's observation and action
-            spaces, checked against the file's (None skips the check); ``environment`` names
-            that environment in the message.
+        action_bounds: declared action bounds checked on every action (None: no check).
+        observation_dim, action_dim: the widths of ``environment``'s spaces (None: no check).
         provenance: further ``TransitionDataset`` fields (env_id, ref scores).
-
-    Raises ``FileNotFoundError`` if the file does not exist, and ``ValueError`` naming the file
-    and key (and row or width where there is one) for: a folder or empty file, an unreadable
-    or damaged file, missing keys, a group where an array belongs, non-numeric arrays, wrong
-    ranks, length mismatches, non-finite values, flags other than 0/1, widths other than the
-    environment's, out-of-bounds actions and empty data.
     """
     path = os.fspath(path)
     source = f"D4RL file {path}" + (f" ({name})" if name else "")

@@ -7,15 +7,11 @@ edp_ref uses D4RL's constants (``edp_ref.paper.D4RL_REFERENCE_SCORES``); for Min
 generated data the ``ref_min_score`` / ``ref_max_score`` of the dataset's metadata (Minari's own
 ``get_normalized_score`` returns the fraction; edp_ref reports percentages, 0-100).
 
-Environments run as Gymnasium synchronous vector environments (``SyncVectorEnv``: on 2 CPU cores
-it beats ``AsyncVectorEnv``). :func:`evaluate` steps the episodes of an evaluation together, one
-sub-environment each, and calls the policy once per step on the observations of the episodes
-still running. Episode j starts from ``reset(seed=seed + j)`` whichever sub-environment runs it.
-A policy is a callable mapping observations [B, S] to actions [B, A], or an
-:class:`EpisodicPolicy`, whose random draws belong to episodes: episode j's actions then do not
-depend on which other episodes run beside it, so an evaluation returns the same episodes with
-any number of sub-environments (to the round-off of the policy's arithmetic on batches of other
-sizes).
+Environments run as Gymnasium ``SyncVectorEnv`` (on few CPU cores it beats ``AsyncVectorEnv``).
+:func:`evaluate` steps the episodes of an evaluation together, calling the policy once per step on
+the observations of the episodes still running; episode j starts from ``reset(seed=seed + j)``
+whichever sub-environment runs it. With an :class:`EpisodicPolicy` (random draws per episode) an
+evaluation returns the same episodes with any number of sub-environments (to round-off).
 """
 
 from __future__ import annotations
@@ -53,13 +49,11 @@ Policy = Callable[[Tensor], Tensor]
 
 @runtime_checkable
 class EpisodicPolicy(Protocol):
-    """A policy whose random draws belong to episodes (one stream per episode)."""
+    """A policy whose random draws belong to episodes: row i draws from ``episodes[i]``'s."""
 
     def act_in_episodes(
         self, observations: Float[Tensor, "rows state"], episodes: Sequence[int]
-    ) -> Float[Tensor, "rows action"]:
-        """Actions for ``observations``, row i from episode ``episodes[i]``'s draws."""
-        ...
+    ) -> Float[Tensor, "rows action"]: ...
 
 
 @dataclass(frozen=True)
@@ -120,19 +114,10 @@ def _ensure_registered(env_id: str) -> None:
     gym.spec(env_id)
 
 
-def _wrappers(env: gym.Env[Any, Any], rescale: bool, flatten: bool) -> gym.Env[Any, Any]:
-    if flatten and not isinstance(env.observation_space, gym.spaces.Box):
-        env = gym.wrappers.FlattenObservation(env)
-    if rescale:
-        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)  # type: ignore[arg-type]
-    return env
-
-
 def make_eval_env(
     env_id: str,
     num_envs: int = 1,
     *,
-    max_episode_steps: int | None = None,
     rescale_actions: bool = False,
     env_factory: Callable[[], gym.Env[Any, Any]] | None = None,
 ) -> VectorEnv[Any, Any, Any]:
@@ -145,18 +130,17 @@ def make_eval_env(
         _ensure_registered(env_id)
 
     def make() -> gym.Env[Any, Any]:
-        if env_factory is not None:
-            base = env_factory()
-        else:
-            base = gym.make(env_id, max_episode_steps=max_episode_steps)
-        return _wrappers(base, rescale_actions, flatten=True)
+        env = env_factory() if env_factory is not None else gym.make(env_id)
+        if not isinstance(env.observation_space, gym.spaces.Box):
+            env = gym.wrappers.FlattenObservation(env)
+        if rescale_actions:
+            env = gym.wrappers.RescaleAction(env, -1.0, 1.0)  # type: ignore[arg-type]
+        return env
 
     return gym.vector.SyncVectorEnv([make for _ in range(num_envs)])
 
 
-def eval_env_for(
-    dataset: TransitionDataset, num_envs: int = 1, *, rescale_actions: bool = False
-) -> VectorEnv[Any, Any, Any]:
+def eval_env_for(dataset: TransitionDataset, num_envs: int = 1) -> VectorEnv[Any, Any, Any]:
     """The dataset's own evaluation environment (:func:`dataset_env` of its ids and widths)."""
     return dataset_env(
         dataset.env_id,
@@ -165,7 +149,6 @@ def eval_env_for(
         dataset.action_dim,
         num_envs,
         source=dataset.source,
-        rescale_actions=rescale_actions,
     )
 
 
@@ -177,15 +160,10 @@ def dataset_env(
     num_envs: int = 1,
     *,
     source: str,
-    rescale_actions: bool = False,
 ) -> VectorEnv[Any, Any, Any]:
-    """The evaluation environment of a dataset (``source`` names it in errors).
-
-    Minari and locally generated datasets (``minari_id``): Minari's
-    ``recover_environment(eval_env=True)``; D4RL files: the Gymnasium id ``env_id``. Raises
-    ``ValueError`` if neither is known, or if the environment's (flattened) observation size or
-    its action size differs from the dataset's ``state_dim`` / ``action_dim``.
-    """
+    """The evaluation environment of a dataset (``source`` names it in errors): Minari's
+    ``recover_environment(eval_env=True)`` for Minari and locally generated data, else the
+    Gymnasium id ``env_id``; ``ValueError`` if neither is known or the widths differ."""
     if minari_id is not None:
         import minari  # type: ignore[import-untyped]
 
@@ -193,11 +171,10 @@ def dataset_env(
         env = make_eval_env(
             env_id or minari_id,
             num_envs,
-            rescale_actions=rescale_actions,
             env_factory=lambda: mds.recover_environment(eval_env=True),
         )
     elif env_id is not None:
-        env = make_eval_env(env_id, num_envs, rescale_actions=rescale_actions)
+        env = make_eval_env(env_id, num_envs)
     else:
         raise ValueError(f"{source}: no evaluation environment is known for this dataset")
     obs_shape = env.single_observation_space.shape
@@ -226,10 +203,6 @@ class EvaluationResult:
     normalized: np.ndarray | None
 
     @property
-    def mean_return(self) -> float:
-        return float(self.returns.mean())
-
-    @property
     def mean_normalized(self) -> float | None:
         return None if self.normalized is None else float(self.normalized.mean())
 
@@ -243,18 +216,11 @@ def evaluate(
     reference: ScoreReference | None = None,
     observation_transform: Callable[[Tensor], Tensor] | None = None,
     device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
 ) -> EvaluationResult:
-    """Run ``episodes`` full episodes of ``policy`` in the sub-environments of ``env``.
-
-    Episode j starts from ``reset(seed=seed + j)`` in a free sub-environment (all of them at once
-    when ``env`` has one per episode); at each step the episodes still running are stepped
-    together, after one policy call on their observations (an :class:`EpisodicPolicy` is told
-    which episode each row belongs to). Actions are clipped to the action space; non-finite
-    actions are a ``ValueError`` (MuJoCo only prints a warning and steps on, so the episode would
-    score as if the policy were sane). The policy runs under ``torch.no_grad``.
-    ``observation_transform`` (e.g. the dataset's observation normalizer) is applied to
-    observations before the policy. Returns and lengths are in episode order.
+    """Run ``episodes`` full episodes of ``policy`` in the sub-environments of ``env`` (module
+    docstring), under ``torch.no_grad``, ``observation_transform`` applied to the observations.
+    Actions are clipped to the action space; non-finite ones are a ``ValueError`` (MuJoCo would
+    only warn and step on). Returns and lengths are in episode order.
     """
     if episodes < 1:
         raise ValueError(f"evaluate: episodes must be >= 1, got {episodes}")
@@ -276,7 +242,7 @@ def evaluate(
         where = sorted(running)
         ids = [running[i][0] for i in where]
         obs = np.stack([np.asarray(running[i][1], dtype=np.float64).reshape(-1) for i in where])
-        o = torch.as_tensor(obs, dtype=dtype, device=device)
+        o = torch.as_tensor(obs, dtype=torch.float32, device=device)
         with torch.no_grad():
             if observation_transform is not None:
                 o = observation_transform(o)

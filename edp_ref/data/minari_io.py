@@ -8,9 +8,7 @@ lost at a truncation (unlike D4RL's HDF5 files, see ``d4rl_hdf5``). Dict observa
 Kitchen) are flattened in the order of Gymnasium's ``spaces.flatten``, so that the
 ``FlattenObservation`` wrapper gives the evaluation policy the same vector.
 
-``load_minari`` reads a dataset by id from ``$MINARI_DATASETS_PATH`` with
-``minari.load_dataset``; it downloads only when asked (``download=True``, which needs network
-access and ``huggingface_hub``).
+``load_minari`` reads a dataset by id from ``$MINARI_DATASETS_PATH``; it downloads only when asked.
 """
 
 from __future__ import annotations
@@ -85,12 +83,8 @@ def _rows(space_shape: tuple[int, ...]) -> str:
 def flatten_batch(
     space: spaces.Space[Any], data: Any, source: str, field: str = "observations"
 ) -> np.ndarray:
-    """Flatten a batch of observations of ``space`` to [T, D] as ``spaces.flatten`` would.
-
-    Every Box leaf must hold numbers with rows of the leaf's shape, and the leaves of one batch
-    the same number of rows; ``ValueError`` names ``source`` and the field (``field/key`` for
-    Dict entries, ``field/i`` for Tuple entries) otherwise.
-    """
+    """Flatten a batch of observations of ``space`` to [T, D] as ``spaces.flatten`` would; a leaf
+    that does not fit its space is a ``ValueError`` naming it (``field/key``, ``field/i``)."""
     if isinstance(space, spaces.Box):
         arr = np.asarray(data)
         check_numeric(source, field, arr)
@@ -145,8 +139,8 @@ def _concatenate(parts: list[np.ndarray], source: str, field: str) -> np.ndarray
 def _steps_array(
     where: str, field: str, value: Any, shape: tuple[int, ...], *, finite: bool = True
 ) -> np.ndarray:
-    """An episode's per-step field as an array of rows of ``shape`` (numbers; finite unless
-    ``finite`` is False, for flags, which ``check_flags`` checks value by value)."""
+    """An episode's per-step field as rows of ``shape``, checked (finite unless ``finite`` is
+    False: flags, which ``check_flags`` checks)."""
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists
@@ -169,16 +163,10 @@ def episodes_to_transitions(
     source: str,
     **provenance: Any,
 ) -> TransitionDataset:
-    """Transitions (o_t, a_t, r_t, o_{t+1}, terminated_t, truncated_t) of Minari episodes.
-
-    ``episodes`` yields objects with ``observations`` (T + 1 rows), ``actions``, ``rewards``,
-    ``terminations`` and ``truncations`` (T rows each), as ``minari.EpisodeData`` does. Episodes
-    of length 0 carry no transition and are counted in ``dropped["empty_episode"]``.
-
-    Each episode is checked against the dataset's spaces (the environment's): observations and
-    actions of the spaces' shapes, numbers only, finite values, flags exactly 0 or 1, consistent
-    lengths. ``ValueError`` names ``source``, the episode, the field and the step.
-    """
+    """Transitions (o_t, a_t, r_t, o_{t+1}, terminated_t, truncated_t) of Minari episodes (as
+    ``minari.EpisodeData``: T + 1 observations, T of the rest); empty episodes are counted in
+    ``dropped["empty_episode"]``. Each episode is checked against the spaces; ``ValueError``
+    names ``source``, the episode, the field and the step."""
     if not isinstance(action_space, spaces.Box):
         raise ValueError(f"{source}: only Box action spaces are supported, got {action_space}")
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "a", "r", "o2", "d", "t")}
@@ -239,16 +227,10 @@ def episodes_to_transitions(
 
 
 def load_minari(dataset_id: str, *, download: bool = False) -> TransitionDataset:
-    """Load the Minari dataset ``dataset_id`` as transitions.
-
-    Reference scores (``ref_min_score`` / ``ref_max_score``) and the evaluation environment's id
-    are taken from the dataset's metadata when it has them. Raises ``DatasetNotFoundError`` when
-    the dataset is not local and ``download`` is False (or the download fails), and
-    ``ValueError`` naming the dataset id (and the episode and field, or the metadata key) when
-    the dataset cannot be opened or read, its metadata is malformed (non-numeric or one-sided
-    reference scores, an unreadable environment spec, ``total_episodes`` / ``total_steps``
-    that disagree with the stored episodes) or an episode is damaged or breaks its spaces.
-    """
+    """Load the Minari dataset ``dataset_id`` as transitions, with the reference scores and
+    evaluation environment of its metadata. ``DatasetNotFoundError`` when it is not local (and
+    not downloaded); ``ValueError`` naming the dataset (and the episode and field, or the
+    metadata key) when it is damaged or its metadata disagree with it."""
     if not isinstance(dataset_id, str) or not dataset_id.strip():
         raise ValueError(f"load_minari: dataset_id must be a non-empty string, got {dataset_id!r}")
     path = minari_dataset_path(dataset_id)

@@ -27,13 +27,7 @@ EPISODE_FIELDS = ("observations", "actions", "rewards", "terminations", "truncat
 
 
 def read_episodes(ds: Any, source: str) -> Iterator[Any]:
-    """The episodes of the ``minari.MinariDataset`` ``ds``, read with Minari, failures named.
-
-    Before reading, the metadata's ``total_episodes`` is checked against the episodes stored
-    (HDF5 format: the ``episode_*`` groups of ``main_data.hdf5``, which must open as HDF5); a
-    read that fails raises ``ValueError`` naming ``source``, the episode and, for the HDF5
-    format, the field that is missing or unreadable.
-    """
+    """The episodes of the ``minari.MinariDataset`` ``ds`` (module docstring)."""
     meta = ds.storage.metadata
     declared = metadata_count(meta, "total_episodes", source)
     hdf5_file = None
@@ -111,8 +105,7 @@ def metadata_count(meta: Mapping[str, Any], key: str, source: str) -> int:
 
 
 def reference_scores(meta: Mapping[str, Any], source: str) -> tuple[float | None, float | None]:
-    """``ref_min_score`` / ``ref_max_score`` of the metadata: both finite numbers, or both
-    absent (Minari writes both or neither); anything else is a ``ValueError``."""
+    """``ref_min_score`` / ``ref_max_score`` of the metadata: both finite numbers, or None."""
     scores: list[float | None] = []
     for key in ("ref_min_score", "ref_max_score"):
         value = meta.get(key)
@@ -143,11 +136,8 @@ def reference_scores(meta: Mapping[str, Any], source: str) -> tuple[float | None
 
 
 def eval_env_id(meta: Mapping[str, Any], source: str) -> str | None:
-    """The id of the evaluation environment: ``eval_env_spec``, else ``env_spec``, else None.
-
-    Read from the spec's JSON (Minari itself parsed the spec when loading, after rewriting keys
-    older Gymnasium versions wrote, so the JSON is well formed for any dataset Minari opens).
-    """
+    """The id of the evaluation environment: ``eval_env_spec``'s, else ``env_spec``'s, else
+    None (the spec's JSON, which Minari checked when loading)."""
     for key in ("eval_env_spec", "env_spec"):
         spec = meta.get(key)
         if spec is None:

@@ -1,10 +1,9 @@
 """Per-domain preprocessing of the official EDP code (sail-sg/edp, diffusion/trainer.py; paper
 Appendix A).
 
-Every function is pure: it returns a new ``TransitionDataset`` (with a note of what was done)
-and leaves its input unchanged. Transforms that the evaluation environment must see too
-(observation normalization) come back as an ``ObservationNormalizer`` to apply to the
-environment's observations.
+Every function is pure: it returns a new ``TransitionDataset`` noting what was done. The
+observation normalization, which evaluation must apply too, comes back as an
+``ObservationNormalizer``.
 
 * IQL, locomotion: rewards scaled by 1000 / (max trajectory return - min trajectory return).
 * AntMaze: r - 1 (IQL) or (r - 0.5) * 4 (TD3, CRR).
@@ -120,12 +119,8 @@ def normalize_observations(
     eps: float = 1e-6,
     clip: float = 10.0,
 ) -> Preprocessed:
-    """Normalize observations and next observations with statistics of ``observations``.
-
-    ``"scalar"`` (official code): one mean and one std over all entries; ``"per_dimension"``:
-    a mean and std per state dimension. Returns the dataset and the normalizer to apply to the
-    evaluation environment's observations.
-    """
+    """Normalize observations and next observations with the statistics of ``observations``
+    (module docstring); returns the dataset and the normalizer evaluation applies."""
     obs = dataset.observations
     if mode == "scalar":
         mean, std = obs.mean(), obs.std(correction=0)
@@ -157,11 +152,9 @@ def clip_actions(dataset: TransitionDataset, limit: float = 0.999) -> Transition
 
 
 def rescale_actions(dataset: TransitionDataset) -> TransitionDataset:
-    """Map actions linearly from the declared bounds to [-1, 1] (the diffusion policy's range).
-
-    For environments whose action space is not [-1, 1] (InvertedPendulum: [-3, 3]); evaluate
-    with ``gymnasium.wrappers.RescaleAction(env, -1, 1)`` (``make_eval_env(rescale=True)``).
-    """
+    """Map actions linearly from the declared bounds to [-1, 1] (the diffusion policy's range),
+    for action spaces such as InvertedPendulum's [-3, 3]; evaluate with
+    ``make_eval_env(rescale_actions=True)``."""
     if dataset.action_low is None or dataset.action_high is None:
         raise ValueError(f"{dataset.source}: rescale_actions needs declared action bounds")
     low, high = dataset.action_low, dataset.action_high
@@ -188,15 +181,9 @@ def official_preprocessing(
     algorithm: Algorithm,
     *,
     normalize_obs: NormalizationMode | None = None,
-    action_clip: float | None = 0.999,
 ) -> Preprocessed:
-    """The official code's preprocessing for a domain and algorithm (sail-sg/edp,
-    diffusion/trainer.py).
-
-    Locomotion + IQL: reward scale 1000 / (max - min return); antmaze: ``antmaze_rewards``;
-    kitchen/adroit: ``min_max_rewards``; then the optional observation normalization and the
-    action clip. Locomotion with TD3/CRR keeps raw rewards.
-    """
+    """The official code's preprocessing for a domain and algorithm (module docstring): the
+    rewards, the optional observation normalization, the action clip to +-0.999."""
     ds = dataset
     if domain == "locomotion":
         if algorithm == "iql":
@@ -211,6 +198,4 @@ def official_preprocessing(
     if normalize_obs is not None:
         pre = normalize_observations(ds, normalize_obs)
         ds, transform = pre.dataset, pre.observation_transform
-    if action_clip is not None:
-        ds = clip_actions(ds, action_clip)
-    return Preprocessed(ds, transform)
+    return Preprocessed(clip_actions(ds), transform)

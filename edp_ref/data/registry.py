@@ -47,18 +47,10 @@ def load_dataset(
     d4rl_dir: str | None = None,
     download: bool = False,
 ) -> TransitionDataset:
-    """Load a paper dataset by the paper's name (e.g. ``hopper-medium-v2``).
-
-    ``source="auto"`` takes the first present of: the D4RL file in ``d4rl_dir`` (default
-    ``d4rl_dataset_dir()``), the Minari port, the locally generated dataset; ``"d4rl"``,
-    ``"minari"``, ``"local"`` take only that one. ``download=True`` lets Minari download its
-    port (network access needed). The D4RL reference scores are attached to D4RL data; Minari
-    and local data keep the reference scores of their metadata.
-
-    Observation and action widths are checked when loading: D4RL files against the widths of
-    D4RL's environment (``D4RL_SPACE_WIDTHS``); Minari and local data against the spaces stored
-    with them, and for locomotion also against D4RL's widths (Gymnasium v5 keeps them). A file
-    that is present but damaged is an error, never a reason to fall back to another source.
+    """Load a paper dataset by the paper's name (``hopper-medium-v2``) from ``source`` (module
+    docstring; ``download=True`` lets Minari download its port). The widths are checked against
+    D4RL's environment's (Minari and local data: against their spaces too). A file that is
+    present but damaged is an error, never a reason to fall back to another source.
     """
     entry = paper_dataset(name)
     if source not in DATA_SOURCES:
@@ -129,9 +121,8 @@ def load_dataset(
 
 
 def _check_port_widths(dataset: TransitionDataset, entry: PaperDataset) -> None:
-    """Locomotion ports (Minari ``mujoco/*``, local generation) run on Gymnasium v5, whose
-    spaces have D4RL's widths; other domains' ports have spaces of their own (checked against
-    the data by ``load_minari``)."""
+    """Locomotion ports run on Gymnasium v5, whose spaces have D4RL's widths; other domains'
+    have spaces of their own (checked by ``load_minari``)."""
     if entry.domain != "locomotion":
         return
     for field, found, width in zip(

@@ -31,18 +31,8 @@ def synthetic_arrays(
     terminal_fraction: float = 0.0,
     timeout_fraction: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """``size`` random float32 transitions as D4RL's ``qlearning_dataset`` arrays.
-
-    Args:
-        size: number of transitions.
-        state_dim, action_dim: widths of observations and actions.
-        seed: seed of the NumPy generator every value is drawn from.
-        terminal_fraction: expected fraction of terminal transitions (terminals = 1).
-        timeout_fraction: expected fraction of time-outs among the non-terminal ones.
-
-    Raises:
-        ValueError: naming a non-positive size or width, or a fraction outside [0, 1].
-    """
+    """``size`` random float32 transitions as D4RL's ``qlearning_dataset`` arrays (module
+    docstring); ``timeout_fraction`` counts among the non-terminal ones."""
     for name, value in (("size", size), ("state_dim", state_dim), ("action_dim", action_dim)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"synthetic_arrays: {name} must be a positive int, got {value!r}")

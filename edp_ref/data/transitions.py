@@ -2,15 +2,13 @@
 
 A dataset D = {(s, a, r, s', terminal, timeout)} is what every algorithm of the paper trains on
 (Sec. 3.1, Algorithm 1: "sample a mini-batch B ~ D"). ``TransitionDataset`` holds it as tensors
-on one device; it is validated when built, so that a NaN in a reward, a length mismatch or an
-action outside the declared bounds is an error that names the source (file or dataset id) and
-the field, not a silent wrong result. Terminals (true environment terminations, which cut the TD
-bootstrap) and timeouts (time-limit truncations, which do not) are kept apart, as D4RL and
-Minari store them.
+on one device, validated when built: a NaN, a length mismatch or an action outside the declared
+bounds is an error naming the source and the field. Terminals (which cut the TD bootstrap) and
+timeouts (time-limit truncations, which do not) are kept apart, as D4RL and Minari store them.
 
-``UniformSampler`` draws batch indices uniformly with replacement (as the official code does,
-``np.random.randint``) from an explicit ``torch.Generator`` on the dataset's device and gathers
-the rows with ``index_select``: the dataset itself is never copied.
+:func:`sample_batch` draws indices uniformly with replacement (as the official code's
+``np.random.randint``) from an explicit generator and gathers the rows: the dataset is never
+copied.
 """
 
 from __future__ import annotations
@@ -18,19 +16,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from jaxtyping import Float
-from torch import Tensor
+from torch import Generator, Tensor
 
+from edp_ref.data.batch import FIELDS as BATCH_FIELDS
+from edp_ref.data.batch import Batch
 from edp_ref.data.checks import check_flags, check_numeric, check_representable
-
-if TYPE_CHECKING:
-    # Imported lazily at run time (the algorithms package may import this module); the
-    # absolute string annotations below are resolved by beartype on call.
-    import edp_ref.data.batch
 
 __all__ = ["FIELDS", "TransitionDataset", "UniformSampler", "sample_batch"]
 
@@ -91,15 +86,9 @@ class TransitionDataset:
             if not value.is_floating_point():
                 raise ValueError(f"{src}: field '{name}' must be floating point, got {value.dtype}")
         n = self.rewards.shape[0] if self.rewards.ndim >= 1 else -1
-        for name, rank in (
-            ("observations", 2),
-            ("actions", 2),
-            ("rewards", 1),
-            ("next_observations", 2),
-            ("terminals", 1),
-            ("timeouts", 1),
-        ):
+        for name in FIELDS:
             value = getattr(self, name)
+            rank = 1 if name in ("rewards", "terminals", "timeouts") else 2
             if value.ndim != rank:
                 raise ValueError(
                     f"{src}: field '{name}' must have rank {rank}, got shape {tuple(value.shape)}"
@@ -189,15 +178,9 @@ class TransitionDataset:
         dtype: torch.dtype = torch.float32,
         **provenance: Any,
     ) -> TransitionDataset:
-        """Build a dataset from NumPy arrays (or tensors) keyed by ``FIELDS``.
-
-        ``timeouts`` may be missing (then all zero). Every other key must be present and no
-        other key may be given (a misspelt ``timeouts`` would otherwise be ignored); a missing
-        or unknown key raises ``ValueError`` naming the source and the key. Values must be
-        numbers (``edp_ref.data.checks``: integers and booleans are accepted when ``dtype``
-        holds them exactly), flags exactly 0 or 1. Observations and actions of shape [N] are
-        read as one dimension, rewards and flags of shape [N, 1] as [N].
-        """
+        """Build a dataset from NumPy arrays (or tensors) keyed by ``FIELDS`` (``timeouts`` may
+        be missing: all zero; no other key), checked before conversion (:mod:`~.checks`).
+        Observations and actions of shape [N] are one dimension, rewards and flags [N, 1] [N]."""
         missing = [k for k in FIELDS if k != "timeouts" and k not in arrays]
         if missing:
             raise ValueError(
@@ -273,11 +256,10 @@ class TransitionDataset:
 
     @property
     def num_dropped(self) -> int:
-        """Rows of the source that the loading protocol dropped (see ``dropped`` for reasons)."""
         return int(sum(self.dropped.values()))
 
     def replace(self, **changes: Any) -> TransitionDataset:
-        """A new, re-validated dataset with some fields replaced (the original is unchanged)."""
+        """A new, re-validated dataset with some fields replaced."""
         return dataclasses.replace(self, **changes)
 
     def with_note(self, note: str, **changes: Any) -> TransitionDataset:
@@ -293,13 +275,9 @@ class TransitionDataset:
         return dataclasses.replace(self, **moved)
 
     def episode_ends(self) -> Tensor:
-        """Bool [N]: whether transition i ends a trajectory.
-
-        As the official code's ``split_into_trajectories``: a trajectory ends at a terminal, at a
-        timeout, where the next row does not continue it (``next_observations[i]`` differs from
-        ``observations[i + 1]`` by more than 1e-6, i.e. where the loader dropped a timeout row),
-        and at the last row.
-        """
+        """Bool [N]: whether transition i ends a trajectory, as the official code's
+        ``split_into_trajectories`` cuts them: at a terminal, a timeout, a row the next does not
+        continue (by more than 1e-6: a dropped timeout row), and the last row."""
         ends = (self.terminals > 0) | (self.timeouts > 0)
         if len(self) > 1:
             gap = torch.linalg.vector_norm(
@@ -317,62 +295,41 @@ class TransitionDataset:
         return out.index_add_(0, episode, self.rewards)
 
 
-def sample_batch(
-    dataset: TransitionDataset, batch_size: int, generator: torch.Generator
-) -> edp_ref.data.batch.Batch:
-    """Draw ``batch_size`` transitions uniformly with replacement.
-
-    The indices are drawn on the dataset's device with ``generator`` (which must live on that
-    device) and the rows gathered with ``index_select``; the result is an
-    ``edp_ref.data.batch.Batch`` (observations [B, S], actions [B, A], rewards [B],
-    next_observations [B, S], terminals [B]).
-    """
-    from edp_ref.data.batch import Batch
-
+def _check_sampling(where: str, dataset: TransitionDataset, batch_size: int, g: Generator) -> None:
     if batch_size <= 0:
-        raise ValueError(f"sample_batch: batch_size must be positive, got {batch_size}")
-    if generator.device != dataset.device:
+        raise ValueError(f"{where}: batch_size must be positive, got {batch_size}")
+    if g.device != dataset.device:
         raise ValueError(
-            f"sample_batch: the generator is on {generator.device} but the dataset "
-            f"({dataset.source}) is on {dataset.device}; create the generator on the dataset's "
-            "device (torch.Generator(device=...))"
+            f"{where}: the generator is on {g.device} but the dataset ({dataset.source}) is on "
+            f"{dataset.device}; create the generator on the dataset's device "
+            "(torch.Generator(device=...))"
         )
+
+
+def sample_batch(dataset: TransitionDataset, batch_size: int, generator: Generator) -> Batch:
+    """Draw ``batch_size`` transitions uniformly with replacement: indices drawn on the dataset's
+    device with ``generator`` (which must live there), rows gathered with ``index_select``."""
+    _check_sampling("sample_batch", dataset, batch_size, generator)
     idx = torch.randint(len(dataset), (batch_size,), generator=generator, device=dataset.device)
-    return Batch(
-        observations=dataset.observations.index_select(0, idx),
-        actions=dataset.actions.index_select(0, idx),
-        rewards=dataset.rewards.index_select(0, idx),
-        next_observations=dataset.next_observations.index_select(0, idx),
-        terminals=dataset.terminals.index_select(0, idx),
-    )
+    return Batch(**{name: getattr(dataset, name).index_select(0, idx) for name in BATCH_FIELDS})
 
 
+@dataclass
 class UniformSampler:
-    """Endless uniform mini-batches from a dataset with one explicit generator.
+    """Endless :func:`sample_batch` draws: ``next(UniformSampler(dataset, 256, generator))``."""
 
-    ``UniformSampler(dataset, 256, torch.Generator(device=dataset.device).manual_seed(0))``;
-    ``sampler.sample()`` (or ``next(sampler)``) returns a ``Batch``.
-    """
+    dataset: TransitionDataset
+    batch_size: int
+    generator: Generator
 
-    def __init__(
-        self, dataset: TransitionDataset, batch_size: int, generator: torch.Generator
-    ) -> None:
-        if batch_size <= 0:
-            raise ValueError(f"UniformSampler: batch_size must be positive, got {batch_size}")
-        if generator.device != dataset.device:
-            raise ValueError(
-                f"UniformSampler: the generator is on {generator.device} but the dataset "
-                f"({dataset.source}) is on {dataset.device}"
-            )
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.generator = generator
+    def __post_init__(self) -> None:
+        _check_sampling("UniformSampler", self.dataset, self.batch_size, self.generator)
 
-    def sample(self) -> edp_ref.data.batch.Batch:
+    def sample(self) -> Batch:
         return sample_batch(self.dataset, self.batch_size, self.generator)
 
     def __iter__(self) -> UniformSampler:
         return self
 
-    def __next__(self) -> edp_ref.data.batch.Batch:
+    def __next__(self) -> Batch:
         return self.sample()

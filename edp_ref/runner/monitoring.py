@@ -1,18 +1,14 @@
 """Watching a run: averaged training losses, evaluations and speed in TensorBoard (and W&B), and a
-plain-text run log (the paper's training curves, Fig. 3, come from these evaluations).
+plain-text run log.
 
-* :class:`Monitoring`: how a run is watched and how often it checkpoints on the wall clock;
-  none of it changes what is trained, so it is not part of the run's configuration.
+* :class:`Monitoring`: how a run is watched and how often it checkpoints on the wall clock (not
+  part of the run's configuration: none of it changes what is trained).
 * :class:`LossWindow`: the update metrics summed on the device over ``log_every`` updates, then
-  averaged with one host synchronisation per window (never one per update), with the number of
-  updates before the first non-finite metric (the training loop stops a diverged run there).
-* :class:`RunMonitor`: ``run.log`` (the standard ``logging`` module, appended: starts, resumes,
-  compile time, checkpoints, evaluations; logger ``edp_ref.runner.run.<folder id>``, which also
-  reaches the handlers an application configures), TensorBoard event files in ``tensorboard/``
-  (``torch.utils.tensorboard``, with the run's configuration in the HParams dashboard) and, when
-  asked and installed, Weights & Biases (the configuration as the W&B run config). A resumed run
-  purges the TensorBoard points after its checkpoint (``SummaryWriter(purge_step=...)``), so
-  each step appears once.
+  averaged with one host synchronisation per window, with the number of updates before the first
+  non-finite metric.
+* :class:`RunMonitor`: ``run.log`` (logger ``edp_ref.runner.run.<folder id>``), TensorBoard
+  (with the configuration in the HParams dashboard; a resumed run purges the points after its
+  checkpoint) and, when asked, Weights & Biases.
 """
 
 from __future__ import annotations
@@ -68,8 +64,7 @@ class Monitoring:
 
 
 class LossWindow:
-    """Sums of the update metrics over a window of updates, kept on the device, and how many
-    updates of the window came before the first one with a non-finite metric."""
+    """The update metrics of a window of updates, summed on the device (module docstring)."""
 
     def __init__(self) -> None:
         self._sums: dict[str, Tensor] = {}
@@ -90,8 +85,8 @@ class LossWindow:
         self.count += 1
 
     def take_means(self) -> tuple[dict[str, float], int]:
-        """The window's means and its number of updates before the first non-finite metric
-        (one host synchronisation), then start a new window."""
+        """The window's means and its updates before the first non-finite metric; a new window
+        starts."""
         if not self.count or self._finite is None:
             count, self.count = self.count, 0
             return {}, count
@@ -107,8 +102,8 @@ def _stderr(message: str) -> None:
 
 
 class _RunLog(logging.FileHandler):
-    """``run.log``'s handler: a line that cannot be appended (a full disk) is said once, in one
-    line, instead of logging's traceback per line; the run's own files report the disk."""
+    """``run.log``'s handler: a line that cannot be appended (a full disk) is said once, instead
+    of logging's traceback per line."""
 
     def __init__(self, path: Path, notify: Callable[[str], None]) -> None:
         super().__init__(path, encoding="utf-8")
@@ -198,7 +193,6 @@ class RunMonitor:
         self._logger.info(message)
 
     def warn(self, message: str) -> None:
-        """Log ``message`` and tell the user (standard error)."""
         self._logger.warning("warning: %s", message)
         self._notify(f"edp_ref: {message}")
 
@@ -227,9 +221,8 @@ class RunMonitor:
 
 
 def flat_hyperparameters(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A configuration document as ``{"run.seed": 0, "algorithm.config.optimizer.learning_rate":
-    3e-4, ...}`` with the values TensorBoard's HParams take (numbers, strings, booleans; None as
-    ``"None"``, lists as text)."""
+    """A configuration document as ``{"run.seed": 0, ...}`` with the values TensorBoard's HParams
+    take (numbers, strings, booleans; others as text)."""
     out: dict[str, Any] = {}
     for key, value in document.items():
         name = f"{prefix}{key}"
