@@ -74,7 +74,6 @@ __all__ = [
     "config_diff",
     "configuration_document",
     "dataset_fingerprint",
-    "evaluation_log_problem",
     "extend_run_folder",
     "identity",
     "load_checkpoint",
@@ -84,9 +83,9 @@ __all__ = [
     "read_configuration_document",
     "read_json_file",
     "record_dataset",
-    "records_from_json",
     "run_folder_writer",
     "save_checkpoint",
+    "sealed_records",
     "write_logs",
     "write_result",
 ]
@@ -535,23 +534,26 @@ def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None
 # ------------------------------------------------------------------------------------------
 
 
-def records_from_json(raw: Sequence[Any], where: str) -> list[EvaluationRecord]:
-    """Parse evaluation records; ``ValueError`` naming ``where`` and the record."""
-    out = []
-    for i, item in enumerate(raw):
+def sealed_records(checkpoint: Checkpoint, path: Path, spec: RunSpec) -> list[EvaluationRecord]:
+    """The evaluation records of ``checkpoint`` (read from ``path``), checked against the protocol
+    (Sec. 5): evaluation i at epoch ``spec.evaluation_schedule[i]``, its step, episodes and score,
+    RAT and OMS recomputed. :class:`CheckpointCorruptError` naming the first fault otherwise."""
+
+    def corrupt(what: str) -> CheckpointCorruptError:
+        return CheckpointCorruptError(
+            f"checkpoint {path}: {what}; delete {path} to restart the run from scratch, or "
+            "restore the file"
+        )
+
+    records = []
+    for i, item in enumerate(checkpoint.records):
         try:
-            out.append(EvaluationRecord.from_json(item))
+            records.append(EvaluationRecord.from_json(item))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: evaluation {i}: {exc}") from exc
-    return out
-
-
-def evaluation_log_problem(records: Sequence[EvaluationRecord], spec: RunSpec) -> str | None:
-    """What breaks the protocol (Sec. 5) in an evaluation log of ``spec``'s run, or None: each
-    evaluation's epoch, step and episodes, its score, RAT and OMS recomputed."""
+            raise corrupt(f"evaluation {i}: {exc}") from exc
     epochs = spec.evaluation_schedule
     if len(records) > len(epochs):
-        return f"{len(records)} evaluations, but the run evaluates {len(epochs)} times"
+        raise corrupt(f"{len(records)} evaluations, but the run evaluates {len(epochs)} times")
     scores = [r.score for r in records]
     rat = running_average_at_training(scores, epochs[: len(records)])
     oms = online_model_selection(scores)
@@ -567,8 +569,18 @@ def evaluation_log_problem(records: Sequence[EvaluationRecord], spec: RunSpec) -
         }
         for name, value in expected.items():
             if getattr(r, name) != value:
-                return f"evaluation {i} has {name} {getattr(r, name)!r}, expected {value!r}"
-    return None
+                raise corrupt(
+                    f"its evaluation log breaks the protocol (evaluation {i} has {name} "
+                    f"{getattr(r, name)!r}, expected {value!r})"
+                )
+    return records
+
+
+def _first_difference(a: Sequence[object], b: Sequence[object]) -> int:
+    """The first index at which ``a`` and ``b`` differ."""
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 def _jsonl(records: Sequence[EvaluationRecord]) -> str:
@@ -614,10 +626,7 @@ def check_logs(run_dir: Path, records: Sequence[EvaluationRecord], *, finished: 
             allowed.append(render(records[:-1]))
         if text not in allowed:
             lines, want = text.splitlines(), allowed[0].splitlines()
-            first = next(
-                (i for i, (a, b) in enumerate(zip(lines, want, strict=False)) if a != b),
-                min(len(lines), len(want)),
-            )
+            first = _first_difference(lines, want)
             raise RunFolderError(
                 f"{path} disagrees with the evaluation log sealed in {run_dir / CHECKPOINT_FILE} "
                 f"({len(lines)} lines vs {len(want)} expected; first difference at line "
@@ -733,28 +742,16 @@ def load_finished_run(
             f"the run folder {run_dir} to train the run again"
         )
     ckpt = load_checkpoint(ckpt_path, document or read_configuration_document(run_dir))
-    try:
-        sealed = records_from_json(ckpt.records, f"checkpoint {ckpt_path}")
-    except ValueError as exc:
-        raise RunFolderError(f"{exc}; delete the run folder {run_dir} to train again") from exc
+    sealed = sealed_records(ckpt, ckpt_path, spec)
     if ckpt.step != spec.total_steps or len(sealed) != len(spec.evaluation_schedule):
         raise RunFolderError(
             f"{path} says the run is complete, but its checkpoint is at epoch {ckpt.epoch} of "
             f"{spec.epochs} with {len(sealed)} evaluations; delete result.json to resume the "
             "run from its checkpoint"
         )
-    problem = evaluation_log_problem(sealed, spec)
-    if problem is not None:
-        raise RunFolderError(
-            f"the evaluation log sealed in {ckpt_path} breaks the protocol ({problem}); delete "
-            f"the run folder {run_dir} to train the run again"
-        )
     stored, expected = [r.to_json() for r in result.records], [r.to_json() for r in sealed]
     if stored != expected:
-        i = next(
-            (i for i, (a, b) in enumerate(zip(stored, expected, strict=False)) if a != b),
-            min(len(stored), len(expected)),
-        )
+        i = _first_difference(stored, expected)
         if i < min(len(stored), len(expected)):
             what = ", ".join(k for k in expected[i] if stored[i][k] != expected[i][k])
         else:

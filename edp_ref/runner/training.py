@@ -57,7 +57,6 @@ from edp_ref.runner.run_folder import (
     CHECKPOINT_FILE,
     RESULT_FILE,
     Checkpoint,
-    CheckpointCorruptError,
     CheckpointMismatchError,
     NonFiniteStateError,
     RunResult,
@@ -65,15 +64,14 @@ from edp_ref.runner.run_folder import (
     check_logs,
     configuration_document,
     dataset_fingerprint,
-    evaluation_log_problem,
     extend_run_folder,
     load_checkpoint,
     load_finished_run,
     open_run_folder,
     record_dataset,
-    records_from_json,
     run_folder_writer,
     save_checkpoint,
+    sealed_records,
     write_logs,
     write_result,
 )
@@ -252,7 +250,6 @@ class _Training:
         loaded = load_checkpoint(ckpt, self.document)
         found = loaded.config.get("dataset")
         check_dataset(f"checkpoint {ckpt}", found, self.fingerprint, self.run_dir)
-        hint = f"delete {ckpt} to restart the run from scratch, or restore the file"
         try:
             self.state = load_state_tensors(self.state, loaded.state)
         except ValueError as exc:
@@ -265,15 +262,7 @@ class _Training:
         for name, g in self.generators.items():
             g.set_state(loaded.rng[name])
         torch.set_rng_state(loaded.rng["torch_global"])
-        try:
-            records = records_from_json(loaded.records, f"checkpoint {ckpt}")
-        except ValueError as exc:
-            raise CheckpointCorruptError(f"{exc}; {hint}") from exc
-        problem = evaluation_log_problem(records, spec)
-        if problem is not None:
-            raise CheckpointCorruptError(
-                f"checkpoint {ckpt}: its evaluation log breaks the protocol ({problem}); {hint}"
-            )
+        records = sealed_records(loaded, ckpt, spec)
         epoch = loaded.step // spec.iterations_per_epoch
         due = [e for e in spec.evaluation_schedule if e <= epoch]
         if int(self.state.step) != loaded.step or loaded.epoch != epoch or len(records) != len(due):
