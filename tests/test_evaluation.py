@@ -13,13 +13,19 @@ import torch
 from edp_ref.data import TransitionDataset
 from edp_ref.data.evaluation import (
     ScoreReference,
-    d4rl_reference,
     eval_env_for,
     evaluate,
     make_eval_env,
     normalized_score,
     reference_for,
 )
+from edp_ref.paper import paper_dataset
+
+
+def _d4rl_reference(name: str) -> ScoreReference:
+    """The references a D4RL file of ``name`` is loaded with (load_dataset attaches them)."""
+    entry = paper_dataset(name)
+    return ScoreReference(entry.ref_min_score, entry.ref_max_score, name)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +40,7 @@ from edp_ref.data.evaluation import (
     ],
 )
 def test_d4rl_constants_and_formula(name: str, lo: float, hi: float) -> None:
-    ref = d4rl_reference(name)
+    ref = _d4rl_reference(name)
     assert (ref.ref_min, ref.ref_max) == (lo, hi)
     returns = np.array([lo, hi, (lo + hi) / 2])
     assert np.allclose(normalized_score(returns, ref), [0.0, 100.0, 50.0])
@@ -42,7 +48,7 @@ def test_d4rl_constants_and_formula(name: str, lo: float, hi: float) -> None:
 
 def test_hopper_score_matches_d4rl_by_hand() -> None:
     # D4RL: 100 * (3000 - (-20.272305)) / (3234.3 - (-20.272305)) = 92.80...
-    score = normalized_score(3000.0, d4rl_reference("hopper-medium-v2"))
+    score = normalized_score(3000.0, _d4rl_reference("hopper-medium-v2"))
     assert float(score) == pytest.approx(100 * 3020.272305 / 3254.572305)
     with pytest.raises(ValueError, match="ref_max equals ref_min"):
         ScoreReference(1.0, 1.0, "x")

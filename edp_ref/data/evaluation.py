@@ -28,14 +28,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from edp_ref.data.transitions import TransitionDataset
-from edp_ref.paper import D4RL_REFERENCE_SCORES, paper_dataset
 
 __all__ = [
     "EpisodicPolicy",
     "EvaluationResult",
     "Policy",
     "ScoreReference",
-    "d4rl_reference",
     "dataset_env",
     "eval_env_for",
     "evaluate",
@@ -78,15 +76,6 @@ def normalized_score(
     times 100)."""
     r = np.asarray(returns, dtype=np.float64)
     return np.asarray(100.0 * (r - reference.ref_min) / (reference.ref_max - reference.ref_min))
-
-
-def d4rl_reference(name: str) -> ScoreReference:
-    """D4RL's constants for a paper dataset name (``hopper-medium-v2``)."""
-    entry = paper_dataset(name)
-    prefix = name.split("-")[0]
-    lo, hi = D4RL_REFERENCE_SCORES[prefix]
-    assert (lo, hi) == (entry.ref_min_score, entry.ref_max_score)
-    return ScoreReference(lo, hi, f"D4RL constants for {name}")
 
 
 def reference_for(dataset: TransitionDataset) -> ScoreReference | None:
