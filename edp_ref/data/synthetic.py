@@ -67,22 +67,12 @@ def synthetic_dataset(
     action_dim: int = 6,
     *,
     seed: int = 0,
-    terminal_fraction: float = 0.0,
-    timeout_fraction: float = 0.0,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> TransitionDataset:
     """:func:`synthetic_arrays` as a :class:`TransitionDataset` on ``device`` in ``dtype``."""
-    arrays = synthetic_arrays(
-        size,
-        state_dim,
-        action_dim,
-        seed=seed,
-        terminal_fraction=terminal_fraction,
-        timeout_fraction=timeout_fraction,
-    )
     return TransitionDataset.from_arrays(
-        arrays,
+        synthetic_arrays(size, state_dim, action_dim, seed=seed),
         source=f"synthetic transitions ({state_dim}/{action_dim} wide, seed {seed})",
         device=device,
         dtype=dtype,

@@ -113,8 +113,6 @@ class TransitionDataset:
                     f"{src}: field '{name}' is {value.dtype} on {value.device} but "
                     f"'observations' is {dtype} on {device}"
                 )
-        for name in FIELDS:
-            value = getattr(self, name)
             finite = torch.isfinite(value)
             if not bool(finite.all()):
                 bad = (~finite).nonzero()[0].tolist()
@@ -212,30 +210,15 @@ class TransitionDataset:
         for k in ("observations", "next_observations", "actions"):
             if np_arrays[k].ndim == 1:
                 np_arrays[k] = np_arrays[k][:, None]
-        tensors = {
+        for k, b in (("action_low", action_low), ("action_high", action_high)):
+            if b is not None:
+                np_arrays[k] = _as_numpy(source, k, b)
+                check_numeric(source, k, np_arrays[k])
+        tensors: dict[str, Any] = {
             k: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype, device=device)
             for k, v in np_arrays.items()
         }
-
-        def bound(name: str, b: Any) -> Tensor | None:
-            if b is None:
-                return None
-            arr = _as_numpy(source, name, b)
-            check_numeric(source, name, arr)
-            return torch.as_tensor(np.asarray(arr, dtype=np.float64), dtype=dtype, device=device)
-
-        return cls(
-            observations=tensors["observations"],
-            actions=tensors["actions"],
-            rewards=tensors["rewards"],
-            next_observations=tensors["next_observations"],
-            terminals=tensors["terminals"],
-            timeouts=tensors["timeouts"],
-            source=source,
-            action_low=bound("action_low", action_low),
-            action_high=bound("action_high", action_high),
-            **provenance,
-        )
+        return cls(**tensors, source=source, **provenance)
 
     # -- views -------------------------------------------------------------------------------
 
