@@ -166,20 +166,16 @@ def dataset_env(
         env = make_eval_env(env_id, num_envs)
     else:
         raise ValueError(f"{source}: no evaluation environment is known for this dataset")
-    obs_shape = env.single_observation_space.shape
-    act_shape = env.single_action_space.shape
-    if obs_shape is None or int(np.prod(obs_shape)) != state_dim:
-        env.close()
-        raise ValueError(
-            f"{source}: the evaluation environment's observations have shape {obs_shape} "
-            f"but the dataset's have {state_dim} dimensions"
-        )
-    if act_shape is None or int(np.prod(act_shape)) != action_dim:
-        env.close()
-        raise ValueError(
-            f"{source}: the evaluation environment's actions have shape {act_shape} "
-            f"but the dataset's have {action_dim} dimensions"
-        )
+    for what, space, width in (
+        ("observations", env.single_observation_space, state_dim),
+        ("actions", env.single_action_space, action_dim),
+    ):
+        if space.shape is None or int(np.prod(space.shape)) != width:
+            env.close()
+            raise ValueError(
+                f"{source}: the evaluation environment's {what} have shape {space.shape} "
+                f"but the dataset's have {width} dimensions"
+            )
     return env
 
 

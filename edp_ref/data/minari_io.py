@@ -106,32 +106,22 @@ def flatten_batch(
                 f"{source}: field '{field}' lacks key(s) {missing} of its space (found "
                 f"{sorted(data)})"
             )
-        parts = [
-            flatten_batch(sub, data[key], source, f"{field}/{key}")
-            for key, sub in space.spaces.items()
-        ]
-        return _concatenate(parts, source, field)
-    if isinstance(space, spaces.Tuple):
+        entries = [(key, sub, data[key]) for key, sub in space.spaces.items()]
+    elif isinstance(space, spaces.Tuple):
         if not isinstance(data, (tuple, list)) or len(data) != len(space.spaces):
             found = len(data) if isinstance(data, (tuple, list)) else type(data).__name__
             raise ValueError(
                 f"{source}: field '{field}' must hold {len(space.spaces)} entries for {space}, "
                 f"got {found}"
             )
-        parts = [
-            flatten_batch(sub, d, source, f"{field}/{i}")
-            for i, (sub, d) in enumerate(zip(space.spaces, data, strict=True))
-        ]
-        return _concatenate(parts, source, field)
-    raise ValueError(f"{source}: unsupported observation space {space} (only Box, Dict, Tuple)")
-
-
-def _concatenate(parts: list[np.ndarray], source: str, field: str) -> np.ndarray:
-    lengths = {len(p) for p in parts}
-    if len(lengths) > 1:
+        entries = [(str(i), sub, data[i]) for i, sub in enumerate(space.spaces)]
+    else:
+        raise ValueError(f"{source}: unsupported observation space {space} (only Box, Dict, Tuple)")
+    parts = [flatten_batch(sub, d, source, f"{field}/{key}") for key, sub, d in entries]
+    if len({len(p) for p in parts}) > 1:
         raise ValueError(
             f"{source}: the entries of field '{field}' have different numbers of rows "
-            f"{sorted(lengths)}"
+            f"{sorted({len(p) for p in parts})}"
         )
     return np.concatenate(parts, axis=1)
 

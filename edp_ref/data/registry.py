@@ -35,11 +35,6 @@ def d4rl_dataset_dir() -> str:
     )
 
 
-def _generate_command(local_id: str) -> str:
-    env = local_id.split("/")[1]
-    return f"python scripts/make_datasets.py --env {env}"
-
-
 def load_dataset(
     name: str,
     *,
@@ -103,13 +98,12 @@ def load_dataset(
             )
         looked.append(
             f"local dataset {entry.local_id} in {path} (generate: "
-            f"`{_generate_command(entry.local_id)}`)"
+            f"`python scripts/make_datasets.py --env {entry.local_id.split('/')[1]}`)"
         )
     if not looked:
         kinds = {"minari": "Minari port", "local": "locally generated dataset"}
-        available = ["'d4rl'"]
-        available += ["'minari'"] if entry.minari_id is not None else []
-        available += ["'local'"] if entry.local_id is not None else []
+        ids = {"d4rl": entry.d4rl_file, "minari": entry.minari_id, "local": entry.local_id}
+        available = [repr(kind) for kind, i in ids.items() if i is not None]
         raise DatasetNotFoundError(
             f"dataset '{name}' has no {kinds.get(source, source)} (source={source!r}); its "
             f"sources are {', '.join(available)}"
