@@ -1,15 +1,11 @@
 """Random transitions of a task's widths: the one synthetic dataset of edp_ref.
 
-Speed does not depend on the values of the data, and a comparison of two implementations needs
-only the same data on both sides, so the benchmarks, the dry run's timing, the peer benchmark, the
-crosscheck against the official code and the tests train on these instead of a D4RL file. The
-defaults are walker2d-medium-expert-v2's widths (observation 17, action 6), the task of the
-paper's speed figures (Fig. 2, App. C.5). Observations, next observations and rewards are standard
-normal, actions uniform in [-0.999, 0.999] (the official code clips dataset actions to +-0.999);
-a fraction of the transitions are terminal (the TD target stops bootstrapping there, Eq. 6) and
-a fraction are time-outs (which do not stop it), so that an update's handling of both is exercised.
-Everything is drawn from ``numpy.random.default_rng(seed)``: the same seed gives the same bytes on
-every machine.
+Speed does not depend on the data's values, and comparing two implementations needs only the same
+data on both sides, so the benchmarks, the dry run, the peer benchmark, the crosscheck and the
+tests train on these. The defaults are walker2d-medium-expert-v2's widths, the task of Fig. 2 /
+App. C.5. Observations and rewards are standard normal, actions uniform in [-0.999, 0.999] (the
+official clip); fractions of terminals (Eq. 6 stops bootstrapping there) and time-outs exercise
+both. Everything is drawn from ``numpy.random.default_rng(seed)``: the same bytes everywhere.
 """
 
 from __future__ import annotations

@@ -2,20 +2,13 @@
 
 Read top to bottom:
 
-* :mod:`~edp_ref.runner.metrics`: RAT and OMS (Sec. 5's evaluation protocol), one evaluation's
-  record;
-* :mod:`~edp_ref.runner.dataset`: what a dataset name refers to, loading it, the official
-  preprocessing;
-* :mod:`~edp_ref.runner.spec`: the run schema :class:`RunSpec`, every invariant checked when it
-  is built, and the algorithm config as JSON;
-* :mod:`~edp_ref.runner.config`: the resolved algorithm config (Table 3's values, the compile
-  rule);
-* :mod:`~edp_ref.runner.run_folder`: the run folder (layout, ``config.json``, the sealed
-  checkpoint, logs, ``result.json``, the errors naming a damaged file);
-* :mod:`~edp_ref.runner.policy`: :class:`Policy`, :func:`load_policy` and :func:`evaluate`, the
-  one evaluation of a policy;
-* :mod:`~edp_ref.runner.export`: :func:`export_policy`, a run's policy as a ``torch.export``
-  file that acts without edp_ref;
+* :mod:`~edp_ref.runner.metrics`: RAT and OMS (Sec. 5), one evaluation's record;
+* :mod:`~edp_ref.runner.dataset`: what a dataset name refers to, loading and preparing it;
+* :mod:`~edp_ref.runner.spec`: the run schema :class:`RunSpec`, checked when built;
+* :mod:`~edp_ref.runner.config`: the resolved algorithm config (Table 3, the compile rule);
+* :mod:`~edp_ref.runner.run_folder`: the run folder, its sealed checkpoint and integrity errors;
+* :mod:`~edp_ref.runner.policy`: :class:`Policy`, :func:`load_policy`, :func:`evaluate`;
+* :mod:`~edp_ref.runner.export`: :func:`export_policy`, a policy that acts without edp_ref;
 * :mod:`~edp_ref.runner.monitoring`: run.log, TensorBoard, W&B;
 * :mod:`~edp_ref.runner.training`: :func:`train_run`, the training loop;
 * :mod:`~edp_ref.runner.cli`: ``edp-train``, which parses :class:`RunSpec` itself.

@@ -50,7 +50,7 @@ __all__ = [
 
 CompileChoice = Literal["auto", "on", "off"]
 #: The values of :attr:`RunSpec.compile`.
-COMPILE_CHOICES: tuple[str, ...] = ("auto", "on", "off")
+COMPILE_CHOICES: tuple[str, ...] = typing.get_args(CompileChoice)
 #: The largest seed a run accepts (seeds are unsigned 32-bit numbers, as in NumPy).
 MAX_SEED = 2**32 - 1
 #: The generator streams of a run (:meth:`RunSpec.stream_seed`): initialisation, minibatch
@@ -98,11 +98,6 @@ def tyro_readable(cls: C) -> C:
     return cls
 
 
-def _registered_names() -> str:
-    """``{edp_td3,edp_crr,...}``: the choices of ``--algorithm`` in ``edp-train --help``."""
-    return "{" + ",".join(REGISTRY) + "}"
-
-
 @tyro_readable
 @no_type_check
 @dataclass(frozen=True)
@@ -113,7 +108,7 @@ class RunSpec:
     # (mujoco/hopper/medium-v0).
     task: Annotated[str, tyro.conf.arg(name="dataset", prefix_name=False)]
     # Registered algorithm to train (its config is --config.*).
-    algorithm: Annotated[str, tyro.conf.arg(prefix_name=False, metavar=_registered_names())]
+    algorithm: Annotated[str, tyro.conf.arg(prefix_name=False, metavar=f"{{{','.join(REGISTRY)}}}")]
     # Seed of the run: initialisation, minibatches, update randomness, evaluation.
     seed: int = 0
     # Training epochs (Table 3: 2000 locomotion, 1000 antmaze / adroit / kitchen).
