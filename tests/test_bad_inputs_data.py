@@ -10,6 +10,7 @@ options, evaluation, and the generation's training checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import os
@@ -457,7 +458,7 @@ def test_direct_construction_names_the_bad_flag() -> None:
     with pytest.raises(
         ValueError, match=r"mem: field 'timeouts' must hold only 0 and 1.*index 4: 2"
     ):
-        ds.replace(timeouts=torch.tensor([0.0, 0, 0, 0, 2]))
+        dataclasses.replace(ds, timeouts=torch.tensor([0.0, 0, 0, 0, 2]))
 
 
 # -- Minari episodes (episodes_to_transitions) --------------------------------------------------

@@ -49,7 +49,7 @@ def test_d4rl_qlearning_semantics(tmp_path: Path) -> None:
     assert ds.rewards.tolist() == [0.0, 10.0, 20.0, 40.0, 50.0]
     assert ds.terminals.tolist() == [0, 0, 0, 0, 1]
     assert ds.timeouts.tolist() == [0, 0, 0, 0, 0]
-    assert dict(ds.dropped) == {"final_row": 1, "timeout": 1} and ds.num_dropped == 2
+    assert dict(ds.dropped) == {"final_row": 1, "timeout": 1} and sum(ds.dropped.values()) == 2
     # terminate_on_end keeps the timeout row and marks it.
     keep = load_d4rl_hdf5(tmp_path / "x.hdf5", terminate_on_end=True)
     assert len(keep) == 6 and keep.timeouts.tolist() == [0, 0, 0, 1, 0, 0]
@@ -164,7 +164,7 @@ def test_minari_roundtrip_real_mujoco(tmp_path: Path, monkeypatch: pytest.Monkey
             ref_max_score=3000.0,
         )
     ds = load_minari("test/hopper/tiny-v0")
-    assert len(ds) == sum(len(b.rewards) for b in buffers) and ds.num_dropped == 0
+    assert len(ds) == sum(len(b.rewards) for b in buffers) and sum(ds.dropped.values()) == 0
     assert ds.env_id == "Hopper-v5" and ds.minari_id == "test/hopper/tiny-v0"
     assert (ds.ref_min_score, ds.ref_max_score) == (-20.0, 3000.0)
     start = 0

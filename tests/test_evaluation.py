@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_rescaled_env_and_dataset_env(tmp_path, monkeypatch) -> None:  # type: i
     )
     assert eval_env_for(ds, 2).num_envs == 2
     assert reference_for(ds) == ScoreReference(0.0, 10.0, "t")
-    wrong = ds.replace(env_id="Hopper-v5")
+    wrong = dataclasses.replace(ds, env_id="Hopper-v5")
     with pytest.raises(ValueError, match=r"t: the evaluation environment's observations"):
         eval_env_for(wrong)
     with pytest.raises(ValueError, match=r"gymnasium-robotics"):

@@ -237,14 +237,6 @@ class TransitionDataset:
     def device(self) -> torch.device:
         return self.observations.device
 
-    @property
-    def num_dropped(self) -> int:
-        return int(sum(self.dropped.values()))
-
-    def replace(self, **changes: Any) -> TransitionDataset:
-        """A new, re-validated dataset with some fields replaced."""
-        return dataclasses.replace(self, **changes)
-
     def with_note(self, note: str, **changes: Any) -> TransitionDataset:
         """``replace`` that also appends ``note`` to the dataset's processing notes."""
         return dataclasses.replace(self, notes=(*self.notes, note), **changes)
