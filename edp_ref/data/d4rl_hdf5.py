@@ -30,7 +30,7 @@ import numpy as np
 from edp_ref.data.checks import check_finite, check_flags, check_numeric
 from edp_ref.data.transitions import TransitionDataset
 
-__all__ = ["REQUIRED_KEYS", "check_widths", "load_d4rl_hdf5", "qlearning_arrays"]
+__all__ = ["REQUIRED_KEYS", "check_widths", "load_d4rl_hdf5"]
 
 _log = logging.getLogger(__name__)
 
@@ -131,25 +131,16 @@ def _check_max_episode_steps(max_episode_steps: object, source: str) -> None:
         )
 
 
-def qlearning_arrays(
+def _qlearning_arrays(
     data: Mapping[str, np.ndarray],
-    *,
     source: str,
-    terminate_on_end: bool = False,
-    max_episode_steps: int | None = None,
+    terminate_on_end: bool,
+    max_episode_steps: int | None,
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """D4RL's ``qlearning_dataset`` on arrays: (arrays keyed by ``FIELDS``, {reason: dropped
-    rows}); the result's ``timeouts`` are non-zero only with ``terminate_on_end=True``. Every
-    input row is checked, the dropped ones too (a NaN there still says the file is damaged)."""
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if "timeouts" not in data and max_episode_steps is None:
-        missing.append("timeouts")
-    if missing:
-        raise ValueError(f"{source}: missing key(s) {missing} (found {sorted(data)})")
-    unknown = sorted(k for k in data if k not in _SHAPES)
-    if unknown:
-        raise ValueError(f"{source}: unknown key(s) {unknown}; expected {list(_SHAPES)}")
-    _check_max_episode_steps(max_episode_steps, source)
+    """D4RL's ``qlearning_dataset`` on the arrays :func:`_read_arrays` read: (arrays keyed by
+    ``FIELDS``, {reason: dropped rows}); the result's ``timeouts`` are non-zero only with
+    ``terminate_on_end=True``. Every input row is checked, the dropped ones too (a NaN there
+    still says the file is damaged)."""
     n = _check_shapes(data, source)
     if n < 2:
         raise ValueError(
@@ -223,12 +214,7 @@ def load_d4rl_hdf5(
     source = f"D4RL file {path}" + (f" ({name})" if name else "")
     _check_max_episode_steps(max_episode_steps, source)
     raw = _read_arrays(path, source, max_episode_steps)
-    arrays, dropped = qlearning_arrays(
-        raw,
-        source=source,
-        terminate_on_end=terminate_on_end,
-        max_episode_steps=max_episode_steps,
-    )
+    arrays, dropped = _qlearning_arrays(raw, source, terminate_on_end, max_episode_steps)
     widths = {"observations": observation_dim, "actions": action_dim}
     check_widths(raw, source, {k: w for k, w in widths.items() if w is not None}, environment)
     _log.info(
