@@ -86,13 +86,7 @@ def flatten_batch(
     """Flatten a batch of observations of ``space`` to [T, D] as ``spaces.flatten`` would; a leaf
     that does not fit its space is a ``ValueError`` naming it (``field/key``, ``field/i``)."""
     if isinstance(space, spaces.Box):
-        arr = np.asarray(data)
-        check_numeric(source, field, arr)
-        if arr.ndim == 0 or arr.shape[1:] != space.shape:
-            raise ValueError(
-                f"{source}: field '{field}' has shape {arr.shape}, expected "
-                f"{_rows(space.shape)} (rows of the dataset's space {space})"
-            )
+        arr = _steps_array(source, field, data, space.shape, finite=False)
         return arr.reshape(arr.shape[0], -1)
     if isinstance(space, spaces.Dict):
         if not isinstance(data, Mapping):
