@@ -1,13 +1,11 @@
 """The tensor dataclasses of the updates (batches, randomness) as pytrees.
 
 Every dataclass-of-tensors an update takes (:class:`~edp_ref.data.batch.Batch`, the
-``*Randomness`` and noise classes) is registered with PyTorch's pytree facility
-(``torch.utils._pytree``, the one ``torch.func.vmap`` and ``torch.compile`` use) by
-:func:`pytree_dataclass`. Then ``vmap`` maps over them directly, :func:`stack_tree` /
-:func:`unstack_tree` give several seeds one leading axis, and :func:`named_leaves` /
-:func:`with_named_leaves` name every tensor by its field path (the conformance kit's
-``randomness/diffusion/timesteps``). ``None`` fields hold no leaves (the tree's structure records
-which fields are present).
+``*Randomness`` and noise classes) is registered with PyTorch's pytree facility (the one ``vmap``
+and ``torch.compile`` use) by :func:`pytree_dataclass`; :func:`stack_tree` / :func:`unstack_tree`
+give several seeds one leading axis, and :func:`named_leaves` / :func:`with_named_leaves` name
+every tensor by its field path (``randomness/diffusion/timesteps``). ``None`` fields hold no
+leaves.
 
 Unflattening builds the object without calling its ``__init__``: a stacked batch ``[S, B, ...]``
 (or a per-seed slice inside ``vmap``) is not what the class's own shape checks expect.

@@ -1,17 +1,14 @@
 """Input validation shared by every public function of edp_ref.
 
-Shapes are checked by the jaxtyping annotations (under pytest, and for users who wrap calls in
-``jaxtyping.jaxtyped``); this module adds the checks that annotations cannot express: that
-tensors which meet in one formula share a dtype and a device, that timesteps lie in range, and
-that values are finite. Each failure raises ``ValueError`` naming the argument and what is
-wrong with it.
+Shapes are checked by the jaxtyping annotations (under pytest, or with ``jaxtyping.jaxtyped``);
+this module checks what annotations cannot express: one dtype and device for tensors that meet in
+a formula, timesteps in range, finite values. Each failure raises ``ValueError`` naming the
+argument and what is wrong with it.
 
-Value checks (finite values, timestep ranges) read tensor contents, which costs a host
-synchronisation on an accelerator. They run by default in eager mode, are skipped while
-``torch.compile`` traces or ``torch.func.vmap`` batches a function (where data-dependent Python
-control flow is not allowed), and can be switched off for a block of code with
-``value_checks(False)`` for speed. Metadata checks (dtype, device, ranks) always run: they are
-free and resolved at trace time.
+Value checks (finite values, timestep ranges) read tensor contents, a host synchronisation on an
+accelerator: they run in eager mode, are skipped while ``torch.compile`` traces or
+``torch.func.vmap`` batches a function, and ``value_checks(False)`` switches them off for a block.
+Metadata checks (dtype, device, ranks) always run: they are free.
 """
 
 from __future__ import annotations

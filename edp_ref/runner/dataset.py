@@ -13,8 +13,7 @@
 The domain (Table 3's values and the official preprocessing, Appendix A) is the paper's for its
 datasets and is read from the name otherwise (``RunSpec.domain`` overrides). Before training,
 actions are rescaled to [-1, 1] when the environment's bounds differ, and the official
-per-domain preprocessing is applied (reward scaling or shifting, observation normalization;
-sail-sg/edp, diffusion/trainer.py and utilities/traj_dataset.py).
+per-domain preprocessing is applied (:mod:`edp_ref.data.preprocessing`).
 """
 
 from __future__ import annotations
