@@ -1,5 +1,5 @@
 """Watching a run: averaged training losses, evaluations and speed in TensorBoard (and W&B), and a
-plain-text run log.
+plain-text run log (the training curves of Fig. 3 come from these evaluations).
 
 * :class:`Monitoring`: how a run is watched and how often it checkpoints on the wall clock (not
   part of the run's configuration: none of it changes what is trained).

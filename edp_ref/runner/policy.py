@@ -2,11 +2,12 @@
 
 :class:`Policy` maps observations to actions as the run's evaluations do: the registered
 algorithm's own ``act`` (energy-based action selection for diffusion policies, App. C.4's
-settings), after the run's observation transform, its actions clipped to the action space and
-mapped back to the environment's bounds when the run rescaled them to [-1, 1]. Every random draw
-comes from the policy's own seeded generator, or, in an evaluation, from its episode's own. The
-training loop and :func:`load_policy` build it from the same acting data (:func:`acting_data`),
-so no dataset is needed to act.
+settings; Table 6's perturbed-actor EAS for TD3+EAS; the actor or the Gaussian mean for
+feed-forward ones), after the run's observation transform, its actions clipped to the action
+space and mapped back to the environment's bounds when the run rescaled them to [-1, 1]. Every
+random draw comes from the policy's own seeded generator, or, in an evaluation, from its
+episode's own. The training loop and :func:`load_policy` build it from the same acting data
+(:func:`acting_data`), so no dataset is needed to act.
 
 :func:`evaluate` is the one evaluation of a policy (training, the re-evaluations of Figs. 4-7,
 ``edp-train --eval-only``); episode j's environment seed and action draws depend on the

@@ -4,7 +4,8 @@ Training: ``epochs x iterations_per_epoch`` steps of Algorithm 1 (Table 3), each
 minibatch of the preprocessed dataset, the update's randomness and one update
 (:class:`edp_ref.algorithms.step.TrainingStep`). Evaluation: at the epochs of
 :attr:`RunSpec.evaluation_schedule` (0, every ``eval_every``, the last, the final stretch), by
-:func:`edp_ref.runner.policy.evaluate`; each records the returns, RAT and OMS.
+:func:`edp_ref.runner.policy.evaluate` (diffusion policies by energy-based action selection,
+Sec. 4.5, Alg. 2); each records the returns, RAT and OMS.
 
 Randomness: every purpose draws from its own generator seeded from the run's seed
 (:meth:`RunSpec.stream_seed`). A checkpoint is written at each evaluation and, at the end of a log
