@@ -36,7 +36,7 @@ import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,25 +139,22 @@ def _run_one(
     except RunInterrupted as exc:  # checkpointed: die by the signal (module docstring)
         exit_by_signal(exc.signum)
     except Exception as exc:
-        return {
-            "ok": False,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "where": where,
-            "details": traceback.format_exc(),
-        }
+        return _failed(exc, where, details=traceback.format_exc())
     return {"ok": True, "where": where, "seconds": result.seconds, "phases": result.phases}
 
 
-def _failure(spec: RunSpec, run_dir: Path, outcome: Mapping[str, Any]) -> RunFailure:
-    return RunFailure(
-        spec,
-        run_dir,
-        str(outcome["error"]),
-        str(outcome["message"]),
-        str(outcome["where"]),
-        str(outcome.get("details", "")),
-    )
+def _failed(
+    exc: BaseException, where: str, message: str | None = None, details: str = ""
+) -> dict[str, Any]:
+    """The outcome of a run that raised ``exc`` in ``where``."""
+    message = str(exc) if message is None else message
+    return {
+        "ok": False,
+        "error": type(exc).__name__,
+        "message": message,
+        "where": where,
+        "details": details,
+    }
 
 
 def _shared_environment() -> dict[str, str]:
@@ -296,12 +293,8 @@ def _run_pool(
             try:
                 outcome = future.result()
             except Exception as exc:  # the worker process died (BrokenProcessPool)
-                outcome = {
-                    "ok": False,
-                    "error": type(exc).__name__,
-                    "message": str(exc) or "the worker process died",
-                    "where": "a spawned worker process",
-                }
+                message = str(exc) or "the worker process died"
+                outcome = _failed(exc, "a spawned worker process", message)
             outcomes[run_dir] = outcome
     return outcomes
 
@@ -318,7 +311,8 @@ def _collect(
     for spec, run_dir in runs:
         outcome = outcomes.get(run_dir, {"ok": True})
         if not outcome["ok"]:
-            failed.append(_failure(spec, run_dir, outcome))
+            fields = (outcome[k] for k in ("error", "message", "where", "details"))
+            failed.append(RunFailure(spec, run_dir, *fields))
             continue
         if not (run_dir / RESULT_FILE).exists():
             failed.append(
@@ -390,21 +384,15 @@ def _run_ray(
     log: Callable[[str], None],
 ) -> dict[Path, dict[str, Any]]:
     """Run ``todo`` as Ray tasks, at most ``jobs`` in flight; their outcomes by folder."""
-    ray = _import_ray()
     outcomes: dict[Path, dict[str, Any]] = {}
     if not todo:
         return outcomes
-    started_here = not ray.is_initialized()
-    if started_here:
-        # RAY_ADDRESS (or a cluster started on this machine with `ray start`), else a new
-        # local instance; the dashboard needs extra packages and is not used.
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
-    try:
+    with ray_cluster(cpus, gpus):
+        ray = _import_ray()
         remote = ray.remote(_run_one)
         environment = _shared_environment()
-        queue = [(spec, Path(os.path.abspath(run_dir))) for spec, run_dir in todo]
+        queue = list(todo)
         pending: dict[Any, tuple[RunSpec, Path]] = {}
-        finished = 0
         while queue or pending:
             while queue and len(pending) < jobs:
                 spec, run_dir = queue.pop(0)
@@ -414,28 +402,19 @@ def _run_ray(
                     num_gpus=gpus,
                     max_retries=max_retries,
                     retry_exceptions=False,
-                ).remote(spec.to_json(), str(run_dir), threads, False, 0, environment)
+                ).remote(spec.to_json(), os.path.abspath(run_dir), threads, False, 0, environment)
                 pending[ref] = (spec, run_dir)
             ready, _ = ray.wait(list(pending), num_returns=1)
             spec, run_dir = pending.pop(ready[0])
-            finished += 1
             try:
                 outcome = ray.get(ready[0])
             except Exception as exc:  # the task's worker died more than max_retries times
-                outcome = {
-                    "ok": False,
-                    "error": type(exc).__name__,
-                    "message": f"{exc} (after {max_retries} retries)",
-                    "where": f"Ray task {ray_task_name(spec)!r}",
-                }
+                where = f"Ray task {ray_task_name(spec)!r}"
+                outcome = _failed(exc, where, f"{exc} (after {max_retries} retries)")
             status = (
                 f"{outcome['seconds']:.0f} s" if outcome["ok"] else f"FAILED ({outcome['error']})"
             )
-            log(f"run {finished}/{len(todo)} ended: {spec.name}, {outcome['where']}, {status}")
-            outcomes[Path(run_dir)] = outcome
-    finally:
-        if started_here:
-            ray.shutdown()
-    # Keys as the caller gave the folders (relative or absolute).
-    by_abs = {Path(os.path.abspath(d)): d for _, d in todo}
-    return {by_abs[k]: v for k, v in outcomes.items()}
+            where = outcome["where"]
+            log(f"run {len(outcomes) + 1}/{len(todo)} ended: {spec.name}, {where}, {status}")
+            outcomes[run_dir] = outcome
+    return outcomes
