@@ -1,22 +1,17 @@
 """The paper's figures reproduced: PNG and PDF, with the plotted numbers as CSV.
 
-* Learning curves of every table (:func:`render_learning_curves`): per dataset, each agent's
-  evaluation score against updates, the mean over seeds with the seeds' range as a band, and the
-  final stretch whose mean is the RAT (Sec. 5) shaded.
-* Figure 3 (Sec. 5.3, :func:`render_training_curves`): per dataset, running RAT and OMS of
-  EDP + TD3 against updates.
-* Figures 4-7 (Sec. 5.4, App. C.4, :func:`render_sweep_figure`): the score of the final
-  checkpoints against the swept evaluation setting (EAS candidates, DPM-Solver steps, policy
-  scale, initial noise scale).
-
-Every axis is labelled (updates; normalized score) and every figure states how its scores are
-normalized (D4RL's constants or the local dataset's own random / expert returns). Lines differ in
-colour, marker and dash, and the points of a sweep are dodged sideways so that no line hides
-another. The paper prints no numbers for Figures 3-7; each text states the paper's claim beside
-the measured points (:data:`edp_ref.paper.FIGURES`).
+* :func:`render_learning_curves`, every table's: per dataset, each agent's score against updates
+  (mean over seeds, the seeds' range as a band), the final stretch whose mean is the RAT shaded;
 * Figure 2 (Sec. 5.1, :func:`render_figure2`): training and sampling speed, the paper's GPU
-  numbers (:data:`edp_ref.paper.FIGURE2`) beside the speeds measured by ``edp-benchmark``, whose
-  JSON :func:`read_benchmark` maps to the figure's variants (:data:`FIGURE2_BENCHMARK_NAMES`).
+  numbers (:data:`edp_ref.paper.FIGURE2`) beside ``edp-benchmark``'s (:func:`read_benchmark`);
+* Figure 3 (Sec. 5.3, :func:`render_training_curves`): running RAT and OMS of EDP + TD3;
+* Figures 4-7 (Sec. 5.4, App. C.4, :func:`render_sweep_figure`): the score of the final
+  checkpoints against the swept evaluation setting.
+
+Every axis is labelled and every figure states how its scores are normalized; lines differ in
+colour, marker and dash, and a sweep's points are dodged sideways so that no line hides another.
+The paper prints no numbers for Figures 3-7: each text states its claim beside the measured
+points (:data:`edp_ref.paper.FIGURES`).
 """
 
 from __future__ import annotations

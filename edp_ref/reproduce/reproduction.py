@@ -193,29 +193,23 @@ def reproduce(
     calibration_updates: int = 20,
     cost_benchmark: Path | None = None,
 ) -> ReproduceOutput:
-    """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
+    """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7) with
+    ``edp-reproduce``'s options (:mod:`edp_ref.reproduce.cli`), each checked before any work.
 
-    Every argument is checked before any work starts (data generation, training). ``compile``
-    (``auto``, ``on``, ``off``) is every run's ``RunSpec.compile``: ``auto`` compiles the update
-    of runs of at least 5000 updates (the quick and paper presets) and on CUDA
-    (:func:`edp_ref.runner.config.compile_decision`).
-
-    ``device`` is every run's ``RunSpec.device`` (``cuda``: with ``--launcher ray`` each run on
-    the GPU, or fraction of one, that ``gpus_per_run`` reserved for it).
-    ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid` (Ray only).
-    ``dry_run``: build the grid and print its runs, what is finished, the datasets to prepare
-    and the cost in device-hours (:mod:`edp_ref.reproduce.cost`), priced from
-    ``cost_benchmark`` (``edp-benchmark``'s JSON) when given, else by timing
-    ``calibration_updates`` updates of each run's case here; nothing is generated, run or written.
+    ``compile`` and ``device`` are every run's ``RunSpec.compile`` and ``RunSpec.device``
+    (``cuda`` with the Ray launcher: the GPU share ``gpus_per_run`` reserved);
+    ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid`.
+    ``dry_run``: print the grid, what is finished, the datasets to prepare and the cost
+    (:mod:`edp_ref.reproduce.cost`), priced from ``cost_benchmark`` (``edp-benchmark``'s JSON)
+    when given, else by timing ``calibration_updates`` updates of each case here; nothing is
+    generated, run or written.
 
     Raises:
-        ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
-            ``jobs``, ``threads`` or ``eas_candidates`` < 1; a negative seed; a filter that
-            selects no run (each named, with the value).
-        TypeError: an argument of the wrong type (named).
+        ValueError, TypeError: a bad argument or a filter that selects no run (named).
         FileNotFoundError: Figure 2 without the benchmark's JSON.
         DatasetNotFoundError: a non-locomotion task with no data on this machine.
         RunFolderError, CheckpointError: a run folder under ``out`` fails its checks.
+        GridRunError: some runs failed (each named, after all others ended).
     """
     check_text("reproduce: preset", preset)
     if preset not in PRESETS:

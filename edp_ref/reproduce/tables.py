@@ -1,20 +1,17 @@
 """The paper's tables reproduced from finished runs, beside the paper's numbers (Sec. 5, App. C).
 
 * :func:`render_table`: Tables 1, 2, 4, 5, 6, 7 in the paper's rows and columns (Markdown and
-  CSV). Every paper column is labelled ``paper ...`` and holds only the number printed in the
-  paper (:data:`edp_ref.paper.PAPER_TABLES`); each measured column
-  (:data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) gets ``measured RAT: <column>`` and
-  ``measured OMS: <column>`` beside it, holding only mean +- std over seeds of the runs' final
-  RAT and OMS (Sec. 5's metrics). A ``data`` column says which data each row used and
-  :func:`budget_text` states the preset's budget against the paper's.
-* :func:`render_summary`: what ``edp-reproduce`` prints: only the rows that were run, within
-  100 columns. Each table compares columns in pairs (:data:`COMPARISONS`): Table 2 each
-  algorithm's feed-forward policy (FF) with its efficient diffusion policy (EDP); Tables 1 and 4
-  EDP with DQL; Table 6 TD3+Diff and TD3+EAS with TD3; Table 7 action approximation with DDPM.
-  For each dataset and pair, the paper's baseline, treatment and difference, then the measured
-  means with their 95 % bootstrap intervals over seeds and the measured difference with its
-  interval and verdict (:mod:`edp_ref.reproduce.verdict`). Table 5 has no pairs: each
-  EDP + algorithm gets its Average (RAT) and Best (OMS).
+  CSV): each ``paper ...`` column holds only the number printed in the paper
+  (:data:`edp_ref.paper.PAPER_TABLES`), each ``measured RAT / OMS: <column>`` column
+  (:data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) only mean +- std over seeds of the
+  runs' final RAT and OMS (Sec. 5's metrics), beside the paper's.
+* :func:`render_summary`: what ``edp-reproduce`` prints, the rows run only, within 100 columns.
+  Each table compares columns in pairs (:data:`COMPARISONS`: Table 2 each algorithm's FF with
+  its EDP; Tables 1 and 4 EDP with DQL; Table 6 TD3+Diff and TD3+EAS with TD3; Table 7 action
+  approximation with DDPM): the paper's baseline, treatment and difference, then the measured
+  means and difference with 95 % bootstrap intervals and a verdict
+  (:mod:`edp_ref.reproduce.verdict`). Table 5 has no pairs: each EDP + algorithm gets its
+  Average (RAT) and Best (OMS).
 """
 
 from __future__ import annotations
@@ -264,9 +261,9 @@ SUMMARY_WIDTH = 100
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two columns of a table compared (``treatment - baseline``), by their labels in
-    :data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`; ``label`` names the row block and
-    ``names`` the two columns in the summary's header."""
+    """Two columns of a table compared (``treatment - baseline``, labels of
+    :data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) in the row block ``label``, headed
+    ``names``."""
 
     label: str
     baseline: str
