@@ -22,7 +22,6 @@ from edp_ref.generation.sac import SAC
 __all__ = [
     "TRAINING_FIELDS",
     "Progress",
-    "expected_evaluations",
     "load_checkpoint",
     "read_checkpoint",
     "save_checkpoint",
@@ -61,13 +60,6 @@ class Progress:
     evaluations: list[tuple[int, float]] = field(default_factory=list)
     evaluation_seconds: list[float] = field(default_factory=list)
     snapshots: list[dict[str, Tensor]] = field(default_factory=list)
-
-
-def expected_evaluations(config: GenerationConfig, step: int) -> int:
-    """How many evaluations training has made after ``step`` steps (one per ``eval_every``
-    steps, and one at the last step)."""
-    n = step // config.eval_every
-    return n + (step == config.train_steps and step % config.eval_every != 0)
 
 
 def save_checkpoint(
@@ -161,7 +153,9 @@ def load_checkpoint(
             evaluation_seconds=[float(s) for s in state["evaluation_seconds"].tolist()],
             snapshots=list(state["snapshots"]),
         )
-        n = expected_evaluations(config, step)
+        # One evaluation per eval_every steps, and one at the last step.
+        n = step // config.eval_every
+        n += step == config.train_steps and step % config.eval_every != 0
         counts = (len(evaluations), len(progress.evaluation_seconds), len(progress.snapshots))
         if counts != (n, n, n):
             raise ValueError(

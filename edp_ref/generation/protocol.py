@@ -24,23 +24,14 @@ import time
 from typing import Any
 
 from edp_ref.atomic_files import atomic_write_text
-
-# _training_key and small_preset stay importable from here for callers written before the
-# package was split (tests/test_bad_inputs_data.py imports them with train_behaviour).
-from edp_ref.generation.checkpoint import training_key as _training_key  # noqa: F401
 from edp_ref.generation.collection import buffer_episodes, collect_episodes, snapshot_policy
-from edp_ref.generation.config import KINDS, GenerationConfig, small_preset  # noqa: F401
+from edp_ref.generation.config import KINDS, GenerationConfig
 from edp_ref.generation.environment import environment_dims, episode_returns, random_policy
 from edp_ref.generation.training import train_behaviour
 from edp_ref.generation.writing import check_not_written, expert_reference, write_dataset
 from edp_ref.paper import local_dataset_id
 
-__all__ = ["generate", "kind_seeds"]
-
-
-def kind_seeds(config: GenerationConfig) -> dict[str, int]:
-    """The collection seed of each kind (also its policy-sampling generator's seed)."""
-    return {k: config.seed * 100 + i for i, k in enumerate(KINDS)}
+__all__ = ["generate"]
 
 
 def generate(
@@ -73,7 +64,8 @@ def generate(
         )
         / config.reference_episodes
     )
-    seeds = kind_seeds(config)
+    # The collection seed of each kind, also its policy-sampling generator's.
+    seeds = {k: config.seed * 100 + i for i, k in enumerate(KINDS)}
     # The expert's episodes are always collected: REF_MAX is their mean return, so a dataset's
     # references do not depend on which other kinds are written (the expert's are not written
     # unless asked for).

@@ -37,6 +37,7 @@ from edp_ref.data.registry import d4rl_dataset_dir
 from edp_ref.data.synthetic import synthetic_dataset
 from edp_ref.generation import estimate_seconds
 from edp_ref.paper import paper_dataset
+from edp_ref.reproduce.figures import read_benchmark_json
 from edp_ref.reproduce.presets import DataPlan, missing_generations
 from edp_ref.runner.config import resolve_config
 from edp_ref.runner.dataset import (
@@ -233,16 +234,11 @@ def speeds_from_benchmark(
     differs between the benchmark's settings and the grid's runs.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: not the benchmark's JSON, or no usable record for a case (each named).
+        FileNotFoundError, ValueError: as :func:`~edp_ref.reproduce.figures.read_benchmark_json`,
+            or no usable record for a case (each named).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"benchmark JSON {path} does not exist (scripts/benchmark.py)")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"benchmark JSON {path} is not readable JSON: {exc}") from exc
+    doc = read_benchmark_json(path)
     records = doc.get("training") if isinstance(doc, dict) else None
     if not isinstance(records, list):
         raise ValueError(f"benchmark JSON {path}: no 'training' list (scripts/benchmark.py schema)")

@@ -36,6 +36,7 @@ __all__ = [
     "FIGURE2_BENCHMARK_NAMES",
     "STYLES",
     "read_benchmark",
+    "read_benchmark_json",
     "render_figure2",
     "render_learning_curves",
     "render_sweep_figure",
@@ -342,6 +343,22 @@ def _from_schema(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def read_benchmark_json(path: Path) -> Any:
+    """``edp-benchmark``'s JSON document at ``path``; ``FileNotFoundError`` or ``ValueError``
+    naming the file and the command that writes it."""
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"benchmark JSON {path} does not exist: run `python scripts/benchmark.py` first"
+        )
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"benchmark JSON {path} is not readable JSON ({type(exc).__name__}: {exc}); run "
+            "`python scripts/benchmark.py` again to rewrite it"
+        ) from exc
+
+
 def read_benchmark(path: Path) -> dict[str, dict[str, Any]]:
     """Read ``scripts/benchmark.py``'s JSON into Figure 2's rows.
 
@@ -349,21 +366,10 @@ def read_benchmark(path: Path) -> dict[str, dict[str, Any]]:
     :data:`FIGURE2_BENCHMARK_NAMES`. Other shapes are accepted too: ``{"results": {name:
     {...}}}``, ``{"results": [{"variant"|"name": ..., ...}]}`` or the mapping itself, where a key
     containing ``ips`` is the training speed and one containing ``sps`` the sampling speed.
-    Returns {variant: {"train_ips", "sample_sps", and where each came from}}.
-    Raises ``FileNotFoundError`` naming the file and the command that writes it.
+    Returns {variant: {"train_ips", "sample_sps", and where each came from}}; errors as
+    :func:`read_benchmark_json`.
     """
-    if not Path(path).exists():
-        raise FileNotFoundError(
-            f"Figure 2 needs the speed measurements of scripts/benchmark.py, but {path} does "
-            "not exist. Run `python scripts/benchmark.py` first (or pass --benchmark PATH)."
-        )
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not readable JSON ({type(exc).__name__}: {exc}); run "
-            "`python scripts/benchmark.py` again to rewrite it (or pass --benchmark PATH)"
-        ) from exc
+    raw = read_benchmark_json(path)
     if isinstance(raw, dict) and str(raw.get("schema", "")).startswith("edp_ref.benchmark/"):
         out = _from_schema(raw)
         if not out:

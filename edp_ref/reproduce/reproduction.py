@@ -32,6 +32,7 @@ from edp_ref.reproduce.cost import dry_run_estimate
 from edp_ref.reproduce.experiments import TABLE_LAYOUTS, build_grid, experiment
 from edp_ref.reproduce.figures import (
     read_benchmark,
+    read_benchmark_json,
     render_figure2,
     render_learning_curves,
     render_sweep_figure,
@@ -235,7 +236,7 @@ def reproduce(
         png = out / "figures" / "figure2.png"
         md = "### Figure 2: training and sampling speed\n\n" + render_figure2(measured, png)
         md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
-        raw = json.loads(Path(benchmark).read_text())
+        raw = read_benchmark_json(Path(benchmark))
         machine = raw.get("machine") if isinstance(raw, dict) else None
         if isinstance(machine, dict):
             md += (
