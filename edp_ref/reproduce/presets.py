@@ -88,9 +88,6 @@ class Preset:
         domain = domain_of(task)
         return TABLE3[domain].epochs if self.epochs is None else self.epochs[domain]
 
-    def generation_for(self, env: str) -> GenerationConfig:
-        return GenerationConfig(env=env) if self.generation is None else self.generation(env)
-
 
 _EPOCHS = {"locomotion": 200, "antmaze": 200, "adroit": 200, "kitchen": 200}
 _QUICK_TASK = "hopper-medium-replay-v2"
@@ -241,7 +238,8 @@ def plan_data(task: str, preset: Preset, out: Path, *, missing_ok: bool = False)
         if present and preset.name == "paper":
             _check_paper_size(task, entry.local_id)
     env, kind = entry.local_id.split("/")[1], entry.local_id.split("/")[2][: -len("-v0")]
-    generation = dataclasses.replace(preset.generation_for(env), kinds=(kind,))
+    config = GenerationConfig(env=env) if preset.generation is None else preset.generation(env)
+    generation = dataclasses.replace(config, kinds=(kind,))
     return DataPlan(task, "local", root, generation, present)
 
 

@@ -136,13 +136,6 @@ class RenderedTable:
     rows: tuple[tuple[str, ...], ...]
 
 
-def _by_task(results: Sequence[RunResult]) -> dict[tuple[str, str], list[RunResult]]:
-    out: dict[tuple[str, str], list[RunResult]] = {}
-    for r in results:
-        out.setdefault((r.spec.task, r.spec.algorithm), []).append(r)
-    return out
-
-
 def render_table(
     number: int,
     results: Sequence[RunResult],
@@ -152,7 +145,9 @@ def render_table(
     """Table ``number`` in the paper's layout with the measured columns beside the paper's."""
     table = paper_table(number)
     groups = TABLE_LAYOUTS[number]
-    grouped = _by_task(results)
+    grouped: dict[tuple[str, str], list[RunResult]] = {}
+    for r in results:
+        grouped.setdefault((r.spec.task, r.spec.algorithm), []).append(r)
     seeds = max((len(v) for v in grouped.values()), default=0)
     beside = {c for g in groups for c in (g.paper_rat, g.paper_oms) if c}
     # (header, what): a paper column's name, or the metric and group of a measured column.
@@ -228,8 +223,8 @@ def render_table(
     lines = [f"### {title}", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
-    for r in md_rows:
-        lines.append("| " + " | ".join(x.replace("|", "/") for x in r) + " |")
+    for md_row in md_rows:
+        lines.append("| " + " | ".join(x.replace("|", "/") for x in md_row) + " |")
     lines.append("")
     lines.append(
         "Columns `paper ...` hold the numbers printed in the paper (never measured here); "
@@ -394,21 +389,17 @@ def _single_lines(number: int, task: str, results: Sequence[RunResult]) -> list[
     return lines
 
 
-def _interval_note(results: Sequence[RunResult]) -> str:
-    seeds = sorted({r.spec.seed for r in results})
-    return (
-        f"Rows 'here': measured, mean over seeds ({', '.join(map(str, seeds))}) [95 % "
-        f"percentile-bootstrap interval, {BOOTSTRAP_RESAMPLES:,} seeded "
-        "resamples; a difference resamples the two agents' seeds independently]. Rows 'paper': "
-        "as printed (D4RL, 5 seeds)."
-    )
-
-
 def render_summary(number: int, results: Sequence[RunResult], tasks: Sequence[str]) -> str:
     """The summary of Table ``number`` for the datasets run (lines of at most 100 columns)."""
     metric = paper_table(number).metric
     lines = [f"Table {number}: {metric}, rows run only (the full table: the Markdown file)."]
-    lines += textwrap.wrap(_interval_note(results), SUMMARY_WIDTH)
+    seeds = ", ".join(map(str, sorted({r.spec.seed for r in results})))
+    note = (
+        f"Rows 'here': measured, mean over seeds ({seeds}) [95 % percentile-bootstrap interval, "
+        f"{BOOTSTRAP_RESAMPLES:,} seeded resamples; a difference resamples the two agents' seeds "
+        "independently]. Rows 'paper': as printed (D4RL, 5 seeds)."
+    )
+    lines += textwrap.wrap(note, SUMMARY_WIDTH)
     for task in tasks:
         if not any(r.spec.task == task for r in results):
             continue
