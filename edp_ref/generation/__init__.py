@@ -23,20 +23,17 @@ from typing import TYPE_CHECKING
 from edp_ref.lazy_imports import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
-    from edp_ref.generation.collection import collect_episodes
     from edp_ref.generation.config import KINDS, GenerationConfig, quick_preset, small_preset
     from edp_ref.generation.estimate import describe_estimate, estimate_seconds
     from edp_ref.generation.protocol import generate
-    from edp_ref.generation.training import TrainingResult, choose_snapshots, train_behaviour
+    from edp_ref.generation.training import choose_snapshots, train_behaviour
 
 __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "KINDS",
     "GenerationConfig",
-    "TrainingResult",
     "choose_snapshots",
-    "collect_episodes",
     "describe_estimate",
     "estimate_seconds",
     "generate",

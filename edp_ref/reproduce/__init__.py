@@ -22,30 +22,18 @@ from typing import TYPE_CHECKING
 from edp_ref.lazy_imports import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use: the command's --help needs no torch
-    from edp_ref.reproduce.columns import ALGOS, COLUMNS, POLICIES, Column, column
-    from edp_ref.reproduce.experiments import TABLE_LAYOUTS, Experiment, build_grid, experiment
-    from edp_ref.reproduce.launchers import GridRunError, run_grid
-    from edp_ref.reproduce.presets import PRESETS, DataPlan, Preset, ensure_datasets, plan_data
-    from edp_ref.reproduce.reproduction import ReproduceOutput, evaluate_final_checkpoint, reproduce
+    from edp_ref.reproduce.experiments import TABLE_LAYOUTS, build_grid, experiment
+    from edp_ref.reproduce.launchers import run_grid
+    from edp_ref.reproduce.presets import PRESETS, ensure_datasets, plan_data
+    from edp_ref.reproduce.reproduction import reproduce
 
 __getattr__ = lazy_exports(__name__, __file__)
 
 __all__ = [
-    "ALGOS",
-    "COLUMNS",
-    "POLICIES",
     "PRESETS",
     "TABLE_LAYOUTS",
-    "Column",
-    "DataPlan",
-    "Experiment",
-    "GridRunError",
-    "Preset",
-    "ReproduceOutput",
     "build_grid",
-    "column",
     "ensure_datasets",
-    "evaluate_final_checkpoint",
     "experiment",
     "plan_data",
     "reproduce",

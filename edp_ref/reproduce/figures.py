@@ -238,21 +238,21 @@ def _dodged(xs: Sequence[float], i: int, count: int, log: bool) -> np.ndarray:
 
 def render_sweep_figure(
     number: int,
-    parameter_label: str,
     points: Mapping[str, Mapping[float, Sequence[float]]],
     preset: Preset,
     png: Path,
-    normalization: str = "",
+    results: Sequence[RunResult],
 ) -> tuple[str, str, tuple[Path, Path]]:
     """Figures 4-7: score (mean over seeds, error bars the seeds' range) against the swept
-    value, one line per dataset. ``points[task][value]`` holds one score per seed.
-    Returns (markdown, CSV, files)."""
+    value, one line per dataset. ``points[task][value]`` holds one score per seed of the final
+    checkpoints of ``results``. Returns (markdown, CSV, files)."""
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.4, 5.0))
     buf = io.StringIO()
     writer = csv.writer(buf)
+    parameter_label = FIGURES[number].label
     writer.writerow(["task", parameter_label, "score_mean", "score_std", "seeds"])
     values = sorted({v for per in points.values() for v in per})
     md = ["| task | " + " | ".join(f"{v:g}" for v in values) + " |", "|---|" + "---|" * len(values)]
@@ -281,10 +281,14 @@ def render_sweep_figure(
     ax.set_title(f"Figure {number} (edp_ref, preset {preset.name})", fontsize=11)
     caption = (
         "Mean over seeds; error bars: the seeds' range; points dodged sideways so that equal "
-        "values of different datasets stay visible. " + normalization
+        "values of different datasets stay visible. " + _normalization(results)
     )
     files = _save(fig, png, caption)
     text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURES[number].claim}\n"
+    text += (
+        f"\nEach point: the final checkpoint of the training runs evaluated with "
+        f"{preset.sweep_episodes} episodes per value and seed."
+    )
     return text, buf.getvalue(), files
 
 

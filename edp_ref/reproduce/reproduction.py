@@ -49,7 +49,6 @@ from edp_ref.reproduce.presets import PRESETS, Preset, ensure_datasets
 from edp_ref.reproduce.tables import (
     SUMMARY_WIDTH,
     budget_text,
-    normalization_text,
     render_summary,
     render_table,
 )
@@ -382,18 +381,8 @@ def _write_figure(
     if number == 3:
         text, data, pictures = render_training_curves(results, budget, png)
     else:
-        spec = FIGURES[number]
         points = _sweep(number, results, budget.sweeps[number], budget.sweep_episodes, log)
-        normalization = "; ".join(
-            dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
-        )
-        text, data, pictures = render_sweep_figure(
-            number, spec.label, points, budget, png, normalization=f"Scores {normalization}."
-        )
-        text += (
-            f"\nEach point: the final checkpoint of the training runs evaluated with "
-            f"{budget.sweep_episodes} episodes per value and seed."
-        )
+        text, data, pictures = render_sweep_figure(number, points, budget, png, results)
     text = (
         f"### Figure {number}: {FIGURES[number].title}\n\n{text}\n"
         + budget_text(budget, results, chosen)
