@@ -1,19 +1,14 @@
-"""Local generation of D4RL-protocol datasets on Gymnasium MuJoCo v5 (``scripts/make_datasets.py``).
+"""Local generation of D4RL-protocol datasets on Gymnasium MuJoCo v5 (``edp-datasets``).
 
-One module per step:
-
-* :mod:`~edp_ref.generation.config`: :class:`GenerationConfig` (validated), :data:`KINDS`,
-  :func:`small_preset`;
-* :mod:`~edp_ref.generation.sac`: the behaviour learner (SAC);
-* :mod:`~edp_ref.generation.environment`: action scaling, episode returns;
-* :mod:`~edp_ref.generation.replay`: SAC's replay buffer (the medium-replay data);
-* :mod:`~edp_ref.generation.checkpoint`: the resumable training state ``train.pt``;
-* :mod:`~edp_ref.generation.training`: SAC training, the medium and expert snapshots;
-* :mod:`~edp_ref.generation.collection`: rollouts and buffer episodes as Minari buffers;
-* :mod:`~edp_ref.generation.writing`: Minari datasets with reference scores;
-* :mod:`~edp_ref.generation.protocol`: :func:`generate`, the steps in order;
-* :mod:`~edp_ref.generation.estimate`: the time estimate printed first;
-* :mod:`~edp_ref.generation.quality`: re-evaluating a run's snapshots (docs/data.md's table).
+:func:`generate` (:mod:`~edp_ref.generation.protocol`) runs the steps in order: SAC
+(:mod:`~edp_ref.generation.sac`) trained online with its replay buffer and resumable checkpoint
+(:mod:`~edp_ref.generation.training`, :mod:`~edp_ref.generation.replay`,
+:mod:`~edp_ref.generation.checkpoint`), the episodes of each kind
+(:mod:`~edp_ref.generation.collection`, :mod:`~edp_ref.generation.environment`), the Minari
+datasets with their reference scores (:mod:`~edp_ref.generation.writing`). Settings:
+:mod:`~edp_ref.generation.config`; the time estimate printed first:
+:mod:`~edp_ref.generation.estimate`; re-measuring a run's snapshots (docs/data.md's table):
+:mod:`~edp_ref.generation.quality`.
 """
 
 from __future__ import annotations

@@ -34,14 +34,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ColumnGroup:
-    """A measured column of a table and the paper's columns it stands beside.
-
-    Attributes:
-        label: the paper's column label (``TD3+BC EDP``).
-        column: the column whose runs are measured.
-        paper_rat: the paper column holding RAT numbers for it (or None).
-        paper_oms: the paper column holding OMS numbers for it (or None).
-    """
+    """A measured column of a table (``label``: the paper's, ``TD3+BC EDP``) and the paper's
+    columns of RAT and OMS numbers it stands beside (None: the paper has none)."""
 
     label: str
     column: Column

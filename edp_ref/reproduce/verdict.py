@@ -58,13 +58,8 @@ VERDICT_RULE = (
 
 @dataclass(frozen=True)
 class Interval:
-    """A mean over seeds and its 95 % bootstrap interval (None with fewer than 2 seeds).
-
-    Attributes:
-        mean: the point estimate.
-        low, high: the interval's bounds, or None.
-        n: seeds behind it (for a difference: the smaller of the two agents' counts).
-    """
+    """A mean over seeds and its 95 % bootstrap interval (None with fewer than 2 seeds); ``n``:
+    the seeds behind it (for a difference: the smaller of the two agents' counts)."""
 
     mean: float
     low: float | None
