@@ -4,8 +4,8 @@
 (:mod:`~edp_ref.generation.sac`) trained online with its replay buffer and resumable checkpoint
 (:mod:`~edp_ref.generation.training`, :mod:`~edp_ref.generation.replay`,
 :mod:`~edp_ref.generation.checkpoint`), the episodes of each kind
-(:mod:`~edp_ref.generation.collection`, :mod:`~edp_ref.generation.environment`), the Minari
-datasets with their reference scores (:mod:`~edp_ref.generation.writing`). Settings:
+(:mod:`~edp_ref.generation.collection`, :mod:`~edp_ref.generation.environment`), then writes
+the Minari datasets with their reference scores. Settings:
 :mod:`~edp_ref.generation.config`; the time estimate printed first:
 :mod:`~edp_ref.generation.estimate`; re-measuring a run's snapshots (docs/data.md's table):
 :mod:`~edp_ref.generation.quality`.
