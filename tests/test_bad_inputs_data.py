@@ -872,7 +872,7 @@ def _truncated(path: Path) -> None:
 
 def _missing_keys(path: Path) -> None:
     from edp_ref.generation import small_preset
-    from edp_ref.generation.checkpoint import training_key
+    from edp_ref.generation.training import training_key
 
     torch.save({"config": training_key(small_preset())}, path)
 

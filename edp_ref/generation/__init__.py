@@ -1,14 +1,12 @@
 """Local generation of D4RL-protocol datasets on Gymnasium MuJoCo v5 (``edp-datasets``).
 
 :func:`generate` (:mod:`~edp_ref.generation.protocol`) runs the steps in order: SAC
-(:mod:`~edp_ref.generation.sac`) trained online with its replay buffer and resumable checkpoint
-(:mod:`~edp_ref.generation.training`, :mod:`~edp_ref.generation.replay`,
-:mod:`~edp_ref.generation.checkpoint`), the episodes of each kind
-(:mod:`~edp_ref.generation.collection`, :mod:`~edp_ref.generation.environment`), then writes
-the Minari datasets with their reference scores. Settings:
-:mod:`~edp_ref.generation.config`; the time estimate printed first:
-:mod:`~edp_ref.generation.estimate`; re-measuring a run's snapshots (docs/data.md's table):
-:mod:`~edp_ref.generation.quality`.
+(:mod:`~edp_ref.generation.sac`) trained online, resumably, with its replay buffer
+(:mod:`~edp_ref.generation.training`, :mod:`~edp_ref.generation.replay`), the episodes of each
+kind (:mod:`~edp_ref.generation.collection`, :mod:`~edp_ref.generation.environment`), then the
+Minari datasets with their reference scores. Settings: :mod:`~edp_ref.generation.config`; the
+time estimate printed first: :mod:`~edp_ref.generation.estimate`; re-measuring a run's
+snapshots (docs/data.md's table): :mod:`~edp_ref.generation.quality`.
 """
 
 from __future__ import annotations
