@@ -103,11 +103,17 @@ def _normalization(results: Sequence[RunResult]) -> str:
     return "Scores " + "; ".join(f"{', '.join(t)}: {text}" for text, t in tasks.items()) + "."
 
 
-def _score_label(runs: Sequence[RunResult]) -> str:
-    """The y-axis label: what the runs' ``score`` is (metrics.EvaluationRecord.score)."""
-    if all(r.data.get("normalized") for r in runs):
-        return "normalized score"
-    return "return" if not any(r.data.get("normalized") for r in runs) else "score"
+def _label_axes(ax: Any, task: str, runs: Sequence[RunResult]) -> None:
+    """Title a dataset's axes, label them (updates; what the runs' ``score`` is, as
+    ``metrics.EvaluationRecord.score``), add a grid and the legend."""
+    normalized = [bool(r.data.get("normalized")) for r in runs]
+    ax.set_title(task, fontsize=10)
+    ax.set_xlabel("updates")
+    ax.set_ylabel(
+        "normalized score" if all(normalized) else "score" if any(normalized) else "return"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
 
 
 def render_learning_curves(
@@ -156,11 +162,7 @@ def render_learning_curves(
             stretch = mine[0].final_stretch_updates
         if stretch is not None:
             ax.axvspan(*stretch, color="0.85", zorder=0, label="final stretch: RAT")
-        ax.set_title(task, fontsize=10)
-        ax.set_xlabel("updates")
-        ax.set_ylabel(_score_label(runs))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        _label_axes(ax, task, runs)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
@@ -209,11 +211,7 @@ def render_training_curves(
                 [task, steps[i], np.mean([x.score for x in rec]), np.mean([x.rat for x in rec]),
                  np.mean([x.oms for x in rec]), len(rec)]
             )  # fmt: skip
-        ax.set_title(task, fontsize=10)
-        ax.set_xlabel("updates")
-        ax.set_ylabel("normalized score")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label_axes(ax, task, runs)
         rat = measured_cell([r.final_rat for r in runs])
         oms = measured_cell([r.final_oms for r in runs])
         summary.append(f"| {task} | {rat.text(len(runs))} | {oms.text(len(runs))} | {len(runs)} |")
@@ -417,9 +415,11 @@ def _measured_as(found: tuple[str, Mapping[str, Any]] | None) -> str:
     return "; ".join(srcs) or found[0]
 
 
-def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str:
-    """Figure 2: paper's GPU speeds (labelled paper) beside the measured ones; PNG + markdown."""
+def render_figure2(benchmark: Path, path: Path) -> str:
+    """Figure 2 from ``edp-benchmark``'s JSON ``benchmark``: the paper's GPU speeds (labelled
+    paper) beside the measured ones; writes the PNG at ``path`` and returns the Markdown."""
     plt = pyplot()
+    measured = read_benchmark(benchmark)
     by_norm = {_norm_name(k): (k, v) for k, v in measured.items()}
     rows = ["| variant | paper train IPS (GPU) | measured train IPS | paper sampling SPS (GPU) "
             "| measured sampling per s | measured as |", "|---|---|---|---|---|---|"]  # fmt: skip
@@ -452,7 +452,17 @@ def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    note = (
-        f"\nOther measured variants (no paper counterpart): {', '.join(extra)}\n" if extra else ""
-    )
-    return "\n".join(rows) + "\n" + note
+    md = "### Figure 2: training and sampling speed\n\n" + "\n".join(rows) + "\n"
+    if extra:
+        md += f"\nOther measured variants (no paper counterpart): {', '.join(extra)}\n"
+    md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
+    raw = read_benchmark_json(benchmark)
+    machine = raw.get("machine") if isinstance(raw, dict) else None
+    if isinstance(machine, dict):
+        md += (
+            f" Machine: {machine.get('device_name') or machine.get('device')}, "
+            f"{machine.get('torch_threads')} torch threads, load average "
+            f"{machine.get('loadavg_start')} -> {machine.get('loadavg_end')}; the paper's "
+            "numbers are from a GPU."
+        )
+    return md + "\n"

@@ -31,8 +31,6 @@ from edp_ref.paper import FIGURES
 from edp_ref.reproduce.cost import dry_run_estimate
 from edp_ref.reproduce.experiments import TABLE_LAYOUTS, build_grid, experiment
 from edp_ref.reproduce.figures import (
-    read_benchmark,
-    read_benchmark_json,
     render_figure2,
     render_learning_curves,
     render_sweep_figure,
@@ -230,22 +228,9 @@ def reproduce(
     if kind == "figure" and number == 2:
         if dry_run:
             return ReproduceOutput(f"Figure 2 trains no run: it reads {benchmark}.\n", (), ())
-        measured = read_benchmark(Path(benchmark))
         (out / "figures").mkdir(parents=True, exist_ok=True)
-        png = out / "figures" / "figure2.png"
-        md = "### Figure 2: training and sampling speed\n\n" + render_figure2(measured, png)
-        md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
-        raw = read_benchmark_json(Path(benchmark))
-        machine = raw.get("machine") if isinstance(raw, dict) else None
-        if isinstance(machine, dict):
-            md += (
-                f" Machine: {machine.get('device_name') or machine.get('device')}, "
-                f"{machine.get('torch_threads')} torch threads, load average "
-                f"{machine.get('loadavg_start')} -> {machine.get('loadavg_end')}; the paper's "
-                "numbers are from a GPU."
-            )
-        md += "\n"
-        mdp = out / "figures" / "figure2.md"
+        png, mdp = out / "figures" / "figure2.png", out / "figures" / "figure2.md"
+        md = render_figure2(Path(benchmark), png)
         atomic_write_text(mdp, md)
         return ReproduceOutput(md, (png, mdp), ())
     clock = PhaseClock()
