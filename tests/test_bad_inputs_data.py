@@ -872,14 +872,15 @@ def _truncated(path: Path) -> None:
 
 
 def _missing_keys(path: Path) -> None:
-    from edp_ref.generation.protocol import _training_key, small_preset
+    from edp_ref.generation import small_preset
+    from edp_ref.generation.training import training_key
 
-    torch.save({"config": _training_key(small_preset())}, path)
+    torch.save({"config": training_key(small_preset())}, path)
 
 
 @pytest.mark.parametrize("damage", [_garbage, _truncated, _missing_keys])
 def test_damaged_training_checkpoint(tmp_path: Path, damage: Callable[[Path], None]) -> None:
-    from edp_ref.generation.protocol import small_preset, train_behaviour
+    from edp_ref.generation import small_preset, train_behaviour
 
     damage(tmp_path / "train.pt")
     with pytest.raises(

@@ -24,13 +24,12 @@ from edp_ref.compilation import shape_checks_disabled
 from edp_ref.config_checks import ConfigError
 from edp_ref.data import load_minari
 from edp_ref.generation import GenerationConfig, choose_snapshots, generate, small_preset
-from edp_ref.generation.checkpoint import read_checkpoint
 from edp_ref.generation.quality import (
     budget_quality,
     replay_episode_returns,
     snapshot_evaluations,
 )
-from edp_ref.generation.training import train_behaviour
+from edp_ref.generation.training import read_checkpoint, train_behaviour
 
 
 def load_script() -> ModuleType:

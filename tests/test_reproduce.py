@@ -223,7 +223,7 @@ def test_bad_names_and_missing_benchmark_give_clear_errors(
         script.main(["--figure", "2", "--benchmark", str(missing), "--out", str(tmp_path)])
     assert caught.value.code == 2
     err = capsys.readouterr().err
-    assert "argument --benchmark: Figure 2 needs" in err and str(missing) in err
+    assert "argument --benchmark: benchmark JSON" in err and str(missing) in err
     assert "python scripts/benchmark.py" in err
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps({"results": {"EDP": {"train_ips": 12.5, "sample_sps": 40.0}}}))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -101,12 +101,12 @@ def _writable_folder_problem(path: str) -> str | None:
     return None
 
 
-def _preset(name: str, env: str, seed: int) -> GenerationConfig:
-    if name == "small":
-        return small_preset(env, seed)
-    if name == "quick":
-        return quick_preset(env, seed)
-    return GenerationConfig(env=env, seed=seed)
+#: The config of each --preset for (env, seed).
+_PRESETS: dict[str, Callable[[str, int], GenerationConfig]] = {
+    "d4rl": lambda env, seed: GenerationConfig(env=env, seed=seed),
+    "quick": quick_preset,
+    "small": small_preset,
+}
 
 
 def _work_folder(args: DatasetsCommand, env: str) -> str:
@@ -116,7 +116,7 @@ def _work_folder(args: DatasetsCommand, env: str) -> str:
 
 def config_for(args: DatasetsCommand, env: str) -> GenerationConfig:
     """The GenerationConfig of ``env`` for the parsed options (a ConfigError names the field)."""
-    cfg = _preset(args.preset, env, args.seed)
+    cfg = _PRESETS[args.preset](env, args.seed)
     changes: dict[str, object] = {"kinds": tuple(args.kinds)}
     if args.size is not None:
         changes["size"] = args.size

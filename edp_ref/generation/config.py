@@ -132,13 +132,10 @@ def small_preset(env: str = "invertedpendulum", seed: int = 0) -> GenerationConf
 def quick_preset(env: str, seed: int = 0) -> GenerationConfig:
     """The quick preset's reduced D4RL-protocol generation: SAC for 60,000 environment steps,
     50,000 transitions per rollout dataset, 100 reference episodes of random actions (D4RL: 1M
-    steps, 1M transitions, 100 episodes).
-
-    Measured on Hopper-v5 (docs/data.md, "How good are the quick preset's datasets?"): 30,000
-    SAC steps gave an expert of 1080 with seed 0 but of 352 with seed 1 (11 % of D4RL's
-    REF_MAX); at 60,000 steps both seeds' experts score 1080-1356 (33-42 % of D4RL's REF_MAX)
-    and the medium data 617-663. About 20-23 minutes of one CPU core for SAC, under two for the
-    collection. Normalized scores on these data are relative to this weak local expert."""
+    steps, 1M transitions, 100 episodes). docs/data.md ("How good are the quick preset's
+    datasets?") measures its experts (about a third of D4RL's REF_MAX on Hopper-v5; 30,000 steps
+    were not enough for every seed) and its time; normalized scores on these data are relative
+    to this weak local expert."""
     return GenerationConfig(
         env=env,
         size=50_000,

@@ -1,5 +1,6 @@
 """Local generation of D4RL-protocol datasets on Gymnasium MuJoCo v5 (the paper's Sec. 5 data):
-:func:`generate` runs the steps of the other modules of this package in order.
+:func:`generate` runs the steps of the other modules of this package in order, then writes the
+datasets.
 
 D4RL (Fu et al., 2020) built its Gym-MuJoCo datasets thus: train SAC online; "random": rollouts
 of a randomly initialised policy; "medium": rollouts of a policy stopped early at about a third
@@ -10,8 +11,16 @@ Default sizes are D4RL's (1M transitions each; medium-expert 2M). Steps:
 
 1. :func:`~edp_ref.generation.training.train_behaviour`: SAC, snapshots, replay buffer;
 2. :mod:`~edp_ref.generation.collection`: the episodes of each kind;
-3. :mod:`~edp_ref.generation.writing`: Minari datasets ``edp_ref/<env>/<kind>-v0`` under
-   ``$MINARI_DATASETS_PATH`` with ``ref_min_score`` / ``ref_max_score``;
+3. :func:`write_dataset`: Minari datasets ``edp_ref/<env>/<kind>-v0`` under
+   ``$MINARI_DATASETS_PATH`` (Minari's own ``create_dataset_from_buffers``), each written whole
+   or not at all (:func:`edp_ref.atomic_files.atomic_write_folder`: a full disk leaves the old
+   dataset, a kill a temporary folder that the next write removes), with the ends of D4RL's
+   normalized score: ``ref_min_score``, the mean return of uniform random actions, as D4RL
+   computed its REF_MIN (100 episodes of ``action_space.sample()``: Farama-Foundation/D4RL,
+   scripts/reference_scores/generate_ref_min_score.py), and ``ref_max_score``, the mean return
+   of this run's expert episodes (D4RL's REF_MAX is its expert's return, e.g. 3234.3 for Hopper:
+   d4rl/gym_mujoco/__init__.py). A normalized score of 100 therefore means "as good as this
+   run's expert", which is weak when SAC was trained briefly (docs/data.md measures how weak);
 4. ``<work_dir>/generation.json``: a record of the run.
 """
 
@@ -21,26 +30,101 @@ import dataclasses
 import json
 import os
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
-from edp_ref.atomic_files import atomic_write_text
+import numpy as np
 
-# _training_key and small_preset stay importable from here for callers written before the
-# package was split (tests/test_bad_inputs_data.py imports them with train_behaviour).
-from edp_ref.generation.checkpoint import training_key as _training_key  # noqa: F401
+from edp_ref.atomic_files import atomic_write_folder, atomic_write_text, remove_stale_temporaries
+from edp_ref.data.minari_io import minari_dataset_path, minari_root
 from edp_ref.generation.collection import buffer_episodes, collect_episodes, snapshot_policy
-from edp_ref.generation.config import KINDS, GenerationConfig, small_preset  # noqa: F401
+from edp_ref.generation.config import KINDS, GenerationConfig
 from edp_ref.generation.environment import environment_dims, episode_returns, random_policy
 from edp_ref.generation.training import train_behaviour
-from edp_ref.generation.writing import check_not_written, expert_reference, write_dataset
 from edp_ref.paper import local_dataset_id
 
-__all__ = ["generate", "kind_seeds"]
+__all__ = ["check_not_written", "expert_reference", "generate", "write_dataset"]
 
 
-def kind_seeds(config: GenerationConfig) -> dict[str, int]:
-    """The collection seed of each kind (also its policy-sampling generator's seed)."""
-    return {k: config.seed * 100 + i for i, k in enumerate(KINDS)}
+def check_not_written(config: GenerationConfig, force: bool) -> None:
+    """Refuse, before any training, to overwrite an existing dataset of ``config.kinds``.
+
+    Raises:
+        FileExistsError: naming the datasets and their folders (unless ``force``).
+    """
+    if force:
+        return
+    existing = {
+        local_dataset_id(config.env, k): minari_dataset_path(local_dataset_id(config.env, k))
+        for k in config.kinds
+    }
+    existing = {i: p for i, p in existing.items() if os.path.exists(p)}
+    if existing:
+        where = ", ".join(f"{i} at {p}" for i, p in existing.items())
+        raise FileExistsError(
+            f"{where} already exist(s); pass force=True (edp-datasets --force) to overwrite"
+        )
+
+
+def expert_reference(
+    expert_episodes: list[Any], cut: int, evaluations: list[tuple[int, float]]
+) -> float:
+    """REF_MAX: the mean return of the expert's episodes that the environment ended (the last
+    ``cut`` were cut by the dataset size); without any, the best evaluation return."""
+    complete = expert_episodes[: len(expert_episodes) - cut]
+    if complete:
+        return float(np.mean([np.sum(e.rewards) for e in complete]))
+    return max(r for _, r in evaluations)
+
+
+def write_dataset(
+    dataset_id: str,
+    episodes: list[Any],
+    config: GenerationConfig,
+    kind: str,
+    ref_min: float,
+    ref_max: float,
+    *,
+    force: bool,
+) -> None:
+    """Write ``episodes`` (Minari ``EpisodeBuffer``s) as ``dataset_id``, whole or not at all; an
+    existing dataset is replaced when ``force``, otherwise it is a ``FileExistsError``.
+
+    Raises:
+        WriteError: the disk is full or failing (naming the folder and the free space; an
+            existing dataset is kept).
+    """
+    import minari  # type: ignore[import-untyped]
+
+    path = Path(minari_dataset_path(dataset_id))
+    remove_stale_temporaries(path.parent)
+    if path.exists() and not force:
+        raise FileExistsError(f"{dataset_id} already exists at {path}; pass force=True")
+
+    def write(root: Path) -> Path:
+        with minari_root(str(root)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            minari.create_dataset_from_buffers(
+                dataset_id,
+                episodes,
+                env=config.env_id,
+                eval_env=config.env_id,
+                algorithm_name="SAC (edp_ref.generation.sac), D4RL protocol",
+                author="edp_ref",
+                author_email="edp_ref@users.noreply.github.com",
+                code_permalink="edp_ref/generation/protocol.py",
+                description=(
+                    f"D4RL-protocol '{kind}' dataset for {config.env_id} generated by edp_ref; "
+                    f"config: {json.dumps(dataclasses.asdict(config), sort_keys=True)}"
+                ),
+                ref_min_score=ref_min,
+                ref_max_score=ref_max,
+                num_episodes_average_score=config.reference_episodes,
+            )
+        return root / dataset_id
+
+    atomic_write_folder(path, write)
 
 
 def generate(
@@ -73,7 +157,8 @@ def generate(
         )
         / config.reference_episodes
     )
-    seeds = kind_seeds(config)
+    # The collection seed of each kind, also its policy-sampling generator's.
+    seeds = {k: config.seed * 100 + i for i, k in enumerate(KINDS)}
     # The expert's episodes are always collected: REF_MAX is their mean return, so a dataset's
     # references do not depend on which other kinds are written (the expert's are not written
     # unless asked for).

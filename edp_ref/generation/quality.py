@@ -31,10 +31,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from edp_ref.generation.checkpoint import read_checkpoint
 from edp_ref.generation.environment import actor_policy, environment_dims, episode_returns
 from edp_ref.generation.sac import SquashedGaussianActor
-from edp_ref.generation.training import choose_snapshots, evaluation_seed
+from edp_ref.generation.training import choose_snapshots, evaluation_seed, read_checkpoint
 from edp_ref.paper import LOCAL_ENVS
 
 __all__ = [

@@ -1,20 +1,18 @@
-"""Soft actor-critic (Haarnoja et al., 2018): the behaviour policy of the D4RL protocol.
+"""Soft actor-critic (Haarnoja et al., 2018): the behaviour policy of the D4RL protocol
+(:mod:`edp_ref.generation.protocol`).
 
-D4RL (Fu et al., 2020) built its Gym-MuJoCo datasets from SAC agents trained online: "medium"
-from a policy stopped at about a third of expert return, "expert" from the trained policy,
-"medium-replay" from the replay buffer until medium (Farama-Foundation/D4RL,
-scripts/generation/mujoco/). ``edp_ref.generation`` reproduces that protocol on Gymnasium v5 with
-this SAC, built on the project's own MLP (``edp_ref.core.networks.mlp`` / ``QNetwork``): 2 hidden
-layers as D4RL's policies (fc0, fc1, last_fc in collect_data.py there), 256 wide by default, but
-Mish where D4RL's policies used ReLU (their stored ``metadata/policy/nonlinearity``). Actions
-live in [-1, 1] (tanh-squashed Gaussian); ``generation`` maps them to the environment's bounds.
-All randomness comes from one explicit ``torch.Generator``.
+Built on the project's own MLP (``edp_ref.core.networks.mlp`` / ``QNetwork``): 2 hidden layers as
+D4RL's policies (fc0, fc1, last_fc in Farama-Foundation/D4RL,
+scripts/generation/mujoco/collect_data.py), 256 wide by default, but Mish where D4RL's policies
+used ReLU (their stored ``metadata/policy/nonlinearity``). Actions live in [-1, 1]
+(tanh-squashed Gaussian); ``generation`` maps them to the environment's bounds. All randomness
+comes from one explicit ``torch.Generator``.
 
-The update is eager PyTorch that does no work which does not reach a number: the actor's loss
-is differentiated through the critics with their parameters frozen (it needs dQ/da, not the
-critics' weight gradients; Spinning Up's SAC does the same), Adam and the Polyak averaging run as
-multi-tensor (``foreach``) kernels, and acting skips the log-probability. None of this changes
-the arithmetic of a single number, so the generated data are byte-identical to those of the
+The update does no work which does not reach a number: the actor's loss is differentiated
+through the critics with their parameters frozen (it needs dQ/da, not the critics' weight
+gradients; Spinning Up's SAC does the same), Adam and the Polyak averaging run as multi-tensor
+(``foreach``) kernels, the same arithmetic for each tensor as the default per-tensor loop, and
+acting skips the log-probability. The generated data are thus byte-identical to those of the
 plain update (``tests/test_generation.py`` pins their digests). ``torch.compile`` is not used:
 its fused kernels round differently (inductor's vectorised ``exp`` is not ATen's), and so would
 the data.
@@ -24,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,17 +35,6 @@ from edp_ref.core.networks import QNetwork, mlp
 __all__ = ["SAC", "SquashedGaussianActor"]
 
 _LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
-
-
-def _standard_normal(like: Tensor, generator: torch.Generator | None) -> Tensor:
-    """N(0, 1) noise shaped like ``like``, drawn from ``generator``."""
-    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
-
-
-def _adam(params: Iterable[Tensor], lr: float) -> torch.optim.Adam:
-    """Adam with its multi-tensor (foreach) kernels: on CPU the same arithmetic as the default
-    per-tensor loop (the same ATen kernel for each tensor), from fewer Python calls."""
-    return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
 @contextmanager
@@ -70,6 +57,22 @@ class SquashedGaussianActor(nn.Module):
         self.action_dim = action_dim
         self.body = mlp(state_dim, 2 * action_dim, hidden, layers)
 
+    def sample(
+        self,
+        obs: Float[Tensor, "batch state"],
+        generator: torch.Generator | None = None,
+        deterministic: bool = False,
+    ) -> tuple[Float[Tensor, "batch action"], ...]:
+        """u ~ N(mu(s), sigma(s)^2) before the tanh (u = mu if ``deterministic``), mu(s), log
+        sigma(s) clamped to [-20, 2], and sigma(s)."""
+        mu, log_std = self.body(obs).chunk(2, dim=-1)
+        log_std = log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
+        std = log_std.exp()
+        if deterministic:
+            return mu, mu, log_std, std
+        noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + std * noise, mu, log_std, std
+
     def forward(
         self,
         obs: Float[Tensor, "batch state"],
@@ -77,20 +80,11 @@ class SquashedGaussianActor(nn.Module):
         deterministic: bool = False,
     ) -> tuple[Float[Tensor, "batch action"], Float[Tensor, " batch"]]:
         """An action in [-1, 1] and its log-probability (tanh change of variables)."""
-        mu, log_std = self.gaussian(obs)
-        std = log_std.exp()
-        u = mu if deterministic else mu + std * _standard_normal(mu, generator)
+        u, mu, log_std, std = self.sample(obs, generator, deterministic)
         log_prob = (-0.5 * ((u - mu) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log(1 - tanh(u)^2), written stably.
         log_prob = log_prob - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
         return torch.tanh(u), log_prob
-
-    def gaussian(
-        self, obs: Float[Tensor, "batch state"]
-    ) -> tuple[Float[Tensor, "batch action"], Float[Tensor, "batch action"]]:
-        """mu(s) and log sigma(s), the latter clamped to [-20, 2]."""
-        mu, log_std = self.body(obs).chunk(2, dim=-1)
-        return mu, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
 
     def action(
         self,
@@ -100,10 +94,7 @@ class SquashedGaussianActor(nn.Module):
     ) -> Float[Tensor, "batch action"]:
         """The action of :meth:`forward`, from the same draws, without its log-probability (for
         acting: training, evaluations, collection)."""
-        mu, log_std = self.gaussian(obs)
-        if deterministic:
-            return torch.tanh(mu)
-        return torch.tanh(mu + log_std.exp() * _standard_normal(mu, generator))
+        return torch.tanh(self.sample(obs, generator, deterministic)[0])
 
 
 class SAC:
@@ -144,9 +135,9 @@ class SAC:
             *self.q1_target.parameters(),
             *self.q2_target.parameters(),
         ]
-        self.actor_opt = _adam(self.actor.parameters(), lr)
-        self.critic_opt = _adam(self.critic_params, lr)
-        self.alpha_opt = _adam([self.log_alpha], lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr, foreach=True)
+        self.critic_opt = torch.optim.Adam(self.critic_params, lr=lr, foreach=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=lr, foreach=True)
 
     @torch.no_grad()
     def act(
@@ -192,30 +183,25 @@ class SAC:
         with torch.no_grad():
             torch._foreach_lerp_(self.target_params, self.critic_params, self.tau)
 
+    #: The networks and optimisers a checkpoint holds, by attribute.
+    _MODULES = ("actor", "q1", "q2", "q1_target", "q2_target")
+    _OPTIMISERS = ("actor_opt", "critic_opt", "alpha_opt")
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume (tensors only: loadable with weights_only=True)."""
         return {
-            "actor": self.actor.state_dict(),
-            "q1": self.q1.state_dict(),
-            "q2": self.q2.state_dict(),
-            "q1_target": self.q1_target.state_dict(),
-            "q2_target": self.q2_target.state_dict(),
+            **{k: getattr(self, k).state_dict() for k in self._MODULES},
             "log_alpha": self.log_alpha.detach().clone(),
-            "actor_opt": self.actor_opt.state_dict(),
-            "critic_opt": self.critic_opt.state_dict(),
-            "alpha_opt": self.alpha_opt.state_dict(),
+            **{k: getattr(self, k).state_dict() for k in self._OPTIMISERS},
             "generator": self.generator.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.actor.load_state_dict(state["actor"])
-        self.q1.load_state_dict(state["q1"])
-        self.q2.load_state_dict(state["q2"])
-        self.q1_target.load_state_dict(state["q1_target"])
-        self.q2_target.load_state_dict(state["q2_target"])
+        for name in self._MODULES:
+            getattr(self, name).load_state_dict(state[name])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        for name in ("actor_opt", "critic_opt", "alpha_opt"):
+        for name in self._OPTIMISERS:
             opt: torch.optim.Optimizer = getattr(self, name)
             opt.load_state_dict(state[name])
             for group in opt.param_groups:  # a checkpoint's own setting (older ones: None)

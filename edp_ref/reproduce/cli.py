@@ -21,19 +21,17 @@ numbers (mean and 95 % bootstrap interval over seeds), the measured difference b
 paper's and a verdict (agrees / disagrees / inconclusive); the Markdown file holds the full
 paper table. RAT is the mean of the evaluations of the final 5 % of training, as in the paper.
 
-Quick preset, Table 2: TD3+BC FF and EDP + TD3 on hopper-medium-replay and hopper-medium (the
-paper's largest EDP - FF gaps: 60.9 -> 101.0 and 59.3 -> 81.9), 3 seeds, 20,000 updates per
-run with the final 5 % evaluated every 100 updates (10 episodes each), on locally generated
-D4RL-protocol datasets (SAC for 60,000 steps; normalized by that weak local expert, not by
-D4RL's constants) when no D4RL or Minari copy exists. CRR and IQL are left out of its budget
-(--algos td3 crr iql adds them). Runs of at least 5000 updates compile their update (--compile
-auto). --dry-run prices a grid before it runs, from the tasks' widths (no data needed); the
-paper preset refuses a local dataset smaller than D4RL's. docs/reproduction.md has measured wall
-times.
+The presets (edp_ref.reproduce.presets, docs/reproduction.md with measured wall times): quick
+runs Table 2's TD3 family on hopper-medium-replay and hopper-medium, 3 seeds of 20,000 updates,
+on locally generated D4RL-protocol datasets when no D4RL or Minari copy exists; --algos td3 crr
+iql adds CRR and IQL. Runs of at least 5000 updates compile their update (--compile auto).
+--dry-run prices a grid before it runs (no data needed); the paper preset refuses a local
+dataset smaller than D4RL's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -46,7 +44,6 @@ import tyro
 
 from edp_ref.benchmark.settings import DEFAULT_OUTPUT
 from edp_ref.command_line import Command, choice, missing_extra, parse, usage_error
-from edp_ref.paper import paper_dataset
 from edp_ref.reproduce.columns import ALGOS, POLICIES
 
 __all__ = ["ReproduceCommand", "main", "parse_args"]
@@ -176,11 +173,6 @@ def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
     bad_seeds = [s for s in args.seeds if not 0 <= s < 2**32]
     if bad_seeds:
         usage_error(PROG, f"argument --seeds: expected integers in [0, 2**32 - 1], got {bad_seeds}")
-    for task in args.tasks:
-        try:
-            paper_dataset(task)
-        except ValueError as exc:
-            usage_error(PROG, f"argument --tasks: {exc}")
     if args.out.exists() and not args.out.is_dir():
         usage_error(PROG, f"argument --out: {args.out} is a file, not a folder")
     if args.cost_benchmark is not None and not args.dry_run:
@@ -190,9 +182,10 @@ def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
     if args.launcher == "ray" and importlib.util.find_spec("ray") is None:
         usage_error(PROG, "argument --launcher: Ray is not installed: pip install 'edp_ref[ray]'")
     try:
-        from edp_ref.reproduce.experiments import experiment
+        from edp_ref.reproduce.experiments import check_tasks, experiment, select_columns
         from edp_ref.reproduce.figures import read_benchmark
         from edp_ref.reproduce.launchers import check_ray_options
+        from edp_ref.reproduce.presets import PRESETS
         from edp_ref.runner.spec import FieldError
     except ModuleNotFoundError as exc:
         missing_extra(PROG, exc)
@@ -228,25 +221,14 @@ def _check(args: ReproduceCommand, argv: Sequence[str]) -> tuple[str, int]:
             usage_error(PROG, f"argument --benchmark: {exc}")
         return kind, number
     exp = experiment(kind, number)
-    outside = [t for t in args.tasks if kind == "table" and t not in exp.paper_tasks]
-    if outside:
-        usage_error(
-            PROG,
-            f"argument --tasks: {kind} {number} has no row for {', '.join(outside)}; its "
-            f"datasets: {', '.join(exp.paper_tasks)}",
-        )
-    left = [
-        c
-        for c in exp.columns
-        if (not args.algos or c.algo in args.algos)
-        and (not args.policies or c.policy in args.policies)
-    ]
-    if not left:
-        usage_error(
-            PROG,
-            f"argument --algos/--policies: {kind} {number} has no agent left after the "
-            "filters; its agents: " + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns),
-        )
+    try:
+        check_tasks(exp, args.tasks)
+    except ValueError as exc:
+        usage_error(PROG, f"argument --tasks: {exc}")
+    try:
+        select_columns(exp, PRESETS[args.preset], args.algos or None, args.policies or None)
+    except ValueError as exc:
+        usage_error(PROG, f"argument --algos/--policies: {exc}")
     return kind, number
 
 
@@ -267,31 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edp_ref.reproduce.reproduction import reproduce
     from edp_ref.runner.run_folder import CheckpointError, RunFolderError
 
+    # The options are reproduce()'s arguments of the same names; an empty filter: the preset's.
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(args)}
+    for name in ("version", "table", "figure", "eas"):
+        del options[name]
+    for name in ("tasks", "algos", "policies", "seeds"):
+        options[name] = options[name] or None
     try:
-        output = reproduce(
-            kind,
-            number,
-            preset=args.preset,
-            out=args.out,
-            tasks=args.tasks or None,
-            algos=args.algos or None,
-            policies=args.policies or None,
-            seeds=args.seeds or None,
-            eas_candidates=args.eas,
-            jobs=args.jobs,
-            launcher=args.launcher,
-            threads=args.threads,
-            progress=args.progress,
-            benchmark=args.benchmark,
-            compile=args.compile,
-            device=args.device,
-            cpus_per_run=args.cpus_per_run,
-            gpus_per_run=args.gpus_per_run,
-            max_retries=args.max_retries,
-            dry_run=args.dry_run,
-            calibration_updates=args.calibration_updates,
-            cost_benchmark=args.cost_benchmark,
-        )
+        output = reproduce(kind, number, eas_candidates=args.eas, **options)
     except (GridRunError, FileNotFoundError, ValueError, RunFolderError, CheckpointError) as exc:
         # Every other run finished and is reused by the same command once the cause is fixed;
         # missing data and damaged run folders: the message names the file or value and what

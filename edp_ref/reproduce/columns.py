@@ -24,15 +24,8 @@ __all__ = ["ALGOS", "COLUMNS", "POLICIES", "Column", "column"]
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the paper's tables.
-
-    Attributes:
-        algo: its ``--algos`` value (``td3``, ``crr``, ``iql``, ``td3-eas``, ``dql``,
-            ``td3-k100``).
-        policy: its ``--policies`` value, the paper's policy class (``edp``, ``ff``,
-            ``diffusion``).
-        algorithm: the registered algorithm its runs train (``RunSpec.algorithm``).
-    """
+    """One column of the paper's tables: its ``--algos`` and ``--policies`` values (the module's
+    table) and the registered algorithm its runs train (``RunSpec.algorithm``)."""
 
     algo: str
     policy: str

@@ -1,29 +1,18 @@
 """The cost of a grid before it runs: its runs, what is finished, and an estimate in device-hours.
 
 A dry run (:func:`dry_run_estimate`, ``edp-reproduce --dry-run``) reads the grid's run folders
-without writing anything (:func:`read_progress`: ``result.json``, else the epoch in the
-checkpoint's header) and prices what is left of each run under Sec. 5's protocol (``epochs x
-iterations_per_epoch`` updates; the evaluations of :attr:`RunSpec.evaluation_schedule`), plus the
-generation of missing datasets (:func:`edp_ref.generation.estimate_seconds`), with the speed of
-each calibration case (:func:`speed_case`: algorithm, widths, config, batch, EAS N, evaluation
-environments):
-
-* :func:`calibrate`: timed here by the benchmark's own timing code
-  (:mod:`edp_ref.benchmark.timing`): each case's training step
-  (:class:`edp_ref.algorithms.step.TrainingStep`, with the run's resolved config, so eager or
-  compiled as the run will be) on the synthetic dataset of the task's D4RL widths
-  (:func:`edp_ref.data.synthetic.synthetic_dataset`), warmed up, then timed in one round
-  (:func:`~edp_ref.benchmark.timing.time_rounds`); the policy's action selection (Sec. 4.5 EAS
-  with the run's N) on the evaluation's vector of states
-  (:func:`~edp_ref.benchmark.timing.time_loop`); and, for datasets already present, a run's
-  fixed start-up (loading and preparing the dataset, building the evaluation environments).
-* :func:`speeds_from_benchmark`: training iterations per second read from ``edp-benchmark``'s
-  JSON (schema: :mod:`edp_ref.benchmark.run`); it has no acting or start-up time for the grid's
-  settings, so those stay unpriced.
+without writing anything (:func:`read_progress`) and prices what is left of each run under
+Sec. 5's protocol (``epochs x iterations_per_epoch`` updates, the evaluations of
+:attr:`RunSpec.evaluation_schedule`) and the generation of missing datasets
+(:func:`edp_ref.generation.estimate_seconds`), with the speed of each case (:func:`speed_case`)
+either timed here (:func:`calibrate`: the run's :class:`~edp_ref.algorithms.step.TrainingStep`
+on a synthetic dataset of the task's widths and its EAS action selection, by the benchmark's own
+timing code, :mod:`edp_ref.benchmark.timing`; a run's start-up for datasets already present) or
+read from ``edp-benchmark``'s JSON (:func:`speeds_from_benchmark`: training only).
 
 The evaluation's length is not known before the policy is trained, so the estimate is a range:
-from evaluation episodes that end at once to every episode reaching the task's episode limit
-(1000 steps on locomotion); environment steps are not priced (policy calls only).
+from evaluation episodes that end at once to every episode reaching the task's episode limit;
+environment steps are not priced (policy calls only).
 """
 
 from __future__ import annotations
@@ -48,6 +37,7 @@ from edp_ref.data.registry import d4rl_dataset_dir
 from edp_ref.data.synthetic import synthetic_dataset
 from edp_ref.generation import estimate_seconds
 from edp_ref.paper import paper_dataset
+from edp_ref.reproduce.figures import read_benchmark_json
 from edp_ref.reproduce.presets import DataPlan, missing_generations
 from edp_ref.runner.config import resolve_config
 from edp_ref.runner.dataset import (
@@ -117,15 +107,9 @@ def read_progress(spec: RunSpec, run_dir: Path) -> RunProgress:
 
 @dataclass(frozen=True)
 class Speed:
-    """The measured cost of one calibration case's runs.
-
-    Attributes:
-        seconds_per_update: one training step (batch, randomness, update).
-        seconds_per_action: one policy call on the evaluation's vector of states (None: not
-            measured).
-        setup_seconds: a run's fixed start-up (None: not measured).
-        source: where the numbers come from, in words.
-    """
+    """The measured cost of one case's runs: one training step (batch, randomness, update), one
+    policy call on the evaluation's vector of states and a run's fixed start-up (None: not
+    measured), and where the numbers come from, in words."""
 
     seconds_per_update: float
     seconds_per_action: float | None
@@ -250,16 +234,11 @@ def speeds_from_benchmark(
     differs between the benchmark's settings and the grid's runs.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: not the benchmark's JSON, or no usable record for a case (each named).
+        FileNotFoundError, ValueError: as :func:`~edp_ref.reproduce.figures.read_benchmark_json`,
+            or no usable record for a case (each named).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"benchmark JSON {path} does not exist (scripts/benchmark.py)")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"benchmark JSON {path} is not readable JSON: {exc}") from exc
+    doc = read_benchmark_json(path)
     records = doc.get("training") if isinstance(doc, dict) else None
     if not isinstance(records, list):
         raise ValueError(f"benchmark JSON {path}: no 'training' list (scripts/benchmark.py schema)")

@@ -21,19 +21,21 @@ from edp_ref.reproduce.presets import DataPlan, Preset, plan_data
 from edp_ref.runner.config import default_config
 from edp_ref.runner.spec import MAX_SEED, CompileChoice, RunSpec
 
-__all__ = ["TABLE_LAYOUTS", "ColumnGroup", "Experiment", "build_grid", "experiment"]
+__all__ = [
+    "TABLE_LAYOUTS",
+    "ColumnGroup",
+    "Experiment",
+    "build_grid",
+    "check_tasks",
+    "experiment",
+    "select_columns",
+]
 
 
 @dataclass(frozen=True)
 class ColumnGroup:
-    """A measured column of a table and the paper's columns it stands beside.
-
-    Attributes:
-        label: the paper's column label (``TD3+BC EDP``).
-        column: the column whose runs are measured.
-        paper_rat: the paper column holding RAT numbers for it (or None).
-        paper_oms: the paper column holding OMS numbers for it (or None).
-    """
+    """A measured column of a table (``label``: the paper's, ``TD3+BC EDP``) and the paper's
+    columns of RAT and OMS numbers it stands beside (None: the paper has none)."""
 
     label: str
     column: Column
@@ -118,6 +120,44 @@ def _check_filter(name: str, values: Sequence[Any] | None, known: Sequence[Any])
         raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
 
 
+def check_tasks(exp: Experiment, tasks: Sequence[str]) -> None:
+    """``ValueError`` unless every task is a paper dataset and, for a table, one of its rows (a
+    figure may plot any paper dataset)."""
+    for t in tasks:
+        paper_dataset(t)
+    outside = [t for t in tasks if exp.kind == "table" and t not in exp.paper_tasks]
+    if outside:
+        raise ValueError(
+            f"{exp.kind} {exp.number} has no row for {', '.join(outside)}; its datasets: "
+            + ", ".join(exp.paper_tasks)
+        )
+
+
+def select_columns(
+    exp: Experiment,
+    preset: Preset,
+    algos: Sequence[str] | None = None,
+    policies: Sequence[str] | None = None,
+) -> list[Column]:
+    """The columns ``algos`` and ``policies`` keep (neither given: the preset's subset,
+    :attr:`Preset.columns`); ``ValueError`` listing the experiment's columns when none is left."""
+    if algos is None and policies is None:
+        subset = preset.columns.get(exp.key)
+        columns = [c for c in exp.columns if subset is None or c.key in subset]
+    else:
+        columns = [
+            c
+            for c in exp.columns
+            if (algos is None or c.algo in algos) and (policies is None or c.policy in policies)
+        ]
+    if not columns:
+        raise ValueError(
+            f"{exp.kind} {exp.number} has no agent left after the filters; its agents: "
+            + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns)
+        )
+    return columns
+
+
 def build_grid(
     exp: Experiment,
     preset: Preset,
@@ -134,14 +174,13 @@ def build_grid(
 ) -> tuple[list[tuple[RunSpec, Path]], list[DataPlan]]:
     """The runs (spec, folder) and data plans of an experiment under a preset and the filters.
 
-    ``tasks`` must be paper datasets, for a table its rows (another name raises ``ValueError``
-    listing the table's); ``algos`` / ``policies`` filter the experiment's columns (unknown names
-    raise; without either, the preset's subset of columns runs, :attr:`Preset.columns`);
-    ``seeds`` replace the preset's; ``eas_candidates`` (>= 1) replaces the preset's EAS N;
-    ``compile`` and ``device`` are every run's ``RunSpec.compile`` and ``RunSpec.device``
-    (``cuda`` under Ray: the GPU Ray assigned to the run's task). A filter that leaves no run
-    raises ``ValueError`` before any data is planned. ``missing_ok`` (the dry run) plans a task
-    without data instead of raising (:func:`~edp_ref.reproduce.presets.plan_data`).
+    ``tasks`` pass :func:`check_tasks`; ``algos`` / ``policies`` filter the experiment's columns
+    (:func:`select_columns`; unknown names raise); ``seeds`` and ``eas_candidates`` (>= 1)
+    replace the preset's; ``compile`` and ``device`` are every run's ``RunSpec.compile`` and
+    ``RunSpec.device`` (``cuda`` under Ray: the GPU Ray assigned to the run's task). A filter
+    that leaves no run raises ``ValueError`` before any data is planned. ``missing_ok`` (the dry
+    run) plans a task without data instead of raising
+    (:func:`~edp_ref.reproduce.presets.plan_data`).
     """
     _check_filter("tasks", tasks, exp.paper_tasks)
     _check_filter("algos", algos, ALGOS)
@@ -150,31 +189,9 @@ def build_grid(
     check_int("build_grid: eas_candidates", eas_candidates, 1, optional=True)
     for seed in seeds or ():
         check_int("build_grid: seed", seed, 0, MAX_SEED)
-    if tasks is not None:
-        for t in tasks:
-            paper_dataset(t)
-        # A table shows its own rows only; a figure may plot any paper dataset.
-        outside = [t for t in tasks if exp.kind == "table" and t not in exp.paper_tasks]
-        if outside:
-            raise ValueError(
-                f"{exp.kind} {exp.number} has no row for {', '.join(outside)}; its datasets: "
-                + ", ".join(exp.paper_tasks)
-            )
+    check_tasks(exp, tasks or ())
     chosen = tuple(tasks) if tasks is not None else preset.tasks.get(exp.key, exp.paper_tasks)
-    if algos is None and policies is None:
-        subset = preset.columns.get(exp.key)
-        columns = [c for c in exp.columns if subset is None or c.key in subset]
-    else:
-        columns = [
-            c
-            for c in exp.columns
-            if (algos is None or c.algo in algos) and (policies is None or c.policy in policies)
-        ]
-    if not columns:
-        raise ValueError(
-            f"{exp.kind} {exp.number} has no agent left after the filters; its agents: "
-            + ", ".join(f"{c.algo}/{c.policy}" for c in exp.columns)
-        )
+    columns = select_columns(exp, preset, algos, policies)
     plans = [plan_data(t, preset, out, missing_ok=missing_ok) for t in chosen]
     runs: list[tuple[int, bool, RunSpec, Path]] = []
     for plan in plans:

@@ -1,22 +1,17 @@
 """The paper's figures reproduced: PNG and PDF, with the plotted numbers as CSV.
 
-* Learning curves of every table (:func:`render_learning_curves`): per dataset, each agent's
-  evaluation score against updates, the mean over seeds with the seeds' range as a band, and the
-  final stretch whose mean is the RAT (Sec. 5) shaded.
-* Figure 3 (Sec. 5.3, :func:`render_training_curves`): per dataset, running RAT and OMS of
-  EDP + TD3 against updates.
-* Figures 4-7 (Sec. 5.4, App. C.4, :func:`render_sweep_figure`): the score of the final
-  checkpoints against the swept evaluation setting (EAS candidates, DPM-Solver steps, policy
-  scale, initial noise scale).
-
-Every axis is labelled (updates; normalized score) and every figure states how its scores are
-normalized (D4RL's constants or the local dataset's own random / expert returns). Lines differ in
-colour, marker and dash, and the points of a sweep are dodged sideways so that no line hides
-another. The paper prints no numbers for Figures 3-7; each text states the paper's claim beside
-the measured points (:data:`edp_ref.paper.FIGURES`).
+* :func:`render_learning_curves`, every table's: per dataset, each agent's score against updates
+  (mean over seeds, the seeds' range as a band), the final stretch whose mean is the RAT shaded;
 * Figure 2 (Sec. 5.1, :func:`render_figure2`): training and sampling speed, the paper's GPU
-  numbers (:data:`edp_ref.paper.FIGURE2`) beside the speeds measured by ``edp-benchmark``, whose
-  JSON :func:`read_benchmark` maps to the figure's variants (:data:`FIGURE2_BENCHMARK_NAMES`).
+  numbers (:data:`edp_ref.paper.FIGURE2`) beside ``edp-benchmark``'s (:func:`read_benchmark`);
+* Figure 3 (Sec. 5.3, :func:`render_training_curves`): running RAT and OMS of EDP + TD3;
+* Figures 4-7 (Sec. 5.4, App. C.4, :func:`render_sweep_figure`): the score of the final
+  checkpoints against the swept evaluation setting.
+
+Every axis is labelled and every figure states how its scores are normalized; lines differ in
+colour, marker and dash, and a sweep's points are dodged sideways so that no line hides another.
+The paper prints no numbers for Figures 3-7: each text states its claim beside the measured
+points (:data:`edp_ref.paper.FIGURES`).
 """
 
 from __future__ import annotations
@@ -41,6 +36,7 @@ __all__ = [
     "FIGURE2_BENCHMARK_NAMES",
     "STYLES",
     "read_benchmark",
+    "read_benchmark_json",
     "render_figure2",
     "render_learning_curves",
     "render_sweep_figure",
@@ -107,11 +103,17 @@ def _normalization(results: Sequence[RunResult]) -> str:
     return "Scores " + "; ".join(f"{', '.join(t)}: {text}" for text, t in tasks.items()) + "."
 
 
-def _score_label(runs: Sequence[RunResult]) -> str:
-    """The y-axis label: what the runs' ``score`` is (metrics.EvaluationRecord.score)."""
-    if all(r.data.get("normalized") for r in runs):
-        return "normalized score"
-    return "return" if not any(r.data.get("normalized") for r in runs) else "score"
+def _label_axes(ax: Any, task: str, runs: Sequence[RunResult]) -> None:
+    """Title a dataset's axes, label them (updates; what the runs' ``score`` is, as
+    ``metrics.EvaluationRecord.score``), add a grid and the legend."""
+    normalized = [bool(r.data.get("normalized")) for r in runs]
+    ax.set_title(task, fontsize=10)
+    ax.set_xlabel("updates")
+    ax.set_ylabel(
+        "normalized score" if all(normalized) else "score" if any(normalized) else "return"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
 
 
 def render_learning_curves(
@@ -160,11 +162,7 @@ def render_learning_curves(
             stretch = mine[0].final_stretch_updates
         if stretch is not None:
             ax.axvspan(*stretch, color="0.85", zorder=0, label="final stretch: RAT")
-        ax.set_title(task, fontsize=10)
-        ax.set_xlabel("updates")
-        ax.set_ylabel(_score_label(runs))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+        _label_axes(ax, task, runs)
     for ax in list(axes.flat)[len(tasks) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
@@ -213,11 +211,7 @@ def render_training_curves(
                 [task, steps[i], np.mean([x.score for x in rec]), np.mean([x.rat for x in rec]),
                  np.mean([x.oms for x in rec]), len(rec)]
             )  # fmt: skip
-        ax.set_title(task, fontsize=10)
-        ax.set_xlabel("updates")
-        ax.set_ylabel("normalized score")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label_axes(ax, task, runs)
         rat = measured_cell([r.final_rat for r in runs])
         oms = measured_cell([r.final_oms for r in runs])
         summary.append(f"| {task} | {rat.text(len(runs))} | {oms.text(len(runs))} | {len(runs)} |")
@@ -242,21 +236,21 @@ def _dodged(xs: Sequence[float], i: int, count: int, log: bool) -> np.ndarray:
 
 def render_sweep_figure(
     number: int,
-    parameter_label: str,
     points: Mapping[str, Mapping[float, Sequence[float]]],
     preset: Preset,
     png: Path,
-    normalization: str = "",
+    results: Sequence[RunResult],
 ) -> tuple[str, str, tuple[Path, Path]]:
     """Figures 4-7: score (mean over seeds, error bars the seeds' range) against the swept
-    value, one line per dataset. ``points[task][value]`` holds one score per seed.
-    Returns (markdown, CSV, files)."""
+    value, one line per dataset. ``points[task][value]`` holds one score per seed of the final
+    checkpoints of ``results``. Returns (markdown, CSV, files)."""
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.4, 5.0))
     buf = io.StringIO()
     writer = csv.writer(buf)
+    parameter_label = FIGURES[number].label
     writer.writerow(["task", parameter_label, "score_mean", "score_std", "seeds"])
     values = sorted({v for per in points.values() for v in per})
     md = ["| task | " + " | ".join(f"{v:g}" for v in values) + " |", "|---|" + "---|" * len(values)]
@@ -285,10 +279,14 @@ def render_sweep_figure(
     ax.set_title(f"Figure {number} (edp_ref, preset {preset.name})", fontsize=11)
     caption = (
         "Mean over seeds; error bars: the seeds' range; points dodged sideways so that equal "
-        "values of different datasets stay visible. " + normalization
+        "values of different datasets stay visible. " + _normalization(results)
     )
     files = _save(fig, png, caption)
     text = "\n".join(md) + f"\n\nPaper (no numbers printed): {FIGURES[number].claim}\n"
+    text += (
+        f"\nEach point: the final checkpoint of the training runs evaluated with "
+        f"{preset.sweep_episodes} episodes per value and seed."
+    )
     return text, buf.getvalue(), files
 
 
@@ -347,6 +345,22 @@ def _from_schema(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def read_benchmark_json(path: Path) -> Any:
+    """``edp-benchmark``'s JSON document at ``path``; ``FileNotFoundError`` or ``ValueError``
+    naming the file and the command that writes it."""
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"benchmark JSON {path} does not exist: run `python scripts/benchmark.py` first"
+        )
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"benchmark JSON {path} is not readable JSON ({type(exc).__name__}: {exc}); run "
+            "`python scripts/benchmark.py` again to rewrite it"
+        ) from exc
+
+
 def read_benchmark(path: Path) -> dict[str, dict[str, Any]]:
     """Read ``scripts/benchmark.py``'s JSON into Figure 2's rows.
 
@@ -354,21 +368,10 @@ def read_benchmark(path: Path) -> dict[str, dict[str, Any]]:
     :data:`FIGURE2_BENCHMARK_NAMES`. Other shapes are accepted too: ``{"results": {name:
     {...}}}``, ``{"results": [{"variant"|"name": ..., ...}]}`` or the mapping itself, where a key
     containing ``ips`` is the training speed and one containing ``sps`` the sampling speed.
-    Returns {variant: {"train_ips", "sample_sps", and where each came from}}.
-    Raises ``FileNotFoundError`` naming the file and the command that writes it.
+    Returns {variant: {"train_ips", "sample_sps", and where each came from}}; errors as
+    :func:`read_benchmark_json`.
     """
-    if not Path(path).exists():
-        raise FileNotFoundError(
-            f"Figure 2 needs the speed measurements of scripts/benchmark.py, but {path} does "
-            "not exist. Run `python scripts/benchmark.py` first (or pass --benchmark PATH)."
-        )
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not readable JSON ({type(exc).__name__}: {exc}); run "
-            "`python scripts/benchmark.py` again to rewrite it (or pass --benchmark PATH)"
-        ) from exc
+    raw = read_benchmark_json(path)
     if isinstance(raw, dict) and str(raw.get("schema", "")).startswith("edp_ref.benchmark/"):
         out = _from_schema(raw)
         if not out:
@@ -412,9 +415,11 @@ def _measured_as(found: tuple[str, Mapping[str, Any]] | None) -> str:
     return "; ".join(srcs) or found[0]
 
 
-def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str:
-    """Figure 2: paper's GPU speeds (labelled paper) beside the measured ones; PNG + markdown."""
+def render_figure2(benchmark: Path, path: Path) -> str:
+    """Figure 2 from ``edp-benchmark``'s JSON ``benchmark``: the paper's GPU speeds (labelled
+    paper) beside the measured ones; writes the PNG at ``path`` and returns the Markdown."""
     plt = pyplot()
+    measured = read_benchmark(benchmark)
     by_norm = {_norm_name(k): (k, v) for k, v in measured.items()}
     rows = ["| variant | paper train IPS (GPU) | measured train IPS | paper sampling SPS (GPU) "
             "| measured sampling per s | measured as |", "|---|---|---|---|---|---|"]  # fmt: skip
@@ -447,7 +452,17 @@ def render_figure2(measured: Mapping[str, Mapping[str, Any]], path: Path) -> str
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    note = (
-        f"\nOther measured variants (no paper counterpart): {', '.join(extra)}\n" if extra else ""
-    )
-    return "\n".join(rows) + "\n" + note
+    md = "### Figure 2: training and sampling speed\n\n" + "\n".join(rows) + "\n"
+    if extra:
+        md += f"\nOther measured variants (no paper counterpart): {', '.join(extra)}\n"
+    md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
+    raw = read_benchmark_json(benchmark)
+    machine = raw.get("machine") if isinstance(raw, dict) else None
+    if isinstance(machine, dict):
+        md += (
+            f" Machine: {machine.get('device_name') or machine.get('device')}, "
+            f"{machine.get('torch_threads')} torch threads, load average "
+            f"{machine.get('loadavg_start')} -> {machine.get('loadavg_end')}; the paper's "
+            "numbers are from a GPU."
+        )
+    return md + "\n"

@@ -1,25 +1,14 @@
 """Launchers: run a grid's runs here, in parallel processes, or on a Ray cluster (Sec. 5's grids).
 
-``local`` runs the grid in this process (``jobs = 1``) or in ``jobs`` spawned processes;
-``ray`` sends each run to a Ray cluster as one task (``pip install ray``; ``RAY_ADDRESS`` picks
-the cluster, else Ray's local one; docs/scale_out.md). Every launcher
-
-* reuses finished runs (``result.json``, checked against the checkpoint) and resumes interrupted
-  ones from their checkpoints (:func:`edp_ref.runner.training.train_run`);
-* lets a run that fails for a reason of its own (a damaged file, a folder of another
-  configuration, missing data, a diverged training, a full disk) fail alone: the others go on,
-  and :class:`GridRunError` names every failed run with its error at the end;
-* lets one process at a time write a run folder (its writer lock, taken by
-  :func:`~edp_ref.runner.training.train_run` in whichever process or Ray task trains the run): a
-  run whose folder another live process writes (a grid relaunched beside a worker of a killed
-  driver) fails with ``RunLockedError`` naming that process's pid, host and start time; the lock
-  of a killed process is taken over;
-* ends a process that trains a run by SIGTERM or SIGINT after the run checkpointed, as the
-  signal's default action would: a preempted Ray worker is retried like a killed one and
-  resumes from that checkpoint, Ctrl-C stops a local grid;
-* on Ray, asks the scheduler for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs per run
-  (fractions share a device) and has a run whose worker process died (killed, out of memory,
-  node lost) retried ``max_retries`` times; the retry resumes from the run's last checkpoint.
+``local`` runs the grid in this process (``jobs = 1``) or in ``jobs`` spawned processes; ``ray``
+sends each run to a Ray cluster as one task (``RAY_ADDRESS`` picks the cluster, else Ray's local
+one; docs/scale_out.md). Every launcher reuses finished runs and resumes interrupted ones
+(:func:`edp_ref.runner.training.train_run`, which also holds the run folder's writer lock: a
+folder that another live process writes fails with ``RunLockedError`` naming it). A run that
+fails for a reason of its own fails alone: the others go on, and :class:`GridRunError` names
+every failed run with its error at the end. A run stopped by SIGTERM or SIGINT checkpoints, then
+dies by the signal: a preempted Ray worker is retried (``max_retries``) and resumes from that
+checkpoint, Ctrl-C stops a local grid.
 
 Ray tasks get absolute paths only, and the driver's ``D4RL_DATASET_DIR`` and
 ``MINARI_DATASETS_PATH``, so run folders and datasets on shared storage are found at the same
@@ -36,7 +25,7 @@ import multiprocessing
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +40,6 @@ from edp_ref.runner.training import RunInterrupted, exit_by_signal, train_run
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "LAUNCHERS",
-    "SHARED_ENVIRONMENT",
     "GridRunError",
     "RunFailure",
     "check_ray_options",
@@ -65,21 +53,12 @@ __all__ = [
 LAUNCHERS: tuple[str, ...] = ("local", "ray")
 #: Retries of a Ray task whose worker process died (Ray's own default for tasks).
 DEFAULT_MAX_RETRIES = 3
-#: Environment variables the driver hands to every Ray task (where the datasets are).
-SHARED_ENVIRONMENT: tuple[str, ...] = ("D4RL_DATASET_DIR", "MINARI_DATASETS_PATH")
 
 
 @dataclass(frozen=True)
 class RunFailure:
-    """A run of a grid that did not finish: which run, where it ran, and its error.
-
-    Attributes:
-        spec, run_dir: the run.
-        error: the exception's class name (``CheckpointCorruptError``, ``WorkerCrashedError``).
-        message: the exception's message.
-        where: the process that raised it (``pid 123 on host-a``, or the Ray task).
-        details: the traceback, when there is one.
-    """
+    """A run of a grid that did not finish: the exception's class name and message, the process
+    that raised it (``pid 123 on host-a``, or the Ray task) and its traceback, if any."""
 
     spec: RunSpec
     run_dir: Path
@@ -93,13 +72,8 @@ class RunFailure:
 
 
 class GridRunError(RuntimeError):
-    """Some runs of a grid failed; every other run finished (its folder is complete).
-
-    Attributes:
-        failures: the failed runs, in the grid's order.
-        results: the results of the runs that finished (in the grid's order).
-        total: the number of runs in the grid.
-    """
+    """Some runs of a grid failed (``failures``); every other run finished (``results``, in the
+    grid's order) and its folder is complete."""
 
     def __init__(
         self, failures: Sequence[RunFailure], results: Sequence[RunResult], total: int
@@ -139,29 +113,22 @@ def _run_one(
     except RunInterrupted as exc:  # checkpointed: die by the signal (module docstring)
         exit_by_signal(exc.signum)
     except Exception as exc:
-        return {
-            "ok": False,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "where": where,
-            "details": traceback.format_exc(),
-        }
+        return _failed(exc, where, details=traceback.format_exc())
     return {"ok": True, "where": where, "seconds": result.seconds, "phases": result.phases}
 
 
-def _failure(spec: RunSpec, run_dir: Path, outcome: Mapping[str, Any]) -> RunFailure:
-    return RunFailure(
-        spec,
-        run_dir,
-        str(outcome["error"]),
-        str(outcome["message"]),
-        str(outcome["where"]),
-        str(outcome.get("details", "")),
-    )
-
-
-def _shared_environment() -> dict[str, str]:
-    return {k: os.path.abspath(os.environ[k]) for k in SHARED_ENVIRONMENT if os.environ.get(k)}
+def _failed(
+    exc: BaseException, where: str, message: str | None = None, details: str = ""
+) -> dict[str, Any]:
+    """The outcome of a run that raised ``exc`` in ``where``."""
+    message = str(exc) if message is None else message
+    return {
+        "ok": False,
+        "error": type(exc).__name__,
+        "message": message,
+        "where": where,
+        "details": details,
+    }
 
 
 def check_ray_options(
@@ -229,18 +196,17 @@ def run_grid(
     gpus_per_run: float | int = 0.0,
     max_retries: int = DEFAULT_MAX_RETRIES,
 ) -> list[RunResult]:
-    """Run every missing run of the grid and return all results (finished runs are reused).
+    """Run every missing run of the grid (``runs`` from
+    :func:`~edp_ref.reproduce.experiments.build_grid`) and return all results (finished runs are
+    reused).
 
     Args:
-        runs: (spec, folder) pairs from :func:`~edp_ref.reproduce.experiments.build_grid`.
         jobs: parallel processes (``local``) or Ray tasks in flight at once (``ray``; the
             cluster's free CPUs and GPUs limit them too).
-        launcher: ``local`` or ``ray``.
-        threads: torch threads per run.
         progress: tqdm bars (local runs; Ray runs log one line each when they end).
         cpus_per_run: CPUs Ray reserves per run (None: ``threads``); fractions allowed.
-        gpus_per_run: GPUs Ray reserves per run: 0 (default), a fraction in (0, 1] so that
-            several runs share one device (0.25: four runs), or a whole number.
+        gpus_per_run: GPUs Ray reserves per run: 0, a fraction in (0, 1] so that several runs
+            share one device (0.25: four runs), or a whole number.
         max_retries: times Ray re-runs a run whose worker process died (it resumes from the
             run's last checkpoint); a run's own error is never retried.
 
@@ -296,12 +262,8 @@ def _run_pool(
             try:
                 outcome = future.result()
             except Exception as exc:  # the worker process died (BrokenProcessPool)
-                outcome = {
-                    "ok": False,
-                    "error": type(exc).__name__,
-                    "message": str(exc) or "the worker process died",
-                    "where": "a spawned worker process",
-                }
+                message = str(exc) or "the worker process died"
+                outcome = _failed(exc, "a spawned worker process", message)
             outcomes[run_dir] = outcome
     return outcomes
 
@@ -318,7 +280,8 @@ def _collect(
     for spec, run_dir in runs:
         outcome = outcomes.get(run_dir, {"ok": True})
         if not outcome["ok"]:
-            failed.append(_failure(spec, run_dir, outcome))
+            fields = (outcome[k] for k in ("error", "message", "where", "details"))
+            failed.append(RunFailure(spec, run_dir, *fields))
             continue
         if not (run_dir / RESULT_FILE).exists():
             failed.append(
@@ -390,21 +353,17 @@ def _run_ray(
     log: Callable[[str], None],
 ) -> dict[Path, dict[str, Any]]:
     """Run ``todo`` as Ray tasks, at most ``jobs`` in flight; their outcomes by folder."""
-    ray = _import_ray()
     outcomes: dict[Path, dict[str, Any]] = {}
     if not todo:
         return outcomes
-    started_here = not ray.is_initialized()
-    if started_here:
-        # RAY_ADDRESS (or a cluster started on this machine with `ray start`), else a new
-        # local instance; the dashboard needs extra packages and is not used.
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False)
-    try:
+    with ray_cluster(cpus, gpus):
+        ray = _import_ray()
         remote = ray.remote(_run_one)
-        environment = _shared_environment()
-        queue = [(spec, Path(os.path.abspath(run_dir))) for spec, run_dir in todo]
+        # Where the datasets are, as the driver sees them (module docstring).
+        shared = ("D4RL_DATASET_DIR", "MINARI_DATASETS_PATH")
+        environment = {k: os.path.abspath(os.environ[k]) for k in shared if os.environ.get(k)}
+        queue = list(todo)
         pending: dict[Any, tuple[RunSpec, Path]] = {}
-        finished = 0
         while queue or pending:
             while queue and len(pending) < jobs:
                 spec, run_dir = queue.pop(0)
@@ -414,28 +373,19 @@ def _run_ray(
                     num_gpus=gpus,
                     max_retries=max_retries,
                     retry_exceptions=False,
-                ).remote(spec.to_json(), str(run_dir), threads, False, 0, environment)
+                ).remote(spec.to_json(), os.path.abspath(run_dir), threads, False, 0, environment)
                 pending[ref] = (spec, run_dir)
             ready, _ = ray.wait(list(pending), num_returns=1)
             spec, run_dir = pending.pop(ready[0])
-            finished += 1
             try:
                 outcome = ray.get(ready[0])
             except Exception as exc:  # the task's worker died more than max_retries times
-                outcome = {
-                    "ok": False,
-                    "error": type(exc).__name__,
-                    "message": f"{exc} (after {max_retries} retries)",
-                    "where": f"Ray task {ray_task_name(spec)!r}",
-                }
+                where = f"Ray task {ray_task_name(spec)!r}"
+                outcome = _failed(exc, where, f"{exc} (after {max_retries} retries)")
             status = (
                 f"{outcome['seconds']:.0f} s" if outcome["ok"] else f"FAILED ({outcome['error']})"
             )
-            log(f"run {finished}/{len(todo)} ended: {spec.name}, {outcome['where']}, {status}")
-            outcomes[Path(run_dir)] = outcome
-    finally:
-        if started_here:
-            ray.shutdown()
-    # Keys as the caller gave the folders (relative or absolute).
-    by_abs = {Path(os.path.abspath(d)): d for _, d in todo}
-    return {by_abs[k]: v for k, v in outcomes.items()}
+            where = outcome["where"]
+            log(f"run {len(outcomes) + 1}/{len(todo)} ended: {spec.name}, {where}, {status}")
+            outcomes[run_dir] = outcome
+    return outcomes

@@ -8,18 +8,13 @@ Shorter presets evaluate sparsely for the learning curves and densely in the fin
 
 * ``paper``: the paper's tasks, Table 3's epochs (2000 locomotion, 1000 otherwise) x 1000
   iterations, batch 256, evaluation every 10 epochs with 10 episodes, 5 seeds, EAS N = 10.
-* ``quick``: for Table 2, the TD3 family (TD3+BC FF and EDP + TD3) on hopper-medium-replay and
-  hopper-medium, the two datasets of the paper's largest EDP - FF gaps (60.9 -> 101.0 and
-  59.3 -> 81.9), on local D4RL-protocol datasets when no D4RL or Minari copy is present
-  (:func:`edp_ref.generation.quick_preset`, docs/data.md); 20,000 updates per run (200 epochs
-  x 100 iterations, batch 256), an evaluation of 10 episodes every 2,000 updates and, in the
-  final 5 % (updates 19,000-20,000), every 100 updates (10 evaluations); 3 seeds, EAS N = 10.
-  CRR and IQL (``--algos td3 crr iql``) triple the runs. Other tables and figures run their
-  quick grid on hopper-medium-replay (Table 7: walker2d-medium, Figure 3:
-  hopper-medium-expert). docs/reproduction.md has measured wall times.
-* ``smoke``: hopper-medium-replay only, on datasets of the generation's small preset (500
-  transitions), 200 updates (200 epochs x 1 iteration) with the final stretch the last 10
-  updates, width-64 networks, batch 64, evaluations of 2 episodes: for tests.
+* ``quick``: for Table 2, the TD3 family on hopper-medium-replay and hopper-medium, the two
+  datasets of the paper's largest EDP - FF gaps (60.9 -> 101.0 and 59.3 -> 81.9); 20,000
+  updates per run (200 epochs x 100 iterations, batch 256), 10 episodes every 2,000 updates and
+  every 100 in the final 5 %; 3 seeds, EAS N = 10. Other tables and figures run on one dataset
+  (:data:`_QUICK_TASKS`). docs/reproduction.md has measured wall times.
+* ``smoke``: hopper-medium-replay only, on the generation's small datasets (500 transitions),
+  200 updates, width-64 networks, batch 64, evaluations of 2 episodes: for tests.
 
 A task's data (:func:`plan_data`) is the first present of its D4RL file and its Minari port;
 otherwise a locomotion task uses a dataset generated on this machine with the D4RL protocol
@@ -55,23 +50,17 @@ __all__ = ["PRESETS", "DataPlan", "Preset", "ensure_datasets", "plan_data"]
 
 @dataclass(frozen=True)
 class Preset:
-    """A budget: how much of the paper's protocol a grid runs.
+    """A budget: how much of the paper's protocol a grid runs. The fields named as
+    :class:`~edp_ref.runner.spec.RunSpec`'s are every run's.
 
     Attributes:
-        name: paper / quick / smoke.
         epochs: epochs per domain (None: Table 3's).
-        iterations_per_epoch, batch_size, eval_every, final_eval_every, eval_episodes,
-            eas_candidates, eval_envs: as :class:`~edp_ref.runner.spec.RunSpec`.
         hidden: network width of every run's config (None: the paper's 256).
-        seeds: the seeds of every cell.
-        tasks: per experiment key (``table2``, ``figure3``), the tasks of this preset (absent:
-            the paper's).
-        columns: per experiment key, the (algo, policy) subset of the experiment's columns this
-            preset runs when neither ``--algos`` nor ``--policies`` is given (absent: all).
-        subset_notes: per experiment key, what the preset leaves out (printed in the footer).
+        tasks, columns, subset_notes: per experiment key (``table2``, ``figure3``), the tasks
+            (absent: the paper's), the (algo, policy) columns run when neither ``--algos`` nor
+            ``--policies`` is given (absent: all), and what the preset leaves out (printed).
         generation: the local generation config per environment (None: D4RL sizes).
-        sweeps: per figure 4-7, the values evaluated.
-        sweep_episodes: episodes of each sweep evaluation.
+        sweeps: per figure 4-7, the values evaluated, each with ``sweep_episodes`` episodes.
         local_data_in_out: generate local datasets under ``<out>/datasets/<name>`` (True) or in
             the default Minari folder (False).
     """
@@ -98,9 +87,6 @@ class Preset:
     def epochs_for(self, task: str) -> int:
         domain = domain_of(task)
         return TABLE3[domain].epochs if self.epochs is None else self.epochs[domain]
-
-    def generation_for(self, env: str) -> GenerationConfig:
-        return GenerationConfig(env=env) if self.generation is None else self.generation(env)
 
 
 _EPOCHS = {"locomotion": 200, "antmaze": 200, "adroit": 200, "kitchen": 200}
@@ -252,7 +238,8 @@ def plan_data(task: str, preset: Preset, out: Path, *, missing_ok: bool = False)
         if present and preset.name == "paper":
             _check_paper_size(task, entry.local_id)
     env, kind = entry.local_id.split("/")[1], entry.local_id.split("/")[2][: -len("-v0")]
-    generation = dataclasses.replace(preset.generation_for(env), kinds=(kind,))
+    config = GenerationConfig(env=env) if preset.generation is None else preset.generation(env)
+    generation = dataclasses.replace(config, kinds=(kind,))
     return DataPlan(task, "local", root, generation, present)
 
 

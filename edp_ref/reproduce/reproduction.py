@@ -31,7 +31,6 @@ from edp_ref.paper import FIGURES
 from edp_ref.reproduce.cost import dry_run_estimate
 from edp_ref.reproduce.experiments import TABLE_LAYOUTS, build_grid, experiment
 from edp_ref.reproduce.figures import (
-    read_benchmark,
     render_figure2,
     render_learning_curves,
     render_sweep_figure,
@@ -48,7 +47,6 @@ from edp_ref.reproduce.presets import PRESETS, Preset, ensure_datasets
 from edp_ref.reproduce.tables import (
     SUMMARY_WIDTH,
     budget_text,
-    normalization_text,
     render_summary,
     render_table,
 )
@@ -193,29 +191,23 @@ def reproduce(
     calibration_updates: int = 20,
     cost_benchmark: Path | None = None,
 ) -> ReproduceOutput:
-    """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7).
+    """Reproduce Table ``number`` (1, 2, 4, 5, 6, 7) or Figure ``number`` (2-7) with
+    ``edp-reproduce``'s options (:mod:`edp_ref.reproduce.cli`), each checked before any work.
 
-    Every argument is checked before any work starts (data generation, training). ``compile``
-    (``auto``, ``on``, ``off``) is every run's ``RunSpec.compile``: ``auto`` compiles the update
-    of runs of at least 5000 updates (the quick and paper presets) and on CUDA
-    (:func:`edp_ref.runner.config.compile_decision`).
-
-    ``device`` is every run's ``RunSpec.device`` (``cuda``: with ``--launcher ray`` each run on
-    the GPU, or fraction of one, that ``gpus_per_run`` reserved for it).
-    ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid` (Ray only).
-    ``dry_run``: build the grid and print its runs, what is finished, the datasets to prepare
-    and the cost in device-hours (:mod:`edp_ref.reproduce.cost`), priced from
-    ``cost_benchmark`` (``edp-benchmark``'s JSON) when given, else by timing
-    ``calibration_updates`` updates of each run's case here; nothing is generated, run or written.
+    ``compile`` and ``device`` are every run's ``RunSpec.compile`` and ``RunSpec.device``
+    (``cuda`` with the Ray launcher: the GPU share ``gpus_per_run`` reserved);
+    ``cpus_per_run``, ``gpus_per_run`` and ``max_retries`` go to :func:`run_grid`.
+    ``dry_run``: print the grid, what is finished, the datasets to prepare and the cost
+    (:mod:`edp_ref.reproduce.cost`), priced from ``cost_benchmark`` (``edp-benchmark``'s JSON)
+    when given, else by timing ``calibration_updates`` updates of each case here; nothing is
+    generated, run or written.
 
     Raises:
-        ValueError: unknown preset, table, figure, task, algorithm, policy class or launcher;
-            ``jobs``, ``threads`` or ``eas_candidates`` < 1; a negative seed; a filter that
-            selects no run (each named, with the value).
-        TypeError: an argument of the wrong type (named).
+        ValueError, TypeError: a bad argument or a filter that selects no run (named).
         FileNotFoundError: Figure 2 without the benchmark's JSON.
         DatasetNotFoundError: a non-locomotion task with no data on this machine.
         RunFolderError, CheckpointError: a run folder under ``out`` fails its checks.
+        GridRunError: some runs failed (each named, after all others ended).
     """
     check_text("reproduce: preset", preset)
     if preset not in PRESETS:
@@ -236,22 +228,9 @@ def reproduce(
     if kind == "figure" and number == 2:
         if dry_run:
             return ReproduceOutput(f"Figure 2 trains no run: it reads {benchmark}.\n", (), ())
-        measured = read_benchmark(Path(benchmark))
         (out / "figures").mkdir(parents=True, exist_ok=True)
-        png = out / "figures" / "figure2.png"
-        md = "### Figure 2: training and sampling speed\n\n" + render_figure2(measured, png)
-        md += f"\nMeasured values read from {benchmark} (scripts/benchmark.py)."
-        raw = json.loads(Path(benchmark).read_text())
-        machine = raw.get("machine") if isinstance(raw, dict) else None
-        if isinstance(machine, dict):
-            md += (
-                f" Machine: {machine.get('device_name') or machine.get('device')}, "
-                f"{machine.get('torch_threads')} torch threads, load average "
-                f"{machine.get('loadavg_start')} -> {machine.get('loadavg_end')}; the paper's "
-                "numbers are from a GPU."
-            )
-        md += "\n"
-        mdp = out / "figures" / "figure2.md"
+        png, mdp = out / "figures" / "figure2.png", out / "figures" / "figure2.md"
+        md = render_figure2(Path(benchmark), png)
         atomic_write_text(mdp, md)
         return ReproduceOutput(md, (png, mdp), ())
     clock = PhaseClock()
@@ -387,18 +366,8 @@ def _write_figure(
     if number == 3:
         text, data, pictures = render_training_curves(results, budget, png)
     else:
-        spec = FIGURES[number]
         points = _sweep(number, results, budget.sweeps[number], budget.sweep_episodes, log)
-        normalization = "; ".join(
-            dict.fromkeys(f"{r.spec.task}: {normalization_text(r)}" for r in results)
-        )
-        text, data, pictures = render_sweep_figure(
-            number, spec.label, points, budget, png, normalization=f"Scores {normalization}."
-        )
-        text += (
-            f"\nEach point: the final checkpoint of the training runs evaluated with "
-            f"{budget.sweep_episodes} episodes per value and seed."
-        )
+        text, data, pictures = render_sweep_figure(number, points, budget, png, results)
     text = (
         f"### Figure {number}: {FIGURES[number].title}\n\n{text}\n"
         + budget_text(budget, results, chosen)

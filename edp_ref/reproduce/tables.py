@@ -1,20 +1,17 @@
 """The paper's tables reproduced from finished runs, beside the paper's numbers (Sec. 5, App. C).
 
 * :func:`render_table`: Tables 1, 2, 4, 5, 6, 7 in the paper's rows and columns (Markdown and
-  CSV). Every paper column is labelled ``paper ...`` and holds only the number printed in the
-  paper (:data:`edp_ref.paper.PAPER_TABLES`); each measured column
-  (:data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) gets ``measured RAT: <column>`` and
-  ``measured OMS: <column>`` beside it, holding only mean +- std over seeds of the runs' final
-  RAT and OMS (Sec. 5's metrics). A ``data`` column says which data each row used and
-  :func:`budget_text` states the preset's budget against the paper's.
-* :func:`render_summary`: what ``edp-reproduce`` prints: only the rows that were run, within
-  100 columns. Each table compares columns in pairs (:data:`COMPARISONS`): Table 2 each
-  algorithm's feed-forward policy (FF) with its efficient diffusion policy (EDP); Tables 1 and 4
-  EDP with DQL; Table 6 TD3+Diff and TD3+EAS with TD3; Table 7 action approximation with DDPM.
-  For each dataset and pair, the paper's baseline, treatment and difference, then the measured
-  means with their 95 % bootstrap intervals over seeds and the measured difference with its
-  interval and verdict (:mod:`edp_ref.reproduce.verdict`). Table 5 has no pairs: each
-  EDP + algorithm gets its Average (RAT) and Best (OMS).
+  CSV): each ``paper ...`` column holds only the number printed in the paper
+  (:data:`edp_ref.paper.PAPER_TABLES`), each ``measured RAT / OMS: <column>`` column
+  (:data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) only mean +- std over seeds of the
+  runs' final RAT and OMS (Sec. 5's metrics), beside the paper's.
+* :func:`render_summary`: what ``edp-reproduce`` prints, the rows run only, within 100 columns.
+  Each table compares columns in pairs (:data:`COMPARISONS`: Table 2 each algorithm's FF with
+  its EDP; Tables 1 and 4 EDP with DQL; Table 6 TD3+Diff and TD3+EAS with TD3; Table 7 action
+  approximation with DDPM): the paper's baseline, treatment and difference, then the measured
+  means and difference with 95 % bootstrap intervals and a verdict
+  (:mod:`edp_ref.reproduce.verdict`). Table 5 has no pairs: each EDP + algorithm gets its
+  Average (RAT) and Best (OMS).
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ import io
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -63,29 +59,18 @@ class Cell:
     mean: float
     std: float
     n: int
-    tasks: int = 1
-    of_tasks: int = 1
 
     def text(self, seeds: int) -> str:
         if self.n == 1:
-            out = f"{self.mean:.1f} (n=1)"
-        else:
-            out = f"{self.mean:.1f} ± {self.std:.1f}"
-            if self.n != seeds:
-                out += f" (n={self.n})"
-        if self.of_tasks != 1:
-            out += f" [{self.tasks}/{self.of_tasks} tasks]"
-        return out
+            return f"{self.mean:.1f} (n=1)"
+        out = f"{self.mean:.1f} ± {self.std:.1f}"
+        return out if self.n == seeds else f"{out} (n={self.n})"
 
 
-def measured_cell(values: Sequence[float], tasks: int = 1, of_tasks: int = 1) -> Cell:
+def measured_cell(values: Sequence[float]) -> Cell:
     """Mean and population std over seeds of ``values`` (one number per seed)."""
     arr = np.asarray(values, dtype=np.float64)
-    return Cell(float(arr.mean()), float(arr.std()), len(arr), tasks, of_tasks)
-
-
-def _fmt_paper(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+    return Cell(float(arr.mean()), float(arr.std()), len(arr))
 
 
 def _data_text(results: Sequence[RunResult]) -> str:
@@ -151,13 +136,6 @@ class RenderedTable:
     rows: tuple[tuple[str, ...], ...]
 
 
-def _by_task(results: Sequence[RunResult]) -> dict[tuple[str, str], list[RunResult]]:
-    out: dict[tuple[str, str], list[RunResult]] = {}
-    for r in results:
-        out.setdefault((r.spec.task, r.spec.algorithm), []).append(r)
-    return out
-
-
 def render_table(
     number: int,
     results: Sequence[RunResult],
@@ -167,107 +145,86 @@ def render_table(
     """Table ``number`` in the paper's layout with the measured columns beside the paper's."""
     table = paper_table(number)
     groups = TABLE_LAYOUTS[number]
-    grouped = _by_task(results)
+    grouped: dict[tuple[str, str], list[RunResult]] = {}
+    for r in results:
+        grouped.setdefault((r.spec.task, r.spec.algorithm), []).append(r)
     seeds = max((len(v) for v in grouped.values()), default=0)
-    paper_cols = {c for g in groups for c in (g.paper_rat, g.paper_oms) if c}
-    header: list[str] = ["Dataset"]
-    plan: list[tuple[str, Any]] = []
-    for col in table.columns:
-        if col not in paper_cols:
-            header.append(f"paper: {col}")
-            plan.append(("paper", col))
+    beside = {c for g in groups for c in (g.paper_rat, g.paper_oms) if c}
+    # (header, what): a paper column's name, or the metric and group of a measured column.
+    plan: list[tuple[str, str | tuple[str, ColumnGroup]]] = [
+        (f"paper: {c}", c) for c in table.columns if c not in beside
+    ]
     for g in groups:
-        if g.paper_rat:
-            header.append(f"paper RAT: {g.paper_rat}")
-            plan.append(("paper", g.paper_rat))
-        if g.paper_oms:
-            header.append(f"paper OMS: {g.paper_oms}")
-            plan.append(("paper", g.paper_oms))
-        header.append(f"measured RAT: {g.label}")
-        plan.append(("rat", g))
-        header.append(f"measured OMS: {g.label}")
-        plan.append(("oms", g))
-    header.append("data")
-    per_domain_tasks: dict[str, list[str]] = {}
-    source_rows = paper_table(4).task_rows() if number == 1 else table.task_rows()
-    for row in source_rows:
-        per_domain_tasks.setdefault(row.domain, []).append(row.label)
+        plan += [(f"paper RAT: {g.paper_rat}", g.paper_rat)] if g.paper_rat else []
+        plan += [(f"paper OMS: {g.paper_oms}", g.paper_oms)] if g.paper_oms else []
+        plan += [(f"measured RAT: {g.label}", ("rat", g)), (f"measured OMS: {g.label}", ("oms", g))]
+    header = ["Dataset", *(h for h, _ in plan), "data"]
+    domain_tasks: dict[str, list[str]] = {}
+    for task_row in paper_table(4 if number == 1 else number).task_rows():
+        domain_tasks.setdefault(task_row.domain, []).append(task_row.label)
 
-    def measured(row: PaperRow, metric: str, g: ColumnGroup) -> Cell | None:
+    def runs(task: str, g: ColumnGroup) -> list[RunResult]:
+        return grouped.get((task, g.column.algorithm), [])
+
+    def measured(row: PaperRow, metric: str, g: ColumnGroup) -> tuple[str, list[str]]:
+        """The Markdown text and the CSV cells (mean, std, seeds, tasks); empty: not run."""
+
         def final(r: RunResult) -> float:
             return r.final_rat if metric == "rat" else r.final_oms
 
         if not row.is_average:
-            runs = grouped.get((row.label, g.column.algorithm), [])
-            return measured_cell([final(r) for r in runs]) if runs else None
-        domain_tasks = per_domain_tasks.get(row.domain, [])
-        means = [
-            float(np.mean([final(r) for r in grouped[(t, g.column.algorithm)]]))
-            for t in domain_tasks
-            if grouped.get((t, g.column.algorithm))
-        ]
-        if not means:
-            return None
-        if number == 1:  # domain rows: average over the tasks measured, counted
-            return Cell(float(np.mean(means)), float("nan"), 0, len(means), len(domain_tasks))
-        if len(means) < len(domain_tasks):
-            return None  # an average over a subset would not be the paper's average
-        return Cell(float(np.mean(means)), float("nan"), 0, len(means), len(domain_tasks))
+            if not runs(row.label, g):
+                return "", ["", "", "", ""]
+            c = measured_cell([final(r) for r in runs(row.label, g)])
+            return c.text(seeds), [repr(c.mean), repr(c.std), str(c.n), "1"]
+        of = domain_tasks.get(row.domain, [])
+        means = [float(np.mean([final(r) for r in runs(t, g)])) for t in of if runs(t, g)]
+        # Table 1's domain rows average the datasets run, counted; another table's average rows
+        # need every dataset of the domain, or they would not be the paper's average.
+        if not means or (number != 1 and len(means) < len(of)):
+            return "", ["", "", "", ""]
+        mean = float(np.mean(means))
+        text = f"{mean:.1f} [{len(means)}/{len(of)} tasks]" if number == 1 else f"{mean:.1f}"
+        return text, [repr(mean), "", "", str(len(means))]
 
     md_rows: list[tuple[str, ...]] = []
     csv_rows: list[list[str]] = []
     csv_header = ["Dataset", "domain", "average row"]
-    for name, what in zip(header[1:-1], plan, strict=True):
-        if what[0] == "paper":
-            csv_header.append(name)
-        else:
-            csv_header += [name, f"{name} (std)", f"{name} (seeds)", f"{name} (tasks)"]
+    for name, what in plan:
+        csv_header += (
+            [name]
+            if isinstance(what, str)
+            else [name, *(f"{name} ({x})" for x in ("std", "seeds", "tasks"))]
+        )
     csv_header.append("data")
     for row in table.rows:
         md = [row.label + (f" ({row.domain})" if row.is_average and number != 1 else "")]
         cr = [row.label, row.domain, str(row.is_average)]
-        for what in plan:
-            if what[0] == "paper":
-                v = table.value(row.label, what[1], row.domain)
-                md.append(_fmt_paper(v))
+        for _, what in plan:
+            if isinstance(what, str):
+                v = table.value(row.label, what, row.domain)
+                md.append(_fmt(v))
                 cr.append("" if v is None else repr(v))
-                continue
-            c = measured(row, what[0], what[1])
-            if c is None:
-                md.append("")
-                cr += ["", "", "", ""]
-            elif c.n == 0:  # an average of per-task means
-                text = f"{c.mean:.1f}"
-                if c.of_tasks != c.tasks or number == 1:
-                    text += f" [{c.tasks}/{c.of_tasks} tasks]"
-                md.append(text)
-                cr += [repr(c.mean), "", "", str(c.tasks)]
             else:
-                md.append(c.text(seeds))
-                cr += [repr(c.mean), repr(c.std), str(c.n), "1"]
-        runs = (
-            [r for g in groups for r in grouped.get((row.label, g.column.algorithm), [])]
-            if not row.is_average
-            else []
-        )
+                text, cells = measured(row, *what)
+                md.append(text)
+                cr += cells
         if number == 1:
-            runs = [
-                r
-                for g in groups
-                for t in per_domain_tasks.get(row.domain, [])
-                for r in grouped.get((t, g.column.algorithm), [])
+            row_runs = [
+                r for g in groups for t in domain_tasks.get(row.domain, []) for r in runs(t, g)
             ]
-        data = _data_text(runs)
-        md.append(data)
-        cr.append(data)
+        else:
+            row_runs = [] if row.is_average else [r for g in groups for r in runs(row.label, g)]
+        md.append(_data_text(row_runs))
+        cr.append(md[-1])
         md_rows.append(tuple(md))
         csv_rows.append(cr)
     title = f"Table {number} (metric: {table.metric}). Paper caption: {table.caption}"
     lines = [f"### {title}", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
-    for r in md_rows:
-        lines.append("| " + " | ".join(x.replace("|", "/") for x in r) + " |")
+    for md_row in md_rows:
+        lines.append("| " + " | ".join(x.replace("|", "/") for x in md_row) + " |")
     lines.append("")
     lines.append(
         "Columns `paper ...` hold the numbers printed in the paper (never measured here); "
@@ -299,9 +256,9 @@ SUMMARY_WIDTH = 100
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two columns of a table compared (``treatment - baseline``), by their labels in
-    :data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`; ``label`` names the row block and
-    ``names`` the two columns in the summary's header."""
+    """Two columns of a table compared (``treatment - baseline``, labels of
+    :data:`~edp_ref.reproduce.experiments.TABLE_LAYOUTS`) in the row block ``label``, headed
+    ``names``."""
 
     label: str
     baseline: str
@@ -351,6 +308,7 @@ def _paper_value(number: int, task: str, group: ColumnGroup) -> tuple[float | No
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
+    """A paper or measured number (``-``: none)."""
     if value is None:
         return "-"
     return f"{value:+.1f}" if signed else f"{value:.1f}"
@@ -431,21 +389,17 @@ def _single_lines(number: int, task: str, results: Sequence[RunResult]) -> list[
     return lines
 
 
-def _interval_note(results: Sequence[RunResult]) -> str:
-    seeds = sorted({r.spec.seed for r in results})
-    return (
-        f"Rows 'here': measured, mean over seeds ({', '.join(map(str, seeds))}) [95 % "
-        f"percentile-bootstrap interval, {BOOTSTRAP_RESAMPLES:,} seeded "
-        "resamples; a difference resamples the two agents' seeds independently]. Rows 'paper': "
-        "as printed (D4RL, 5 seeds)."
-    )
-
-
 def render_summary(number: int, results: Sequence[RunResult], tasks: Sequence[str]) -> str:
     """The summary of Table ``number`` for the datasets run (lines of at most 100 columns)."""
     metric = paper_table(number).metric
     lines = [f"Table {number}: {metric}, rows run only (the full table: the Markdown file)."]
-    lines += textwrap.wrap(_interval_note(results), SUMMARY_WIDTH)
+    seeds = ", ".join(map(str, sorted({r.spec.seed for r in results})))
+    note = (
+        f"Rows 'here': measured, mean over seeds ({seeds}) [95 % percentile-bootstrap interval, "
+        f"{BOOTSTRAP_RESAMPLES:,} seeded resamples; a difference resamples the two agents' seeds "
+        "independently]. Rows 'paper': as printed (D4RL, 5 seeds)."
+    )
+    lines += textwrap.wrap(note, SUMMARY_WIDTH)
     for task in tasks:
         if not any(r.spec.task == task for r in results):
             continue

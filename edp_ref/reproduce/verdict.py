@@ -1,25 +1,20 @@
 """Whether a measured difference agrees with the paper's: 95 % bootstrap intervals over seeds and
 a verdict in words (``edp-reproduce``'s summary, :func:`edp_ref.reproduce.tables.render_summary`).
 
-* :func:`seed_interval`: the mean of one agent's per-seed scores (each seed's RAT or OMS, Sec. 5)
-  and its 95 % percentile-bootstrap interval.
-* :func:`difference_interval`: ``mean(treatment) - mean(baseline)`` (e.g. EDP - FF) and its
-  interval, the two agents' seeds resampled independently: seed k of one agent shares nothing
-  with seed k of the other but the dataset, so the samples are not paired.
-* :func:`verdict`: the rule that reads the interval against the paper's difference
-  (:data:`VERDICT_RULE`).
+:func:`seed_interval` is the mean of one agent's per-seed scores (each seed's RAT or OMS, Sec. 5),
+:func:`difference_interval` ``mean(treatment) - mean(baseline)`` (e.g. EDP - FF), the two
+agents' seeds resampled independently (seed k of one agent shares nothing with seed k of the
+other but the dataset: unpaired); :func:`verdict` reads the interval against the paper's
+difference (:data:`VERDICT_RULE`).
 
-The intervals are percentile-bootstrap intervals (Efron & Tibshirani 1993, ch. 13):
-:data:`BOOTSTRAP_RESAMPLES` resamples with replacement of each agent's seeds from a NumPy
-generator with a fixed seed, so that a table is reproducible. Hand-written (a dozen lines of
-NumPy) rather than a library's: ``rliable`` 1.2.0 (Agarwal et al. 2021, the field's standard)
-caps ``arch`` below 8, whose 7.2 fails to import under pandas 3, the version pip installs (checked
-2026-12), and its stratified bootstrap draws from NumPy's global generator and reduces to this one
-for one task; ``scipy.stats.bootstrap`` (percentile method) is only a test dependency, and
-``tests/test_reproduction_report.py`` checks that it gives the same intervals as
-:func:`percentile_bootstrap`. With three seeds the percentile bootstrap
-under-covers (its interval is the spread of means of resampled triples); the verdict is
-therefore "agrees at this budget", not a significance test.
+The intervals are percentile-bootstrap intervals (Efron & Tibshirani 1993, ch. 13) from a NumPy
+generator with a fixed seed, so that a table is reproducible. Hand-written rather than a
+library's: ``rliable`` 1.2.0 (Agarwal et al. 2021) caps ``arch`` below 8, whose 7.2 fails to
+import under pandas 3 (checked 2026-12), and for one task its stratified bootstrap reduces to
+this one; ``scipy.stats.bootstrap`` is only a test dependency, and
+``tests/test_reproduction_report.py`` checks that it gives the same intervals. With three seeds
+the percentile bootstrap under-covers, so the verdict is "agrees at this budget", not a
+significance test.
 """
 
 from __future__ import annotations
@@ -27,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,13 +58,8 @@ VERDICT_RULE = (
 
 @dataclass(frozen=True)
 class Interval:
-    """A mean over seeds and its 95 % bootstrap interval (None with fewer than 2 seeds).
-
-    Attributes:
-        mean: the point estimate.
-        low, high: the interval's bounds, or None.
-        n: seeds behind it (for a difference: the smaller of the two agents' counts).
-    """
+    """A mean over seeds and its 95 % bootstrap interval (None with fewer than 2 seeds); ``n``:
+    the seeds behind it (for a difference: the smaller of the two agents' counts)."""
 
     mean: float
     low: float | None
@@ -95,7 +85,7 @@ def _finite(values: Sequence[float], where: str) -> np.ndarray:
 
 def percentile_bootstrap(
     samples: Sequence[np.ndarray],
-    statistic: Callable[..., np.ndarray],
+    statistic: Callable[..., Any],
     *,
     resamples: int = BOOTSTRAP_RESAMPLES,
     confidence: float = CONFIDENCE,
@@ -116,33 +106,23 @@ def percentile_bootstrap(
     return float(low), float(high)
 
 
-def _bootstrap(
-    samples: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray], point: float
-) -> tuple[float, float]:
-    """The interval of ``statistic`` (``point``: its value on ``samples``); no spread, no
-    interval width."""
+def _interval(
+    samples: tuple[np.ndarray, ...], statistic: Callable[..., Any], point: float
+) -> Interval:
+    """``point`` (``statistic`` on ``samples``) and its interval: none with fewer than 2 seeds,
+    no width when no sample has any spread."""
+    n = min(s.size for s in samples)
+    if n < 2:
+        return Interval(point, None, None, n)
     if all(np.all(s == s[0]) for s in samples):
-        return point, point
-    return percentile_bootstrap(samples, statistic)
-
-
-def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    out: np.ndarray = np.mean(x, axis=axis)
-    return out
-
-
-def _mean_difference(t: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    out: np.ndarray = np.mean(t, axis=axis) - np.mean(b, axis=axis)
-    return out
+        return Interval(point, point, point, n)
+    return Interval(point, *percentile_bootstrap(samples, statistic), n)
 
 
 def seed_interval(values: Sequence[float]) -> Interval:
     """The mean of per-seed scores and its 95 % percentile-bootstrap interval."""
     arr = _finite(values, "seed_interval")
-    if arr.size < 2:
-        return Interval(float(arr.mean()), None, None, int(arr.size))
-    low, high = _bootstrap((arr,), _mean, float(arr.mean()))
-    return Interval(float(arr.mean()), low, high, int(arr.size))
+    return _interval((arr,), np.mean, float(arr.mean()))
 
 
 def difference_interval(treatment: Sequence[float], baseline: Sequence[float]) -> Interval:
@@ -150,12 +130,11 @@ def difference_interval(treatment: Sequence[float], baseline: Sequence[float]) -
     resampled independently (unpaired)."""
     t = _finite(treatment, "difference_interval: treatment")
     b = _finite(baseline, "difference_interval: baseline")
-    mean = float(t.mean() - b.mean())
-    n = int(min(t.size, b.size))
-    if n < 2:
-        return Interval(mean, None, None, n)
-    low, high = _bootstrap((t, b), _mean_difference, mean)
-    return Interval(mean, low, high, n)
+    return _interval(
+        (t, b),
+        lambda t, b, axis: np.mean(t, axis=axis) - np.mean(b, axis=axis),
+        float(t.mean() - b.mean()),
+    )
 
 
 def verdict(paper_difference: float | None, measured: Interval) -> Verdict:
