@@ -57,7 +57,8 @@ def test_dry_run_lists_the_grid_and_writes_nothing(tmp_path: Path) -> None:
     data = out.resolve() / "datasets" / "smoke"
     assert (
         "datasets to prepare: generate hopper-medium-replay-v2 (Hopper-v5, SAC for 300 steps, "
-        f"500 transitions) into {data} (" in text
+        "500 transitions; writes random, medium, medium-replay, expert, medium-expert) into "
+        f"{data} (" in text
     )
     for name in ("td3bc", "edp_td3", "gaussian_crr", "edp_crr", "gaussian_iql", "edp_iql"):
         assert f"| {name} | 1 | 1 | 200 | " in text
@@ -272,6 +273,8 @@ def test_paper_dry_run_needs_no_data(tmp_path: Path, monkeypatch: pytest.MonkeyP
         dry.text
     )
     assert "generate hopper-medium-v2 (Hopper-v5, SAC for 1,000,000 steps, 1,000,000" in dry.text
+    # priced as ensure_datasets runs it: every kind of hopper not on disk, not only medium
+    assert "writes random, medium, medium-replay, expert, medium-expert)" in dry.text
     # The paper's 1000-iteration epochs are compiled runs, priced at the compiled record's speed.
     assert "benchmark bench.json: 'edp_td3' (compiled, cpu)" in dry.text
     assert not (tmp_path / "out").exists()

@@ -24,6 +24,8 @@ from edp_ref.compilation import shape_checks_disabled
 from edp_ref.config_checks import ConfigError
 from edp_ref.data import load_minari
 from edp_ref.generation import GenerationConfig, choose_snapshots, generate, small_preset
+from edp_ref.generation.config import collected_policies
+from edp_ref.generation.estimate import estimate_seconds
 from edp_ref.generation.quality import (
     budget_quality,
     replay_episode_returns,
@@ -427,4 +429,16 @@ def test_snapshot_evaluations_reproduce_training(trained: Path) -> None:
     (q,) = budget_quality(str(trained / "train.pt"), [300], episodes=1, selection_episodes=3)
     assert q.expert.selection_evaluation == max(
         r for _, r in snapshot_evaluations(str(trained / "train.pt"), 3)
+    )
+
+
+def test_the_estimate_prices_the_expert_episodes_every_generation_collects() -> None:
+    """The expert's episodes are collected whatever kinds are written (REF_MAX is their mean
+    return), so the estimate prices their collection too, even for medium-replay alone."""
+    assert collected_policies(("medium-replay",)) == ("expert",)
+    assert collected_policies(("random", "medium-expert")) == ("random", "medium", "expert")
+    replay_only = dataclasses.replace(small_preset(), kinds=("medium-replay",))
+    estimate = estimate_seconds(replay_only, probe_updates=2)
+    assert estimate["collect"] == pytest.approx(replay_only.size * estimate["env_step"] * 1.5), (
+        "one policy's episodes (the expert's) priced at the collection overhead of 1.5"
     )

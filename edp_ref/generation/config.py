@@ -18,10 +18,22 @@ from edp_ref.config_checks import (
 )
 from edp_ref.paper import LOCAL_ENVS
 
-__all__ = ["KINDS", "GenerationConfig", "quick_preset", "small_preset"]
+__all__ = ["KINDS", "GenerationConfig", "collected_policies", "quick_preset", "small_preset"]
 
 #: The five D4RL dataset kinds, in the order they are written.
 KINDS: tuple[str, ...] = ("random", "medium", "medium-replay", "expert", "medium-expert")
+
+
+def collected_policies(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The policies (random, medium, expert) whose episodes a generation of ``kinds`` collects.
+
+    The expert's always: REF_MAX is their mean return, so a dataset's references do not depend on
+    which other kinds are written; medium-expert stitches the medium's and the expert's.
+    """
+    needed = set(kinds) | {"expert"}
+    if "medium-expert" in needed:
+        needed |= {"medium", "expert"}
+    return tuple(k for k in ("random", "medium", "expert") if k in needed)
 
 
 @dataclass(frozen=True)

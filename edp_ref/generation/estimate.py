@@ -10,7 +10,7 @@ import time
 import gymnasium as gym
 import torch
 
-from edp_ref.generation.config import GenerationConfig
+from edp_ref.generation.config import GenerationConfig, collected_policies
 from edp_ref.generation.sac import SAC
 
 __all__ = ["describe_estimate", "estimate_seconds", "format_seconds"]
@@ -52,10 +52,7 @@ def estimate_seconds(config: GenerationConfig, probe_updates: int = 20) -> dict[
         sac.act(torch.randn(1, s))
     update = (time.perf_counter() - t0) / probe_updates
     train = config.train_steps * env_step + (config.train_steps - config.start_steps) * update
-    rollouts = {k for k in config.kinds if k in ("random", "medium", "expert")}
-    if "medium-expert" in config.kinds:
-        rollouts |= {"medium", "expert"}
-    collect = len(rollouts) * config.size * env_step * _COLLECTION_OVERHEAD
+    collect = len(collected_policies(config.kinds)) * config.size * env_step * _COLLECTION_OVERHEAD
     return {
         "train": train,
         "collect": collect,

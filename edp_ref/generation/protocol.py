@@ -39,7 +39,7 @@ import numpy as np
 from edp_ref.atomic_files import atomic_write_folder, atomic_write_text, remove_stale_temporaries
 from edp_ref.data.minari_io import minari_dataset_path, minari_root
 from edp_ref.generation.collection import buffer_episodes, collect_episodes, snapshot_policy
-from edp_ref.generation.config import KINDS, GenerationConfig
+from edp_ref.generation.config import KINDS, GenerationConfig, collected_policies
 from edp_ref.generation.environment import environment_dims, episode_returns, random_policy
 from edp_ref.generation.training import train_behaviour
 from edp_ref.paper import local_dataset_id
@@ -159,12 +159,6 @@ def generate(
     )
     # The collection seed of each kind, also its policy-sampling generator's.
     seeds = {k: config.seed * 100 + i for i, k in enumerate(KINDS)}
-    # The expert's episodes are always collected: REF_MAX is their mean return, so a dataset's
-    # references do not depend on which other kinds are written (the expert's are not written
-    # unless asked for).
-    needed = set(config.kinds) | {"expert"}
-    if "medium-expert" in needed:
-        needed |= {"medium", "expert"}
     rollouts: dict[str, list[Any]] = {}
     cut: dict[str, int] = {}
     actors = {
@@ -173,31 +167,30 @@ def generate(
         "expert": result.expert_actor,
     }
     collection_seconds: dict[str, float] = {}
-    for kind in ("random", "medium", "expert"):
-        if kind in needed:
-            t_kind = time.perf_counter()
-            policy = snapshot_policy(
-                actors[kind],
-                space,
-                s_dim,
-                hidden=config.hidden,
-                layers=config.layers,
-                seed=seeds[kind],
-            )
-            rollouts[kind], cut[kind] = collect_episodes(
-                config.env_id,
-                policy,
-                config.size,
-                seed=seeds[kind],
-                num_envs=config.collect_envs,
-                progress=progress,
-                desc=f"{config.env} {kind}",
-            )
-            collection_seconds[kind] = time.perf_counter() - t_kind
+    for kind in collected_policies(config.kinds):
+        t_kind = time.perf_counter()
+        policy = snapshot_policy(
+            actors[kind],
+            space,
+            s_dim,
+            hidden=config.hidden,
+            layers=config.layers,
+            seed=seeds[kind],
+        )
+        rollouts[kind], cut[kind] = collect_episodes(
+            config.env_id,
+            policy,
+            config.size,
+            seed=seeds[kind],
+            num_envs=config.collect_envs,
+            progress=progress,
+            desc=f"{config.env} {kind}",
+        )
+        collection_seconds[kind] = time.perf_counter() - t_kind
     ref_max = expert_reference(rollouts.get("expert", []), cut.get("expert", 0), result.evaluations)
-    if "medium-replay" in needed:
+    if "medium-replay" in config.kinds:
         rollouts["medium-replay"] = buffer_episodes(result.buffer, result.medium_step, space)
-    if "medium-expert" in needed:
+    if "medium-expert" in config.kinds:
         me = [*rollouts["medium"], *rollouts["expert"]]
         rollouts["medium-expert"] = [dataclasses.replace(e, id=i) for i, e in enumerate(me)]
     written = {}

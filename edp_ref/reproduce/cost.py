@@ -22,7 +22,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -457,14 +457,12 @@ def estimate_grid(
             (speed.setup_seconds, r.updates_left * speed.seconds_per_update, evaluation)
         )
     datasets = []
-    for (root, _), group in missing_generations(plans).items():
-        gen = group[0].generation
-        assert gen is not None
-        kinds = tuple(dict.fromkeys(k for g in group if g.generation for k in g.generation.kinds))
-        cfg = replace(gen, kinds=kinds)
+    for g in missing_generations(plans):
+        cfg = g.config
         label = (
-            f"generate {', '.join(g.task for g in group)} ({cfg.env_id}, SAC for "
-            f"{cfg.train_steps:,} steps, {cfg.size:,} transitions) into {root or 'Minari'}"
+            f"generate {', '.join(p.task for p in g.plans)} ({cfg.env_id}, SAC for "
+            f"{cfg.train_steps:,} steps, {cfg.size:,} transitions; writes "
+            f"{', '.join(cfg.kinds)}) into {g.root or 'Minari'}"
         )
         datasets.append((label, float(estimate_seconds(cfg)["total"])))
     downloads = tuple(

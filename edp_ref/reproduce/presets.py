@@ -243,14 +243,32 @@ def plan_data(task: str, preset: Preset, out: Path, *, missing_ok: bool = False)
     return DataPlan(task, "local", root, generation, present)
 
 
-def missing_generations(plans: Sequence[DataPlan]) -> dict[tuple[str | None, str], list[DataPlan]]:
-    """The plans of missing local datasets, by (folder, environment): one behaviour training
-    serves each group."""
+@dataclass(frozen=True)
+class Generation:
+    """One generation that missing local datasets need: the plans it serves (one environment,
+    one folder) and its configuration, which writes every kind of that environment not yet on
+    disk, not only those asked for (one SAC training serves all five)."""
+
+    root: str | None
+    plans: tuple[DataPlan, ...]
+    config: GenerationConfig
+
+
+def missing_generations(plans: Sequence[DataPlan]) -> list[Generation]:
+    """The generations that the missing local datasets of ``plans`` need, what
+    :func:`ensure_datasets` runs and the dry run prices."""
     groups: dict[tuple[str | None, str], list[DataPlan]] = {}
     for p in plans:
         if p.source == "local" and not p.present and p.generation is not None:
             groups.setdefault((p.local_root, p.generation.env), []).append(p)
-    return groups
+    out = []
+    for (root, env), group in groups.items():
+        gen = group[0].generation
+        assert gen is not None
+        with minari_root(root):
+            kinds = tuple(k for k in KINDS if not _on_disk(local_dataset_id(env, k)))
+        out.append(Generation(root, tuple(group), dataclasses.replace(gen, kinds=kinds)))
+    return out
 
 
 def ensure_datasets(
@@ -262,23 +280,15 @@ def ensure_datasets(
 ) -> None:
     """Generate the missing local datasets (one behaviour training per environment, then every
     kind of that environment not yet on disk), printing the generation's time estimate first."""
-    for (root, env), group in missing_generations(plans).items():
-        gen = group[0].generation
-        assert gen is not None
-        # Every kind not yet on disk, not only those asked for: one SAC training serves all five,
-        # and a dataset's ref_max_score is the mean return of the expert's episodes only when the
-        # expert is collected in the same call; otherwise the generation falls back on SAC's best
-        # evaluation, a different reference.
-        with minari_root(root):
-            kinds = tuple(k for k in KINDS if not _on_disk(local_dataset_id(env, k)))
-        cfg = dataclasses.replace(gen, kinds=kinds)
-        work = out / "datasets" / "work" / f"{env}-{cfg.size}-{cfg.train_steps}-seed{cfg.seed}"
+    for g in missing_generations(plans):
+        cfg = g.config
+        work = out / "datasets" / "work" / f"{cfg.env}-{cfg.size}-{cfg.train_steps}-seed{cfg.seed}"
         log(
-            f"generating missing local dataset(s) {', '.join(p.task for p in group)}: "
+            f"generating missing local dataset(s) {', '.join(p.task for p in g.plans)}: "
             f"{cfg.env_id}, SAC for {cfg.train_steps:,} steps, {cfg.size:,} transitions per "
-            f"dataset (D4RL: 1,000,000 each), writing {', '.join(kinds)} into "
-            f"{root or 'the default Minari folder'}"
+            f"dataset (D4RL: 1,000,000 each), writing {', '.join(cfg.kinds)} into "
+            f"{g.root or 'the default Minari folder'}"
         )
         log("  " + describe_estimate(cfg))
-        with minari_root(root):
+        with minari_root(g.root):
             generate(cfg, str(work), progress=progress)
