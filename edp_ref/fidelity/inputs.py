@@ -16,8 +16,16 @@ from __future__ import annotations
 import numpy as np
 
 from edp_ref.data.synthetic import synthetic_arrays
+from edp_ref.peers import SyntheticTransitions
 
-__all__ = ["MIN_FRACTION", "check_arrays", "input_power", "powered_rows", "trajectory_arrays"]
+__all__ = [
+    "MIN_FRACTION",
+    "check_arrays",
+    "check_data",
+    "input_power",
+    "powered_rows",
+    "trajectory_arrays",
+]
 
 #: The least fraction of terminal and of time-out transitions a compared batch must hold.
 MIN_FRACTION = 0.1
@@ -38,9 +46,18 @@ def check_arrays(size: int, obs_dim: int, action_dim: int, seed: int) -> dict[st
     )
 
 
-def powered_rows(arrays: dict[str, np.ndarray], batch_size: int, seed: int) -> np.ndarray:
+def check_data(size: int, obs_dim: int, action_dim: int, seed: int) -> SyntheticTransitions:
+    """:func:`check_arrays` in the peers' layout."""
+    arrays = check_arrays(size, obs_dim, action_dim, seed)
+    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
+
+
+def powered_rows(
+    arrays: dict[str, np.ndarray], batch_size: int, seed: int, where: str
+) -> tuple[np.ndarray, str]:
     """Row indices of a compared batch: ``ceil(B / 4)`` terminal rows, as many time-out rows,
-    the rest neither, shuffled (drawn without replacement from ``numpy.random.default_rng(seed)``).
+    the rest neither, shuffled (drawn without replacement from ``numpy.random.default_rng(seed)``);
+    and :func:`input_power`'s note on them.
 
     Raises:
         ValueError: when the data hold too few rows of a kind.
@@ -63,7 +80,8 @@ def powered_rows(arrays: dict[str, np.ndarray], batch_size: int, seed: int) -> n
                 f"needs {count}"
             )
         chosen.append(rng.choice(rows, count, replace=False))
-    return rng.permutation(np.concatenate(chosen))
+    rows = rng.permutation(np.concatenate(chosen))
+    return rows, input_power(arrays["terminals"][rows], arrays["timeouts"][rows], where)
 
 
 def input_power(terminals: np.ndarray, timeouts: np.ndarray, where: str) -> str:

@@ -21,7 +21,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +43,11 @@ from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
 from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
 from edp_ref.core.schedule import Schedule
 from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, params_from_flax
-from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
-from edp_ref.peers import SyntheticTransitions, official_edp_run
+from edp_ref.fidelity.inputs import check_arrays, check_data, powered_rows
+from edp_ref.peers import official_edp_run
 
 __all__ = [
     "Q_SCALE",
-    "SCHEDULE_TABLES",
     "EDPSetting",
     "compared_batch",
     "edp_ref_batch",
@@ -56,9 +55,9 @@ __all__ = [
     "edp_ref_state",
     "jax_precision",
     "official_agent",
+    "official_schedule",
     "peer_embedding_dtype",
     "powered_start",
-    "schedule_from_tables",
     "to_jax",
 ]
 
@@ -122,16 +121,21 @@ class EDPSetting:
         return torch.float64 if self.float64 else torch.float32
 
     @property
+    def registry_name(self) -> str:
+        """edp_ref's algorithm (DQL (JAX) is EDP + TD3 through the DDPM chain)."""
+        return "edp_td3" if self.algorithm == "dql_jax" else f"edp_{self.algorithm}"
+
+    @property
     def label(self) -> str:
         """A short name for report lines, e.g. ``edp_td3 K=1000 dpm15 f32``."""
-        name = {"td3": "edp_td3", "crr": "edp_crr", "iql": "edp_iql", "dql_jax": "dql_jax"}
+        name = "dql_jax" if self.algorithm == "dql_jax" else self.registry_name
         sampler = "ddpm" if self.algorithm == "dql_jax" else f"dpm{self.dpm_steps}"
         width = f"{self.layers}x{self.hidden}"
         dtype = "f64" if self.float64 else "f32"
         tables = " peer-tables" if self.peer_tables else ""
         if self.peer_embedding_f64:
             tables += " peer-embedding-f64 (DIAGNOSTIC)"
-        return f"{name[self.algorithm]} K={self.num_steps} {sampler} {width} {dtype}{tables}"
+        return f"{name} K={self.num_steps} {sampler} {width} {dtype}{tables}"
 
 
 @contextlib.contextmanager
@@ -193,12 +197,8 @@ def _cast_floats(tree: Any, float64: bool) -> Any:
     return jax.tree_util.tree_map(cast, tree)
 
 
-def _data(setting: EDPSetting) -> SyntheticTransitions:
-    """The check's data (:func:`~edp_ref.fidelity.inputs.check_arrays`) in the peers' layout."""
-    arrays = check_arrays(
-        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
-    )
-    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
+def _data_size(setting: EDPSetting) -> int:
+    return max(4 * setting.batch_size, 64)
 
 
 def official_agent(
@@ -215,7 +215,7 @@ def official_agent(
     """
     run = official_edp_run(
         setting.algorithm,
-        _data(setting),
+        check_data(_data_size(setting), setting.obs_dim, setting.action_dim, setting.seed),
         root=root,
         interpolation=setting.interpolation,
         num_steps=setting.num_steps,
@@ -301,11 +301,8 @@ def compared_batch(run: Any, setting: EDPSetting, seed: int) -> tuple[Any, str]:
     """The compared batch (:func:`~edp_ref.fidelity.inputs.powered_rows` of the check's data,
     retrieved by the official ``index_batch`` and ``batch_to_jax`` with the trainer's action
     clip) and the report note on its terminals and time-outs."""
-    arrays = check_arrays(
-        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
-    )
-    rows = powered_rows(arrays, setting.batch_size, seed)
-    note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
+    arrays = check_arrays(_data_size(setting), setting.obs_dim, setting.action_dim, setting.seed)
+    rows, note = powered_rows(arrays, setting.batch_size, seed, setting.label)
     dataset = {
         "observations": arrays["observations"],
         "actions": np.clip(arrays["actions"], -0.999, 0.999),
@@ -427,8 +424,7 @@ def edp_ref_state(
     edp_ref's own (float64, built from K) or, with ``setting.peer_tables``, the official
     float32 tables (:func:`official_schedule`)."""
     dtype = setting.torch_dtype
-    name = {"td3": "edp_td3", "dql_jax": "edp_td3", "crr": "edp_crr", "iql": "edp_iql"}
-    template: TrainState = REGISTRY[name[setting.algorithm]].init(
+    template: TrainState = REGISTRY[setting.registry_name].init(
         config, setting.obs_dim, setting.action_dim, torch.Generator().manual_seed(0), "cpu", dtype
     )
     states = agent.train_states if states is None else states
@@ -453,77 +449,54 @@ def edp_ref_state(
     )
 
 
-def schedule_from_tables(tables: Mapping[str, Any], kind: str, log_alphas: Any) -> Schedule:
-    """An edp_ref :class:`Schedule` holding a peer's own (float32) tables, as float64 numbers.
+#: The official schedule tables (``GaussianDiffusion``'s attributes) edp_ref's Schedule holds.
+_SCHEDULE_TABLES = {
+    "alpha_bars": "alphas_cumprod",
+    "alpha_bars_prev": "alphas_cumprod_prev",
+    "sqrt_alpha_bars": "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alpha_bars": "sqrt_one_minus_alphas_cumprod",
+    "sqrt_recip_alpha_bars": "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alpha_bars": "sqrt_recipm1_alphas_cumprod",
+    "posterior_variance": "posterior_variance",
+    "posterior_log_variance_clipped": "posterior_log_variance_clipped",
+    "posterior_mean_coef1": "posterior_mean_coef1",
+    "posterior_mean_coef2": "posterior_mean_coef2",
+}
 
-    edp_ref computes its tables in float64; the official EDP code and Diffusion-QL compute theirs
-    in float32 and read them in float32 (the official ``_extract_into_tensor`` casts to float32
-    even under JAX x64). Giving edp_ref the peer's tables removes that difference from a float64
-    comparison. ``tables`` holds the peer's ``alphas_cumprod``, ``alphas_cumprod_prev``,
-    ``sqrt_alphas_cumprod``, ``sqrt_one_minus_alphas_cumprod``, ``sqrt_recip_alphas_cumprod``,
-    ``sqrt_recipm1_alphas_cumprod``, ``posterior_variance``, ``posterior_log_variance_clipped``,
-    ``posterior_mean_coef1``, ``posterior_mean_coef2`` and ``betas``; ``log_alphas`` the
-    DPM-Solver knots log alpha_{t_n} the peer interpolates (official: ``0.5 log alphas_cumprod``
-    in float32). edp_ref's DPM-Solver reads its knots as 0.5 cumsum log(1 - beta), so ``betas``
-    is set to the betas whose cumulative sum reproduces those knots (the peer's own betas enter
-    nowhere else in the updates compared).
+
+def official_schedule(agent: Any) -> Schedule:
+    """An edp_ref :class:`Schedule` holding the official agent's own float32 tables, as float64
+    numbers.
+
+    edp_ref computes its tables in float64; the official EDP code computes and reads them in
+    float32 (its ``_extract_into_tensor`` casts to float32 even under JAX x64). Giving edp_ref
+    the official tables removes that difference from a float64 comparison. edp_ref's
+    DPM-Solver reads its knots as 0.5 cumsum log(1 - beta), so ``betas`` is set to the betas
+    whose cumulative sum reproduces the official knots ``0.5 log alphas_cumprod`` in float32
+    (as ``NoiseScheduleVP(schedule="discrete", alphas_cumprod=...)`` computes them); the
+    official betas enter nowhere else in the updates compared.
     """
+    import jax.numpy as jnp
+
+    gd = agent.diffusion
+    kind = str(gd.schedule_name)
 
     def f64(name: str) -> torch.Tensor:
-        return torch.tensor(np.asarray(tables[name], dtype=np.float64))
+        return torch.tensor(np.asarray(getattr(gd, name), dtype=np.float64))
 
-    la = np.asarray(log_alphas, dtype=np.float64)
-    steps = np.diff(np.concatenate([[0.0], 2.0 * la]))
-    betas = torch.tensor(-np.expm1(steps))
-    digest = hashlib.sha256(
-        np.asarray([f64(n).numpy() for n in SCHEDULE_TABLES]).tobytes()
-    ).hexdigest()
+    la = np.asarray(0.5 * jnp.log(jnp.asarray(gd.alphas_cumprod, dtype=jnp.float32)))
+    la = la.astype(np.float64)
+    betas = torch.tensor(-np.expm1(np.diff(np.concatenate([[0.0], 2.0 * la]))))
+    names = ["betas", *_SCHEDULE_TABLES.values()]
+    digest = hashlib.sha256(np.asarray([f64(n).numpy() for n in names]).tobytes()).hexdigest()
     return Schedule(
         kind=kind,
         num_steps=int(la.shape[0]),
         betas=betas,
         alphas=1.0 - f64("betas"),
-        alpha_bars=f64("alphas_cumprod"),
-        alpha_bars_prev=f64("alphas_cumprod_prev"),
-        sqrt_alpha_bars=f64("sqrt_alphas_cumprod"),
-        sqrt_one_minus_alpha_bars=f64("sqrt_one_minus_alphas_cumprod"),
-        sqrt_recip_alpha_bars=f64("sqrt_recip_alphas_cumprod"),
-        sqrt_recipm1_alpha_bars=f64("sqrt_recipm1_alphas_cumprod"),
-        posterior_variance=f64("posterior_variance"),
-        posterior_log_variance_clipped=f64("posterior_log_variance_clipped"),
-        posterior_mean_coef1=f64("posterior_mean_coef1"),
-        posterior_mean_coef2=f64("posterior_mean_coef2"),
+        **{ours: f64(theirs) for ours, theirs in _SCHEDULE_TABLES.items()},
         fingerprint=f"peer-{kind}-{la.shape[0]}-{digest[:16]}",
     )
-
-
-#: The schedule tables both official codes (EDP's GaussianDiffusion, Diffusion-QL's Diffusion) hold
-#: under these names.
-SCHEDULE_TABLES = (
-    "betas",
-    "alphas_cumprod",
-    "alphas_cumprod_prev",
-    "sqrt_alphas_cumprod",
-    "sqrt_one_minus_alphas_cumprod",
-    "sqrt_recip_alphas_cumprod",
-    "sqrt_recipm1_alphas_cumprod",
-    "posterior_variance",
-    "posterior_log_variance_clipped",
-    "posterior_mean_coef1",
-    "posterior_mean_coef2",
-)
-
-
-def official_schedule(agent: Any) -> Schedule:
-    """The official agent's float32 schedule tables as an edp_ref :class:`Schedule`
-    (:func:`schedule_from_tables`; DPM-Solver knots ``0.5 log alphas_cumprod`` in float32, as
-    ``NoiseScheduleVP(schedule="discrete", alphas_cumprod=...)`` computes them)."""
-    import jax.numpy as jnp
-
-    gd = agent.diffusion
-    tables = {name: np.asarray(getattr(gd, name)) for name in SCHEDULE_TABLES}
-    log_alphas = np.asarray(0.5 * jnp.log(jnp.asarray(gd.alphas_cumprod, dtype=jnp.float32)))
-    return schedule_from_tables(tables, str(gd.schedule_name), log_alphas)
 
 
 def _t(x: Any, dtype: torch.dtype) -> torch.Tensor:

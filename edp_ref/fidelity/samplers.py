@@ -2,11 +2,11 @@
 
 For the same parameters (the official agent's, converted), states and noise:
 
-* :func:`dpm_solver_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
-  DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler;
-* :func:`ddpm_check`: the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against
-  edp_ref's DDPM, with the official chain's per-step noise (:func:`~edp_ref.fidelity.
-  official_draws._ddpm_draws`' split order);
+* :func:`sampler_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
+  DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler,
+  or the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against edp_ref's DDPM
+  with the official chain's per-step noise (:func:`~edp_ref.fidelity.official_draws.
+  _ddpm_draws`' split order);
 * :func:`eas_check`: the official evaluation's action choice, ``SamplerPolicy.dpmensemble_act``
   of diffusion/trainer.py (the real class, imported with stubs for what the trainer cannot
   import), against edp_ref's :func:`~edp_ref.algorithms.diffusion_policy.select_actions`, on
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from edp_ref.algorithms import SamplerKind
 from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select_actions
 from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
@@ -48,11 +49,10 @@ __all__ = [
     "EAS_DRAWS",
     "EAS_MIN_Q_SPREAD",
     "clip_index_lines",
-    "ddpm_check",
-    "dpm_solver_check",
     "eas_check",
     "model_time_lines",
     "official_dpm_from_noise",
+    "sampler_check",
 ]
 
 Root = str | os.PathLike[str] | None
@@ -136,14 +136,22 @@ class _OfficialSamples:
 
 
 @functools.cache
-def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
+def _official_samples(
+    setting: EDPSetting, root: str | None, rows: int, sampler: SamplerKind
+) -> _OfficialSamples:
     import jax
 
     run = _official(setting, root)
     agent, policy = run.agent, run.agent.policy
     obs = _observations(setting, rows)
-    key = jax.random.PRNGKey(setting.seed + 21)
     params = agent.train_params["policy"]
+    if sampler == "ddpm":
+        key = jax.random.PRNGKey(setting.seed + 22)
+        with jax_precision(setting.float64):
+            official = policy.apply(params, key, obs, method=policy.ddpm_sample)
+            initial, steps = _ddpm_draws(key, (rows, setting.action_dim), setting.num_steps)
+        return _OfficialSamples(obs, np.asarray(initial), np.asarray(steps), np.asarray(official))
+    key = jax.random.PRNGKey(setting.seed + 21)
     with jax_precision(setting.float64):
         sample = jax.jit(lambda p, k, o: policy.apply(p, k, o, method=policy.dpm_sample))
         official = np.asarray(sample(params, key, obs))
@@ -173,73 +181,39 @@ def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _Official
     return _OfficialSamples(obs, initial, None, official, lines)
 
 
-def dpm_solver_check(
-    setting: EDPSetting, root: Root, rules: Rules, rows: int = 64
+def sampler_check(
+    setting: EDPSetting, root: Root, rules: Rules, sampler: SamplerKind, rows: int = 64
 ) -> list[Comparison]:
-    """Official ``dpm_sample`` vs edp_ref's DPM-Solver on the same parameters, states, noise.
+    """The official ``dpm_sample`` or ``ddpm_sample`` (p_sample_loop) vs edp_ref's sampler on
+    the same parameters, states and noise.
 
-    In float32 the official sampler takes its clip index ``(t - 1/N) * N`` cast to int32 from
+    In float32 the official DPM-Solver takes its clip index ``(t - 1/N) * N`` cast to int32 from
     float32 times, which at model times that are integers in exact arithmetic (333, 666 at
-    K = 1000) falls on either side by round-off; so the float32 comparison's tolerance is
+    K = 1000) falls on either side by round-off; so the float32 DPM-Solver line's tolerance is
     ``max(rules.outputs, 2 x`` the official sampler's own float32-vs-float64 difference on the
     same noise) (:func:`official_dpm_from_noise` run under x64), reported on the line. Float32
     adds a line checking that the replica equals ``dpm_sample`` to float32 round-off
     (``REPLICA_TOLERANCE``).
     """
-    off = _official_dpm(setting, _key(root), rows)
+    off = _official_samples(setting, _key(root), rows, sampler)
     config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
+    steps = None if off.steps is None else torch.tensor(off.steps, dtype=dtype)
     ours = sample_diffusion_actions(
         state.networks,
         state.params["policy"],
         torch.tensor(off.observations, dtype=dtype),
-        SamplerNoise(initial=torch.tensor(off.initial, dtype=dtype)),
+        SamplerNoise(initial=torch.tensor(off.initial, dtype=dtype), steps=steps),
         config.diffusion,
-        "dpm_solver",
+        sampler,
     ).detach()
-    name = f"{setting.label} sampler dpm_solver actions"
-    if setting.float64:
+    name = f"{setting.label} sampler {sampler} actions"
+    if not off.extra:
         return [compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)]
     replica, own = off.extra
     allowed = max(rules.outputs, 2.0 * own.deviation)
     note = f"official float32 vs its own float64 on this noise: {own.deviation:.2e}"
     return [replica, compare_group(name, {"a": ours}, {"a": off.actions}, allowed, note=note)]
-
-
-@functools.cache
-def _official_ddpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
-    import jax
-
-    agent = _official(setting, root).agent
-    obs = _observations(setting, rows)
-    key = jax.random.PRNGKey(setting.seed + 22)
-    with jax_precision(setting.float64):
-        official = agent.policy.apply(
-            agent.train_params["policy"], key, obs, method=agent.policy.ddpm_sample
-        )
-        initial, steps = _ddpm_draws(key, (rows, setting.action_dim), setting.num_steps)
-    return _OfficialSamples(obs, np.asarray(initial), np.asarray(steps), np.asarray(official))
-
-
-def ddpm_check(setting: EDPSetting, root: Root, rules: Rules, rows: int = 64) -> Comparison:
-    """Official ``ddpm_sample`` (p_sample_loop) vs edp_ref's DDPM, same parameters and noise."""
-    off = _official_ddpm(setting, _key(root), rows)
-    config, state = _edp_ref(setting, root)
-    dtype = setting.torch_dtype
-    assert off.steps is not None
-    ours = sample_diffusion_actions(
-        state.networks,
-        state.params["policy"],
-        torch.tensor(off.observations, dtype=dtype),
-        SamplerNoise(
-            initial=torch.tensor(off.initial, dtype=dtype),
-            steps=torch.tensor(off.steps, dtype=dtype),
-        ),
-        config.diffusion,
-        "ddpm",
-    ).detach()
-    name = f"{setting.label} sampler ddpm actions"
-    return compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)
 
 
 #: Official categorical draws per state behind the selection-law line, and edp_ref's

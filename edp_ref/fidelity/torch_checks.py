@@ -12,8 +12,8 @@ peer update the generators are reseeded, and edp_ref's randomness is the same ca
 from the same seed (:func:`peer_draws`: Diffusion-QL's order is a' chain ``randn`` + K
 ``randn_like``, ``randint`` of k, ``randn_like`` of eps, the L_pi chain, then the coin; TD3+BC's
 is one ``randn_like``; IQL draws nothing). In float64 the peer runs with torch's default dtype
-set to float64 (its modules converted with ``.double()``; Diffusion-QL's schedule buffers are
-computed in float32 by its code and are given to edp_ref as they are, see ``peer_tables``).
+set to float64 (its modules converted; Diffusion-QL's schedule buffers stay float32 as its code
+computes them).
 
 CORL's IQL differs from IQL's original update (and from edp_ref's and the official EDP's): it
 computes V(s') before the value step and uses the pre-update V both in the Q target and in the
@@ -37,13 +37,15 @@ from collections.abc import Callable
 from typing import Any
 
 from edp_ref.algorithms import Batch, TrainState
-from edp_ref.fidelity.compare import Comparison, Rules, compare_group, compare_values
+from edp_ref.fidelity.compare import Comparison, Rules, compare_values
+from edp_ref.fidelity.edp_checks import Drift, compare_states, state_groups
 from edp_ref.fidelity.torch_sides import (
     Side,
     TorchSetting,
     compared_batch,
     make_side,
     peer_draws,
+    peer_losses,
     peer_step,
     powered_start,
 )
@@ -53,22 +55,20 @@ __all__ = ["TorchSetting", "peer_draws", "torch_many_updates", "torch_one_update
 
 def _start(side: Side, warmup: int, start_step: int | None) -> TrainState:
     for i in range(warmup):
-        peer_step(side, side.run, compared_batch(side.setting, 1000 + i)[0], 2000 + i)
+        peer_step(side, compared_batch(side.setting, 1000 + i)[0], 2000 + i)
     powered_start(side)
     if start_step is not None:
-        agent = side.run.agent
-        if side.setting.peer == "dql":
-            agent.step = start_step
-        else:
-            agent.total_it = start_step
-    return side.to_state(side.run, side.template)
+        setattr(side.run.agent, "step" if side.setting.peer == "dql" else "total_it", start_step)
+    return side.state()
 
 
-def _edp_step(side: Side, state: TrainState, batch: Batch, seed: int) -> tuple[TrainState, Any]:
-    randomness = peer_draws(
-        side.setting, seed, side.config.diffusion.num_steps if side.setting.peer == "dql" else 5
-    )
-    return side.update(state, batch, randomness, side.config)  # type: ignore[no-any-return]
+def _steps(side: Side, state: TrainState, batch: Batch, seed: int) -> tuple[Any, Any, Any]:
+    """One peer update and one edp_ref update on ``batch`` with the same draws from ``seed``:
+    the peer's losses (edp_ref's names), edp_ref's new state and its metrics."""
+    peer = peer_losses(side, peer_step(side, batch, seed))
+    num_steps = side.config.diffusion.num_steps if side.setting.peer == "dql" else 5
+    new, metrics = side.update(state, batch, peer_draws(side.setting, seed, num_steps))
+    return peer, new, metrics
 
 
 def torch_one_update(
@@ -82,19 +82,15 @@ def torch_one_update(
     updates (Diffusion-QL's counter set to 1000 so that the update moves its EMA actor; TD3+BC's
     to an odd value so that the actor and the targets move), same batch and draws.
     ``edit_config`` changes edp_ref's config first (negative controls, the power suite)."""
-    from edp_ref.fidelity.edp_checks import compare_states, state_groups
-
     side = make_side(setting, root)
     if edit_config is not None:
         side.config = edit_config(side.config)
     start_step = {"dql": 1000, "td3bc": 2 * warmup + 1, "iql": None}[setting.peer]
     start = _start(side, warmup, start_step)
     batch, note = compared_batch(setting, 7)
-    seed = 77
-    peer_metrics = peer_step(side, side.run, batch, seed)
-    ours, metrics = _edp_step(side, start, batch, seed)
+    peer_l, ours, metrics = _steps(side, start, batch, 77)
     prefix = f"{setting.label} one-update"
-    peer = state_groups(side.to_state(side.run, side.template))
+    peer = state_groups(side.state())
     out = compare_states(prefix, state_groups(ours), peer, state_groups(start), rules)
     informational = False
     if setting.peer == "iql":
@@ -114,8 +110,7 @@ def torch_one_update(
             for c in out
         ]
         informational = critics_only
-    peer_l = side.losses(peer_metrics)
-    ours_l = {k: float(metrics[k]) for k in side.edp_losses if k in peer_l}
+    ours_l = {k: float(metrics[k]) for k in peer_l}
     out.append(
         compare_values(
             f"{prefix} losses", ours_l, peer_l, rules.values, note, informational=informational
@@ -130,27 +125,16 @@ def torch_many_updates(
     updates: int,
     record_every: int = 10,
     warmup: int = 3,
-) -> tuple[list[int], list[float], list[float]]:
+) -> Drift:
     """``updates`` updates of the peer and of edp_ref on the same batches and draws, each side
-    feeding its own state forward.
-
-    Returns the checkpoints and, at each, max |difference| / max |peer| of all online
-    parameters and of the losses.
-    """
+    feeding its own state forward; the drift is recorded every ``record_every`` updates and
+    after the last."""
     side = make_side(setting, root)
     ours = _start(side, warmup, None)
-    checkpoints, params_dev, loss_dev = [], [], []
+    drift = Drift()
     for i in range(1, updates + 1):
-        batch, seed = compared_batch(setting, 5000 + i)[0], 6000 + i
-        peer_metrics = side.losses(peer_step(side, side.run, batch, seed))
-        ours, metrics = _edp_step(side, ours, batch, seed)
-        ours_l = {k: float(metrics[k]) for k in side.edp_losses if k in peer_metrics}
-        if i % record_every and i != updates:
-            continue
-        peer_state = side.to_state(side.run, side.template)
-        flat_p = {f"{n}/{k}": v for n, p in peer_state.params.items() for k, v in p.items()}
-        flat_o = {f"{n}/{k}": v for n, p in ours.params.items() for k, v in p.items()}
-        checkpoints.append(i)
-        params_dev.append(compare_group("params", flat_o, flat_p, 1.0).deviation)
-        loss_dev.append(compare_group("losses", ours_l, peer_metrics, 1.0).deviation)
-    return checkpoints, params_dev, loss_dev
+        peer_l, ours, metrics = _steps(side, ours, compared_batch(setting, 5000 + i)[0], 6000 + i)
+        if i % record_every == 0 or i == updates:
+            ours_l = {k: float(metrics[k]) for k in peer_l}
+            drift.record(i, ours, side.state(), ours_l, peer_l)
+    return drift

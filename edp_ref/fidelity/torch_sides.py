@@ -1,12 +1,7 @@
 """The PyTorch peers' side of the baseline crosscheck (:mod:`edp_ref.fidelity.torch_checks`):
 each peer loaded unmodified and configured like edp_ref's baseline, its state converted to
-edp_ref's layout, its batches and its random draws replayed for edp_ref.
-
-* :class:`TorchSetting`: one configuration (which peer, sizes, dtype, IQL's update order).
-* :func:`peer_draws`: the draws a peer update makes from torch's (and NumPy's) global generator
-  after reseeding, in the peer's order, as edp_ref randomness.
-* ``make_side``: the peer run, edp_ref's config and update, the state conversion and the loss
-  names of one setting; ``peer_step``: one peer update with reseeded generators.
+edp_ref's layout (:mod:`edp_ref.fidelity.torch_layout`), its batches and its random draws
+replayed for edp_ref.
 """
 
 from __future__ import annotations
@@ -14,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,18 +30,10 @@ from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
 from edp_ref.algorithms.catalog.gaussian_iql import GaussianIQLConfig
 from edp_ref.algorithms.catalog.td3bc import TD3BCConfig, TD3BCRandomness
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
-from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
-from edp_ref.fidelity.official_edp import Q_SCALE, SCHEDULE_TABLES, schedule_from_tables
-from edp_ref.fidelity.torch_layout import (
-    CORL_IQL,
-    CORL_TD3BC,
-    DQL_CRITIC,
-    DQL_POLICY,
-    adam_from_torch,
-    dql_first_layer_columns,
-    params_from_torch,
-)
-from edp_ref.peers import SyntheticTransitions, corl_run, diffusion_ql_run, main_py_settings
+from edp_ref.fidelity.inputs import check_arrays, check_data, powered_rows
+from edp_ref.fidelity.official_edp import Q_SCALE
+from edp_ref.fidelity.torch_layout import PEER_NETS, dql_first_layer_columns, state_from_torch
+from edp_ref.peers import corl_run, diffusion_ql_run, main_py_settings
 
 __all__ = [
     "Side",
@@ -54,9 +41,13 @@ __all__ = [
     "compared_batch",
     "make_side",
     "peer_draws",
+    "peer_losses",
     "peer_step",
     "powered_start",
 ]
+
+#: Rows of the check's data.
+_DATA_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -65,15 +56,11 @@ class TorchSetting:
 
     Attributes:
         peer: "dql" (Diffusion-QL), "td3bc" or "iql" (CORL).
-        batch_size: transitions per update.
-        obs_dim: S of the synthetic data.
-        action_dim: A of the synthetic data.
-        float64: run both in float64.
+        obs_dim, action_dim: S and A of the synthetic data.
         seed: the peer's seed and the data's.
         iql_order: CORL IQL only: "corl" (its ``train`` as shipped, against edp_ref's
             ``GaussianIQLConfig(update_order="corl")``) or "iql" (its methods composed in IQL's
             order, against edp_ref's default).
-        peer_tables: DQL only: give edp_ref Diffusion-QL's float32 schedule buffers.
         task: Diffusion-QL's ``main.py`` row (lr, eta, gn).
         q_adam_eps: CORL IQL only, a diagnostic: edp_ref's Adam epsilon (all networks) and only
             the critics' groups checked. CORL's critic loss is half edp_ref's, so its Adam steps
@@ -88,13 +75,11 @@ class TorchSetting:
     float64: bool = False
     seed: int = 0
     iql_order: str = "iql"
-    peer_tables: bool = False
     task: str = "walker2d-medium-expert-v2"
     q_adam_eps: float | None = None
 
     @property
     def dtype(self) -> torch.dtype:
-        """float64 or float32."""
         return torch.float64 if self.float64 else torch.float32
 
     @property
@@ -109,8 +94,7 @@ class TorchSetting:
         extra = orders[self.iql_order] if self.peer == "iql" else ""
         if self.q_adam_eps is not None:
             extra += f" edp_ref Adam eps {self.q_adam_eps:g}, critics only"
-        tables = " peer-tables" if self.peer_tables else ""
-        return f"{name[self.peer]}{extra} {'f64' if self.float64 else 'f32'}{tables}"
+        return f"{name[self.peer]}{extra} {'f64' if self.float64 else 'f32'}"
 
 
 @contextlib.contextmanager
@@ -125,17 +109,31 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
 
 @dataclass
 class Side:
-    """A peer agent with its converters, and the matching edp_ref update."""
+    """A peer run and the matching edp_ref algorithm (its registry name) and config."""
 
     setting: TorchSetting
     run: Any
     config: Any
-    update: Callable[..., Any]
-    to_state: Callable[[Any, TrainState], TrainState]
-    peer_update: Callable[[Any, list[torch.Tensor]], dict[str, float]]
-    losses: Callable[[dict[str, float]], dict[str, float]]
-    edp_losses: tuple[str, ...]
+    algorithm: str
     template: TrainState
+
+    def update(self, state: TrainState, batch: Batch, randomness: Any) -> Any:
+        """edp_ref's update (looked up at the call: the power suite may replace it)."""
+        return REGISTRY[self.algorithm].update(state, batch, randomness, self.config)
+
+    def state(self) -> TrainState:
+        """The peer's current state as edp_ref's."""
+        s, agent = self.setting, self.run.agent
+        dql = s.peer == "dql"
+        transform = dql_first_layer_columns(s.obs_dim, s.action_dim) if dql else None
+        params, targets, optimizers = state_from_torch(agent, PEER_NETS[s.peer], s.dtype, transform)
+        step = agent.step if dql else agent.total_it
+        return self.template.replace(
+            params=params,
+            target_params=targets,
+            optimizers=optimizers,
+            step=torch.tensor(step, dtype=torch.int64),
+        )
 
 
 def peer_draws(setting: TorchSetting, seed: int, num_steps: int = 5) -> Any:
@@ -163,16 +161,10 @@ def peer_draws(setting: TorchSetting, seed: int, num_steps: int = 5) -> Any:
     return TD3Randomness(DiffusionNoise(k, eps), next_actions, coin, policy_actions)
 
 
-def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
-    s = setting
-    cfg = main_py_settings(root, s.task)
-    data = _data(s)
-    run = diffusion_ql_run(data, root=root, batch_size=s.batch_size, task=s.task, seed=s.seed)
+def _dql_config(run: Any, cfg: dict[str, Any]) -> DQLConfig:
     agent = run.agent
-    for m in (agent.actor, agent.ema_model, agent.critic, agent.critic_target):
-        m.to(s.dtype)
     gn = float(cfg["gn"])
-    config = DQLConfig(
+    return DQLConfig(
         optimizer=OptimizerConfig(
             learning_rate=float(cfg["lr"]), max_grad_norm=gn if gn > 0 else None, clip_mode="torch"
         ),
@@ -189,187 +181,87 @@ def _dql_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Sid
         alpha=float(cfg["eta"]),
         compile=False,
     )
-    cols = dql_first_layer_columns(s.obs_dim, s.action_dim)
-
-    def to_state(run: Any, template: TrainState) -> TrainState:
-        a = run.agent
-        params = {"policy": params_from_torch(a.actor, DQL_POLICY, s.dtype, cols)}
-        opts = {"policy": adam_from_torch(a.actor_optimizer, a.actor, DQL_POLICY, s.dtype, cols)}
-        targets = {"policy": params_from_torch(a.ema_model, DQL_POLICY, s.dtype, cols)}
-        for net, layers in DQL_CRITIC.items():
-            params[net] = params_from_torch(a.critic, layers, s.dtype)
-            opts[net] = adam_from_torch(a.critic_optimizer, a.critic, layers, s.dtype)
-            targets[net] = params_from_torch(a.critic_target, layers, s.dtype)
-        networks = template.networks
-        if s.peer_tables:
-            actor = a.actor
-            tables = {n: getattr(actor, n).detach().double().numpy() for n in SCHEDULE_TABLES}
-            la = 0.5 * np.log(tables["alphas_cumprod"])
-            networks = dataclasses.replace(
-                networks, schedule=schedule_from_tables(tables, "vp", la)
-            )
-        return template.replace(
-            networks=networks,
-            params=params,
-            target_params=targets,
-            optimizers=opts,
-            step=torch.tensor(a.step, dtype=torch.int64),
-        )
-
-    def peer_update(run: Any, batch: list[torch.Tensor]) -> dict[str, float]:
-        s_, a_, r, s2, d = batch
-        out = run.update([s_, a_, s2, r[:, None], (1.0 - d)[:, None]])
-        return {k: float(v[0]) for k, v in out.items()}
-
-    def losses(m: dict[str, float]) -> dict[str, float]:
-        return {
-            "critic_loss": m["critic_loss"],
-            "diffusion_loss": m["bc_loss"],
-            "guide_loss": float(cfg["eta"]) * m["ql_loss"],
-            "policy_loss": m["actor_loss"],
-        }
-
-    template = REGISTRY["dql"].init(
-        config, s.obs_dim, s.action_dim, torch.Generator().manual_seed(0), "cpu", s.dtype
-    )
-    return Side(
-        s,
-        run,
-        config,
-        REGISTRY["dql"].update,
-        to_state,
-        peer_update,
-        losses,
-        ("critic_loss", "diffusion_loss", "guide_loss", "policy_loss"),
-        template,
-    )
 
 
-def _corl_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
-    s = setting
-    algorithm = "td3_bc" if s.peer == "td3bc" else "iql"
-    data = _data(s)
-    run = corl_run(algorithm, data, root=root, batch_size=s.batch_size, seed=s.seed)
-    tr = run.agent
-    hp = run.hyperparameters
-    network = NetworkConfig(256, 2, "torch", activation="relu")
-    targets_cfg = TargetNetworkConfig(critic_tau=float(hp["tau"]))
-    if s.peer == "td3bc":
-        for m in (
-            tr.actor,
-            tr.actor_target,
-            tr.critic_1,
-            tr.critic_1_target,
-            tr.critic_2,
-            tr.critic_2_target,
-        ):
-            m.to(s.dtype)
-        config: Any = TD3BCConfig(
+def _corl_config(setting: TorchSetting, hp: dict[str, Any]) -> Any:
+    common: dict[str, Any] = {
+        "network": NetworkConfig(256, 2, "torch", activation="relu"),
+        "discount": float(hp["discount"]),
+        "target_networks": TargetNetworkConfig(critic_tau=float(hp["tau"])),
+        "max_action": 1.0,
+        "compile": False,
+    }
+    if setting.peer == "td3bc":
+        return TD3BCConfig(
+            **common,
             optimizer=OptimizerConfig(learning_rate=3e-4, max_grad_norm=None),
-            network=network,
-            discount=float(hp["discount"]),
-            target_networks=targets_cfg,
             alpha=float(hp["alpha"]),
             policy_noise=float(hp["policy_noise"]),
             noise_clip=float(hp["noise_clip"]),
             policy_delay=int(hp["policy_freq"]),
-            max_action=1.0,
-            compile=False,
         )
+    return GaussianIQLConfig(
+        **common,
+        optimizer=OptimizerConfig(learning_rate=float(hp["actor_lr"]), max_grad_norm=None),
+        expectile=float(hp["iql_tau"]),
+        inverse_temperature=float(hp["beta"]),
+        weight_cap=100.0,
+        log_std_min=-20.0,
+        log_std_max=2.0,
+        update_order="corl" if setting.iql_order == "corl" else "iql",
+    )
 
-        def to_state(run: Any, template: TrainState) -> TrainState:
-            t = run.agent
-            nets = {
-                "policy": (t.actor, t.actor_target, t.actor_optimizer),
-                "q1": (t.critic_1, t.critic_1_target, t.critic_1_optimizer),
-                "q2": (t.critic_2, t.critic_2_target, t.critic_2_optimizer),
-            }
-            return template.replace(
-                params={
-                    n: params_from_torch(m, CORL_TD3BC, s.dtype) for n, (m, _, _) in nets.items()
-                },
-                target_params={
-                    n: params_from_torch(g, CORL_TD3BC, s.dtype) for n, (_, g, _) in nets.items()
-                },
-                optimizers={
-                    n: adam_from_torch(o, m, CORL_TD3BC, s.dtype) for n, (m, _, o) in nets.items()
-                },
-                step=torch.tensor(t.total_it, dtype=torch.int64),
+
+def make_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
+    """The peer run (its modules in the setting's dtype) and edp_ref's config for it."""
+    s = setting
+    if s.peer not in PEER_NETS:
+        raise ValueError(f"TorchSetting.peer must be 'dql', 'td3bc' or 'iql', got {s.peer!r}")
+    data = check_data(_DATA_SIZE, s.obs_dim, s.action_dim, s.seed)
+    with _default_dtype(s.dtype):
+        if s.peer == "dql":
+            run = diffusion_ql_run(
+                data, root=root, batch_size=s.batch_size, task=s.task, seed=s.seed
             )
-
-        def losses(m: dict[str, float]) -> dict[str, float]:
-            # CORL logs the actor loss only on the updates that step the actor.
-            out = {"critic_loss": m["critic_loss"]}
-            if "actor_loss" in m:
-                out["policy_loss"] = m["actor_loss"]
-            return out
-
-        template = REGISTRY["td3bc"].init(
-            config, s.obs_dim, s.action_dim, torch.Generator(), "cpu", s.dtype
+            config: Any = _dql_config(run, main_py_settings(root, s.task))
+        else:
+            name = "td3_bc" if s.peer == "td3bc" else "iql"
+            run = corl_run(name, data, root=root, batch_size=s.batch_size, seed=s.seed)
+            config = _corl_config(s, run.hyperparameters)
+        for net in PEER_NETS[s.peer].values():
+            for attr in (net.module, net.target):
+                if attr is not None:
+                    getattr(run.agent, attr).to(s.dtype)
+        if s.q_adam_eps is not None:
+            optimizer = dataclasses.replace(config.optimizer, eps=s.q_adam_eps)
+            config = dataclasses.replace(config, optimizer=optimizer)
+        algorithm = {"dql": "dql", "td3bc": "td3bc", "iql": "gaussian_iql"}[s.peer]
+        template = REGISTRY[algorithm].init(
+            config, s.obs_dim, s.action_dim, torch.Generator().manual_seed(0), "cpu", s.dtype
         )
-        edp_losses: tuple[str, ...] = ("critic_loss", "policy_loss")
-        update: Callable[..., Any] = REGISTRY["td3bc"].update
-    else:
-        for m in (tr.actor, tr.qf, tr.q_target, tr.vf):
-            m.to(s.dtype)
-        config = GaussianIQLConfig(
-            optimizer=OptimizerConfig(learning_rate=float(hp["actor_lr"]), max_grad_norm=None),
-            network=network,
-            discount=float(hp["discount"]),
-            target_networks=targets_cfg,
-            expectile=float(hp["iql_tau"]),
-            inverse_temperature=float(hp["beta"]),
-            weight_cap=100.0,
-            log_std_min=-20.0,
-            log_std_max=2.0,
-            max_action=1.0,
-            compile=False,
-            update_order="corl" if s.iql_order == "corl" else "iql",
-        )
+    return Side(s, run, config, algorithm, template)
 
-        def to_state(run: Any, template: TrainState) -> TrainState:
-            t = run.agent
-            L = CORL_IQL
-            q_target = {n: params_from_torch(t.q_target, L[n], s.dtype) for n in ("q1", "q2")}
-            return template.replace(
-                params={
-                    "policy": params_from_torch(t.actor, L["policy"], s.dtype),
-                    **{n: params_from_torch(t.qf, L[n], s.dtype) for n in ("q1", "q2")},
-                    "value": params_from_torch(t.vf, L["value"], s.dtype),
-                },
-                target_params=q_target,
-                optimizers={
-                    "policy": adam_from_torch(t.actor_optimizer, t.actor, L["policy"], s.dtype),
-                    **{
-                        n: adam_from_torch(t.q_optimizer, t.qf, L[n], s.dtype, scale=2.0)
-                        for n in ("q1", "q2")
-                    },
-                    "value": adam_from_torch(t.v_optimizer, t.vf, L["value"], s.dtype),
-                },
-                step=torch.tensor(t.total_it, dtype=torch.int64),
-            )
 
-        def losses(m: dict[str, float]) -> dict[str, float]:
-            return {
-                "value_loss": m["value_loss"],
-                "critic_loss": 2.0 * m["q_loss"],
-                "policy_loss": m["actor_loss"],
-            }
-
-        template = REGISTRY["gaussian_iql"].init(
-            config, s.obs_dim, s.action_dim, torch.Generator(), "cpu", s.dtype
-        )
-        edp_losses = ("value_loss", "critic_loss", "policy_loss")
-        update = REGISTRY["gaussian_iql"].update
-
-    def peer_update(run: Any, batch: list[torch.Tensor]) -> dict[str, float]:
-        s_, a_, r, s2, d = batch
-        peer_batch = [s_, a_, r[:, None], s2, d[:, None]]
-        if s.peer == "iql" and s.iql_order == "iql":
-            return _iql_original_order(run.agent, peer_batch)
-        return {k: float(v) for k, v in run.update(peer_batch).items()}
-
-    return Side(s, run, config, update, to_state, peer_update, losses, edp_losses, template)
+def peer_losses(side: Side, m: dict[str, float]) -> dict[str, float]:
+    """The peer's logged losses under edp_ref's names and at edp_ref's scale."""
+    if side.setting.peer == "dql":
+        return {
+            "critic_loss": m["critic_loss"],
+            "diffusion_loss": m["bc_loss"],
+            "guide_loss": side.config.alpha * m["ql_loss"],
+            "policy_loss": m["actor_loss"],
+        }
+    if side.setting.peer == "iql":
+        return {
+            "value_loss": m["value_loss"],
+            "critic_loss": 2.0 * m["q_loss"],
+            "policy_loss": m["actor_loss"],
+        }
+    # CORL's TD3+BC logs the actor loss only on the updates that step the actor.
+    out = {"critic_loss": m["critic_loss"]}
+    if "actor_loss" in m:
+        out["policy_loss"] = m["actor_loss"]
+    return out
 
 
 def _iql_original_order(trainer: Any, batch: list[torch.Tensor]) -> dict[str, float]:
@@ -390,47 +282,14 @@ def _iql_original_order(trainer: Any, batch: list[torch.Tensor]) -> dict[str, fl
     return log
 
 
-def make_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
-    with _default_dtype(setting.dtype):
-        if setting.peer == "dql":
-            return _dql_side(setting, root)
-        if setting.peer in ("td3bc", "iql"):
-            side = _corl_side(setting, root)
-            if setting.q_adam_eps is not None:
-                optimizer = dataclasses.replace(side.config.optimizer, eps=setting.q_adam_eps)
-                side.config = dataclasses.replace(side.config, optimizer=optimizer)
-            return side
-    raise ValueError(f"TorchSetting.peer must be 'dql', 'td3bc' or 'iql', got {setting.peer!r}")
-
-
-def _data(setting: TorchSetting) -> SyntheticTransitions:
-    """The check's data (:func:`~edp_ref.fidelity.inputs.check_arrays`) in the peers' layout."""
-    arrays = check_arrays(256, setting.obs_dim, setting.action_dim, setting.seed)
-    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
-
-
 def compared_batch(setting: TorchSetting, seed: int) -> tuple[Batch, str]:
     """A batch of the check's data (:func:`~edp_ref.fidelity.inputs.powered_rows`: a quarter
     terminals, a quarter time-outs) and the report note on them."""
-    arrays = check_arrays(256, setting.obs_dim, setting.action_dim, setting.seed)
-    rows = powered_rows(arrays, setting.batch_size, seed)
-    note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
+    arrays = check_arrays(_DATA_SIZE, setting.obs_dim, setting.action_dim, setting.seed)
+    rows, note = powered_rows(arrays, setting.batch_size, seed, setting.label)
     fields = ("observations", "actions", "rewards", "next_observations", "terminals")
     batch = Batch(**{f: torch.tensor(arrays[f][rows], dtype=setting.dtype) for f in fields})
     return batch, note
-
-
-def _critics(setting: TorchSetting, agent: Any) -> tuple[list[Any], list[Any]]:
-    """The peer's (online critics and V, target networks) as module lists."""
-    if setting.peer == "dql":
-        return [agent.critic], [agent.critic_target, agent.ema_model]
-    if setting.peer == "td3bc":
-        return [agent.critic_1, agent.critic_2], [
-            agent.critic_1_target,
-            agent.critic_2_target,
-            agent.actor_target,
-        ]
-    return [agent.qf, agent.vf], [agent.q_target]
 
 
 def _last_linears(module: torch.nn.Module) -> list[torch.nn.Linear]:
@@ -442,28 +301,36 @@ def powered_start(side: Side) -> None:
     """Give the peer a start state whose every part a one-update check can see move: its target
     networks (and Diffusion-QL's EMA actor) re-initialised with PyTorch's default init from a
     fixed seed, far from the online ones; the last layer of every critic and value network
-    multiplied by :data:`~edp_ref.fidelity.official_edp.Q_SCALE` (Q values spread over several
-    units, as :func:`edp_ref.fidelity.official_edp.powered_start` does for the official EDP)."""
-    online, targets = _critics(side.setting, side.run.agent)
+    multiplied by :data:`~edp_ref.fidelity.official_edp.Q_SCALE` (as
+    :func:`edp_ref.fidelity.official_edp.powered_start` does for the official EDP)."""
+    agent, nets = side.run.agent, PEER_NETS[side.setting.peer]
+    critics = [n for name, n in nets.items() if name != "policy"]
+    # dict.fromkeys: each module once, critics' targets first (the order of the reseeded init).
+    online = list(dict.fromkeys(n.module for n in critics))
+    target_critics = list(dict.fromkeys(n.target for n in critics if n.target))
+    targets = target_critics + [t for t in [nets["policy"].target] if t]
     torch.manual_seed(side.setting.seed + 1000)
     with torch.no_grad(), _default_dtype(side.setting.dtype):
-        for module in targets:
-            for layer in module.modules():
+        for name in targets:
+            for layer in getattr(agent, name).modules():
                 if isinstance(layer, torch.nn.Linear):
                     layer.reset_parameters()
-        target_critics = targets[:2] if side.setting.peer == "td3bc" else targets[:1]
-        for module in (*online, *target_critics):
-            for layer in _last_linears(module):
+        for name in online + target_critics:
+            for layer in _last_linears(getattr(agent, name)):
                 layer.weight.mul_(Q_SCALE)
                 layer.bias.mul_(Q_SCALE)
 
 
-def _peer_batch(b: Batch) -> list[torch.Tensor]:
-    return [b.observations, b.actions, b.rewards, b.next_observations, b.terminals]
-
-
-def peer_step(side: Side, run: Any, batch: Batch, seed: int) -> dict[str, float]:
-    with _default_dtype(side.setting.dtype):
+def peer_step(side: Side, batch: Batch, seed: int) -> dict[str, float]:
+    """One peer update on ``batch`` with its generators reseeded from ``seed``."""
+    s, r, d = side.setting, batch.rewards[:, None], batch.terminals[:, None]
+    o, a, o2 = batch.observations, batch.actions, batch.next_observations
+    with _default_dtype(s.dtype):
         torch.manual_seed(seed)
         np.random.seed(seed)
-        return side.peer_update(run, _peer_batch(batch))
+        if s.peer == "dql":
+            out = side.run.update([o, a, o2, r, 1.0 - d])
+            return {k: float(v[0]) for k, v in out.items()}
+        if s.peer == "iql" and s.iql_order == "iql":
+            return _iql_original_order(side.run.agent, [o, a, r, o2, d])
+        return {k: float(v) for k, v in side.run.update([o, a, r, o2, d]).items()}
