@@ -40,21 +40,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Comparison:
-    """One reported group.
-
-    Attributes:
-        name: what was compared, e.g. ``"edp_td3 f32 one-update params/policy"``.
-        deviation: the group's measure (module docstring); ``inf`` on a shape mismatch, a
-            missing key or a non-finite value.
-        max_abs: max |edp_ref - peer| over the group.
-        scale: what ``max_abs`` was divided by (the change, the value, or the peer's scale).
-        tolerance: the largest deviation that passes.
-        elements: number of compared scalars.
-        note: extra context (e.g. which tensor holds the largest deviation).
-        informational: an INFO line: documents a known difference, never decides.
-        diagnostic: a DIAGNOSTIC line: the official code with a function replaced; judged by
-            its tolerance in the report, never deciding.
-    """
+    """One reported group: its measure (module docstring; ``inf`` on a shape mismatch, a
+    missing key or a non-finite value), max |edp_ref - peer| and what it was divided by, the
+    number of compared scalars, and whether it is an INFO or a DIAGNOSTIC line."""
 
     name: str
     deviation: float
@@ -68,12 +56,10 @@ class Comparison:
 
     @property
     def deciding(self) -> bool:
-        """Whether the line counts towards the verdict (neither INFO nor DIAGNOSTIC)."""
         return not (self.informational or self.diagnostic)
 
     @property
     def within(self) -> bool:
-        """Whether the deviation is within the tolerance (whatever the line's role)."""
         return self.deviation <= self.tolerance
 
     @property
@@ -163,19 +149,9 @@ def compare_group(
     informational: bool = False,
     diagnostic: bool = False,
 ) -> Comparison:
-    """Outputs compared as one group: max |ours - peer| / max |peer| (same keys, same shapes).
-
-    Args:
-        name: the group's name for the report.
-        ours: edp_ref's values by key (anything ``np.asarray`` reads: NumPy, torch on CPU, JAX).
-        peer: the peer's values under the same keys.
-        tolerance: the largest relative deviation that passes.
-        note: appended to the line.
-        informational: an INFO line; diagnostic: a DIAGNOSTIC line (see :class:`Comparison`).
-
-    Returns:
-        The :class:`Comparison`; missing or extra keys, shape mismatches and non-finite values
-        give an infinite deviation with a note that names them.
+    """Outputs compared as one group: max |ours - peer| / max |peer| (same keys, same shapes;
+    values anything ``np.asarray`` reads: NumPy, torch on CPU, JAX). Missing or extra keys,
+    shape mismatches and non-finite values give an infinite deviation with a note naming them.
     """
     return _grouped(name, ours, peer, None, tolerance, note, informational, diagnostic)
 
@@ -257,13 +233,8 @@ def summary_line(comparisons: Iterable[Comparison]) -> str:
 
 @dataclass(frozen=True)
 class Rules:
-    """The tolerances of one precision (docs/fidelity.md, "Pass rules").
-
-    Attributes:
-        change: state groups, relative to the update's change (:func:`compare_change`).
-        values: losses and metrics, each at its own scale (:func:`compare_values`).
-        outputs: sampled actions, Q values, preprocessed arrays (:func:`compare_group`).
-    """
+    """The tolerances of one precision (docs/fidelity.md, "Pass rules") for
+    :func:`compare_change`, :func:`compare_values` and :func:`compare_group`."""
 
     change: float
     values: float

@@ -334,14 +334,18 @@ def _diffusion_policy(
     )
 
 
-def _chain_keys(key: Any, steps: int) -> tuple[Any, list[Any]]:
-    """``p_sample_loop``'s keys: the initial noise's, then one per step k = K-1, ..., 0."""
+def _sampler_draws(method: str, key: Any, initial: Any, steps: Any = None) -> dict[bytes, Any]:
+    """The kit's sampler noise under the keys the official sampler called with ``key`` draws
+    it with: DPM-Solver's one ``normal(key)``; ``p_sample_loop``'s a_K from the first split,
+    then one split per step k = K-1, ..., 0 (``steps[k]``)."""
+    if method == "dpm":
+        return {_tag(key): initial}
     key, first = _split(key)
-    per_step = []
-    for _ in range(steps):
+    draws = {_tag(first): initial}
+    for k in reversed(range(len(steps))):
         key, sample_key = _split(key)
-        per_step.append(sample_key)
-    return first, per_step
+        draws[_tag(sample_key)] = steps[k]
+    return draws
 
 
 def _ddpm_sample(case: PortCase) -> Outputs | None:
@@ -354,11 +358,7 @@ def _ddpm_sample(case: PortCase) -> Outputs | None:
     gd = _gd(p["schedule"], p["num_steps"])
     policy = _diffusion_policy(gd, net, x["state"].shape[-1], "ddpm")
     key = _key()
-    first, per_step = _chain_keys(key, p["num_steps"])
-    draws = {_tag(first): x["a_K"]}
-    for i, k in enumerate(reversed(range(p["num_steps"]))):
-        draws[_tag(per_step[i])] = x["noises"][k]
-    with _injected(draws, {}):
+    with _injected(_sampler_draws("ddpm", key, x["a_K"], x["noises"]), {}):
         a0 = policy.apply(
             {"params": {"base_net": params["params"]}}, key, x["state"], method=policy.ddpm_sample
         )
@@ -399,22 +399,8 @@ def _official_mode(function: str, config: Mapping[str, Any]) -> tuple[str, str, 
     return loss_type, method, pred
 
 
-def _sampler_draws(
-    sample_method: str, key: Any, prefix: str, x: Mapping[str, np.ndarray], steps: int
-) -> dict[bytes, np.ndarray]:
-    """The kit's sampler noise ``<prefix>/initial`` (and ``<prefix>/steps``) under the keys the
-    official sampler called with ``key`` draws it with."""
-    if sample_method == "dpm":
-        return {_tag(key): x[f"{prefix}/initial"]}
-    first, per_step = _chain_keys(key, steps)
-    draws = {_tag(first): x[f"{prefix}/initial"]}
-    for i, k in enumerate(reversed(range(steps))):
-        draws[_tag(per_step[i])] = x[f"{prefix}/steps"][k]
-    return draws
-
-
 def _update_draws(
-    mode: tuple[str, str, bool], key: Any, x: Mapping[str, np.ndarray], steps: int
+    mode: tuple[str, str, bool], key: Any, x: Mapping[str, np.ndarray]
 ) -> dict[bytes, np.ndarray]:
     """Key -> kit draw for one official ``_train_step(..., rng=key, ...)`` (the splits of
     :func:`edp_ref.fidelity.official_draws.official_draws`)."""
@@ -422,7 +408,9 @@ def _update_draws(
     r = {k.removeprefix("randomness/"): v for k, v in x.items() if k.startswith("randomness/")}
     draws: dict[bytes, np.ndarray] = {}
     if loss_type in ("TD3", "CRR"):
-        draws.update(_sampler_draws(method, key, "next_actions", r, steps))
+        draws.update(
+            _sampler_draws(method, key, r["next_actions/initial"], r.get("next_actions/steps"))
+        )
     head_key, policy_key = _split(key)
     if loss_type == "IQL":
         policy_key = _split(policy_key)[1]
@@ -431,7 +419,9 @@ def _update_draws(
     draws[_tag(ts_key)] = r["diffusion/timesteps"]
     draws[_tag(eps_key)] = r["diffusion/noise"]
     if not pred:
-        draws.update(_sampler_draws(method, _split(rng)[1], "policy_actions", r, steps))
+        policy_key = _split(rng)[1]
+        initial, steps = r["policy_actions/initial"], r.get("policy_actions/steps")
+        draws.update(_sampler_draws(method, policy_key, initial, steps))
     if loss_type == "TD3":
         draws[_tag(head_key)] = r["head_uniform"]
     return draws
@@ -525,7 +515,7 @@ def _update(case: PortCase) -> Outputs | None:
             "dones": x["batch/terminals"],
         }  # fmt: skip
         key = _key()
-        draws = _update_draws(mode, key, x, config["diffusion"]["num_steps"])
+        draws = _update_draws(mode, key, x)
         by_shape = {}
         if loss_type == "CRR":
             noise = x["randomness/baseline_noise"]

@@ -32,25 +32,15 @@ import numpy as np
 
 from edp_ref.peers import load_official_edp
 
-__all__ = [
-    "GymAPI",
-    "official_dataset",
-    "official_evaluation",
-    "sampler_policy",
-    "stubbed_loading",
-]
+__all__ = ["GymAPI", "official_dataset", "official_evaluation", "sampler_policy"]
 
 Root = str | os.PathLike[str] | None
 
 
 class GymAPI:
-    """A Gymnasium environment as the old gym API and D4RL's environment methods.
-
-    ``reset()`` returns the observation (the first reset seeded with ``seed``, later ones
-    continuing the environment's generator, as gym's did); ``step(a)`` returns
-    ``(obs, reward, terminated or truncated, info)``; ``get_normalized_score(return)`` is D4RL's
-    fraction (return - REF_MIN) / (REF_MAX - REF_MIN).
-    """
+    """A Gymnasium environment as the old gym API and D4RL's ``get_normalized_score``; the first
+    ``reset()`` is seeded with ``seed``, later ones continue the environment's generator, as
+    gym's did."""
 
     def __init__(self, env: Any, ref_min: float, ref_max: float, seed: int) -> None:
         self.env, self.ref_min, self.ref_max = env, ref_min, ref_max
@@ -72,17 +62,16 @@ class GymAPI:
 
 
 @contextlib.contextmanager
-def stubbed_loading(root: Root, arrays: dict[str, np.ndarray], env: Any) -> Iterator[Any]:
+def _stubbed_loading(modules: Any, arrays: dict[str, np.ndarray], env: Any) -> Iterator[None]:
     """Inside the block the official modules' ``gym.make`` returns ``env`` and
-    ``d4rl.qlearning_dataset`` a copy of ``arrays`` (D4RL's keys); yields the modules."""
-    modules = load_official_edp(root)
+    ``d4rl.qlearning_dataset`` a copy of ``arrays`` (D4RL's keys)."""
     trainer = modules["diffusion.trainer"]
     d4rl = modules["utilities.traj_dataset"].d4rl
     keys = ("observations", "actions", "next_observations", "rewards", "terminals")
     trainer.gym.make = lambda *_a, **_k: env
     d4rl.qlearning_dataset = lambda *_a, **_k: {k: np.array(arrays[k]) for k in keys}
     try:
-        yield modules
+        yield
     finally:
         del trainer.gym.make, d4rl.qlearning_dataset
 
@@ -105,23 +94,14 @@ def official_dataset(
     obs_norm: bool = False,
     env: Any = None,
 ) -> tuple[dict[str, np.ndarray], tuple[Any, Any, Any], Any]:
-    """The dataset the official trainer trains on, made by its own ``_setup_d4rl``.
-
-    Args:
-        arrays: D4RL ``qlearning_dataset`` arrays (observations, actions, next_observations,
-            rewards, terminals); trajectories end where a transition is terminal or the next
-            row does not continue it (the official ``split_into_trajectories``).
-        task: the trainer's ``--env`` (e.g. "hopper-medium-v2", "antmaze-umaze-v0").
-        algorithm: "td3", "crr" or "iql": ``algo_cfg.loss_type``; IQL on locomotion sets
-            ``norm_reward`` (1000 / (max - min trajectory return)) as the official runs do.
-        root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
-        obs_norm: the trainer's ``--obs_norm`` (acts on Kitchen, Adroit and AntMaze only).
-        env: what ``gym.make(task)`` returns (the evaluation environment; None: a placeholder).
+    """The dataset the official trainer trains on, made by its own ``_setup_d4rl`` from D4RL
+    ``qlearning_dataset`` ``arrays``, for the trainer's ``--env task`` and ``algo_cfg.loss_type``
+    (IQL on locomotion sets ``norm_reward`` as the official runs do) and ``--obs_norm`` (acts
+    on Kitchen, Adroit and AntMaze only); ``env`` is what ``gym.make(task)`` returns.
 
     Returns:
-        The dataset dict (``observations``, ``actions``, ``next_observations``, ``rewards``,
-        ``dones``, ``dones_float``), the observation statistics ``(mean, std, clip)`` its
-        evaluation applies, and the trainer's ``TrajSampler``.
+        The dataset dict (its keys plus ``dones``, ``dones_float``), the observation statistics
+        ``(mean, std, clip)`` its evaluation applies, and the trainer's ``TrajSampler``.
     """
     modules = load_official_edp(root)
     trainer = modules["diffusion.trainer"]
@@ -137,7 +117,7 @@ def official_dataset(
     stand_in = SimpleNamespace(
         _cfgs=SimpleNamespace(**flags), _env=kind, _obs_mean=0, _obs_std=1, _obs_clip=np.inf
     )
-    with stubbed_loading(root, arrays, env), contextlib.redirect_stderr(io.StringIO()):
+    with _stubbed_loading(modules, arrays, env), contextlib.redirect_stderr(io.StringIO()):
         dataset, sampler = trainer.DiffusionTrainer._setup_d4rl(stand_in)  # tqdm bars: muted
     stats = (stand_in._obs_mean, stand_in._obs_std, stand_in._obs_clip)
     return dataset.data, stats, sampler
@@ -160,9 +140,8 @@ def official_evaluation(
     episodes: int,
     obs_statistics: tuple[Any, Any, Any] = (0, 1, np.inf),
 ) -> list[float]:
-    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates:
-    ``sampler.sample(policy.update_params(agent.train_params), episodes, deterministic=True,
-    obs_statistics=...)`` with the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
+    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates, with
+    the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
     trajs = sampler.sample(
         policy.update_params(run.agent.train_params),
         episodes,
