@@ -29,7 +29,7 @@ from typing import Any
 from edp_ref.algorithms import SamplerKind
 from edp_ref.fidelity.compare import Comparison, Rules
 from edp_ref.fidelity.official_edp import EDPSetting
-from edp_ref.fidelity.torch_sides import TorchSetting
+from edp_ref.fidelity.torch_checks import TorchSetting
 
 __all__ = ["F32", "F64", "Check", "PeerRoots", "plan", "run_checks"]
 

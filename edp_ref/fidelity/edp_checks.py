@@ -5,7 +5,7 @@
 target critics, critics with Q values spread over several units; its counter set so that the
 update moves the EMA policy), the same batch (:func:`~edp_ref.fidelity.official_edp.
 compared_batch`: a quarter terminals, a quarter time-outs) and the same draws
-(:func:`~edp_ref.fidelity.official_draws.official_draws`), one official ``_train_step`` and one
+(:func:`~edp_ref.fidelity.official_edp.official_draws`), one official ``_train_step`` and one
 edp_ref update. Every new parameter, target, EMA parameter and Adam moment is compared
 relative to what the official update changed, every Adam count exactly, every loss and metric
 at its own scale (:mod:`edp_ref.fidelity.compare`). The official side is computed once per
@@ -35,15 +35,16 @@ from edp_ref.fidelity.compare import (
     compare_group,
     compare_values,
 )
-from edp_ref.fidelity.official_draws import edp_ref_randomness, official_draws
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
     compared_batch,
     edp_ref_batch,
     edp_ref_config,
+    edp_ref_randomness,
     edp_ref_state,
     jax_precision,
     official_agent,
+    official_draws,
     peer_embedding_dtype,
     powered_start,
     to_jax,

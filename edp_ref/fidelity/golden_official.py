@@ -8,9 +8,9 @@ the stored inputs and returns its outputs; the kit's own reader and tolerances j
 (:func:`edp_ref.golden.check.check`). The official functions draw their noise from a PRNG key;
 the kit passes the noise in, so the adapter feeds the kit's draws to the official code through
 ``jax.random``: inside :func:`_injected`, a draw made with one of the keys the official code
-derives from the key the adapter passes (the same splits :mod:`edp_ref.fidelity.official_draws`
-follows) returns the kit's tensor, and a draw of CRR's 10 baseline samples (shape [10, B, A])
-returns the kit's baseline noise. Cases of the kit the official code does not implement return
+derives from the key the adapter passes (the splits of :func:`edp_ref.fidelity.official_edp.
+official_draws`) returns the kit's tensor, and a draw of CRR's 10 baseline samples (shape
+[10, B, A]) returns the kit's baseline noise. Cases the official code does not implement return
 None (the check notes them); docs/fidelity.md section 6 lists every case and explains each one
 that differs, with the edp_ref switch that reproduces the official behaviour.
 """
@@ -403,7 +403,7 @@ def _update_draws(
     mode: tuple[str, str, bool], key: Any, x: Mapping[str, np.ndarray]
 ) -> dict[bytes, np.ndarray]:
     """Key -> kit draw for one official ``_train_step(..., rng=key, ...)`` (the splits of
-    :func:`edp_ref.fidelity.official_draws.official_draws`)."""
+    :func:`edp_ref.fidelity.official_edp.official_draws`)."""
     loss_type, method, pred = mode
     r = {k.removeprefix("randomness/"): v for k, v in x.items() if k.startswith("randomness/")}
     draws: dict[bytes, np.ndarray] = {}

@@ -48,13 +48,8 @@ def patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Bug:
-    """One realistic bug.
-
-    Attributes:
-        name: a short identifier (``--bugs NAME``).
-        title: what is wrong, with the paper's equation or section.
-        apply: a context manager factory that puts the bug into edp_ref for its block.
-    """
+    """One realistic bug: its ``--bugs`` name, what is wrong (with the paper's equation or
+    section) and a context manager factory that puts it into edp_ref for its block."""
 
     name: str
     title: str
@@ -233,14 +228,9 @@ BUGS: tuple[Bug, ...] = (
 
 @dataclass(frozen=True)
 class BugResult:
-    """What one bug did to the crosscheck.
-
-    Attributes:
-        bug: the bug.
-        failed: the deciding lines that failed, worst (largest deviation / tolerance) first.
-        error: set when edp_ref raised with the bug in (the check could not complete; counts as
-            caught only by the line that raised, named here).
-    """
+    """What one bug did to the crosscheck: the deciding lines that failed, worst (largest
+    deviation / tolerance) first, or the error edp_ref raised with the bug in (caught by the
+    check that raised)."""
 
     bug: Bug
     failed: tuple[Comparison, ...]
@@ -258,10 +248,8 @@ def _ratio(c: Comparison) -> float:
 def power_run(
     run: Callable[[], list[Comparison]], bugs: tuple[Bug, ...] = BUGS
 ) -> tuple[list[Comparison], list[BugResult]]:
-    """``run()`` (the plan's checks) as it is, then once with each bug in.
-
-    Returns the unmutated run's lines and, per bug, its failing deciding lines.
-    """
+    """``run()`` (the plan's checks) as it is, then once with each bug in: the unmutated run's
+    lines and each bug's result."""
     clean = run()
     results = []
     for bug in bugs:

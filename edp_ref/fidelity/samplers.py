@@ -5,7 +5,7 @@ For the same parameters (the official agent's, converted), states and noise:
 * :func:`sampler_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
   DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler,
   or the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against edp_ref's DDPM
-  with the official chain's per-step noise (:func:`~edp_ref.fidelity.official_draws.
+  with the official chain's per-step noise (:func:`~edp_ref.fidelity.official_edp.
   _ddpm_draws`' split order);
 * :func:`eas_check`: the official evaluation's action choice, ``SamplerPolicy.dpmensemble_act``
   of diffusion/trainer.py (the real class, imported with stubs for what the trainer cannot
@@ -35,9 +35,9 @@ from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select
 from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
 from edp_ref.fidelity.compare import Comparison, Rules, compare_group
-from edp_ref.fidelity.official_draws import _ddpm_draws
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
+    _ddpm_draws,
     edp_ref_config,
     edp_ref_state,
     jax_precision,
