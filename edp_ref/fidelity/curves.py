@@ -11,7 +11,7 @@ protocol is docs/fidelity.md, section 5):
   official_dataset`), its training loop (``dataset.sample()``, ``batch_to_jax``,
   ``agent.train``: its ``np.random.randint`` batches and ``next_rng()`` keys) and its evaluation
   (``TrajSampler.sample`` of the real ``SamplerPolicy`` with ``dpmensemble``: 50 candidates,
-  ``deterministic=True``; :func:`~edp_ref.fidelity.official_trainer.official_evaluation`) in
+  ``deterministic=True``; as ``DiffusionTrainer.train`` calls it) in
   the dataset's Gymnasium environment under the gym API. The official ``interpolate_fn`` is the
   DIAGNOSTIC searchsorted lookup (bit-identical results, tests/test_peers.py), the one
   replacement: as shipped it makes K = 1000 too slow for a study on a CPU.
@@ -119,12 +119,7 @@ def _official_side(
     reference: ScoreReference,
     root: str | os.PathLike[str] | None,
 ) -> tuple[Callable[[], None], Evaluate, dict[str, Any]]:
-    from edp_ref.fidelity.official_trainer import (
-        GymAPI,
-        official_dataset,
-        official_evaluation,
-        sampler_policy,
-    )
+    from edp_ref.fidelity.official_trainer import GymAPI, official_dataset
     from edp_ref.peers import DIAGNOSTIC, SyntheticTransitions, official_edp_run
     from edp_ref.peers.edp_official import RandSampler, TrainerDataset
 
@@ -159,10 +154,21 @@ def _official_side(
     def step() -> None:
         run.agent.train(batch_to_jax(dataset.sample()))
 
-    policy = sampler_policy(run)
+    # The trainer's act method (dpmensemble: 50 DPM-Solver candidates, min of the online
+    # critics, jax.random.categorical), made once per run as DiffusionTrainer._setup does (its
+    # jitted methods take the instance as a static argument: a new one compiles them again).
+    policy = run.modules["diffusion.trainer"].SamplerPolicy(run.agent.policy, run.agent.qf)
+    policy.act_method = "dpmensemble"
 
     def evaluation(_index: int) -> list[float]:
-        return official_evaluation(run, policy, sampler, settings.eval_episodes, stats)
+        """As ``DiffusionTrainer.train`` evaluates."""
+        trajs = sampler.sample(
+            policy.update_params(run.agent.train_params),
+            settings.eval_episodes,
+            deterministic=True,
+            obs_statistics=stats,
+        )
+        return [float(np.sum(t["rewards"])) for t in trajs]
 
     return step, evaluation, {"label": run.label, "hyperparameters": run.hyperparameters}
 

@@ -43,11 +43,7 @@ _SIDES = {"official": "official EDP (JAX)", "edp_ref": "edp_ref (PyTorch, compil
 
 
 def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every complete run record (``complete: true``) in ``folder``, sorted by file name.
-
-    Raises:
-        ValueError: when a JSON file is not a learning-curve record of this schema.
-    """
+    """Every complete run record (``complete: true``) in ``folder``, sorted by file name."""
     runs = []
     for path in sorted(Path(folder).glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))

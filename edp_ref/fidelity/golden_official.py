@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edp_ref.fidelity.flax_layout import (
+    NetworkKind,
     find_adam_state,
     flax_from_params,
     params_from_flax,
@@ -489,26 +490,26 @@ def _update(case: PortCase) -> Outputs | None:
         agent.config.update(_official_config(config, loss_type, method, pred))
         agent.policy = agent.policy.clone(sample_method=method)
         states, targets = dict(agent.train_states), dict(agent._tgt_params)
+
+        def kit(template: Any, kind: NetworkKind, prefix: str) -> Any:
+            return _cast(flax_from_params(template, kind, _prefixed(x, prefix)), dtype)
+
         for official, (ours, kind) in _NETWORKS.items():
             if f"state/params/{ours}/body.0.weight" not in x:
                 continue
-            st = states[official]
-            params = flax_from_params(st.params, kind, _prefixed(x, f"state/params/{ours}/"))
-            mu = flax_from_params(st.params, kind, _prefixed(x, f"state/adam/{ours}/mu/"))
-            nu = flax_from_params(st.params, kind, _prefixed(x, f"state/adam/{ours}/nu/"))
+            st, adam_prefix = states[official], f"state/adam/{ours}/"
             adam = find_adam_state(st.opt_state)
-            count = jnp.asarray(x[f"state/adam/{ours}/count"], dtype=adam.count.dtype)
-            new_adam = adam._replace(count=count, mu=_cast(mu, dtype), nu=_cast(nu, dtype))
+            new_adam = adam._replace(
+                count=jnp.asarray(x[f"{adam_prefix}count"], dtype=adam.count.dtype),
+                mu=kit(st.params, kind, f"{adam_prefix}mu/"),
+                nu=kit(st.params, kind, f"{adam_prefix}nu/"),
+            )
             states[official] = st.replace(
-                params=_cast(params, dtype), opt_state=replace_adam_state(st.opt_state, new_adam)
+                params=kit(st.params, kind, f"state/params/{ours}/"),
+                opt_state=replace_adam_state(st.opt_state, new_adam),
             )
             if f"state/target/{ours}/body.0.weight" in x:
-                targets[official] = _cast(
-                    flax_from_params(
-                        targets[official], kind, _prefixed(x, f"state/target/{ours}/")
-                    ),
-                    dtype,
-                )
+                targets[official] = kit(targets[official], kind, f"state/target/{ours}/")
         batch = {
             "observations": x["batch/observations"], "actions": x["batch/actions"],
             "rewards": x["batch/rewards"], "next_observations": x["batch/next_observations"],

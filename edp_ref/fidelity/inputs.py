@@ -57,11 +57,7 @@ def powered_rows(
 ) -> tuple[np.ndarray, str]:
     """Row indices of a compared batch: ``ceil(B / 4)`` terminal rows, as many time-out rows,
     the rest neither, shuffled (drawn without replacement from ``numpy.random.default_rng(seed)``);
-    and :func:`input_power`'s note on them.
-
-    Raises:
-        ValueError: when the data hold too few rows of a kind.
-    """
+    and :func:`input_power`'s note on them."""
     rng = np.random.default_rng(seed)
     quarter = -(-batch_size // 4)
     terminal = np.flatnonzero(arrays["terminals"] > 0)
@@ -85,11 +81,7 @@ def powered_rows(
 
 
 def input_power(terminals: np.ndarray, timeouts: np.ndarray, where: str) -> str:
-    """The compared batch's fractions of terminals and time-outs, as a report note.
-
-    Raises:
-        ValueError: naming ``where`` when either is below :data:`MIN_FRACTION`.
-    """
+    """The compared batch's fractions of terminals and time-outs, as a report note."""
     t, o = float(np.mean(terminals > 0)), float(np.mean(timeouts > 0))
     if t < MIN_FRACTION or o < MIN_FRACTION:
         raise ValueError(
@@ -106,11 +98,7 @@ def trajectory_arrays(
     rows plus ``timeouts``: within an episode ``next_observations[i] == observations[i + 1]``;
     an episode ends terminal or by a time-out with probability 1/2 each, so that about a sixth
     of the rows are terminal and a sixth are time-outs. Rewards are normal with a per-episode
-    offset (trajectory returns spread).
-
-    Raises:
-        ValueError: when fewer than :data:`MIN_FRACTION` of the rows are of either kind.
-    """
+    offset (trajectory returns spread)."""
     rng = np.random.default_rng(seed)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "a", "r", "o2", "d", "t")}
     for _ in range(episodes):

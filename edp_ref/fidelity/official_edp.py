@@ -42,9 +42,10 @@ from edp_ref.algorithms import (
 from edp_ref.algorithms.catalog.edp_crr import CRRRandomness, EDPCRRConfig
 from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig, IQLRandomness
 from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config, TD3Randomness
+from edp_ref.algorithms.optim import AdamState
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.core.schedule import Schedule
-from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, params_from_flax
+from edp_ref.fidelity.flax_layout import NetworkKind, find_adam_state, params_from_flax
 from edp_ref.fidelity.inputs import check_arrays, check_data, powered_rows
 from edp_ref.peers import official_edp_run
 
@@ -81,14 +82,10 @@ class EDPSetting:
     Attributes:
         algorithm: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or "dql_jax" (the official code's
             DQL (JAX) mode: DDPM through the chain, vp schedule).
-        num_steps: K.
-        dpm_steps: DPM-Solver model evaluations (official 15).
-        dpm_t_end: DPM-Solver end time (official 1e-3; >= 1/K).
-        hidden: units per hidden layer of every network.
-        layers: hidden layers of every network.
-        batch_size: transitions per update.
-        obs_dim: S of the synthetic data.
-        action_dim: A of the synthetic data.
+        num_steps, dpm_steps, dpm_t_end: K, DPM-Solver's model evaluations (official 15) and
+            end time (official 1e-3; >= 1/K).
+        hidden, layers: every network's width and depth.
+        obs_dim, action_dim: S and A of the synthetic data.
         float64: run both sides in float64 (JAX x64).
         interpolation: the official ``interpolate_fn`` ("official") or the labelled DIAGNOSTIC
             searchsorted lookup (:mod:`edp_ref.peers.edp_official`).
@@ -121,7 +118,6 @@ class EDPSetting:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        """float64 or float32."""
         return torch.float64 if self.float64 else torch.float32
 
     @property
@@ -212,11 +208,7 @@ def official_agent(
     of its own updates (``_train_step`` on batches of its own sampler, EMA policy moved) on the
     check's data (:mod:`edp_ref.fidelity.inputs`), so that targets, Adam moments and counts are
     no longer at their initial values. In float64 the parameters and optimiser states are cast
-    to float64 after construction.
-
-    Returns:
-        The :class:`~edp_ref.peers.PeerRun` (``run.agent`` is the ``DiffusionQL`` agent).
-    """
+    to float64 after construction. Returns the :class:`~edp_ref.peers.PeerRun`."""
     run = official_edp_run(
         setting.algorithm,
         check_data(_data_size(setting), setting.obs_dim, setting.action_dim, setting.seed),
@@ -438,7 +430,12 @@ def edp_ref_state(
         if ours not in template.params:
             continue
         params[ours] = params_from_flax(states[official].params, kind, dtype)
-        optimizers[ours] = adam_state_from_optax(states[official].opt_state, kind, dtype)
+        adam = find_adam_state(states[official].opt_state)  # its count: Adam steps taken
+        optimizers[ours] = AdamState(
+            count=torch.tensor(int(np.asarray(adam.count)), dtype=torch.int64),
+            mu=params_from_flax(adam.mu, kind, dtype),
+            nu=params_from_flax(adam.nu, kind, dtype),
+        )
         if ours in template.target_params:
             target_params[ours] = params_from_flax(targets[official], kind, dtype)
     networks = template.networks

@@ -1,5 +1,5 @@
-"""The official trainer's data pipeline and evaluation (sail-sg/edp, diffusion/trainer.py), run as
-shipped on arrays and Gymnasium environments of this machine.
+"""The official trainer's data pipeline and evaluation environment (sail-sg/edp,
+diffusion/trainer.py), run as shipped on arrays and Gymnasium environments of this machine.
 
 The official trainer loads D4RL through ``gym.make(task)`` and ``d4rl.qlearning_dataset(env)``
 and evaluates in a gym (< 0.26) environment. Its modules are imported with stubs for those
@@ -14,9 +14,6 @@ environment, and the official functions do the rest:
 * :class:`GymAPI`: a Gymnasium environment under the gym API ``utilities/sampler.py``'s
   ``TrajSampler`` calls (``reset() -> obs``, ``step(a) -> (obs, r, done, info)``) and D4RL's
   ``get_normalized_score``.
-* :func:`official_evaluation`: ``TrajSampler.sample`` of the official ``SamplerPolicy`` with the
-  trainer's ``act_method`` (``dpmensemble``: 50 DPM-Solver candidates, min of the online critics,
-  ``jax.random.categorical``) and ``deterministic=True``, as ``DiffusionTrainer.train`` evaluates.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ import numpy as np
 
 from edp_ref.peers import load_official_edp
 
-__all__ = ["GymAPI", "official_dataset", "official_evaluation", "sampler_policy"]
+__all__ = ["GymAPI", "official_dataset"]
 
 Root = str | os.PathLike[str] | None
 
@@ -121,31 +118,3 @@ def official_dataset(
         dataset, sampler = trainer.DiffusionTrainer._setup_d4rl(stand_in)  # tqdm bars: muted
     stats = (stand_in._obs_mean, stand_in._obs_std, stand_in._obs_clip)
     return dataset.data, stats, sampler
-
-
-def sampler_policy(run: Any) -> Any:
-    """The official ``SamplerPolicy`` of the agent with the trainer's act method
-    (``sample_method + "ensemble"`` = ``dpmensemble``), made once per run as
-    ``DiffusionTrainer._setup`` does (its jitted methods take the instance as a static argument:
-    a new instance compiles them again)."""
-    policy = run.modules["diffusion.trainer"].SamplerPolicy(run.agent.policy, run.agent.qf)
-    policy.act_method = "dpmensemble"
-    return policy
-
-
-def official_evaluation(
-    run: Any,
-    policy: Any,
-    sampler: Any,
-    episodes: int,
-    obs_statistics: tuple[Any, Any, Any] = (0, 1, np.inf),
-) -> list[float]:
-    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates, with
-    the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
-    trajs = sampler.sample(
-        policy.update_params(run.agent.train_params),
-        episodes,
-        deterministic=True,
-        obs_statistics=obs_statistics,
-    )
-    return [float(np.sum(t["rewards"])) for t in trajs]
