@@ -524,7 +524,7 @@ def to_jax(tree: Any, float64: bool) -> Any:
     return _cast_floats(jax.tree_util.tree_map(jnp.asarray, tree), float64)
 
 
-# -- the draws of one official update --------------------------------------------------------
+# -- the draws of one official update -----------------------------------------------------
 
 
 def _diff_term_draws(key: Any, B: int, A: int, K: int, dtype: Any) -> tuple[Any, Any]:

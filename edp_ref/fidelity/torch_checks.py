@@ -3,17 +3,16 @@
 
 Same protocol as :mod:`edp_ref.fidelity.edp_checks`: the peer trains a few updates of its own
 (its own draws), its targets are re-initialised and its critics' outputs scaled
-(:func:`powered_start`), its state is converted to edp_ref's
-(:func:`state_from_torch`), then each side makes one update (or many) on the same
-batch (a quarter terminals, a quarter time-outs) with the same draws; state groups are compared
-relative to the peer's change, losses each at its own scale. The peers draw
-from torch's global generator (and Diffusion-QL's Q head from ``np.random.uniform``): before each
-peer update the generators are reseeded, and edp_ref's randomness is the same calls replayed
-from the same seed (:func:`peer_draws`: Diffusion-QL's order is a' chain ``randn`` + K
-``randn_like``, ``randint`` of k, ``randn_like`` of eps, the L_pi chain, then the coin; TD3+BC's
-is one ``randn_like``; IQL draws nothing). In float64 the peer runs with torch's default dtype
-set to float64 (its modules converted; Diffusion-QL's schedule buffers stay float32 as its code
-computes them).
+(:func:`powered_start`), its state is converted to edp_ref's (:func:`state_from_torch`), then
+each side makes one update (or many) on the same batch (a quarter terminals, a quarter
+time-outs) with the same draws; state groups are compared relative to the peer's change, losses
+each at its own scale. The peers draw from torch's global generator (and Diffusion-QL's Q head
+from ``np.random.uniform``): before each peer update the generators are reseeded, and edp_ref's
+randomness is the same calls replayed from the same seed (:func:`peer_draws`: Diffusion-QL's
+order is a' chain ``randn`` + K ``randn_like``, ``randint`` of k, ``randn_like`` of eps, the L_pi
+chain, then the coin; TD3+BC's is one ``randn_like``; IQL draws nothing). In float64 the peer
+runs with torch's default dtype set to float64 (its modules converted; Diffusion-QL's schedule
+buffers stay float32 as its code computes them).
 
 CORL's IQL differs from IQL's original update (and from edp_ref's and the official EDP's): it
 computes V(s') before the value step and uses the pre-update V both in the Q target and in the
@@ -82,7 +81,7 @@ __all__ = [
 ]
 
 
-# -- the peers' layout ----------------------------------------------------------------------
+# -- the peers' layout --------------------------------------------------------------------
 
 
 class PeerNet(NamedTuple):
@@ -233,7 +232,7 @@ def _keep(_name: str, value: Tensor) -> Tensor:
     return value
 
 
-# -- running the peers ----------------------------------------------------------------------
+# -- running the peers --------------------------------------------------------------------
 
 #: Rows of the check's data.
 _DATA_SIZE = 256
@@ -525,7 +524,7 @@ def peer_step(side: Side, batch: Batch, seed: int) -> dict[str, float]:
         return {k: float(v) for k, v in side.run.update([o, a, r, o2, d]).items()}
 
 
-# -- the checks -----------------------------------------------------------------------------
+# -- the checks ---------------------------------------------------------------------------
 
 
 def _start(side: Side, warmup: int, start_step: int | None) -> TrainState:
