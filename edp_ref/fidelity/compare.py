@@ -72,7 +72,7 @@ def _as_array(value: object) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def _key_problem(name: str, ours: Mapping[str, object], peer: Mapping[str, object]) -> str:
+def _key_problem(ours: Mapping[str, object], peer: Mapping[str, object]) -> str:
     missing = sorted(set(peer) - set(ours))
     extra = sorted(set(ours) - set(peer))
     if missing or extra:
@@ -102,27 +102,30 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _grouped(
+def compare_group(
     name: str,
     ours: Mapping[str, object],
     peer: Mapping[str, object],
-    reference: Mapping[str, object] | None,
     tolerance: float,
-    note: str,
-    informational: bool,
-    diagnostic: bool,
+    note: str = "",
+    informational: bool = False,
+    diagnostic: bool = False,
+    start: Mapping[str, object] | None = None,
 ) -> Comparison:
-    """max |ours - peer| over the group / max |peer - reference| (reference None: zero)."""
+    """Outputs compared as one group: max |ours - peer| / max |peer - start| (``start`` None:
+    zero; same keys, same shapes; values anything ``np.asarray`` reads: NumPy, torch on CPU,
+    JAX). Missing or extra keys, shape mismatches and non-finite values give an infinite
+    deviation with a note naming them."""
     flags = {"informational": informational, "diagnostic": diagnostic}
-    problem = _key_problem(name, ours, peer)
-    if not problem and reference is not None:
-        problem = _key_problem(name, peer, reference).replace("edp_ref", "the start")
+    problem = _key_problem(ours, peer)
+    if not problem and start is not None:
+        problem = _key_problem(peer, start).replace("edp_ref", "the start")
     if problem:
         return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
     worst, scale, count, worst_key = 0.0, 0.0, 0, ""
     for key in sorted(peer):
         a, b = _as_array(ours[key]), _as_array(peer[key])
-        r = np.zeros_like(b) if reference is None else _as_array(reference[key])
+        r = np.zeros_like(b) if start is None else _as_array(start[key])
         problem = _array_problem(key, a, b) or _array_problem(f"{key} (start)", r, b)
         if problem:
             return Comparison(
@@ -140,22 +143,6 @@ def _grouped(
     return Comparison(name, deviation, worst, scale, tolerance, count, _join(where, note), **flags)
 
 
-def compare_group(
-    name: str,
-    ours: Mapping[str, object],
-    peer: Mapping[str, object],
-    tolerance: float,
-    note: str = "",
-    informational: bool = False,
-    diagnostic: bool = False,
-) -> Comparison:
-    """Outputs compared as one group: max |ours - peer| / max |peer| (same keys, same shapes;
-    values anything ``np.asarray`` reads: NumPy, torch on CPU, JAX). Missing or extra keys,
-    shape mismatches and non-finite values give an infinite deviation with a note naming them.
-    """
-    return _grouped(name, ours, peer, None, tolerance, note, informational, diagnostic)
-
-
 def compare_change(
     name: str,
     ours: Mapping[str, object],
@@ -166,13 +153,11 @@ def compare_change(
     informational: bool = False,
     diagnostic: bool = False,
 ) -> Comparison:
-    """State after one update, relative to what the update changed: max |ours - peer| over the
-    group / max |peer - start|, both sides having started from ``start`` (same keys and shapes).
-    A group the peer's update left unchanged passes only when edp_ref's is equal to it."""
-    return _grouped(
-        name, ours, peer, start, tolerance, _join("relative to the update's change", note),
-        informational, diagnostic,
-    )  # fmt: skip
+    """State after one update, relative to what the update changed (:func:`compare_group` from
+    ``start``, where both sides started). A group the peer's update left unchanged passes only
+    when edp_ref's is equal to it."""
+    note = _join("relative to the update's change", note)
+    return compare_group(name, ours, peer, tolerance, note, informational, diagnostic, start)
 
 
 def compare_values(
@@ -187,7 +172,7 @@ def compare_values(
     """Scalars (losses, metrics, counts), each at its own scale: max over names of
     |ours - peer| / |peer| (a peer value of exactly 0 passes only an exact 0)."""
     flags = {"informational": informational, "diagnostic": diagnostic}
-    problem = _key_problem(name, ours, peer)
+    problem = _key_problem(ours, peer)
     if problem:
         return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
     worst, worst_abs, worst_scale, worst_key = -1.0, 0.0, 0.0, ""
