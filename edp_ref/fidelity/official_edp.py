@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -154,7 +155,6 @@ def peer_embedding_dtype(
     from edp_ref.peers import load_official_edp
 
     nets = load_official_edp(root, setting.interpolation)["diffusion.nets"]
-    original = nets.sinusoidal_embedding
 
     def embedding(timesteps: Any, dim: int, max_period: int = 10000) -> Any:
         half = dim // 2
@@ -163,11 +163,8 @@ def peer_embedding_dtype(
         args = jnp.expand_dims(steps, axis=-1) * freqs[None, :]
         return jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
 
-    nets.sinusoidal_embedding = embedding
-    try:
+    with mock.patch.object(nets, "sinusoidal_embedding", embedding):
         yield
-    finally:
-        nets.sinusoidal_embedding = original
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
+from unittest import mock
 
 import torch
 
@@ -156,11 +157,9 @@ def _lambda_alpha_swapped() -> Iterator[None]:
         return update(state, batch, randomness, config)
 
     # The registry is read-only to its users; the bug replaces the record for its block.
-    REGISTRY._algorithms["edp_td3"] = dataclasses.replace(record, update=cast(Any, swapped))
-    try:
+    bugged = dataclasses.replace(record, update=cast(Any, swapped))
+    with mock.patch.dict(REGISTRY._algorithms, {"edp_td3": bugged}):
         yield
-    finally:
-        REGISTRY._algorithms["edp_td3"] = record
 
 
 def _action_not_clipped(original: Any) -> Any:
