@@ -17,7 +17,6 @@ and never decides; drift lines are INFO.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 from edp_ref.algorithms import SamplerKind
 from edp_ref.fidelity.compare import Comparison, Rules
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import EDPSetting
 from edp_ref.fidelity.torch_checks import TorchSetting
 
@@ -40,9 +40,9 @@ F64 = Rules(change=1e-6, values=1e-9, outputs=1e-9)
 class PeerRoots:
     """The peers' folders (None: their environment variables)."""
 
-    edp: str | os.PathLike[str] | None = None
-    dql: str | os.PathLike[str] | None = None
-    corl: str | os.PathLike[str] | None = None
+    edp: Root = None
+    dql: Root = None
+    corl: Root = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from edp_ref.data.evaluation import ScoreReference, eval_env_for, evaluate, refe
 from edp_ref.data.preprocessing import official_preprocessing
 from edp_ref.data.registry import load_dataset
 from edp_ref.data.transitions import TransitionDataset
+from edp_ref.fidelity.inputs import Root
 
 __all__ = ["CurveSettings", "run_curve", "run_path"]
 
@@ -117,7 +118,7 @@ def _official_side(
     settings: CurveSettings,
     raw: TransitionDataset,
     reference: ScoreReference,
-    root: str | os.PathLike[str] | None,
+    root: Root,
 ) -> tuple[Callable[[], None], Evaluate, dict[str, Any]]:
     from edp_ref.fidelity.official_trainer import GymAPI, official_dataset
     from edp_ref.peers import DIAGNOSTIC, SyntheticTransitions, official_edp_run
@@ -177,7 +178,7 @@ def _edp_ref_side(
     settings: CurveSettings,
     raw: TransitionDataset,
     reference: ScoreReference,
-    root: str | os.PathLike[str] | None,
+    root: Root,
 ) -> tuple[Callable[[], None], Evaluate, dict[str, Any]]:
     import dataclasses
 
@@ -240,7 +241,7 @@ def _edp_ref_side(
 def run_curve(
     settings: CurveSettings,
     out_dir: str | os.PathLike[str],
-    root: str | os.PathLike[str] | None = None,
+    root: Root = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train and evaluate one run; write (atomically) and return its JSON record.

@@ -17,15 +17,13 @@ evaluation's observation transform on the raw observations.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from edp_ref.data.preprocessing import official_preprocessing
 from edp_ref.data.transitions import TransitionDataset
 from edp_ref.fidelity.compare import Comparison, compare_group
-from edp_ref.fidelity.inputs import trajectory_arrays
+from edp_ref.fidelity.inputs import Root, trajectory_arrays
 from edp_ref.fidelity.official_trainer import official_dataset
 from edp_ref.paper import domain_of
 
@@ -43,7 +41,7 @@ def _sorted(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def preprocessing_check(
     task: str,
     algorithm: str,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     obs_norm: bool = False,
     episodes: int = 40,
 ) -> list[Comparison]:

@@ -20,7 +20,6 @@ and of the losses is recorded along the way (:class:`Drift`, reported as INFO).
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,6 +34,7 @@ from edp_ref.fidelity.compare import (
     compare_group,
     compare_values,
 )
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
     compared_batch,
@@ -171,7 +171,7 @@ def official_update(
 
 def one_update(
     setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     rules: Rules,
     warmup: int = 3,
     start_step: int = 1004,
@@ -292,7 +292,7 @@ class Drift:
 
 def many_updates(
     setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     updates: int,
     record_every: int = 10,
     warmup: int = 3,

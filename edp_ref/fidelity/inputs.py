@@ -13,6 +13,8 @@ of trajectory returns): :func:`trajectory_arrays`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from edp_ref.data.synthetic import synthetic_arrays
@@ -20,6 +22,7 @@ from edp_ref.peers import SyntheticTransitions
 
 __all__ = [
     "MIN_FRACTION",
+    "Root",
     "check_arrays",
     "check_data",
     "input_power",
@@ -27,6 +30,8 @@ __all__ = [
     "trajectory_arrays",
 ]
 
+#: A peer's folder (None: its environment variable).
+Root = str | os.PathLike[str] | None
 #: The least fraction of terminal and of time-out transitions a compared batch must hold.
 MIN_FRACTION = 0.1
 # Expected fractions of the data: a quarter terminal; a third of the rest (a quarter) time-outs.

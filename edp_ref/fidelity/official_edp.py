@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,7 @@ from edp_ref.algorithms.optim import AdamState
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.core.schedule import Schedule
 from edp_ref.fidelity.flax_layout import NetworkKind, find_adam_state, params_from_flax
-from edp_ref.fidelity.inputs import check_arrays, check_data, powered_rows
+from edp_ref.fidelity.inputs import Root, check_arrays, check_data, powered_rows
 from edp_ref.peers import official_edp_run
 
 __all__ = [
@@ -140,9 +139,7 @@ class EDPSetting:
 
 
 @contextlib.contextmanager
-def peer_embedding_dtype(
-    setting: EDPSetting, root: str | os.PathLike[str] | None
-) -> Iterator[None]:
+def peer_embedding_dtype(setting: EDPSetting, root: Root) -> Iterator[None]:
     """Inside the block, with ``setting.peer_embedding_f64``, the official module's
     ``sinusoidal_embedding`` computes its frequencies in the timesteps' dtype (a DIAGNOSTIC
     replacement, restored on exit; a no-op otherwise). Agents built and compiled inside the
@@ -198,9 +195,7 @@ def _data_size(setting: EDPSetting) -> int:
     return max(4 * setting.batch_size, 64)
 
 
-def official_agent(
-    setting: EDPSetting, root: str | os.PathLike[str] | None, warmup: int = 0
-) -> Any:
+def official_agent(setting: EDPSetting, root: Root, warmup: int = 0) -> Any:
     """The official agent for ``setting`` (call inside :func:`jax_precision`), after ``warmup``
     of its own updates (``_train_step`` on batches of its own sampler, EMA policy moved) on the
     check's data (:mod:`edp_ref.fidelity.inputs`), so that targets, Adam moments and counts are

@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from edp_ref.fidelity.inputs import Root
 from edp_ref.peers import load_official_edp
 
 __all__ = ["GymAPI", "official_dataset"]
-
-Root = str | os.PathLike[str] | None
 
 
 class GymAPI:

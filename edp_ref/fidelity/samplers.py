@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +34,7 @@ from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select
 from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
 from edp_ref.fidelity.compare import Comparison, Rules, compare_group
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
     _ddpm_draws,
@@ -54,8 +54,6 @@ __all__ = [
     "official_dpm_from_noise",
     "sampler_check",
 ]
-
-Root = str | os.PathLike[str] | None
 
 
 def _key(root: Root) -> str | None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -65,7 +64,7 @@ from edp_ref.algorithms.optim import AdamState, Params
 from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.fidelity.compare import Comparison, Rules, compare_values
 from edp_ref.fidelity.edp_checks import Drift, compare_states, state_groups
-from edp_ref.fidelity.inputs import check_arrays, check_data, powered_rows
+from edp_ref.fidelity.inputs import Root, check_arrays, check_data, powered_rows
 from edp_ref.fidelity.official_edp import Q_SCALE
 from edp_ref.peers import corl_run, diffusion_ql_run, main_py_settings
 
@@ -400,7 +399,7 @@ def _corl_config(setting: TorchSetting, hp: dict[str, Any]) -> Any:
     )
 
 
-def make_side(setting: TorchSetting, root: str | os.PathLike[str] | None) -> Side:
+def make_side(setting: TorchSetting, root: Root) -> Side:
     """The peer run (its modules in the setting's dtype) and edp_ref's config for it."""
     s = setting
     if s.peer not in PEER_NETS:
@@ -547,7 +546,7 @@ def _steps(side: Side, state: TrainState, batch: Batch, seed: int) -> tuple[Any,
 
 def torch_one_update(
     setting: TorchSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     rules: Rules,
     warmup: int = 3,
     edit_config: Callable[[Any], Any] | None = None,
@@ -595,7 +594,7 @@ def torch_one_update(
 
 def torch_many_updates(
     setting: TorchSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     updates: int,
     record_every: int = 10,
     warmup: int = 3,
