@@ -94,7 +94,7 @@ def official_dpm_from_noise(run: Any, params: Any, observations: Any, x: Any) ->
     (diffusion/nets.py: ``NoiseScheduleVP("discrete", alphas_cumprod)``, the wrapper that feeds
     ``(t - 1/N) * N`` and clips eps with the tables at ``t.astype(int32)``, ``DPM_Solver(...,
     predict_x0=False).sample(x, steps, t_end)``) built from the official classes, with the
-    network called through ``DiffusionPolicy.forward``. :func:`dpm_solver_check` verifies that
+    network called through ``DiffusionPolicy.forward``. :func:`sampler_check` verifies that
     it equals ``dpm_sample`` on ``dpm_sample``'s own noise.
     """
     import jax.numpy as jnp
