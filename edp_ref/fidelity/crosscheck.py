@@ -169,7 +169,7 @@ PREPROCESSING = (
 
 
 def _preprocessing(task: str, algorithm: str, obs_norm: bool) -> Check:
-    from edp_ref.fidelity.data_checks import preprocessing_check
+    from edp_ref.fidelity.official_trainer import preprocessing_check
 
     return Check(
         f"preprocessing {task} {algorithm}",

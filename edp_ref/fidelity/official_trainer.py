@@ -1,19 +1,29 @@
 """The official trainer's data pipeline and evaluation environment (sail-sg/edp,
-diffusion/trainer.py), run as shipped on arrays and Gymnasium environments of this machine.
+diffusion/trainer.py), run as shipped on arrays and Gymnasium environments of this machine, and
+edp_ref's preprocessing checked against that pipeline.
 
 The official trainer loads D4RL through ``gym.make(task)`` and ``d4rl.qlearning_dataset(env)``
 and evaluates in a gym (< 0.26) environment. Its modules are imported with stubs for those
 packages (:mod:`edp_ref.peers.edp_official`); here the stubs answer with the caller's data and
 environment, and the official functions do the rest:
 
-* :func:`official_dataset`: ``DiffusionTrainer._setup_d4rl`` (its trajectory split and sort,
-  ``norm_reward``'s 1000 / (max - min return), the reward scale and bias, the action clip, the
-  AntMaze / Kitchen / Adroit reward transforms and ``obs_norm``) called on a stand-in for the
-  trainer that holds its flags as attributes (``FLAGS_DEF`` defaults, overridden as the
-  official run scripts do per task and algorithm).
+* :func:`official_dataset`: ``DiffusionTrainer._setup_d4rl`` (with utilities/traj_dataset.py:
+  trajectories split at terminals and at rows that do not continue the previous one, sorted by
+  return; IQL's locomotion rewards scaled by 1000 / (max - min trajectory return), the reward
+  scale and bias, AntMaze rewards shifted, Kitchen and Adroit rewards min-max scaled to
+  [-1, 1], the actions clipped to +-0.999, observations normalised by one scalar mean and std
+  with ``obs_norm``, which its evaluation applies too) called on a stand-in for the trainer that
+  holds its flags as attributes (``FLAGS_DEF`` defaults, overridden as the official run scripts
+  do per task and algorithm).
 * :class:`GymAPI`: a Gymnasium environment under the gym API ``utilities/sampler.py``'s
   ``TrajSampler`` calls (``reset() -> obs``, ``step(a) -> (obs, r, done, info)``) and D4RL's
   ``get_normalized_score``.
+* :func:`preprocessing_check`: edp_ref's counterpart, :func:`edp_ref.data.preprocessing.
+  official_preprocessing` and its observation transform (Appendix A; SPEC.md section 4), fed
+  the same trajectories (:func:`~edp_ref.fidelity.inputs.trajectory_arrays`: about a sixth
+  terminal and a sixth time-out rows): every array compared row by row after sorting both by
+  action (the official code reorders trajectories), and the evaluation's observation transform
+  (the official ``TrajSampler.norm_obs``) on the raw observations.
 """
 
 from __future__ import annotations
@@ -25,11 +35,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import torch
 
-from edp_ref.fidelity.inputs import Root
+from edp_ref.data.preprocessing import official_preprocessing
+from edp_ref.data.transitions import TransitionDataset
+from edp_ref.fidelity.compare import Comparison, compare_group
+from edp_ref.fidelity.inputs import Root, trajectory_arrays
+from edp_ref.paper import domain_of
 from edp_ref.peers import load_official_edp
 
-__all__ = ["GymAPI", "official_dataset"]
+__all__ = ["PREPROCESSING_TOLERANCE", "GymAPI", "official_dataset", "preprocessing_check"]
 
 
 class GymAPI:
@@ -116,3 +131,59 @@ def official_dataset(
         dataset, sampler = trainer.DiffusionTrainer._setup_d4rl(stand_in)  # tqdm bars: muted
     stats = (stand_in._obs_mean, stand_in._obs_std, stand_in._obs_clip)
     return dataset.data, stats, sampler
+
+
+#: max |edp_ref - official| / max |official| per array: a few float32 operations per entry.
+PREPROCESSING_TOLERANCE = 1e-5
+
+
+def _sorted(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.lexsort(rows["actions"].T[::-1])
+    return {k: v[order] for k, v in rows.items()}
+
+
+def preprocessing_check(
+    task: str,
+    algorithm: str,
+    root: Root,
+    obs_norm: bool = False,
+    episodes: int = 40,
+) -> list[Comparison]:
+    """The official ``_setup_d4rl`` against ``official_preprocessing`` for ``task`` (its domain)
+    and ``algorithm``, with the trainer's ``--obs_norm`` (edp_ref: ``normalize_obs="scalar"``
+    where the official code applies it: Kitchen, Adroit, AntMaze)."""
+    arrays = trajectory_arrays(episodes, 5, 3, seed=11)
+    official, stats, sampler = official_dataset(arrays, task, algorithm, root, obs_norm=obs_norm)
+    domain = domain_of(task)
+    normalize = "scalar" if obs_norm and domain != "locomotion" else None
+    raw = TransitionDataset.from_arrays(arrays, source=f"trajectory_arrays for {task}")
+    pre = official_preprocessing(raw, domain, algorithm, normalize_obs=normalize)  # type: ignore[arg-type]
+    ds = pre.dataset
+    ours = {
+        "observations": ds.observations.numpy(),
+        "actions": ds.actions.numpy(),
+        "rewards": ds.rewards.numpy(),
+        "next_observations": ds.next_observations.numpy(),
+        "terminals": ds.terminals.numpy(),
+    }
+    theirs = {k: np.asarray(official["dones" if k == "terminals" else k]) for k in ours}
+    ours, theirs = _sorted(ours), _sorted(theirs)
+    norm = "obs_norm" if obs_norm else "no obs_norm"
+    label = f"preprocessing {task} {algorithm} ({norm})"
+    out = [
+        compare_group(f"{label} {k}", {k: ours[k]}, {k: theirs[k]}, PREPROCESSING_TOLERANCE)
+        for k in theirs
+    ]
+    probe = arrays["observations"]
+    transform = pre.observation_transform
+    ours_eval = probe if transform is None else transform(torch.as_tensor(probe)).numpy()
+    out.append(
+        compare_group(
+            f"{label} evaluation observation transform",
+            {"o": ours_eval},
+            {"o": sampler.norm_obs(probe, stats)},
+            PREPROCESSING_TOLERANCE,
+            note="official TrajSampler.norm_obs with the trainer's statistics",
+        )
+    )
+    return out
