@@ -603,25 +603,20 @@ def official_draws(setting: EDPSetting, key: Any) -> dict[str, Any]:
 def edp_ref_randomness(setting: EDPSetting, draws: dict[str, Any]) -> Any:
     """The official draws in edp_ref's randomness dataclass for the algorithm."""
     dtype = setting.torch_dtype
+
+    def chain(prefix: str) -> SamplerNoise:
+        steps = draws.get(f"{prefix}_steps")
+        initial = _t(draws[f"{prefix}_initial"], dtype)
+        return SamplerNoise(initial=initial, steps=None if steps is None else _t(steps, dtype))
+
     diffusion = DiffusionNoise(
         timesteps=_t(draws["timesteps"], torch.int64), noise=_t(draws["noise"], dtype)
     )
     alg = setting.algorithm
-    if alg in ("td3", "crr", "dql_jax"):
-        steps = draws.get("next_steps")
-        next_actions = SamplerNoise(
-            initial=_t(draws["next_initial"], dtype),
-            steps=None if steps is None else _t(steps, dtype),
-        )
-    if alg == "td3":
-        return TD3Randomness(diffusion, next_actions, _t(draws["head_uniform"], dtype))
-    if alg == "dql_jax":
-        policy_actions = SamplerNoise(
-            initial=_t(draws["policy_initial"], dtype), steps=_t(draws["policy_steps"], dtype)
-        )
-        return TD3Randomness(
-            diffusion, next_actions, _t(draws["head_uniform"], dtype), policy_actions
-        )
+    if alg in ("td3", "dql_jax"):
+        policy_actions = chain("policy") if alg == "dql_jax" else None
+        head = _t(draws["head_uniform"], dtype)
+        return TD3Randomness(diffusion, chain("next"), head, policy_actions)
     if alg == "crr":
-        return CRRRandomness(diffusion, next_actions, _t(draws["baseline_noise"], dtype))
+        return CRRRandomness(diffusion, chain("next"), _t(draws["baseline_noise"], dtype))
     return IQLRandomness(diffusion)

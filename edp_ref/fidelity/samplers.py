@@ -367,18 +367,10 @@ def eas_check(
     return out
 
 
-@dataclass(frozen=True)
-class ModelTimes:
-    """The model times the official DPM-Solver wrapper fed, in call order, and the official
-    clip index ``t.astype(int32)`` of each."""
-
-    official: tuple[float, ...]
-    official_index: tuple[int, ...]
-
-
 @functools.cache
-def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
-    """Run the official ``dpm_sample`` once and record every time its noise network receives.
+def recorded_model_times(setting: EDPSetting, root: str | None) -> tuple[float, ...]:
+    """Run the official ``dpm_sample`` once and record every time its noise network receives,
+    in call order.
 
     A ``flax.linen.intercept_methods`` interceptor sees each ``PolicyNet.__call__(state, action,
     t)`` call inside the solver and passes ``t`` (the wrapper's ``(t - 1/N) * N``, the same value
@@ -410,8 +402,7 @@ def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
         )
         jax.block_until_ready(out)
         jax.effects_barrier()
-    official = tuple(float(np.asarray(t).reshape(-1)[0]) for t in seen)
-    return ModelTimes(official, tuple(int(np.trunc(t)) for t in official))
+    return tuple(float(np.asarray(t).reshape(-1)[0]) for t in seen)
 
 
 def _plan(setting: EDPSetting, root: Root) -> Any:
@@ -429,7 +420,7 @@ def model_time_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     DPM-Solver library's own ``model_wrapper`` mapping ``(t - 1/N) * 1000`` against them (far
     off unless N = 1000, so the official EDP does not use it).
     """
-    official = {"t": np.asarray(list(recorded_model_times(setting, _key(root)).official))}
+    official = {"t": np.asarray(recorded_model_times(setting, _key(root)))}
     ours = np.asarray(_plan(setting, root).model_times)
     N = setting.num_steps
     label = f"{setting.label} model times"
@@ -463,15 +454,16 @@ def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     out = []
     for f64 in (True, False):
         wide = replace(setting, float64=f64)
-        mt = recorded_model_times(wide, _key(root))
+        # The official clip index of each recorded time: its ``t.astype(int32)``.
+        official = [int(np.trunc(t)) for t in recorded_model_times(wide, _key(root))]
         plan = _plan(wide, root)
         ours = tuple(i for u in plan.updates for i in u.clip_indices)
-        if len(ours) != len(mt.official_index):
-            seen = {(-1, len(mt.official_index), len(ours))}
+        if len(ours) != len(official):
+            seen = {(-1, len(official), len(ours))}
         else:
             seen = {
                 (round(m), o, e)
-                for m, o, e in zip(plan.model_times, mt.official_index, ours, strict=True)
+                for m, o, e in zip(plan.model_times, official, ours, strict=True)
                 if o != e
             }
         expected: set[tuple[int, int, int]] = set()
@@ -486,9 +478,9 @@ def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
                 f"{setting.label} DPM-Solver clip indices vs the official code in {dtype} ({want})",
                 float(len(wrong)),
                 float(len(wrong)),
-                float(len(mt.official_index)),
+                float(len(official)),
                 0.0,
-                len(mt.official_index),
+                len(official),
                 note or "all equal",
             )
         )
