@@ -40,21 +40,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Comparison:
-    """One reported group.
-
-    Attributes:
-        name: what was compared, e.g. ``"edp_td3 f32 one-update params/policy"``.
-        deviation: the group's measure (module docstring); ``inf`` on a shape mismatch, a
-            missing key or a non-finite value.
-        max_abs: max |edp_ref - peer| over the group.
-        scale: what ``max_abs`` was divided by (the change, the value, or the peer's scale).
-        tolerance: the largest deviation that passes.
-        elements: number of compared scalars.
-        note: extra context (e.g. which tensor holds the largest deviation).
-        informational: an INFO line: documents a known difference, never decides.
-        diagnostic: a DIAGNOSTIC line: the official code with a function replaced; judged by
-            its tolerance in the report, never deciding.
-    """
+    """One reported group: its measure (module docstring; ``inf`` on a shape mismatch, a
+    missing key or a non-finite value), max |edp_ref - peer| and what it was divided by, the
+    number of compared scalars, and whether it is an INFO or a DIAGNOSTIC line."""
 
     name: str
     deviation: float
@@ -68,12 +56,10 @@ class Comparison:
 
     @property
     def deciding(self) -> bool:
-        """Whether the line counts towards the verdict (neither INFO nor DIAGNOSTIC)."""
         return not (self.informational or self.diagnostic)
 
     @property
     def within(self) -> bool:
-        """Whether the deviation is within the tolerance (whatever the line's role)."""
         return self.deviation <= self.tolerance
 
     @property
@@ -86,7 +72,7 @@ def _as_array(value: object) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def _key_problem(name: str, ours: Mapping[str, object], peer: Mapping[str, object]) -> str:
+def _key_problem(ours: Mapping[str, object], peer: Mapping[str, object]) -> str:
     missing = sorted(set(peer) - set(ours))
     extra = sorted(set(ours) - set(peer))
     if missing or extra:
@@ -116,27 +102,30 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _grouped(
+def compare_group(
     name: str,
     ours: Mapping[str, object],
     peer: Mapping[str, object],
-    reference: Mapping[str, object] | None,
     tolerance: float,
-    note: str,
-    informational: bool,
-    diagnostic: bool,
+    note: str = "",
+    informational: bool = False,
+    diagnostic: bool = False,
+    start: Mapping[str, object] | None = None,
 ) -> Comparison:
-    """max |ours - peer| over the group / max |peer - reference| (reference None: zero)."""
+    """Outputs compared as one group: max |ours - peer| / max |peer - start| (``start`` None:
+    zero; same keys, same shapes; values anything ``np.asarray`` reads: NumPy, torch on CPU,
+    JAX). Missing or extra keys, shape mismatches and non-finite values give an infinite
+    deviation with a note naming them."""
     flags = {"informational": informational, "diagnostic": diagnostic}
-    problem = _key_problem(name, ours, peer)
-    if not problem and reference is not None:
-        problem = _key_problem(name, peer, reference).replace("edp_ref", "the start")
+    problem = _key_problem(ours, peer)
+    if not problem and start is not None:
+        problem = _key_problem(peer, start).replace("edp_ref", "the start")
     if problem:
         return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
     worst, scale, count, worst_key = 0.0, 0.0, 0, ""
     for key in sorted(peer):
         a, b = _as_array(ours[key]), _as_array(peer[key])
-        r = np.zeros_like(b) if reference is None else _as_array(reference[key])
+        r = np.zeros_like(b) if start is None else _as_array(start[key])
         problem = _array_problem(key, a, b) or _array_problem(f"{key} (start)", r, b)
         if problem:
             return Comparison(
@@ -154,32 +143,6 @@ def _grouped(
     return Comparison(name, deviation, worst, scale, tolerance, count, _join(where, note), **flags)
 
 
-def compare_group(
-    name: str,
-    ours: Mapping[str, object],
-    peer: Mapping[str, object],
-    tolerance: float,
-    note: str = "",
-    informational: bool = False,
-    diagnostic: bool = False,
-) -> Comparison:
-    """Outputs compared as one group: max |ours - peer| / max |peer| (same keys, same shapes).
-
-    Args:
-        name: the group's name for the report.
-        ours: edp_ref's values by key (anything ``np.asarray`` reads: NumPy, torch on CPU, JAX).
-        peer: the peer's values under the same keys.
-        tolerance: the largest relative deviation that passes.
-        note: appended to the line.
-        informational: an INFO line; diagnostic: a DIAGNOSTIC line (see :class:`Comparison`).
-
-    Returns:
-        The :class:`Comparison`; missing or extra keys, shape mismatches and non-finite values
-        give an infinite deviation with a note that names them.
-    """
-    return _grouped(name, ours, peer, None, tolerance, note, informational, diagnostic)
-
-
 def compare_change(
     name: str,
     ours: Mapping[str, object],
@@ -190,13 +153,11 @@ def compare_change(
     informational: bool = False,
     diagnostic: bool = False,
 ) -> Comparison:
-    """State after one update, relative to what the update changed: max |ours - peer| over the
-    group / max |peer - start|, both sides having started from ``start`` (same keys and shapes).
-    A group the peer's update left unchanged passes only when edp_ref's is equal to it."""
-    return _grouped(
-        name, ours, peer, start, tolerance, _join("relative to the update's change", note),
-        informational, diagnostic,
-    )  # fmt: skip
+    """State after one update, relative to what the update changed (:func:`compare_group` from
+    ``start``, where both sides started). A group the peer's update left unchanged passes only
+    when edp_ref's is equal to it."""
+    note = _join("relative to the update's change", note)
+    return compare_group(name, ours, peer, tolerance, note, informational, diagnostic, start)
 
 
 def compare_values(
@@ -211,7 +172,7 @@ def compare_values(
     """Scalars (losses, metrics, counts), each at its own scale: max over names of
     |ours - peer| / |peer| (a peer value of exactly 0 passes only an exact 0)."""
     flags = {"informational": informational, "diagnostic": diagnostic}
-    problem = _key_problem(name, ours, peer)
+    problem = _key_problem(ours, peer)
     if problem:
         return Comparison(name, math.inf, math.inf, math.nan, tolerance, 0, problem, **flags)
     worst, worst_abs, worst_scale, worst_key = -1.0, 0.0, 0.0, ""
@@ -257,13 +218,8 @@ def summary_line(comparisons: Iterable[Comparison]) -> str:
 
 @dataclass(frozen=True)
 class Rules:
-    """The tolerances of one precision (docs/fidelity.md, "Pass rules").
-
-    Attributes:
-        change: state groups, relative to the update's change (:func:`compare_change`).
-        values: losses and metrics, each at its own scale (:func:`compare_values`).
-        outputs: sampled actions, Q values, preprocessed arrays (:func:`compare_group`).
-    """
+    """The tolerances of one precision (docs/fidelity.md, "Pass rules") for
+    :func:`compare_change`, :func:`compare_values` and :func:`compare_group`."""
 
     change: float
     values: float

@@ -8,26 +8,25 @@ PyTorch peers in float32 and float64, no drift). A check whose peer (or JAX) is 
 skipped with the reason.
 
 The pass rules (docs/fidelity.md, "Pass rules", fixed before the runs they judge) are
-:data:`F32` and :data:`F64`: a state group passes when edp_ref's difference from the peer is at
-most 1e-2 (float32) or 1e-6 (float64) of the largest change the peer's update made in that group;
-losses and metrics at 1e-4 / 1e-9 of their own size; outputs at 1e-4 / 1e-9 of the peer's
-largest value; Adam counts exactly. A peer that computes partly in float32 is held to the
-float32 rule in every dtype (the official EDP under x64 keeps float32 schedule tables and time
-embedding). A line that runs the official code with a replaced function is a DIAGNOSTIC line and
-never decides; drift lines are INFO.
+:data:`F32` and :data:`F64` (Adam counts exactly). A peer that computes partly in float32 is held
+to the float32 rule in every dtype (the official EDP under x64 keeps float32 schedule tables and
+time embedding). A line that runs the official code with a replaced function is a DIAGNOSTIC line
+and never decides; drift lines are INFO.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from edp_ref.algorithms import SamplerKind
 from edp_ref.fidelity.compare import Comparison, Rules
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import EDPSetting
-from edp_ref.fidelity.torch_sides import TorchSetting
+from edp_ref.fidelity.torch_checks import TorchSetting
 
 __all__ = ["F32", "F64", "Check", "PeerRoots", "plan", "run_checks"]
 
@@ -41,9 +40,9 @@ F64 = Rules(change=1e-6, values=1e-9, outputs=1e-9)
 class PeerRoots:
     """The peers' folders (None: their environment variables)."""
 
-    edp: str | os.PathLike[str] | None = None
-    dql: str | os.PathLike[str] | None = None
-    corl: str | os.PathLike[str] | None = None
+    edp: Root = None
+    dql: Root = None
+    corl: Root = None
 
 
 @dataclass(frozen=True)
@@ -71,32 +70,6 @@ def _info(label: str, what: str, value: float, note: str) -> Comparison:
     return Comparison(f"{label} {what}", value, value, 1.0, 0.0, 0, note, informational=True)
 
 
-def _edp_drift(setting: EDPSetting, updates: int) -> Check:
-    """Drift of edp_ref from the official EDP over ``updates`` updates in float32, and in
-    float64 with the official float32 tables and the float64 time embedding (DIAGNOSTIC): INFO
-    lines (round-off is amplified by training; no tolerance fixed in advance tells it from a
-    small systematic difference, which the one-update lines judge)."""
-    from edp_ref.fidelity.edp_checks import many_updates
-
-    def run(r: PeerRoots) -> list[Comparison]:
-        every = max(1, updates // 20)
-        f32 = many_updates(setting, r.edp, updates, every)
-        wide = dataclasses.replace(setting, float64=True, peer_tables=True, peer_embedding_f64=True)
-        f64 = many_updates(wide, r.edp, updates, every)
-        label = f"{setting.label} {updates}-update"
-        worst32, worst64 = max(f32.params), max(f64.params)
-        return [
-            _info(label, "params drift (max over run)", worst32, "float32"),
-            _info(label, "losses drift (max over run)", max(f32.losses), "float32"),
-            _info(
-                f"{wide.label} {updates}-update", "params drift (max over run)", worst64,
-                f"float64 shrinks the float32 drift {worst32 / max(worst64, 1e-300):.1e}x",
-            ),
-        ]  # fmt: skip
-
-    return Check(f"{setting.label} {updates}-update drift", "edp", run, drift=True)
-
-
 #: The PyTorch peers that compute in float64 throughout when run in float64. Diffusion-QL does
 #: not: its schedule buffers are float32 and enter its last DDPM step as posterior_mean_coef1[0]
 #: = 1 - 7.6e-8 (agents/diffusion.py), where edp_ref returns the clipped x0 itself; nor does
@@ -117,24 +90,37 @@ def _torch_one(setting: TorchSetting) -> Check:
     )
 
 
-def _torch_drift(setting: TorchSetting, updates: int) -> Check:
-    """As :func:`_edp_drift` for the PyTorch peers (float32 and float64, INFO)."""
+def _drift(setting: EDPSetting | TorchSetting, updates: int) -> Check:
+    """Drift of edp_ref from a peer over ``updates`` updates in float32 and in float64 (against
+    the official EDP with its float32 tables and the float64 time embedding, DIAGNOSTIC): INFO
+    lines (round-off is amplified by training; no tolerance fixed in advance tells it from a
+    small systematic difference, which the one-update lines judge)."""
+    from edp_ref.fidelity.edp_checks import many_updates
     from edp_ref.fidelity.torch_checks import torch_many_updates
 
-    root = "dql" if setting.peer == "dql" else "corl"
+    many: Callable[..., Any]
+    wide: EDPSetting | TorchSetting
+    if isinstance(setting, EDPSetting):
+        official, root, many = True, "edp", many_updates
+        wide = dataclasses.replace(setting, float64=True, peer_tables=True, peer_embedding_f64=True)
+    else:
+        official, root, many = False, "dql" if setting.peer == "dql" else "corl", torch_many_updates
+        wide = dataclasses.replace(setting, float64=True)
 
     def run(r: PeerRoots) -> list[Comparison]:
         every = max(1, updates // 20)
-        folder = getattr(r, root)
-        _, f32, _ = torch_many_updates(setting, folder, updates, every)
-        wide = dataclasses.replace(setting, float64=True)
-        _, f64, _ = torch_many_updates(wide, folder, updates, every)
-        shrink = max(f32) / max(max(f64), 1e-300)
+        pair: tuple[Any, Any] = (setting, wide)
+        f32, f64 = (many(s, getattr(r, root), updates, every) for s in pair)
+        label, note = f"{setting.label} {updates}-update", "float32" if official else ""
+        worst32, worst64 = max(f32.params), max(f64.params)
+        lines = [_info(label, "params drift (max over run)", worst32, note)]
+        if official:
+            lines.append(_info(label, "losses drift (max over run)", max(f32.losses), note))
         return [
-            _info(f"{setting.label} {updates}-update", "params drift (max over run)", max(f32), ""),
+            *lines,
             _info(
-                f"{wide.label} {updates}-update", "params drift (max over run)", max(f64),
-                f"float64 shrinks the float32 drift {shrink:.1e}x",
+                f"{wide.label} {updates}-update", "params drift (max over run)", worst64,
+                f"float64 shrinks the float32 drift {worst32 / max(worst64, 1e-300):.1e}x",
             ),
         ]  # fmt: skip
 
@@ -153,38 +139,23 @@ def _samplers(quick: bool) -> list[Check]:
     # EAS at K = 1000 in float64 only: in float32 the official clip indices flip at model
     # times 333 and 666 (see clip_index_lines), which moves its candidates by ~7e-3.
     eas = [k50] if quick else [k50, f64(k1000)]
-    checks = [Check(f"{s.label} dpm_solver", "edp", _dpm(s)) for s in dpm]
-    checks += [Check(f"{s.label} ddpm", "edp", _ddpm(s)) for s in ddpm]
-    checks += [Check(f"{s.label} EAS", "edp", _eas(s)) for s in eas]
-    checks.append(
-        Check(f"{k50.label} model times", "edp", lambda r: sm.model_time_lines(k50, r.edp))
-    )
-    checks.append(
-        Check(f"{k1000.label} clip indices", "edp", lambda r: sm.clip_index_lines(k1000, r.edp))
-    )
-    return checks
 
+    def check(name: str, setting: EDPSetting, lines: Callable[..., list[Comparison]]) -> Check:
+        return Check(f"{setting.label} {name}", "edp", lambda r: lines(setting, r.edp))
 
-def _dpm(s: EDPSetting) -> Callable[[PeerRoots], list[Comparison]]:
-    from edp_ref.fidelity.samplers import dpm_solver_check
+    def sampler(kind: SamplerKind) -> Callable[..., list[Comparison]]:
+        return lambda s, root: sm.sampler_check(s, root, F32, kind)
 
-    return lambda r: dpm_solver_check(s, r.edp, F32)
-
-
-def _ddpm(s: EDPSetting) -> Callable[[PeerRoots], list[Comparison]]:
-    from edp_ref.fidelity.samplers import ddpm_check
-
-    return lambda r: [ddpm_check(s, r.edp, F32)]
-
-
-def _eas(s: EDPSetting) -> Callable[[PeerRoots], list[Comparison]]:
-    from edp_ref.fidelity.samplers import eas_check
-
-    return lambda r: eas_check(s, r.edp, F32)
+    return [
+        *(check("dpm_solver", s, sampler("dpm_solver")) for s in dpm),
+        *(check("ddpm", s, sampler("ddpm")) for s in ddpm),
+        *(check("EAS", s, lambda s, root: sm.eas_check(s, root, F32)) for s in eas),
+        check("model times", k50, sm.model_time_lines),
+        check("clip indices", k1000, sm.clip_index_lines),
+    ]
 
 
 def _float64(setting: EDPSetting) -> EDPSetting:
-    """``setting`` in float64."""
     return dataclasses.replace(setting, float64=True)
 
 
@@ -197,38 +168,28 @@ PREPROCESSING = (
 )
 
 
-def _preprocessing() -> list[Check]:
-    from edp_ref.fidelity.data_checks import preprocessing_check
+def _preprocessing(task: str, algorithm: str, obs_norm: bool) -> Check:
+    from edp_ref.fidelity.official_trainer import preprocessing_check
 
-    def check(task: str, algorithm: str, obs_norm: bool) -> Check:
-        return Check(
-            f"preprocessing {task} {algorithm}",
-            "edp",
-            lambda r: preprocessing_check(task, algorithm, r.edp, obs_norm),
-        )
-
-    return [check(*row) for row in PREPROCESSING]
+    return Check(
+        f"preprocessing {task} {algorithm}",
+        "edp",
+        lambda r: preprocessing_check(task, algorithm, r.edp, obs_norm),
+    )
 
 
 def _torch_settings() -> list[TorchSetting]:
     """DQL, TD3+BC and IQL (CORL as shipped, and CORL's methods in IQL's order; each also with
     edp_ref's Adam epsilon doubled, the line that checks the critics) in float32; all but the
     epsilon lines in float64."""
+    base = [TorchSetting("dql"), TorchSetting("td3bc")]
+    base += [TorchSetting("iql", iql_order=order) for order in ("corl", "iql")]
     f32 = [
-        TorchSetting("dql"),
-        TorchSetting("td3bc"),
-        TorchSetting("iql", iql_order="corl"),
-        TorchSetting("iql", iql_order="corl", q_adam_eps=2e-8),
-        TorchSetting("iql", iql_order="iql"),
-        TorchSetting("iql", iql_order="iql", q_adam_eps=2e-8),
+        v
+        for s in base
+        for v in ([s, dataclasses.replace(s, q_adam_eps=2e-8)] if s.peer == "iql" else [s])
     ]
-    f64 = [
-        TorchSetting("dql", float64=True),
-        TorchSetting("td3bc", float64=True),
-        TorchSetting("iql", iql_order="corl", float64=True),
-        TorchSetting("iql", iql_order="iql", float64=True),
-    ]
-    return f32 + f64
+    return f32 + [dataclasses.replace(s, float64=True) for s in base]
 
 
 def plan(kind: str) -> list[Check]:
@@ -261,16 +222,16 @@ def plan(kind: str) -> list[Check]:
         dql_jax = EDPSetting("dql_jax", num_steps=5)
         checks += [_edp_one(dql_jax), _edp_one(_float64(dql_jax))]
     checks += _samplers(quick)
-    checks += _preprocessing()
+    checks += [_preprocessing(*row) for row in PREPROCESSING]
     checks += [_torch_one(s) for s in _torch_settings()]
     if not quick:
         diagnostic = dataclasses.replace(k1000, interpolation="searchsorted_diagnostic")
         checks += [
-            _edp_drift(dataclasses.replace(diagnostic, algorithm=alg), 1000)
+            _drift(dataclasses.replace(diagnostic, algorithm=alg), 1000)
             for alg in ("td3", "crr", "iql")
         ]
-        checks.append(_edp_drift(EDPSetting("td3", num_steps=50, dpm_t_end=0.02), 1000))
-        checks += [_torch_drift(TorchSetting(p), 1000) for p in ("dql", "td3bc")]
+        checks.append(_drift(EDPSetting("td3", num_steps=50, dpm_t_end=0.02), 1000))
+        checks += [_drift(TorchSetting(p), 1000) for p in ("dql", "td3bc")]
     return checks
 
 

@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from edp_ref.fidelity.compare import Comparison, format_line, summary_line
-    from edp_ref.fidelity.crosscheck import PeerRoots, plan, run_checks
+    from edp_ref.fidelity.compare import summary_line
+    from edp_ref.fidelity.crosscheck import PeerRoots, plan
 
     torch.set_num_threads(1)
     checks = plan(args.plan)
@@ -83,24 +83,33 @@ def main(argv: list[str] | None = None) -> int:
     roots = PeerRoots(args.edp, args.dql, args.corl)
     if args.power:
         return _power(checks, roots, args.bugs)
-    results: list[Comparison] = []
-    skipped = 0
     t0 = time.time()
-    for item in run_checks(checks, roots, log=lambda m: print(m, flush=True)):
-        if isinstance(item, str):
-            skipped += 1
-            print(item, flush=True)
-        else:
-            results.append(item)
-            print(format_line(item), flush=True)
-    print(f"({len(checks)} checks, {skipped} skipped, {time.time() - t0:.0f} s)")
+    results, skipped = _collect(checks, roots, show=True)
+    print(f"({len(checks)} checks, {len(skipped)} skipped, {time.time() - t0:.0f} s)")
     print(summary_line(results), flush=True)
     return 0 if all(c.passed for c in results) else 1
 
 
+def _collect(checks: list[Any], roots: Any, show: bool) -> tuple[list[Any], list[str]]:
+    """The checks' comparisons and SKIP lines; ``show`` prints them (and each check's duration)
+    as they come."""
+    from edp_ref.fidelity.compare import format_line
+    from edp_ref.fidelity.crosscheck import run_checks
+
+    lines, skipped = [], []
+    log = (lambda m: print(m, flush=True)) if show else (lambda _m: None)
+    for item in run_checks(checks, roots, log=log):
+        if isinstance(item, str):
+            skipped.append(item)
+        else:
+            lines.append(item)
+        if show:
+            print(item if isinstance(item, str) else format_line(item), flush=True)
+    return lines, skipped
+
+
 def _power(checks: list[Any], roots: Any, names: list[str] | None) -> int:
     from edp_ref.fidelity.compare import Comparison, format_line, summary_line
-    from edp_ref.fidelity.crosscheck import run_checks
     from edp_ref.fidelity.power import BUGS, power_run, power_table
 
     bugs = BUGS
@@ -116,13 +125,7 @@ def _power(checks: list[Any], roots: Any, names: list[str] | None) -> int:
     skipped: list[str] = []
 
     def run() -> list[Comparison]:
-        lines: list[Comparison] = []
-        skipped.clear()
-        for item in run_checks(checks, roots, log=lambda _m: None):
-            if isinstance(item, str):
-                skipped.append(item)
-            else:
-                lines.append(item)
+        lines, skipped[:] = _collect(checks, roots, show=False)
         return lines
 
     t0 = time.time()

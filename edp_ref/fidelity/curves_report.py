@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from edp_ref.fidelity.curves import SCHEMA, CurveSettings
+
 __all__ = [
-    "Comparison",
     "Summary",
+    "WelchTest",
     "load_runs",
     "plot",
     "power_check",
@@ -41,24 +43,19 @@ _SIDES = {"official": "official EDP (JAX)", "edp_ref": "edp_ref (PyTorch, compil
 
 
 def load_runs(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every complete run record (``complete: true``) in ``folder``, sorted by file name.
-
-    Raises:
-        ValueError: when a JSON file is not a learning-curve record of this schema.
-    """
+    """Every complete run record (``complete: true``) in ``folder``, sorted by file name."""
     runs = []
     for path in sorted(Path(folder).glob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("schema") != "edp_ref.fidelity.curves/2":
-            raise ValueError(f"load_runs: {path} is not an edp_ref.fidelity.curves/2 record")
+        if record.get("schema") != SCHEMA:
+            raise ValueError(f"load_runs: {path} is not an {SCHEMA} record")
         if record.get("complete"):
             runs.append(record)
     return runs
 
 
 def _side(record: dict[str, Any]) -> str:
-    s = record["settings"]
-    return str(s["implementation"]) + (f"+{s['mutant']}" if s.get("mutant") else "")
+    return CurveSettings(**record["settings"]).side
 
 
 def _scores(record: dict[str, Any]) -> tuple[list[int], list[float]]:
@@ -103,17 +100,12 @@ def summarise(runs: list[dict[str, Any]], window: int) -> list[Summary]:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """Welch's statistics of ``a - b`` on the seeds' final scores.
-
-    Attributes:
-        difference: mean(a) - mean(b).
-        se: its standard error sqrt(s_a^2 / n_a + s_b^2 / n_b).
-        df: Welch-Satterthwaite degrees of freedom.
-        interval: the 1 - 2 alpha confidence interval (TOST's) of the difference.
-        p: the test's p-value (TOST: the larger one-sided p; power check: two-sided).
-        verdict: True when the test rejects (TOST: equivalent; power check: told apart).
-    """
+class WelchTest:
+    """Welch's statistics of ``a - b`` on the seeds' final scores: the difference of the means,
+    its standard error sqrt(s_a^2 / n_a + s_b^2 / n_b), the Welch-Satterthwaite degrees of
+    freedom, the 1 - 2 alpha confidence interval (TOST's), the p-value (TOST: the larger
+    one-sided p; power check: two-sided) and whether the test rejects (TOST: equivalent; power
+    check: told apart)."""
 
     difference: float
     se: float
@@ -123,40 +115,41 @@ class Comparison:
     verdict: bool
 
 
-def _welch(a: Summary, b: Summary) -> tuple[float, float, float]:
+def _welch(a: Summary, b: Summary, alpha: float) -> tuple[float, float, float, tuple[float, float]]:
+    from scipy import stats
+
     na, nb = len(a.finals), len(b.finals)
     if na < 2 or nb < 2:
         raise ValueError("curves_report: Welch's test needs at least 2 seeds on each side")
     va, vb = a.std**2 / na, b.std**2 / nb
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1)) if se > 0 else math.inf
-    return a.mean - b.mean, se, df
+    diff = a.mean - b.mean
+    half = float(stats.t.ppf(1 - alpha, df)) * se
+    return diff, se, df, (diff - half, diff + half)
 
 
-def tost(a: Summary, b: Summary, margin: float, alpha: float = 0.05) -> Comparison:
+def tost(a: Summary, b: Summary, margin: float, alpha: float = 0.05) -> WelchTest:
     """Schuirmann's two one-sided Welch tests of |mean(a) - mean(b)| < ``margin``."""
     from scipy import stats
 
-    diff, se, df = _welch(a, b)
-    t = stats.t
+    diff, se, df, interval = _welch(a, b, alpha)
     if se == 0:
         p = 0.0 if abs(diff) < margin else 1.0
-        return Comparison(diff, se, df, (diff, diff), p, p < alpha)
-    p_low = float(t.sf((diff + margin) / se, df))  # H0: diff <= -margin
-    p_high = float(t.cdf((diff - margin) / se, df))  # H0: diff >= +margin
-    half = float(t.ppf(1 - alpha, df)) * se
-    p = max(p_low, p_high)
-    return Comparison(diff, se, df, (diff - half, diff + half), p, p < alpha)
+    else:
+        p_low = float(stats.t.sf((diff + margin) / se, df))  # H0: diff <= -margin
+        p_high = float(stats.t.cdf((diff - margin) / se, df))  # H0: diff >= +margin
+        p = max(p_low, p_high)
+    return WelchTest(diff, se, df, interval, p, p < alpha)
 
 
-def power_check(mutant: Summary, official: Summary, alpha: float = 0.05) -> Comparison:
+def power_check(mutant: Summary, official: Summary, alpha: float = 0.05) -> WelchTest:
     """Welch's two-sided test of mean(mutant) = mean(official)."""
     from scipy import stats
 
-    diff, se, df = _welch(mutant, official)
+    diff, se, df, interval = _welch(mutant, official, alpha)
     p = (0.0 if diff != 0 else 1.0) if se == 0 else float(2 * stats.t.sf(abs(diff) / se, df))
-    half = float(stats.t.ppf(1 - alpha, df)) * se if se > 0 else 0.0
-    return Comparison(diff, se, df, (diff - half, diff + half), p, p < alpha)
+    return WelchTest(diff, se, df, interval, p, p < alpha)
 
 
 def report_markdown(summaries: list[Summary], window: int, margin: float) -> str:

@@ -5,7 +5,7 @@
 target critics, critics with Q values spread over several units; its counter set so that the
 update moves the EMA policy), the same batch (:func:`~edp_ref.fidelity.official_edp.
 compared_batch`: a quarter terminals, a quarter time-outs) and the same draws
-(:func:`~edp_ref.fidelity.official_draws.official_draws`), one official ``_train_step`` and one
+(:func:`~edp_ref.fidelity.official_edp.official_draws`), one official ``_train_step`` and one
 edp_ref update. Every new parameter, target, EMA parameter and Adam moment is compared
 relative to what the official update changed, every Adam count exactly, every loss and metric
 at its own scale (:mod:`edp_ref.fidelity.compare`). The official side is computed once per
@@ -19,9 +19,9 @@ and of the losses is recorded along the way (:class:`Drift`, reported as INFO).
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,17 +34,17 @@ from edp_ref.fidelity.compare import (
     compare_group,
     compare_values,
 )
-from edp_ref.fidelity.flax_layout import find_adam_state, params_from_flax
-from edp_ref.fidelity.official_draws import edp_ref_randomness, official_draws
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import (
-    _NETWORKS,
     EDPSetting,
     compared_batch,
     edp_ref_batch,
     edp_ref_config,
+    edp_ref_randomness,
     edp_ref_state,
     jax_precision,
     official_agent,
+    official_draws,
     peer_embedding_dtype,
     powered_start,
     to_jax,
@@ -54,6 +54,7 @@ __all__ = [
     "LOSS_NAMES",
     "Drift",
     "OfficialUpdate",
+    "compare_states",
     "many_updates",
     "official_update",
     "one_update",
@@ -61,69 +62,23 @@ __all__ = [
 ]
 
 # Official metric name -> edp_ref's, per algorithm (the losses both report).
+_COMMON_LOSSES = {
+    "qf1_loss": "q1_loss",
+    "qf2_loss": "q2_loss",
+    "tgt_q": "target_q_mean",
+    "diff_loss": "diffusion_loss",
+    "guide_loss": "guide_loss",
+    "policy_loss": "policy_loss",
+    "qf1_grad_norm": "q1_grad_norm",
+    "qf2_grad_norm": "q2_grad_norm",
+    "policy_grad_norm": "policy_grad_norm",
+}
 LOSS_NAMES: dict[str, dict[str, str]] = {
-    "td3": {
-        "qf1_loss": "q1_loss",
-        "qf2_loss": "q2_loss",
-        "tgt_q": "target_q_mean",
-        "diff_loss": "diffusion_loss",
-        "guide_loss": "guide_loss",
-        "policy_loss": "policy_loss",
-        "lmbda": "q_loss_scale",
-        "qf1_grad_norm": "q1_grad_norm",
-        "qf2_grad_norm": "q2_grad_norm",
-        "policy_grad_norm": "policy_grad_norm",
-    },
-    "crr": {
-        "qf1_loss": "q1_loss",
-        "qf2_loss": "q2_loss",
-        "tgt_q": "target_q_mean",
-        "diff_loss": "diffusion_loss",
-        "guide_loss": "guide_loss",
-        "policy_loss": "policy_loss",
-        "adv": "advantage_mean",
-        "lmbda": "weight_mean",
-        "qf1_grad_norm": "q1_grad_norm",
-        "qf2_grad_norm": "q2_grad_norm",
-        "policy_grad_norm": "policy_grad_norm",
-    },
-    "iql": {
-        "vf_loss": "value_loss",
-        "qf1_loss": "q1_loss",
-        "qf2_loss": "q2_loss",
-        "tgt_q": "target_q_mean",
-        "diff_loss": "diffusion_loss",
-        "guide_loss": "guide_loss",
-        "policy_loss": "policy_loss",
-        "vf_grad": "value_grad_norm",
-        "qf1_grad_norm": "q1_grad_norm",
-        "qf2_grad_norm": "q2_grad_norm",
-        "policy_grad_norm": "policy_grad_norm",
-    },
+    "td3": {**_COMMON_LOSSES, "lmbda": "q_loss_scale"},
+    "crr": {**_COMMON_LOSSES, "adv": "advantage_mean", "lmbda": "weight_mean"},
+    "iql": {**_COMMON_LOSSES, "vf_loss": "value_loss", "vf_grad": "value_grad_norm"},
 }
 LOSS_NAMES["dql_jax"] = LOSS_NAMES["td3"]
-_UPDATE = {"td3": "edp_td3", "crr": "edp_crr", "iql": "edp_iql", "dql_jax": "edp_td3"}
-
-
-def _official_groups(agent_states: Any, targets: Any, ours: TrainState) -> dict[str, Any]:
-    """The official state as the same groups as :func:`state_groups` (edp_ref layout)."""
-    dtype = ours.dtype
-    groups: dict[str, dict[str, Any]] = {}
-    counts: dict[str, Any] = {}
-    for official, (net, kind) in _NETWORKS.items():
-        if net not in ours.params:
-            continue
-        st = agent_states[official]
-        groups[f"params/{net}"] = params_from_flax(st.params, kind, dtype)
-        adam = find_adam_state(st.opt_state)
-        groups[f"adam_mu/{net}"] = params_from_flax(adam.mu, kind, dtype)
-        groups[f"adam_nu/{net}"] = params_from_flax(adam.nu, kind, dtype)
-        counts[net] = np.asarray(adam.count, dtype=np.float64)
-        if net in ours.target_params:
-            name = "ema_policy" if net == "policy" else f"target/{net}"
-            groups[name] = params_from_flax(targets[official], kind, dtype)
-    groups["adam_count"] = counts
-    return groups
 
 
 def state_groups(state: TrainState) -> dict[str, Any]:
@@ -154,17 +109,14 @@ def compare_states(
     out = []
     for name in sorted(peer):
         if name == "adam_count":
-            line = compare_values(f"{prefix} {name}", ours[name], peer[name], 0.0)
+            out.append(compare_values(f"{prefix} {name}", ours[name], peer[name], 0.0))
         else:
-            line = compare_change(
-                f"{prefix} {name}", ours[name], peer[name], start[name], rules.change
+            out.append(
+                compare_change(
+                    f"{prefix} {name}", ours[name], peer[name], start[name], rules.change
+                )
             )
-        out.append(line if not diagnostic else _as_diagnostic(line))
-    return out
-
-
-def _as_diagnostic(line: Comparison) -> Comparison:
-    return replace(line, diagnostic=True)
+    return [replace(c, diagnostic=diagnostic) for c in out]
 
 
 def _losses(
@@ -172,30 +124,19 @@ def _losses(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     names = LOSS_NAMES[setting.algorithm]
     return (
-        {k: np.asarray(ours[v], dtype=np.float64) for k, v in names.items()},
+        {k: np.asarray(ours[v].detach(), dtype=np.float64) for k, v in names.items()},
         {k: np.asarray(official[k], dtype=np.float64) for k in names},
     )
 
 
 @dataclass(frozen=True, eq=False)
 class OfficialUpdate:
-    """One official update from the check's start: everything both sides share and the
-    official result.
+    """One official update from the check's start: what both sides share (the official
+    :class:`~edp_ref.peers.PeerRun` holding the start state, the compared batch in the official
+    layout and :func:`~edp_ref.fidelity.inputs.input_power`'s note on it, every random draw of
+    the update) and the official state and metrics after it."""
 
-    Attributes:
-        setting: the configuration.
-        run: the official :class:`~edp_ref.peers.PeerRun` (its agent holds the start state).
-        start_step: the update counter at the start (this update is ``start_step + 1``).
-        batch: the compared batch (official layout, JAX arrays).
-        batch_note: its terminals and time-outs (:func:`~edp_ref.fidelity.inputs.input_power`).
-        draws: every random draw of the update (:func:`official_draws`).
-        states, targets: the official state after the update.
-        metrics: the official metrics of the update (NumPy).
-    """
-
-    setting: EDPSetting
     run: Any
-    start_step: int
     batch: Any
     batch_note: str
     draws: dict[str, Any]
@@ -204,25 +145,11 @@ class OfficialUpdate:
     metrics: dict[str, np.ndarray]
 
 
-_OFFICIAL: dict[tuple[Any, ...], OfficialUpdate] = {}
-
-
+@functools.cache
 def official_update(
-    setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
-    warmup: int = 3,
-    start_step: int = 1004,
+    setting: EDPSetting, root: str | None, warmup: int = 3, start_step: int = 1004
 ) -> OfficialUpdate:
     """The official side of :func:`one_update`, computed once per process and argument set."""
-    key = (setting, None if root is None else str(root), warmup, start_step)
-    if key not in _OFFICIAL:
-        _OFFICIAL[key] = _official_update(setting, root, warmup, start_step)
-    return _OFFICIAL[key]
-
-
-def _official_update(
-    setting: EDPSetting, root: str | os.PathLike[str] | None, warmup: int, start_step: int
-) -> OfficialUpdate:
     import jax
 
     with peer_embedding_dtype(setting, root), jax_precision(setting.float64):
@@ -238,13 +165,13 @@ def _official_update(
         states, targets, metrics = agent._train_step(
             dict(agent.train_states), dict(agent._tgt_params), key, batch, moves_ema
         )
-        metrics = {k: np.asarray(v) for k, v in metrics.items()}
-    return OfficialUpdate(setting, run, start_step, batch, note, draws, states, targets, metrics)
+    metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    return OfficialUpdate(run, batch, note, draws, states, targets, metrics)
 
 
 def one_update(
     setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     rules: Rules,
     warmup: int = 3,
     start_step: int = 1004,
@@ -254,8 +181,6 @@ def one_update(
     """One update of each side from the same state, batch and draws; one comparison per group.
 
     Args:
-        setting: the configuration.
-        root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
         rules: the tolerances (the official code's float32 ones also under x64, whose tables
             and time embedding stay float32; docs/fidelity.md).
         warmup: official training iterations before the shared start (non-trivial Adam states).
@@ -268,33 +193,32 @@ def one_update(
     A setting with a replaced official function (``peer_embedding_f64``, the searchsorted
     interpolation) gives DIAGNOSTIC lines.
     """
-    off = official_update(setting, root, warmup, start_step)
+    off = official_update(setting, None if root is None else str(root), warmup, start_step)
     agent = off.run.agent
     with jax_precision(setting.float64):
         config = edp_ref_config(setting, agent)
     if edit_config is not None:
         config = edit_config(config)
-    start = edp_ref_state(setting, agent, config, agent.train_states, agent._tgt_params, start_step)
+    start = edp_ref_state(setting, agent, config, step=start_step)
     ours = start if edit_state is None else edit_state(start)
     randomness = edp_ref_randomness(setting, off.draws)
-    update = REGISTRY[_UPDATE[setting.algorithm]].update
+    update = REGISTRY[setting.registry_name].update
     new, metrics = update(ours, edp_ref_batch(off.batch, setting.torch_dtype), randomness, config)
     diagnostic = setting.peer_embedding_f64 or setting.interpolation != "official"
     prefix = f"{setting.label} one-update"
-    official = _official_groups(off.states, off.targets, new)
-    starts = state_groups(start)
-    ours_l, official_l = _losses(setting, off.metrics, {k: v.detach() for k, v in metrics.items()})
-    out = compare_states(prefix, state_groups(new), official, starts, rules, diagnostic)
+    official = edp_ref_state(setting, agent, config, off.states, off.targets, start_step)
+    out = compare_states(
+        prefix, state_groups(new), state_groups(official), state_groups(start), rules, diagnostic
+    )
     tolerance, note = _own_float32(setting, off, rules)
     losses = compare_values(
         f"{prefix} losses",
-        ours_l,
-        official_l,
+        *_losses(setting, off.metrics, metrics),
         tolerance,
         "; ".join(filter(None, (off.batch_note, note))),
+        diagnostic=diagnostic,
     )
-    out.append(losses if not diagnostic else _as_diagnostic(losses))
-    return out
+    return [*out, losses]
 
 
 def _own_float32(setting: EDPSetting, off: OfficialUpdate, rules: Rules) -> tuple[float, str]:
@@ -340,34 +264,43 @@ def _own_float32(setting: EDPSetting, off: OfficialUpdate, rules: Rules) -> tupl
     return max(rules.values, 2.0 * own), note
 
 
-@dataclass(frozen=True)
+@dataclass
 class Drift:
-    """How far two trainings from the same start drift apart over many updates.
+    """How far two trainings from the same start drift apart over many updates: at each
+    recorded update, max |difference| / max |peer| of all online parameters and of the losses
+    (INFO lines of the crosscheck)."""
 
-    Attributes:
-        setting: the configuration.
-        checkpoints: update numbers (counted from the shared start) at which drift was recorded.
-        params: max |difference| / max |official| of all online parameters at each checkpoint.
-        losses: the same for the losses of that update.
-    """
+    checkpoints: list[int] = field(default_factory=list)
+    params: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
 
-    setting: EDPSetting
-    checkpoints: tuple[int, ...]
-    params: tuple[float, ...]
-    losses: tuple[float, ...]
+    def record(
+        self,
+        update: int,
+        ours: TrainState,
+        peer: TrainState,
+        ours_losses: Mapping[str, Any],
+        peer_losses: Mapping[str, Any],
+    ) -> None:
+        def flat(state: TrainState) -> dict[str, Any]:
+            return {f"{n}/{k}": v for n, p in state.params.items() for k, v in p.items()}
+
+        self.checkpoints.append(update)
+        self.params.append(compare_group("params", flat(ours), flat(peer), 1.0).deviation)
+        self.losses.append(compare_group("losses", ours_losses, peer_losses, 1.0).deviation)
 
 
 def many_updates(
     setting: EDPSetting,
-    root: str | os.PathLike[str] | None,
+    root: Root,
     updates: int,
     record_every: int = 10,
     warmup: int = 3,
 ) -> Drift:
     """``updates`` updates of the official code and of edp_ref from the same start, on the same
     batches (the official sampler's) with the same draws at every step; each side feeds its own
-    state forward, so round-off differences can grow. The drift of the online parameters and of
-    the losses is recorded every ``record_every`` updates."""
+    state forward, so round-off differences can grow. The drift is recorded every
+    ``record_every`` updates and after the last."""
     import jax
 
     with peer_embedding_dtype(setting, root), jax_precision(setting.float64):
@@ -376,11 +309,11 @@ def many_updates(
         agent._total_steps = 0
         config = edp_ref_config(setting, agent)
     ours = edp_ref_state(setting, agent, config)
-    update = REGISTRY[_UPDATE[setting.algorithm]].update
+    update = REGISTRY[setting.registry_name].update
     states, targets = dict(agent.train_states), dict(agent._tgt_params)
     base = jax.random.PRNGKey(setting.seed + 11)
     freq = int(agent.config.policy_tgt_freq)
-    checkpoints, params_dev, loss_dev = [], [], []
+    drift = Drift()
     for i in range(1, updates + 1):
         np.random.seed(setting.seed + 100 + i)
         key = jax.random.fold_in(base, i)
@@ -394,17 +327,7 @@ def many_updates(
         ours, ours_metrics = update(
             ours, edp_ref_batch(batch, setting.torch_dtype), randomness, config
         )
-        if i % record_every and i != updates:
-            continue
-        official = _official_groups(states, targets, ours)
-        mine = state_groups(ours)
-        ours_l, official_l = _losses(
-            setting, metrics, {k: v.detach() for k, v in ours_metrics.items()}
-        )
-        nets = [k for k in official if k.startswith("params/")]
-        flat_o = {f"{k}/{n}": v for k in nets for n, v in official[k].items()}
-        flat_e = {f"{k}/{n}": v for k in nets for n, v in mine[k].items()}
-        checkpoints.append(i)
-        params_dev.append(compare_group("params", flat_e, flat_o, 1.0).deviation)
-        loss_dev.append(compare_group("losses", ours_l, official_l, 1.0).deviation)
-    return Drift(setting, tuple(checkpoints), tuple(params_dev), tuple(loss_dev))
+        if i % record_every == 0 or i == updates:
+            official = edp_ref_state(setting, agent, config, states, targets)
+            drift.record(i, ours, official, *_losses(setting, metrics, ours_metrics))
+    return drift

@@ -19,12 +19,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from edp_ref.algorithms.optim import AdamState, Params
+from edp_ref.algorithms.optim import Params
 
 __all__ = [
     "NetworkKind",
-    "adam_state_from_optax",
-    "dense_paths",
     "find_adam_state",
     "flax_from_params",
     "params_from_flax",
@@ -41,13 +39,9 @@ def _tree_get(tree: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def dense_paths(tree: Mapping[str, Any], kind: NetworkKind) -> dict[str, tuple[str, ...]]:
+def _dense_paths(tree: Mapping[str, Any], kind: NetworkKind) -> dict[str, tuple[str, ...]]:
     """edp_ref layer prefix -> path of the matching Flax ``Dense`` in ``tree`` (the variables
-    dict of one official network, ``{"params": ...}``).
-
-    Raises:
-        ValueError: when the tree does not have the official layout for ``kind``.
-    """
+    dict of one official network, ``{"params": ...}``)."""
     if "params" not in tree:
         raise ValueError(
             f"dense_paths: expected a Flax variables dict with 'params', got {list(tree)}"
@@ -73,7 +67,7 @@ def params_from_flax(tree: Mapping[str, Any], kind: NetworkKind, dtype: torch.dt
     """One official network's parameters (or any tree of the same layout, e.g. Adam moments)
     as an edp_ref parameter dict: kernels transposed to torch's ``[out, in]``."""
     out: Params = {}
-    for prefix, path in dense_paths(tree, kind).items():
+    for prefix, path in _dense_paths(tree, kind).items():
         layer = _tree_get(tree, path)
         kernel = np.asarray(layer["kernel"])
         out[f"{prefix}.weight"] = torch.tensor(kernel.T.copy(), dtype=dtype)
@@ -86,17 +80,13 @@ def flax_from_params(
 ) -> Any:
     """The inverse of :func:`params_from_flax`: edp_ref-layout parameters (NumPy or torch,
     ``[out, in]`` weights) as a Flax variables dict shaped like ``template`` (an official
-    network's ``init`` output); kernels transposed back to ``[in, out]``.
-
-    Raises:
-        KeyError: naming the edp_ref parameter that ``params`` lacks.
-    """
+    network's ``init`` output); kernels transposed back to ``[in, out]``."""
 
     def copy(node: Any) -> Any:
         return {k: copy(v) for k, v in node.items()} if isinstance(node, Mapping) else node
 
     tree = copy(template)
-    for prefix, path in dense_paths(tree, kind).items():
+    for prefix, path in _dense_paths(tree, kind).items():
         layer = _tree_get(tree, path)
         for ours, theirs, transpose in (("weight", "kernel", True), ("bias", "bias", False)):
             name = f"{prefix}.{ours}"
@@ -109,11 +99,7 @@ def flax_from_params(
 
 def find_adam_state(opt_state: Any) -> Any:
     """The optax ``ScaleByAdamState`` (fields count, mu, nu) inside a chained optimiser state
-    (the official ``clip_by_global_norm`` + ``adamw`` chain, or ``adamw`` alone).
-
-    Raises:
-        ValueError: when the state holds no or several Adam states.
-    """
+    (the official ``clip_by_global_norm`` + ``adamw`` chain, or ``adamw`` alone)."""
     found: list[Any] = []
 
     def walk(node: Any) -> None:
@@ -139,14 +125,3 @@ def replace_adam_state(opt_state: Any, new_adam: Any) -> Any:
             return type(opt_state)(*children)
         return tuple(children)
     return opt_state
-
-
-def adam_state_from_optax(opt_state: Any, kind: NetworkKind, dtype: torch.dtype) -> AdamState:
-    """edp_ref's :class:`AdamState` from an official optimiser state (moments transposed like the
-    parameters; ``count`` is the number of Adam steps taken, as optax counts them)."""
-    adam = find_adam_state(opt_state)
-    return AdamState(
-        count=torch.tensor(int(np.asarray(adam.count)), dtype=torch.int64),
-        mu=params_from_flax(adam.mu, kind, dtype),
-        nu=params_from_flax(adam.nu, kind, dtype),
-    )

@@ -8,9 +8,9 @@ the stored inputs and returns its outputs; the kit's own reader and tolerances j
 (:func:`edp_ref.golden.check.check`). The official functions draw their noise from a PRNG key;
 the kit passes the noise in, so the adapter feeds the kit's draws to the official code through
 ``jax.random``: inside :func:`_injected`, a draw made with one of the keys the official code
-derives from the key the adapter passes (the same splits :mod:`edp_ref.fidelity.official_draws`
-follows) returns the kit's tensor, and a draw of CRR's 10 baseline samples (shape [10, B, A])
-returns the kit's baseline noise. Cases of the kit the official code does not implement return
+derives from the key the adapter passes (the splits of :func:`edp_ref.fidelity.official_edp.
+official_draws`) returns the kit's tensor, and a draw of CRR's 10 baseline samples (shape
+[10, B, A]) returns the kit's baseline noise. Cases the official code does not implement return
 None (the check notes them); docs/fidelity.md section 6 lists every case and explains each one
 that differs, with the edp_ref switch that reproduces the official behaviour.
 """
@@ -21,10 +21,12 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
 from edp_ref.fidelity.flax_layout import (
+    NetworkKind,
     find_adam_state,
     flax_from_params,
     params_from_flax,
@@ -81,7 +83,7 @@ def _injected(
 
     def lookup(name: str) -> Callable[..., Any]:
         def draw(key: Any, shape: Any = (), *args: Any, **kwargs: Any) -> Any:
-            tag = np.asarray(key).tobytes()
+            tag = _tag(key)
             dtype = kwargs.get("dtype") or (args[0] if name == "normal" and args else None)
             if tag in draws:
                 used.add(tag)
@@ -98,19 +100,16 @@ def _injected(
 
         return draw
 
-    for name in originals:
-        setattr(random, name, lookup(name))
-    try:
+    with mock.patch.multiple(
+        random, normal=lookup("normal"), randint=lookup("randint"), uniform=lookup("uniform")
+    ):
         yield used
-    finally:
-        for name, fn in originals.items():
-            setattr(random, name, fn)
 
 
-def _key(seed: int = 0) -> Any:
+def _key() -> Any:
     import jax
 
-    return jax.random.PRNGKey(seed)
+    return jax.random.PRNGKey(0)
 
 
 def _split(key: Any) -> tuple[Any, Any]:
@@ -334,14 +333,18 @@ def _diffusion_policy(
     )
 
 
-def _chain_keys(key: Any, steps: int) -> tuple[Any, list[Any]]:
-    """``p_sample_loop``'s keys: the initial noise's, then one per step k = K-1, ..., 0."""
+def _sampler_draws(method: str, key: Any, initial: Any, steps: Any = None) -> dict[bytes, Any]:
+    """The kit's sampler noise under the keys the official sampler called with ``key`` draws
+    it with: DPM-Solver's one ``normal(key)``; ``p_sample_loop``'s a_K from the first split,
+    then one split per step k = K-1, ..., 0 (``steps[k]``)."""
+    if method == "dpm":
+        return {_tag(key): initial}
     key, first = _split(key)
-    per_step = []
-    for _ in range(steps):
+    draws = {_tag(first): initial}
+    for k in reversed(range(len(steps))):
         key, sample_key = _split(key)
-        per_step.append(sample_key)
-    return first, per_step
+        draws[_tag(sample_key)] = steps[k]
+    return draws
 
 
 def _ddpm_sample(case: PortCase) -> Outputs | None:
@@ -354,11 +357,7 @@ def _ddpm_sample(case: PortCase) -> Outputs | None:
     gd = _gd(p["schedule"], p["num_steps"])
     policy = _diffusion_policy(gd, net, x["state"].shape[-1], "ddpm")
     key = _key()
-    first, per_step = _chain_keys(key, p["num_steps"])
-    draws = {_tag(first): x["a_K"]}
-    for i, k in enumerate(reversed(range(p["num_steps"]))):
-        draws[_tag(per_step[i])] = x["noises"][k]
-    with _injected(draws, {}):
+    with _injected(_sampler_draws("ddpm", key, x["a_K"], x["noises"]), {}):
         a0 = policy.apply(
             {"params": {"base_net": params["params"]}}, key, x["state"], method=policy.ddpm_sample
         )
@@ -399,30 +398,18 @@ def _official_mode(function: str, config: Mapping[str, Any]) -> tuple[str, str, 
     return loss_type, method, pred
 
 
-def _sampler_draws(
-    sample_method: str, key: Any, prefix: str, x: Mapping[str, np.ndarray], steps: int
-) -> dict[bytes, np.ndarray]:
-    """The kit's sampler noise ``<prefix>/initial`` (and ``<prefix>/steps``) under the keys the
-    official sampler called with ``key`` draws it with."""
-    if sample_method == "dpm":
-        return {_tag(key): x[f"{prefix}/initial"]}
-    first, per_step = _chain_keys(key, steps)
-    draws = {_tag(first): x[f"{prefix}/initial"]}
-    for i, k in enumerate(reversed(range(steps))):
-        draws[_tag(per_step[i])] = x[f"{prefix}/steps"][k]
-    return draws
-
-
 def _update_draws(
-    mode: tuple[str, str, bool], key: Any, x: Mapping[str, np.ndarray], steps: int
+    mode: tuple[str, str, bool], key: Any, x: Mapping[str, np.ndarray]
 ) -> dict[bytes, np.ndarray]:
     """Key -> kit draw for one official ``_train_step(..., rng=key, ...)`` (the splits of
-    :func:`edp_ref.fidelity.official_draws.official_draws`)."""
+    :func:`edp_ref.fidelity.official_edp.official_draws`)."""
     loss_type, method, pred = mode
     r = {k.removeprefix("randomness/"): v for k, v in x.items() if k.startswith("randomness/")}
     draws: dict[bytes, np.ndarray] = {}
     if loss_type in ("TD3", "CRR"):
-        draws.update(_sampler_draws(method, key, "next_actions", r, steps))
+        draws.update(
+            _sampler_draws(method, key, r["next_actions/initial"], r.get("next_actions/steps"))
+        )
     head_key, policy_key = _split(key)
     if loss_type == "IQL":
         policy_key = _split(policy_key)[1]
@@ -431,7 +418,9 @@ def _update_draws(
     draws[_tag(ts_key)] = r["diffusion/timesteps"]
     draws[_tag(eps_key)] = r["diffusion/noise"]
     if not pred:
-        draws.update(_sampler_draws(method, _split(rng)[1], "policy_actions", r, steps))
+        policy_key = _split(rng)[1]
+        initial, steps = r["policy_actions/initial"], r.get("policy_actions/steps")
+        draws.update(_sampler_draws(method, policy_key, initial, steps))
     if loss_type == "TD3":
         draws[_tag(head_key)] = r["head_uniform"]
     return draws
@@ -499,33 +488,33 @@ def _update(case: PortCase) -> Outputs | None:
         agent.config.update(_official_config(config, loss_type, method, pred))
         agent.policy = agent.policy.clone(sample_method=method)
         states, targets = dict(agent.train_states), dict(agent._tgt_params)
+
+        def kit(template: Any, kind: NetworkKind, prefix: str) -> Any:
+            return _cast(flax_from_params(template, kind, _prefixed(x, prefix)), dtype)
+
         for official, (ours, kind) in _NETWORKS.items():
             if f"state/params/{ours}/body.0.weight" not in x:
                 continue
-            st = states[official]
-            params = flax_from_params(st.params, kind, _prefixed(x, f"state/params/{ours}/"))
-            mu = flax_from_params(st.params, kind, _prefixed(x, f"state/adam/{ours}/mu/"))
-            nu = flax_from_params(st.params, kind, _prefixed(x, f"state/adam/{ours}/nu/"))
+            st, adam_prefix = states[official], f"state/adam/{ours}/"
             adam = find_adam_state(st.opt_state)
-            count = jnp.asarray(x[f"state/adam/{ours}/count"], dtype=adam.count.dtype)
-            new_adam = adam._replace(count=count, mu=_cast(mu, dtype), nu=_cast(nu, dtype))
+            new_adam = adam._replace(
+                count=jnp.asarray(x[f"{adam_prefix}count"], dtype=adam.count.dtype),
+                mu=kit(st.params, kind, f"{adam_prefix}mu/"),
+                nu=kit(st.params, kind, f"{adam_prefix}nu/"),
+            )
             states[official] = st.replace(
-                params=_cast(params, dtype), opt_state=replace_adam_state(st.opt_state, new_adam)
+                params=kit(st.params, kind, f"state/params/{ours}/"),
+                opt_state=replace_adam_state(st.opt_state, new_adam),
             )
             if f"state/target/{ours}/body.0.weight" in x:
-                targets[official] = _cast(
-                    flax_from_params(
-                        targets[official], kind, _prefixed(x, f"state/target/{ours}/")
-                    ),
-                    dtype,
-                )
+                targets[official] = kit(targets[official], kind, f"state/target/{ours}/")
         batch = {
             "observations": x["batch/observations"], "actions": x["batch/actions"],
             "rewards": x["batch/rewards"], "next_observations": x["batch/next_observations"],
             "dones": x["batch/terminals"],
         }  # fmt: skip
         key = _key()
-        draws = _update_draws(mode, key, x, config["diffusion"]["num_steps"])
+        draws = _update_draws(mode, key, x)
         by_shape = {}
         if loss_type == "CRR":
             noise = x["randomness/baseline_noise"]

@@ -13,12 +13,25 @@ of trajectory returns): :func:`trajectory_arrays`.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from edp_ref.data.synthetic import synthetic_arrays
+from edp_ref.peers import SyntheticTransitions
 
-__all__ = ["MIN_FRACTION", "check_arrays", "input_power", "powered_rows", "trajectory_arrays"]
+__all__ = [
+    "MIN_FRACTION",
+    "Root",
+    "check_arrays",
+    "check_data",
+    "input_power",
+    "powered_rows",
+    "trajectory_arrays",
+]
 
+#: A peer's folder (None: its environment variable).
+Root = str | os.PathLike[str] | None
 #: The least fraction of terminal and of time-out transitions a compared batch must hold.
 MIN_FRACTION = 0.1
 # Expected fractions of the data: a quarter terminal; a third of the rest (a quarter) time-outs.
@@ -38,13 +51,18 @@ def check_arrays(size: int, obs_dim: int, action_dim: int, seed: int) -> dict[st
     )
 
 
-def powered_rows(arrays: dict[str, np.ndarray], batch_size: int, seed: int) -> np.ndarray:
-    """Row indices of a compared batch: ``ceil(B / 4)`` terminal rows, as many time-out rows,
-    the rest neither, shuffled (drawn without replacement from ``numpy.random.default_rng(seed)``).
+def check_data(size: int, obs_dim: int, action_dim: int, seed: int) -> SyntheticTransitions:
+    """:func:`check_arrays` in the peers' layout."""
+    arrays = check_arrays(size, obs_dim, action_dim, seed)
+    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
 
-    Raises:
-        ValueError: when the data hold too few rows of a kind.
-    """
+
+def powered_rows(
+    arrays: dict[str, np.ndarray], batch_size: int, seed: int, where: str
+) -> tuple[np.ndarray, str]:
+    """Row indices of a compared batch: ``ceil(B / 4)`` terminal rows, as many time-out rows,
+    the rest neither, shuffled (drawn without replacement from ``numpy.random.default_rng(seed)``);
+    and :func:`input_power`'s note on them."""
     rng = np.random.default_rng(seed)
     quarter = -(-batch_size // 4)
     terminal = np.flatnonzero(arrays["terminals"] > 0)
@@ -63,15 +81,12 @@ def powered_rows(arrays: dict[str, np.ndarray], batch_size: int, seed: int) -> n
                 f"needs {count}"
             )
         chosen.append(rng.choice(rows, count, replace=False))
-    return rng.permutation(np.concatenate(chosen))
+    rows = rng.permutation(np.concatenate(chosen))
+    return rows, input_power(arrays["terminals"][rows], arrays["timeouts"][rows], where)
 
 
 def input_power(terminals: np.ndarray, timeouts: np.ndarray, where: str) -> str:
-    """The compared batch's fractions of terminals and time-outs, as a report note.
-
-    Raises:
-        ValueError: naming ``where`` when either is below :data:`MIN_FRACTION`.
-    """
+    """The compared batch's fractions of terminals and time-outs, as a report note."""
     t, o = float(np.mean(terminals > 0)), float(np.mean(timeouts > 0))
     if t < MIN_FRACTION or o < MIN_FRACTION:
         raise ValueError(
@@ -88,11 +103,7 @@ def trajectory_arrays(
     rows plus ``timeouts``: within an episode ``next_observations[i] == observations[i + 1]``;
     an episode ends terminal or by a time-out with probability 1/2 each, so that about a sixth
     of the rows are terminal and a sixth are time-outs. Rewards are normal with a per-episode
-    offset (trajectory returns spread).
-
-    Raises:
-        ValueError: when fewer than :data:`MIN_FRACTION` of the rows are of either kind.
-    """
+    offset (trajectory returns spread)."""
     rng = np.random.default_rng(seed)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "a", "r", "o2", "d", "t")}
     for _ in range(episodes):

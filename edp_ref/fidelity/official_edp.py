@@ -6,8 +6,9 @@
   :func:`edp_ref.peers.official_edp_run` (its trainer's construction), in float64 when asked
   (under ``jax.enable_x64``; the official schedule tables stay float32 there, as its code casts
   them).
-* (:mod:`edp_ref.fidelity.official_draws`: every random draw of one official ``_train_step``
-  computed from its PRNG key exactly as ``diffusion/dql.py`` splits it.)
+* :func:`official_draws`: every random draw of one official ``_train_step`` computed from its
+  PRNG key exactly as ``diffusion/dql.py`` splits it, and :func:`edp_ref_randomness`: the same
+  draws as edp_ref's randomness (the crosscheck's "same injected random draws").
 * :func:`edp_ref_config`: the edp_ref config with the official switches (SPEC.md section 4):
   official ELBO / NLL surrogate, weight caps, inverse temperature 3.0 (IQL), EMA policy, the
   chosen head's normalization, optax clipping per network, K, sampler and DPM-Solver end time.
@@ -20,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -38,27 +39,30 @@ from edp_ref.algorithms import (
     TargetNetworkConfig,
     TrainState,
 )
-from edp_ref.algorithms.catalog.edp_crr import EDPCRRConfig
-from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig
-from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config
+from edp_ref.algorithms.catalog.edp_crr import CRRRandomness, EDPCRRConfig
+from edp_ref.algorithms.catalog.edp_iql import EDPIQLConfig, IQLRandomness
+from edp_ref.algorithms.catalog.edp_td3 import EDPTD3Config, TD3Randomness
+from edp_ref.algorithms.optim import AdamState
+from edp_ref.algorithms.randomness import DiffusionNoise, SamplerNoise
 from edp_ref.core.schedule import Schedule
-from edp_ref.fidelity.flax_layout import NetworkKind, adam_state_from_optax, params_from_flax
-from edp_ref.fidelity.inputs import check_arrays, input_power, powered_rows
-from edp_ref.peers import SyntheticTransitions, official_edp_run
+from edp_ref.fidelity.flax_layout import NetworkKind, find_adam_state, params_from_flax
+from edp_ref.fidelity.inputs import Root, check_arrays, check_data, powered_rows
+from edp_ref.peers import official_edp_run
 
 __all__ = [
     "Q_SCALE",
-    "SCHEDULE_TABLES",
     "EDPSetting",
     "compared_batch",
     "edp_ref_batch",
     "edp_ref_config",
+    "edp_ref_randomness",
     "edp_ref_state",
     "jax_precision",
     "official_agent",
+    "official_draws",
+    "official_schedule",
     "peer_embedding_dtype",
     "powered_start",
-    "schedule_from_tables",
     "to_jax",
 ]
 
@@ -78,14 +82,10 @@ class EDPSetting:
     Attributes:
         algorithm: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or "dql_jax" (the official code's
             DQL (JAX) mode: DDPM through the chain, vp schedule).
-        num_steps: K.
-        dpm_steps: DPM-Solver model evaluations (official 15).
-        dpm_t_end: DPM-Solver end time (official 1e-3; >= 1/K).
-        hidden: units per hidden layer of every network.
-        layers: hidden layers of every network.
-        batch_size: transitions per update.
-        obs_dim: S of the synthetic data.
-        action_dim: A of the synthetic data.
+        num_steps, dpm_steps, dpm_t_end: K, DPM-Solver's model evaluations (official 15) and
+            end time (official 1e-3; >= 1/K).
+        hidden, layers: every network's width and depth.
+        obs_dim, action_dim: S and A of the synthetic data.
         float64: run both sides in float64 (JAX x64).
         interpolation: the official ``interpolate_fn`` ("official") or the labelled DIAGNOSTIC
             searchsorted lookup (:mod:`edp_ref.peers.edp_official`).
@@ -118,26 +118,28 @@ class EDPSetting:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        """float64 or float32."""
         return torch.float64 if self.float64 else torch.float32
+
+    @property
+    def registry_name(self) -> str:
+        """edp_ref's algorithm (DQL (JAX) is EDP + TD3 through the DDPM chain)."""
+        return "edp_td3" if self.algorithm == "dql_jax" else f"edp_{self.algorithm}"
 
     @property
     def label(self) -> str:
         """A short name for report lines, e.g. ``edp_td3 K=1000 dpm15 f32``."""
-        name = {"td3": "edp_td3", "crr": "edp_crr", "iql": "edp_iql", "dql_jax": "dql_jax"}
+        name = "dql_jax" if self.algorithm == "dql_jax" else self.registry_name
         sampler = "ddpm" if self.algorithm == "dql_jax" else f"dpm{self.dpm_steps}"
         width = f"{self.layers}x{self.hidden}"
         dtype = "f64" if self.float64 else "f32"
         tables = " peer-tables" if self.peer_tables else ""
         if self.peer_embedding_f64:
             tables += " peer-embedding-f64 (DIAGNOSTIC)"
-        return f"{name[self.algorithm]} K={self.num_steps} {sampler} {width} {dtype}{tables}"
+        return f"{name} K={self.num_steps} {sampler} {width} {dtype}{tables}"
 
 
 @contextlib.contextmanager
-def peer_embedding_dtype(
-    setting: EDPSetting, root: str | os.PathLike[str] | None
-) -> Iterator[None]:
+def peer_embedding_dtype(setting: EDPSetting, root: Root) -> Iterator[None]:
     """Inside the block, with ``setting.peer_embedding_f64``, the official module's
     ``sinusoidal_embedding`` computes its frequencies in the timesteps' dtype (a DIAGNOSTIC
     replacement, restored on exit; a no-op otherwise). Agents built and compiled inside the
@@ -150,7 +152,6 @@ def peer_embedding_dtype(
     from edp_ref.peers import load_official_edp
 
     nets = load_official_edp(root, setting.interpolation)["diffusion.nets"]
-    original = nets.sinusoidal_embedding
 
     def embedding(timesteps: Any, dim: int, max_period: int = 10000) -> Any:
         half = dim // 2
@@ -159,11 +160,8 @@ def peer_embedding_dtype(
         args = jnp.expand_dims(steps, axis=-1) * freqs[None, :]
         return jnp.concatenate([jnp.cos(args), jnp.sin(args)], axis=-1)
 
-    nets.sinusoidal_embedding = embedding
-    try:
+    with mock.patch.object(nets, "sinusoidal_embedding", embedding):
         yield
-    finally:
-        nets.sinusoidal_embedding = original
 
 
 @contextlib.contextmanager
@@ -193,29 +191,19 @@ def _cast_floats(tree: Any, float64: bool) -> Any:
     return jax.tree_util.tree_map(cast, tree)
 
 
-def _data(setting: EDPSetting) -> SyntheticTransitions:
-    """The check's data (:func:`~edp_ref.fidelity.inputs.check_arrays`) in the peers' layout."""
-    arrays = check_arrays(
-        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
-    )
-    return SyntheticTransitions(**{k: v for k, v in arrays.items() if k != "timeouts"})
+def _data_size(setting: EDPSetting) -> int:
+    return max(4 * setting.batch_size, 64)
 
 
-def official_agent(
-    setting: EDPSetting, root: str | os.PathLike[str] | None, warmup: int = 0
-) -> Any:
+def official_agent(setting: EDPSetting, root: Root, warmup: int = 0) -> Any:
     """The official agent for ``setting`` (call inside :func:`jax_precision`), after ``warmup``
     of its own updates (``_train_step`` on batches of its own sampler, EMA policy moved) on the
     check's data (:mod:`edp_ref.fidelity.inputs`), so that targets, Adam moments and counts are
     no longer at their initial values. In float64 the parameters and optimiser states are cast
-    to float64 after construction.
-
-    Returns:
-        The :class:`~edp_ref.peers.PeerRun` (``run.agent`` is the ``DiffusionQL`` agent).
-    """
+    to float64 after construction. Returns the :class:`~edp_ref.peers.PeerRun`."""
     run = official_edp_run(
         setting.algorithm,
-        _data(setting),
+        check_data(_data_size(setting), setting.obs_dim, setting.action_dim, setting.seed),
         root=root,
         interpolation=setting.interpolation,
         num_steps=setting.num_steps,
@@ -301,11 +289,8 @@ def compared_batch(run: Any, setting: EDPSetting, seed: int) -> tuple[Any, str]:
     """The compared batch (:func:`~edp_ref.fidelity.inputs.powered_rows` of the check's data,
     retrieved by the official ``index_batch`` and ``batch_to_jax`` with the trainer's action
     clip) and the report note on its terminals and time-outs."""
-    arrays = check_arrays(
-        max(4 * setting.batch_size, 64), setting.obs_dim, setting.action_dim, setting.seed
-    )
-    rows = powered_rows(arrays, setting.batch_size, seed)
-    note = input_power(arrays["terminals"][rows], arrays["timeouts"][rows], setting.label)
+    arrays = check_arrays(_data_size(setting), setting.obs_dim, setting.action_dim, setting.seed)
+    rows, note = powered_rows(arrays, setting.batch_size, seed, setting.label)
     dataset = {
         "observations": arrays["observations"],
         "actions": np.clip(arrays["actions"], -0.999, 0.999),
@@ -427,8 +412,7 @@ def edp_ref_state(
     edp_ref's own (float64, built from K) or, with ``setting.peer_tables``, the official
     float32 tables (:func:`official_schedule`)."""
     dtype = setting.torch_dtype
-    name = {"td3": "edp_td3", "dql_jax": "edp_td3", "crr": "edp_crr", "iql": "edp_iql"}
-    template: TrainState = REGISTRY[name[setting.algorithm]].init(
+    template: TrainState = REGISTRY[setting.registry_name].init(
         config, setting.obs_dim, setting.action_dim, torch.Generator().manual_seed(0), "cpu", dtype
     )
     states = agent.train_states if states is None else states
@@ -438,7 +422,12 @@ def edp_ref_state(
         if ours not in template.params:
             continue
         params[ours] = params_from_flax(states[official].params, kind, dtype)
-        optimizers[ours] = adam_state_from_optax(states[official].opt_state, kind, dtype)
+        adam = find_adam_state(states[official].opt_state)  # its count: Adam steps taken
+        optimizers[ours] = AdamState(
+            count=torch.tensor(int(np.asarray(adam.count)), dtype=torch.int64),
+            mu=params_from_flax(adam.mu, kind, dtype),
+            nu=params_from_flax(adam.nu, kind, dtype),
+        )
         if ours in template.target_params:
             target_params[ours] = params_from_flax(targets[official], kind, dtype)
     networks = template.networks
@@ -453,77 +442,54 @@ def edp_ref_state(
     )
 
 
-def schedule_from_tables(tables: Mapping[str, Any], kind: str, log_alphas: Any) -> Schedule:
-    """An edp_ref :class:`Schedule` holding a peer's own (float32) tables, as float64 numbers.
+#: The official schedule tables (``GaussianDiffusion``'s attributes) edp_ref's Schedule holds.
+_SCHEDULE_TABLES = {
+    "alpha_bars": "alphas_cumprod",
+    "alpha_bars_prev": "alphas_cumprod_prev",
+    "sqrt_alpha_bars": "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alpha_bars": "sqrt_one_minus_alphas_cumprod",
+    "sqrt_recip_alpha_bars": "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alpha_bars": "sqrt_recipm1_alphas_cumprod",
+    "posterior_variance": "posterior_variance",
+    "posterior_log_variance_clipped": "posterior_log_variance_clipped",
+    "posterior_mean_coef1": "posterior_mean_coef1",
+    "posterior_mean_coef2": "posterior_mean_coef2",
+}
 
-    edp_ref computes its tables in float64; the official EDP code and Diffusion-QL compute theirs
-    in float32 and read them in float32 (the official ``_extract_into_tensor`` casts to float32
-    even under JAX x64). Giving edp_ref the peer's tables removes that difference from a float64
-    comparison. ``tables`` holds the peer's ``alphas_cumprod``, ``alphas_cumprod_prev``,
-    ``sqrt_alphas_cumprod``, ``sqrt_one_minus_alphas_cumprod``, ``sqrt_recip_alphas_cumprod``,
-    ``sqrt_recipm1_alphas_cumprod``, ``posterior_variance``, ``posterior_log_variance_clipped``,
-    ``posterior_mean_coef1``, ``posterior_mean_coef2`` and ``betas``; ``log_alphas`` the
-    DPM-Solver knots log alpha_{t_n} the peer interpolates (official: ``0.5 log alphas_cumprod``
-    in float32). edp_ref's DPM-Solver reads its knots as 0.5 cumsum log(1 - beta), so ``betas``
-    is set to the betas whose cumulative sum reproduces those knots (the peer's own betas enter
-    nowhere else in the updates compared).
+
+def official_schedule(agent: Any) -> Schedule:
+    """An edp_ref :class:`Schedule` holding the official agent's own float32 tables, as float64
+    numbers.
+
+    edp_ref computes its tables in float64; the official EDP code computes and reads them in
+    float32 (its ``_extract_into_tensor`` casts to float32 even under JAX x64). Giving edp_ref
+    the official tables removes that difference from a float64 comparison. edp_ref's
+    DPM-Solver reads its knots as 0.5 cumsum log(1 - beta), so ``betas`` is set to the betas
+    whose cumulative sum reproduces the official knots ``0.5 log alphas_cumprod`` in float32
+    (as ``NoiseScheduleVP(schedule="discrete", alphas_cumprod=...)`` computes them); the
+    official betas enter nowhere else in the updates compared.
     """
+    import jax.numpy as jnp
+
+    gd = agent.diffusion
+    kind = str(gd.schedule_name)
 
     def f64(name: str) -> torch.Tensor:
-        return torch.tensor(np.asarray(tables[name], dtype=np.float64))
+        return torch.tensor(np.asarray(getattr(gd, name), dtype=np.float64))
 
-    la = np.asarray(log_alphas, dtype=np.float64)
-    steps = np.diff(np.concatenate([[0.0], 2.0 * la]))
-    betas = torch.tensor(-np.expm1(steps))
-    digest = hashlib.sha256(
-        np.asarray([f64(n).numpy() for n in SCHEDULE_TABLES]).tobytes()
-    ).hexdigest()
+    la = np.asarray(0.5 * jnp.log(jnp.asarray(gd.alphas_cumprod, dtype=jnp.float32)))
+    la = la.astype(np.float64)
+    betas = torch.tensor(-np.expm1(np.diff(np.concatenate([[0.0], 2.0 * la]))))
+    names = ["betas", *_SCHEDULE_TABLES.values()]
+    digest = hashlib.sha256(np.asarray([f64(n).numpy() for n in names]).tobytes()).hexdigest()
     return Schedule(
         kind=kind,
         num_steps=int(la.shape[0]),
         betas=betas,
         alphas=1.0 - f64("betas"),
-        alpha_bars=f64("alphas_cumprod"),
-        alpha_bars_prev=f64("alphas_cumprod_prev"),
-        sqrt_alpha_bars=f64("sqrt_alphas_cumprod"),
-        sqrt_one_minus_alpha_bars=f64("sqrt_one_minus_alphas_cumprod"),
-        sqrt_recip_alpha_bars=f64("sqrt_recip_alphas_cumprod"),
-        sqrt_recipm1_alpha_bars=f64("sqrt_recipm1_alphas_cumprod"),
-        posterior_variance=f64("posterior_variance"),
-        posterior_log_variance_clipped=f64("posterior_log_variance_clipped"),
-        posterior_mean_coef1=f64("posterior_mean_coef1"),
-        posterior_mean_coef2=f64("posterior_mean_coef2"),
+        **{ours: f64(theirs) for ours, theirs in _SCHEDULE_TABLES.items()},
         fingerprint=f"peer-{kind}-{la.shape[0]}-{digest[:16]}",
     )
-
-
-#: The schedule tables both official codes (EDP's GaussianDiffusion, Diffusion-QL's Diffusion) hold
-#: under these names.
-SCHEDULE_TABLES = (
-    "betas",
-    "alphas_cumprod",
-    "alphas_cumprod_prev",
-    "sqrt_alphas_cumprod",
-    "sqrt_one_minus_alphas_cumprod",
-    "sqrt_recip_alphas_cumprod",
-    "sqrt_recipm1_alphas_cumprod",
-    "posterior_variance",
-    "posterior_log_variance_clipped",
-    "posterior_mean_coef1",
-    "posterior_mean_coef2",
-)
-
-
-def official_schedule(agent: Any) -> Schedule:
-    """The official agent's float32 schedule tables as an edp_ref :class:`Schedule`
-    (:func:`schedule_from_tables`; DPM-Solver knots ``0.5 log alphas_cumprod`` in float32, as
-    ``NoiseScheduleVP(schedule="discrete", alphas_cumprod=...)`` computes them)."""
-    import jax.numpy as jnp
-
-    gd = agent.diffusion
-    tables = {name: np.asarray(getattr(gd, name)) for name in SCHEDULE_TABLES}
-    log_alphas = np.asarray(0.5 * jnp.log(jnp.asarray(gd.alphas_cumprod, dtype=jnp.float32)))
-    return schedule_from_tables(tables, str(gd.schedule_name), log_alphas)
 
 
 def _t(x: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -548,3 +514,109 @@ def to_jax(tree: Any, float64: bool) -> Any:
     import jax.numpy as jnp
 
     return _cast_floats(jax.tree_util.tree_map(jnp.asarray, tree), float64)
+
+
+# -- the draws of one official update -----------------------------------------------------
+
+
+def _diff_term_draws(key: Any, B: int, A: int, K: int, dtype: Any) -> tuple[Any, Any]:
+    """``get_diff_terms``: ts = randint(split 1), then ``training_losses``' eps (split 2)."""
+    import jax
+
+    rng, split = jax.random.split(key)
+    ts = jax.random.randint(split, (B,), minval=0, maxval=K)
+    rng, split = jax.random.split(rng)
+    eps = jax.random.normal(split, (B, A), dtype=dtype)
+    return ts, eps
+
+
+def _ddpm_draws(key: Any, shape: tuple[int, ...], K: int) -> tuple[Any, Any]:
+    """``p_sample_loop``: a_K from the first split, then one split per step k = K-1, ..., 0.
+
+    Returns the initial noise and the step noises indexed by k (edp_ref's ``noises[k]``).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    key, sample_key = jax.random.split(key)
+    x = jax.random.normal(sample_key, shape)
+    steps = [None] * K
+    for k in reversed(range(K)):
+        key, sample_key = jax.random.split(key)
+        steps[k] = jax.random.normal(sample_key, shape, dtype=x.dtype)
+    return x, jnp.stack(steps)
+
+
+def official_draws(setting: EDPSetting, key: Any) -> dict[str, Any]:
+    """Every random draw of one official ``_train_step(..., rng=key, ...)`` (diffusion/dql.py).
+
+    The official update hands ``key`` itself to the policy evaluation's sampler of a' and splits
+    it for the policy loss:
+
+    * a' (TD3, CRR, DQL (JAX)): ``dpm_sample(key)``'s ``normal(key, [B, A])`` (DPM-Solver is
+      deterministic afterwards) or ``p_sample_loop(key)``'s draws (DDPM);
+    * TD3 / DQL (JAX): ``key1, key2 = split(key)``; ``get_diff_terms(key2)``: ``k, eps``; the
+      Q head is ``uniform(key1) > 0.5``; DQL (JAX) draws its L_pi chain from
+      ``split(split(key2)[0])[0]``'s next split (``get_diff_terms``' third split);
+    * CRR: ``get_diff_terms(split(key)[1])``, then the 10 baseline samples
+      ``MultivariateNormalDiag(a_hat0, 1).sample(seed=split(split(key)[0])[1], sample_shape=10)``
+      (drawn here with distrax on a zero mean and unit scale: the standard-normal xi);
+    * IQL: ``policy_loss(split(key)[1])`` whose ``get_diff_terms`` gets its ``split(.)[1]``.
+    """
+    import distrax
+    import jax
+    import jax.numpy as jnp
+
+    B, A, K = setting.batch_size, setting.action_dim, setting.num_steps
+    dtype = jnp.float64 if setting.float64 else jnp.float32
+    draws: dict[str, Any] = {}
+    alg = setting.algorithm
+    if alg in ("td3", "crr", "dql_jax"):
+        if alg == "dql_jax":
+            draws["next_initial"], draws["next_steps"] = _ddpm_draws(key, (B, A), K)
+        else:
+            draws["next_initial"] = jax.random.normal(key, (B, A))
+    if alg in ("td3", "dql_jax"):
+        key1, key2 = jax.random.split(key)
+        draws["timesteps"], draws["noise"] = _diff_term_draws(key2, B, A, K, dtype)
+        draws["head_uniform"] = jax.random.uniform(key1)
+        if alg == "dql_jax":
+            rng, _ = jax.random.split(key2)
+            rng, _ = jax.random.split(rng)
+            _, split = jax.random.split(rng)
+            draws["policy_initial"], draws["policy_steps"] = _ddpm_draws(split, (B, A), K)
+    elif alg == "crr":
+        key1, key2 = jax.random.split(key)
+        draws["timesteps"], draws["noise"] = _diff_term_draws(key2, B, A, K, dtype)
+        _, split = jax.random.split(key1)
+        unit = distrax.MultivariateNormalDiag(jnp.zeros((B, A), dtype), jnp.ones((B, A), dtype))
+        draws["baseline_noise"] = unit.sample(seed=split, sample_shape=10)
+    elif alg == "iql":
+        _, key2 = jax.random.split(key)
+        _, key3 = jax.random.split(key2)
+        draws["timesteps"], draws["noise"] = _diff_term_draws(key3, B, A, K, dtype)
+    else:
+        raise ValueError(f"official_draws: unknown algorithm {alg!r}")
+    return draws
+
+
+def edp_ref_randomness(setting: EDPSetting, draws: dict[str, Any]) -> Any:
+    """The official draws in edp_ref's randomness dataclass for the algorithm."""
+    dtype = setting.torch_dtype
+
+    def chain(prefix: str) -> SamplerNoise:
+        steps = draws.get(f"{prefix}_steps")
+        initial = _t(draws[f"{prefix}_initial"], dtype)
+        return SamplerNoise(initial=initial, steps=None if steps is None else _t(steps, dtype))
+
+    diffusion = DiffusionNoise(
+        timesteps=_t(draws["timesteps"], torch.int64), noise=_t(draws["noise"], dtype)
+    )
+    alg = setting.algorithm
+    if alg in ("td3", "dql_jax"):
+        policy_actions = chain("policy") if alg == "dql_jax" else None
+        head = _t(draws["head_uniform"], dtype)
+        return TD3Randomness(diffusion, chain("next"), head, policy_actions)
+    if alg == "crr":
+        return CRRRandomness(diffusion, chain("next"), _t(draws["baseline_noise"], dtype))
+    return IQLRandomness(diffusion)

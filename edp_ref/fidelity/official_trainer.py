@@ -1,56 +1,56 @@
-"""The official trainer's data pipeline and evaluation (sail-sg/edp, diffusion/trainer.py), run as
-shipped on arrays and Gymnasium environments of this machine.
+"""The official trainer's data pipeline and evaluation environment (sail-sg/edp,
+diffusion/trainer.py), run as shipped on arrays and Gymnasium environments of this machine, and
+edp_ref's preprocessing checked against that pipeline.
 
 The official trainer loads D4RL through ``gym.make(task)`` and ``d4rl.qlearning_dataset(env)``
 and evaluates in a gym (< 0.26) environment. Its modules are imported with stubs for those
 packages (:mod:`edp_ref.peers.edp_official`); here the stubs answer with the caller's data and
 environment, and the official functions do the rest:
 
-* :func:`official_dataset`: ``DiffusionTrainer._setup_d4rl`` (its trajectory split and sort,
-  ``norm_reward``'s 1000 / (max - min return), the reward scale and bias, the action clip, the
-  AntMaze / Kitchen / Adroit reward transforms and ``obs_norm``) called on a stand-in for the
-  trainer that holds its flags as attributes (``FLAGS_DEF`` defaults, overridden as the
-  official run scripts do per task and algorithm).
+* :func:`official_dataset`: ``DiffusionTrainer._setup_d4rl`` (with utilities/traj_dataset.py:
+  trajectories split at terminals and at rows that do not continue the previous one, sorted by
+  return; IQL's locomotion rewards scaled by 1000 / (max - min trajectory return), the reward
+  scale and bias, AntMaze rewards shifted, Kitchen and Adroit rewards min-max scaled to
+  [-1, 1], the actions clipped to +-0.999, observations normalised by one scalar mean and std
+  with ``obs_norm``, which its evaluation applies too) called on a stand-in for the trainer that
+  holds its flags as attributes (``FLAGS_DEF`` defaults, overridden as the official run scripts
+  do per task and algorithm).
 * :class:`GymAPI`: a Gymnasium environment under the gym API ``utilities/sampler.py``'s
   ``TrajSampler`` calls (``reset() -> obs``, ``step(a) -> (obs, r, done, info)``) and D4RL's
   ``get_normalized_score``.
-* :func:`official_evaluation`: ``TrajSampler.sample`` of the official ``SamplerPolicy`` with the
-  trainer's ``act_method`` (``dpmensemble``: 50 DPM-Solver candidates, min of the online critics,
-  ``jax.random.categorical``) and ``deterministic=True``, as ``DiffusionTrainer.train`` evaluates.
+* :func:`preprocessing_check`: edp_ref's counterpart, :func:`edp_ref.data.preprocessing.
+  official_preprocessing` and its observation transform (Appendix A; SPEC.md section 4), fed
+  the same trajectories (:func:`~edp_ref.fidelity.inputs.trajectory_arrays`: about a sixth
+  terminal and a sixth time-out rows): every array compared row by row after sorting both by
+  action (the official code reorders trajectories), and the evaluation's observation transform
+  (the official ``TrajSampler.norm_obs``) on the raw observations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import torch
 
+from edp_ref.data.preprocessing import official_preprocessing
+from edp_ref.data.transitions import TransitionDataset
+from edp_ref.fidelity.compare import Comparison, compare_group
+from edp_ref.fidelity.inputs import Root, trajectory_arrays
+from edp_ref.paper import domain_of
 from edp_ref.peers import load_official_edp
 
-__all__ = [
-    "GymAPI",
-    "official_dataset",
-    "official_evaluation",
-    "sampler_policy",
-    "stubbed_loading",
-]
-
-Root = str | os.PathLike[str] | None
+__all__ = ["PREPROCESSING_TOLERANCE", "GymAPI", "official_dataset", "preprocessing_check"]
 
 
 class GymAPI:
-    """A Gymnasium environment as the old gym API and D4RL's environment methods.
-
-    ``reset()`` returns the observation (the first reset seeded with ``seed``, later ones
-    continuing the environment's generator, as gym's did); ``step(a)`` returns
-    ``(obs, reward, terminated or truncated, info)``; ``get_normalized_score(return)`` is D4RL's
-    fraction (return - REF_MIN) / (REF_MAX - REF_MIN).
-    """
+    """A Gymnasium environment as the old gym API and D4RL's ``get_normalized_score``; the first
+    ``reset()`` is seeded with ``seed``, later ones continue the environment's generator, as
+    gym's did."""
 
     def __init__(self, env: Any, ref_min: float, ref_max: float, seed: int) -> None:
         self.env, self.ref_min, self.ref_max = env, ref_min, ref_max
@@ -72,17 +72,16 @@ class GymAPI:
 
 
 @contextlib.contextmanager
-def stubbed_loading(root: Root, arrays: dict[str, np.ndarray], env: Any) -> Iterator[Any]:
+def _stubbed_loading(modules: Any, arrays: dict[str, np.ndarray], env: Any) -> Iterator[None]:
     """Inside the block the official modules' ``gym.make`` returns ``env`` and
-    ``d4rl.qlearning_dataset`` a copy of ``arrays`` (D4RL's keys); yields the modules."""
-    modules = load_official_edp(root)
+    ``d4rl.qlearning_dataset`` a copy of ``arrays`` (D4RL's keys)."""
     trainer = modules["diffusion.trainer"]
     d4rl = modules["utilities.traj_dataset"].d4rl
     keys = ("observations", "actions", "next_observations", "rewards", "terminals")
     trainer.gym.make = lambda *_a, **_k: env
     d4rl.qlearning_dataset = lambda *_a, **_k: {k: np.array(arrays[k]) for k in keys}
     try:
-        yield modules
+        yield
     finally:
         del trainer.gym.make, d4rl.qlearning_dataset
 
@@ -105,23 +104,14 @@ def official_dataset(
     obs_norm: bool = False,
     env: Any = None,
 ) -> tuple[dict[str, np.ndarray], tuple[Any, Any, Any], Any]:
-    """The dataset the official trainer trains on, made by its own ``_setup_d4rl``.
-
-    Args:
-        arrays: D4RL ``qlearning_dataset`` arrays (observations, actions, next_observations,
-            rewards, terminals); trajectories end where a transition is terminal or the next
-            row does not continue it (the official ``split_into_trajectories``).
-        task: the trainer's ``--env`` (e.g. "hopper-medium-v2", "antmaze-umaze-v0").
-        algorithm: "td3", "crr" or "iql": ``algo_cfg.loss_type``; IQL on locomotion sets
-            ``norm_reward`` (1000 / (max - min trajectory return)) as the official runs do.
-        root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
-        obs_norm: the trainer's ``--obs_norm`` (acts on Kitchen, Adroit and AntMaze only).
-        env: what ``gym.make(task)`` returns (the evaluation environment; None: a placeholder).
+    """The dataset the official trainer trains on, made by its own ``_setup_d4rl`` from D4RL
+    ``qlearning_dataset`` ``arrays``, for the trainer's ``--env task`` and ``algo_cfg.loss_type``
+    (IQL on locomotion sets ``norm_reward`` as the official runs do) and ``--obs_norm`` (acts
+    on Kitchen, Adroit and AntMaze only); ``env`` is what ``gym.make(task)`` returns.
 
     Returns:
-        The dataset dict (``observations``, ``actions``, ``next_observations``, ``rewards``,
-        ``dones``, ``dones_float``), the observation statistics ``(mean, std, clip)`` its
-        evaluation applies, and the trainer's ``TrajSampler``.
+        The dataset dict (its keys plus ``dones``, ``dones_float``), the observation statistics
+        ``(mean, std, clip)`` its evaluation applies, and the trainer's ``TrajSampler``.
     """
     modules = load_official_edp(root)
     trainer = modules["diffusion.trainer"]
@@ -137,36 +127,63 @@ def official_dataset(
     stand_in = SimpleNamespace(
         _cfgs=SimpleNamespace(**flags), _env=kind, _obs_mean=0, _obs_std=1, _obs_clip=np.inf
     )
-    with stubbed_loading(root, arrays, env), contextlib.redirect_stderr(io.StringIO()):
+    with _stubbed_loading(modules, arrays, env), contextlib.redirect_stderr(io.StringIO()):
         dataset, sampler = trainer.DiffusionTrainer._setup_d4rl(stand_in)  # tqdm bars: muted
     stats = (stand_in._obs_mean, stand_in._obs_std, stand_in._obs_clip)
     return dataset.data, stats, sampler
 
 
-def sampler_policy(run: Any) -> Any:
-    """The official ``SamplerPolicy`` of the agent with the trainer's act method
-    (``sample_method + "ensemble"`` = ``dpmensemble``), made once per run as
-    ``DiffusionTrainer._setup`` does (its jitted methods take the instance as a static argument:
-    a new instance compiles them again)."""
-    policy = run.modules["diffusion.trainer"].SamplerPolicy(run.agent.policy, run.agent.qf)
-    policy.act_method = "dpmensemble"
-    return policy
+#: max |edp_ref - official| / max |official| per array: a few float32 operations per entry.
+PREPROCESSING_TOLERANCE = 1e-5
 
 
-def official_evaluation(
-    run: Any,
-    policy: Any,
-    sampler: Any,
-    episodes: int,
-    obs_statistics: tuple[Any, Any, Any] = (0, 1, np.inf),
-) -> list[float]:
-    """Episode returns of ``episodes`` episodes, as ``DiffusionTrainer.train`` evaluates:
-    ``sampler.sample(policy.update_params(agent.train_params), episodes, deterministic=True,
-    obs_statistics=...)`` with the official ``SamplerPolicy`` (:func:`sampler_policy`)."""
-    trajs = sampler.sample(
-        policy.update_params(run.agent.train_params),
-        episodes,
-        deterministic=True,
-        obs_statistics=obs_statistics,
+def _sorted(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.lexsort(rows["actions"].T[::-1])
+    return {k: v[order] for k, v in rows.items()}
+
+
+def preprocessing_check(
+    task: str,
+    algorithm: str,
+    root: Root,
+    obs_norm: bool = False,
+    episodes: int = 40,
+) -> list[Comparison]:
+    """The official ``_setup_d4rl`` against ``official_preprocessing`` for ``task`` (its domain)
+    and ``algorithm``, with the trainer's ``--obs_norm`` (edp_ref: ``normalize_obs="scalar"``
+    where the official code applies it: Kitchen, Adroit, AntMaze)."""
+    arrays = trajectory_arrays(episodes, 5, 3, seed=11)
+    official, stats, sampler = official_dataset(arrays, task, algorithm, root, obs_norm=obs_norm)
+    domain = domain_of(task)
+    normalize = "scalar" if obs_norm and domain != "locomotion" else None
+    raw = TransitionDataset.from_arrays(arrays, source=f"trajectory_arrays for {task}")
+    pre = official_preprocessing(raw, domain, algorithm, normalize_obs=normalize)  # type: ignore[arg-type]
+    ds = pre.dataset
+    ours = {
+        "observations": ds.observations.numpy(),
+        "actions": ds.actions.numpy(),
+        "rewards": ds.rewards.numpy(),
+        "next_observations": ds.next_observations.numpy(),
+        "terminals": ds.terminals.numpy(),
+    }
+    theirs = {k: np.asarray(official["dones" if k == "terminals" else k]) for k in ours}
+    ours, theirs = _sorted(ours), _sorted(theirs)
+    norm = "obs_norm" if obs_norm else "no obs_norm"
+    label = f"preprocessing {task} {algorithm} ({norm})"
+    out = [
+        compare_group(f"{label} {k}", {k: ours[k]}, {k: theirs[k]}, PREPROCESSING_TOLERANCE)
+        for k in theirs
+    ]
+    probe = arrays["observations"]
+    transform = pre.observation_transform
+    ours_eval = probe if transform is None else transform(torch.as_tensor(probe)).numpy()
+    out.append(
+        compare_group(
+            f"{label} evaluation observation transform",
+            {"o": ours_eval},
+            {"o": sampler.norm_obs(probe, stats)},
+            PREPROCESSING_TOLERANCE,
+            note="official TrajSampler.norm_obs with the trainer's statistics",
+        )
     )
-    return [float(np.sum(t["rewards"])) for t in trajs]
+    return out

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
+from unittest import mock
 
 import torch
 
@@ -48,13 +49,8 @@ def patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Bug:
-    """One realistic bug.
-
-    Attributes:
-        name: a short identifier (``--bugs NAME``).
-        title: what is wrong, with the paper's equation or section.
-        apply: a context manager factory that puts the bug into edp_ref for its block.
-    """
+    """One realistic bug: its ``--bugs`` name, what is wrong (with the paper's equation or
+    section) and a context manager factory that puts it into edp_ref for its block."""
 
     name: str
     title: str
@@ -161,11 +157,9 @@ def _lambda_alpha_swapped() -> Iterator[None]:
         return update(state, batch, randomness, config)
 
     # The registry is read-only to its users; the bug replaces the record for its block.
-    REGISTRY._algorithms["edp_td3"] = dataclasses.replace(record, update=cast(Any, swapped))
-    try:
+    bugged = dataclasses.replace(record, update=cast(Any, swapped))
+    with mock.patch.dict(REGISTRY._algorithms, {"edp_td3": bugged}):
         yield
-    finally:
-        REGISTRY._algorithms["edp_td3"] = record
 
 
 def _action_not_clipped(original: Any) -> Any:
@@ -233,14 +227,9 @@ BUGS: tuple[Bug, ...] = (
 
 @dataclass(frozen=True)
 class BugResult:
-    """What one bug did to the crosscheck.
-
-    Attributes:
-        bug: the bug.
-        failed: the deciding lines that failed, worst (largest deviation / tolerance) first.
-        error: set when edp_ref raised with the bug in (the check could not complete; counts as
-            caught only by the line that raised, named here).
-    """
+    """What one bug did to the crosscheck: the deciding lines that failed, worst (largest
+    deviation / tolerance) first, or the error edp_ref raised with the bug in (caught by the
+    check that raised)."""
 
     bug: Bug
     failed: tuple[Comparison, ...]
@@ -258,10 +247,8 @@ def _ratio(c: Comparison) -> float:
 def power_run(
     run: Callable[[], list[Comparison]], bugs: tuple[Bug, ...] = BUGS
 ) -> tuple[list[Comparison], list[BugResult]]:
-    """``run()`` (the plan's checks) as it is, then once with each bug in.
-
-    Returns the unmutated run's lines and, per bug, its failing deciding lines.
-    """
+    """``run()`` (the plan's checks) as it is, then once with each bug in: the unmutated run's
+    lines and each bug's result."""
     clean = run()
     results = []
     for bug in bugs:

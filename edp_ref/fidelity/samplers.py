@@ -2,11 +2,11 @@
 
 For the same parameters (the official agent's, converted), states and noise:
 
-* :func:`dpm_solver_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
-  DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler;
-* :func:`ddpm_check`: the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against
-  edp_ref's DDPM, with the official chain's per-step noise (:func:`~edp_ref.fidelity.
-  official_draws._ddpm_draws`' split order);
+* :func:`sampler_check`: the official ``DiffusionPolicy.dpm_sample`` (noise-prediction
+  DPM-Solver with its eps clipping, diffusion/nets.py) against edp_ref's ``dpm_solver`` sampler,
+  or the official ``ddpm_sample`` (``GaussianDiffusion.p_sample_loop``) against edp_ref's DDPM
+  with the official chain's per-step noise (:func:`~edp_ref.fidelity.official_edp.
+  _ddpm_draws`' split order);
 * :func:`eas_check`: the official evaluation's action choice, ``SamplerPolicy.dpmensemble_act``
   of diffusion/trainer.py (the real class, imported with stubs for what the trainer cannot
   import), against edp_ref's :func:`~edp_ref.algorithms.diffusion_policy.select_actions`, on
@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from edp_ref.algorithms import SamplerKind
 from edp_ref.algorithms.diffusion_policy import sample_diffusion_actions, select_actions
 from edp_ref.algorithms.randomness import SamplerNoise
 from edp_ref.core.dpm_solver import dpm_solver_plan
 from edp_ref.fidelity.compare import Comparison, Rules, compare_group
-from edp_ref.fidelity.official_draws import _ddpm_draws
+from edp_ref.fidelity.inputs import Root
 from edp_ref.fidelity.official_edp import (
     EDPSetting,
+    _ddpm_draws,
     edp_ref_config,
     edp_ref_state,
     jax_precision,
@@ -48,14 +49,11 @@ __all__ = [
     "EAS_DRAWS",
     "EAS_MIN_Q_SPREAD",
     "clip_index_lines",
-    "ddpm_check",
-    "dpm_solver_check",
     "eas_check",
     "model_time_lines",
     "official_dpm_from_noise",
+    "sampler_check",
 ]
-
-Root = str | os.PathLike[str] | None
 
 
 def _key(root: Root) -> str | None:
@@ -96,7 +94,7 @@ def official_dpm_from_noise(run: Any, params: Any, observations: Any, x: Any) ->
     (diffusion/nets.py: ``NoiseScheduleVP("discrete", alphas_cumprod)``, the wrapper that feeds
     ``(t - 1/N) * N`` and clips eps with the tables at ``t.astype(int32)``, ``DPM_Solver(...,
     predict_x0=False).sample(x, steps, t_end)``) built from the official classes, with the
-    network called through ``DiffusionPolicy.forward``. :func:`dpm_solver_check` verifies that
+    network called through ``DiffusionPolicy.forward``. :func:`sampler_check` verifies that
     it equals ``dpm_sample`` on ``dpm_sample``'s own noise.
     """
     import jax.numpy as jnp
@@ -136,14 +134,22 @@ class _OfficialSamples:
 
 
 @functools.cache
-def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
+def _official_samples(
+    setting: EDPSetting, root: str | None, rows: int, sampler: SamplerKind
+) -> _OfficialSamples:
     import jax
 
     run = _official(setting, root)
     agent, policy = run.agent, run.agent.policy
     obs = _observations(setting, rows)
-    key = jax.random.PRNGKey(setting.seed + 21)
     params = agent.train_params["policy"]
+    if sampler == "ddpm":
+        key = jax.random.PRNGKey(setting.seed + 22)
+        with jax_precision(setting.float64):
+            official = policy.apply(params, key, obs, method=policy.ddpm_sample)
+            initial, steps = _ddpm_draws(key, (rows, setting.action_dim), setting.num_steps)
+        return _OfficialSamples(obs, np.asarray(initial), np.asarray(steps), np.asarray(official))
+    key = jax.random.PRNGKey(setting.seed + 21)
     with jax_precision(setting.float64):
         sample = jax.jit(lambda p, k, o: policy.apply(p, k, o, method=policy.dpm_sample))
         official = np.asarray(sample(params, key, obs))
@@ -173,73 +179,39 @@ def _official_dpm(setting: EDPSetting, root: str | None, rows: int) -> _Official
     return _OfficialSamples(obs, initial, None, official, lines)
 
 
-def dpm_solver_check(
-    setting: EDPSetting, root: Root, rules: Rules, rows: int = 64
+def sampler_check(
+    setting: EDPSetting, root: Root, rules: Rules, sampler: SamplerKind, rows: int = 64
 ) -> list[Comparison]:
-    """Official ``dpm_sample`` vs edp_ref's DPM-Solver on the same parameters, states, noise.
+    """The official ``dpm_sample`` or ``ddpm_sample`` (p_sample_loop) vs edp_ref's sampler on
+    the same parameters, states and noise.
 
-    In float32 the official sampler takes its clip index ``(t - 1/N) * N`` cast to int32 from
+    In float32 the official DPM-Solver takes its clip index ``(t - 1/N) * N`` cast to int32 from
     float32 times, which at model times that are integers in exact arithmetic (333, 666 at
-    K = 1000) falls on either side by round-off; so the float32 comparison's tolerance is
+    K = 1000) falls on either side by round-off; so the float32 DPM-Solver line's tolerance is
     ``max(rules.outputs, 2 x`` the official sampler's own float32-vs-float64 difference on the
     same noise) (:func:`official_dpm_from_noise` run under x64), reported on the line. Float32
     adds a line checking that the replica equals ``dpm_sample`` to float32 round-off
     (``REPLICA_TOLERANCE``).
     """
-    off = _official_dpm(setting, _key(root), rows)
+    off = _official_samples(setting, _key(root), rows, sampler)
     config, state = _edp_ref(setting, root)
     dtype = setting.torch_dtype
+    steps = None if off.steps is None else torch.tensor(off.steps, dtype=dtype)
     ours = sample_diffusion_actions(
         state.networks,
         state.params["policy"],
         torch.tensor(off.observations, dtype=dtype),
-        SamplerNoise(initial=torch.tensor(off.initial, dtype=dtype)),
+        SamplerNoise(initial=torch.tensor(off.initial, dtype=dtype), steps=steps),
         config.diffusion,
-        "dpm_solver",
+        sampler,
     ).detach()
-    name = f"{setting.label} sampler dpm_solver actions"
-    if setting.float64:
+    name = f"{setting.label} sampler {sampler} actions"
+    if not off.extra:
         return [compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)]
     replica, own = off.extra
     allowed = max(rules.outputs, 2.0 * own.deviation)
     note = f"official float32 vs its own float64 on this noise: {own.deviation:.2e}"
     return [replica, compare_group(name, {"a": ours}, {"a": off.actions}, allowed, note=note)]
-
-
-@functools.cache
-def _official_ddpm(setting: EDPSetting, root: str | None, rows: int) -> _OfficialSamples:
-    import jax
-
-    agent = _official(setting, root).agent
-    obs = _observations(setting, rows)
-    key = jax.random.PRNGKey(setting.seed + 22)
-    with jax_precision(setting.float64):
-        official = agent.policy.apply(
-            agent.train_params["policy"], key, obs, method=agent.policy.ddpm_sample
-        )
-        initial, steps = _ddpm_draws(key, (rows, setting.action_dim), setting.num_steps)
-    return _OfficialSamples(obs, np.asarray(initial), np.asarray(steps), np.asarray(official))
-
-
-def ddpm_check(setting: EDPSetting, root: Root, rules: Rules, rows: int = 64) -> Comparison:
-    """Official ``ddpm_sample`` (p_sample_loop) vs edp_ref's DDPM, same parameters and noise."""
-    off = _official_ddpm(setting, _key(root), rows)
-    config, state = _edp_ref(setting, root)
-    dtype = setting.torch_dtype
-    assert off.steps is not None
-    ours = sample_diffusion_actions(
-        state.networks,
-        state.params["policy"],
-        torch.tensor(off.observations, dtype=dtype),
-        SamplerNoise(
-            initial=torch.tensor(off.initial, dtype=dtype),
-            steps=torch.tensor(off.steps, dtype=dtype),
-        ),
-        config.diffusion,
-        "ddpm",
-    ).detach()
-    name = f"{setting.label} sampler ddpm actions"
-    return compare_group(name, {"a": ours}, {"a": off.actions}, rules.outputs)
 
 
 #: Official categorical draws per state behind the selection-law line, and edp_ref's
@@ -395,18 +367,10 @@ def eas_check(
     return out
 
 
-@dataclass(frozen=True)
-class ModelTimes:
-    """The model times the official DPM-Solver wrapper fed, in call order, and the official
-    clip index ``t.astype(int32)`` of each."""
-
-    official: tuple[float, ...]
-    official_index: tuple[int, ...]
-
-
 @functools.cache
-def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
-    """Run the official ``dpm_sample`` once and record every time its noise network receives.
+def recorded_model_times(setting: EDPSetting, root: str | None) -> tuple[float, ...]:
+    """Run the official ``dpm_sample`` once and record every time its noise network receives,
+    in call order.
 
     A ``flax.linen.intercept_methods`` interceptor sees each ``PolicyNet.__call__(state, action,
     t)`` call inside the solver and passes ``t`` (the wrapper's ``(t - 1/N) * N``, the same value
@@ -438,8 +402,7 @@ def recorded_model_times(setting: EDPSetting, root: str | None) -> ModelTimes:
         )
         jax.block_until_ready(out)
         jax.effects_barrier()
-    official = tuple(float(np.asarray(t).reshape(-1)[0]) for t in seen)
-    return ModelTimes(official, tuple(int(np.trunc(t)) for t in official))
+    return tuple(float(np.asarray(t).reshape(-1)[0]) for t in seen)
 
 
 def _plan(setting: EDPSetting, root: Root) -> Any:
@@ -457,7 +420,7 @@ def model_time_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     DPM-Solver library's own ``model_wrapper`` mapping ``(t - 1/N) * 1000`` against them (far
     off unless N = 1000, so the official EDP does not use it).
     """
-    official = {"t": np.asarray(list(recorded_model_times(setting, _key(root)).official))}
+    official = {"t": np.asarray(recorded_model_times(setting, _key(root)))}
     ours = np.asarray(_plan(setting, root).model_times)
     N = setting.num_steps
     label = f"{setting.label} model times"
@@ -491,15 +454,16 @@ def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
     out = []
     for f64 in (True, False):
         wide = replace(setting, float64=f64)
-        mt = recorded_model_times(wide, _key(root))
+        # The official clip index of each recorded time: its ``t.astype(int32)``.
+        official = [int(np.trunc(t)) for t in recorded_model_times(wide, _key(root))]
         plan = _plan(wide, root)
         ours = tuple(i for u in plan.updates for i in u.clip_indices)
-        if len(ours) != len(mt.official_index):
-            seen = {(-1, len(mt.official_index), len(ours))}
+        if len(ours) != len(official):
+            seen = {(-1, len(official), len(ours))}
         else:
             seen = {
                 (round(m), o, e)
-                for m, o, e in zip(plan.model_times, mt.official_index, ours, strict=True)
+                for m, o, e in zip(plan.model_times, official, ours, strict=True)
                 if o != e
             }
         expected: set[tuple[int, int, int]] = set()
@@ -514,9 +478,9 @@ def clip_index_lines(setting: EDPSetting, root: Root) -> list[Comparison]:
                 f"{setting.label} DPM-Solver clip indices vs the official code in {dtype} ({want})",
                 float(len(wrong)),
                 float(len(wrong)),
-                float(len(mt.official_index)),
+                float(len(official)),
                 0.0,
-                len(mt.official_index),
+                len(official),
                 note or "all equal",
             )
         )
