@@ -10,18 +10,16 @@ beside them. One job per module:
 | module | job |
 |---|---|
 | :mod:`~edp_ref.benchmark.settings` | :class:`BenchmarkSettings`, presets, device names |
-| :mod:`~edp_ref.benchmark.paper_speeds` | the record beside each of the paper's speeds |
-| :mod:`~edp_ref.benchmark.cases` | training cases from the algorithm registry, data, trainer |
 | :mod:`~edp_ref.benchmark.timing` | warm-up / median loop, FLOP counting, dense-matmul rate |
-| :mod:`~edp_ref.benchmark.training` | training records, Diffusion-QL extrapolation in K |
+| :mod:`~edp_ref.benchmark.training` | training cases and records, DQL extrapolation, profile |
 | :mod:`~edp_ref.benchmark.sampling` | EAS sampling speed, DPM-Solver vs DDPM |
 | :mod:`~edp_ref.benchmark.multiseed` | S vmapped seeds vs S sequential updates |
 | :mod:`~edp_ref.benchmark.memory` | peak memory, in a subprocess |
-| :mod:`~edp_ref.benchmark.profiling` | one update under ``torch.profiler`` |
-| :mod:`~edp_ref.benchmark.targets` | the speed and memory targets |
-| :mod:`~edp_ref.benchmark.report` | :func:`format_report` (plain-text tables) |
+| :mod:`~edp_ref.benchmark.report` | the paper's figures, the targets, :func:`format_report` |
 | :mod:`~edp_ref.benchmark.run` | :func:`run_benchmark`, :func:`write_json`, the JSON schema |
 | :mod:`~edp_ref.benchmark.cli` | the command lines (``edp-benchmark``, ``--peers``) |
+| :mod:`~edp_ref.benchmark.peers` | edp_ref beside the official peers |
+| :mod:`~edp_ref.benchmark.revisions` | this checkout beside another git revision |
 """
 
 from __future__ import annotations

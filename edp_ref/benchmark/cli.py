@@ -209,8 +209,12 @@ def peers_main(argv: Sequence[str] | None = None) -> int:
     if problem:
         usage_error(PEERS_PROG, f"argument --output: {problem}")
     try:
-        from edp_ref.benchmark.peers import configure_single_thread, run_peer_benchmark, write_json
-        from edp_ref.benchmark.peers_report import format_report
+        from edp_ref.benchmark.peers import (
+            configure_single_thread,
+            format_report,
+            run_peer_benchmark,
+            write_json,
+        )
         from edp_ref.benchmark.settings import PeerBenchmarkSettings, comparison_names
     except ModuleNotFoundError as exc:
         missing_extra(PEERS_PROG, exc)

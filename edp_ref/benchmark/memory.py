@@ -22,9 +22,13 @@ from typing import Any
 
 import torch
 
-from edp_ref.benchmark.cases import DATASET_FIELDS, Trainer, training_case
 from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import (
+    DATASET_FIELDS,
+    REFERENCE_RECORD,
+    Trainer,
+    training_case,
+)
 from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["MEMORY_HEADROOM_BYTES", "measure_memory", "memory_probe"]

@@ -16,10 +16,9 @@ import torch
 
 from edp_ref.algorithms.multiseed import sequential_update, stack_states, vmap_update
 from edp_ref.algorithms.step import TrainingStep
-from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import REFERENCE_RECORD, training_case
 from edp_ref.data import TransitionDataset
 from edp_ref.pytree import stack_tree
 

@@ -23,7 +23,7 @@
   (bool) and ``note``, ``flops_per_iteration``, ``flops_per_second``,
   ``fraction_of_matmul_rate``, ``ratio_to_edp_td3`` (IPS over EDP + TD3's IPS in the same mode),
   ``paper`` (list of ``{"label", "ips", "ratio_to_edp", "source"}``: the paper's figures,
-  :mod:`~edp_ref.benchmark.paper_speeds`, never measured here), ``loadavg`` (1-min load after
+  :mod:`~edp_ref.benchmark.report`, never measured here), ``loadavg`` (1-min load after
   the measurement), ``compile_seconds`` (compiled mode) and ``error`` (null, or why it did not
   run). Diffusion-QL at the largest K is by default an ``extrapolated`` record (affine in K
   from the two smaller K, ``iterations`` 0); when it is also timed the estimate is
@@ -42,11 +42,11 @@
   ``baseline_rss_bytes`` (after imports), ``peak_rss_bytes`` (peak RSS of the run's process:
   ``VmHWM``, else ``ru_maxrss``), ``limit_bytes`` (dataset + 1 GiB), ``iterations``,
   ``cuda_peak_allocated_bytes`` (or null), ``met``, ``error``.
-* ``profile`` (:mod:`~edp_ref.benchmark.profiling`): one EDP + TD3 update under
+* ``profile`` (:func:`~edp_ref.benchmark.training.profile_update`): one EDP + TD3 update under
   ``torch.profiler``: ``ops``, ``dpm_plan_builds`` (DPM-Solver plans built during the update: 0
   when its constants are cached), ``dpm_plans_cached``, ``small_op_counts`` and
   ``small_op_fraction`` (self-CPU share of ``aten::full``/``_to_copy``/``index``/``fill_``).
-* ``targets`` (:mod:`~edp_ref.benchmark.targets`): list of ``{"name", "value", "threshold",
+* ``targets`` (:func:`~edp_ref.benchmark.report.targets`): list of ``{"name", "value", "threshold",
   "met", "note"}``.
 """
 
@@ -65,16 +65,13 @@ from typing import Any
 import torch
 
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.benchmark.cases import check_compile_names
 from edp_ref.benchmark.memory import measure_memory
 from edp_ref.benchmark.multiseed import measure_multiseed
-from edp_ref.benchmark.paper_speeds import sampling_paper_summary
-from edp_ref.benchmark.profiling import profile_update
+from edp_ref.benchmark.report import sampling_paper_summary, targets
 from edp_ref.benchmark.sampling import measure_sampling
 from edp_ref.benchmark.settings import DEFAULT_OUTPUT, BenchmarkSettings, resolve_device
-from edp_ref.benchmark.targets import targets
 from edp_ref.benchmark.timing import loadavg, measure_matmul
-from edp_ref.benchmark.training import training_records
+from edp_ref.benchmark.training import check_compile_names, profile_update, training_records
 from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["DEFAULT_OUTPUT", "SCHEMA", "run_benchmark", "write_json"]

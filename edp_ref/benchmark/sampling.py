@@ -21,10 +21,9 @@ from edp_ref.algorithms import DiffusionConfig, TrainState
 from edp_ref.algorithms.config import SamplerKind
 from edp_ref.algorithms.diffusion_policy import select_actions
 from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
-from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import REFERENCE_RECORD, training_case
 from edp_ref.compilation import compile_function
 
 __all__ = ["measure_sampling"]

@@ -17,49 +17,39 @@ imported lazily: ``pip install 'edp_ref[peers]'``.
 """
 
 from edp_ref.peers.common import PeerRun, SyntheticTransitions, synthetic_transitions
-from edp_ref.peers.corl import corl_config, corl_run, load_corl
+from edp_ref.peers.corl import corl_run
 from edp_ref.peers.diffusion_ql import diffusion_ql_run, load_diffusion_ql, main_py_settings
 from edp_ref.peers.edp_official import (
     DIAGNOSTIC,
-    DIAGNOSTIC_NOTE,
     OFFICIAL,
     load_official_edp,
     official_edp_run,
     searchsorted_interpolate,
-    warm_policy_target_branch,
 )
 from edp_ref.peers.locate import (
     PEERS,
-    PeerSpec,
     PeerUnavailableError,
     available,
-    missing_modules,
     peer_root,
     unavailable_reason,
 )
 
 __all__ = [
     "DIAGNOSTIC",
-    "DIAGNOSTIC_NOTE",
     "OFFICIAL",
     "PEERS",
     "PeerRun",
-    "PeerSpec",
     "PeerUnavailableError",
     "SyntheticTransitions",
     "available",
-    "corl_config",
     "corl_run",
     "diffusion_ql_run",
-    "load_corl",
     "load_diffusion_ql",
     "load_official_edp",
     "main_py_settings",
-    "missing_modules",
     "official_edp_run",
     "peer_root",
     "searchsorted_interpolate",
     "synthetic_transitions",
     "unavailable_reason",
-    "warm_policy_target_branch",
 ]

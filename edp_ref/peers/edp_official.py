@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -53,14 +53,12 @@ from edp_ref.peers.isolation import (
     isolated_import,
     stub_module,
 )
-from edp_ref.peers.locate import PeerUnavailableError, peer_root, unavailable_reason
+from edp_ref.peers.locate import checked_root
 
 __all__ = [
     "DIAGNOSTIC",
     "DIAGNOSTIC_NOTE",
     "OFFICIAL",
-    "EDPAlgorithm",
-    "Interpolation",
     "RandSampler",
     "TrainerDataset",
     "load_official_edp",
@@ -70,10 +68,8 @@ __all__ = [
     "warm_policy_target_branch",
 ]
 
-EDPAlgorithm = Literal["td3", "crr", "iql", "dql_jax"]
-Interpolation = Literal["official", "searchsorted_diagnostic"]
-OFFICIAL: Interpolation = "official"
-DIAGNOSTIC: Interpolation = "searchsorted_diagnostic"
+OFFICIAL = "official"
+DIAGNOSTIC = "searchsorted_diagnostic"
 DIAGNOSTIC_NOTE = (
     "DIAGNOSTIC, not the official code path: dpm_solver.interpolate_fn replaced by an "
     "equivalent searchsorted lookup"
@@ -128,15 +124,12 @@ class TrainerDataset:
         self._sampler: RandSampler | None = None
 
     def size(self) -> int:
-        """Number of transitions."""
         return len(self.data["observations"])
 
     def set_sampler(self, sampler: RandSampler) -> None:
-        """The index sampler of :meth:`sample`."""
         self._sampler = sampler
 
     def sample(self) -> dict[str, np.ndarray]:
-        """One batch: the sampler's indices, every array indexed."""
         if self._sampler is None:
             raise RuntimeError("TrainerDataset.sample: no sampler set (set_sampler)")
         indices = self._sampler.sample()
@@ -151,7 +144,6 @@ class RandSampler:
         self.size, self.batch_size = size, batch_size
 
     def sample(self) -> np.ndarray:
-        """``np.random.randint(size, size=batch_size)``."""
         return np.random.randint(self.size, size=self.batch_size)
 
 
@@ -216,10 +208,7 @@ def load_official_edp(
             f"load_official_edp: interpolation must be {OFFICIAL!r} or {DIAGNOSTIC!r}, "
             f"got {interpolation!r}"
         )
-    folder = peer_root("edp", root)
-    reason = unavailable_reason("edp", folder)
-    if reason is not None:
-        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
+    folder = checked_root("edp", root)
     key = (str(folder), interpolation)
     if key in _LOADED:
         return _LOADED[key]
@@ -257,8 +246,7 @@ def official_hyperparameters(
     """
     if algorithm not in ("td3", "crr", "iql", "dql_jax"):
         raise ValueError(
-            "official_hyperparameters: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', "
-            f"got {algorithm!r}"
+            f"edp_ref.peers: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', got {algorithm!r}"
         )
     table = load_official_edp(root)["diffusion.hps"].hyperparameters
     if task not in table:
@@ -294,18 +282,14 @@ def official_edp_run(
     """The official EDP agent for ``algorithm`` on ``data``, with one-iteration callables.
 
     Args:
-        algorithm: an :data:`EDPAlgorithm`: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or
-            "dql_jax" (DQL (JAX)); checked here (a plain ``str`` so that the error says which).
-        data: the transitions to sample from.
+        algorithm: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or "dql_jax" (DQL (JAX)).
         root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
-        interpolation: "official", or the labelled diagnostic "searchsorted_diagnostic".
+        interpolation: :data:`OFFICIAL`, or the labelled :data:`DIAGNOSTIC`.
         num_steps: K (None: 1000 for EDP, 5 for DQL (JAX)).
-        dpm_steps: DPM-Solver model evaluations (official default 15).
         dpm_t_end: DPM-Solver end time (None: the official 1e-3 = 1/1000; a smaller K needs
             at least 1/K, below which the official schedule interpolation extrapolates to
             log alpha > 0 and the solver returns NaN).
         arch: hidden sizes of the noise, Q and V networks (official "256-256-256").
-        batch_size: transitions per update (official 256).
         task: the ``diffusion/hps.py`` row giving the gradient-norm clip ``gn``.
         seed: the agent's PRNG seed (``utilities.jax_utils.init_rng``).
 
@@ -313,11 +297,9 @@ def official_edp_run(
         ValueError: for an unknown algorithm or task.
         PeerUnavailableError: when the peer or JAX is absent.
     """
-    if algorithm not in ("td3", "crr", "iql", "dql_jax"):
-        raise ValueError(
-            "official_edp_run: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', "
-            f"got {algorithm!r}"
-        )
+    is_dql = algorithm == "dql_jax"
+    K = num_steps if num_steps is not None else (5 if is_dql else 1000)
+    hps = official_hyperparameters(algorithm, task, K, dpm_steps, dpm_t_end, root=root)
     m = load_official_edp(root, interpolation)
     dql, nets, diffusion, jax_utils = (
         m["diffusion.dql"],
@@ -325,13 +307,7 @@ def official_edp_run(
         m["diffusion.diffusion"],
         m["utilities.jax_utils"],
     )
-    table = m["diffusion.hps"].hyperparameters
-    if task not in table:
-        raise ValueError(f"official_edp_run: task {task!r} is not in diffusion/hps.py")
-    is_dql = algorithm == "dql_jax"
-    K = num_steps if num_steps is not None else (5 if is_dql else 1000)
     max_action = 1.0  # walker2d's action space is [-1, 1]^6
-    hps = official_hyperparameters(algorithm, task, K, dpm_steps, dpm_t_end, root=root)
     sample_method = "ddpm" if is_dql else "dpm"
     cfg = dql.DiffusionQL.get_default_config(hps)
     jax_utils.init_rng(seed)
@@ -381,12 +357,6 @@ def official_edp_run(
         indices = np.random.randint(size, size=batch_size)
         return batch_to_jax(index_batch(dataset, indices))
 
-    def update(batch: Any) -> Any:
-        return agent.train(batch)
-
-    def step() -> Any:
-        return agent.train(draw_batch())
-
     def sync() -> None:
         import jax
 
@@ -425,8 +395,8 @@ def official_edp_run(
         diagnostic=interpolation == DIAGNOSTIC,
         agent=agent,
         draw_batch=draw_batch,
-        update=update,
-        step=step,
+        update=agent.train,
+        step=lambda: agent.train(draw_batch()),
         sync=sync,
         hyperparameters=record,
         modules=m,

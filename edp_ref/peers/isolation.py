@@ -45,13 +45,9 @@ class _StubAttributeError(AttributeError):
 def stub_module(
     name: str, why: str, attributes: Mapping[str, Any] | None = None
 ) -> types.ModuleType:
-    """A placeholder module ``name``: ``attributes`` as given, any other attribute an error.
-
-    Args:
-        name: the module name the peer imports (e.g. "gym").
-        why: which peer imports it and why a stub is enough (quoted in the error).
-        attributes: names the peer evaluates at import time (e.g. ``gym.Env`` in annotations).
-    """
+    """A placeholder module ``name``: ``attributes`` as given (names the peer evaluates at import
+    time), any other attribute an error quoting ``why`` (which peer imports it, why a stub is
+    enough)."""
     module = types.ModuleType(name, f"edp_ref.peers stub: {why}")
     for key, value in (attributes or {}).items():
         setattr(module, key, value)
@@ -94,10 +90,6 @@ class PeerModules:
                 f"imported: {sorted(self._modules)}"
             )
         return self._modules[name]
-
-    def names(self) -> list[str]:
-        """Every imported module name."""
-        return sorted(self._modules)
 
 
 @contextmanager
@@ -150,18 +142,11 @@ def load_file_module(path: Path, private_name: str) -> Any:
 
 
 def install_jax_adapters() -> list[str]:
-    """Restore, as aliases, the JAX APIs the official EDP code calls that modern JAX removed.
-
-    * ``jax.tree_multimap`` (removed in JAX 0.3.16) and ``jax.tree_map`` (removed in 0.6):
-      ``jax.tree_util.tree_map`` (``diffusion/dql.py``'s target update, ``utilities/jax_utils.py``'s
-      ``batch_to_jax``);
-    * the array method ``x.tile(reps)`` (never in NumPy, gone from JAX arrays):
-      ``jnp.tile(x, reps)`` (``diffusion/dpm_solver.py``'s ``interpolate_fn`` and solver loop),
-      on concrete arrays and on tracers.
-
-    Returns:
-        The names added by this call (empty when already present).
-    """
+    """Restore, as aliases, the JAX APIs the official EDP code calls that modern JAX removed:
+    ``jax.tree_multimap`` (gone in JAX 0.3.16) and ``jax.tree_map`` (0.6), used by
+    ``diffusion/dql.py`` and ``utilities/jax_utils.py``; the array method ``x.tile(reps)``
+    (``diffusion/dpm_solver.py``), on concrete arrays and tracers. Returns the names added by
+    this call (empty when already present)."""
     import jax
     import jax.numpy as jnp
 

@@ -16,20 +16,16 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 __all__ = [
     "PEERS",
-    "PeerName",
     "PeerSpec",
     "PeerUnavailableError",
     "available",
-    "missing_modules",
+    "checked_root",
     "peer_root",
     "unavailable_reason",
 ]
-
-PeerName = Literal["edp", "dql", "corl"]
 
 
 class PeerUnavailableError(FileNotFoundError):
@@ -113,11 +109,6 @@ def _spec(peer: str) -> PeerSpec:
     return PEERS[peer]
 
 
-def missing_modules(peer: str) -> list[str]:
-    """The Python modules the peer's agent needs that cannot be found (empty when all present)."""
-    return [m for m in _spec(peer).required_modules if importlib.util.find_spec(m) is None]
-
-
 def _folder_problem(spec: PeerSpec, root: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
     """(checked folder, "") or (None, why not)."""
     if root is None:
@@ -143,12 +134,8 @@ def _folder_problem(spec: PeerSpec, root: str | os.PathLike[str] | None) -> tupl
 
 
 def peer_root(peer: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """The checked folder of ``peer`` ("edp", "dql" or "corl").
-
-    Args:
-        peer: which peer.
-        root: its folder; None reads the peer's environment variable (``EDP_OFFICIAL_ROOT``,
-            ``DQL_OFFICIAL_ROOT`` or ``CORL_ROOT``).
+    """The checked folder of ``peer`` ("edp", "dql" or "corl"): ``root``, or None for the
+    peer's environment variable.
 
     Raises:
         PeerUnavailableError: naming the variable (or argument) when the folder is not given,
@@ -167,7 +154,7 @@ def unavailable_reason(peer: str, root: str | os.PathLike[str] | None = None) ->
     folder, problem = _folder_problem(spec, root)
     if folder is None:
         return problem
-    missing = missing_modules(peer)
+    missing = [m for m in spec.required_modules if importlib.util.find_spec(m) is None]
     if missing:
         return (
             f"{spec.description} needs the Python modules {', '.join(missing)} "
@@ -179,3 +166,12 @@ def unavailable_reason(peer: str, root: str | os.PathLike[str] | None = None) ->
 def available(peer: str, root: str | os.PathLike[str] | None = None) -> bool:
     """True when ``peer``'s folder holds its files and the modules its agent needs are present."""
     return unavailable_reason(peer, root) is None
+
+
+def checked_root(peer: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """:func:`peer_root`, raising :class:`PeerUnavailableError` also when the Python modules the
+    peer's agent needs are missing (what a loader calls first)."""
+    reason = unavailable_reason(peer, root)
+    if reason is not None:
+        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
+    return peer_root(peer, root)
