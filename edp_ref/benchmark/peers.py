@@ -336,7 +336,6 @@ def run_peer_benchmark(
             instead of building new ones (a caller that holds compiled agents saves their
             compilation).
     """
-    settings.validate()
     started = time.perf_counter()
     created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     threads = configure_single_thread()

@@ -138,7 +138,7 @@ _MODES = ("eager", "compiled")
 
 
 def _target(
-    name: str, value: float, threshold: float | None, met: bool | None, note: str
+    name: str, value: float | int, threshold: float | int | None, met: bool | None, note: str
 ) -> dict[str, Any]:
     return {"name": name, "value": value, "threshold": threshold, "met": met, "note": note}
 

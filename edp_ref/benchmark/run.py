@@ -14,18 +14,14 @@
   ``seconds_median``, ``flops_per_second`` (the reference rate), ``square_flops_per_second``
   (one [B, H] x [H, H] product) and ``loadavg``.
 * ``training``: one record per (case, mode) (:mod:`~edp_ref.benchmark.training`): ``name``
-  (every algorithm of :data:`edp_ref.algorithms.REGISTRY` by its registry name, Diffusion-QL as
-  ``dql_k<K>`` for each K of ``dql_steps``: ``dql_k5``, ``dql_k100``, ``dql_k1000``,
-  ``edp_td3``, ``edp_without_dpm``, ``edp_without_ap``, ``edp_crr``, ``edp_iql``,
-  ``gaussian_crr``, ``gaussian_iql``, ``td3bc``), ``label``, ``mode``
-  (``"eager"``/``"compiled"``), ``num_steps`` (K, null for feed-forward), ``iterations``
-  (timed), ``seconds_per_iteration`` (median), ``iterations_per_second``, ``extrapolated``
-  (bool) and ``note``, ``flops_per_iteration``, ``flops_per_second``,
-  ``fraction_of_matmul_rate``, ``ratio_to_edp_td3`` (IPS over EDP + TD3's IPS in the same mode),
-  ``paper`` (list of ``{"label", "ips", "ratio_to_edp", "source"}``: the paper's figures,
-  :mod:`~edp_ref.benchmark.report`, never measured here), ``loadavg`` (1-min load after
-  the measurement), ``compile_seconds`` (compiled mode) and ``error`` (null, or why it did not
-  run). Diffusion-QL at the largest K is by default an ``extrapolated`` record (affine in K
+  (each registered algorithm's name, Diffusion-QL as ``dql_k<K>`` for each K of ``dql_steps``),
+  ``label``, ``mode`` (``"eager"``/``"compiled"``), ``num_steps`` (K, null for feed-forward),
+  ``iterations`` (timed), ``seconds_per_iteration`` (median), ``iterations_per_second``,
+  ``extrapolated`` and ``note``, ``flops_per_iteration``, ``flops_per_second``,
+  ``fraction_of_matmul_rate``, ``ratio_to_edp_td3`` (IPS over EDP + TD3's in the same mode),
+  ``paper`` (the paper's ``{"label", "ips", "ratio_to_edp", "source"}``, never measured here),
+  ``loadavg`` (1-min load after the measurement), ``compile_seconds`` and ``error`` (null, or
+  why it did not run). Diffusion-QL at the largest K is by default ``extrapolated`` (affine in K
   from the two smaller K, ``iterations`` 0); when it is also timed the estimate is
   ``dql_k<K>_extrapolated``.
 * ``sampling``: one record per (sampler, candidates, states, mode)
@@ -129,7 +125,7 @@ def run_benchmark(
         s, data, device, result["matmul"]["flops_per_second"], say
     )
     say("sampling ...")
-    result["sampling"] = measure_sampling(s, device, s.modes)
+    result["sampling"] = measure_sampling(s, device)
     result["sampling_paper"] = sampling_paper_summary()
     say(f"multiseed (S={s.seeds}) ...")
     result["multiseed"] = measure_multiseed(s, data, device)

@@ -11,6 +11,7 @@ runs.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -31,26 +32,22 @@ __all__ = ["measure_sampling"]
 # DDPM selections of more than this many rows x model calls are timed once after one warm-up.
 _LONG_DDPM_WORK = 200_000
 
-_SELECTORS: dict[tuple[str, str], Callable[..., torch.Tensor]] = {}
 
-
+@functools.cache
 def _selector(sampler: SamplerKind, mode: str) -> Callable[..., torch.Tensor]:
     """``select_actions`` with ``sampler`` fixed, compiled in compiled mode (one per process)."""
-    key = (sampler, mode)
-    if key not in _SELECTORS:
 
-        def select(
-            state: TrainState,
-            obs: torch.Tensor,
-            noise: SamplerNoise,
-            uniforms: torch.Tensor,
-            n: int,
-            diffusion: DiffusionConfig,
-        ) -> torch.Tensor:
-            return select_actions(state, obs, noise, uniforms, n, diffusion, sampler)
+    def select(
+        state: TrainState,
+        obs: torch.Tensor,
+        noise: SamplerNoise,
+        uniforms: torch.Tensor,
+        n: int,
+        diffusion: DiffusionConfig,
+    ) -> torch.Tensor:
+        return select_actions(state, obs, noise, uniforms, n, diffusion, sampler)
 
-        _SELECTORS[key] = compile_function(select) if mode == "compiled" else select
-    return _SELECTORS[key]
+    return compile_function(select) if mode == "compiled" else select
 
 
 def _empty_record(sampler: str, calls: int, n: int, states: int, mode: str) -> dict[str, Any]:
@@ -69,9 +66,7 @@ def _empty_record(sampler: str, calls: int, n: int, states: int, mode: str) -> d
     }
 
 
-def measure_sampling(
-    s: BenchmarkSettings, device: torch.device, modes: tuple[str, ...]
-) -> list[dict[str, Any]]:
+def measure_sampling(s: BenchmarkSettings, device: torch.device) -> list[dict[str, Any]]:
     """One record per (sampler, candidates, states, mode): the JSON's ``sampling`` list.
 
     DDPM is not compiled (its K-step loop would be unrolled): its compiled records carry that
@@ -94,7 +89,7 @@ def measure_sampling(
                 obs = torch.randn(states, s.obs_dim, generator=gen, device=device)
                 noise = draw_sampler_noise(sampler, s.num_steps, rows, s.action_dim, gen, device)
                 uniforms = draw_eas_uniforms(states, gen, device)
-                for mode in modes:
+                for mode in s.modes:
                     rec = _empty_record(sampler, calls, n, states, mode)
                     if mode == "compiled" and sampler == "ddpm":
                         rec["error"] = "not compiled: the K-step DDPM loop would be unrolled"

@@ -205,19 +205,9 @@ class Trainer:
         return lambda: step.algorithm.update(self.state, batch, randomness, step.config)
 
 
-def measure_training(
-    case: BenchmarkCase,
-    mode: str,
-    s: BenchmarkSettings,
-    data: TransitionDataset,
-    device: torch.device,
-    count: bool = True,
-) -> dict[str, Any]:
-    """Time ``case`` in ``mode`` (median seconds per iteration) and, eager, count its FLOPs.
-
-    A failure is recorded in ``error``, not raised: one case that cannot run leaves the others.
-    """
-    record: dict[str, Any] = {
+def _record(case: BenchmarkCase, mode: str, **values: Any) -> dict[str, Any]:
+    """A training record of ``case`` in ``mode``: ``values`` over no measurement."""
+    return {
         "name": case.name,
         "label": case.label,
         "mode": mode,
@@ -235,7 +225,22 @@ def measure_training(
         "loadavg": None,
         "compile_seconds": None,
         "error": None,
+        **values,
     }
+
+
+def measure_training(
+    case: BenchmarkCase,
+    mode: str,
+    s: BenchmarkSettings,
+    data: TransitionDataset,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Time ``case`` in ``mode`` (median seconds per iteration) and, eager, count its FLOPs.
+
+    A failure is recorded in ``error``, not raised: one case that cannot run leaves the others.
+    """
+    record = _record(case, mode)
     compiled = mode == "compiled"
     if compiled:
         case = case.compiled()
@@ -252,10 +257,9 @@ def measure_training(
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             record["compile_seconds"] = round(time.perf_counter() - t0, 2)
-        if long_chain:
-            times = time_loop(
-                trainer.step, device, 1, s.dql_long_iterations, s.dql_long_iterations, 0.0, math.inf
-            )
+        if long_chain:  # only dql_long_iterations timed calls after one warm-up
+            n = s.dql_long_iterations
+            times = time_loop(trainer.step, device, 1, n, n, 0.0, math.inf)
             record["note"] = (
                 f"K={case.num_steps}: median of only {len(times)} timed iteration(s) after 1 "
                 "warm-up (each iteration is long)"
@@ -274,7 +278,7 @@ def measure_training(
         record["iterations"] = len(times)
         record["seconds_per_iteration"] = sec
         record["iterations_per_second"] = 1.0 / sec
-        if count and not compiled:
+        if not compiled:
             record["flops_per_iteration"] = count_flops(trainer.update_only())
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
@@ -319,28 +323,6 @@ def extrapolate_dql(records: list[dict[str, Any]], k: int, mode: str) -> dict[st
     }
 
 
-def _extrapolated_record(
-    case: BenchmarkCase, records: list[dict[str, Any]], estimate: dict[str, Any]
-) -> dict[str, Any]:
-    have = find_record(records, case.name, "eager")
-    return {
-        "name": case.name if have is None else f"{case.name}_extrapolated",
-        "label": case.label + (" (extrapolated)" if have is not None else ""),
-        "mode": "eager",
-        "num_steps": case.num_steps,
-        "iterations": 0,
-        "extrapolated": True,
-        "ratio_to_edp_td3": None,
-        "flops_per_second": None,
-        "fraction_of_matmul_rate": None,
-        "paper": [],
-        "loadavg": load1(),
-        "compile_seconds": None,
-        "error": None,
-        **estimate,
-    }
-
-
 def training_records(
     s: BenchmarkSettings,
     data: TransitionDataset,
@@ -352,13 +334,10 @@ def training_records(
 
     Diffusion-QL at the largest K is timed unless ``extrapolate_longest_dql``, and extrapolated
     (eager) whenever two smaller K were measured: ``dql_k<K>`` when it was not timed,
-    ``dql_k<K>_extrapolated`` beside the timed one otherwise.
-
-    Raises:
-        ValueError: ``s.compile_names`` naming no training case (:func:`check_compile_names`).
+    ``dql_k<K>_extrapolated`` beside the timed one otherwise. ``s.compile_names`` is checked by
+    the caller (:func:`check_compile_names`).
     """
     cases = training_cases(s)
-    check_compile_names(s)
     longest = max(s.dql_steps)
     chain_cases = [c for c in cases if c.backpropagates_through_chain]
     longest_case = next((c for c in chain_cases if c.num_steps == longest), None)
@@ -376,7 +355,12 @@ def training_records(
             say(f"  {ips:.3f} it/s" if ips else f"  error: {rec['error']}")
     estimate = extrapolate_dql(records, longest, "eager")
     if estimate is not None and longest_case is not None:
-        records.append(_extrapolated_record(longest_case, records, estimate))
+        case = longest_case
+        rec = _record(case, "eager", **estimate, extrapolated=True, paper=[], loadavg=load1())
+        if find_record(records, case.name, "eager") is not None:  # timed too
+            rec["name"] += "_extrapolated"
+            rec["label"] += " (extrapolated)"
+        records.append(rec)
     for r in records:
         if r["flops_per_iteration"] is None:
             eager = find_record(records, r["name"], "eager")
