@@ -20,10 +20,12 @@ are normalized with the file's own ``compute_mean_std`` / ``normalize_states`` a
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import os
 import typing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,8 +35,6 @@ from edp_ref.peers.isolation import gym_stub, isolated_import, load_file_module,
 from edp_ref.peers.locate import checked_root, peer_root
 
 __all__ = ["corl_config", "corl_run", "load_corl"]
-
-_LOADED: dict[tuple[str, str], Any] = {}
 
 
 def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any:
@@ -49,10 +49,11 @@ def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any
         raise ValueError(
             f"edp_ref.peers.corl: algorithm must be 'td3_bc' or 'iql', got {algorithm!r}"
         )
-    folder = checked_root("corl", root)
-    key = (str(folder), algorithm)
-    if key in _LOADED:
-        return _LOADED[key]
+    return _load_corl(checked_root("corl", root), algorithm)
+
+
+@functools.cache  # once per folder and file: a second import would make new classes
+def _load_corl(folder: Path, algorithm: str) -> Any:
     why = f"imported at module level by CORL's {algorithm}.py, used only by its train()"
     stubs = {
         "gym": gym_stub(why),
@@ -62,9 +63,7 @@ def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any
     }
     path = folder / "algorithms" / "offline" / f"{algorithm}.py"
     with isolated_import(folder, (), stubs):
-        module = load_file_module(path, f"_edp_ref_peer_corl_{algorithm}")
-    _LOADED[key] = module
-    return module
+        return load_file_module(path, f"_edp_ref_peer_corl_{algorithm}")
 
 
 def _decode(value: Any, annotation: Any, where: str) -> Any:

@@ -19,6 +19,8 @@ as the official command ``python main.py --env_name walker2d-medium-expert-v2`` 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,6 @@ __all__ = ["diffusion_ql_run", "load_diffusion_ql", "main_py_settings"]
 
 _TOP_LEVEL = ("agents", "utils")
 _MODULES = ("agents.ql_diffusion", "agents.diffusion", "utils.data_sampler")
-_LOADED: dict[str, PeerModules] = {}
 
 
 def load_diffusion_ql(root: str | os.PathLike[str] | None = None) -> PeerModules:
@@ -43,17 +44,15 @@ def load_diffusion_ql(root: str | os.PathLike[str] | None = None) -> PeerModules
         PeerUnavailableError: naming ``DQL_OFFICIAL_ROOT`` (or the argument) when the folder is
             absent or incomplete, or naming missing modules (tabulate, dateutil).
     """
-    folder = checked_root("dql", root)
-    if str(folder) in _LOADED:
-        return _LOADED[str(folder)]
-    import importlib
+    return _load_diffusion_ql(checked_root("dql", root))
 
+
+@functools.cache  # once per folder
+def _load_diffusion_ql(folder: Path) -> PeerModules:
     with isolated_import(folder, _TOP_LEVEL) as loaded:
         for name in _MODULES:
             importlib.import_module(name)
-    modules = PeerModules(folder, loaded)
-    _LOADED[str(folder)] = modules
-    return modules
+    return PeerModules(folder, loaded)
 
 
 def main_py_settings(root: str | os.PathLike[str] | None, task: str) -> dict[str, Any]:

@@ -38,9 +38,12 @@ official code's time goes, never the official code path, and every label naming 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,7 +90,6 @@ _MODULES = (
     "utilities.sampler",
     "diffusion.trainer",
 )
-_LOADED: dict[tuple[str, str], PeerModules] = {}
 
 
 def searchsorted_interpolate(x: Any, xp: Any, yp: Any) -> Any:
@@ -208,20 +210,18 @@ def load_official_edp(
             f"load_official_edp: interpolation must be {OFFICIAL!r} or {DIAGNOSTIC!r}, "
             f"got {interpolation!r}"
         )
-    folder = checked_root("edp", root)
-    key = (str(folder), interpolation)
-    if key in _LOADED:
-        return _LOADED[key]
-    install_jax_adapters()
-    import importlib
+    return _load_official_edp(checked_root("edp", root), interpolation)
 
+
+@functools.cache  # once per folder and interpolation
+def _load_official_edp(folder: Path, interpolation: str) -> PeerModules:
+    install_jax_adapters()
     with isolated_import(folder, _TOP_LEVEL, _stubs()) as loaded, _trainer_flags_removed():
         for name in _MODULES:
             importlib.import_module(name)
     modules = PeerModules(folder, loaded)
     if interpolation == DIAGNOSTIC:
         modules["diffusion.dpm_solver"].interpolate_fn = searchsorted_interpolate
-    _LOADED[key] = modules
     return modules
 
 

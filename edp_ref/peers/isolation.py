@@ -12,9 +12,7 @@ imports a peer:
   wandb, pyrallis): present in ``sys.modules`` only during the import; any use of one of their
   attributes raises an error that says so.
 * :func:`install_jax_adapters`: the JAX APIs the official EDP code calls that modern JAX removed,
-  restored as aliases of their replacements (``jax.tree_multimap`` and ``jax.tree_map`` ->
-  ``jax.tree_util.tree_map``; the array method ``x.tile(reps)`` -> ``jnp.tile(x, reps)``). They are
-  added only where missing and never replace an existing attribute.
+  restored as aliases of their replacements, only where missing.
 """
 
 from __future__ import annotations
@@ -96,13 +94,10 @@ class PeerModules:
 def isolated_import(
     root: Path, top_level: tuple[str, ...], stubs: Mapping[str, types.ModuleType] | None = None
 ) -> Iterator[dict[str, types.ModuleType]]:
-    """Import from ``root`` inside the block without leaking its names afterwards.
-
-    Inside the block ``root`` is first on ``sys.path``, existing ``sys.modules`` entries under the
-    names in ``top_level`` (and the stubbed names) are set aside, and ``stubs`` are installed.
-    On exit the peer's modules are moved from ``sys.modules`` into the yielded dict, the stubs
-    removed, ``sys.path`` restored and the set-aside modules put back.
-    """
+    """Import from ``root`` inside the block without leaking its names afterwards: ``root``
+    first on ``sys.path``, the ``sys.modules`` entries under ``top_level`` and the stubbed names
+    set aside, ``stubs`` installed; on exit the peer's modules are moved into the yielded dict and
+    everything else put back."""
     stubs = dict(stubs or {})
     guarded = set(top_level) | {_top(n) for n in stubs}
     saved = {n: m for n, m in sys.modules.items() if _top(n) in guarded}

@@ -1,10 +1,8 @@
 """Where the peers live: folders from arguments or environment variables, checked before use.
 
-The peers are public implementations that edp_ref is measured against (never imported by edp_ref
-itself): the official EDP code (sail-sg/edp, JAX), the official Diffusion-QL
-(Zhendong-Wang/Diffusion-Policies-for-Offline-RL, PyTorch) and CORL (corl-team/CORL, PyTorch).
-A caller passes a folder explicitly, or sets ``EDP_OFFICIAL_ROOT``, ``DQL_OFFICIAL_ROOT`` or
-``CORL_ROOT``. :func:`peer_root` returns the checked folder or raises
+The peers (:data:`PEERS`: the official EDP code, the official Diffusion-QL, CORL) are never
+imported by edp_ref itself. A caller passes a folder explicitly, or sets ``EDP_OFFICIAL_ROOT``,
+``DQL_OFFICIAL_ROOT`` or ``CORL_ROOT``. :func:`peer_root` returns the checked folder or raises
 :class:`PeerUnavailableError` naming the variable; :func:`unavailable_reason` /
 :func:`available` let tests and benchmarks skip cleanly (a missing folder, a folder without the
 expected files, or a missing framework such as JAX).
@@ -34,17 +32,14 @@ class PeerUnavailableError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class PeerSpec:
-    """One peer: its environment variable, the files a loader reads and the modules it needs."""
+    """One peer (``name`` as the loaders call it): what it is, its environment variable, the
+    files (relative to its folder) its loader reads and the top-level Python modules (besides
+    torch and NumPy) its agent code imports."""
 
-    # Short name used by the loaders ("edp", "dql", "corl").
     name: str
-    # What it is (for messages).
     description: str
-    # Environment variable naming its folder.
     env_var: str
-    # Files, relative to the folder, that the loaders import or read.
     required_files: tuple[str, ...]
-    # Top-level Python modules (besides torch/numpy) that its agent code imports.
     required_modules: tuple[str, ...]
 
 
