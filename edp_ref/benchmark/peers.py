@@ -328,13 +328,9 @@ def run_peer_benchmark(
 ) -> dict[str, Any]:
     """Build every loop, warm up, time interleaved rounds; return the JSON document.
 
-    Args:
-        settings: sizes, timing and selection.
-        log: progress messages.
-        data: the synthetic transitions (None: drawn from the settings).
-        runs: peer runs already built on ``data``, by key (e.g. ``"edp_official_td3"``), timed
-            instead of building new ones (a caller that holds compiled agents saves their
-            compilation).
+    ``data`` None draws the synthetic transitions from the settings; ``runs`` are peer runs
+    already built on ``data``, by key (e.g. ``"edp_official_td3"``), timed instead of new ones (a
+    caller that holds compiled agents saves their compilation).
     """
     started = time.perf_counter()
     created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -94,9 +94,8 @@ def _machine(device: torch.device) -> dict[str, Any]:
 def run_benchmark(
     settings: BenchmarkSettings, log: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Run every measurement of ``settings`` and return the JSON document (module docstring).
-
-    ``log`` receives one line per step (the command line prints them to stderr).
+    """Run every measurement of ``settings`` and return the JSON document (module docstring);
+    ``log`` receives one line per step.
 
     Raises:
         ValueError: before any measurement, for a device this machine lacks or a

@@ -129,16 +129,12 @@ class BenchmarkSettings:
             values = getattr(self, name)
             if min(values) < 1:
                 raise ConfigError(f"BenchmarkSettings.{name} = {values!r}: expected values >= 1")
-        if self.max_iterations < self.min_iterations:
-            raise ConfigError(
-                f"BenchmarkSettings.max_iterations = {self.max_iterations}: expected at least "
-                f"min_iterations = {self.min_iterations}"
-            )
-        if self.max_seconds < self.min_seconds:
-            raise ConfigError(
-                f"BenchmarkSettings.max_seconds = {self.max_seconds}: expected at least "
-                f"min_seconds = {self.min_seconds}"
-            )
+        for low, high in (("min_iterations", "max_iterations"), ("min_seconds", "max_seconds")):
+            if getattr(self, high) < getattr(self, low):
+                raise ConfigError(
+                    f"BenchmarkSettings.{high} = {getattr(self, high)}: expected at least "
+                    f"{low} = {getattr(self, low)}"
+                )
         check_device(self.device)
 
     @classmethod

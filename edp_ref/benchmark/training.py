@@ -77,16 +77,10 @@ DATASET_FIELDS = (
 
 @dataclass(frozen=True)
 class BenchmarkCase:
-    """One training record's algorithm and configuration.
-
-    Attributes:
-        name: the record name (the registry name; ``dql_k<K>`` for Diffusion-QL).
-        label: the name printed in the report (the registry's title; "Diffusion-QL K=<K>").
-        spec: the registered algorithm.
-        config: its config with the benchmark's network and K, checks and compilation off.
-        num_steps: K of a diffusion policy; None for a feed-forward one.
-        paper: the paper's figures set beside it (:func:`paper_training_figures`).
-    """
+    """One training record's algorithm (``spec``) and configuration (the benchmark's network and
+    K, checks and compilation off): ``name`` and ``label`` are the registry's name and title
+    (``dql_k<K>`` and "Diffusion-QL K=<K>" for Diffusion-QL), ``num_steps`` K (None for a
+    feed-forward policy), ``paper`` the paper's figures set beside it."""
 
     name: str
     label: str
