@@ -236,8 +236,7 @@ def peers_main(argv: Sequence[str] | None = None) -> int:
     }
     if args.eager_only:
         changes["modes"] = ("eager",)
-    if not args.diagnostic:
-        changes["diagnostic"] = False
+    changes["diagnostic"] = args.diagnostic
     for name, sub in (("edp_root", "edp"), ("dql_root", "dql"), ("corl_root", "corl")):
         explicit = getattr(args, name)
         if explicit is not None:

@@ -258,16 +258,22 @@ def peer_loop(run: PeerRun, s: PeerBenchmarkSettings) -> TimedLoop:
 
 
 def loop_builders(
-    s: PeerBenchmarkSettings, availability: dict[str, dict[str, Any]]
+    s: PeerBenchmarkSettings,
+    availability: dict[str, dict[str, Any]],
+    runs: Mapping[str, PeerRun],
 ) -> list[LoopBuilder]:
-    """Every loop of the selected comparisons: the available peers first, then edp_ref's per
-    mode."""
+    """Every loop of the selected comparisons: the available peers first (those in ``runs``
+    already built), then edp_ref's per mode."""
     builders: list[LoopBuilder] = []
     for comparison, peer, key, make_run in _peer_makers(s):
         if comparison in s.comparisons and availability[peer]["available"]:
 
-            def build_peer(data: SyntheticTransitions, make_run: RunMaker = make_run) -> TimedLoop:
-                return peer_loop(make_run(data), s)
+            def build_peer(
+                data: SyntheticTransitions,
+                make_run: RunMaker = make_run,
+                key: str = key,
+            ) -> TimedLoop:
+                return peer_loop(runs.get(key) or make_run(data), s)
 
             builders.append(LoopBuilder(key, "peer", "peer", build_peer))
     for mode in s.modes:
@@ -345,14 +351,11 @@ def run_peer_benchmark(
         if not info["available"]:
             log(f"peer {name} unavailable ({info['reason']}): its rows time edp_ref alone")
     loops: list[TimedLoop] = []
-    for builder in loop_builders(settings, availability):
+    for builder in loop_builders(settings, availability, runs or {}):
         log(f"building {builder.key} ({builder.mode})")
         t0 = time.perf_counter()
         try:
-            prebuilt = (
-                runs.get(builder.key) if runs is not None and builder.side == "peer" else None
-            )
-            loop = peer_loop(prebuilt, settings) if prebuilt is not None else builder.build(data)
+            loop = builder.build(data)
         except Exception as exc:
             loop = TimedLoop(
                 builder.key, builder.key, builder.side, builder.mode, False, _noop, _noop

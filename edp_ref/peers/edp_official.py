@@ -9,19 +9,15 @@ iteration the way ``DiffusionTrainer.train`` does: ``RandSampler`` indices
 ``index_batch``), ``batch_to_jax``, ``agent.train(batch)`` (which draws its PRNG key with
 ``next_rng()`` and runs the jitted ``_train_step``).
 
-Configurations (Fig. 2 and Sec. 5 of the paper; the official README's switches):
-
-* ``"td3"``, ``"crr"``, ``"iql"``: EDP + TD3 / CRR / IQL: ``num_timesteps = 1000``, linear
-  schedule, ``sample_method = "dpm"`` (DPM-Solver, 15 steps, ``t_end = 1e-3``) and
-  ``use_pred_astart = True`` (action approximation, Eq. 9): the README's
-  ``--sample_method=dpm --algo_cfg.num_timesteps=1000`` with ``--algo_cfg.loss_type``.
-* ``"dql_jax"``: the paper's "DQL (JAX)" baseline in the same code: ``use_pred_astart = False``
-  (the policy-improvement action sampled through the whole chain), ``sample_method = "ddpm"`` and
-  Diffusion-QL's ``vp`` schedule with ``num_timesteps = 5``.
-
-Everything else is the official default (``DiffusionQL.get_default_config()`` and the trainer's
-flags: batch 256, 3 x 256 Mish networks, time embedding 16, no layer norm, Flax default init),
-with the gradient-norm clip of ``diffusion/hps.py`` for the task (walker2d-medium-expert-v2: 5).
+Configurations (Fig. 2 and Sec. 5 of the paper; the official README's switches): ``"td3"``,
+``"crr"``, ``"iql"`` are EDP + TD3 / CRR / IQL (``num_timesteps = 1000``, linear schedule,
+DPM-Solver with 15 steps and ``t_end = 1e-3``, ``use_pred_astart = True``: action approximation,
+Eq. 9); ``"dql_jax"`` is the paper's "DQL (JAX)" baseline in the same code
+(``use_pred_astart = False``: the policy-improvement action sampled through the whole chain,
+DDPM, Diffusion-QL's ``vp`` schedule with ``num_timesteps = 5``). Everything else is the
+official default (``DiffusionQL.get_default_config()`` and the trainer's flags: batch 256,
+3 x 256 Mish networks, time embedding 16, no layer norm, Flax default init), with the
+gradient-norm clip of ``diffusion/hps.py`` for the task (walker2d-medium-expert-v2: 5).
 
 For a differential test (same parameters, batch and random draws as edp_ref): the returned
 :class:`PeerRun`'s ``agent`` holds ``train_states`` (Flax ``TrainState`` per network: ``params``
@@ -194,11 +190,9 @@ def _trainer_flags_removed() -> Iterator[None]:
 def load_official_edp(
     root: str | os.PathLike[str] | None = None, interpolation: str = OFFICIAL
 ) -> PeerModules:
-    """Import the official EDP modules from ``root`` (or ``EDP_OFFICIAL_ROOT``), once per process.
-
-    ``interpolation="searchsorted_diagnostic"`` imports a separate copy of the modules whose
-    ``dpm_solver.interpolate_fn`` is :func:`searchsorted_interpolate` (the official copy is never
-    touched).
+    """Import the official EDP modules from ``root`` (or ``EDP_OFFICIAL_ROOT``), once per process;
+    :data:`DIAGNOSTIC` imports a separate copy whose ``dpm_solver.interpolate_fn`` is
+    :func:`searchsorted_interpolate` (the official copy is never touched).
 
     Raises:
         PeerUnavailableError: naming ``EDP_OFFICIAL_ROOT`` (or the argument) when the folder is
