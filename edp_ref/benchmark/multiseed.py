@@ -8,6 +8,7 @@ the sequential path, the vmapped update and (when compiled mode is on) the compi
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -63,12 +64,8 @@ def measure_multiseed(
         paths.append(("vmap_compiled_seconds", vmap_update(spec.update, config, compile=True)))
     try:
         for key, fn in paths:
-
-            def call(fn: Callable[..., Any] = fn) -> object:
-                return fn(stacked, batch, rand)
-
             times = time_loop(
-                call,
+                functools.partial(fn, stacked, batch, rand),
                 device,
                 s.warmup,
                 max(2, s.min_iterations // 2),

@@ -96,16 +96,7 @@ def measure_sampling(s: BenchmarkSettings, device: torch.device) -> list[dict[st
                         records.append(rec)
                         continue
                     fn = _selector(sampler, mode)
-
-                    def call(
-                        fn: Callable[..., torch.Tensor] = fn,
-                        obs: torch.Tensor = obs,
-                        noise: SamplerNoise = noise,
-                        uniforms: torch.Tensor = uniforms,
-                        n: int = n,
-                    ) -> torch.Tensor:
-                        return fn(state, obs, noise, uniforms, n, diffusion)
-
+                    call = functools.partial(fn, state, obs, noise, uniforms, n, diffusion)
                     try:
                         slow = sampler == "ddpm" and rows * calls > _LONG_DDPM_WORK
                         times = time_loop(
@@ -133,15 +124,12 @@ def measure_sampling(s: BenchmarkSettings, device: torch.device) -> list[dict[st
 
 def _add_ratios(records: list[dict[str, Any]]) -> None:
     """Fill ``ratio_dpm_to_ddpm`` of each DPM-Solver record against eager DDPM (same N, states)."""
+    ddpm = {
+        (r["candidates"], r["states"]): r["actions_per_second"]
+        for r in records
+        if r["sampler"] == "ddpm" and r["mode"] == "eager" and r["actions_per_second"]
+    }
     for rec in records:
-        if rec["sampler"] != "dpm_solver" or rec["actions_per_second"] is None:
-            continue
-        for other in records:
-            if (
-                other["sampler"] == "ddpm"
-                and other["candidates"] == rec["candidates"]
-                and other["states"] == rec["states"]
-                and other["mode"] == "eager"
-                and other["actions_per_second"]
-            ):
-                rec["ratio_dpm_to_ddpm"] = rec["actions_per_second"] / other["actions_per_second"]
+        other = ddpm.get((rec["candidates"], rec["states"]))
+        if rec["sampler"] == "dpm_solver" and rec["actions_per_second"] is not None and other:
+            rec["ratio_dpm_to_ddpm"] = rec["actions_per_second"] / other
