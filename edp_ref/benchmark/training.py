@@ -32,8 +32,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import torch
+from torch.profiler import ProfilerActivity
 
 from edp_ref.algorithms import REGISTRY, Algorithm, DiffusionAlgorithmConfig
 from edp_ref.algorithms.step import TrainingStep
@@ -382,26 +384,15 @@ def profile_update(
     # The plan cache and builder are private to dpm_solver; counting calls of the builder is the
     # only way to see a rebuild from outside (the profiler shows ops, not their Python caller).
     plans_before = len(dpm_solver._PLANS)
-    builds = 0
-    original = dpm_solver._build_plan
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal builds
-        builds += 1
-        return original(*args, **kwargs)
-
-    dpm_solver._build_plan = counting
-    try:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            trainer.step()
-    finally:
-        dpm_solver._build_plan = original
+    builder = mock.patch.object(dpm_solver, "_build_plan", wraps=dpm_solver._build_plan)
+    with builder as build_plan, torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+        trainer.step()
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events) or 1.0
     small_time = sum(e.self_cpu_time_total for e in events if e.key in SMALL_OPS)
     return {
         "ops": int(sum(e.count for e in events if e.key.startswith("aten::"))),
-        "dpm_plan_builds": builds,
+        "dpm_plan_builds": build_plan.call_count,
         "dpm_plans_cached": plans_before,
         "small_op_fraction": small_time / total,
         "small_op_counts": {e.key: int(e.count) for e in events if e.key in SMALL_OPS},

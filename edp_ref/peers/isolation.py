@@ -36,10 +36,6 @@ __all__ = [
 ]
 
 
-class _StubAttributeError(AttributeError):
-    pass
-
-
 def stub_module(
     name: str, why: str, attributes: Mapping[str, Any] | None = None
 ) -> types.ModuleType:
@@ -53,7 +49,7 @@ def stub_module(
     def __getattr__(attr: str) -> Any:  # noqa: N807 (PEP 562 module __getattr__)
         if attr.startswith("__"):
             raise AttributeError(attr)
-        raise _StubAttributeError(
+        raise AttributeError(
             f"edp_ref.peers: {name}.{attr} is not available: {name} is a stub module ({why})"
         )
 
