@@ -18,9 +18,8 @@ from edp_ref import benchmark
 from edp_ref.algorithms import REGISTRY, DiffusionAlgorithmConfig
 from edp_ref.benchmark import cli
 from edp_ref.benchmark import run as benchmark_run
-from edp_ref.benchmark.cases import CHAIN_ALGORITHM, training_cases
 from edp_ref.benchmark.settings import BenchmarkSettings
-from edp_ref.benchmark.training import extrapolate_dql
+from edp_ref.benchmark.training import CHAIN_ALGORITHM, extrapolate_dql, training_cases
 from edp_ref.paper import FIGURE2
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -331,8 +331,7 @@ def test_official_edp_rejects_bad_arguments(tiny_data: SyntheticTransitions) -> 
 def test_peer_benchmark_end_to_end(
     tmp_path: Path, tiny_data: SyntheticTransitions, edp_runs: dict[str, PeerRun]
 ) -> None:
-    from edp_ref.benchmark.peers import SCHEMA, run_peer_benchmark, write_json
-    from edp_ref.benchmark.peers_report import format_report
+    from edp_ref.benchmark.peers import SCHEMA, format_report, run_peer_benchmark, write_json
     from edp_ref.benchmark.settings import PeerBenchmarkSettings
 
     settings = PeerBenchmarkSettings.tiny(rounds=2)

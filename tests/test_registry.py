@@ -107,7 +107,7 @@ import json
 import torch
 
 from edp_ref.algorithms import REGISTRY, Batch, DiffusionConfig, NetworkConfig
-from edp_ref.benchmark.cases import training_case, training_cases
+from edp_ref.benchmark.training import training_case, training_cases
 from edp_ref.benchmark.settings import BenchmarkSettings
 
 out = {"registered": list(REGISTRY)}

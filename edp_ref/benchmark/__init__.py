@@ -5,23 +5,9 @@ training iterations per second of every registered algorithm (Diffusion-QL at se
 speed of energy-based action selection through DPM-Solver and DDPM, FLOP rates against the
 dense-matmul rate of the same machine, S vmapped seeds against S sequential ones, one profiled
 update and the peak memory of a run on a 2M-transition dataset; and sets the paper's figures
-beside them. One job per module:
-
-| module | job |
-|---|---|
-| :mod:`~edp_ref.benchmark.settings` | :class:`BenchmarkSettings`, presets, device names |
-| :mod:`~edp_ref.benchmark.paper_speeds` | the record beside each of the paper's speeds |
-| :mod:`~edp_ref.benchmark.cases` | training cases from the algorithm registry, data, trainer |
-| :mod:`~edp_ref.benchmark.timing` | warm-up / median loop, FLOP counting, dense-matmul rate |
-| :mod:`~edp_ref.benchmark.training` | training records, Diffusion-QL extrapolation in K |
-| :mod:`~edp_ref.benchmark.sampling` | EAS sampling speed, DPM-Solver vs DDPM |
-| :mod:`~edp_ref.benchmark.multiseed` | S vmapped seeds vs S sequential updates |
-| :mod:`~edp_ref.benchmark.memory` | peak memory, in a subprocess |
-| :mod:`~edp_ref.benchmark.profiling` | one update under ``torch.profiler`` |
-| :mod:`~edp_ref.benchmark.targets` | the speed and memory targets |
-| :mod:`~edp_ref.benchmark.report` | :func:`format_report` (plain-text tables) |
-| :mod:`~edp_ref.benchmark.run` | :func:`run_benchmark`, :func:`write_json`, the JSON schema |
-| :mod:`~edp_ref.benchmark.cli` | the command lines (``edp-benchmark``, ``--peers``) |
+beside them (modules: ``settings``, ``timing``, ``training``, ``sampling``, ``multiseed``,
+``memory``, ``report``, ``run``, ``cli``). ``peers`` times edp_ref beside the official code,
+``revisions`` this checkout beside another git revision.
 """
 
 from __future__ import annotations

@@ -117,21 +117,25 @@ class PeersCommand(Command):
 
 
 def _check_counts(prog: str, bounds: Sequence[tuple[str, int, float | int | None, bool]]) -> None:
-    """A usage error naming the first option below its minimum (or not above it, ``strict``)."""
+    """A usage error naming the first option that is NaN or below its minimum (or not above it,
+    ``strict``)."""
     for name, minimum, value, strict in bounds:
-        if value is not None and (value <= minimum if strict else value < minimum):
+        if value is not None and (
+            value != value or (value <= minimum if strict else value < minimum)
+        ):
             bound = f"{'>' if strict else '>='} {minimum:g}"
             usage_error(prog, f"argument {name}: expected a number {bound}, got {value}")
 
 
-def _output_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be a JSON file to write, or None."""
-    if path.is_dir():
-        return f"{str(path)!r} is a folder; expected a file path"
+def _check_output(prog: str, path: Path) -> None:
+    """A usage error when ``path`` cannot be a JSON file to write."""
     parent = next((p for p in path.parents if p.exists()), None)
+    if path.is_dir():
+        usage_error(prog, f"argument --output: {str(path)!r} is a folder; expected a file path")
     if parent is not None and not parent.is_dir():
-        return f"{str(path)!r}: {str(parent)!r} is a file, not a folder"
-    return None
+        usage_error(
+            prog, f"argument --output: {str(path)!r}: {str(parent)!r} is a file, not a folder"
+        )
 
 
 def _settings(args: BenchmarkCommand) -> BenchmarkSettings:
@@ -146,12 +150,7 @@ def _settings(args: BenchmarkCommand) -> BenchmarkSettings:
         ("--max-iterations", 1, args.max_iterations, False),
         ("--min-seconds", 0, args.min_seconds, False), ("--max-seconds", 0, args.max_seconds, True),
     ])  # fmt: skip
-    for name, value in (("--min-seconds", args.min_seconds), ("--max-seconds", args.max_seconds)):
-        if value is not None and value != value:  # NaN
-            usage_error(PROG, f"argument {name}: expected a finite number, got {value}")
-    problem = _output_problem(args.output)
-    if problem:
-        usage_error(PROG, f"argument --output: {problem}")
+    _check_output(PROG, args.output)
     try:
         resolve_device(args.device)
     except ValueError as exc:
@@ -205,12 +204,14 @@ def peers_main(argv: Sequence[str] | None = None) -> int:
         ("--rounds", 1, args.rounds, False), ("--round-seconds", 0, args.round_seconds, True),
         ("--warmup", 0, args.warmup, False), ("--transitions", 1, args.transitions, False),
     ])  # fmt: skip
-    problem = _output_problem(args.output)
-    if problem:
-        usage_error(PEERS_PROG, f"argument --output: {problem}")
+    _check_output(PEERS_PROG, args.output)
     try:
-        from edp_ref.benchmark.peers import configure_single_thread, run_peer_benchmark, write_json
-        from edp_ref.benchmark.peers_report import format_report
+        from edp_ref.benchmark.peers import (
+            configure_single_thread,
+            format_report,
+            run_peer_benchmark,
+            write_json,
+        )
         from edp_ref.benchmark.settings import PeerBenchmarkSettings, comparison_names
     except ModuleNotFoundError as exc:
         missing_extra(PEERS_PROG, exc)
@@ -235,8 +236,7 @@ def peers_main(argv: Sequence[str] | None = None) -> int:
     }
     if args.eager_only:
         changes["modes"] = ("eager",)
-    if not args.diagnostic:
-        changes["diagnostic"] = False
+    changes["diagnostic"] = args.diagnostic
     for name, sub in (("edp_root", "edp"), ("dql_root", "dql"), ("corl_root", "corl")):
         explicit = getattr(args, name)
         if explicit is not None:

@@ -22,9 +22,13 @@ from typing import Any
 
 import torch
 
-from edp_ref.benchmark.cases import DATASET_FIELDS, Trainer, training_case
 from edp_ref.benchmark.settings import BenchmarkSettings, resolve_device
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import (
+    DATASET_FIELDS,
+    REFERENCE_RECORD,
+    Trainer,
+    training_case,
+)
 from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["MEMORY_HEADROOM_BYTES", "measure_memory", "memory_probe"]
@@ -87,27 +91,20 @@ def memory_probe(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _child_environment() -> dict[str, str]:
-    """This environment with the folder holding the imported ``edp_ref`` first on PYTHONPATH,
-    so that the child imports the same code whatever its working directory."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    rest = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = root if not rest else os.pathsep.join([root, rest])
-    return env
-
-
 def measure_memory(s: BenchmarkSettings) -> dict[str, Any]:
     """:func:`memory_probe` in a new process; a failure is recorded in ``error`` (with the end
     of the child's stderr), not raised."""
     args = json.dumps(dataclasses.asdict(s))
+    # The folder holding the imported edp_ref first on PYTHONPATH: the child imports the same code.
+    paths = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, args],
             capture_output=True,
             text=True,
             check=True,
-            env=_child_environment(),
+            env=env,
         )
         result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
         return result

@@ -8,6 +8,7 @@ the sequential path, the vmapped update and (when compiled mode is on) the compi
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +17,9 @@ import torch
 
 from edp_ref.algorithms.multiseed import sequential_update, stack_states, vmap_update
 from edp_ref.algorithms.step import TrainingStep
-from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import REFERENCE_RECORD, training_case
 from edp_ref.data import TransitionDataset
 from edp_ref.pytree import stack_tree
 
@@ -64,12 +64,8 @@ def measure_multiseed(
         paths.append(("vmap_compiled_seconds", vmap_update(spec.update, config, compile=True)))
     try:
         for key, fn in paths:
-
-            def call(fn: Callable[..., Any] = fn) -> object:
-                return fn(stacked, batch, rand)
-
             times = time_loop(
-                call,
+                functools.partial(fn, stacked, batch, rand),
                 device,
                 s.warmup,
                 max(2, s.min_iterations // 2),

@@ -14,18 +14,14 @@
   ``seconds_median``, ``flops_per_second`` (the reference rate), ``square_flops_per_second``
   (one [B, H] x [H, H] product) and ``loadavg``.
 * ``training``: one record per (case, mode) (:mod:`~edp_ref.benchmark.training`): ``name``
-  (every algorithm of :data:`edp_ref.algorithms.REGISTRY` by its registry name, Diffusion-QL as
-  ``dql_k<K>`` for each K of ``dql_steps``: ``dql_k5``, ``dql_k100``, ``dql_k1000``,
-  ``edp_td3``, ``edp_without_dpm``, ``edp_without_ap``, ``edp_crr``, ``edp_iql``,
-  ``gaussian_crr``, ``gaussian_iql``, ``td3bc``), ``label``, ``mode``
-  (``"eager"``/``"compiled"``), ``num_steps`` (K, null for feed-forward), ``iterations``
-  (timed), ``seconds_per_iteration`` (median), ``iterations_per_second``, ``extrapolated``
-  (bool) and ``note``, ``flops_per_iteration``, ``flops_per_second``,
-  ``fraction_of_matmul_rate``, ``ratio_to_edp_td3`` (IPS over EDP + TD3's IPS in the same mode),
-  ``paper`` (list of ``{"label", "ips", "ratio_to_edp", "source"}``: the paper's figures,
-  :mod:`~edp_ref.benchmark.paper_speeds`, never measured here), ``loadavg`` (1-min load after
-  the measurement), ``compile_seconds`` (compiled mode) and ``error`` (null, or why it did not
-  run). Diffusion-QL at the largest K is by default an ``extrapolated`` record (affine in K
+  (each registered algorithm's name, Diffusion-QL as ``dql_k<K>`` for each K of ``dql_steps``),
+  ``label``, ``mode`` (``"eager"``/``"compiled"``), ``num_steps`` (K, null for feed-forward),
+  ``iterations`` (timed), ``seconds_per_iteration`` (median), ``iterations_per_second``,
+  ``extrapolated`` and ``note``, ``flops_per_iteration``, ``flops_per_second``,
+  ``fraction_of_matmul_rate``, ``ratio_to_edp_td3`` (IPS over EDP + TD3's in the same mode),
+  ``paper`` (the paper's ``{"label", "ips", "ratio_to_edp", "source"}``, never measured here),
+  ``loadavg`` (1-min load after the measurement), ``compile_seconds`` and ``error`` (null, or
+  why it did not run). Diffusion-QL at the largest K is by default ``extrapolated`` (affine in K
   from the two smaller K, ``iterations`` 0); when it is also timed the estimate is
   ``dql_k<K>_extrapolated``.
 * ``sampling``: one record per (sampler, candidates, states, mode)
@@ -42,11 +38,11 @@
   ``baseline_rss_bytes`` (after imports), ``peak_rss_bytes`` (peak RSS of the run's process:
   ``VmHWM``, else ``ru_maxrss``), ``limit_bytes`` (dataset + 1 GiB), ``iterations``,
   ``cuda_peak_allocated_bytes`` (or null), ``met``, ``error``.
-* ``profile`` (:mod:`~edp_ref.benchmark.profiling`): one EDP + TD3 update under
+* ``profile`` (:func:`~edp_ref.benchmark.training.profile_update`): one EDP + TD3 update under
   ``torch.profiler``: ``ops``, ``dpm_plan_builds`` (DPM-Solver plans built during the update: 0
   when its constants are cached), ``dpm_plans_cached``, ``small_op_counts`` and
   ``small_op_fraction`` (self-CPU share of ``aten::full``/``_to_copy``/``index``/``fill_``).
-* ``targets`` (:mod:`~edp_ref.benchmark.targets`): list of ``{"name", "value", "threshold",
+* ``targets`` (:func:`~edp_ref.benchmark.report.targets`): list of ``{"name", "value", "threshold",
   "met", "note"}``.
 """
 
@@ -65,16 +61,13 @@ from typing import Any
 import torch
 
 from edp_ref.atomic_files import atomic_write_text
-from edp_ref.benchmark.cases import check_compile_names
 from edp_ref.benchmark.memory import measure_memory
 from edp_ref.benchmark.multiseed import measure_multiseed
-from edp_ref.benchmark.paper_speeds import sampling_paper_summary
-from edp_ref.benchmark.profiling import profile_update
+from edp_ref.benchmark.report import sampling_paper_summary, targets
 from edp_ref.benchmark.sampling import measure_sampling
 from edp_ref.benchmark.settings import DEFAULT_OUTPUT, BenchmarkSettings, resolve_device
-from edp_ref.benchmark.targets import targets
 from edp_ref.benchmark.timing import loadavg, measure_matmul
-from edp_ref.benchmark.training import training_records
+from edp_ref.benchmark.training import check_compile_names, profile_update, training_records
 from edp_ref.data.synthetic import synthetic_dataset
 
 __all__ = ["DEFAULT_OUTPUT", "SCHEMA", "run_benchmark", "write_json"]
@@ -101,9 +94,8 @@ def _machine(device: torch.device) -> dict[str, Any]:
 def run_benchmark(
     settings: BenchmarkSettings, log: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Run every measurement of ``settings`` and return the JSON document (module docstring).
-
-    ``log`` receives one line per step (the command line prints them to stderr).
+    """Run every measurement of ``settings`` and return the JSON document (module docstring);
+    ``log`` receives one line per step.
 
     Raises:
         ValueError: before any measurement, for a device this machine lacks or a
@@ -132,7 +124,7 @@ def run_benchmark(
         s, data, device, result["matmul"]["flops_per_second"], say
     )
     say("sampling ...")
-    result["sampling"] = measure_sampling(s, device, s.modes)
+    result["sampling"] = measure_sampling(s, device)
     result["sampling_paper"] = sampling_paper_summary()
     say(f"multiseed (S={s.seeds}) ...")
     result["multiseed"] = measure_multiseed(s, data, device)

@@ -11,6 +11,7 @@ runs.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -21,10 +22,9 @@ from edp_ref.algorithms import DiffusionConfig, TrainState
 from edp_ref.algorithms.config import SamplerKind
 from edp_ref.algorithms.diffusion_policy import select_actions
 from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
-from edp_ref.benchmark.cases import training_case
 from edp_ref.benchmark.settings import BenchmarkSettings
 from edp_ref.benchmark.timing import load1, time_loop
-from edp_ref.benchmark.training import REFERENCE_RECORD
+from edp_ref.benchmark.training import REFERENCE_RECORD, training_case
 from edp_ref.compilation import compile_function
 
 __all__ = ["measure_sampling"]
@@ -32,26 +32,22 @@ __all__ = ["measure_sampling"]
 # DDPM selections of more than this many rows x model calls are timed once after one warm-up.
 _LONG_DDPM_WORK = 200_000
 
-_SELECTORS: dict[tuple[str, str], Callable[..., torch.Tensor]] = {}
 
-
+@functools.cache
 def _selector(sampler: SamplerKind, mode: str) -> Callable[..., torch.Tensor]:
     """``select_actions`` with ``sampler`` fixed, compiled in compiled mode (one per process)."""
-    key = (sampler, mode)
-    if key not in _SELECTORS:
 
-        def select(
-            state: TrainState,
-            obs: torch.Tensor,
-            noise: SamplerNoise,
-            uniforms: torch.Tensor,
-            n: int,
-            diffusion: DiffusionConfig,
-        ) -> torch.Tensor:
-            return select_actions(state, obs, noise, uniforms, n, diffusion, sampler)
+    def select(
+        state: TrainState,
+        obs: torch.Tensor,
+        noise: SamplerNoise,
+        uniforms: torch.Tensor,
+        n: int,
+        diffusion: DiffusionConfig,
+    ) -> torch.Tensor:
+        return select_actions(state, obs, noise, uniforms, n, diffusion, sampler)
 
-        _SELECTORS[key] = compile_function(select) if mode == "compiled" else select
-    return _SELECTORS[key]
+    return compile_function(select) if mode == "compiled" else select
 
 
 def _empty_record(sampler: str, calls: int, n: int, states: int, mode: str) -> dict[str, Any]:
@@ -70,9 +66,7 @@ def _empty_record(sampler: str, calls: int, n: int, states: int, mode: str) -> d
     }
 
 
-def measure_sampling(
-    s: BenchmarkSettings, device: torch.device, modes: tuple[str, ...]
-) -> list[dict[str, Any]]:
+def measure_sampling(s: BenchmarkSettings, device: torch.device) -> list[dict[str, Any]]:
     """One record per (sampler, candidates, states, mode): the JSON's ``sampling`` list.
 
     DDPM is not compiled (its K-step loop would be unrolled): its compiled records carry that
@@ -95,23 +89,14 @@ def measure_sampling(
                 obs = torch.randn(states, s.obs_dim, generator=gen, device=device)
                 noise = draw_sampler_noise(sampler, s.num_steps, rows, s.action_dim, gen, device)
                 uniforms = draw_eas_uniforms(states, gen, device)
-                for mode in modes:
+                for mode in s.modes:
                     rec = _empty_record(sampler, calls, n, states, mode)
                     if mode == "compiled" and sampler == "ddpm":
                         rec["error"] = "not compiled: the K-step DDPM loop would be unrolled"
                         records.append(rec)
                         continue
                     fn = _selector(sampler, mode)
-
-                    def call(
-                        fn: Callable[..., torch.Tensor] = fn,
-                        obs: torch.Tensor = obs,
-                        noise: SamplerNoise = noise,
-                        uniforms: torch.Tensor = uniforms,
-                        n: int = n,
-                    ) -> torch.Tensor:
-                        return fn(state, obs, noise, uniforms, n, diffusion)
-
+                    call = functools.partial(fn, state, obs, noise, uniforms, n, diffusion)
                     try:
                         slow = sampler == "ddpm" and rows * calls > _LONG_DDPM_WORK
                         times = time_loop(
@@ -139,15 +124,12 @@ def measure_sampling(
 
 def _add_ratios(records: list[dict[str, Any]]) -> None:
     """Fill ``ratio_dpm_to_ddpm`` of each DPM-Solver record against eager DDPM (same N, states)."""
+    ddpm = {
+        (r["candidates"], r["states"]): r["actions_per_second"]
+        for r in records
+        if r["sampler"] == "ddpm" and r["mode"] == "eager" and r["actions_per_second"]
+    }
     for rec in records:
-        if rec["sampler"] != "dpm_solver" or rec["actions_per_second"] is None:
-            continue
-        for other in records:
-            if (
-                other["sampler"] == "ddpm"
-                and other["candidates"] == rec["candidates"]
-                and other["states"] == rec["states"]
-                and other["mode"] == "eager"
-                and other["actions_per_second"]
-            ):
-                rec["ratio_dpm_to_ddpm"] = rec["actions_per_second"] / other["actions_per_second"]
+        other = ddpm.get((rec["candidates"], rec["states"]))
+        if rec["sampler"] == "dpm_solver" and rec["actions_per_second"] is not None and other:
+            rec["ratio_dpm_to_ddpm"] = rec["actions_per_second"] / other

@@ -129,23 +129,19 @@ class BenchmarkSettings:
             values = getattr(self, name)
             if min(values) < 1:
                 raise ConfigError(f"BenchmarkSettings.{name} = {values!r}: expected values >= 1")
-        if self.max_iterations < self.min_iterations:
-            raise ConfigError(
-                f"BenchmarkSettings.max_iterations = {self.max_iterations}: expected at least "
-                f"min_iterations = {self.min_iterations}"
-            )
-        if self.max_seconds < self.min_seconds:
-            raise ConfigError(
-                f"BenchmarkSettings.max_seconds = {self.max_seconds}: expected at least "
-                f"min_seconds = {self.min_seconds}"
-            )
+        for low, high in (("min_iterations", "max_iterations"), ("min_seconds", "max_seconds")):
+            if getattr(self, high) < getattr(self, low):
+                raise ConfigError(
+                    f"BenchmarkSettings.{high} = {getattr(self, high)}: expected at least "
+                    f"{low} = {getattr(self, low)}"
+                )
         check_device(self.device)
 
     @classmethod
     def full(cls, **changes: Any) -> BenchmarkSettings:
         """Every measurement with enough iterations for a stable median (DQL at the largest K
         extrapolated unless ``extrapolate_longest_dql=False``)."""
-        return dataclasses.replace(cls(), **changes)
+        return cls(**changes)
 
     @classmethod
     def quick(cls, **changes: Any) -> BenchmarkSettings:
@@ -272,7 +268,7 @@ def comparison_names() -> tuple[str, ...]:
 class PeerBenchmarkSettings:
     """Sizes, timing and selection of the peer benchmark (``full()`` / ``tiny()``)."""
 
-    preset: str = "full"
+    preset: Literal["full", "tiny"] = "full"
     obs_dim: int = 17
     action_dim: int = 6
     batch_size: int = 256
@@ -295,7 +291,7 @@ class PeerBenchmarkSettings:
     # Compile the official EDP's policy_tgt_update=True branch during warm-up (it is taken from
     # step 1000 on; without it a variant that crosses step 1000 recompiles inside a round).
     precompile_policy_target: bool = True
-    modes: tuple[str, ...] = ("eager", "compiled")
+    modes: tuple[Mode, ...] = ("eager", "compiled")
     diagnostic: bool = True
     # The comparisons to run: those with a peer by default; any registered algorithm can be
     # added (timed alone, no peer).
@@ -308,7 +304,7 @@ class PeerBenchmarkSettings:
     @classmethod
     def full(cls, **changes: Any) -> PeerBenchmarkSettings:
         """The paper's sizes (K = 1000, DPM-Solver-15, 3 x 256 networks, 2M transitions)."""
-        return dataclasses.replace(cls(), **changes)
+        return cls(**changes)
 
     @classmethod
     def tiny(cls, **changes: Any) -> PeerBenchmarkSettings:
@@ -334,21 +330,18 @@ class PeerBenchmarkSettings:
         )
         return dataclasses.replace(base, **changes)
 
-    def validate(self) -> None:
-        """Raise ValueError naming the field for an unknown comparison or mode, or a bad size."""
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        check_positive(
+            self, "batch_size", "dataset_transitions", "rounds", "num_steps", "dql_steps"
+        )
         known = comparison_names()
         unknown = [c for c in self.comparisons if c not in known]
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"PeerBenchmarkSettings.comparisons: unknown {unknown}; expected some of {known}"
             )
-        bad_modes = [m for m in self.modes if m not in ("eager", "compiled")]
-        if bad_modes or not self.modes:
-            raise ValueError(
-                f"PeerBenchmarkSettings.modes: got {self.modes}; expected 'eager' and/or 'compiled'"
+        if not self.modes:
+            raise ConfigError(
+                "PeerBenchmarkSettings.modes = (): expected 'eager' and/or 'compiled'"
             )
-        for name in ("batch_size", "dataset_transitions", "rounds", "num_steps", "dql_steps"):
-            if getattr(self, name) <= 0:
-                raise ValueError(
-                    f"PeerBenchmarkSettings.{name} must be positive, got {getattr(self, name)}"
-                )

@@ -1,20 +1,10 @@
-"""How the speed benchmark times and counts: the warm-up / median loop, matmul-FLOP counting and
-the dense-matmul reference rate (the FLOP rate Figure 2's networks could reach at best here).
-
-* :func:`time_loop`: seconds of each call of a step after warm-up, with CUDA events on CUDA
-  (no host synchronisation inside the timed calls) and ``time.perf_counter`` on the CPU; the
-  benchmark reports the median.
-* :func:`count_flops`: the FLOPs of one call, counted by
-  ``torch.utils.flop_counter.FlopCounterMode`` (matrix products only).
-* :func:`measure_matmul`: the FLOP rate of the Linear layers of one noise-network forward
-  (Sec. 5.1's 3 x 256 MLP on walker2d shapes) as plain ``addmm`` calls, and of one square
-  [B, H] x [H, H] product: the reference a training step's FLOP rate is divided by.
-* :class:`TimedLoop`, :func:`warm_and_calibrate`, :func:`time_rounds`: several training loops
-  timed in interleaved rounds (the peer benchmark, the dry run's prices): after warm-up and a
-  calibration that fixes each loop's iterations per round, round r runs every loop once in an
-  order rotated by r, so that machine noise hits all alike; the figure is the median over rounds.
-* :func:`load1`, :func:`loadavg`: the machine load recorded beside every figure (timings on a
-  shared machine are noisy).
+"""How the benchmarks time and count: :func:`time_loop` (the warm-up / median loop; CUDA events
+on CUDA, no host synchronisation inside the timed calls), :func:`count_flops` (matrix products,
+``torch.utils.flop_counter.FlopCounterMode``), :func:`measure_matmul` (the dense-matmul rate of
+Figure 2's network shapes: the best FLOP rate a training step could reach here),
+:class:`TimedLoop` with :func:`warm_and_calibrate` and :func:`time_rounds` (training loops timed
+in interleaved rounds: the peer benchmark, the dry run's prices) and the machine load recorded
+beside every figure (:func:`load1`, :func:`loadavg`: timings on a shared machine are noisy).
 """
 
 from __future__ import annotations
@@ -45,20 +35,18 @@ __all__ = [
 ]
 
 
-def load1() -> float | None:
-    """The 1-minute load average (``os.getloadavg``), or None where the platform lacks it."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # pragma: no cover - platforms without getloadavg
-        return None
-
-
 def loadavg() -> list[float] | None:
     """The 1-, 5- and 15-minute load averages, or None where the platform lacks them."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
+    except OSError:  # pragma: no cover - platforms without getloadavg
         return None
+
+
+def load1() -> float | None:
+    """The 1-minute load average, or None where the platform lacks it."""
+    loads = loadavg()
+    return loads[0] if loads else None
 
 
 def time_loop(
@@ -115,13 +103,10 @@ def count_flops(step: Callable[[], object]) -> int:
 
 
 def measure_matmul(s: BenchmarkSettings, device: torch.device) -> dict[str, Any]:
-    """The FLOP rate of the Linear layers of one noise-network forward, as plain addmm calls.
-
-    The layer shapes are those of eps_theta(a^k, k; s)
-    (:class:`edp_ref.core.networks.NoisePredictionNetwork`'s body): input
-    observation + action + time embedding, ``layers`` hidden layers of ``hidden`` units, output
-    the action. Returns the JSON's ``matmul`` section.
-    """
+    """The JSON's ``matmul`` section: the FLOP rate of the Linear layers of one forward of
+    eps_theta(a^k, k; s) (:class:`edp_ref.core.networks.NoisePredictionNetwork`'s body: input
+    observation + action + time embedding, ``layers`` x ``hidden``, output the action) as plain
+    addmm calls, and of one square [B, H] x [H, H] product."""
     time_dim = NetworkConfig(hidden=s.hidden, layers=s.layers).time_dim
     dims = [s.obs_dim + s.action_dim + time_dim] + [s.hidden] * s.layers + [s.action_dim]
     shapes = [[s.batch_size, dims[i], dims[i + 1]] for i in range(len(dims) - 1)]
@@ -153,22 +138,11 @@ def measure_matmul(s: BenchmarkSettings, device: torch.device) -> dict[str, Any]
 @dataclass(eq=False)
 class TimedLoop:
     """One training loop timed in interleaved rounds (:func:`time_rounds`): a peer's iteration or
-    edp_ref's :class:`~edp_ref.algorithms.step.TrainingStep` in one mode.
-
-    Attributes:
-        key, label: identifier and description.
-        side: "peer" or "edp_ref".
-        mode: "peer", "eager" or "compiled".
-        diagnostic: True for a variant that is not the peer's official code path.
-        step: one iteration.
-        sync: waits until queued work is done (JAX dispatches asynchronously).
-        warm: extra warm-up after the first iterations (e.g. compiling a later branch), or None.
-        hyperparameters: the configuration, for the record.
-        build_seconds, warmup_seconds: set by the harness.
-        iterations_per_round: set by :func:`warm_and_calibrate`.
-        round_ips: iterations per second of each round.
-        error: why the loop stopped, else None.
-    """
+    edp_ref's :class:`~edp_ref.algorithms.step.TrainingStep` in one mode (``side`` "peer" or
+    "edp_ref", ``mode`` "peer", "eager" or "compiled"; ``diagnostic``: not the peer's official
+    code path). ``sync`` waits until queued work is done (JAX dispatches asynchronously);
+    ``warm`` is extra warm-up after the first iterations (e.g. compiling a later branch); the
+    fields from ``build_seconds`` on are filled by the harness."""
 
     key: str
     label: str

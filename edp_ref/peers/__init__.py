@@ -1,65 +1,49 @@
-"""The peers edp_ref is measured against, loaded unmodified from folders given by the caller.
+"""The peers edp_ref is measured against, loaded unmodified from folders given by the caller
+(:mod:`~edp_ref.peers.locate`: arguments or ``EDP_OFFICIAL_ROOT``, ``DQL_OFFICIAL_ROOT``,
+``CORL_ROOT``): the official EDP (sail-sg/edp, JAX: EDP + TD3 / CRR / IQL, its DQL (JAX) mode
+and the labelled DIAGNOSTIC interpolation variant; :mod:`~edp_ref.peers.edp_official`), the
+official Diffusion-QL (PyTorch; :mod:`~edp_ref.peers.diffusion_ql`) and CORL's TD3+BC and IQL
+(PyTorch; :mod:`~edp_ref.peers.corl`).
 
-* :mod:`edp_ref.peers.locate`: folders from arguments or ``EDP_OFFICIAL_ROOT``,
-  ``DQL_OFFICIAL_ROOT``, ``CORL_ROOT``; :func:`available` / :func:`unavailable_reason` for callers
-  that skip cleanly.
-* :mod:`edp_ref.peers.edp_official`: the official EDP (sail-sg/edp, JAX): EDP + TD3 / CRR / IQL
-  and its DQL (JAX) mode; the labelled DIAGNOSTIC interpolation variant.
-* :mod:`edp_ref.peers.diffusion_ql`: the official Diffusion-QL (PyTorch).
-* :mod:`edp_ref.peers.corl`: CORL's TD3+BC and IQL (PyTorch).
-
-Each loader returns a :class:`PeerRun`: the peer's own agent (its parameters and optimiser
-states), ``update(batch)`` on a batch in the peer's format, and ``step()``, one training
-iteration as the peer's own loop runs it. Only import-time adapters are used
-(:mod:`edp_ref.peers.isolation`); no peer file is edited or copied, and the peers' folders are
-on ``sys.path`` only while their modules are imported. JAX and the other peer dependencies are
-imported lazily: ``pip install 'edp_ref[peers]'``.
+Each loader returns a :class:`PeerRun` (:mod:`~edp_ref.peers.common`). Only import-time adapters
+are used (:mod:`edp_ref.peers.isolation`): no peer file is edited or copied. JAX and the other
+peer dependencies are imported lazily: ``pip install 'edp_ref[peers]'``.
 """
 
 from edp_ref.peers.common import PeerRun, SyntheticTransitions, synthetic_transitions
-from edp_ref.peers.corl import corl_config, corl_run, load_corl
+from edp_ref.peers.corl import corl_run
 from edp_ref.peers.diffusion_ql import diffusion_ql_run, load_diffusion_ql, main_py_settings
 from edp_ref.peers.edp_official import (
     DIAGNOSTIC,
-    DIAGNOSTIC_NOTE,
     OFFICIAL,
     load_official_edp,
     official_edp_run,
     searchsorted_interpolate,
-    warm_policy_target_branch,
 )
 from edp_ref.peers.locate import (
     PEERS,
-    PeerSpec,
     PeerUnavailableError,
     available,
-    missing_modules,
     peer_root,
     unavailable_reason,
 )
 
 __all__ = [
     "DIAGNOSTIC",
-    "DIAGNOSTIC_NOTE",
     "OFFICIAL",
     "PEERS",
     "PeerRun",
-    "PeerSpec",
     "PeerUnavailableError",
     "SyntheticTransitions",
     "available",
-    "corl_config",
     "corl_run",
     "diffusion_ql_run",
-    "load_corl",
     "load_diffusion_ql",
     "load_official_edp",
     "main_py_settings",
-    "missing_modules",
     "official_edp_run",
     "peer_root",
     "searchsorted_interpolate",
     "synthetic_transitions",
     "unavailable_reason",
-    "warm_policy_target_branch",
 ]

@@ -20,29 +20,21 @@ are normalized with the file's own ``compute_mean_std`` / ``normalize_states`` a
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import os
 import typing
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edp_ref.peers.common import PeerRun, SyntheticTransitions
 from edp_ref.peers.isolation import gym_stub, isolated_import, load_file_module, stub_module
-from edp_ref.peers.locate import PeerUnavailableError, peer_root, unavailable_reason
+from edp_ref.peers.locate import checked_root, peer_root
 
-__all__ = ["CORLAlgorithm", "corl_config", "corl_run", "load_corl"]
-
-CORLAlgorithm = Literal["td3_bc", "iql"]
-_LOADED: dict[tuple[str, str], Any] = {}
-
-
-def _check(algorithm: str) -> None:
-    if algorithm not in ("td3_bc", "iql"):
-        raise ValueError(
-            f"edp_ref.peers.corl: algorithm must be 'td3_bc' or 'iql', got {algorithm!r}"
-        )
+__all__ = ["corl_config", "corl_run", "load_corl"]
 
 
 def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any:
@@ -53,14 +45,15 @@ def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any
             or incomplete.
         ValueError: for an unknown algorithm.
     """
-    _check(algorithm)
-    folder = peer_root("corl", root)
-    reason = unavailable_reason("corl", folder)
-    if reason is not None:
-        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
-    key = (str(folder), algorithm)
-    if key in _LOADED:
-        return _LOADED[key]
+    if algorithm not in ("td3_bc", "iql"):
+        raise ValueError(
+            f"edp_ref.peers.corl: algorithm must be 'td3_bc' or 'iql', got {algorithm!r}"
+        )
+    return _load_corl(checked_root("corl", root), algorithm)
+
+
+@functools.cache  # once per folder and file: a second import would make new classes
+def _load_corl(folder: Path, algorithm: str) -> Any:
     why = f"imported at module level by CORL's {algorithm}.py, used only by its train()"
     stubs = {
         "gym": gym_stub(why),
@@ -70,9 +63,7 @@ def load_corl(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any
     }
     path = folder / "algorithms" / "offline" / f"{algorithm}.py"
     with isolated_import(folder, (), stubs):
-        module = load_file_module(path, f"_edp_ref_peer_corl_{algorithm}")
-    _LOADED[key] = module
-    return module
+        return load_file_module(path, f"_edp_ref_peer_corl_{algorithm}")
 
 
 def _decode(value: Any, annotation: Any, where: str) -> Any:
@@ -94,7 +85,6 @@ def _decode(value: Any, annotation: Any, where: str) -> Any:
 def corl_config(algorithm: str, root: str | os.PathLike[str] | None = None) -> Any:
     """The file's ``TrainConfig`` from CORL's walker2d medium-expert YAML (device set to "cpu")."""
     yaml = importlib.import_module("yaml")  # PyYAML (untyped)
-    _check(algorithm)
     module = load_corl(algorithm, root)
     path = peer_root("corl", root) / "configs" / "offline" / algorithm / "walker2d"
     with open(path / "medium_expert_v2.yaml", encoding="utf-8") as f:
@@ -115,17 +105,9 @@ def corl_run(
     batch_size: int | None = None,
     seed: int = 0,
 ) -> PeerRun:
-    """CORL's TD3+BC or IQL on ``data`` (CPU), built as the file's ``train()`` builds it.
-
-    Args:
-        algorithm: "td3_bc" or "iql".
-        data: the transitions (D4RL ``qlearning_dataset`` layout).
-        root: the CORL folder (None: ``CORL_ROOT``).
-        batch_size: None: the config's 256.
-        seed: the file's ``set_seed`` (NumPy, random, torch).
-
-    The networks are CORL's own: 2 x 256 ReLU MLPs (tanh actor / Gaussian policy with a tanh mean).
-    """
+    """CORL's TD3+BC or IQL ("td3_bc" / "iql") on ``data`` (CPU), built as the file's ``train()``
+    builds it with CORL's own 2 x 256 ReLU networks; ``batch_size`` None is the config's 256,
+    ``seed`` goes to the file's ``set_seed`` (NumPy, random, torch)."""
     import torch
 
     module = load_corl(algorithm, root)
@@ -196,15 +178,6 @@ def corl_run(
     def draw_batch() -> Any:
         return [b.to(config.device) for b in buffer.sample(B)]
 
-    def update(batch: Any) -> Any:
-        return trainer.train(batch)
-
-    def step() -> Any:
-        return trainer.train(draw_batch())
-
-    def sync() -> None:
-        return None
-
     record = {
         **{k: getattr(config, k) for k in sorted(config.__dataclass_fields__)},
         "batch_size": B,
@@ -223,9 +196,8 @@ def corl_run(
         diagnostic=False,
         agent=trainer,
         draw_batch=draw_batch,
-        update=update,
-        step=step,
-        sync=sync,
+        update=trainer.train,
+        step=lambda: trainer.train(draw_batch()),
         hyperparameters=record,
         modules=module,
     )

@@ -19,6 +19,8 @@ as the official command ``python main.py --env_name walker2d-medium-expert-v2`` 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,12 @@ import numpy as np
 
 from edp_ref.peers.common import PeerRun, SyntheticTransitions
 from edp_ref.peers.isolation import PeerModules, isolated_import
-from edp_ref.peers.locate import PeerUnavailableError, peer_root, unavailable_reason
+from edp_ref.peers.locate import checked_root, peer_root
 
 __all__ = ["diffusion_ql_run", "load_diffusion_ql", "main_py_settings"]
 
 _TOP_LEVEL = ("agents", "utils")
 _MODULES = ("agents.ql_diffusion", "agents.diffusion", "utils.data_sampler")
-_LOADED: dict[str, PeerModules] = {}
 
 
 def load_diffusion_ql(root: str | os.PathLike[str] | None = None) -> PeerModules:
@@ -43,20 +44,15 @@ def load_diffusion_ql(root: str | os.PathLike[str] | None = None) -> PeerModules
         PeerUnavailableError: naming ``DQL_OFFICIAL_ROOT`` (or the argument) when the folder is
             absent or incomplete, or naming missing modules (tabulate, dateutil).
     """
-    folder = peer_root("dql", root)
-    reason = unavailable_reason("dql", folder)
-    if reason is not None:
-        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
-    if str(folder) in _LOADED:
-        return _LOADED[str(folder)]
-    import importlib
+    return _load_diffusion_ql(checked_root("dql", root))
 
+
+@functools.cache  # once per folder
+def _load_diffusion_ql(folder: Path) -> PeerModules:
     with isolated_import(folder, _TOP_LEVEL) as loaded:
         for name in _MODULES:
             importlib.import_module(name)
-    modules = PeerModules(folder, loaded)
-    _LOADED[str(folder)] = modules
-    return modules
+    return PeerModules(folder, loaded)
 
 
 def main_py_settings(root: str | os.PathLike[str] | None, task: str) -> dict[str, Any]:
@@ -104,17 +100,11 @@ def diffusion_ql_run(
     task: str = "walker2d-medium-expert-v2",
     seed: int = 0,
 ) -> PeerRun:
-    """The official Diffusion-QL agent on ``data`` (CPU), with one-iteration callables.
+    """The official Diffusion-QL agent on ``data`` (CPU), with its fixed 3 x 256 Mish networks.
 
-    Args:
-        data: the transitions (D4RL ``qlearning_dataset`` layout).
-        root: the Diffusion-QL folder (None: ``DQL_OFFICIAL_ROOT``).
-        num_steps: T, the diffusion steps (None: ``main.py``'s default 5).
-        batch_size: None: ``main.py``'s default 256.
-        task: the ``main.py`` hyper-parameter row (lr, eta, gn, max_q_backup).
-        seed: ``torch.manual_seed`` and ``np.random.seed``, as ``main.py`` seeds.
-
-    The networks are the peer's fixed 3 x 256 Mish MLPs (its ``MLP`` and ``Critic``).
+    ``num_steps`` (T) and ``batch_size`` None are ``main.py``'s defaults (5, 256); ``task`` picks
+    its hyper-parameter row (lr, eta, gn, max_q_backup); ``seed`` seeds torch and NumPy as
+    ``main.py`` does.
     """
     import torch
 
@@ -151,17 +141,11 @@ def diffusion_ql_run(
         def sample(self, batch_size: int) -> Any:
             return self.batch
 
-    def draw_batch() -> Any:
-        return sampler.sample(B)
-
     def update(batch: Any) -> Any:
         return agent.train(_OneBatch(batch), iterations=1, batch_size=B)
 
     def step() -> Any:
         return agent.train(sampler, iterations=1, batch_size=B)
-
-    def sync() -> None:
-        return None
 
     record = {
         **settings,
@@ -179,10 +163,9 @@ def diffusion_ql_run(
         framework="torch",
         diagnostic=False,
         agent=agent,
-        draw_batch=draw_batch,
+        draw_batch=lambda: sampler.sample(B),
         update=update,
         step=step,
-        sync=sync,
         hyperparameters=record,
         modules=m,
     )

@@ -9,19 +9,15 @@ iteration the way ``DiffusionTrainer.train`` does: ``RandSampler`` indices
 ``index_batch``), ``batch_to_jax``, ``agent.train(batch)`` (which draws its PRNG key with
 ``next_rng()`` and runs the jitted ``_train_step``).
 
-Configurations (Fig. 2 and Sec. 5 of the paper; the official README's switches):
-
-* ``"td3"``, ``"crr"``, ``"iql"``: EDP + TD3 / CRR / IQL: ``num_timesteps = 1000``, linear
-  schedule, ``sample_method = "dpm"`` (DPM-Solver, 15 steps, ``t_end = 1e-3``) and
-  ``use_pred_astart = True`` (action approximation, Eq. 9): the README's
-  ``--sample_method=dpm --algo_cfg.num_timesteps=1000`` with ``--algo_cfg.loss_type``.
-* ``"dql_jax"``: the paper's "DQL (JAX)" baseline in the same code: ``use_pred_astart = False``
-  (the policy-improvement action sampled through the whole chain), ``sample_method = "ddpm"`` and
-  Diffusion-QL's ``vp`` schedule with ``num_timesteps = 5``.
-
-Everything else is the official default (``DiffusionQL.get_default_config()`` and the trainer's
-flags: batch 256, 3 x 256 Mish networks, time embedding 16, no layer norm, Flax default init),
-with the gradient-norm clip of ``diffusion/hps.py`` for the task (walker2d-medium-expert-v2: 5).
+Configurations (Fig. 2 and Sec. 5 of the paper; the official README's switches): ``"td3"``,
+``"crr"``, ``"iql"`` are EDP + TD3 / CRR / IQL (``num_timesteps = 1000``, linear schedule,
+DPM-Solver with 15 steps and ``t_end = 1e-3``, ``use_pred_astart = True``: action approximation,
+Eq. 9); ``"dql_jax"`` is the paper's "DQL (JAX)" baseline in the same code
+(``use_pred_astart = False``: the policy-improvement action sampled through the whole chain,
+DDPM, Diffusion-QL's ``vp`` schedule with ``num_timesteps = 5``). Everything else is the
+official default (``DiffusionQL.get_default_config()`` and the trainer's flags: batch 256,
+3 x 256 Mish networks, time embedding 16, no layer norm, Flax default init), with the
+gradient-norm clip of ``diffusion/hps.py`` for the task (walker2d-medium-expert-v2: 5).
 
 For a differential test (same parameters, batch and random draws as edp_ref): the returned
 :class:`PeerRun`'s ``agent`` holds ``train_states`` (Flax ``TrainState`` per network: ``params``
@@ -38,10 +34,13 @@ official code's time goes, never the official code path, and every label naming 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,14 +52,12 @@ from edp_ref.peers.isolation import (
     isolated_import,
     stub_module,
 )
-from edp_ref.peers.locate import PeerUnavailableError, peer_root, unavailable_reason
+from edp_ref.peers.locate import checked_root
 
 __all__ = [
     "DIAGNOSTIC",
     "DIAGNOSTIC_NOTE",
     "OFFICIAL",
-    "EDPAlgorithm",
-    "Interpolation",
     "RandSampler",
     "TrainerDataset",
     "load_official_edp",
@@ -70,10 +67,8 @@ __all__ = [
     "warm_policy_target_branch",
 ]
 
-EDPAlgorithm = Literal["td3", "crr", "iql", "dql_jax"]
-Interpolation = Literal["official", "searchsorted_diagnostic"]
-OFFICIAL: Interpolation = "official"
-DIAGNOSTIC: Interpolation = "searchsorted_diagnostic"
+OFFICIAL = "official"
+DIAGNOSTIC = "searchsorted_diagnostic"
 DIAGNOSTIC_NOTE = (
     "DIAGNOSTIC, not the official code path: dpm_solver.interpolate_fn replaced by an "
     "equivalent searchsorted lookup"
@@ -91,7 +86,6 @@ _MODULES = (
     "utilities.sampler",
     "diffusion.trainer",
 )
-_LOADED: dict[tuple[str, str], PeerModules] = {}
 
 
 def searchsorted_interpolate(x: Any, xp: Any, yp: Any) -> Any:
@@ -128,15 +122,12 @@ class TrainerDataset:
         self._sampler: RandSampler | None = None
 
     def size(self) -> int:
-        """Number of transitions."""
         return len(self.data["observations"])
 
     def set_sampler(self, sampler: RandSampler) -> None:
-        """The index sampler of :meth:`sample`."""
         self._sampler = sampler
 
     def sample(self) -> dict[str, np.ndarray]:
-        """One batch: the sampler's indices, every array indexed."""
         if self._sampler is None:
             raise RuntimeError("TrainerDataset.sample: no sampler set (set_sampler)")
         indices = self._sampler.sample()
@@ -151,7 +142,6 @@ class RandSampler:
         self.size, self.batch_size = size, batch_size
 
     def sample(self) -> np.ndarray:
-        """``np.random.randint(size, size=batch_size)``."""
         return np.random.randint(self.size, size=self.batch_size)
 
 
@@ -200,11 +190,9 @@ def _trainer_flags_removed() -> Iterator[None]:
 def load_official_edp(
     root: str | os.PathLike[str] | None = None, interpolation: str = OFFICIAL
 ) -> PeerModules:
-    """Import the official EDP modules from ``root`` (or ``EDP_OFFICIAL_ROOT``), once per process.
-
-    ``interpolation="searchsorted_diagnostic"`` imports a separate copy of the modules whose
-    ``dpm_solver.interpolate_fn`` is :func:`searchsorted_interpolate` (the official copy is never
-    touched).
+    """Import the official EDP modules from ``root`` (or ``EDP_OFFICIAL_ROOT``), once per process;
+    :data:`DIAGNOSTIC` imports a separate copy whose ``dpm_solver.interpolate_fn`` is
+    :func:`searchsorted_interpolate` (the official copy is never touched).
 
     Raises:
         PeerUnavailableError: naming ``EDP_OFFICIAL_ROOT`` (or the argument) when the folder is
@@ -216,23 +204,18 @@ def load_official_edp(
             f"load_official_edp: interpolation must be {OFFICIAL!r} or {DIAGNOSTIC!r}, "
             f"got {interpolation!r}"
         )
-    folder = peer_root("edp", root)
-    reason = unavailable_reason("edp", folder)
-    if reason is not None:
-        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
-    key = (str(folder), interpolation)
-    if key in _LOADED:
-        return _LOADED[key]
-    install_jax_adapters()
-    import importlib
+    return _load_official_edp(checked_root("edp", root), interpolation)
 
+
+@functools.cache  # once per folder and interpolation
+def _load_official_edp(folder: Path, interpolation: str) -> PeerModules:
+    install_jax_adapters()
     with isolated_import(folder, _TOP_LEVEL, _stubs()) as loaded, _trainer_flags_removed():
         for name in _MODULES:
             importlib.import_module(name)
     modules = PeerModules(folder, loaded)
     if interpolation == DIAGNOSTIC:
         modules["diffusion.dpm_solver"].interpolate_fn = searchsorted_interpolate
-    _LOADED[key] = modules
     return modules
 
 
@@ -257,8 +240,7 @@ def official_hyperparameters(
     """
     if algorithm not in ("td3", "crr", "iql", "dql_jax"):
         raise ValueError(
-            "official_hyperparameters: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', "
-            f"got {algorithm!r}"
+            f"edp_ref.peers: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', got {algorithm!r}"
         )
     table = load_official_edp(root)["diffusion.hps"].hyperparameters
     if task not in table:
@@ -294,18 +276,14 @@ def official_edp_run(
     """The official EDP agent for ``algorithm`` on ``data``, with one-iteration callables.
 
     Args:
-        algorithm: an :data:`EDPAlgorithm`: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or
-            "dql_jax" (DQL (JAX)); checked here (a plain ``str`` so that the error says which).
-        data: the transitions to sample from.
+        algorithm: "td3", "crr", "iql" (EDP + TD3 / CRR / IQL) or "dql_jax" (DQL (JAX)).
         root: the official EDP folder (None: ``EDP_OFFICIAL_ROOT``).
-        interpolation: "official", or the labelled diagnostic "searchsorted_diagnostic".
+        interpolation: :data:`OFFICIAL`, or the labelled :data:`DIAGNOSTIC`.
         num_steps: K (None: 1000 for EDP, 5 for DQL (JAX)).
-        dpm_steps: DPM-Solver model evaluations (official default 15).
         dpm_t_end: DPM-Solver end time (None: the official 1e-3 = 1/1000; a smaller K needs
             at least 1/K, below which the official schedule interpolation extrapolates to
             log alpha > 0 and the solver returns NaN).
         arch: hidden sizes of the noise, Q and V networks (official "256-256-256").
-        batch_size: transitions per update (official 256).
         task: the ``diffusion/hps.py`` row giving the gradient-norm clip ``gn``.
         seed: the agent's PRNG seed (``utilities.jax_utils.init_rng``).
 
@@ -313,11 +291,9 @@ def official_edp_run(
         ValueError: for an unknown algorithm or task.
         PeerUnavailableError: when the peer or JAX is absent.
     """
-    if algorithm not in ("td3", "crr", "iql", "dql_jax"):
-        raise ValueError(
-            "official_edp_run: algorithm must be 'td3', 'crr', 'iql' or 'dql_jax', "
-            f"got {algorithm!r}"
-        )
+    is_dql = algorithm == "dql_jax"
+    K = num_steps if num_steps is not None else (5 if is_dql else 1000)
+    hps = official_hyperparameters(algorithm, task, K, dpm_steps, dpm_t_end, root=root)
     m = load_official_edp(root, interpolation)
     dql, nets, diffusion, jax_utils = (
         m["diffusion.dql"],
@@ -325,13 +301,7 @@ def official_edp_run(
         m["diffusion.diffusion"],
         m["utilities.jax_utils"],
     )
-    table = m["diffusion.hps"].hyperparameters
-    if task not in table:
-        raise ValueError(f"official_edp_run: task {task!r} is not in diffusion/hps.py")
-    is_dql = algorithm == "dql_jax"
-    K = num_steps if num_steps is not None else (5 if is_dql else 1000)
     max_action = 1.0  # walker2d's action space is [-1, 1]^6
-    hps = official_hyperparameters(algorithm, task, K, dpm_steps, dpm_t_end, root=root)
     sample_method = "ddpm" if is_dql else "dpm"
     cfg = dql.DiffusionQL.get_default_config(hps)
     jax_utils.init_rng(seed)
@@ -381,12 +351,6 @@ def official_edp_run(
         indices = np.random.randint(size, size=batch_size)
         return batch_to_jax(index_batch(dataset, indices))
 
-    def update(batch: Any) -> Any:
-        return agent.train(batch)
-
-    def step() -> Any:
-        return agent.train(draw_batch())
-
     def sync() -> None:
         import jax
 
@@ -425,8 +389,8 @@ def official_edp_run(
         diagnostic=interpolation == DIAGNOSTIC,
         agent=agent,
         draw_batch=draw_batch,
-        update=update,
-        step=step,
+        update=agent.train,
+        step=lambda: agent.train(draw_batch()),
         sync=sync,
         hyperparameters=record,
         modules=m,

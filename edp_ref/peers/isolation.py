@@ -12,9 +12,7 @@ imports a peer:
   wandb, pyrallis): present in ``sys.modules`` only during the import; any use of one of their
   attributes raises an error that says so.
 * :func:`install_jax_adapters`: the JAX APIs the official EDP code calls that modern JAX removed,
-  restored as aliases of their replacements (``jax.tree_multimap`` and ``jax.tree_map`` ->
-  ``jax.tree_util.tree_map``; the array method ``x.tile(reps)`` -> ``jnp.tile(x, reps)``). They are
-  added only where missing and never replace an existing attribute.
+  restored as aliases of their replacements, only where missing.
 """
 
 from __future__ import annotations
@@ -38,20 +36,12 @@ __all__ = [
 ]
 
 
-class _StubAttributeError(AttributeError):
-    pass
-
-
 def stub_module(
     name: str, why: str, attributes: Mapping[str, Any] | None = None
 ) -> types.ModuleType:
-    """A placeholder module ``name``: ``attributes`` as given, any other attribute an error.
-
-    Args:
-        name: the module name the peer imports (e.g. "gym").
-        why: which peer imports it and why a stub is enough (quoted in the error).
-        attributes: names the peer evaluates at import time (e.g. ``gym.Env`` in annotations).
-    """
+    """A placeholder module ``name``: ``attributes`` as given (names the peer evaluates at import
+    time), any other attribute an error quoting ``why`` (which peer imports it, why a stub is
+    enough)."""
     module = types.ModuleType(name, f"edp_ref.peers stub: {why}")
     for key, value in (attributes or {}).items():
         setattr(module, key, value)
@@ -59,7 +49,7 @@ def stub_module(
     def __getattr__(attr: str) -> Any:  # noqa: N807 (PEP 562 module __getattr__)
         if attr.startswith("__"):
             raise AttributeError(attr)
-        raise _StubAttributeError(
+        raise AttributeError(
             f"edp_ref.peers: {name}.{attr} is not available: {name} is a stub module ({why})"
         )
 
@@ -95,22 +85,15 @@ class PeerModules:
             )
         return self._modules[name]
 
-    def names(self) -> list[str]:
-        """Every imported module name."""
-        return sorted(self._modules)
-
 
 @contextmanager
 def isolated_import(
     root: Path, top_level: tuple[str, ...], stubs: Mapping[str, types.ModuleType] | None = None
 ) -> Iterator[dict[str, types.ModuleType]]:
-    """Import from ``root`` inside the block without leaking its names afterwards.
-
-    Inside the block ``root`` is first on ``sys.path``, existing ``sys.modules`` entries under the
-    names in ``top_level`` (and the stubbed names) are set aside, and ``stubs`` are installed.
-    On exit the peer's modules are moved from ``sys.modules`` into the yielded dict, the stubs
-    removed, ``sys.path`` restored and the set-aside modules put back.
-    """
+    """Import from ``root`` inside the block without leaking its names afterwards: ``root``
+    first on ``sys.path``, the ``sys.modules`` entries under ``top_level`` and the stubbed names
+    set aside, ``stubs`` installed; on exit the peer's modules are moved into the yielded dict and
+    everything else put back."""
     stubs = dict(stubs or {})
     guarded = set(top_level) | {_top(n) for n in stubs}
     saved = {n: m for n, m in sys.modules.items() if _top(n) in guarded}
@@ -150,18 +133,11 @@ def load_file_module(path: Path, private_name: str) -> Any:
 
 
 def install_jax_adapters() -> list[str]:
-    """Restore, as aliases, the JAX APIs the official EDP code calls that modern JAX removed.
-
-    * ``jax.tree_multimap`` (removed in JAX 0.3.16) and ``jax.tree_map`` (removed in 0.6):
-      ``jax.tree_util.tree_map`` (``diffusion/dql.py``'s target update, ``utilities/jax_utils.py``'s
-      ``batch_to_jax``);
-    * the array method ``x.tile(reps)`` (never in NumPy, gone from JAX arrays):
-      ``jnp.tile(x, reps)`` (``diffusion/dpm_solver.py``'s ``interpolate_fn`` and solver loop),
-      on concrete arrays and on tracers.
-
-    Returns:
-        The names added by this call (empty when already present).
-    """
+    """Restore, as aliases, the JAX APIs the official EDP code calls that modern JAX removed:
+    ``jax.tree_multimap`` (gone in JAX 0.3.16) and ``jax.tree_map`` (0.6), used by
+    ``diffusion/dql.py`` and ``utilities/jax_utils.py``; the array method ``x.tile(reps)``
+    (``diffusion/dpm_solver.py``), on concrete arrays and tracers. Returns the names added by
+    this call (empty when already present)."""
     import jax
     import jax.numpy as jnp
 

@@ -1,10 +1,8 @@
 """Where the peers live: folders from arguments or environment variables, checked before use.
 
-The peers are public implementations that edp_ref is measured against (never imported by edp_ref
-itself): the official EDP code (sail-sg/edp, JAX), the official Diffusion-QL
-(Zhendong-Wang/Diffusion-Policies-for-Offline-RL, PyTorch) and CORL (corl-team/CORL, PyTorch).
-A caller passes a folder explicitly, or sets ``EDP_OFFICIAL_ROOT``, ``DQL_OFFICIAL_ROOT`` or
-``CORL_ROOT``. :func:`peer_root` returns the checked folder or raises
+The peers (:data:`PEERS`: the official EDP code, the official Diffusion-QL, CORL) are never
+imported by edp_ref itself. A caller passes a folder explicitly, or sets ``EDP_OFFICIAL_ROOT``,
+``DQL_OFFICIAL_ROOT`` or ``CORL_ROOT``. :func:`peer_root` returns the checked folder or raises
 :class:`PeerUnavailableError` naming the variable; :func:`unavailable_reason` /
 :func:`available` let tests and benchmarks skip cleanly (a missing folder, a folder without the
 expected files, or a missing framework such as JAX).
@@ -16,20 +14,16 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 __all__ = [
     "PEERS",
-    "PeerName",
     "PeerSpec",
     "PeerUnavailableError",
     "available",
-    "missing_modules",
+    "checked_root",
     "peer_root",
     "unavailable_reason",
 ]
-
-PeerName = Literal["edp", "dql", "corl"]
 
 
 class PeerUnavailableError(FileNotFoundError):
@@ -38,17 +32,14 @@ class PeerUnavailableError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class PeerSpec:
-    """One peer: its environment variable, the files a loader reads and the modules it needs."""
+    """One peer (``name`` as the loaders call it): what it is, its environment variable, the
+    files (relative to its folder) its loader reads and the top-level Python modules (besides
+    torch and NumPy) its agent code imports."""
 
-    # Short name used by the loaders ("edp", "dql", "corl").
     name: str
-    # What it is (for messages).
     description: str
-    # Environment variable naming its folder.
     env_var: str
-    # Files, relative to the folder, that the loaders import or read.
     required_files: tuple[str, ...]
-    # Top-level Python modules (besides torch/numpy) that its agent code imports.
     required_modules: tuple[str, ...]
 
 
@@ -113,11 +104,6 @@ def _spec(peer: str) -> PeerSpec:
     return PEERS[peer]
 
 
-def missing_modules(peer: str) -> list[str]:
-    """The Python modules the peer's agent needs that cannot be found (empty when all present)."""
-    return [m for m in _spec(peer).required_modules if importlib.util.find_spec(m) is None]
-
-
 def _folder_problem(spec: PeerSpec, root: str | os.PathLike[str] | None) -> tuple[Path | None, str]:
     """(checked folder, "") or (None, why not)."""
     if root is None:
@@ -143,12 +129,8 @@ def _folder_problem(spec: PeerSpec, root: str | os.PathLike[str] | None) -> tupl
 
 
 def peer_root(peer: str, root: str | os.PathLike[str] | None = None) -> Path:
-    """The checked folder of ``peer`` ("edp", "dql" or "corl").
-
-    Args:
-        peer: which peer.
-        root: its folder; None reads the peer's environment variable (``EDP_OFFICIAL_ROOT``,
-            ``DQL_OFFICIAL_ROOT`` or ``CORL_ROOT``).
+    """The checked folder of ``peer`` ("edp", "dql" or "corl"): ``root``, or None for the
+    peer's environment variable.
 
     Raises:
         PeerUnavailableError: naming the variable (or argument) when the folder is not given,
@@ -167,7 +149,7 @@ def unavailable_reason(peer: str, root: str | os.PathLike[str] | None = None) ->
     folder, problem = _folder_problem(spec, root)
     if folder is None:
         return problem
-    missing = missing_modules(peer)
+    missing = [m for m in spec.required_modules if importlib.util.find_spec(m) is None]
     if missing:
         return (
             f"{spec.description} needs the Python modules {', '.join(missing)} "
@@ -179,3 +161,12 @@ def unavailable_reason(peer: str, root: str | os.PathLike[str] | None = None) ->
 def available(peer: str, root: str | os.PathLike[str] | None = None) -> bool:
     """True when ``peer``'s folder holds its files and the modules its agent needs are present."""
     return unavailable_reason(peer, root) is None
+
+
+def checked_root(peer: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """:func:`peer_root`, raising :class:`PeerUnavailableError` also when the Python modules the
+    peer's agent needs are missing (what a loader calls first)."""
+    reason = unavailable_reason(peer, root)
+    if reason is not None:
+        raise PeerUnavailableError(f"edp_ref.peers: {reason}")
+    return peer_root(peer, root)
