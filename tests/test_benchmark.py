@@ -109,7 +109,7 @@ def test_tiny_benchmark_writes_the_documented_json(tiny_run: tuple[dict[str, Any
     assert [p["ips"] for p in edp["paper"]] == [116.21, 412.0]
     assert [p["source"] for p in edp["paper"]] == ["Fig. 2", "App. C.5"]
     dql5 = next(r for r in result["training"] if r["name"] == "dql_k5")
-    assert [p["ips"] for p in dql5["paper"]] == [4.66, 22.30]
+    assert [p["ips"] for p in dql5["paper"]] == [22.30]  # DQL (JAX) only, as in Figure 2's bars
     td3bc = next(r for r in result["training"] if r["name"] == "td3bc")
     assert td3bc["paper"] == [
         {"label": "TD3+BC", "ips": 689.0, "ratio_to_edp": round(689 / 412, 4), "source": "App. C.5"}

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from edp_ref.benchmark.report import FIGURE2_SOURCE, PAPER_COMPARISONS
 from edp_ref.paper import FIGURE2, FIGURES
 from edp_ref.reproduce.presets import Preset
 from edp_ref.reproduce.tables import measured_cell, normalization_text
@@ -298,15 +299,27 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", s)
 
 
-#: Figure 2's variants and the ``scripts/benchmark.py`` records that measure them: training
-#: record name, and sampler of the sampling record (DPM-Solver for EDP's sampling, DDPM for the
-#: others). Diffusion-QL's row is the official PyTorch code, which edp_ref does not contain.
+#: Sampler of the sampling record beside each Figure 2 training record: DPM-Solver where the
+#: variant samples with it (EDP, EDP w/o AP), DDPM for the others.
+_FIGURE2_SAMPLERS = {
+    "dql_k5": "ddpm",
+    "edp_without_dpm": "ddpm",
+    "edp_without_ap": "dpm_solver",
+    "edp_td3": "dpm_solver",
+}
+#: Figure 2's variants -> (training record, sampler) of ``scripts/benchmark.py`` that measure
+#: them, from the benchmark's one map (:data:`edp_ref.benchmark.report.PAPER_COMPARISONS`);
+#: (None, None) for a variant edp_ref does not contain (Diffusion-QL's official PyTorch code).
 FIGURE2_BENCHMARK_NAMES: dict[str, tuple[str | None, str | None]] = {
-    "Diffusion-QL": (None, None),
-    "DQL (JAX)": ("dql_k5", "ddpm"),
-    "EDP w/o DPM": ("edp_without_dpm", "ddpm"),
-    "EDP w/o AP": ("edp_without_ap", "dpm_solver"),
-    "EDP": ("edp_td3", "dpm_solver"),
+    label: next(
+        (
+            (record, _FIGURE2_SAMPLERS[record])
+            for record, figures in PAPER_COMPARISONS.items()
+            if (FIGURE2_SOURCE, label) in figures
+        ),
+        (None, None),
+    )
+    for label in FIGURE2
 }
 
 
