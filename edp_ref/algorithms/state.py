@@ -189,15 +189,8 @@ def build_state(
     device: torch.device | str,
     dtype: torch.dtype,
 ) -> TrainState:
-    """Assemble a fresh state from initialised modules.
-
-    Args:
-        modules: initialised networks by name: "policy", "q1", "q2" and optionally "value".
-        target_names: which of them get a target copy (equal to the online copy at start).
-        schedule: the noise schedule of a diffusion policy, or None.
-        device: where the state lives.
-        dtype: parameter dtype.
-    """
+    """A fresh state from initialised modules by name ("policy", "q1", "q2"[, "value"]); the
+    ``target_names`` get a target copy, equal to the online one."""
     params = {name: _params_of(m, device, dtype) for name, m in modules.items()}
     targets = {name: {n: p.clone() for n, p in params[name].items()} for name in target_names}
     networks = Networks(
