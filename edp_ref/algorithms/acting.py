@@ -29,10 +29,10 @@ from torch import Tensor
 
 from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.diffusion_policy import select_actions
+from edp_ref.algorithms.execution import compiled_for
 from edp_ref.algorithms.feedforward_policy import feedforward_actions
 from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
 from edp_ref.algorithms.state import TrainState
-from edp_ref.compilation import compile_function, compile_options
 from edp_ref.config_checks import check_at_least, check_field_types, check_positive
 from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.validation import value_checks
@@ -136,7 +136,7 @@ class DiffusionAct:
         use_compile = settings.compile
         if use_compile is None:
             use_compile = state.device.type == "cuda"
-        select = _compiled_select_actions(state.device) if use_compile else select_actions
+        select = compiled_for(select_actions, state.device) if use_compile else select_actions
         return select(
             state,
             observations,
@@ -149,16 +149,6 @@ class DiffusionAct:
             initial_noise_scale=settings.initial_noise_scale,
             critics=self.critics,
         )
-
-
-_COMPILED_SELECT: dict[str, Callable[..., Tensor]] = {}
-
-
-def _compiled_select_actions(device: torch.device) -> Callable[..., Tensor]:
-    """:func:`select_actions` compiled for ``device`` (built once per device type)."""
-    if device.type not in _COMPILED_SELECT:
-        _COMPILED_SELECT[device.type] = compile_function(select_actions, **compile_options(device))
-    return _COMPILED_SELECT[device.type]
 
 
 def feedforward_act(

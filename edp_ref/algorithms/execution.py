@@ -23,7 +23,7 @@ import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor
@@ -43,10 +43,12 @@ __all__ = [
     "check_schedule",
     "check_widths",
     "compile_records",
+    "compiled_for",
     "uses_compile",
 ]
 
 Metrics = dict[str, Tensor]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 #: ``core(state, batch, randomness, config) -> (state, metrics)``: the arithmetic of one update.
@@ -140,7 +142,7 @@ def check_schedule(where: str, state: TrainState, config: Any) -> None:
         )
 
 
-_COMPILED: dict[tuple[UpdateCore, str], UpdateCore] = {}
+_COMPILED: dict[tuple[Callable[..., Any], str], Callable[..., Any]] = {}
 _RECORDS: dict[tuple[UpdateCore, Any], CompileRecord] = {}
 
 
@@ -156,15 +158,13 @@ def uses_compile(config: AlgorithmConfig, state: TrainState) -> bool:
     return bool(config.compile)
 
 
-def _compiled(core: UpdateCore, device: torch.device) -> UpdateCore:
-    """``core`` compiled for ``device`` (CUDA graphs on CUDA: :func:`compile_options`), built
-    once per (core, device type) and reused."""
-    key = (core, device.type)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        fn = compile_function(core, **compile_options(device))
-        _COMPILED[key] = fn
-    return fn
+def compiled_for(fn: F, device: torch.device) -> F:
+    """``fn`` compiled for ``device`` (CUDA graphs on CUDA: :func:`compile_options`), built once
+    per (function, device type) and reused: the updates' cores and EAS's candidate scoring."""
+    key = (fn, device.type)
+    if key not in _COMPILED:
+        _COMPILED[key] = compile_function(fn, **compile_options(device))
+    return cast(F, _COMPILED[key])
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,7 +211,7 @@ class Update:
             if record.error is not None:
                 return core(state, batch, randomness, config)
             if record.seconds is not None:
-                return _compiled(core, state.device)(state, batch, randomness, config)
+                return compiled_for(core, state.device)(state, batch, randomness, config)
             return _first_compiled_call(core, record, state, batch, randomness, config)
 
 
@@ -236,7 +236,7 @@ def _first_compiled_call(
     it)."""
     start = time.perf_counter()
     try:
-        out = _compiled(core, state.device)(state, batch, randomness, config)
+        out = compiled_for(core, state.device)(state, batch, randomness, config)
     except Exception as exc:
         eager = core(state, batch, randomness, config)  # raises if the update itself is wrong
         record.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
