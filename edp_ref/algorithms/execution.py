@@ -57,16 +57,13 @@ UpdateCore = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 
 @dataclass
 class CompileRecord:
-    """What compiling one update (core and config) cost, or why it failed.
+    """What compiling one update (core and config) cost, or why it failed."""
 
-    Attributes:
-        name: the public update's name (``edp_td3_update``, ...).
-        seconds: wall time of the first compiled call (compilation included), None until then.
-        error: why compilation failed (the update then runs eagerly), else None.
-    """
-
+    # The public update's name (``edp_td3_update``, ...).
     name: str
+    # Wall time of the first compiled call (compilation included), None until then.
     seconds: float | None = None
+    # Why compilation failed (the update then runs eagerly), else None.
     error: str | None = None
 
 
@@ -169,16 +166,13 @@ def compiled_for(fn: F, device: torch.device) -> F:
 
 @dataclass(frozen=True, eq=False)
 class Update:
-    """An algorithm's update, ``update(state, batch, randomness, config) -> (state, metrics)``.
-
-    Attributes:
-        core: the pure arithmetic of one update (the algorithm module's function).
-        randomness: the randomness class the core takes; None for a core that draws nothing.
-        name: the name its errors and compile records give (``edp_td3_update``).
-    """
+    """An algorithm's update, ``update(state, batch, randomness, config) -> (state, metrics)``:
+    the algorithm module's ``core`` behind the checks of its inputs (module docstring)."""
 
     core: UpdateCore
+    # The randomness class the core takes; None for a core that draws nothing.
     randomness: type | None
+    # The name its errors and compile records give (``edp_td3_update``).
     name: str
 
     def __call__(
