@@ -222,19 +222,9 @@ def table3_config(
     lr = 3e-4 and guide_coef = 1.0 unless given on its command line: ``grad_clip="official",
     rates="official"`` reproduces that.
 
-    Args:
-        config: a config of any algorithm (its other fields are kept), e.g. ``EDPIQLConfig()``.
-        task_or_domain: a task of the paper ("walker2d-medium-expert-v2") or a domain ("kitchen").
-        grad_clip: "paper" (Table 3: 5) or "official" (the per-task table; needs a task name).
-        rates: "paper" (Table 3's learning rate and loss weight) or "official" (leave the
-            config's, whose defaults are the official 3e-4 and 1.0).
-
-    Returns:
-        A new config of the same type; ``loss_weight`` and ``expectile`` are set only where the
-        config has such a field.
-
-    Raises:
-        ValueError: an unknown task or domain, or an unknown ``grad_clip`` / ``rates``.
+    ``task_or_domain`` is a task of the paper ("walker2d-medium-expert-v2") or a domain
+    ("kitchen"); ``grad_clip="official"`` (the per-task table) needs a task. ``loss_weight`` and
+    ``expectile`` are set only where the config has such a field; the other fields are kept.
     """
     if grad_clip not in ("paper", "official"):
         raise ValueError(
