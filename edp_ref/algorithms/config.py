@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 from edp_ref.config_checks import (
     ConfigError,
     check_at_least,
+    check_choice,
     check_field_types,
     check_interval,
     check_positive,
@@ -226,12 +227,8 @@ def table3_config(
     ("kitchen"); ``grad_clip="official"`` (the per-task table) needs a task. ``loss_weight`` and
     ``expectile`` are set only where the config has such a field; the other fields are kept.
     """
-    if grad_clip not in ("paper", "official"):
-        raise ValueError(
-            f"table3_config: grad_clip must be 'paper' or 'official', got {grad_clip!r}"
-        )
-    if rates not in ("paper", "official"):
-        raise ValueError(f"table3_config: rates must be 'paper' or 'official', got {rates!r}")
+    check_choice("table3_config: grad_clip", grad_clip, ("paper", "official"))
+    check_choice("table3_config: rates", rates, ("paper", "official"))
     # A domain name, or a task of the paper: a misspelled task is an error, never silently the
     # Table 3 row of the domain its name suggests.
     if task_or_domain in DOMAINS:
