@@ -57,19 +57,12 @@ INTEGRITY = (
 )
 
 #: The fields of every manifest entry: their Python types once parsed and the JSON type's name.
+_STRING, _OBJECT, _NUMBER = ((str,), "string"), ((dict,), "object"), ((int, float), "number")
 _ENTRY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
-    "name": ((str,), "string"),
-    "file": ((str,), "string"),
-    "sha256": ((str,), "string"),
-    "function": ((str,), "string"),
-    "equation": ((str,), "string"),
-    "dtype": ((str,), "string"),
-    "params": ((dict,), "object"),
-    "inputs": ((dict,), "object"),
-    "outputs": ((dict,), "object"),
-    "rtol": ((int, float), "number"),
-    "atol": ((int, float), "number"),
-    "notes": ((str,), "string"),
+    **dict.fromkeys(("name", "file", "sha256", "function", "equation", "dtype"), _STRING),
+    **dict.fromkeys(("params", "inputs", "outputs"), _OBJECT),
+    **dict.fromkeys(("rtol", "atol"), _NUMBER),
+    "notes": _STRING,
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
