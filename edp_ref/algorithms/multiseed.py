@@ -70,18 +70,11 @@ def unstack_state(state: TrainState) -> list[TrainState]:
 
 
 def vmap_update(update: UpdateCore, config: Any, compile: bool = False) -> StackedUpdate:
-    """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds.
-
-    Args:
-        update: a registered algorithm's ``update``.
-        config: its config; its own ``compile`` flag is ignored (the update runs eagerly inside
-            vmap) and batch checking is off inside vmap (data-dependent checks cannot run there).
-        compile: compile the whole vmapped update with :func:`edp_ref.compilation.compile_function`.
-
-    Returns:
-        ``fn(stacked_state, stacked_batch, stacked_randomness) -> (stacked_state, metrics)``,
-        every metric ``[S]``.
-    """
+    """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds,
+    ``fn(stacked_state, stacked_batch, stacked_randomness) -> (stacked_state, metrics)``, every
+    metric ``[S]``. Inside vmap the update runs eagerly without batch checks (data-dependent
+    checks cannot run there), whatever the config says; ``compile`` compiles the whole vmapped
+    update (:func:`edp_ref.compilation.compile_function`)."""
     inner_config = dataclasses.replace(config, compile=False, check_batch=False)
 
     def flat_update(

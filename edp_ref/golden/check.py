@@ -294,12 +294,8 @@ def _check_case(
 
 def check(directory: Path, adapter: Adapter | None = None) -> CheckReport:
     """Check every case of the kit in ``directory`` against this edp_ref, or against a port
-    through its ``adapter`` (module docstring).
-
-    Raises:
-        GoldenKitError: naming the manifest when it is unreadable, malformed, or points a case
-            outside ``directory``.
-    """
+    through its ``adapter`` (module docstring); :func:`~edp_ref.golden.manifest.read_manifest`
+    raises on a manifest that cannot be checked."""
     entries = read_manifest(directory)
     cases = {case.name: case for case in golden_cases()}
     findings: list[Finding] = []
