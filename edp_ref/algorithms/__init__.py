@@ -36,13 +36,11 @@ from edp_ref.algorithms.execution import Metrics
 from edp_ref.algorithms.registry import (
     REGISTRY,
     Algorithm,
-    Family,
-    Policy,
     import_algorithm_modules,
     register_algorithm,
     register_variant,
 )
-from edp_ref.algorithms.state import Networks, TrainState, load_state_tensors, state_tensors
+from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
 from edp_ref.algorithms.step import TrainingStep
 from edp_ref.data.batch import Batch
 
@@ -54,12 +52,9 @@ __all__ = [
     "Batch",
     "DiffusionAlgorithmConfig",
     "DiffusionConfig",
-    "Family",
     "Metrics",
     "NetworkConfig",
-    "Networks",
     "OptimizerConfig",
-    "Policy",
     "SamplerKind",
     "TargetNetworkConfig",
     "TrainState",
