@@ -6,12 +6,8 @@ Appendix A (discount 0.99, Polyak rate 0.005). Where the paper is silent the off
 is used (sail-sg/edp, diffusion/dql.py: the EMA policy's schedule). Every place where the official
 code differs from the paper is a field (a "switch"), listed in SPEC.md section 4.
 
-* :class:`OptimizerConfig`, :class:`NetworkConfig`, :class:`DiffusionConfig`,
-  :class:`TargetNetworkConfig`: the parts.
-* :class:`AlgorithmConfig`: the fields of every algorithm (optimiser, networks, discount, target
-  networks, execution); :class:`DiffusionAlgorithmConfig` adds the diffusion policy. Each
-  algorithm's own config subclasses one of them, in the algorithm's module.
-* :func:`table3_config`: any algorithm's config with Table 3's values for a task or domain.
+Each algorithm's own config subclasses :class:`AlgorithmConfig` or
+:class:`DiffusionAlgorithmConfig`, in the algorithm's module.
 
 Every config validates its fields when it is built (:mod:`edp_ref.config_checks`): a misspelled
 option, a NaN learning rate or a discount outside [0, 1) raises a ``ConfigError`` naming the field.
