@@ -10,7 +10,7 @@ import dataclasses
 import torch
 
 from edp_ref import algorithms as alg
-from edp_ref.algorithms.acting import diffusion_act
+from edp_ref.algorithms.acting import DiffusionAct
 from edp_ref.algorithms.catalog.dql import DQLConfig
 from edp_ref.algorithms.catalog.edp_td3 import TD3Randomness
 from edp_ref.algorithms.targets import ema_due
@@ -107,8 +107,8 @@ def test_eas_of_the_dql_agent_scores_with_the_target_critics() -> None:
     act = DQL.act
     g1, g2, g3 = (torch.Generator().manual_seed(3) for _ in range(3))
     by_target = act(state, obs, config, settings, g1)
-    by_online = diffusion_act(state, obs, config, settings, g2, "ddpm", "online")
-    by_target_again = diffusion_act(state, obs, config, settings, g3, "ddpm", "target")
+    by_online = DiffusionAct("ddpm", "online")(state, obs, config, settings, g2)
+    by_target_again = DiffusionAct("ddpm", "target")(state, obs, config, settings, g3)
     assert by_target.shape == by_online.shape == (32, A)
     assert torch.equal(by_target, by_target_again)
     # Same candidates and uniforms, different scores: the picks differ for some states.

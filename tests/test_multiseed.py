@@ -22,11 +22,10 @@ from edp_ref.algorithms.multiseed import (
     num_seeds,
     sequential_update,
     stack_states,
-    stack_tree,
     unstack_state,
-    unstack_tree,
     vmap_update,
 )
+from edp_ref.pytree import stack_tree, unstack_tree
 
 S, B, OBS, ACT = 3, 8, 4, 2
 EDP_TD3, EDP_IQL = REGISTRY["edp_td3"], REGISTRY["edp_iql"]

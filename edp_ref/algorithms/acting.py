@@ -6,10 +6,10 @@ from ``generator`` (on the CPU; moved to the observations' device), or, given on
 row (:data:`Generators`; an evaluation gives each episode its own), row b's from the b-th: the
 same draws, in the same order, as a call on that row alone with that generator.
 
-* :func:`diffusion_act` (as :class:`DiffusionAct`): energy-based action selection
-  (Alg. 2) over N samples of the diffusion policy (DPM-Solver for EDP, DDPM for Diffusion-QL),
-  scored by min(Q1, Q2) of the online critics (official: sail-sg/edp, diffusion/dql.py), with
-  App. C.4's policy scaling and initial-noise scale; N = 1 is one plain sample.
+* :class:`DiffusionAct`: energy-based action selection (Alg. 2) over N samples of the diffusion
+  policy (DPM-Solver for EDP, DDPM for Diffusion-QL), scored by min(Q1, Q2) of the online critics
+  (official: sail-sg/edp, diffusion/dql.py), with App. C.4's policy scaling and initial-noise
+  scale; N = 1 is one plain sample.
 * :func:`feedforward_act`: the deterministic actor's output or the Gaussian policy's mean.
 * :func:`perturbed_actor_eas_act`: Table 6's TD3+EAS, EAS over N perturbations
   clip(pi(s) + sigma xi_i, -1, 1) of a deterministic actor. The paper does not say how its
@@ -29,10 +29,10 @@ from torch import Tensor
 
 from edp_ref.algorithms.config import DiffusionConfig, SamplerKind
 from edp_ref.algorithms.diffusion_policy import select_actions
+from edp_ref.algorithms.execution import compiled_for
 from edp_ref.algorithms.feedforward_policy import feedforward_actions
 from edp_ref.algorithms.randomness import SamplerNoise, draw_eas_uniforms, draw_sampler_noise
 from edp_ref.algorithms.state import TrainState
-from edp_ref.compilation import compile_function, compile_options
 from edp_ref.config_checks import check_at_least, check_field_types, check_positive
 from edp_ref.core.selection import energy_based_action_selection
 from edp_ref.validation import value_checks
@@ -42,7 +42,6 @@ __all__ = [
     "ActingSettings",
     "DiffusionAct",
     "Generators",
-    "diffusion_act",
     "feedforward_act",
     "perturbed_actor_eas_act",
 ]
@@ -97,9 +96,13 @@ def _by_row(
 
 @dataclass(frozen=True)
 class DiffusionAct:
-    """The ``act`` of a diffusion policy: :func:`diffusion_act` with ``sampler`` when
-    ``settings.sampler`` is None, scoring the candidates with the ``critics`` (online: official
-    EDP; target: Diffusion-QL)."""
+    """The ``act`` of a diffusion policy: EAS (Alg. 2) over N samples per state, drawn with
+    ``sampler`` unless ``settings.sampler`` says otherwise, with App. C.4's knobs, scored by
+    min(Q1, Q2) of the online (official EDP) or target (Diffusion-QL) ``critics``.
+
+    Draws, in this order, the candidates' sampler noise for B * N rows and one uniform per
+    state from ``generator`` (per row: N rows' noise, then its uniform).
+    """
 
     sampler: SamplerKind = "dpm_solver"
     critics: Literal["online", "target"] = "online"
@@ -112,68 +115,40 @@ class DiffusionAct:
         settings: ActingSettings,
         generator: Generators,
     ) -> Float[Tensor, "batch action"]:
-        return diffusion_act(
-            state, observations, config, settings, generator, self.sampler, self.critics
+        diffusion: DiffusionConfig = config.diffusion
+        if settings.dpm_steps is not None:
+            diffusion = dataclasses.replace(diffusion, dpm_steps=settings.dpm_steps)
+        sampler = settings.sampler or self.sampler
+        n = settings.eas_candidates
+        device, dtype, A = observations.device, observations.dtype, state.networks.action_dim
+
+        def draw(rows: int, g: torch.Generator) -> tuple[SamplerNoise, Tensor]:
+            noise = draw_sampler_noise(sampler, diffusion.num_steps, rows * n, A, g, device, dtype)
+            return noise, draw_eas_uniforms(rows, g, device, dtype)
+
+        draws = _by_row(generator, observations.shape[0], draw)
+        steps = [d[0].steps for d in draws]
+        noise = SamplerNoise(
+            initial=torch.cat([d[0].initial for d in draws]),
+            steps=None if steps[0] is None else torch.cat(steps, dim=1),  # type: ignore[arg-type]
         )
-
-
-def diffusion_act(
-    state: TrainState,
-    observations: Float[Tensor, "batch state"],
-    config: Any,
-    settings: ActingSettings,
-    generator: Generators,
-    default_sampler: SamplerKind = "dpm_solver",
-    critics: Literal["online", "target"] = "online",
-) -> Float[Tensor, "batch action"]:
-    """EAS (Alg. 2) over N diffusion samples per state, with App. C.4's knobs, scored by
-    min(Q1, Q2) of the online (official EDP) or target (Diffusion-QL) critics.
-
-    Draws, in this order, the candidates' sampler noise for B * N rows and one uniform per
-    state from ``generator`` (per row: N rows' noise, then its uniform).
-    """
-    diffusion: DiffusionConfig = config.diffusion
-    if settings.dpm_steps is not None:
-        diffusion = dataclasses.replace(diffusion, dpm_steps=settings.dpm_steps)
-    sampler = settings.sampler or default_sampler
-    n = settings.eas_candidates
-    device, dtype, A = observations.device, observations.dtype, state.networks.action_dim
-
-    def draw(rows: int, g: torch.Generator) -> tuple[SamplerNoise, Tensor]:
-        noise = draw_sampler_noise(sampler, diffusion.num_steps, rows * n, A, g, device, dtype)
-        return noise, draw_eas_uniforms(rows, g, device, dtype)
-
-    draws = _by_row(generator, observations.shape[0], draw)
-    steps = [d[0].steps for d in draws]
-    noise = SamplerNoise(
-        initial=torch.cat([d[0].initial for d in draws]),
-        steps=None if steps[0] is None else torch.cat(steps, dim=1),  # type: ignore[arg-type]
-    )
-    uniforms = torch.cat([d[1] for d in draws])
-    use_compile = settings.compile if settings.compile is not None else state.device.type == "cuda"
-    select = _compiled_select_actions(state.device) if use_compile else select_actions
-    return select(
-        state,
-        observations,
-        noise,
-        uniforms,
-        n,
-        diffusion,
-        sampler,
-        policy_scale=settings.policy_scale,
-        initial_noise_scale=settings.initial_noise_scale,
-        critics=critics,
-    )
-
-
-_COMPILED_SELECT: dict[str, Callable[..., Tensor]] = {}
-
-
-def _compiled_select_actions(device: torch.device) -> Callable[..., Tensor]:
-    """:func:`select_actions` compiled for ``device`` (built once per device type)."""
-    if device.type not in _COMPILED_SELECT:
-        _COMPILED_SELECT[device.type] = compile_function(select_actions, **compile_options(device))
-    return _COMPILED_SELECT[device.type]
+        uniforms = torch.cat([d[1] for d in draws])
+        use_compile = settings.compile
+        if use_compile is None:
+            use_compile = state.device.type == "cuda"
+        select = compiled_for(select_actions, state.device) if use_compile else select_actions
+        return select(
+            state,
+            observations,
+            noise,
+            uniforms,
+            n,
+            diffusion,
+            sampler,
+            policy_scale=settings.policy_scale,
+            initial_noise_scale=settings.initial_noise_scale,
+            critics=self.critics,
+        )
 
 
 def feedforward_act(

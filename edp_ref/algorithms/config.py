@@ -6,12 +6,8 @@ Appendix A (discount 0.99, Polyak rate 0.005). Where the paper is silent the off
 is used (sail-sg/edp, diffusion/dql.py: the EMA policy's schedule). Every place where the official
 code differs from the paper is a field (a "switch"), listed in SPEC.md section 4.
 
-* :class:`OptimizerConfig`, :class:`NetworkConfig`, :class:`DiffusionConfig`,
-  :class:`TargetNetworkConfig`: the parts.
-* :class:`AlgorithmConfig`: the fields of every algorithm (optimiser, networks, discount, target
-  networks, execution); :class:`DiffusionAlgorithmConfig` adds the diffusion policy. Each
-  algorithm's own config subclasses one of them, in the algorithm's module.
-* :func:`table3_config`: any algorithm's config with Table 3's values for a task or domain.
+Each algorithm's own config subclasses :class:`AlgorithmConfig` or
+:class:`DiffusionAlgorithmConfig`, in the algorithm's module.
 
 Every config validates its fields when it is built (:mod:`edp_ref.config_checks`): a misspelled
 option, a NaN learning rate or a discount outside [0, 1) raises a ``ConfigError`` naming the field.
@@ -26,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from edp_ref.config_checks import (
     ConfigError,
     check_at_least,
+    check_choice,
     check_field_types,
     check_interval,
     check_positive,
@@ -222,26 +219,12 @@ def table3_config(
     lr = 3e-4 and guide_coef = 1.0 unless given on its command line: ``grad_clip="official",
     rates="official"`` reproduces that.
 
-    Args:
-        config: a config of any algorithm (its other fields are kept), e.g. ``EDPIQLConfig()``.
-        task_or_domain: a task of the paper ("walker2d-medium-expert-v2") or a domain ("kitchen").
-        grad_clip: "paper" (Table 3: 5) or "official" (the per-task table; needs a task name).
-        rates: "paper" (Table 3's learning rate and loss weight) or "official" (leave the
-            config's, whose defaults are the official 3e-4 and 1.0).
-
-    Returns:
-        A new config of the same type; ``loss_weight`` and ``expectile`` are set only where the
-        config has such a field.
-
-    Raises:
-        ValueError: an unknown task or domain, or an unknown ``grad_clip`` / ``rates``.
+    ``task_or_domain`` is a task of the paper ("walker2d-medium-expert-v2") or a domain
+    ("kitchen"); ``grad_clip="official"`` (the per-task table) needs a task. ``loss_weight`` and
+    ``expectile`` are set only where the config has such a field; the other fields are kept.
     """
-    if grad_clip not in ("paper", "official"):
-        raise ValueError(
-            f"table3_config: grad_clip must be 'paper' or 'official', got {grad_clip!r}"
-        )
-    if rates not in ("paper", "official"):
-        raise ValueError(f"table3_config: rates must be 'paper' or 'official', got {rates!r}")
+    check_choice("table3_config: grad_clip", grad_clip, ("paper", "official"))
+    check_choice("table3_config: rates", rates, ("paper", "official"))
     # A domain name, or a task of the paper: a misspelled task is an error, never silently the
     # Table 3 row of the domain its name suggests.
     if task_or_domain in DOMAINS:

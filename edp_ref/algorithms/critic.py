@@ -1,13 +1,6 @@
-"""Policy evaluation shared by the updates (Eq. 6, Eq. 14, Eq. 22; Appendix A).
-
-* :func:`double_q_target`: Eq. 14's clipped double-Q target with the target critics at (s', a').
-* :func:`diffusion_policy_evaluation`: a diffusion agent's whole critic step: a' ~ pi(. | s') from
-  the EMA policy (official; sail-sg/edp, diffusion/dql.py) through its sampler, then Eq. 14's
-  target and :func:`td_critic_step` (EDP + TD3, its variants, EDP + CRR).
-* :func:`td_critic_step`: one Adam step of both critics on the TD loss of Eq. 6 towards the TD
-  target y.
-* :func:`expectile_value_step`: IQL's value step on L_2^tau (Eq. 22, first line).
-* :func:`critic_modules`: fresh Q1, Q2 (and V) networks.
+"""Policy evaluation shared by the updates (Eq. 6, Eq. 14, Eq. 22; Appendix A): the TD targets,
+the critics' step, a diffusion agent's whole critic step (a' from the EMA policy, official
+sail-sg/edp, diffusion/dql.py) and IQL's value step.
 
 Critic loss (official code): mean (Q_i(s, a) - y)^2 for i = 1, 2, summed; each critic has its own
 Adam state and its own gradient clip. The formulas are :mod:`edp_ref.core.rl`'s.
@@ -95,10 +88,6 @@ def td_critic_step(
     set. Gradients are clipped per critic (``critic_clip="per_critic"``, official EDP: one
     optimiser per network) or by the global norm of both critics' gradients together
     (``"joint"``, Diffusion-QL: one ``clip_grad_norm_`` over the module holding Q1 and Q2).
-
-    Returns:
-        New Q1 and Q2 parameters, their new Adam states, and metrics (losses, mean Q, gradient
-        norms before clipping).
     """
     nets, s, a = state.networks, batch.observations, batch.actions
     y = y.detach()
@@ -189,10 +178,6 @@ def expectile_value_step(
 
     ``q_target`` is min(Q1', Q2')(s, a) of the target critics (App. A.3's double Q), without
     gradient. Shared by EDP + IQL and the feed-forward IQL.
-
-    Returns:
-        New V parameters, its new Adam state, and metrics (value loss, mean V, gradient norm
-        before clipping).
     """
     networks = state.networks
 

@@ -1,12 +1,6 @@
-"""The diffusion policy inside the algorithms: training terms and sampling (Sec. 4.1-4.2, 4.5).
-
-* :func:`diffusion_terms`: corrupt dataset actions (Eq. 8), predict the noise, and approximate
-  the clean action (Eq. 9) from the same forward pass, as Algorithm 1 does.
-* :func:`sample_diffusion_actions`: draw actions from pi_theta with DPM-Solver or DDPM (Eqs. 3-4)
-  for given parameters; used for the TD target's next actions, for backpropagation through the
-  sampler (Diffusion-QL, EDP w/o AP) and at evaluation.
-* :func:`select_actions`: energy-based action selection (Sec. 4.5, Algorithm 2): N candidates per
-  state, one chosen with probability proportional to exp(min(Q1, Q2)) of the online critics.
+"""The diffusion policy inside the algorithms (Sec. 4.1-4.2, 4.5): the training terms of Eqs. 8-9,
+sampling with DPM-Solver or DDPM (Eqs. 3-4; for the TD target's next actions, backpropagation
+through the sampler and evaluation) and energy-based action selection (Algorithm 2).
 
 All randomness is passed in as tensors (:class:`~edp_ref.algorithms.randomness.SamplerNoise`,
 :class:`~edp_ref.algorithms.randomness.DiffusionNoise`).
@@ -42,11 +36,8 @@ def diffusion_terms(
     noise: DiffusionNoise,
     diffusion: DiffusionConfig,
 ) -> tuple[Float[Tensor, "batch action"], Float[Tensor, "batch action"]]:
-    """eps_theta(a^k, k; s) and a_hat^0 from one forward pass (Eqs. 8-9, Algorithm 1).
-
-    Returns:
-        The predicted noise and the approximated action (clipped to ``diffusion.max_action``).
-    """
+    """eps_theta(a^k, k; s) and a_hat^0 (clipped to ``diffusion.max_action``) from one forward
+    pass on the corrupted dataset actions (Eqs. 8-9, Algorithm 1)."""
     schedule = networks.require_schedule()
     k = noise.timesteps
     a_k = corrupt(schedule, actions, k, noise.noise)
@@ -73,16 +64,11 @@ def sample_diffusion_actions(
     whole to round-off).
 
     Args:
-        networks: the agent's structure and schedule.
-        policy_params: noise-network parameters (online or EMA).
         observations: the conditioning states; row b * repeats + i of the sample is drawn for
-            state b.
+            state b (``repeats``: EAS's N candidates; the noise holds B * repeats rows).
         noise: the run's randomness (DDPM needs ``noise.steps``).
-        diffusion: steps, order, clipping and variance of the samplers.
-        sampler: "dpm_solver" or "ddpm".
         policy_scale: App. C.4's policy scaling tau, multiplies the predicted noise (1: none).
         initial_noise_scale: App. C.4's scale of the initial noise (0: deterministic sampling).
-        repeats: samples per state (EAS's N candidates); the noise holds B * repeats rows.
     """
     schedule = networks.require_schedule()
     check_same_dtype_device("sample_diffusion_actions", observations=observations, a=noise.initial)
@@ -129,17 +115,8 @@ def sample_actions(
     sampler: SamplerKind = "dpm_solver",
     use_ema: bool = False,
 ) -> Float[Tensor, "batch action"]:
-    """Sample one action per state from a trained diffusion agent, without gradients.
-
-    Args:
-        state: the training state.
-        observations: states to act in.
-        noise: sampler randomness for ``B`` rows.
-        diffusion: the agent's diffusion config.
-        sampler: "dpm_solver" (EDP) or "ddpm".
-        use_ema: sample from the EMA policy instead of the online one (official evaluation uses
-            the online policy).
-    """
+    """Sample one action per state from a trained diffusion agent, without gradients, from the
+    online policy (official evaluation) or, ``use_ema``, the EMA policy."""
     params = state.target_params["policy"] if use_ema else state.params["policy"]
     with torch.no_grad():
         return sample_diffusion_actions(
@@ -160,26 +137,14 @@ def select_actions(
     initial_noise_scale: float = 1.0,
     critics: Literal["online", "target"] = "online",
 ) -> Float[Tensor, "batch action"]:
-    """Energy-based action selection (Sec. 4.5, Algorithm 2) with the online policy and critics.
+    """Energy-based action selection (Sec. 4.5, Algorithm 2) with the online policy.
 
-    Samples ``num_candidates`` actions per state (paper: N = 10; official code: 50), scores them
-    with min(Q1, Q2) of the online critics (official), and picks one per state with probability
-    proportional to exp(Q / temperature) by inverse CDF of ``uniforms``.
-
-    Args:
-        state: a trained diffusion agent.
-        observations: ``[B, S]``.
-        candidate_noise: sampler noise for ``B * num_candidates`` rows, row ``b * N + i`` being
-            candidate i of state b.
-        uniforms: ``[B]`` U[0, 1) draws.
-        num_candidates: N.
-        diffusion: the agent's diffusion config.
-        sampler: "dpm_solver" (EDP) or "ddpm".
-        temperature: divides Q (1.0: the paper's e^Q).
-        policy_scale: App. C.4's policy scaling tau of the candidates' sampler (1: none).
-        initial_noise_scale: App. C.4's initial-noise scale of the candidates (0: deterministic).
-        critics: score the candidates with the online critics (official EDP) or the target
-            critics (Diffusion-QL's ``sample_action``).
+    Samples ``num_candidates`` actions per state (paper: N = 10; official code: 50; row
+    ``b * N + i`` of ``candidate_noise`` is candidate i of state b, with App. C.4's
+    ``policy_scale`` and ``initial_noise_scale``), scores them with min(Q1, Q2) of the online
+    critics (official EDP) or the target critics (Diffusion-QL's ``sample_action``), and picks one
+    per state with probability proportional to exp(Q / temperature) by inverse CDF of the U[0, 1)
+    ``uniforms``.
     """
     batch = observations.shape[0]
     if candidate_noise.initial.shape[0] != batch * num_candidates:

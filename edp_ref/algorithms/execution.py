@@ -1,52 +1,54 @@
 """How every update runs: input validation, then the pure update core, eager or compiled.
 
 An algorithm module writes only the core of its update, ``core(state, batch, randomness,
-config)``; registering it makes it an :class:`Update`, the ``update`` of its registry record,
-which checks that the randomness is the core's class and fits the config (a field drawn only for
-some configs), that batch and state share a device and dtype, that the batch's widths are the
-networks' and that the randomness was drawn for this batch size and action width (free:
-shapes only, each error names the argument), then the batch's values (one host sync,
-``ValueError`` naming a NaN/inf tensor, a terminal flag that is not 0/1 or an action beyond
-the config's ``max_action``; off with ``check_batch=False``), then runs the algorithm's core
-with the
-data-dependent checks of the core functions switched off, so that the core itself never reads a
-tensor value on the host. With ``config.compile`` true (default: when the state is on CUDA) the
-core runs under ``torch.compile`` (through :func:`edp_ref.compilation.compile_function`); the
-compiled function is built once per core and reused. The first compiled call is timed
-(:func:`compile_records`); if compilation fails where the eager update works, a
+config)``; registering it makes it an :class:`Update`, which first checks its inputs: that the
+randomness is the core's class and fits the config, that batch and state share a device and dtype,
+that the batch's widths are the networks', that the randomness was drawn for this batch size and
+action width and that a diffusion config's schedule is the state's (free: shapes and configs
+only, each error names the argument and both values), then the batch's values (one host sync,
+``ValueError`` naming a NaN/inf tensor, a terminal flag that is not 0/1 or an action beyond the
+config's ``max_action``; off with ``check_batch=False``). It then runs the core with the
+data-dependent checks of the core functions switched off, so that the core never reads a tensor
+value on the host: eagerly, or under ``torch.compile`` when ``config.compile`` is true (default:
+on CUDA; :func:`edp_ref.compilation.compile_function`, built once per core). The first compiled
+call is timed (:func:`compile_records`); if compilation fails where the eager update works, a
 ``RuntimeWarning`` says so and that update runs eagerly from then on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.input_checks import check_schedule, check_widths
+from edp_ref.algorithms.config import AlgorithmConfig
 from edp_ref.algorithms.randomness import check_drawn_for
 from edp_ref.algorithms.state import TrainState
 from edp_ref.compilation import compile_function, compile_options
 from edp_ref.data.batch import Batch
 from edp_ref.validation import value_checks
 
-__all__ = ["CompileRecord", "Metrics", "Update", "UpdateCore", "compile_records", "uses_compile"]
+__all__ = [
+    "CompileRecord",
+    "Metrics",
+    "Update",
+    "UpdateCore",
+    "check_schedule",
+    "check_widths",
+    "compile_records",
+    "compiled_for",
+    "uses_compile",
+]
 
 Metrics = dict[str, Tensor]
-
-
-@runtime_checkable
-class _RunConfig(Protocol):
-    @property
-    def compile(self) -> bool | None: ...
-
-    @property
-    def check_batch(self) -> bool: ...
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 #: ``core(state, batch, randomness, config) -> (state, metrics)``: the arithmetic of one update.
@@ -55,20 +57,89 @@ UpdateCore = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 
 @dataclass
 class CompileRecord:
-    """What compiling one update (core and config) cost, or why it failed.
+    """What compiling one update (core and config) cost, or why it failed."""
 
-    Attributes:
-        name: the public update's name (``edp_td3_update``, ...).
-        seconds: wall time of the first compiled call (compilation included), None until then.
-        error: why compilation failed (the update then runs eagerly), else None.
-    """
-
+    # The public update's name (``edp_td3_update``, ...).
     name: str
+    # Wall time of the first compiled call (compilation included), None until then.
     seconds: float | None = None
+    # Why compilation failed (the update then runs eagerly), else None.
     error: str | None = None
 
 
-_COMPILED: dict[tuple[UpdateCore, str], UpdateCore] = {}
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _named_dims(hint: Any) -> tuple[str, ...] | None:
+    """The dimension names of a jaxtyping annotation (``Float[Tensor, "batch action"]``), or of
+    the array member of ``X | None``; None for other annotations."""
+    for candidate in (hint, *typing.get_args(hint)):
+        dims = getattr(candidate, "dims", None)
+        if dims is not None:
+            return tuple(str(getattr(d, "name", "")) for d in dims)
+    return None
+
+
+def _check_randomness(where: str, obj: Any, path: str, batch_size: int, action_dim: int) -> None:
+    if obj is None or isinstance(obj, Tensor) or not dataclasses.is_dataclass(obj):
+        return
+    cls = type(obj)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{path}.{f.name}"
+        if not isinstance(value, Tensor):
+            _check_randomness(where, value, name, batch_size, action_dim)
+            continue
+        dims = _named_dims(_HINTS[cls][f.name])
+        if dims is None:
+            continue
+        if value.ndim != len(dims):
+            raise ValueError(
+                f"{where}: {name} has shape {tuple(value.shape)}, expected [{', '.join(dims)}]"
+            )
+        for axis, dim in enumerate(dims):
+            expected = {"batch": batch_size, "action": action_dim}.get(dim)
+            if expected is not None and value.shape[axis] != expected:
+                raise ValueError(
+                    f"{where}: {name} has shape {tuple(value.shape)}: its '{dim}' axis is "
+                    f"{value.shape[axis]} but the batch has {dim} size {expected}; draw the "
+                    "randomness for this batch"
+                )
+
+
+def check_widths(where: str, state: TrainState, batch: Batch, randomness: Any) -> None:
+    """Raise ``ValueError`` naming the argument if the batch's observation or action width is not
+    the networks', or a randomness tensor was drawn for another batch size or action width."""
+    nets = state.networks
+    for field, got, expected in (
+        ("observations", batch.state_dim, nets.state_dim),
+        ("actions", batch.action_dim, nets.action_dim),
+    ):
+        if got != expected:
+            raise ValueError(
+                f"{where}: batch.{field} has width {got} but the state's networks take "
+                f"{field} of width {expected}"
+            )
+    _check_randomness(where, randomness, "randomness", batch.batch_size, nets.action_dim)
+
+
+def check_schedule(where: str, state: TrainState, config: Any) -> None:
+    """Raise ``ValueError`` if a diffusion config's schedule (kind, K) is not the state's."""
+    diffusion = getattr(config, "diffusion", None)
+    schedule = state.networks.schedule
+    if diffusion is None or schedule is None:
+        return
+    if (schedule.kind, schedule.num_steps) != (diffusion.schedule, diffusion.num_steps):
+        raise ValueError(
+            f"{where}: the config's diffusion schedule is {diffusion.schedule!r} with K = "
+            f"{diffusion.num_steps} but the state was built with {schedule.kind!r}, K = "
+            f"{schedule.num_steps}; build the state with the algorithm's init for this config"
+        )
+
+
+_COMPILED: dict[tuple[Callable[..., Any], str], Callable[..., Any]] = {}
 _RECORDS: dict[tuple[UpdateCore, Any], CompileRecord] = {}
 
 
@@ -77,36 +148,31 @@ def compile_records() -> list[CompileRecord]:
     return list(_RECORDS.values())
 
 
-def uses_compile(config: _RunConfig, state: TrainState) -> bool:
+def uses_compile(config: AlgorithmConfig, state: TrainState) -> bool:
     """Whether an update with this config runs compiled: ``config.compile``, or CUDA if None."""
     if config.compile is None:
         return state.device.type == "cuda"
     return bool(config.compile)
 
 
-def _compiled(core: UpdateCore, device: torch.device) -> UpdateCore:
-    """``core`` compiled for ``device`` (CUDA graphs on CUDA: :func:`compile_options`), built
-    once per (core, device type) and reused."""
-    key = (core, device.type)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        fn = compile_function(core, **compile_options(device))
-        _COMPILED[key] = fn
-    return fn
+def compiled_for(fn: F, device: torch.device) -> F:
+    """``fn`` compiled for ``device`` (CUDA graphs on CUDA: :func:`compile_options`), built once
+    per (function, device type) and reused: the updates' cores and EAS's candidate scoring."""
+    key = (fn, device.type)
+    if key not in _COMPILED:
+        _COMPILED[key] = compile_function(fn, **compile_options(device))
+    return cast(F, _COMPILED[key])
 
 
 @dataclass(frozen=True, eq=False)
 class Update:
-    """An algorithm's update, ``update(state, batch, randomness, config) -> (state, metrics)``.
-
-    Attributes:
-        core: the pure arithmetic of one update (the algorithm module's function).
-        randomness: the randomness class the core takes; None for a core that draws nothing.
-        name: the name its errors and compile records give (``edp_td3_update``).
-    """
+    """An algorithm's update, ``update(state, batch, randomness, config) -> (state, metrics)``:
+    the algorithm module's ``core`` behind the checks of its inputs (module docstring)."""
 
     core: UpdateCore
+    # The randomness class the core takes; None for a core that draws nothing.
     randomness: type | None
+    # The name its errors and compile records give (``edp_td3_update``).
     name: str
 
     def __call__(
@@ -139,7 +205,7 @@ class Update:
             if record.error is not None:
                 return core(state, batch, randomness, config)
             if record.seconds is not None:
-                return _compiled(core, state.device)(state, batch, randomness, config)
+                return compiled_for(core, state.device)(state, batch, randomness, config)
             return _first_compiled_call(core, record, state, batch, randomness, config)
 
 
@@ -164,7 +230,7 @@ def _first_compiled_call(
     it)."""
     start = time.perf_counter()
     try:
-        out = _compiled(core, state.device)(state, batch, randomness, config)
+        out = compiled_for(core, state.device)(state, batch, randomness, config)
     except Exception as exc:
         eager = core(state, batch, randomness, config)  # raises if the update itself is wrong
         record.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -1,21 +1,14 @@
-"""The feed-forward policies of Table 2's "FF" baselines and what their updates share.
-
-* :class:`DeterministicPolicyNetwork`: TD3+BC's actor, pi(s) = max_action * tanh(MLP(s)).
-* :class:`GaussianPolicyNetwork`: CRR's and IQL's policy, N(max_action * tanh(MLP(s)),
-  diag(exp(2 log_std))) with a state-independent log-std clipped to [log_std_min, log_std_max]
-  (IQL's policy for offline training); its log-density is :func:`edp_ref.core.rl.gaussian_log_prob`.
-* :class:`GaussianPolicyConfig`: the fields of the Gaussian-policy baselines.
-* :func:`weighted_log_likelihood_loss`: their weighted-regression policy loss (Eqs. 20, 22);
-  :func:`feedforward_actions`: the evaluation action of any feed-forward agent.
-
-Every network is 3 x 256 Mish (Sec. 5), as edp_ref's diffusion agents, unless the config says
-otherwise.
+"""The feed-forward policies of Table 2's "FF" baselines (TD3+BC's deterministic actor, CRR's
+and IQL's Gaussian policy) and what their updates share: the weighted-regression policy loss
+(Eqs. 20, 22) and the evaluation action. Every network is 3 x 256 Mish (Sec. 5), as edp_ref's
+diffusion agents, unless the config says otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from jaxtyping import Float
@@ -79,7 +72,9 @@ class DeterministicPolicyNetwork(nn.Module):
 
 
 class GaussianPolicyNetwork(nn.Module):
-    """N(max_action * tanh(MLP(s)), diag(exp(2 log_std))) with a state-independent log-std."""
+    """N(max_action * tanh(MLP(s)), diag(exp(2 log_std))) with a state-independent log-std
+    clipped to [log_std_min, log_std_max] (IQL's policy for offline training); its log-density
+    is :func:`edp_ref.core.rl.gaussian_log_prob`."""
 
     def __init__(
         self,
@@ -133,8 +128,4 @@ def feedforward_actions(
     Gaussian policy's mean (the usual deterministic evaluation of Gaussian policies)."""
     with torch.no_grad():
         out = state.networks.policy_output(state.params["policy"], observations)
-    if isinstance(out, tuple):
-        mean: Tensor = out[0]
-        return mean
-    action: Tensor = out
-    return action
+    return cast(Tensor, out[0] if isinstance(out, tuple) else out)

@@ -3,48 +3,38 @@
 The paper reports every score as the average of 5 seeds. Instead of running S trainings one
 after another, the S states are stacked along a new leading dimension and one update is
 ``torch.func.vmap``-ed over it: every tensor of the state, the batch and the randomness gains a
-leading seed axis ``[S, ...]``. Everything an update computes per network stays per seed under
-vmap, in particular the global gradient norm of Table 3's gradient clipping (each seed clips by
-its own norm) and the data-dependent switches (EMA schedule, random Q head), so the vmapped update
-equals S independent updates up to float round-off (``tests/test_multiseed.py``).
-
-* :func:`stack_states` / :func:`unstack_state`: S states <-> one stacked state.
-* :func:`stack_tree` / :func:`unstack_tree` (:mod:`edp_ref.pytree`): the same for
-  batches and randomness dataclasses.
-* :func:`vmap_update`: ``update(state, batch, randomness, config)`` -> its S-seed version,
-  optionally compiled.
-* :func:`sequential_update`: the plain path, S calls of ``update`` (same signature), for the
-  benchmark's comparison and for devices where vmap does not pay (:mod:`edp_ref.benchmark`
-  measures which is faster).
+leading seed axis ``[S, ...]`` (batches and randomness: :func:`edp_ref.pytree.stack_tree`).
+Everything an update computes per network stays per seed under vmap, in particular the global
+gradient norm of Table 3's gradient clipping (each seed clips by its own norm) and the
+data-dependent switches (EMA schedule, random Q head), so the vmapped update equals S independent
+updates up to float round-off (``tests/test_multiseed.py``). :func:`sequential_update` is the
+plain path, S calls of ``update`` with the same signature, for devices where vmap does not pay
+(:mod:`edp_ref.benchmark` measures which is faster).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from edp_ref.algorithms.execution import Metrics
+from edp_ref.algorithms.execution import Metrics, UpdateCore
 from edp_ref.algorithms.state import TrainState, load_state_tensors, state_tensors
 from edp_ref.compilation import compile_function
 from edp_ref.data.batch import Batch
-from edp_ref.pytree import stack_tree, unstack_tree
+from edp_ref.pytree import unstack_tree
 
 __all__ = [
     "num_seeds",
     "sequential_update",
     "stack_states",
-    "stack_tree",
     "unstack_state",
-    "unstack_tree",
     "vmap_update",
 ]
 
-T = TypeVar("T")
-Update = Callable[[TrainState, Batch, Any, Any], tuple[TrainState, Metrics]]
 StackedUpdate = Callable[[TrainState, Batch, Any], tuple[TrainState, Metrics]]
 
 
@@ -79,19 +69,12 @@ def unstack_state(state: TrainState) -> list[TrainState]:
     ]
 
 
-def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUpdate:
-    """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds.
-
-    Args:
-        update: a registered algorithm's ``update``.
-        config: its config; its own ``compile`` flag is ignored (the update runs eagerly inside
-            vmap) and batch checking is off inside vmap (data-dependent checks cannot run there).
-        compile: compile the whole vmapped update with :func:`edp_ref.compilation.compile_function`.
-
-    Returns:
-        ``fn(stacked_state, stacked_batch, stacked_randomness) -> (stacked_state, metrics)``,
-        every metric ``[S]``.
-    """
+def vmap_update(update: UpdateCore, config: Any, compile: bool = False) -> StackedUpdate:
+    """The S-seed version of ``update`` with ``config`` fixed: one vmapped call for all seeds,
+    ``fn(stacked_state, stacked_batch, stacked_randomness) -> (stacked_state, metrics)``, every
+    metric ``[S]``. Inside vmap the update runs eagerly without batch checks (data-dependent
+    checks cannot run there), whatever the config says; ``compile`` compiles the whole vmapped
+    update (:func:`edp_ref.compilation.compile_function`)."""
     inner_config = dataclasses.replace(config, compile=False, check_batch=False)
 
     def flat_update(
@@ -111,7 +94,7 @@ def vmap_update(update: Update, config: Any, compile: bool = False) -> StackedUp
     return compile_function(run) if compile else run
 
 
-def sequential_update(update: Update, config: Any) -> StackedUpdate:
+def sequential_update(update: UpdateCore, config: Any) -> StackedUpdate:
     """The plain path with :func:`vmap_update`'s signature: S calls of ``update``, one per seed."""
 
     def run(state: TrainState, batch: Batch, randomness: Any) -> tuple[TrainState, Metrics]:

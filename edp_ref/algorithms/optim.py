@@ -1,16 +1,10 @@
 """The optimiser of every update: global-norm gradient clipping and Adam (Table 3, Appendix A).
 
 All functions are pure: they take parameter dicts (name -> tensor) and return new ones, never
-mutating their inputs, so that an update is a function of its arguments.
-
-* :func:`clip_by_global_norm`: Table 3's "gradient norm clipping". ``"optax"`` (official code):
-  g <- g * max / ||g|| when ||g|| >= max, no epsilon; ``"torch"``: ``clip_grad_norm_``'s
-  g <- g * min(1, max / (||g|| + 1e-6)) (Diffusion-QL's PyTorch code).
-* :func:`adam_step`: Adam (Kingma & Ba) exactly as optax computes it (the official optimiser):
-  mu <- b1 mu + (1 - b1) g, nu <- b2 nu + (1 - b2) g^2, update = mu_hat / (sqrt(nu_hat) + eps)
-  with bias corrections at count + 1, optional cosine learning-rate decay (``lr_decay``).
-* :func:`apply_gradients`: clipping then Adam, optionally masked (a masked-off step leaves the
-  parameters and the optimiser state untouched, for TD3's delayed policy updates).
+mutating their inputs, so that an update is a function of its arguments. Adam is computed
+exactly as optax computes it (the official optimiser): mu <- b1 mu + (1 - b1) g,
+nu <- b2 nu + (1 - b2) g^2, update = mu_hat / (sqrt(nu_hat) + eps) with bias corrections at
+count + 1.
 """
 
 from __future__ import annotations
@@ -46,13 +40,8 @@ _TORCH_CLIP_EPS = 1e-6
 
 @dataclass(frozen=True, eq=False)
 class AdamState:
-    """Adam's state for one network: the step count and the two moment estimates.
-
-    Attributes:
-        count: number of Adam steps taken so far, an int64 scalar tensor.
-        mu: first-moment estimate per parameter.
-        nu: second-moment estimate per parameter.
-    """
+    """Adam's state for one network: the number of steps taken (an int64 scalar tensor) and the
+    first and second moment estimates per parameter."""
 
     count: Tensor
     mu: Params
@@ -83,17 +72,10 @@ def global_norm(grads: Params) -> Float[Tensor, ""]:
 def clip_by_global_norm(
     grads: Params, max_norm: float | None, mode: ClipMode = "optax"
 ) -> tuple[Params, Float[Tensor, ""]]:
-    """Scale the gradients so that their global norm is at most ``max_norm``.
-
-    Args:
-        grads: gradients by parameter name.
-        max_norm: the bound (Table 3: 5); ``None`` or a non-positive value disables clipping (the
-            official code's ``max_grad_norm = 0``).
-        mode: ``"optax"``: g * max / ||g|| where ||g|| >= max (official); ``"torch"``:
-            g * min(1, max / (||g|| + 1e-6)).
-
-    Returns:
-        The clipped gradients and the global norm before clipping.
+    """Table 3's gradient-norm clipping: the gradients scaled to a global norm of at most
+    ``max_norm`` (``None`` or non-positive: no clipping, the official ``max_grad_norm = 0``), and
+    the norm before clipping. ``"optax"`` (official): g * max / ||g|| where ||g|| >= max, no
+    epsilon; ``"torch"`` (Diffusion-QL's ``clip_grad_norm_``): g * min(1, max / (||g|| + 1e-6)).
     """
     norm = global_norm(grads)
     if max_norm is None or max_norm <= 0:
@@ -120,11 +102,8 @@ def _learning_rate(config: OptimizerConfig, count: Int[Tensor, ""], like: Tensor
 def adam_step(
     params: Params, grads: Params, state: AdamState, config: OptimizerConfig
 ) -> tuple[Params, AdamState]:
-    """One Adam step (optax.adam arithmetic) on already-clipped gradients.
-
-    Returns:
-        The new parameters and the new optimiser state.
-    """
+    """One Adam step (optax.adam arithmetic, optional cosine learning-rate decay) on
+    already-clipped gradients: the new parameters and optimiser state."""
     b1, b2 = config.beta1, config.beta2
     first = next(iter(params.values()))
     count = state.count + 1
@@ -148,19 +127,10 @@ def apply_gradients(
     config: OptimizerConfig,
     apply: Bool[Tensor, ""] | None = None,
 ) -> tuple[Params, AdamState, Float[Tensor, ""]]:
-    """Clip by global norm (config.max_grad_norm, config.clip_mode), then one Adam step.
-
-    Args:
-        params: current parameters.
-        grads: their gradients.
-        state: the Adam state of this network.
-        config: learning rate, clipping and Adam constants.
-        apply: optional scalar mask; where false the parameters and the optimiser state are
-            returned unchanged (TD3+BC's delayed actor), computed without a host sync.
-
-    Returns:
-        New parameters, new optimiser state, and the gradient's global norm before clipping.
-    """
+    """Clip by global norm (config.max_grad_norm, config.clip_mode), then one Adam step: the new
+    parameters, optimiser state and the global norm before clipping. Where the optional scalar
+    mask ``apply`` is false, parameters and optimiser state stay as they were (TD3+BC's delayed
+    actor), without a host sync."""
     clipped, norm = clip_by_global_norm(grads, config.max_grad_norm, config.clip_mode)
     new_params, new_state = adam_step(params, clipped, state, config)
     if apply is None:

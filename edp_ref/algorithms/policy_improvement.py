@@ -1,12 +1,5 @@
-"""Policy improvement of a diffusion policy, shared by EDP + TD3, EDP + CRR and EDP + IQL.
-
-* :class:`WeightedRegressionConfig`: the fields of likelihood-based policy improvement (Eq. 11),
-  shared by EDP + CRR and EDP + IQL.
-* :func:`weighted_regression_loss`: the whole policy loss of EDP + CRR / IQL:
-  diffusion_weight * L_diff (Eq. 5) + loss_weight * Eq. 11, from one forward pass of the noise
-  network (Eqs. 8-9), with the algorithm's weights f computed without gradient.
-* :func:`policy_step`: the gradient of a policy loss and one clipped Adam step (Algorithm 1's
-  policy update), the tail every diffusion update shares.
+"""Policy improvement of a diffusion policy: the likelihood-based loss of EDP + CRR and EDP + IQL
+(Eq. 11) and the policy step every update shares (Algorithm 1's policy update).
 """
 
 from __future__ import annotations
@@ -80,12 +73,10 @@ def weighted_regression_loss(
     config: WeightedRegressionConfig,
     weights_of: WeightsFn,
 ) -> tuple[Float[Tensor, ""], Metrics]:
-    """diffusion_weight * L_diff + loss_weight * Eq. 11 with the weights of ``weights_of``, Eq. 11
-    realised by the Gaussian surrogate of Eq. 13 or the ELBO-weighted loss of Eq. 12.
-
-    Returns:
-        The policy loss and metrics (L_diff, the weighted term, and ``weights_of``'s metrics).
-    """
+    """The whole policy loss of EDP + CRR / IQL and its metrics: diffusion_weight * L_diff (Eq. 5)
+    + loss_weight * Eq. 11, realised by the Gaussian surrogate of Eq. 13 or the ELBO-weighted loss
+    of Eq. 12, from one forward pass of the noise network (Eqs. 8-9), with the algorithm's weights
+    f (``weights_of``) computed without gradient."""
     nets = state.networks
     dc = config.diffusion
     s, a = batch.observations, batch.actions
@@ -119,12 +110,9 @@ def policy_step(
     loss_fn: Callable[[Params], tuple[Tensor, Metrics]],
     optimizer: OptimizerConfig,
 ) -> tuple[Params, AdamState, Metrics]:
-    """The gradient of ``loss_fn`` at the online policy and one clipped Adam step.
-
-    Returns:
-        The new policy parameters, its new Adam state, and metrics: ``policy_loss``, the loss
-        function's own metrics and ``policy_grad_norm`` (before clipping).
-    """
+    """The gradient of ``loss_fn`` at the online policy and one clipped Adam step: the new policy
+    parameters, Adam state and metrics (``policy_loss``, the loss function's own metrics and
+    ``policy_grad_norm`` before clipping)."""
     grads, (loss, aux) = grad_and_value(loss_fn, has_aux=True)(state.params["policy"])
     new_policy, new_optimizer, norm = apply_gradients(
         state.params["policy"], grads, state.optimizers["policy"], optimizer

@@ -17,10 +17,6 @@ one :func:`drawn` per field, saying how the field is drawn; the registry builds 
 
 A field drawn for some configs only (``drawn(..., when=("policy_action", "sampler"))``) is None
 for the others; :func:`check_drawn_for` tells an update whose randomness does not fit its config.
-
-The noise of the diffusion policy: :class:`DiffusionNoise` (k and eps of Eqs. 5 and 8-9) and
-:class:`SamplerNoise` (a sampler run, Eqs. 3-4 or DPM-Solver), with their draws and EAS's uniforms
-(Algorithm 2).
 """
 
 from __future__ import annotations
@@ -60,27 +56,19 @@ Drawer = Callable[[Any, "DrawContext"], Any]
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class SamplerNoise:
-    """The randomness of one sampling run.
+    """The randomness of one sampling run (Eqs. 3-4 or DPM-Solver)."""
 
-    Attributes:
-        initial: a^K ~ N(0, I) (DDPM) or the noise at t = 1 (DPM-Solver), ``[B, A]``.
-        steps: DDPM's per-step noise ``[K, B, A]`` (None for DPM-Solver, which is deterministic
-            after its first step).
-    """
-
+    # a^K ~ N(0, I) (DDPM) or the noise at t = 1 (DPM-Solver).
     initial: Float[Tensor, "batch action"]
+    # DDPM's per-step noise; None for DPM-Solver, deterministic after its first step.
     steps: Float[Tensor, "num_steps batch action"] | None = None
 
 
 @pytree_dataclass
 @dataclass(frozen=True, eq=False)
 class DiffusionNoise:
-    """The randomness of L_diff and action approximation: k ~ U{0..K-1} and eps ~ N(0, I).
-
-    Attributes:
-        timesteps: 0-based k per row, int64 ``[B]``.
-        noise: eps ``[B, A]``.
-    """
+    """The randomness of L_diff and action approximation (Eqs. 5, 8-9): 0-based k ~ U{0..K-1}
+    per row and eps ~ N(0, I)."""
 
     timesteps: Int[Tensor, " batch"]
     noise: Float[Tensor, "batch action"]

@@ -12,11 +12,10 @@ the network's action for a feed-forward one). A variant is a registered base wit
 class, declared one way: :func:`register_variant` (Diffusion-QL, the ablations of Fig. 2 and
 Table 7, Table 6's TD3+EAS).
 
-Importing :mod:`edp_ref.algorithms` imports every module of :mod:`edp_ref.algorithms.catalog` and
-of every package named in the environment variable ``EDP_REF_ALGORITHM_PACKAGES`` (comma-separated
-import names: :func:`import_algorithm_modules`), so that :data:`REGISTRY` holds them all. The
-runner, the conformance kit, the benchmark and the tests iterate it: adding an algorithm is one
-module, its test and its SPEC.md row (docs/architecture.md).
+Importing :mod:`edp_ref.algorithms` imports every algorithm module
+(:func:`import_algorithm_modules`), so that :data:`REGISTRY` holds them all. The runner, the
+conformance kit, the benchmark and the tests iterate it: adding an algorithm is one module, its
+test and its SPEC.md row (docs/architecture.md).
 
 | field | what |
 |---|---|
@@ -177,10 +176,7 @@ def register_algorithm(
     The arguments are the record's fields (module docstring) and: ``randomness``, the class the
     core takes, every field declared with ``drawn`` (None if the core draws nothing);
     ``network``, the kind of its policy network; ``value_network``, whether it trains IQL's V.
-
-    Raises:
-        ValueError / TypeError: naming the argument that does not fit, a taken name, or a
-            randomness field that does not say how it is drawn.
+    A ValueError / TypeError names the argument that does not fit.
     """
     _check_declaration(name, config_class, network, family, policy)
     draw = draw_randomness(randomness)
@@ -246,12 +242,9 @@ def register_variant(
 
 
 def import_algorithm_modules() -> None:
-    """Import every module of :data:`CATALOG` and of the packages named in
-    ``EDP_REF_ALGORITHM_PACKAGES`` (each module registers its algorithms when imported).
-
-    Raises:
-        ImportError: naming the package that cannot be imported.
-    """
+    """Import every module of :data:`CATALOG` and of the packages named in the environment
+    variable ``EDP_REF_ALGORITHM_PACKAGES`` (comma-separated import names; each module registers
+    its algorithms when imported). An ImportError names a package that cannot be imported."""
     named = os.environ.get(PACKAGES_VARIABLE, "")
     for package_name in [CATALOG, *(p.strip() for p in named.split(",") if p.strip())]:
         try:

@@ -44,19 +44,16 @@ def _template(module: nn.Module) -> nn.Module:
 
 @dataclass(frozen=True, eq=False)
 class Networks:
-    """The structure of an agent's networks (meta-device templates) and its noise schedule.
+    """The structure of an agent's networks (meta-device templates) and its noise schedule."""
 
-    Attributes:
-        policy: the policy network: a noise-prediction network eps_theta(a^k, k; s) for diffusion
-            policies, a deterministic or Gaussian MLP for the feed-forward baselines.
-        q: the critic Q(s, a) (Q1 and Q2 share this structure, not their parameters).
-        value: IQL's V(s), else None.
-        schedule: the diffusion policy's noise schedule on the state's device, else None.
-    """
-
+    # eps_theta(a^k, k; s) for diffusion policies, a deterministic or Gaussian MLP for the
+    # feed-forward baselines.
     policy: nn.Module
+    # Q(s, a): Q1 and Q2 share this structure, not their parameters.
     q: nn.Module
+    # IQL's V(s), else None.
     value: nn.Module | None = None
+    # The diffusion policy's noise schedule on the state's device, else None.
     schedule: Schedule | None = None
 
     def noise(
@@ -67,8 +64,7 @@ class Networks:
         t: Float[Tensor, " batch"],
     ) -> Float[Tensor, "batch action"]:
         """eps_theta(a^k, t; s) with the given policy parameters."""
-        out: Tensor = functional_call(self.policy, params, (observations, noisy_actions, t))
-        return out
+        return cast(Tensor, functional_call(self.policy, params, (observations, noisy_actions, t)))
 
     def conditioned_noise(
         self, params: Params, observations: Float[Tensor, "batch state"], repeats: int = 1
@@ -87,8 +83,7 @@ class Networks:
         actions: Float[Tensor, "*batch action"],
     ) -> Float[Tensor, "*batch"]:
         """Q(s, a) with the given critic parameters."""
-        out: Tensor = functional_call(self.q, params, (observations, actions))
-        return out
+        return cast(Tensor, functional_call(self.q, params, (observations, actions)))
 
     def min_q(
         self,
@@ -109,8 +104,7 @@ class Networks:
         """V(s) with the given value-network parameters."""
         if self.value is None:
             raise ValueError("Networks.state_value: this agent has no value network")
-        out: Tensor = functional_call(self.value, params, (observations,))
-        return out
+        return cast(Tensor, functional_call(self.value, params, (observations,)))
 
     def policy_output(self, params: Params, observations: Float[Tensor, "batch state"]) -> Any:
         """The feed-forward policy's output (an action, or a (mean, log_std) pair)."""
@@ -189,15 +183,8 @@ def build_state(
     device: torch.device | str,
     dtype: torch.dtype,
 ) -> TrainState:
-    """Assemble a fresh state from initialised modules.
-
-    Args:
-        modules: initialised networks by name: "policy", "q1", "q2" and optionally "value".
-        target_names: which of them get a target copy (equal to the online copy at start).
-        schedule: the noise schedule of a diffusion policy, or None.
-        device: where the state lives.
-        dtype: parameter dtype.
-    """
+    """A fresh state from initialised modules by name ("policy", "q1", "q2"[, "value"]); the
+    ``target_names`` get a target copy, equal to the online one."""
     params = {name: _params_of(m, device, dtype) for name, m in modules.items()}
     targets = {name: {n: p.clone() for n, p in params[name].items()} for name in target_names}
     networks = Networks(

@@ -27,23 +27,17 @@ __all__ = ["TrainingStep"]
 
 @dataclass(frozen=True, eq=False)
 class TrainingStep:
-    """Algorithm 1's loop body for one algorithm, config and dataset.
-
-    Attributes:
-        algorithm: the registered algorithm (its ``draw`` and ``update``).
-        config: its config.
-        dataset: D, on the device the update runs on.
-        batch_size: |B| (Table 3: 256).
-        batches: the generator of the minibatch indices, on the dataset's device.
-        randomness: the generator of the update's random tensors (drawn there, then moved to the
-            dataset's device).
-    """
+    """Algorithm 1's loop body for one algorithm, config and dataset D (on the device the update
+    runs on), with minibatches of ``batch_size`` (Table 3: 256)."""
 
     algorithm: Algorithm
     config: AlgorithmConfig
     dataset: TransitionDataset
     batch_size: int
+    # The generator of the minibatch indices, on the dataset's device.
     batches: torch.Generator
+    # The generator of the update's random tensors (drawn there, then moved to the dataset's
+    # device).
     randomness: torch.Generator
 
     def draw(self) -> tuple[Batch, Any]:

@@ -1,12 +1,6 @@
-"""Target networks of every update (Appendix A): Polyak-averaged target critics, the EMA policy
-of diffusion agents and TD3+BC's target actor, and the new state at the end of an update.
-
-* :func:`polyak` / :func:`masked_polyak`: theta' <- tau theta + (1 - tau) theta' (tau = 0.005 for
-  the critics every update; for the EMA policy on its schedule).
-* :func:`ema_due`: whether update t moves the EMA policy (official: t > 1000 and t % 5 == 0;
-  sail-sg/edp, diffusion/dql.py).
-* :func:`advance_state`: the state after update t (new parameters and optimiser states, moved
-  targets, step + 1); :func:`finish_diffusion_update` does it for a diffusion agent.
+"""Target networks of every update (Appendix A): Polyak-averaged target critics (tau = 0.005,
+every update), the EMA policy of diffusion agents (on the official schedule of sail-sg/edp,
+diffusion/dql.py) and TD3+BC's target actor, and the new state at the end of an update.
 """
 
 from __future__ import annotations
@@ -46,18 +40,9 @@ def advance_state(
     policy_target: Params | None = None,
 ) -> TrainState:
     """The state after update number ``state.step + 1``: the new online parameters and Adam
-    states, the target critics Polyak-moved towards the new ones (theta' <- tau theta +
-    (1 - tau) theta', only where ``critic_mask`` if given) and, if given, the new policy target.
-
-    Args:
-        state: the state before the update.
-        params: the new online parameters by network name ("policy", "q1", "q2"[, "value"]).
-        optimizers: the new Adam states, keyed like ``params``.
-        critic_tau: tau of the critic targets.
-        critic_mask: optional boolean scalar; where false the critic targets stay (TD3+BC's
-            delayed targets), without a host sync.
-        policy_target: the new policy target (EMA policy or target actor), or None for agents
-            without one.
+    states (keyed by network name), the target critics Polyak-moved towards the new ones by
+    ``critic_tau`` (only where the boolean scalar ``critic_mask`` is true, if given: TD3+BC's
+    delayed targets) and the new policy target (EMA policy or target actor), if any.
     """
     T = state.target_params
     targets: dict[str, Params] = {} if policy_target is None else {"policy": policy_target}
@@ -91,18 +76,9 @@ def finish_diffusion_update(
     metrics: Metrics,
     dtype: torch.dtype,
 ) -> tuple[TrainState, Metrics]:
-    """The state after update t = state.step + 1 of a diffusion agent, and its metrics.
-
-    Critic targets move by critic_tau; the EMA policy moves by ema_tau where :func:`ema_due`.
-
-    Args:
-        state: the state before the update.
-        params: the new online parameters ("policy", "q1", "q2" and, for IQL, "value").
-        optimizers: the new Adam states, keyed like ``params``.
-        target_networks: tau values and the EMA schedule.
-        metrics: the update's metrics; ``ema_updated`` (in ``dtype``) is appended.
-        dtype: the batch's floating dtype.
-    """
+    """:func:`advance_state` for a diffusion agent, and its metrics with ``ema_updated`` (in the
+    batch's ``dtype``): critic targets move by critic_tau, the EMA policy by ema_tau where
+    :func:`ema_due`."""
     ema_now = ema_due(
         state.step + 1,
         target_networks.ema_start,

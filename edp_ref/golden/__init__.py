@@ -1,36 +1,18 @@
 """The conformance kit for ports: golden inputs and outputs of every public core function and of
 one update of every registered algorithm, in float64 and float32
-(``python -m edp_ref.golden export|check DIR``).
+(``edp-golden export|check DIR``, :mod:`~edp_ref.golden.cli`).
 
 ``export DIR`` writes one ``.npz`` archive per case (plain NumPy arrays, no pickles; two exports
-are identical to the byte) and ``manifest.json``: per case the function and the paper equation
-it checks, the non-tensor arguments, the names, shapes and dtypes of its inputs and outputs, the
-archive's sha256, and ``rtol`` / ``atol``. ``check DIR`` verifies the kit and recomputes every
-case with the installed edp_ref; it trusts nothing the kit says without checking it:
+are identical to the byte: :mod:`~edp_ref.golden.archive`) and ``manifest.json``
+(:mod:`~edp_ref.golden.manifest`). ``check DIR`` verifies the kit and recomputes every case with
+the installed edp_ref, trusting nothing the kit says without checking it, and judging outputs by
+edp_ref's own tolerances (:mod:`~edp_ref.golden.check`); ``check DIR --adapter MODULE:FUNCTION``
+checks a port instead (docs/fidelity.md has the official EDP as the example).
 
-* every archive's sha256 is verified before the archive is used (a file whose bytes differ is
-  reported by name as modified);
-* only files inside ``DIR`` are read (a case ``file`` that is absolute, contains ``..`` or
-  resolves outside ``DIR`` is an error naming the case);
-* a missing input or output, an extra array and an array the manifest describes otherwise are
-  reported by case and array name;
-* outputs are compared with edp_ref's own tolerances for each case (in the code, see
-  :func:`~edp_ref.golden.case.case_tolerances`); the manifest's ``rtol`` / ``atol`` are
-  informational, for a port, and editing them changes nothing;
-* a case of the kit this edp_ref does not know fails the check; a case (or output) of this
-  edp_ref that the kit lacks is a note, so that kits made by older versions still check.
-
-``check DIR --adapter MODULE:FUNCTION`` checks a port instead: the same reader hands every case's
-stored inputs to the port's function and judges its outputs by the same tolerances
-(:class:`~edp_ref.golden.check.PortCase`; docs/fidelity.md has the official EDP as the example).
-
-Modules: :mod:`~edp_ref.golden.case` (a case and its tolerances),
+The cases: :mod:`~edp_ref.golden.case` (a case and its tolerances),
 :mod:`~edp_ref.golden.core_inputs` (the shared draws), the cases by what they check
-(:mod:`~edp_ref.golden.cases_equations`, :mod:`~edp_ref.golden.cases_samplers`,
-:mod:`~edp_ref.golden.cases_networks`, :mod:`~edp_ref.golden.cases_updates`),
-:mod:`~edp_ref.golden.catalogue` (all of them), :mod:`~edp_ref.golden.archive` (the ``.npz``
-format), :mod:`~edp_ref.golden.manifest`, :mod:`~edp_ref.golden.export`,
-:mod:`~edp_ref.golden.check` and :mod:`~edp_ref.golden.cli`.
+(``cases_equations``, ``cases_samplers``, ``cases_networks``, ``cases_updates``) and
+:mod:`~edp_ref.golden.catalogue` (all of them).
 """
 
 from __future__ import annotations

@@ -66,15 +66,12 @@ def archive_bytes(arrays: Mapping[str, NDArray[Any]]) -> bytes:
 
 
 def read_archive(data: bytes, label: str) -> dict[str, NDArray[Any]]:
-    """The arrays of an archive's bytes, by member name without ``.npy``.
-
-    Args:
-        data: the archive's bytes (already checked against the manifest's sha256).
-        label: the file, for messages.
+    """The arrays of an archive's bytes (already checked against the manifest's sha256), by
+    member name without ``.npy``.
 
     Raises:
-        ArchiveError: naming ``label`` when the bytes are not a zip, a member is not a ``.npy``
-            array (or needs pickles), a member name repeats, or a member fails its CRC.
+        ArchiveError: naming ``label`` (the file) when the bytes are not a zip, a member is not a
+            ``.npy`` array (or needs pickles), a member name repeats, or a member fails its CRC.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -36,31 +36,25 @@ Compute = Callable[[Arrays], Arrays]
 
 @dataclass(frozen=True)
 class GoldenCase:
-    """One conformance case.
+    """One conformance case: the public edp_ref function or update it checks and the paper's
+    equation / section, its non-tensor ``params`` (JSON-ready) and tensor ``inputs``, and
+    ``compute``, which recomputes the outputs from inputs named as in ``inputs``."""
 
-    Attributes:
-        name: the case (and archive) name, ``<what>_<f64|f32>``.
-        function: the public edp_ref function or update it checks.
-        equation: the paper's equation / section.
-        dtype: ``f64`` or ``f32``.
-        params: the non-tensor arguments, JSON-ready.
-        inputs: the tensor inputs by name.
-        compute: recomputes the outputs from inputs named as in ``inputs``.
-        rtol, atol: edp_ref's tolerances for this case (see :func:`case_tolerances`).
-        notes: conventions a port needs (argument order, name layout).
-        extra: further manifest fields (the update cases' ``algorithm`` and ``title``).
-    """
-
+    # The case (and archive) name, ``<what>_<f64|f32>``.
     name: str
     function: str
     equation: str
+    # ``f64`` or ``f32``.
     dtype: str
     params: Mapping[str, Any]
     inputs: Arrays
     compute: Compute
+    # edp_ref's tolerances for this case (:func:`case_tolerances`).
     rtol: float
     atol: float
+    # Conventions a port needs (argument order, name layout).
     notes: str = ""
+    # Further manifest fields (the update cases' ``algorithm`` and ``title``).
     extra: Mapping[str, str] = field(default_factory=dict)
 
 

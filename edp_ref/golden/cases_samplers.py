@@ -11,6 +11,7 @@ give the noise network's parameters and the conditioning states, so a port rebui
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 
@@ -31,19 +32,12 @@ def _ddpm_step(x: Arrays, schedule: Schedule, variance: DdpmVariance) -> Arrays:
     return {"a_prev": a_prev}
 
 
-def _dpm_solver(
-    x: Arrays,
-    schedule: Schedule,
-    dtype: torch.dtype,
-    steps: int,
-    order: int,
-    clip: float | None,
-    policy_scale: float = 1.0,
-    initial_noise_scale: float = 1.0,
-) -> Arrays:
+def _dpm_solver(x: Arrays, schedule: Schedule, dtype: torch.dtype, p: dict[str, Any]) -> Arrays:
+    """DPM-Solver with the case's ``params`` ``p`` (App. C.4's knobs 1.0 where not given)."""
+    scales = p.get("policy_scale", 1.0), p.get("initial_noise_scale", 1.0)
     eps_fn = eps_fn_from(x, dtype)
     a0 = dpm_solver_sample(
-        schedule, eps_fn, x["a_T"], steps, order, T_END, clip, policy_scale, initial_noise_scale
+        schedule, eps_fn, x["a_T"], p["steps"], p["order"], p["t_end"], p["clip"], *scales
     )
     return {"a0": a0}
 
@@ -69,35 +63,25 @@ def sampler_cases(shared: CoreInputs) -> list[GoldenCase]:
             partial(_ddpm_step, schedule=linear, variance=variance),
         )
     sampler_inputs = {**shared.eps_net, "state": shared.state, "a_T": shared.a_start}
-    for clip in (1.0, None):
+    dpm = {**linear_params, "t_end": T_END}
+    for name, equation, params in (
+        ("clip_1.0", "Sec. 4.2 (DPM-Solver)", {"steps": 15, "order": 3, "clip": 1.0}),
+        ("clip_None", "Sec. 4.2 (DPM-Solver)", {"steps": 15, "order": 3, "clip": None}),
+        (
+            "controlled",
+            "App. C.4",
+            {"steps": 10, "order": 2, "clip": 1.0, "policy_scale": 0.8, "initial_noise_scale": 0.5},
+        ),
+    ):
         cases.add(
-            f"dpm_solver_sample_clip_{clip}",
+            f"dpm_solver_sample_{name}",
             "dpm_solver_sample",
-            "Sec. 4.2 (DPM-Solver)",
-            {**linear_params, "steps": 15, "order": 3, "t_end": T_END, "clip": clip},
+            equation,
+            {**dpm, **params},
             sampler_inputs,
-            partial(_dpm_solver, schedule=linear, dtype=dtype, steps=15, order=3, clip=clip),
+            partial(_dpm_solver, schedule=linear, dtype=dtype, p={**dpm, **params}),
             chain=True,
         )
-    controlled = {"steps": 10, "order": 2, "clip": 1.0, "policy_scale": 0.8}
-    cases.add(
-        "dpm_solver_sample_controlled",
-        "dpm_solver_sample",
-        "App. C.4",
-        {**linear_params, **controlled, "t_end": T_END, "initial_noise_scale": 0.5},
-        sampler_inputs,
-        partial(
-            _dpm_solver,
-            schedule=linear,
-            dtype=dtype,
-            steps=10,
-            order=2,
-            clip=1.0,
-            policy_scale=0.8,
-            initial_noise_scale=0.5,
-        ),
-        chain=True,
-    )
     cases.add(
         "ddpm_sample_vp5",
         "ddpm_sample",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from functools import partial
 from typing import Any
 
 import torch
@@ -82,33 +83,21 @@ def small_config(algorithm: Algorithm) -> Any:
     return algorithm.config_class(**changes)
 
 
-@dataclasses.dataclass(frozen=True)
-class _UpdateComputation:
-    """Recompute one update from stored inputs (the structure comes from ``algorithm``)."""
-
-    algorithm: Algorithm
-    config: Any
-    dtype: torch.dtype
-
-    def __call__(self, x: Arrays) -> Arrays:
-        batch_size, state_dim, action_dim = UPDATE_DIMS
-        shapes = torch.Generator().manual_seed(0)  # structure only; values come from x
-        template = self.algorithm.init(
-            self.config, state_dim, action_dim, shapes, "cpu", self.dtype
-        )
-        state = load_state_tensors(
-            template,
-            {k.removeprefix("state/"): v for k, v in x.items() if k.startswith("state/")},
-        )
-        batch = Batch(
-            **{k.removeprefix("batch/"): v for k, v in x.items() if k.startswith("batch/")}
-        )
-        like = self.algorithm.draw(self.config, batch_size, action_dim, shapes, "cpu", self.dtype)
-        randomness = with_named_leaves(like, x, RANDOMNESS)
-        new_state, metrics = self.algorithm.update(state, batch, randomness, self.config)
-        out = {f"state/{k}": v for k, v in state_tensors(new_state).items()}
-        out.update({f"metrics/{k}": v for k, v in metrics.items()})
-        return out
+def _recompute_update(x: Arrays, algorithm: Algorithm, config: Any, dtype: torch.dtype) -> Arrays:
+    """One update from stored inputs (the structure comes from ``algorithm``)."""
+    batch_size, state_dim, action_dim = UPDATE_DIMS
+    shapes = torch.Generator().manual_seed(0)  # structure only; values come from x
+    template = algorithm.init(config, state_dim, action_dim, shapes, "cpu", dtype)
+    state = load_state_tensors(
+        template, {k.removeprefix("state/"): v for k, v in x.items() if k.startswith("state/")}
+    )
+    batch = Batch(**{k.removeprefix("batch/"): v for k, v in x.items() if k.startswith("batch/")})
+    like = algorithm.draw(config, batch_size, action_dim, shapes, "cpu", dtype)
+    randomness = with_named_leaves(like, x, RANDOMNESS)
+    new_state, metrics = algorithm.update(state, batch, randomness, config)
+    out = {f"state/{k}": v for k, v in state_tensors(new_state).items()}
+    out.update({f"metrics/{k}": v for k, v in metrics.items()})
+    return out
 
 
 def _update_case(algorithm: Algorithm, dtype: torch.dtype) -> GoldenCase:
@@ -146,7 +135,7 @@ def _update_case(algorithm: Algorithm, dtype: torch.dtype) -> GoldenCase:
             "action_dim": action_dim,
         },
         inputs,
-        _UpdateComputation(algorithm, config, dtype),
+        partial(_recompute_update, algorithm=algorithm, config=config, dtype=dtype),
         rtol,
         atol,
         "state/<key> follows edp_ref.algorithms.state_tensors (params/, target/, adam/, "

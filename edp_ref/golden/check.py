@@ -3,21 +3,13 @@
 For every case of the manifest, in order: the archive's bytes are read from inside the kit's
 folder and their sha256 compared with the manifest's (a differing file is reported as modified
 and not used); the archive is parsed; its arrays are compared, by name, with the manifest's
-description and with the inputs this edp_ref's case takes (missing, unexpected and mis-shaped
-arrays are reported by name); the case is recomputed from the stored inputs and every output is
-compared with edp_ref's own tolerances for the case (:func:`~edp_ref.golden.case.case_tolerances`),
-never the manifest's. Each problem is a :class:`Finding` naming the case and the array; a kit
-that cannot be checked at all (manifest unreadable, malformed or unsafe) raises
-:class:`~edp_ref.golden.manifest.GoldenKitError`.
-
-Notes, which do not fail the check, list what the kit lacks and this edp_ref has (cases and
-outputs added since the kit was made) and archives in the folder that the manifest does not list.
-
-With a port's ``adapter`` (:data:`Adapter`), the kit checks the port instead of this edp_ref: each
-case's stored inputs go to the adapter (:class:`PortCase`), and the outputs it returns are
-compared with the kit's outputs by the same reader and the same tolerances; a case the adapter
-declines (returns None) and an output it does not return are notes ("not implemented by the
-port"), a case it fails on is a problem.
+description and with the inputs this edp_ref's case takes; the case is recomputed from the stored
+inputs and every output is compared with edp_ref's own tolerances for the case
+(:func:`~edp_ref.golden.case.case_tolerances`), never the manifest's. Each finding names the case
+and the array (:data:`FindingKind` lists them: problems fail the check, notes, such as a case of
+this edp_ref that an older kit lacks, do not). With a port's ``adapter``, the stored inputs go to
+the port instead (:class:`PortCase`) and its outputs are judged by the same reader and
+tolerances; a case or output it declines is a note.
 """
 
 from __future__ import annotations
@@ -66,16 +58,9 @@ _NOTE_KINDS = frozenset(
 
 @dataclass(frozen=True)
 class PortCase:
-    """What a port's adapter gets for one case: the kit's description and stored inputs.
-
-    Attributes:
-        name: the case, e.g. ``corrupt_f32``.
-        function: the edp_ref function or update it checks (the manifest's ``function``).
-        equation: the paper's equation or section.
-        dtype: ``f64`` or ``f32``.
-        params: the non-tensor arguments (the manifest's ``params``).
-        inputs: the stored inputs by name (NumPy arrays).
-    """
+    """What a port's adapter gets for one case: the manifest's description of it (name, e.g.
+    ``corrupt_f32``, function, equation, dtype ``f64`` / ``f32``, non-tensor ``params``) and the
+    stored inputs by name."""
 
     name: str
     function: str
@@ -190,14 +175,8 @@ def _check_inputs(
     """Stored inputs against the manifest's list and the inputs edp_ref's case takes."""
     findings = []
     for name in sorted((set(entry.inputs) | set(case.inputs)) - set(stored)):
-        reasons = [
-            reason
-            for reason, applies in (
-                ("the manifest lists it", name in entry.inputs),
-                ("edp_ref's case takes it", name in case.inputs),
-            )
-            if applies
-        ]
+        reasons = ["the manifest lists it"] if name in entry.inputs else []
+        reasons += ["edp_ref's case takes it"] if name in case.inputs else []
         detail = f"the archive has no input {name!r} ({' and '.join(reasons)})"
         findings.append(Finding(case.name, name, "missing_input", detail))
     for name, array in sorted(stored.items()):
@@ -315,12 +294,8 @@ def _check_case(
 
 def check(directory: Path, adapter: Adapter | None = None) -> CheckReport:
     """Check every case of the kit in ``directory`` against this edp_ref, or against a port
-    through its ``adapter`` (module docstring).
-
-    Raises:
-        GoldenKitError: naming the manifest when it is unreadable, malformed, or points a case
-            outside ``directory``.
-    """
+    through its ``adapter`` (module docstring); :func:`~edp_ref.golden.manifest.read_manifest`
+    raises on a manifest that cannot be checked."""
     entries = read_manifest(directory)
     cases = {case.name: case for case in golden_cases()}
     findings: list[Finding] = []

@@ -5,10 +5,7 @@ Each entry names the case, its archive (``file``, relative to the kit's folder) 
 archive's ``sha256``, the function and the equation it checks, the non-tensor ``params``, the
 names, shapes and dtypes of its ``inputs`` and ``outputs``, and ``rtol`` / ``atol``: edp_ref's
 tolerances when the kit was made, for a port's information (``check`` uses the tolerances in
-edp_ref's code). :func:`read_manifest` refuses a manifest that is not JSON, has another
-``format_version``, lacks a field or has one of the wrong type, repeats a case, or points a case
-outside the kit's folder (an absolute ``file``, one with ``..``, or one that resolves elsewhere,
-through a symbolic link say): :class:`GoldenKitError` names the manifest, the case and the field.
+edp_ref's code).
 """
 
 from __future__ import annotations
@@ -60,19 +57,12 @@ INTEGRITY = (
 )
 
 #: The fields of every manifest entry: their Python types once parsed and the JSON type's name.
+_STRING, _OBJECT, _NUMBER = ((str,), "string"), ((dict,), "object"), ((int, float), "number")
 _ENTRY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
-    "name": ((str,), "string"),
-    "file": ((str,), "string"),
-    "sha256": ((str,), "string"),
-    "function": ((str,), "string"),
-    "equation": ((str,), "string"),
-    "dtype": ((str,), "string"),
-    "params": ((dict,), "object"),
-    "inputs": ((dict,), "object"),
-    "outputs": ((dict,), "object"),
-    "rtol": ((int, float), "number"),
-    "atol": ((int, float), "number"),
-    "notes": ((str,), "string"),
+    **dict.fromkeys(("name", "file", "sha256", "function", "equation", "dtype"), _STRING),
+    **dict.fromkeys(("params", "inputs", "outputs"), _OBJECT),
+    **dict.fromkeys(("rtol", "atol"), _NUMBER),
+    "notes": _STRING,
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -83,10 +73,8 @@ class GoldenKitError(ValueError):
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One validated manifest entry: what ``check`` needs of it.
-
-    ``inputs`` / ``outputs``: name -> ``(shape, dtype)`` as the manifest describes them.
-    """
+    """One validated manifest entry: what ``check`` needs of it (``inputs`` / ``outputs``: name ->
+    ``(shape, dtype)`` as the manifest describes them)."""
 
     name: str
     file: str
@@ -214,8 +202,10 @@ def read_manifest(directory: Path) -> list[ManifestEntry]:
 
     Raises:
         GoldenKitError: naming the manifest (and the case and field) when it cannot be read, is
-            not JSON, has another ``format_version``, lacks a field, repeats a case name, or
-            points a case file outside ``directory``.
+            not JSON, has another ``format_version``, lacks a field or has one of the wrong type,
+            repeats a case name, or points a case file outside ``directory`` (an absolute
+            ``file``, one with ``..``, or one that resolves elsewhere, through a symbolic link
+            say).
     """
     path = directory / MANIFEST_NAME
     try:

@@ -4,11 +4,9 @@ of EDP + TD3 (the same update, with the config below).
 The same actor-critic as EDP + TD3, but the policy-improvement action is produced by running the
 whole reverse chain with gradients: L_pi = -Q(s, a^0), a^0 = DDPM sample (Eqs. 3-4) from a^K,
 so each update forwards and backpropagates through the noise network K times (Sec. 4.4). Next
-actions of the TD target come from the EMA policy through the full DDPM chain as well.
-:class:`DQLConfig` holds Diffusion-QL's defaults (vp schedule, K = 5, eta = 1 normalized by the
-other head's mean |Q|, torch-style clipping; Zhendong-Wang/Diffusion-Policies-for-Offline-RL,
-agents/ql_diffusion.py); any K is allowed. At evaluation it acts by EAS over DDPM samples scored
-by the target critics, as Diffusion-QL's ``sample_action``.
+actions of the TD target come from the EMA policy through the full DDPM chain as well. At
+evaluation it acts by EAS over DDPM samples scored by the target critics, as Diffusion-QL's
+``sample_action``.
 """
 
 from __future__ import annotations

@@ -4,10 +4,8 @@ feed-forward IQL baseline.
 One update, with t = state.step + 1, in IQL's order V -> policy -> Q: the expectile value step on
 the target critics' min (Eq. 22, first line); AWR policy step on -mean min(exp(beta (Q - V)), 100)
 log pi(a | s) with the updated V; the critics towards r + gamma V(s') (Eq. 22, second line). IQL
-never samples an action, so the update draws no randomness. ``inverse_temperature = 0`` is
-Gaussian behaviour cloning. ``update_order="corl"`` is CORL's ``ImplicitQLearning.train``
-(corl-team/CORL, algorithms/offline/iql.py): the pre-update V in the advantage and in the Q
-target (SPEC.md section 4).
+never samples an action, so the update draws no randomness. ``update_order="corl"`` is CORL's
+``ImplicitQLearning.train`` (corl-team/CORL, algorithms/offline/iql.py; SPEC.md section 4).
 """
 
 from __future__ import annotations
@@ -70,8 +68,7 @@ class GaussianIQLConfig(GaussianPolicyConfig):
 def gaussian_iql_update(
     state: TrainState, batch: Batch, randomness: None, config: GaussianIQLConfig
 ) -> tuple[TrainState, Metrics]:
-    """One IQL update with a Gaussian MLP policy (Eq. 22); IQL never samples: ``randomness`` is
-    None."""
+    """One IQL update with a Gaussian MLP policy (Eq. 22; module docstring)."""
     nets = state.networks
     T = state.target_params
     s, a = batch.observations, batch.actions
