@@ -4,10 +4,9 @@ A package lists its re-exports once, as ordinary ``from edp_ref.x.y import a, b`
 ``if TYPE_CHECKING:`` (what mypy and readers see) named in its ``__all__``, and sets ``__getattr__ =
 lazy_exports(__name__, __file__)``: the first ``package.a`` imports ``edp_ref.x.y`` and keeps
 ``a`` on the package; ``package.sub`` imports the submodule ``sub``, as an eager package that
-imported it would have it. A re-export named like a submodule (``edp_ref.golden.check``, the
-function) is the export once fetched through the package; code inside the package fetches it so
-(``from edp_ref.golden import check``), since importing the submodule by its own name binds the
-module there instead. Import-time cost: one parse of the package's ``__init__.py``.
+imported it would have it. No re-export may be named like a submodule: importing the submodule
+binds the module under that name on the package, over the export (a test checks every package).
+Import-time cost: one parse of the package's ``__init__.py``.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ def lazy_exports(package: str, path: str) -> Callable[[str], object]:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
         module, attribute = exports[name]
         value = getattr(importlib.import_module(module), attribute)
-        # Kept on the package: also over a submodule of the same name (edp_ref.golden.check).
+        # Kept on the package, so that the next access is a plain attribute.
         setattr(sys.modules[package], name, value)
         return value
 

@@ -435,7 +435,7 @@ def test_export_on_a_full_disk_keeps_the_previous_kit(
     archives) leaves the previous kit as it was, no temporary file (a killed export's are
     removed by the next one), and one line naming the file and the free space."""
     cases = golden.golden_cases()[::20]  # a few cases: the export's writes are what is tested
-    export_module = importlib.import_module("edp_ref.golden.export")  # golden.export: the function
+    export_module = importlib.import_module("edp_ref.golden.exporter")
     monkeypatch.setattr(export_module, "golden_cases", lambda: cases)
     kit = tmp_path / "kit"
     shutil.copytree(exported, kit)

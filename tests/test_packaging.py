@@ -119,3 +119,23 @@ def test_strict_type_checker_of_a_consumer_sees_edp_refs_types(tmp_path: Path) -
     assert f"consumer.py:4: error: {expected}" in out, out
     assert f"consumer.py:6: error: {expected}" in out, out
     assert "Found 2 errors in 1 file" in out, out
+
+
+def test_no_package_exports_a_name_of_one_of_its_submodules() -> None:
+    """A re-export named like a submodule is replaced by the module as soon as anything imports
+    that submodule (``import edp_ref.golden.check`` made ``edp_ref.golden.check`` the module, not
+    the function, in whatever process had imported it first)."""
+    import edp_ref
+
+    package_root = Path(edp_ref.__file__).parent
+    clashes = {}
+    for init in package_root.rglob("__init__.py"):
+        package = importlib.import_module(
+            ".".join(("edp_ref", *init.parent.relative_to(package_root).parts))
+        )
+        submodules = {p.stem for p in init.parent.glob("*.py")} | {
+            p.name for p in init.parent.iterdir() if (p / "__init__.py").exists()
+        }
+        if set(getattr(package, "__all__", ())) & submodules:
+            clashes[package.__name__] = sorted(set(package.__all__) & submodules)
+    assert not clashes, f"exports named like a submodule: {clashes}"

@@ -5,7 +5,7 @@ edp_ref.fidelity.golden_official:official_adapter`` (the official folder from
 
 For every case the official code implements as a function, the adapter calls it as shipped on
 the stored inputs and returns its outputs; the kit's own reader and tolerances judge them
-(:func:`edp_ref.golden.check.check`). The official functions draw their noise from a PRNG key;
+(:func:`edp_ref.golden.check`). The official functions draw their noise from a PRNG key;
 the kit passes the noise in, so the adapter feeds the kit's draws to the official code through
 ``jax.random``: inside :func:`_injected`, a draw made with one of the keys the official code
 derives from the key the adapter passes (the splits of :func:`edp_ref.fidelity.official_edp.
@@ -33,7 +33,7 @@ from edp_ref.fidelity.flax_layout import (
     replace_adam_state,
 )
 from edp_ref.fidelity.official_edp import _NETWORKS, jax_precision
-from edp_ref.golden.check import PortCase
+from edp_ref.golden.checker import PortCase
 from edp_ref.peers import SyntheticTransitions, load_official_edp, official_edp_run
 
 __all__ = ["official_adapter"]

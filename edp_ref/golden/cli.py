@@ -6,7 +6,7 @@ note (``NOTE kind case [array]: detail``) and a summary; it exits 0 when every c
 matches, 1 when a case has a problem, and 2 when the kit cannot be checked or written (the
 message names the file). ``check DIR --adapter MODULE:FUNCTION`` (or ``path/to/file.py:FUNCTION``)
 checks a port instead of this edp_ref: the function receives each case
-(:class:`~edp_ref.golden.check.PortCase`) and returns its outputs, or None for a case the port
+(:class:`~edp_ref.golden.PortCase`) and returns its outputs, or None for a case the port
 does not implement.
 """
 
@@ -25,7 +25,7 @@ import tyro
 from edp_ref.command_line import Command, parse, usage_error
 
 if TYPE_CHECKING:
-    from edp_ref.golden.check import Adapter
+    from edp_ref.golden.checker import Adapter
 
 __all__ = ["Check", "Export", "GoldenCommand", "load_adapter", "main"]
 
