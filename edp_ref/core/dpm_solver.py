@@ -213,7 +213,10 @@ def _make_update(schedule: Schedule, s: float, t: float, order: int) -> DPMSolve
         d_coef = -(1.0 / rs[1]) * (sig_t * phi_2)
     model_times = [N * x - 1.0 for x in eval_times]
     clip_idx = [clip_index(m, N) for m in model_times]
-    ab = schedule.alpha_bars.cpu()
+    # Eq. 9's coefficients from the schedule's own tables, as the official code reads them
+    # (sail-sg/edp, diffusion/nets.py: sqrt_recip(m1)_alphas_cumprod[t]), not recomputed here.
+    recip = schedule.sqrt_recip_alpha_bars.cpu()
+    recipm1 = schedule.sqrt_recipm1_alpha_bars.cpu()
     return DPMSolverStep(
         order=order,
         t_start=s,
@@ -221,8 +224,8 @@ def _make_update(schedule: Schedule, s: float, t: float, order: int) -> DPMSolve
         eval_times=tuple(eval_times),
         model_times=tuple(model_times),
         clip_indices=tuple(clip_idx),
-        clip_recip=tuple(math.sqrt(1.0 / float(ab[i])) for i in clip_idx),
-        clip_recipm1=tuple(math.sqrt(1.0 / float(ab[i]) - 1.0) for i in clip_idx),
+        clip_recip=tuple(float(recip[i]) for i in clip_idx),
+        clip_recipm1=tuple(float(recipm1[i]) for i in clip_idx),
         inner_x=tuple(inner_x),
         inner_e0=tuple(inner_e0),
         inner_d1=tuple(inner_d1),
