@@ -296,7 +296,12 @@ def _edited_jsonl(folder: Path) -> None:
 _KILLED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
     ("score", _edited_score, CheckpointCorruptError, "SHA-256 of its tensors and metadata"),
     ("dropped", _dropped_evaluation, CheckpointCorruptError, "damaged or edited"),
-    ("resealed-rat", _resealed_wrong_rat, CheckpointCorruptError, "evaluation 1 has rat"),
+    (
+        "resealed-rat",
+        _resealed_wrong_rat,
+        CheckpointCorruptError,
+        r"evaluation 1 has rat .*delete .*checkpoint\.safetensors to restart the run from scratch",
+    ),
     ("jsonl", _edited_jsonl, RunFolderError, r"evaluations\.jsonl disagrees .* line 2"),
 ]
 
@@ -425,6 +430,9 @@ _FINISHED_EDITS: list[tuple[str, Callable[[Path], None], type[Exception], str]] 
      RunFolderError, r"evaluations\.csv disagrees"),
     ("jsonl not UTF-8", _write("evaluations.jsonl", b"\xff\xfe\x00"),
      RunFolderError, r"evaluations\.jsonl cannot be read"),
+    ("checkpoint resealed with a wrong RAT", _resealed_wrong_rat,
+     CheckpointCorruptError, r"evaluation 1 has rat .*; delete the run folder .* to train the run "
+     r"again"),
     ("checkpoint deleted", lambda folder: (folder / "checkpoint.safetensors").unlink(),
      RunFolderError, r"result\.json cannot be checked: .*checkpoint\.safetensors is missing"),
     ("checkpoint format 1", _older_format(1),

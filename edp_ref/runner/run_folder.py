@@ -534,16 +534,16 @@ def load_checkpoint(path: Path, expected_config: Mapping[str, Any] | None = None
 # ------------------------------------------------------------------------------------------
 
 
-def sealed_records(checkpoint: Checkpoint, path: Path, spec: RunSpec) -> list[EvaluationRecord]:
+def sealed_records(
+    checkpoint: Checkpoint, path: Path, spec: RunSpec, remedy: str
+) -> list[EvaluationRecord]:
     """The evaluation records of ``checkpoint`` (read from ``path``), checked against the protocol
     (Sec. 5): evaluation i at epoch ``spec.evaluation_schedule[i]``, its step, episodes and score,
-    RAT and OMS recomputed. :class:`CheckpointCorruptError` naming the first fault otherwise."""
+    RAT and OMS recomputed. :class:`CheckpointCorruptError` naming the first fault and ``remedy``
+    (what to do, which differs between resuming and a finished run) otherwise."""
 
     def corrupt(what: str) -> CheckpointCorruptError:
-        return CheckpointCorruptError(
-            f"checkpoint {path}: {what}; delete {path} to restart the run from scratch, or "
-            "restore the file"
-        )
+        return CheckpointCorruptError(f"checkpoint {path}: {what}; {remedy}")
 
     records = []
     for i, item in enumerate(checkpoint.records):
@@ -742,7 +742,9 @@ def load_finished_run(
             f"the run folder {run_dir} to train the run again"
         )
     ckpt = load_checkpoint(ckpt_path, document or read_configuration_document(run_dir))
-    sealed = sealed_records(ckpt, ckpt_path, spec)
+    sealed = sealed_records(
+        ckpt, ckpt_path, spec, f"delete the run folder {run_dir} to train the run again"
+    )
     if ckpt.step != spec.total_steps or len(sealed) != len(spec.evaluation_schedule):
         raise RunFolderError(
             f"{path} says the run is complete, but its checkpoint is at epoch {ckpt.epoch} of "

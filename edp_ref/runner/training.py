@@ -263,7 +263,12 @@ class _Training:
         for name, g in self.generators.items():
             g.set_state(loaded.rng[name])
         torch.set_rng_state(loaded.rng["torch_global"])
-        records = sealed_records(loaded, ckpt, spec)
+        records = sealed_records(
+            loaded,
+            ckpt,
+            spec,
+            f"delete {ckpt} to restart the run from scratch, or restore the file",
+        )
         epoch = loaded.step // spec.iterations_per_epoch
         due = [e for e in spec.evaluation_schedule if e <= epoch]
         if int(self.state.step) != loaded.step or loaded.epoch != epoch or len(records) != len(due):
